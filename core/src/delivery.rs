@@ -1,0 +1,250 @@
+//! Delivery reports: exactly one per record, run in send order per partition.
+//!
+//! The I/O thread finishes a whole batch with one push of a [`DeliveryJob`] onto a channel. The
+//! jobs are run either by the producer's delivery thread (the default) or, in
+//! [`DeliveryMode::Poll`], by application threads calling `Producer::poll` (librdkafka's model).
+//! Running a job walks its records in order: it resolves each record's [`Completion`], then
+//! releases the record's `buffer.memory` and counts it as completed for `flush()`.
+//! Callbacks never run on the I/O thread, so a slow callback cannot stall the sockets.
+
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::accumulator::{PartitionQueue, PendingRecord};
+use crate::clock;
+use crate::error::{Error, LocalCode};
+use crate::memory::MemoryPool;
+use crate::record::{Delivery, DeliveryResult};
+
+/// A producer-wide report handler: gets every record sent with an opaque (`send_with_opaque`).
+pub type DeliveryHandler = Arc<dyn Fn(&Delivery<'_>, usize) + Send + Sync>;
+
+/// Who runs delivery callbacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DeliveryMode {
+    /// A background thread owned by the producer.
+    #[default]
+    Thread,
+    /// The application, by calling `Producer::poll`. Memory of reported records is released only
+    /// when their reports are served, as in librdkafka.
+    Poll,
+}
+
+/// How one record's outcome reaches the application.
+pub(crate) enum Completion {
+    Callback(Box<dyn FnOnce(&Delivery<'_>) + Send>),
+    Future(Arc<FutureSlot>),
+    /// To the producer-wide handler with this opaque value.
+    Opaque(usize),
+}
+
+pub(crate) enum Outcome {
+    Ok { base_offset: i64, log_append_time: i64 },
+    Err(Arc<Error>),
+}
+
+pub(crate) struct DeliveryJob {
+    pub pq: Arc<PartitionQueue>,
+    pub records: Vec<PendingRecord>,
+    pub outcome: Outcome,
+}
+
+thread_local! {
+    /// True while this thread runs delivery callbacks: `close()` and `flush()` called from a
+    /// callback must not wait for reports that only this thread can serve.
+    static IN_DELIVERY: Cell<bool> = const { Cell::new(false) };
+}
+
+pub(crate) fn in_delivery_callback() -> bool {
+    IN_DELIVERY.with(|c| c.get())
+}
+
+pub(crate) struct Deliverer {
+    memory: Arc<MemoryPool>,
+    handler: Option<DeliveryHandler>,
+    /// Reports not yet served, across partitions: what `len(producer)` and `flush()` look at.
+    pub outstanding: AtomicUsize,
+    lock: Mutex<()>,
+    progress: Condvar,
+    /// Serialises `poll` callers, so reports of one partition never run concurrently.
+    poll_lock: Mutex<()>,
+    pub rx: crossbeam_channel::Receiver<DeliveryJob>,
+}
+
+impl Deliverer {
+    pub fn new(memory: Arc<MemoryPool>, handler: Option<DeliveryHandler>, rx: crossbeam_channel::Receiver<DeliveryJob>) -> Self {
+        Deliverer {
+            memory,
+            handler,
+            outstanding: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            progress: Condvar::new(),
+            poll_lock: Mutex::new(()),
+            rx,
+        }
+    }
+
+    /// Runs one job's reports in order. Delivery thread or a `poll` caller.
+    pub fn run(&self, job: DeliveryJob) {
+        IN_DELIVERY.with(|c| c.set(true));
+        let now = clock::mono_ns();
+        let mut released = 0;
+        let n = job.records.len();
+        for (i, rec) in job.records.into_iter().enumerate() {
+            let (offset, timestamp, error) = match &job.outcome {
+                Outcome::Ok { base_offset, log_append_time } => {
+                    let off = if *base_offset >= 0 { base_offset + i as i64 } else { -1 };
+                    let ts = if *log_append_time >= 0 { *log_append_time } else { rec.timestamp };
+                    (off, ts, None)
+                }
+                Outcome::Err(e) => (-1, rec.timestamp, Some(&**e)),
+            };
+            let d = Delivery {
+                topic: &job.pq.topic,
+                partition: job.pq.partition,
+                offset,
+                timestamp,
+                error,
+                latency_us: now.saturating_sub(rec.enqueued_ns) / 1000,
+                body: &rec.body,
+            };
+            released += rec.mem_size();
+            let r = catch_unwind(AssertUnwindSafe(|| match rec.completion {
+                Completion::Opaque(o) => {
+                    if let Some(h) = &self.handler {
+                        h(&d, o)
+                    } else if let Some(e) = d.error {
+                        log::warn!("record to {}-{} failed (no delivery handler): {e}", d.topic, d.partition);
+                    }
+                }
+                Completion::Callback(cb) => cb(&d),
+                Completion::Future(slot) => slot.complete(d.to_result()),
+            }));
+            if r.is_err() {
+                log::error!("a delivery callback panicked (record to {}-{}); the producer goes on", d.topic, d.partition);
+            }
+        }
+        IN_DELIVERY.with(|c| c.set(false));
+        self.memory.release(released);
+        job.pq.completed.fetch_add(n as u64, Ordering::AcqRel);
+        self.outstanding.fetch_sub(n, Ordering::AcqRel);
+        let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.progress.notify_all();
+    }
+
+    /// Serves reports until none is ready, waiting up to `timeout` for the first. Returns how many
+    /// records were reported.
+    pub fn poll(&self, timeout: Duration) -> usize {
+        if in_delivery_callback() {
+            return 0;
+        }
+        let deadline = Instant::now() + timeout;
+        let Some(_g) = self.lock_poll(deadline) else { return 0 };
+        let mut served = 0;
+        let first = if timeout.is_zero() { self.rx.try_recv().ok() } else { self.rx.recv_deadline(deadline).ok() };
+        let Some(job) = first else { return 0 };
+        served += job.records.len();
+        self.run(job);
+        while let Ok(job) = self.rx.try_recv() {
+            served += job.records.len();
+            self.run(job);
+        }
+        served
+    }
+
+    fn lock_poll(&self, deadline: Instant) -> Option<std::sync::MutexGuard<'_, ()>> {
+        loop {
+            match self.poll_lock.try_lock() {
+                Ok(g) => return Some(g),
+                Err(std::sync::TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    if Instant::now() >= deadline {
+                        return None;
+                    }
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
+        }
+    }
+
+    /// Waits until `done()` holds or `deadline` passes; woken after every job.
+    pub fn wait_until(&self, deadline: Instant, done: &dyn Fn() -> bool) -> bool {
+        let mut g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if done() {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            // Bounded wait: a job finishing between `done()` and the wait is caught next round.
+            let step = (deadline - now).min(Duration::from_millis(50));
+            g = self.progress.wait_timeout(g, step).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+}
+
+/// The shared state behind a [`DeliveryFuture`].
+pub(crate) struct FutureSlot {
+    result: Mutex<Option<DeliveryResult>>,
+    ready: Condvar,
+}
+
+impl FutureSlot {
+    pub fn new() -> Arc<FutureSlot> {
+        Arc::new(FutureSlot { result: Mutex::new(None), ready: Condvar::new() })
+    }
+
+    fn complete(&self, r: DeliveryResult) {
+        *self.result.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+        self.ready.notify_all();
+    }
+}
+
+/// The outcome of one `send()`, to wait on or check.
+pub struct DeliveryFuture {
+    pub(crate) slot: Arc<FutureSlot>,
+}
+
+impl DeliveryFuture {
+    /// Waits for the record's report.
+    pub fn wait(self) -> DeliveryResult {
+        let mut g = self.slot.result.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(r) = g.take() {
+                return r;
+            }
+            g = self.slot.ready.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Waits up to `timeout`; `Err(_TIMED_OUT)` if the report has not come by then (the record is
+    /// still on its way and the future can be waited on again).
+    pub fn wait_timeout(&self, timeout: Duration) -> DeliveryResult {
+        let deadline = Instant::now() + timeout;
+        let mut g = self.slot.result.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(r) = g.as_ref() {
+                return r.clone();
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::local(LocalCode::TimedOut, format!("no delivery report within {timeout:?}")));
+            }
+            g = self.slot.ready.wait_timeout(g, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    /// The report, if it has come.
+    pub fn try_result(&self) -> Option<DeliveryResult> {
+        self.slot.result.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.slot.result.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+    }
+}

@@ -1,0 +1,202 @@
+//! One error type for everything the producer reports: configuration, `send()`, delivery.
+//!
+//! Codes follow librdkafka's convention: 0 is OK, negative values are local errors raised by
+//! rafka itself, positive values are Kafka's broker error codes ([`KafkaCode`]).
+
+use std::fmt;
+
+use crate::config::ConfigError;
+use crate::protocol::error_codes::KafkaCode;
+
+/// Errors raised by rafka itself rather than by a broker. The numbers are part of the C ABI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum LocalCode {
+    /// The record was not acknowledged within `delivery.timeout.ms`.
+    MessageTimedOut = -192,
+    /// The partition does not exist in the topic.
+    UnknownPartition = -190,
+    /// The topic does not exist (or no metadata arrived for it within `max.block.ms`).
+    UnknownTopic = -188,
+    /// An argument was invalid (empty topic, bad partition number, ...).
+    InvalidArgument = -186,
+    /// An operation (flush, close, a wait on a delivery) did not finish within its timeout.
+    TimedOut = -185,
+    /// `send()` could not buffer the record within `max.block.ms` (or at once, when asked not to block).
+    QueueFull = -184,
+    /// The producer is closed; nothing more can be sent.
+    State = -172,
+    /// The producer was closed before the record could be delivered.
+    Closed = -197,
+    /// A broker connection failed.
+    Transport = -195,
+    /// The record was removed from the queue by `purge()`.
+    PurgedQueue = -152,
+    /// The producer hit an error it cannot recover from; every later send fails with it.
+    Fatal = -150,
+    /// The record is larger than `max.request.size` or `buffer.memory`.
+    MessageTooLarge = -130,
+    /// The configuration was rejected.
+    InvalidConfig = -131,
+    /// A bug in rafka (a panic was caught); please report it.
+    Internal = -132,
+}
+
+impl LocalCode {
+    pub fn name(self) -> &'static str {
+        match self {
+            LocalCode::MessageTimedOut => "_MSG_TIMED_OUT",
+            LocalCode::UnknownPartition => "_UNKNOWN_PARTITION",
+            LocalCode::UnknownTopic => "_UNKNOWN_TOPIC",
+            LocalCode::InvalidArgument => "_INVALID_ARG",
+            LocalCode::TimedOut => "_TIMED_OUT",
+            LocalCode::QueueFull => "_QUEUE_FULL",
+            LocalCode::State => "_STATE",
+            LocalCode::Closed => "_DESTROY",
+            LocalCode::Transport => "_TRANSPORT",
+            LocalCode::PurgedQueue => "_PURGE_QUEUE",
+            LocalCode::Fatal => "_FATAL",
+            LocalCode::MessageTooLarge => "_MSG_SIZE_TOO_LARGE",
+            LocalCode::InvalidConfig => "_INVALID_CONFIG",
+            LocalCode::Internal => "_INTERNAL",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            LocalCode::MessageTimedOut => "record not acknowledged within delivery.timeout.ms",
+            LocalCode::UnknownPartition => "partition not present in the topic",
+            LocalCode::UnknownTopic => "topic not known to the cluster",
+            LocalCode::InvalidArgument => "invalid argument",
+            LocalCode::TimedOut => "operation timed out",
+            LocalCode::QueueFull => "no room in buffer.memory for the record",
+            LocalCode::State => "producer is closed",
+            LocalCode::Closed => "producer closed before the record was delivered",
+            LocalCode::Transport => "broker connection failed",
+            LocalCode::PurgedQueue => "record purged from the queue",
+            LocalCode::Fatal => "fatal producer error",
+            LocalCode::MessageTooLarge => "record larger than max.request.size or buffer.memory",
+            LocalCode::InvalidConfig => "invalid configuration",
+            LocalCode::Internal => "internal error in rafka",
+        }
+    }
+
+    pub const ALL: [LocalCode; 14] = [
+        LocalCode::MessageTimedOut,
+        LocalCode::UnknownPartition,
+        LocalCode::UnknownTopic,
+        LocalCode::InvalidArgument,
+        LocalCode::TimedOut,
+        LocalCode::QueueFull,
+        LocalCode::State,
+        LocalCode::Closed,
+        LocalCode::Transport,
+        LocalCode::PurgedQueue,
+        LocalCode::Fatal,
+        LocalCode::MessageTooLarge,
+        LocalCode::InvalidConfig,
+        LocalCode::Internal,
+    ];
+}
+
+/// Which error: a local one or a broker's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Code {
+    Local(LocalCode),
+    Kafka(KafkaCode),
+}
+
+impl Code {
+    /// The integer code: negative for local errors, Kafka's code for broker errors.
+    pub fn as_i32(self) -> i32 {
+        match self {
+            Code::Local(l) => l as i32,
+            Code::Kafka(k) => k.0 as i32,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Code::Local(l) => l.name(),
+            Code::Kafka(k) => k.name(),
+        }
+    }
+
+    /// Maps an integer code back, as the C ABI needs.
+    pub fn from_i32(code: i32) -> Option<Code> {
+        if let Some(l) = LocalCode::ALL.iter().find(|l| **l as i32 == code) {
+            return Some(Code::Local(*l));
+        }
+        i16::try_from(code).ok().map(|c| Code::Kafka(KafkaCode(c)))
+    }
+}
+
+/// An error with its code, a message that says what happened, and the two facts a user needs to
+/// decide what to do: may retrying help, and may the record have been stored anyway.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    code: Code,
+    message: String,
+    retriable: bool,
+    possibly_persisted: bool,
+}
+
+impl Error {
+    pub fn local(code: LocalCode, message: impl Into<String>) -> Error {
+        let retriable = matches!(code, LocalCode::MessageTimedOut | LocalCode::QueueFull | LocalCode::Transport | LocalCode::TimedOut);
+        Error { code: Code::Local(code), message: message.into(), retriable, possibly_persisted: false }
+    }
+
+    pub fn kafka(code: KafkaCode, message: impl Into<String>) -> Error {
+        Error { code: Code::Kafka(code), message: message.into(), retriable: code.is_retriable(), possibly_persisted: false }
+    }
+
+    pub fn with_possibly_persisted(mut self, yes: bool) -> Error {
+        self.possibly_persisted = yes;
+        self
+    }
+
+    pub fn code(&self) -> Code {
+        self.code
+    }
+
+    /// The code's name: Kafka's (`NOT_LEADER_OR_FOLLOWER`) or librdkafka-style for local ones (`_MSG_TIMED_OUT`).
+    pub fn name(&self) -> &'static str {
+        self.code.name()
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether sending the record again may succeed.
+    pub fn is_retriable(&self) -> bool {
+        self.retriable
+    }
+
+    /// Whether the record may have been written to the log although it is reported as failed
+    /// (e.g. it timed out while a request carrying it was unanswered).
+    pub fn possibly_persisted(&self) -> bool {
+        self.possibly_persisted
+    }
+
+    pub fn is_local(&self, code: LocalCode) -> bool {
+        self.code == Code::Local(code)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.name(), self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Error {
+        Error::local(LocalCode::InvalidConfig, e.to_string())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

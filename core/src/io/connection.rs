@@ -1,0 +1,562 @@
+//! One broker connection, owned by the I/O thread: a non-blocking socket, its write buffer of
+//! encoded requests, its read buffer of response frames, and the requests awaiting an answer, in
+//! the order the broker will answer them.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Instant;
+
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+
+use crate::config::{SaslConfig, TlsClient};
+use crate::io::batch::ProducerBatch;
+use crate::io::sasl::SaslSession;
+use crate::protocol::messages::{self, api_versions::ApiVersionsResponse};
+use crate::protocol::primitives::Decoder;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ConnState {
+    /// TCP connect in progress.
+    Connecting,
+    /// Connected; our ApiVersions request is out.
+    Negotiating,
+    /// Versions known; SaslHandshake / SaslAuthenticate exchange in progress.
+    Authenticating,
+    /// Versions known (and authenticated); requests may be sent.
+    Ready,
+}
+
+/// What a request was for, so that its response can be handled.
+pub(crate) enum RequestKind {
+    ApiVersions,
+    SaslHandshake,
+    SaslAuthenticate,
+    Metadata,
+    /// An application's `Producer::metadata()` query, by its id in `IoThread::queries_inflight`.
+    MetadataQuery(u64),
+    InitProducerId,
+    Produce(Vec<ProducerBatch>),
+}
+
+pub(crate) struct InFlight {
+    pub correlation_id: i32,
+    pub api_key: i16,
+    pub version: i16,
+    pub sent_at: Instant,
+    pub kind: RequestKind,
+}
+
+/// API versions this connection will use: the highest both sides support.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Versions {
+    pub produce: Option<i16>,
+    pub metadata: Option<i16>,
+    pub init_producer_id: Option<i16>,
+}
+
+pub(crate) struct Connection {
+    /// The broker's node id; negative for a bootstrap address.
+    pub node_id: i32,
+    pub addr: String,
+    pub state: ConnState,
+    stream: TcpStream,
+    /// SSL / SASL_SSL: the TLS session over `stream`. `wbuf`/`rbuf` then hold plaintext; rustls
+    /// holds the ciphertext until the socket takes it.
+    tls: Option<Box<rustls::ClientConnection>>,
+    /// A TLS handshake failure (untrusted or misnamed certificate, refused client certificate):
+    /// an authentication error rather than a network one.
+    pub tls_failed: bool,
+    wbuf: Vec<u8>,
+    wpos: usize,
+    /// Bytes ever handed to `wbuf` / ever written to the socket; acks=0 produce requests are
+    /// complete once `written` passes their end.
+    pub enqueued_bytes: u64,
+    pub written_bytes: u64,
+    /// Received bytes not yet parsed are `rbuf[rpos..rend]`. `rbuf` is zero-filled once as it
+    /// grows and reused: the bytes past `rend` are spare room, not data.
+    rbuf: Vec<u8>,
+    rpos: usize,
+    rend: usize,
+    pub inflight: VecDeque<InFlight>,
+    /// acks=0 produce requests: (end offset in the byte stream, batches).
+    pub unacked: VecDeque<(u64, Vec<ProducerBatch>)>,
+    pub versions: Versions,
+    pub last_activity: Instant,
+    pub connect_started: Instant,
+    api_versions_version: i16,
+    /// SASL_*: the credentials and the exchange in progress; None for PLAINTEXT.
+    sasl: Option<(SaslConfig, SaslSession)>,
+    sasl_authenticate_version: i16,
+    /// Correlation ids of this connection's own requests (the SASL exchange).
+    next_own_correlation: i32,
+}
+
+/// How a step of the SASL exchange went.
+pub(crate) enum SaslOutcome {
+    /// Another SaslAuthenticate is out.
+    Continue,
+    /// Authenticated: the connection is ready.
+    Done,
+    /// The broker refused us (or we refused the broker): an authentication error, not a
+    /// network one. The message holds no credential.
+    Failed(String),
+}
+
+/// A complete response frame: the request it answers and its body after the header.
+pub(crate) struct Response {
+    pub request: InFlight,
+    pub body: Vec<u8>,
+}
+
+/// Why a connection is unusable.
+#[derive(Debug)]
+pub(crate) struct ConnError(pub String);
+
+const READ_CHUNK: usize = 64 * 1024;
+
+impl Connection {
+    #[allow(clippy::too_many_arguments)]
+    pub fn connect(
+        node_id: i32,
+        addr: &str,
+        token: Token,
+        registry: &Registry,
+        send_buf: i32,
+        recv_buf: i32,
+        sasl: Option<&SaslConfig>,
+        tls: Option<&TlsClient>,
+    ) -> Result<Connection, ConnError> {
+        let tls = match tls {
+            Some(t) => {
+                let name = crate::io::tls::server_name(addr).map_err(ConnError)?;
+                let c = rustls::ClientConnection::new(t.0.clone(), name).map_err(|e| ConnError(format!("TLS setup for {addr}: {e}")))?;
+                Some(Box::new(c))
+            }
+            None => None,
+        };
+        let sa: SocketAddr = addr
+            .to_socket_addrs()
+            .map_err(|e| ConnError(format!("cannot resolve {addr}: {e}")))?
+            .next()
+            .ok_or_else(|| ConnError(format!("{addr} resolves to no address")))?;
+        let mut stream = TcpStream::connect(sa).map_err(|e| ConnError(format!("connect to {addr}: {e}")))?;
+        let _ = stream.set_nodelay(true);
+        set_buffer_sizes(&stream, send_buf, recv_buf);
+        registry
+            .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+            .map_err(|e| ConnError(format!("register {addr}: {e}")))?;
+        let now = Instant::now();
+        Ok(Connection {
+            node_id,
+            addr: addr.to_string(),
+            state: ConnState::Connecting,
+            stream,
+            tls,
+            tls_failed: false,
+            wbuf: Vec::with_capacity(READ_CHUNK),
+            wpos: 0,
+            enqueued_bytes: 0,
+            written_bytes: 0,
+            rbuf: Vec::new(),
+            rpos: 0,
+            rend: 0,
+            inflight: VecDeque::new(),
+            unacked: VecDeque::new(),
+            versions: Versions::default(),
+            last_activity: now,
+            connect_started: now,
+            api_versions_version: messages::api_versions::MAX_VERSION,
+            sasl: sasl.map(|c| (c.clone(), SaslSession::new(c.mechanism))),
+            sasl_authenticate_version: 0,
+            next_own_correlation: 1,
+        })
+    }
+
+    pub fn deregister(&mut self, registry: &Registry) {
+        let _ = registry.deregister(&mut self.stream);
+    }
+
+    /// The buffer to encode the next request into (appended after what is pending).
+    pub fn write_buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.wbuf
+    }
+
+    /// Records that the bytes just appended to the write buffer form a request awaiting `inflight`.
+    pub fn push_request(&mut self, inflight: Option<InFlight>, appended: usize) {
+        self.enqueued_bytes += appended as u64;
+        if let Some(f) = inflight {
+            self.inflight.push_back(f);
+        }
+    }
+
+    pub fn has_pending_writes(&self) -> bool {
+        self.wpos < self.wbuf.len() || self.tls.as_ref().is_some_and(|t| t.wants_write())
+    }
+
+    /// Called when the socket reports writable while connecting: did the connect succeed?
+    fn finish_connect(&mut self) -> Result<bool, ConnError> {
+        if let Ok(Some(e)) | Err(e) = self.stream.take_error() {
+            return Err(ConnError(format!("connect to {}: {e}", self.addr)));
+        }
+        match self.stream.peer_addr() {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+            Err(e) => Err(ConnError(format!("connect to {}: {e}", self.addr))),
+        }
+    }
+
+    /// Handles a readiness event. Returns the responses that arrived; an error means the
+    /// connection is dead and must be closed (its in-flight requests failed or retried).
+    pub fn on_ready(&mut self, client_id: &str, responses: &mut Vec<Response>) -> Result<(), ConnError> {
+        if self.state == ConnState::Connecting {
+            if !self.finish_connect()? {
+                return Ok(());
+            }
+            self.state = ConnState::Negotiating;
+            self.send_api_versions(client_id);
+        }
+        self.flush()?;
+        self.read(responses)?;
+        if self.tls.is_some() {
+            // Reading may have moved the handshake on (or freed room for plaintext).
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn send_api_versions(&mut self, client_id: &str) {
+        let v = self.api_versions_version;
+        let start = self.wbuf.len();
+        let flexible = v >= messages::api_versions::FIRST_FLEXIBLE_VERSION;
+        let frame = messages::begin_request(&mut self.wbuf, messages::API_KEY_API_VERSIONS, v, 0, client_id, flexible);
+        messages::api_versions::ApiVersionsRequest {
+            client_software_name: "rafka".into(),
+            client_software_version: env!("CARGO_PKG_VERSION").into(),
+        }
+        .encode(&mut self.wbuf, v);
+        messages::finish_request(&mut self.wbuf, frame);
+        let n = self.wbuf.len() - start;
+        self.push_request(
+            Some(InFlight { correlation_id: 0, api_key: messages::API_KEY_API_VERSIONS, version: v, sent_at: Instant::now(), kind: RequestKind::ApiVersions }),
+            n,
+        );
+    }
+
+    /// Applies the broker's ApiVersions answer. Returns Ok(true) when the connection is ready,
+    /// Ok(false) when the request was re-sent at version 0 (the broker did not know our version).
+    pub fn on_api_versions(&mut self, version: i16, body: &[u8], client_id: &str) -> Result<bool, ConnError> {
+        let mut d = Decoder::new(body);
+        let resp = ApiVersionsResponse::decode(&mut d, version).map_err(|e| ConnError(format!("bad ApiVersions response from {}: {e}", self.addr)))?;
+        if resp.error_code == 35 && version != 0 {
+            // UNSUPPORTED_VERSION: the broker answered in v0 with its range; ask again in v0.
+            self.api_versions_version = 0;
+            self.send_api_versions(client_id);
+            self.flush()?;
+            return Ok(false);
+        }
+        if resp.error_code != 0 {
+            return Err(ConnError(format!("ApiVersions to {} failed with error code {}", self.addr, resp.error_code)));
+        }
+        let pick = |key: i16, lo: i16, hi: i16| -> Option<i16> {
+            let (blo, bhi) = resp.version_range(key)?;
+            let v = hi.min(bhi);
+            (v >= lo.max(blo)).then_some(v)
+        };
+        use messages::{init_producer_id as ipi, metadata as md, produce as pr};
+        self.versions = Versions {
+            produce: pick(messages::API_KEY_PRODUCE, pr::MIN_VERSION, pr::MAX_VERSION),
+            metadata: pick(messages::API_KEY_METADATA, md::MIN_VERSION, md::MAX_VERSION),
+            init_producer_id: pick(messages::API_KEY_INIT_PRODUCER_ID, ipi::MIN_VERSION, ipi::MAX_VERSION),
+        };
+        if self.versions.metadata.is_none() || self.versions.produce.is_none() {
+            return Err(ConnError(format!(
+                "broker {} supports no Produce ({}..{}) or Metadata ({}..{}) version rafka speaks",
+                self.addr,
+                pr::MIN_VERSION,
+                pr::MAX_VERSION,
+                md::MIN_VERSION,
+                md::MAX_VERSION
+            )));
+        }
+        if let Some((_, session)) = &self.sasl {
+            let (Some(_), Some(auth)) = (
+                pick(messages::API_KEY_SASL_HANDSHAKE, 1, messages::sasl_handshake::MAX_VERSION),
+                pick(messages::API_KEY_SASL_AUTHENTICATE, messages::sasl_authenticate::MIN_VERSION, messages::sasl_authenticate::MAX_VERSION),
+            ) else {
+                return Err(ConnError(format!("broker {} does not offer SaslHandshake v1 and SaslAuthenticate (is this a SASL listener?)", self.addr)));
+            };
+            self.sasl_authenticate_version = auth;
+            let mechanism = session.mechanism_name().to_string();
+            self.state = ConnState::Authenticating;
+            let body = |buf: &mut Vec<u8>, v| messages::sasl_handshake::SaslHandshakeRequest { mechanism }.encode(buf, v);
+            self.send_own(client_id, messages::API_KEY_SASL_HANDSHAKE, 1, RequestKind::SaslHandshake, body);
+            self.flush()?;
+            return Ok(false);
+        }
+        self.state = ConnState::Ready;
+        Ok(true)
+    }
+
+    /// Encodes one of the connection's own requests (not flexible-header ones but SaslAuthenticate
+    /// v2) and queues it.
+    fn send_own(&mut self, client_id: &str, api_key: i16, version: i16, kind: RequestKind, body: impl FnOnce(&mut Vec<u8>, i16)) {
+        let corr = self.next_own_correlation;
+        self.next_own_correlation += 1;
+        let start = self.wbuf.len();
+        let frame = messages::begin_request(&mut self.wbuf, api_key, version, corr, client_id, is_flexible(api_key, version));
+        body(&mut self.wbuf, version);
+        messages::finish_request(&mut self.wbuf, frame);
+        let n = self.wbuf.len() - start;
+        self.push_request(Some(InFlight { correlation_id: corr, api_key, version, sent_at: Instant::now(), kind }), n);
+    }
+
+    /// Sends the next SASL message given the broker's last bytes; Done when there is none.
+    fn sasl_step(&mut self, client_id: &str, server: &[u8]) -> Result<SaslOutcome, ConnError> {
+        let Some((cfg, session)) = self.sasl.as_mut() else { return Ok(SaslOutcome::Done) };
+        let mechanism = session.mechanism_name();
+        match session.next(cfg, server) {
+            Err(why) => Ok(SaslOutcome::Failed(format!("{mechanism} authentication with {}: {why}", self.addr))),
+            Ok(None) => {
+                self.state = ConnState::Ready;
+                Ok(SaslOutcome::Done)
+            }
+            Ok(Some(bytes)) => {
+                let v = self.sasl_authenticate_version;
+                let req = messages::sasl_authenticate::SaslAuthenticateRequest { auth_bytes: bytes };
+                self.send_own(client_id, messages::API_KEY_SASL_AUTHENTICATE, v, RequestKind::SaslAuthenticate, |buf, v| req.encode(buf, v));
+                self.flush()?;
+                Ok(SaslOutcome::Continue)
+            }
+        }
+    }
+
+    /// The broker's SaslHandshake answer: start the exchange if it has our mechanism.
+    pub fn on_sasl_handshake(&mut self, version: i16, body: &[u8], client_id: &str) -> Result<SaslOutcome, ConnError> {
+        let resp = messages::sasl_handshake::SaslHandshakeResponse::decode(&mut Decoder::new(body), version)
+            .map_err(|e| ConnError(format!("bad SaslHandshake response from {}: {e}", self.addr)))?;
+        if resp.error_code != 0 {
+            let ours = self.sasl.as_ref().map(|(_, s)| s.mechanism_name()).unwrap_or("?");
+            return Ok(SaslOutcome::Failed(format!(
+                "broker {} does not enable SASL mechanism {ours} (error code {}); it offers {}",
+                self.addr,
+                resp.error_code,
+                resp.mechanisms.join(", ")
+            )));
+        }
+        self.sasl_step(client_id, &[])
+    }
+
+    /// The broker's SaslAuthenticate answer: the next step, done, or refused.
+    pub fn on_sasl_authenticate(&mut self, version: i16, body: &[u8], client_id: &str) -> Result<SaslOutcome, ConnError> {
+        let resp = messages::sasl_authenticate::SaslAuthenticateResponse::decode(&mut Decoder::new(body), version)
+            .map_err(|e| ConnError(format!("bad SaslAuthenticate response from {}: {e}", self.addr)))?;
+        if resp.error_code != 0 {
+            let mechanism = self.sasl.as_ref().map(|(_, s)| s.mechanism_name()).unwrap_or("?");
+            return Ok(SaslOutcome::Failed(format!(
+                "{mechanism} authentication with {} failed (error code {}): {}",
+                self.addr,
+                resp.error_code,
+                resp.error_message.as_deref().unwrap_or("no message")
+            )));
+        }
+        self.sasl_step(client_id, &resp.auth_bytes)
+    }
+
+    /// Writes what the socket takes.
+    pub fn flush(&mut self) -> Result<(), ConnError> {
+        if self.state == ConnState::Connecting {
+            return Ok(());
+        }
+        if self.tls.is_some() {
+            self.flush_tls()?;
+        }
+        while self.tls.is_none() && self.wpos < self.wbuf.len() {
+            match self.stream.write(&self.wbuf[self.wpos..]) {
+                Ok(0) => return Err(ConnError(format!("connection to {} closed while writing", self.addr))),
+                Ok(n) => {
+                    self.wpos += n;
+                    self.written_bytes += n as u64;
+                    self.last_activity = Instant::now();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ConnError(format!("write to {}: {e}", self.addr))),
+            }
+        }
+        if self.wpos == self.wbuf.len() {
+            self.wbuf.clear();
+            self.wpos = 0;
+        } else if self.wpos > (1 << 20) && self.wpos * 2 > self.wbuf.len() {
+            self.wbuf.drain(..self.wpos);
+            self.wpos = 0;
+        }
+        Ok(())
+    }
+
+    /// TLS: hands plaintext to rustls (which buffers a bounded amount) and writes its records to
+    /// the socket until it would block.
+    fn flush_tls(&mut self) -> Result<(), ConnError> {
+        let tls = self.tls.as_mut().expect("TLS connection");
+        loop {
+            if self.wpos < self.wbuf.len() {
+                let n = tls.writer().write(&self.wbuf[self.wpos..]).map_err(|e| ConnError(format!("TLS write to {}: {e}", self.addr)))?;
+                self.wpos += n;
+                self.written_bytes += n as u64;
+            }
+            if !tls.wants_write() {
+                return Ok(());
+            }
+            match tls.write_tls(&mut self.stream) {
+                Ok(0) => return Err(ConnError(format!("connection to {} closed while writing", self.addr))),
+                Ok(_) => self.last_activity = Instant::now(),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(ConnError(format!("write to {}: {e}", self.addr))),
+            }
+        }
+    }
+
+    /// TLS: reads records from the socket, decrypts them, and parses the plaintext frames.
+    fn read_tls(&mut self, responses: &mut Vec<Response>) -> Result<(), ConnError> {
+        loop {
+            let tls = self.tls.as_mut().expect("TLS connection");
+            match tls.read_tls(&mut self.stream) {
+                Ok(0) => return Err(ConnError(format!("connection closed by {}", self.addr))),
+                Ok(_) => self.last_activity = Instant::now(),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ConnError(format!("read from {}: {e}", self.addr))),
+            }
+            if let Err(e) = tls.process_new_packets() {
+                // Tell the broker why (an alert), then give up on this connection.
+                let _ = tls.write_tls(&mut self.stream);
+                self.tls_failed = true;
+                return Err(ConnError(format!("TLS handshake with {} failed: {e}", self.addr)));
+            }
+            loop {
+                self.make_read_room();
+                let tls = self.tls.as_mut().expect("TLS connection");
+                match tls.reader().read(&mut self.rbuf[self.rend..]) {
+                    Ok(0) => return Err(ConnError(format!("connection closed by {}", self.addr))),
+                    Ok(n) => self.rend += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(ConnError(format!("TLS read from {}: {e}", self.addr))),
+                }
+            }
+            self.parse_frames(responses)?;
+        }
+    }
+
+    fn read(&mut self, responses: &mut Vec<Response>) -> Result<(), ConnError> {
+        if self.tls.is_some() {
+            return self.read_tls(responses);
+        }
+        loop {
+            self.make_read_room();
+            match self.stream.read(&mut self.rbuf[self.rend..]) {
+                Ok(0) => return Err(ConnError(format!("connection closed by {}", self.addr))),
+                Ok(n) => {
+                    self.rend += n;
+                    self.last_activity = Instant::now();
+                    self.parse_frames(responses)?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(ConnError(format!("read from {}: {e}", self.addr))),
+            }
+        }
+    }
+
+    /// Leaves at least a quarter of READ_CHUNK free after `rend`: moves unparsed bytes to the
+    /// front, or grows the buffer (zero-filling only the new part).
+    fn make_read_room(&mut self) {
+        if self.rbuf.len() - self.rend >= READ_CHUNK / 4 {
+            return;
+        }
+        if self.rpos > 0 {
+            self.rbuf.copy_within(self.rpos..self.rend, 0);
+            self.rend -= self.rpos;
+            self.rpos = 0;
+        }
+        if self.rbuf.len() - self.rend < READ_CHUNK / 4 {
+            self.rbuf.resize(self.rbuf.len() + READ_CHUNK, 0);
+        }
+    }
+
+    fn parse_frames(&mut self, responses: &mut Vec<Response>) -> Result<(), ConnError> {
+        loop {
+            let avail = &self.rbuf[self.rpos..self.rend];
+            if avail.len() < 4 {
+                break;
+            }
+            let size = messages::frame_len([avail[0], avail[1], avail[2], avail[3]])
+                .map_err(|e| ConnError(format!("bad frame from {}: {e}", self.addr)))?;
+            if avail.len() < 4 + size {
+                break;
+            }
+            let frame = &avail[4..4 + size];
+            let Some(req) = self.inflight.pop_front() else {
+                return Err(ConnError(format!("{} sent a response to no request", self.addr)));
+            };
+            // ApiVersions responses always use header v0, whatever the request version.
+            let flexible = req.api_key != messages::API_KEY_API_VERSIONS && is_flexible(req.api_key, req.version);
+            let mut d = Decoder::new(frame);
+            let corr = messages::decode_response_header(&mut d, flexible)
+                .map_err(|e| ConnError(format!("bad response header from {}: {e}", self.addr)))?;
+            if corr != req.correlation_id {
+                return Err(ConnError(format!("{} answered correlation id {corr}, expected {}", self.addr, req.correlation_id)));
+            }
+            let consumed = frame.len() - d.remaining();
+            let body = frame[consumed..].to_vec();
+            self.rpos += 4 + size;
+            responses.push(Response { request: req, body });
+        }
+        if self.rpos == self.rend {
+            self.rpos = 0;
+            self.rend = 0;
+        }
+        Ok(())
+    }
+
+    /// acks=0 produce requests whose bytes have all been written: they are done.
+    pub fn take_written_unacked(&mut self) -> Vec<Vec<ProducerBatch>> {
+        let mut done = Vec::new();
+        while self.unacked.front().is_some_and(|(end, _)| *end <= self.written_bytes) {
+            done.push(self.unacked.pop_front().unwrap().1);
+        }
+        done
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.inflight.is_empty() && self.unacked.is_empty() && !self.has_pending_writes()
+    }
+}
+
+/// Whether requests (and responses, but for ApiVersions) of this API at this version use the
+/// flexible header with tagged fields.
+pub(crate) fn is_flexible(api_key: i16, version: i16) -> bool {
+    use messages::*;
+    match api_key {
+        API_KEY_PRODUCE => version >= produce::FIRST_FLEXIBLE_VERSION,
+        API_KEY_METADATA => version >= metadata::FIRST_FLEXIBLE_VERSION,
+        API_KEY_API_VERSIONS => version >= api_versions::FIRST_FLEXIBLE_VERSION,
+        API_KEY_INIT_PRODUCER_ID => version >= init_producer_id::FIRST_FLEXIBLE_VERSION,
+        API_KEY_SASL_AUTHENTICATE => version >= sasl_authenticate::FIRST_FLEXIBLE_VERSION,
+        _ => false,
+    }
+}
+
+fn set_buffer_sizes(stream: &TcpStream, send: i32, recv: i32) {
+    use std::os::fd::AsRawFd;
+    let fd = stream.as_raw_fd();
+    for (opt, val) in [(libc::SO_SNDBUF, send), (libc::SO_RCVBUF, recv)] {
+        if val > 0 {
+            // SAFETY: fd is a valid socket owned by `stream`; the option value is a c_int.
+            unsafe {
+                libc::setsockopt(fd, libc::SOL_SOCKET, opt, (&val as *const i32).cast(), std::mem::size_of::<i32>() as libc::socklen_t);
+            }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! rafka-core: the producer engine.
+//!
+//! The data path, in the order a record travels it:
+//! `producer.rs` (`send()`, on application threads) -> `partitioner.rs` -> `accumulator.rs`
+//! (one lock-free queue per partition, `memory.rs` bounding what is buffered) -> `io/` (the I/O
+//! thread: connections, batches, Produce requests) -> `protocol/` (the wire format) ->
+//! `delivery.rs` (reports, on the delivery thread or `poll()`).
+
+mod accumulator;
+#[doc(hidden)]
+pub mod bench_support;
+mod clock;
+pub mod compression;
+pub mod config;
+pub mod delivery;
+pub mod error;
+mod io;
+mod memory;
+pub mod metadata;
+pub mod partitioner;
+pub mod producer;
+pub mod protocol;
+pub mod record;
+
+pub use config::{Config, ConfigError, ProducerConfig};
+pub use delivery::{DeliveryFuture, DeliveryMode};
+pub use error::{Code, Error, LocalCode, Result};
+pub use metadata::{BrokerMetadata, ClusterMetadata, PartitionMetadata, TopicMetadata};
+pub use producer::{current_producer_id, Producer, ProducerBuilder};
+pub use record::{Delivery, DeliveryResult, ProducerRecord, RecordMetadata};

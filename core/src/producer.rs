@@ -1,0 +1,647 @@
+//! The producer: `send()` on application threads, the I/O thread and the delivery thread behind it.
+//!
+//! `send()` is the hot path. With the topic's metadata known and room in `buffer.memory` it takes
+//! no lock: a lookup in the topic map (`ArcSwap`), the partitioner's atomics, one CAS on the
+//! memory pool, the record's encoding into its own buffer, a push onto the partition's lock-free
+//! queue. It blocks only when the buffer is full or the topic is new, and then for at most
+//! `max.block.ms`, failing with an error that says what the producer is waiting on.
+
+use std::collections::{HashMap, HashSet};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use crossbeam_queue::SegQueue;
+
+use crate::accumulator::{PartitionQueue, PendingRecord, TopicState, RECORD_OVERHEAD};
+use crate::clock;
+use crate::config::{Config, ProducerConfig};
+use crate::delivery::{Completion, Deliverer, DeliveryFuture, DeliveryHandler, DeliveryJob, DeliveryMode, FutureSlot, Outcome};
+use crate::error::{Error, LocalCode, Result};
+use crate::io::IoThread;
+use crate::memory::{MemoryPool, Reserve};
+use crate::metadata::{ClusterMetadata, MetadataQuery};
+use crate::partitioner::{self, Partitioner};
+use crate::protocol::record_batch;
+use crate::record::{Delivery, ProducerRecord};
+
+/// What the I/O thread and senders share about topics being looked up.
+#[derive(Default)]
+pub(crate) struct MetaWait {
+    /// Topics senders wait for.
+    pub wanted: HashSet<String>,
+    /// The last error metadata gave for a wanted topic.
+    pub errors: HashMap<String, Error>,
+    /// A sender wants fresh metadata (e.g. a partition beyond the known count).
+    pub refresh: bool,
+    /// Bumped after every metadata response.
+    pub generation: u64,
+}
+
+/// Topic name to its partitions' queues: read by every `send()`, replaced whole (copy on write)
+/// by the I/O thread when metadata adds a topic or partitions.
+pub(crate) type TopicTable = HashMap<Arc<str>, Arc<TopicState>, rustc_hash::FxBuildHasher>;
+
+/// State shared by the application threads, the I/O thread and the delivery thread.
+pub(crate) struct Inner {
+    pub config: ProducerConfig,
+    pub topics: ArcSwap<TopicTable>,
+    pub memory: Arc<MemoryPool>,
+    /// Partitions that senders activated (see `accumulator`), for the I/O thread to pick up.
+    pub activations: SegQueue<Arc<PartitionQueue>>,
+    pub waker: mio::Waker,
+    /// Set by the first sender that wakes the I/O thread, cleared by the I/O thread when it wakes:
+    /// at most one wake-up syscall per turn of its loop.
+    pub wake_pending: AtomicBool,
+    /// No more sends accepted.
+    pub closing: AtomicBool,
+    /// Everything still pending is failed and the I/O thread stops.
+    pub shutdown: AtomicBool,
+    pub fatal: OnceLock<Error>,
+    pub meta: Mutex<MetaWait>,
+    pub meta_cv: Condvar,
+    /// `flush()` calls under way: the I/O thread sends without lingering.
+    pub flush_requests: AtomicUsize,
+    pub purge_requested: AtomicBool,
+    pub status_wanted: AtomicBool,
+    pub status: Mutex<(u64, String)>,
+    pub status_cv: Condvar,
+    pub deliverer: Arc<Deliverer>,
+    pub partitioner: Option<Arc<dyn Partitioner>>,
+    /// `Producer::metadata()` queries for the I/O thread.
+    pub meta_queries: SegQueue<MetadataQuery>,
+}
+
+static NEXT_PRODUCER_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static CURRENT_PRODUCER: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The id ([`Producer::id`]) of the producer whose I/O or delivery thread this is; `None` on
+/// any other thread. Lets a `log` implementation tell which producer a record comes from.
+pub fn current_producer_id() -> Option<u64> {
+    let id = CURRENT_PRODUCER.with(Cell::get);
+    (id != 0).then_some(id)
+}
+
+impl Inner {
+    #[inline]
+    pub fn wake_io(&self) {
+        if !self.wake_pending.load(Ordering::Relaxed) && !self.wake_pending.swap(true, Ordering::SeqCst) {
+            if let Err(e) = self.waker.wake() {
+                log::error!("cannot wake the I/O thread: {e}");
+            }
+        }
+    }
+
+    /// Asks the I/O thread what it is waiting on; waits briefly for the answer.
+    fn status_report(&self) -> String {
+        let mut g = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        let gen = g.0;
+        self.status_wanted.store(true, Ordering::SeqCst);
+        self.wake_pending.store(false, Ordering::SeqCst);
+        self.wake_io();
+        let deadline = Instant::now() + Duration::from_millis(500);
+        while g.0 == gen {
+            let now = Instant::now();
+            if now >= deadline {
+                return "the I/O thread did not answer a status request within 500 ms".into();
+            }
+            g = self.status_cv.wait_timeout(g, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        g.1.clone()
+    }
+}
+
+/// Builds a [`Producer`] with what string configuration cannot carry: a delivery handler, a custom
+/// partitioner, the delivery mode.
+pub struct ProducerBuilder {
+    config: Config,
+    handler: Option<DeliveryHandler>,
+    partitioner: Option<Arc<dyn Partitioner>>,
+    mode: DeliveryMode,
+    token_provider: Option<crate::config::TokenProvider>,
+}
+
+impl ProducerBuilder {
+    pub fn new(config: Config) -> Self {
+        ProducerBuilder { config, handler: None, partitioner: None, mode: DeliveryMode::Thread, token_provider: None }
+    }
+
+    /// A handler for every record sent with `send_with_opaque` (or with no per-record completion).
+    pub fn delivery_handler(mut self, h: impl Fn(&Delivery<'_>, usize) + Send + Sync + 'static) -> Self {
+        self.handler = Some(Arc::new(h));
+        self
+    }
+
+    pub fn partitioner(mut self, p: impl Partitioner + 'static) -> Self {
+        self.partitioner = Some(Arc::new(p));
+        self
+    }
+
+    pub fn delivery_mode(mut self, mode: DeliveryMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// SASL OAUTHBEARER: called for a fresh token each time a connection authenticates (it wins
+    /// over `sasl.oauthbearer.token`). Runs on the I/O thread, so it must return quickly (cache the
+    /// token and refresh it in the background when fetching one is slow). An `Err` fails the
+    /// authentication with its message, which must not contain the token.
+    pub fn oauthbearer_token_provider(mut self, f: impl Fn() -> std::result::Result<String, String> + Send + Sync + 'static) -> Self {
+        self.token_provider = Some(Arc::new(f));
+        self
+    }
+
+    pub fn build(self) -> Result<Producer> {
+        let mut config = self.config.build()?;
+        if let (Some(p), Some(sasl)) = (self.token_provider, config.security.sasl.as_mut()) {
+            sasl.token_provider = Some(p);
+        }
+        let poll = mio::Poll::new().map_err(|e| Error::local(LocalCode::Internal, format!("cannot create poll: {e}")))?;
+        let waker = IoThread::new_waker(&poll).map_err(|e| Error::local(LocalCode::Internal, format!("cannot create waker: {e}")))?;
+        let memory = Arc::new(MemoryPool::new(config.buffer_memory));
+        let (tx, rx) = crossbeam_channel::unbounded::<DeliveryJob>();
+        let deliverer = Arc::new(Deliverer::new(memory.clone(), self.handler, rx));
+        let inner = Arc::new(Inner {
+            config,
+            topics: ArcSwap::from_pointee(TopicTable::default()),
+            memory,
+            activations: SegQueue::new(),
+            waker,
+            wake_pending: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            shutdown: AtomicBool::new(false),
+            fatal: OnceLock::new(),
+            meta: Mutex::new(MetaWait::default()),
+            meta_cv: Condvar::new(),
+            flush_requests: AtomicUsize::new(0),
+            purge_requested: AtomicBool::new(false),
+            status_wanted: AtomicBool::new(false),
+            status: Mutex::new((0, String::new())),
+            status_cv: Condvar::new(),
+            deliverer: deliverer.clone(),
+            partitioner: self.partitioner,
+            meta_queries: SegQueue::new(),
+        });
+        let id = NEXT_PRODUCER_ID.fetch_add(1, Ordering::Relaxed);
+        let io = IoThread::new(inner.clone(), poll, tx);
+        let io = std::thread::Builder::new()
+            .name("rafka-io".into())
+            .spawn(move || {
+                CURRENT_PRODUCER.with(|c| c.set(id));
+                io.run()
+            })
+            .map_err(|e| Error::local(LocalCode::Internal, format!("cannot start the I/O thread: {e}")))?;
+        let delivery = match self.mode {
+            DeliveryMode::Poll => None,
+            DeliveryMode::Thread => {
+                let d = deliverer.clone();
+                Some(
+                    std::thread::Builder::new()
+                        .name("rafka-delivery".into())
+                        .spawn(move || {
+                            CURRENT_PRODUCER.with(|c| c.set(id));
+                            while let Ok(job) = d.rx.recv() {
+                                d.run(job);
+                            }
+                        })
+                        .map_err(|e| Error::local(LocalCode::Internal, format!("cannot start the delivery thread: {e}")))?,
+                )
+            }
+        };
+        Ok(Producer { inner, id, mode: self.mode, io: Mutex::new(Some(io)), delivery: Mutex::new(delivery), closed: AtomicBool::new(false) })
+    }
+}
+
+/// A Kafka producer. `Send + Sync`: share it between threads (in an `Arc`). Dropping it closes it.
+pub struct Producer {
+    inner: Arc<Inner>,
+    id: u64,
+    mode: DeliveryMode,
+    io: Mutex<Option<JoinHandle<()>>>,
+    delivery: Mutex<Option<JoinHandle<()>>>,
+    closed: AtomicBool,
+}
+
+impl Producer {
+    /// A producer from string configuration, delivery reports on a background thread.
+    pub fn new(config: Config) -> Result<Producer> {
+        ProducerBuilder::new(config).build()
+    }
+
+    pub fn builder(config: Config) -> ProducerBuilder {
+        ProducerBuilder::new(config)
+    }
+
+    pub fn config(&self) -> &ProducerConfig {
+        &self.inner.config
+    }
+
+    /// A number unique to this producer in the process (see [`current_producer_id`]).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Sends a record; the returned future resolves with its report. An `Err` here means the record
+    /// was not accepted (and no report will follow).
+    pub fn send(&self, record: &ProducerRecord<'_>) -> Result<DeliveryFuture> {
+        let slot = FutureSlot::new();
+        self.enqueue(record, Completion::Future(slot.clone()), true)?;
+        Ok(DeliveryFuture { slot })
+    }
+
+    /// Sends a record; `callback` runs on the delivery thread with its report (in send order per
+    /// partition). A panic in the callback is caught and logged.
+    pub fn send_with_callback(&self, record: &ProducerRecord<'_>, callback: impl FnOnce(&Delivery<'_>) + Send + 'static) -> Result<()> {
+        self.enqueue(record, Completion::Callback(Box::new(callback)), true)
+    }
+
+    /// Sends a record whose report goes to the producer's delivery handler with `opaque`.
+    /// `block: false` fails with `_QUEUE_FULL` at once instead of waiting for buffer memory.
+    pub fn send_with_opaque(&self, record: &ProducerRecord<'_>, opaque: usize, block: bool) -> Result<()> {
+        self.enqueue(record, Completion::Opaque(opaque), block)
+    }
+
+    fn enqueue(&self, rec: &ProducerRecord<'_>, completion: Completion, block: bool) -> Result<()> {
+        let inner = &*self.inner;
+        if inner.closing.load(Ordering::Relaxed) {
+            return Err(Error::local(LocalCode::State, "the producer is closed; send() is no longer possible"));
+        }
+        if let Some(e) = inner.fatal.get() {
+            return Err(e.clone());
+        }
+        if rec.topic.is_empty() {
+            return Err(Error::local(LocalCode::InvalidArgument, "the topic name is empty"));
+        }
+        let cfg = &inner.config;
+        // max.block.ms runs from the first wait (the clock is read only when send() must wait).
+        let mut deadline_at = None;
+        let mut deadline = || *deadline_at.get_or_insert_with(|| Instant::now() + cfg.max_block);
+
+        let mut hdrs: Vec<(&[u8], Option<&[u8]>)> = Vec::new();
+        if !rec.headers.is_empty() {
+            hdrs.reserve(rec.headers.len());
+            hdrs.extend(rec.headers.iter().map(|(k, v)| (k.as_bytes(), *v)));
+        }
+        let body_len = record_batch::record_body_len(rec.key, rec.value, &hdrs);
+        // The largest this record can encode to, alone in a batch (varints at their widest).
+        let wire = record_batch::RECORD_BATCH_OVERHEAD + body_len + 5 + 1 + 10 + 5;
+        if wire > cfg.max_request_size {
+            return Err(Error::local(
+                LocalCode::MessageTooLarge,
+                format!("the record is {wire} bytes when encoded, more than max.request.size ({} bytes)", cfg.max_request_size),
+            ));
+        }
+        let mem = body_len + RECORD_OVERHEAD;
+        if mem > inner.memory.limit() {
+            return Err(Error::local(
+                LocalCode::MessageTooLarge,
+                format!("the record needs {mem} bytes of buffer, more than buffer.memory ({} bytes)", inner.memory.limit()),
+            ));
+        }
+
+        let topic = match inner.topics.load().get(rec.topic) {
+            Some(t) => t.clone(),
+            None => self.wait_for_topic(rec.topic, None, deadline())?,
+        };
+        let (topic, partition) = match rec.partition {
+            Some(p) if p < 0 => {
+                return Err(Error::local(LocalCode::InvalidArgument, format!("partition {p} is negative; use None to let the partitioner choose")))
+            }
+            Some(p) if p as u32 >= topic.partition_count() => {
+                let t = self.wait_for_topic(rec.topic, Some(p as u32), deadline())?;
+                (t, p as u32)
+            }
+            Some(p) => (topic, p as u32),
+            None => {
+                let p = self.choose_partition(&topic, rec, body_len)?;
+                (topic, p)
+            }
+        };
+
+        if !inner.memory.try_reserve(mem) {
+            if !block {
+                return Err(Error::local(
+                    LocalCode::QueueFull,
+                    format!("buffer.memory ({} bytes) is full and the send was asked not to block", inner.memory.limit()),
+                ));
+            }
+            match inner.memory.reserve(mem, deadline(), &|| inner.closing.load(Ordering::SeqCst)) {
+                Reserve::Ok => {}
+                Reserve::Interrupted => return Err(Error::local(LocalCode::State, "the producer was closed while send() waited for memory")),
+                Reserve::TimedOut => {
+                    let why = inner.status_report();
+                    return Err(Error::local(
+                        LocalCode::QueueFull,
+                        format!(
+                            "send() waited max.block.ms ({} ms) for room in buffer.memory; sending falls behind producing: {why}",
+                            cfg.max_block.as_millis()
+                        ),
+                    ));
+                }
+            }
+        }
+
+        let mut body = Vec::with_capacity(body_len);
+        record_batch::encode_record_body(&mut body, rec.key, rec.value, &hdrs);
+        let timestamp = rec.timestamp.unwrap_or_else(clock::wall_ms);
+        let pq = &topic.partitions[partition as usize];
+        let out = pq.push(PendingRecord { body: body.into_boxed_slice(), timestamp, enqueued_ns: clock::mono_ns(), completion }, cfg.batch_size);
+        if out.activated {
+            inner.activations.push(pq.clone());
+            inner.wake_io();
+        } else if out.batch_full {
+            inner.wake_io();
+        }
+        if inner.closing.load(Ordering::SeqCst) {
+            // close() started while we pushed: the I/O thread's final sweep may have run already,
+            // so fail what is queued here ourselves rather than leave it unreported.
+            self.sweep_after_close(pq);
+        }
+        Ok(())
+    }
+
+    fn choose_partition(&self, topic: &TopicState, rec: &ProducerRecord<'_>, body_len: usize) -> Result<u32> {
+        let cfg = &self.inner.config;
+        let n = topic.partition_count();
+        let key = if cfg.partitioner_ignore_keys { None } else { rec.key };
+        let load = |p: u32| topic.partitions[p as usize].queued_bytes.load(Ordering::Relaxed);
+        let p = partitioner::choose(
+            cfg.partitioner,
+            rec.topic,
+            key,
+            rec.value,
+            n,
+            &topic.sticky,
+            body_len,
+            cfg.batch_size,
+            self.inner.partitioner.as_deref(),
+            if cfg.partitioner_adaptive { Some(&load) } else { None },
+        );
+        if p >= n {
+            return Err(Error::local(LocalCode::UnknownPartition, format!("the partitioner chose partition {p} of topic {} which has {n}", rec.topic)));
+        }
+        Ok(p)
+    }
+
+    /// Slow path: asks the I/O thread for the topic's metadata and waits up to `max.block.ms`
+    /// (for a given partition: until the topic has it).
+    fn wait_for_topic(&self, name: &str, partition: Option<u32>, deadline: Instant) -> Result<Arc<TopicState>> {
+        let inner = &*self.inner;
+        let mut g = inner.meta.lock().unwrap_or_else(|e| e.into_inner());
+        g.wanted.insert(name.to_string());
+        g.errors.remove(name);
+        g.refresh = true;
+        inner.wake_io();
+        loop {
+            if let Some(t) = inner.topics.load().get(name) {
+                if partition.is_none_or(|p| p < t.partition_count()) {
+                    return Ok(t.clone());
+                }
+            }
+            if let Some(e) = g.errors.get(name) {
+                let fatal_for_topic = matches!(e.code(), crate::error::Code::Kafka(k) if !k.is_retriable());
+                if fatal_for_topic {
+                    return Err(Error::local(LocalCode::UnknownTopic, format!("topic {name}: {e}")));
+                }
+            }
+            if inner.closing.load(Ordering::SeqCst) {
+                return Err(Error::local(LocalCode::State, "the producer was closed while send() waited for metadata"));
+            }
+            // A fatal error (an authentication failure, say) ends the wait at once.
+            if let Some(e) = inner.fatal.get() {
+                return Err(e.clone());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let ms = inner.config.max_block.as_millis();
+                return Err(match (partition, inner.topics.load().get(name)) {
+                    (Some(p), Some(t)) => Error::local(
+                        LocalCode::UnknownPartition,
+                        format!("partition {p} of topic {name} not present in metadata after max.block.ms ({ms} ms); the topic has {} partitions", t.partition_count()),
+                    ),
+                    _ => {
+                        let last = g.errors.get(name).map(|e| format!(" (last metadata error: {})", e.name())).unwrap_or_default();
+                        Error::local(LocalCode::UnknownTopic, format!("topic {name} not present in metadata after max.block.ms ({ms} ms){last}"))
+                    }
+                });
+            }
+            let step = (deadline - now).min(Duration::from_millis(100));
+            g = inner.meta_cv.wait_timeout(g, step).unwrap_or_else(|e| e.into_inner()).0;
+            if !g.wanted.contains(name) || partition.is_some() {
+                g.wanted.insert(name.to_string());
+                g.refresh = true;
+                inner.wake_io();
+            }
+        }
+    }
+
+    fn sweep_after_close(&self, pq: &Arc<PartitionQueue>) {
+        let mut recs = Vec::new();
+        while let Some(r) = pq.pop() {
+            recs.push(r);
+        }
+        if !recs.is_empty() {
+            let e = Arc::new(Error::local(LocalCode::Closed, "the producer was closed before the record was sent"));
+            self.inner.deliverer.run(DeliveryJob { pq: pq.clone(), records: recs, outcome: Outcome::Err(e) });
+        }
+    }
+
+    /// Serves delivery reports on this thread ([`DeliveryMode::Poll`]); waits up to `timeout` for
+    /// the first. Returns how many records were reported. With the delivery thread it returns 0.
+    pub fn poll(&self, timeout: Duration) -> usize {
+        if self.mode != DeliveryMode::Poll {
+            std::thread::sleep(timeout.min(Duration::from_millis(10)));
+            return 0;
+        }
+        self.inner.deliverer.poll(timeout)
+    }
+
+    /// Bytes of `buffer.memory` held by records not yet reported.
+    pub fn buffered_bytes(&self) -> usize {
+        self.inner.memory.used()
+    }
+
+    /// Records sent and not yet reported.
+    pub fn in_flight_count(&self) -> u64 {
+        self.inner.topics.load().values().flat_map(|t| t.partitions.iter()).map(|p| p.outstanding()).sum()
+    }
+
+    /// Sends everything buffered at once and waits until every record sent before this call is
+    /// reported, or `timeout` passes (`_TIMED_OUT`). Called from a delivery callback it only asks
+    /// the I/O thread to send (it cannot wait for reports its own thread must serve).
+    pub fn flush(&self, timeout: Duration) -> Result<()> {
+        let inner = &*self.inner;
+        let targets: Vec<(Arc<PartitionQueue>, u64)> = inner
+            .topics
+            .load()
+            .values()
+            .flat_map(|t| t.partitions.iter())
+            .map(|p| (p.clone(), p.enqueued.load(Ordering::Acquire)))
+            .filter(|(p, n)| p.completed.load(Ordering::Acquire) < *n)
+            .collect();
+        if targets.is_empty() {
+            return Ok(());
+        }
+        inner.flush_requests.fetch_add(1, Ordering::SeqCst);
+        inner.wake_pending.store(false, Ordering::SeqCst);
+        inner.wake_io();
+        let done = || targets.iter().all(|(p, n)| p.completed.load(Ordering::Acquire) >= *n);
+        let ok = if crate::delivery::in_delivery_callback() {
+            done()
+        } else {
+            self.wait_reports(Instant::now() + timeout, &done)
+        };
+        inner.flush_requests.fetch_sub(1, Ordering::SeqCst);
+        if ok {
+            Ok(())
+        } else {
+            let left: u64 = targets.iter().map(|(p, n)| n.saturating_sub(p.completed.load(Ordering::Acquire))).sum();
+            Err(Error::local(LocalCode::TimedOut, format!("flush: {left} record(s) still unreported after {} ms", timeout.as_millis())))
+        }
+    }
+
+    /// Waits for reports, serving them on this thread in poll mode.
+    fn wait_reports(&self, deadline: Instant, done: &dyn Fn() -> bool) -> bool {
+        match self.mode {
+            DeliveryMode::Thread => self.inner.deliverer.wait_until(deadline, done),
+            DeliveryMode::Poll => loop {
+                if done() {
+                    return true;
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    return false;
+                }
+                self.inner.deliverer.poll((deadline - now).min(Duration::from_millis(50)));
+            },
+        }
+    }
+
+    /// Fails every record still waiting in a queue (not those already sent) with `_PURGE_QUEUE`.
+    /// Returns once the I/O thread has taken them off the queues (their reports follow on the
+    /// delivery thread or `poll`), so a `flush()` right after it cannot send them instead.
+    pub fn purge(&self) {
+        let inner = &*self.inner;
+        inner.purge_requested.store(true, Ordering::SeqCst);
+        inner.wake_pending.store(false, Ordering::SeqCst);
+        inner.wake_io();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while inner.purge_requested.load(Ordering::SeqCst) && Instant::now() < deadline && !inner.shutdown.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+
+    /// Stops accepting sends, waits up to `timeout` for every pending record to be reported, then
+    /// fails what is left with `_DESTROY` and stops the threads. Every record gets its report before
+    /// close returns (but for a close called from a delivery callback, which cannot wait). Calling
+    /// it again does nothing.
+    pub fn close(&self, timeout: Duration) -> Result<()> {
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        let inner = &*self.inner;
+        inner.closing.store(true, Ordering::SeqCst);
+        inner.memory.wake_all();
+        inner.meta_cv.notify_all();
+        let from_callback = crate::delivery::in_delivery_callback();
+        let complete = if from_callback {
+            log::warn!("close() called from a delivery callback: pending records are failed at once");
+            false
+        } else {
+            let all_done = || inner.topics.load().values().flat_map(|t| t.partitions.iter()).all(|p| p.outstanding() == 0);
+            inner.flush_requests.fetch_add(1, Ordering::SeqCst);
+            inner.wake_pending.store(false, Ordering::SeqCst);
+            inner.wake_io();
+            let ok = self.wait_reports(Instant::now() + timeout, &all_done);
+            inner.flush_requests.fetch_sub(1, Ordering::SeqCst);
+            ok
+        };
+        inner.shutdown.store(true, Ordering::SeqCst);
+        inner.wake_pending.store(false, Ordering::SeqCst);
+        inner.wake_io();
+        if let Some(h) = self.io.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = h.join();
+        }
+        if !from_callback {
+            // The I/O thread is gone, so its end of the channel is closed: the delivery thread
+            // serves what is left and ends. In poll mode, serve what is left here.
+            if let Some(h) = self.delivery.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                let _ = h.join();
+            }
+            while let Ok(job) = inner.deliverer.rx.try_recv() {
+                inner.deliverer.run(job);
+            }
+        }
+        if complete {
+            Ok(())
+        } else {
+            Err(Error::local(LocalCode::TimedOut, "close: records still pending at the timeout were failed"))
+        }
+    }
+
+    /// The fatal error, if the producer hit one.
+    pub fn fatal_error(&self) -> Option<Error> {
+        self.inner.fatal.get().cloned()
+    }
+
+    /// Partition count of a topic if its metadata is already known; never waits.
+    pub fn cached_partition_count(&self, topic: &str) -> Option<u32> {
+        self.inner.topics.load().get(topic).map(|t| t.partition_count())
+    }
+
+    /// Asks a broker for the cluster's metadata: every topic (`None`) or the ones named (which
+    /// are not created if missing: they come back with their error). Waits up to `timeout`
+    /// (`_TIMED_OUT`); fails at once on a closed producer.
+    pub fn metadata(&self, topics: Option<&[&str]>, timeout: Duration) -> Result<ClusterMetadata> {
+        let inner = &*self.inner;
+        if inner.closing.load(Ordering::SeqCst) {
+            return Err(Error::local(LocalCode::State, "the producer is closed"));
+        }
+        if let Some(e) = inner.fatal.get() {
+            return Err(e.clone());
+        }
+        let deadline = Instant::now().checked_add(timeout).unwrap_or_else(|| Instant::now() + Duration::from_secs(86400 * 365));
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        inner.meta_queries.push(MetadataQuery { topics: topics.map(|t| t.iter().map(|s| s.to_string()).collect()), deadline, reply: tx });
+        inner.wake_pending.store(false, Ordering::SeqCst);
+        inner.wake_io();
+        loop {
+            let step = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
+            match rx.recv_timeout(step) {
+                Ok(r) => return r,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                    return Err(Error::local(LocalCode::State, "the producer was closed while waiting for metadata"))
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            }
+            if inner.shutdown.load(Ordering::SeqCst) {
+                return Err(Error::local(LocalCode::State, "the producer was closed while waiting for metadata"));
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::local(LocalCode::TimedOut, format!("no metadata answer within {} ms", timeout.as_millis())));
+            }
+        }
+    }
+
+    /// Partition count of a topic, fetching metadata if needed (up to `max.block.ms`).
+    pub fn partition_count(&self, topic: &str) -> Result<u32> {
+        if let Some(t) = self.inner.topics.load().get(topic) {
+            return Ok(t.partition_count());
+        }
+        Ok(self.wait_for_topic(topic, None, Instant::now() + self.inner.config.max_block)?.partition_count())
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        // Bounded: every record has a delivery deadline.
+        let t = self.inner.config.delivery_timeout + self.inner.config.request_timeout;
+        let _ = self.close(t);
+    }
+}

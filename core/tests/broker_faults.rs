@@ -1,0 +1,339 @@
+//! Fault tests on a private cluster (its own state dir and ports, started and stopped here), so
+//! killing or pausing brokers does not disturb the other tests.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use common::*;
+use rafka_core::{LocalCode, Producer, ProducerRecord};
+
+/// A cluster of `brokers` brokers under its own state dir; stopped at process exit (`atexit`).
+struct Cluster {
+    env: Vec<(String, String)>,
+    bootstrap: String,
+}
+
+impl Cluster {
+    fn start(name: &str, brokers: u32, port: u16) -> Cluster {
+        // A fixed state dir: a cluster left behind by a crashed run is stopped first.
+        let state = std::env::temp_dir().join(format!("rafka-{name}"));
+        let env = vec![("RAFKA_KAFKA_STATE".to_string(), state.display().to_string())];
+        let mut c = Cluster { env, bootstrap: String::new() };
+        let _ = std::panic::catch_unwind(|| c.kafka(&["down"]));
+        let out = c.kafka(&["up", "--brokers", &brokers.to_string(), "--port", &port.to_string()]);
+        c.bootstrap = out.lines().last().and_then(|l| l.strip_prefix("bootstrap.servers=")).expect("up prints bootstrap.servers last").to_string();
+        c
+    }
+
+    fn kafka(&self, args: &[&str]) -> String {
+        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        kafka_env(args, &env)
+    }
+
+    fn consume(&self, topic: &str, n: usize) -> Vec<Consumed> {
+        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        consume_env(topic, n, &env)
+    }
+
+    fn config(&self, overrides: &[(&str, &str)]) -> rafka_core::Config {
+        let mut c = rafka_core::Config::new();
+        c.set("bootstrap.servers", &self.bootstrap).unwrap();
+        for (k, v) in overrides {
+            c.set(k, v).unwrap();
+        }
+        c
+    }
+}
+
+/// The fault tests run one at a time on one 3-broker cluster.
+fn cluster() -> std::sync::MutexGuard<'static, Cluster> {
+    static C: OnceLock<Mutex<Cluster>> = OnceLock::new();
+    let m = C.get_or_init(|| {
+        let c = Cluster::start("faults", 3, 19192);
+        // Stop the cluster when the test process exits, pass or fail.
+        extern "C" fn stop() {
+            if let Some(m) = C.get() {
+                // A failed test poisons the mutex; the cluster must still be stopped.
+                let c = m.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.kafka(&["down"])));
+            }
+        }
+        unsafe { libc_atexit(stop) };
+        Mutex::new(c)
+    });
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+extern "C" {
+    #[link_name = "atexit"]
+    fn libc_atexit(f: extern "C" fn()) -> i32;
+}
+
+/// Sends keyed records numbered 0, 1, 2... from a thread until `stop()` is called; collects every
+/// delivery error.
+struct StreamingSender {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    failures: Arc<Mutex<Vec<String>>>,
+    handle: std::thread::JoinHandle<usize>,
+}
+
+impl StreamingSender {
+    fn start(p: &Arc<Producer>, topic: &str, keys: usize, pause_every: usize, pause: Duration) -> StreamingSender {
+        let failures = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (p, topic, f, s) = (p.clone(), topic.to_string(), failures.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            let mut i = 0usize;
+            while !s.load(std::sync::atomic::Ordering::SeqCst) {
+                let f = f.clone();
+                p.send_with_callback(&ProducerRecord::new(&topic).key(format!("k{}", i % keys).as_bytes()).value(format!("{i}").as_bytes()), move |d| {
+                    if let Some(e) = d.error {
+                        f.lock().unwrap().push(e.to_string());
+                    }
+                })
+                .unwrap();
+                i += 1;
+                if i.is_multiple_of(pause_every) {
+                    std::thread::sleep(pause);
+                }
+            }
+            i
+        });
+        StreamingSender { stop, failures, handle }
+    }
+
+    /// Stops sending; returns how many records were sent and the delivery errors.
+    fn stop(self) -> (usize, Vec<String>) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let n = self.handle.join().unwrap();
+        let f = self.failures.lock().unwrap().clone();
+        (n, f)
+    }
+}
+
+/// Every record value (a number) appears once, and per key in increasing order. Negative values
+/// are markers outside the numbered stream.
+fn assert_exactly_once_in_key_order(got: Vec<Consumed>) {
+    let mut seen = std::collections::HashSet::new();
+    let mut last: HashMap<String, i64> = HashMap::new();
+    for r in got {
+        let v: i64 = String::from_utf8(r.value.unwrap()).unwrap().parse().unwrap();
+        assert!(seen.insert(v), "record {v} stored twice");
+        if v >= 0 {
+            let k = String::from_utf8(r.key.unwrap()).unwrap();
+            let prev = last.insert(k.clone(), v);
+            assert!(prev.is_none_or(|p| p < v), "key {k}: {v} stored after {prev:?}");
+        }
+    }
+}
+
+/// The leader of partition 0 of `topic`, from `topic describe`.
+fn leader_of(c: &Cluster, topic: &str, partition: i32) -> i32 {
+    let out = c.kafka(&["topic", "describe", topic]);
+    for line in out.lines() {
+        if line.contains(&format!("Partition: {partition}\t")) || line.contains(&format!("Partition: {partition} ")) {
+            if let Some(rest) = line.split("Leader: ").nth(1) {
+                return rest.split_whitespace().next().unwrap().parse().unwrap();
+            }
+        }
+    }
+    panic!("no leader for {topic}-{partition} in:\n{out}");
+}
+
+#[test]
+fn killing_and_restarting_a_broker_mid_stream_loses_nothing_duplicates_nothing_and_keeps_order() {
+    let c = cluster();
+    let topic = unique_topic("kill");
+    c.kafka(&["topic", "create", &topic, "--partitions", "3", "--replication-factor", "3", "--config", "min.insync.replicas=2"]);
+    let p = Arc::new(Producer::new(c.config(&[("acks", "all"), ("linger.ms", "5"), ("batch.size", "2048"), ("request.timeout.ms", "5000"), ("delivery.timeout.ms", "120000")])).unwrap());
+    let victim = leader_of(&c, &topic, 0);
+    // Sends until told to stop: through the kill, the outage and the restart.
+    let sender = StreamingSender::start(&p, &topic, 30, 50, Duration::from_millis(10));
+    std::thread::sleep(Duration::from_millis(700));
+    c.kafka(&["kill", &victim.to_string()]);
+    std::thread::sleep(Duration::from_secs(3));
+    c.kafka(&["restart", &victim.to_string()]);
+    std::thread::sleep(Duration::from_secs(1));
+    let (n, failures) = sender.stop();
+    p.flush(Duration::from_secs(120)).unwrap();
+    assert!(failures.is_empty(), "failed deliveries: {:?}", failures.first());
+    let got = c.consume(&topic, n);
+    assert_eq!(got.len(), n, "every record stored once");
+    assert_exactly_once_in_key_order(got);
+}
+
+#[test]
+fn paused_broker_blocks_send_then_fails_with_an_explanation_and_delivers_after_resume() {
+    let c = cluster();
+    let topic = unique_topic("pause");
+    // One replica, so the partition lives on exactly one broker: the one we pause.
+    c.kafka(&["topic", "create", &topic, "--partitions", "1", "--replication-factor", "1"]);
+    let leader = leader_of(&c, &topic, 0);
+    await_topic(&c.bootstrap, &topic);
+    let buffer = 200_000usize;
+    let p = Producer::new(c.config(&[
+        ("buffer.memory", &buffer.to_string()),
+        ("batch.size", "16384"),
+        ("max.block.ms", "2000"),
+        ("request.timeout.ms", "60000"),
+        ("delivery.timeout.ms", "120000"),
+        ("acks", "1"),
+        ("enable.idempotence", "false"),
+    ]))
+    .unwrap();
+    p.send(&ProducerRecord::new(&topic).value(b"warm-up")).unwrap().wait().unwrap();
+    c.kafka(&["pause", &leader.to_string()]);
+    let value = vec![b'v'; 1000];
+    let mut futures = Vec::new();
+    let err = loop {
+        match p.send(&ProducerRecord::new(&topic).value(&value)) {
+            Ok(f) => futures.push(f),
+            Err(e) => break e,
+        }
+        assert!(futures.len() < 10_000, "send never blocked");
+    };
+    // buffer.memory bounds what is not yet acknowledged (a batch the broker took before it
+    // stopped may have been acknowledged and its memory given back).
+    let unacknowledged = futures.iter().filter(|f| !f.is_done()).count();
+    c.kafka(&["resume", &leader.to_string()]);
+    eprintln!("send() failed as expected with: {err}");
+    assert!(err.is_local(LocalCode::QueueFull), "{err}");
+    let msg = err.message();
+    assert!(msg.contains("max.block.ms") && msg.contains("buffer.memory"), "says what was full: {msg}");
+    assert!(msg.contains(&format!("broker {leader}")) && msg.contains("unanswered"), "says which broker does not answer: {msg}");
+    assert!(unacknowledged > 0 && unacknowledged * 1000 <= buffer, "unacknowledged records within buffer.memory: {unacknowledged} of {}", futures.len());
+    for f in &futures {
+        f.wait_timeout(Duration::from_secs(60)).expect("delivered after resume");
+    }
+    assert_eq!(c.consume(&topic, futures.len() + 1).len(), futures.len() + 1);
+}
+
+#[test]
+fn idle_connections_closed_by_connections_max_idle_and_a_broker_restart_do_not_fail_sends() {
+    let c = cluster();
+    let topic = unique_topic("reset");
+    c.kafka(&["topic", "create", &topic, "--partitions", "1", "--replication-factor", "3"]);
+    // Connections idle for more than 1 s are closed by the producer itself, the way a cloud load
+    // balancer cuts idle connections; later sends must simply work.
+    let p = Producer::new(c.config(&[("connections.max.idle.ms", "1000")])).unwrap();
+    for round in 0..3 {
+        let f = p.send(&ProducerRecord::new(&topic).value(format!("{round}").as_bytes())).unwrap();
+        f.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(2500));
+    }
+    let t0 = Instant::now();
+    let leader = leader_of(&c, &topic, 0);
+    c.kafka(&["restart", &leader.to_string()]);
+    p.send(&ProducerRecord::new(&topic).value(b"after-restart")).unwrap().wait().unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(120));
+    assert_eq!(c.consume(&topic, 4).len(), 4);
+}
+
+/// Aborts every TCP connection this process has to the cluster's brokers (`ss -K`), the way a
+/// load balancer or VIP cutting a connection looks to the client. Returns how many it cut.
+fn cut_our_connections(c: &Cluster) -> usize {
+    let ports: Vec<u16> = c.bootstrap.split(',').map(|a| a.rsplit(':').next().unwrap().parse().unwrap()).collect();
+    let out = std::process::Command::new("ss").args(["-Htnp", "state", "established"]).output().expect("ss");
+    let me = format!("pid={},", std::process::id());
+    let mut cut = 0;
+    for line in String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.contains(&me)) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let (local, peer) = (cols[2], cols[3]);
+        let peer_port: u16 = peer.rsplit(':').next().unwrap().parse().unwrap_or(0);
+        if !ports.contains(&peer_port) {
+            continue;
+        }
+        let local_port = local.rsplit(':').next().unwrap();
+        let st = std::process::Command::new("ss").args(["-K", "-t", "src", "127.0.0.1", "sport", "=", &format!(":{local_port}")]).output().unwrap();
+        assert!(st.status.success(), "ss -K failed: {}", String::from_utf8_lossy(&st.stderr));
+        cut += 1;
+    }
+    cut
+}
+
+#[test]
+fn connections_cut_under_the_producer_are_reopened_and_nothing_is_lost_or_duplicated() {
+    let c = cluster();
+    let topic = unique_topic("cut");
+    c.kafka(&["topic", "create", &topic, "--partitions", "3", "--replication-factor", "3", "--config", "min.insync.replicas=2"]);
+    await_topic(&c.bootstrap, &topic);
+    let p = Arc::new(Producer::new(c.config(&[("linger.ms", "2"), ("batch.size", "4096")])).unwrap());
+    p.send(&ProducerRecord::new(&topic).key(b"k0").value(b"-1")).unwrap().wait().unwrap();
+    // Cut while idle (a VIP dropping an idle connection): the next send just works.
+    assert!(cut_our_connections(&c) > 0, "the producer had connections to cut");
+    p.send(&ProducerRecord::new(&topic).key(b"k0").value(b"-2")).unwrap().wait().expect("send after an idle cut");
+    // Cut three times while records are in flight.
+    let sender = StreamingSender::start(&p, &topic, 7, 20, Duration::from_millis(2));
+    let mut cuts = 0;
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(600));
+        cuts += cut_our_connections(&c);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let (n, failures) = sender.stop();
+    p.flush(Duration::from_secs(60)).unwrap();
+    assert!(cuts >= 3, "connections were cut mid-stream ({cuts})");
+    assert!(failures.is_empty(), "the user noticed: {:?}", failures.first());
+    let got = c.consume(&topic, n + 2);
+    assert_eq!(got.len(), n + 2, "every record stored exactly once");
+    assert_exactly_once_in_key_order(got);
+}
+
+#[test]
+fn records_not_acknowledged_within_delivery_timeout_fail_saying_they_may_be_stored() {
+    let c = cluster();
+    let topic = unique_topic("dtimeout");
+    c.kafka(&["topic", "create", &topic, "--partitions", "1", "--replication-factor", "1"]);
+    let leader = leader_of(&c, &topic, 0);
+    await_topic(&c.bootstrap, &topic);
+    let p = Producer::new(c.config(&[("delivery.timeout.ms", "4000"), ("request.timeout.ms", "2000"), ("linger.ms", "0")])).unwrap();
+    p.send(&ProducerRecord::new(&topic).value(b"warm-up")).unwrap().wait().unwrap();
+    c.kafka(&["pause", &leader.to_string()]);
+    let t0 = Instant::now();
+    let futures: Vec<_> = (0..20).map(|i| p.send(&ProducerRecord::new(&topic).value(format!("{i}").as_bytes())).unwrap()).collect();
+    let results: Vec<_> = futures.iter().map(|f| f.wait_timeout(Duration::from_secs(30))).collect();
+    let waited = t0.elapsed();
+    c.kafka(&["resume", &leader.to_string()]);
+    for r in &results {
+        let e = r.as_ref().expect_err("no acknowledgement while the broker is paused");
+        assert!(e.is_local(LocalCode::MessageTimedOut), "{e}");
+        assert!(e.message().contains("delivery.timeout.ms"), "{e}");
+    }
+    assert!(results.iter().any(|r| r.as_ref().unwrap_err().possibly_persisted()), "records that were in flight may have been stored");
+    assert!(waited < Duration::from_secs(25), "reported within about delivery.timeout.ms + request.timeout.ms, took {waited:?}");
+    // The producer recovers once the broker is back.
+    p.send(&ProducerRecord::new(&topic).value(b"after")).unwrap().wait_timeout(Duration::from_secs(60)).expect("delivered after resume");
+}
+
+#[test]
+fn producing_to_a_kafka_3_9_broker_negotiates_older_versions_and_reads_back() {
+    // Its own single 3.9.1 broker beside the 4.x clusters, stopped at the end.
+    let state = std::env::temp_dir().join("rafka-compat-3.9.1");
+    let env = [("RAFKA_KAFKA_STATE", state.to_str().unwrap())];
+    let _ = std::panic::catch_unwind(|| kafka_env(&["down"], &env));
+    let out = kafka_env(&["up", "--version", "3.9.1", "--port", "19292"], &env);
+    struct Down<'a>(&'a [(&'a str, &'a str)]);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kafka_env(&["down"], self.0)));
+        }
+    }
+    let _down = Down(&env);
+    let bootstrap = out.lines().last().unwrap().strip_prefix("bootstrap.servers=").unwrap().to_string();
+    let topic = unique_topic("compat");
+    kafka_env(&["topic", "create", &topic, "--partitions", "2"], &env);
+    await_topic(&bootstrap, &topic);
+    let mut c = rafka_core::Config::new();
+    c.set("bootstrap.servers", &bootstrap).unwrap();
+    let p = Producer::new(c).unwrap();
+    let futures: Vec<_> = (0..200).map(|i| p.send(&ProducerRecord::new(&topic).key(format!("{i}").as_bytes()).value(format!("v{i}").as_bytes()).header("h", Some(b"1"))).unwrap()).collect();
+    for f in futures {
+        f.wait().unwrap();
+    }
+    let got = consume_env(&topic, 200, &env);
+    assert_eq!(got.len(), 200);
+    assert!(got.iter().all(|r| r.headers == vec![("h".to_string(), Some(b"1".to_vec()))]));
+}

@@ -1,0 +1,375 @@
+//! The producer against the real broker, read back by Kafka's own Java consumer.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use rafka_core::{LocalCode, Producer, ProducerRecord};
+
+#[test]
+fn contents_keys_headers_timestamps_and_tombstones_read_back_as_sent() {
+    let topic = unique_topic("contents");
+    create_topic(&topic, 3);
+    let p = Producer::new(config(&[])).unwrap();
+    let binary: Vec<u8> = (0..=255u8).collect();
+    let sent = [
+        (Some(b"k1".to_vec()), Some(b"hello".to_vec()), vec![("h1".to_string(), Some(b"v1".to_vec()))], Some(1_700_000_000_000i64)),
+        (None, Some(b"no key".to_vec()), vec![], None),
+        (Some(b"tomb".to_vec()), None, vec![("null-header".to_string(), None)], Some(1_700_000_000_123)),
+        (Some(binary.clone()), Some(binary.clone()), vec![("bin".to_string(), Some(binary.clone())), ("h2".to_string(), Some(Vec::new()))], None),
+        (Some(Vec::new()), Some(Vec::new()), vec![], None),
+    ];
+    let before = rafka_core_wall_ms();
+    let mut futures = Vec::new();
+    for (i, (k, v, h, ts)) in sent.iter().enumerate() {
+        let mut r = ProducerRecord::new(&topic).partition(i as i32 % 3);
+        r.key = k.as_deref();
+        r.value = v.as_deref();
+        r.headers = h.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect();
+        r.timestamp = *ts;
+        futures.push(p.send(&r).unwrap());
+    }
+    let metas: Vec<_> = futures.into_iter().map(|f| f.wait().expect("delivered")).collect();
+    let got = consume(&topic, sent.len());
+    assert_eq!(got.len(), sent.len());
+    for (i, (k, v, h, ts)) in sent.iter().enumerate() {
+        let m = &metas[i];
+        let c = got.iter().find(|c| c.partition == m.partition && c.offset == m.offset).expect("reported offset is consumed");
+        assert_eq!(&c.key, k, "key of record {i}");
+        assert_eq!(&c.value, v, "value of record {i}");
+        assert_eq!(&c.headers, h, "headers of record {i}");
+        match ts {
+            Some(t) => assert_eq!(c.timestamp, *t, "given timestamp of record {i}"),
+            None => assert!(c.timestamp >= before - 1000 && c.timestamp <= rafka_core_wall_ms() + 1000, "send time as timestamp"),
+        }
+        assert_eq!(m.partition, i as i32 % 3, "explicit partition honoured");
+    }
+}
+
+fn rafka_core_wall_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+#[test]
+fn reported_offsets_equal_consumed_offsets_for_every_record() {
+    let topic = unique_topic("offsets");
+    create_topic(&topic, 4);
+    let p = Producer::new(config(&[("linger.ms", "2"), ("batch.size", "2000")])).unwrap();
+    let reports: Arc<Mutex<HashMap<String, (i32, i64)>>> = Arc::default();
+    let n = 3000;
+    for i in 0..n {
+        let v = format!("value-{i}");
+        let r = reports.clone();
+        let key = format!("key-{}", i % 37);
+        p.send_with_callback(&ProducerRecord::new(&topic).key(key.as_bytes()).value(v.as_bytes()), move |d| {
+            assert!(d.is_ok(), "{:?}", d.error);
+            let v = String::from_utf8(d.value().unwrap().to_vec()).unwrap();
+            r.lock().unwrap().insert(v, (d.partition, d.offset));
+        })
+        .unwrap();
+    }
+    p.flush(Duration::from_secs(30)).unwrap();
+    let reports = reports.lock().unwrap().clone();
+    assert_eq!(reports.len(), n, "one report per record");
+    let got = consume(&topic, n);
+    assert_eq!(got.len(), n);
+    for c in &got {
+        let v = String::from_utf8(c.value.clone().unwrap()).unwrap();
+        assert_eq!(reports[&v], (c.partition, c.offset), "report of {v}");
+    }
+}
+
+#[test]
+fn keyed_records_land_on_the_partition_the_java_client_picks() {
+    let topic = unique_topic("murmur2");
+    let partitions = 7;
+    create_topic(&topic, partitions);
+    let p = Producer::new(config(&[])).unwrap();
+    let mut keys: Vec<Vec<u8>> = (0..200).map(|i| format!("user-{i}").into_bytes()).collect();
+    keys.push(Vec::new());
+    keys.push(vec![0xff, 0x00, 0x80]);
+    keys.push("ключ-😀".as_bytes().to_vec());
+    let futures: Vec<_> = keys.iter().map(|k| p.send(&ProducerRecord::new(&topic).key(k).value(b"x")).unwrap()).collect();
+    let ours: Vec<u32> = futures.into_iter().map(|f| f.wait().unwrap().partition as u32).collect();
+    let java = java_partitions(&keys, partitions);
+    assert_eq!(ours, java);
+    // And the broker stored them there.
+    let got = consume(&topic, keys.len());
+    for c in got {
+        let i = keys.iter().position(|k| Some(k) == c.key.as_ref()).unwrap();
+        assert_eq!(c.partition as u32, java[i]);
+    }
+}
+
+#[test]
+fn keyless_records_stick_to_a_partition_for_about_a_batch_then_spread() {
+    let topic = unique_topic("sticky");
+    create_topic(&topic, 6);
+    let p = Producer::new(config(&[("batch.size", "4096"), ("linger.ms", "50")])).unwrap();
+    let value = vec![b'x'; 100];
+    let futures: Vec<_> = (0..3000).map(|_| p.send(&ProducerRecord::new(&topic).value(&value)).unwrap()).collect();
+    let parts: Vec<i32> = futures.into_iter().map(|f| f.wait().unwrap().partition).collect();
+    let switches = parts.windows(2).filter(|w| w[0] != w[1]).count();
+    // ~300 KB in 4 KB batches: about 75 switches; far fewer than one per record, and more than none.
+    assert!(switches > 10 && switches < 600, "{switches} partition switches");
+    let used: std::collections::HashSet<_> = parts.iter().collect();
+    assert_eq!(used.len(), 6, "every partition used");
+}
+
+#[test]
+fn every_record_gets_exactly_one_report_from_many_threads() {
+    let topic = unique_topic("threads");
+    create_topic(&topic, 3);
+    let p = Arc::new(Producer::new(config(&[("batch.size", "1024"), ("linger.ms", "1")])).unwrap());
+    let count = Arc::new(Mutex::new(HashMap::<String, u32>::new()));
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let (p, topic, count) = (p.clone(), topic.clone(), count.clone());
+            std::thread::spawn(move || {
+                for i in 0..2500 {
+                    let v = format!("{t}-{i}");
+                    let c = count.clone();
+                    p.send_with_callback(&ProducerRecord::new(&topic).key(format!("{}", i % 10).as_bytes()).value(v.as_bytes()), move |d| {
+                        assert!(d.is_ok());
+                        *c.lock().unwrap().entry(String::from_utf8(d.value().unwrap().to_vec()).unwrap()).or_default() += 1;
+                    })
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    p.flush(Duration::from_secs(30)).unwrap();
+    let count = count.lock().unwrap();
+    assert_eq!(count.len(), 10_000);
+    assert!(count.values().all(|c| *c == 1));
+    // Per partition, each thread's records are stored in the order it sent them.
+    let got = consume(&topic, 10_000);
+    let mut last: HashMap<(i32, String), i64> = HashMap::new();
+    for c in got {
+        let v = String::from_utf8(c.value.unwrap()).unwrap();
+        let (t, i) = v.split_once('-').unwrap();
+        let i: i64 = i.parse().unwrap();
+        let prev = last.insert((c.partition, t.to_string()), i);
+        assert!(prev.is_none_or(|p| p < i), "thread {t} out of order on partition {}", c.partition);
+    }
+}
+
+#[test]
+fn acks_zero_reports_offset_minus_one_and_records_arrive() {
+    let topic = unique_topic("acks0");
+    create_topic(&topic, 1);
+    let p = Producer::new(config(&[("acks", "0")])).unwrap();
+    let futures: Vec<_> = (0..100).map(|i| p.send(&ProducerRecord::new(&topic).value(format!("{i}").as_bytes())).unwrap()).collect();
+    for f in futures {
+        assert_eq!(f.wait().unwrap().offset, -1);
+    }
+    assert_eq!(consume(&topic, 100).len(), 100);
+}
+
+#[test]
+fn acks_one_without_idempotence_delivers_in_order() {
+    let topic = unique_topic("acks1");
+    create_topic(&topic, 1);
+    let p = Producer::new(config(&[("acks", "1")])).unwrap();
+    let futures: Vec<_> = (0..500).map(|i| p.send(&ProducerRecord::new(&topic).value(format!("{i}").as_bytes())).unwrap()).collect();
+    let offsets: Vec<i64> = futures.into_iter().map(|f| f.wait().unwrap().offset).collect();
+    assert!(offsets.windows(2).all(|w| w[1] == w[0] + 1));
+    let got = consume(&topic, 500);
+    let values: Vec<String> = got.into_iter().map(|c| String::from_utf8(c.value.unwrap()).unwrap()).collect();
+    assert_eq!(values, (0..500).map(|i| i.to_string()).collect::<Vec<_>>());
+}
+
+#[test]
+fn unknown_topic_fails_after_max_block_with_a_clear_error() {
+    // The test broker does not auto-create topics.
+    let topic = unique_topic("missing");
+    let p = Producer::new(config(&[("max.block.ms", "1500")])).unwrap();
+    let t0 = Instant::now();
+    let err = p.send(&ProducerRecord::new(&topic).value(b"x")).err().expect("send to a missing topic fails");
+    assert!(t0.elapsed() >= Duration::from_millis(1400), "waited max.block.ms");
+    assert!(err.is_local(LocalCode::UnknownTopic), "{err}");
+    assert!(err.message().contains(&topic) && err.message().contains("max.block.ms"), "{err}");
+}
+
+#[test]
+fn partition_beyond_the_topic_fails_with_unknown_partition() {
+    let topic = unique_topic("badpart");
+    create_topic(&topic, 2);
+    await_topic(&bootstrap(), &topic);
+    // max.block.ms bounds the wait for partition 5; 3 s leaves a loaded machine time to fetch the
+    // topic's metadata for the first send.
+    let p = Producer::new(config(&[("max.block.ms", "3000")])).unwrap();
+    p.send(&ProducerRecord::new(&topic).value(b"ok").partition(1)).unwrap().wait().unwrap();
+    let err = p.send(&ProducerRecord::new(&topic).value(b"x").partition(5)).err().unwrap();
+    assert!(err.is_local(LocalCode::UnknownPartition), "{err}");
+    let err = p.send(&ProducerRecord::new(&topic).value(b"x").partition(-3)).err().unwrap();
+    assert!(err.is_local(LocalCode::InvalidArgument), "{err}");
+}
+
+#[test]
+fn record_larger_than_max_request_size_fails_at_once_and_nothing_is_queued() {
+    let topic = unique_topic("toolarge");
+    create_topic(&topic, 1);
+    let p = Producer::new(config(&[("max.request.size", "10000")])).unwrap();
+    let big = vec![0u8; 20_000];
+    let err = p.send(&ProducerRecord::new(&topic).value(&big)).err().unwrap();
+    assert!(err.is_local(LocalCode::MessageTooLarge), "{err}");
+    assert!(err.message().contains("max.request.size"), "{err}");
+    assert_eq!(p.in_flight_count(), 0);
+    p.send(&ProducerRecord::new(&topic).value(b"small")).unwrap().wait().unwrap();
+}
+
+#[test]
+fn record_larger_than_buffer_memory_fails_at_once() {
+    let topic = unique_topic("toobig-mem");
+    create_topic(&topic, 1);
+    let p = Producer::new(config(&[("buffer.memory", "50000"), ("batch.size", "1000")])).unwrap();
+    let err = p.send(&ProducerRecord::new(&topic).value(&vec![1u8; 60_000])).err().unwrap();
+    assert!(err.is_local(LocalCode::MessageTooLarge) && err.message().contains("buffer.memory"), "{err}");
+}
+
+#[test]
+fn close_with_records_in_flight_reports_every_record() {
+    let topic = unique_topic("close");
+    create_topic(&topic, 2);
+    let p = Producer::new(config(&[("linger.ms", "200")])).unwrap();
+    let futures: Vec<_> = (0..2000).map(|i| p.send(&ProducerRecord::new(&topic).value(format!("{i}").as_bytes())).unwrap()).collect();
+    p.close(Duration::from_secs(30)).unwrap();
+    for f in &futures {
+        assert!(f.is_done(), "every record reported before close returns");
+        f.try_result().unwrap().unwrap();
+    }
+    let err = p.send(&ProducerRecord::new(&topic).value(b"late")).err().unwrap();
+    assert!(err.is_local(LocalCode::State), "{err}");
+    p.close(Duration::from_secs(1)).unwrap(); // idempotent
+    assert_eq!(consume(&topic, 2000).len(), 2000);
+}
+
+#[test]
+fn close_with_zero_timeout_fails_pending_records_and_reports_each_once() {
+    let topic = unique_topic("close0");
+    create_topic(&topic, 1);
+    let p = Producer::new(config(&[("linger.ms", "5000"), ("batch.size", "1000000")])).unwrap();
+    let futures: Vec<_> = (0..100).map(|i| p.send(&ProducerRecord::new(&topic).value(format!("{i}").as_bytes())).unwrap()).collect();
+    assert!(p.close(Duration::ZERO).is_err(), "records were still pending");
+    for f in futures {
+        let r = f.try_result().expect("reported before close returned");
+        if let Err(e) = r {
+            assert!(e.is_local(LocalCode::Closed), "{e}");
+        }
+    }
+}
+
+#[test]
+fn close_from_inside_a_callback_does_not_deadlock() {
+    let topic = unique_topic("close-cb");
+    create_topic(&topic, 1);
+    let p = Arc::new(Producer::new(config(&[])).unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let p2 = p.clone();
+    p.send_with_callback(&ProducerRecord::new(&topic).value(b"x"), move |_| {
+        let r = p2.close(Duration::from_secs(5));
+        tx.send(r.is_ok()).unwrap();
+    })
+    .unwrap();
+    rx.recv_timeout(Duration::from_secs(20)).expect("callback returned from close()");
+}
+
+#[test]
+fn flush_waits_for_every_record_sent_before_it() {
+    let topic = unique_topic("flush");
+    create_topic(&topic, 3);
+    let p = Producer::new(config(&[("linger.ms", "10000"), ("batch.size", "1000000")])).unwrap();
+    let futures: Vec<_> = (0..300).map(|i| p.send(&ProducerRecord::new(&topic).value(format!("{i}").as_bytes())).unwrap()).collect();
+    let t0 = Instant::now();
+    p.flush(Duration::from_secs(20)).unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(9), "flush does not wait out linger.ms");
+    assert!(futures.iter().all(|f| f.is_done()));
+    assert_eq!(p.in_flight_count(), 0);
+}
+
+#[test]
+fn a_panicking_callback_is_contained_and_the_producer_goes_on() {
+    let topic = unique_topic("panic");
+    create_topic(&topic, 1);
+    let p = Producer::new(config(&[])).unwrap();
+    p.send_with_callback(&ProducerRecord::new(&topic).value(b"a"), |_| panic!("callback panics on purpose")).unwrap();
+    let f = p.send(&ProducerRecord::new(&topic).value(b"b")).unwrap();
+    assert!(f.wait().is_ok());
+}
+
+#[test]
+fn bad_configuration_is_rejected_naming_the_problem() {
+    let mut c = rafka_core::Config::new();
+    let e = c.set("linger.mss", "5").err().unwrap();
+    assert!(e.to_string().contains("linger.mss") && e.to_string().contains("linger.ms"), "{e}");
+    let e = c.set("acks", "2").err().unwrap();
+    assert!(e.to_string().contains("acks") && e.to_string().contains('2'), "{e}");
+    let mut c = config(&[("enable.idempotence", "true"), ("acks", "1")]);
+    let e = Producer::new(std::mem::take(&mut c)).err().unwrap();
+    assert!(e.message().contains("idempotence"), "{e}");
+}
+
+#[test]
+fn memory_grows_with_content_not_with_partition_count() {
+    let topic = unique_topic("many-partitions");
+    let partitions = 1000;
+    create_topic(&topic, partitions);
+    let p = Producer::new(config(&[("linger.ms", "60000"), ("batch.size", "16384")])).unwrap();
+    let value = [7u8; 100];
+    let futures: Vec<_> = (0..partitions as i32)
+        .flat_map(|part| (0..3).map(move |_| part))
+        .map(|part| p.send(&ProducerRecord::new(&topic).partition(part).value(&value)).unwrap())
+        .collect();
+    // 3,000 records of ~100 bytes lingering in 1,000 partitions: about 0.5 MB held, where one
+    // batch.size buffer per partition would be 16 MB.
+    let held = p.buffered_bytes();
+    assert!(held > 3000 * 100, "records are accounted: {held}");
+    assert!(held < 1_000_000, "{held} bytes held for 300 KB of records");
+    p.flush(Duration::from_secs(60)).unwrap();
+    assert!(futures.iter().all(|f| f.try_result().unwrap().is_ok()));
+    assert_eq!(p.buffered_bytes(), 0, "memory released after the reports");
+}
+
+#[test]
+fn purge_fails_queued_records_with_purge_queue_and_none_is_stored() {
+    let topic = unique_topic("purge");
+    create_topic(&topic, 1);
+    let p = Producer::new(config(&[("linger.ms", "60000"), ("batch.size", "1000000")])).unwrap();
+    p.partition_count(&topic).unwrap();
+    let futures: Vec<_> = (0..50).map(|i| p.send(&ProducerRecord::new(&topic).value(format!("{i}").as_bytes())).unwrap()).collect();
+    p.purge();
+    for f in &futures {
+        let e = f.wait_timeout(Duration::from_secs(10)).expect_err("purged records fail");
+        assert!(e.is_local(LocalCode::PurgedQueue), "{e}");
+    }
+    // The producer goes on after a purge.
+    p.send(&ProducerRecord::new(&topic).value(b"after")).unwrap();
+    p.flush(Duration::from_secs(30)).unwrap();
+    let got = consume(&topic, 1);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].value.as_deref(), Some(&b"after"[..]));
+}
+
+#[test]
+fn purge_right_after_the_first_send_and_a_flush_after_it_still_purge_everything_queued() {
+    let topic = unique_topic("purge-race");
+    create_topic(&topic, 1);
+    for _ in 0..5 {
+        let p = Producer::new(config(&[("linger.ms", "60000"), ("batch.size", "1000000")])).unwrap();
+        p.partition_count(&topic).unwrap();
+        let futures: Vec<_> = (0..10).map(|i| p.send(&ProducerRecord::new(&topic).value(format!("{i}").as_bytes())).unwrap()).collect();
+        p.purge();
+        p.flush(Duration::from_secs(10)).unwrap();
+        for f in &futures {
+            let e = f.try_result().expect("reported").expect_err("purged, not sent");
+            assert!(e.is_local(LocalCode::PurgedQueue), "{e}");
+        }
+    }
+}
