@@ -1,0 +1,246 @@
+//! `rafka_conf_t`: string key/value configuration and the callbacks a producer is built with.
+
+use std::ffi::{c_char, c_void};
+
+use rafka_core::{Config, ConfigError, DeliveryMode};
+
+use crate::producer::{rafka_dr_cb_t, rafka_log_cb_t};
+use crate::ptr::{as_mut, as_ref, as_str, guard, write_errstr};
+
+/// Configuration of a producer. Created by `rafka_conf_new()`, freed by `rafka_conf_free()` or
+/// taken over by a successful `rafka_producer_new()`. Not thread-safe: one thread at a time.
+pub struct rafka_conf_t {
+    pub(crate) config: Config,
+    pub(crate) mode: DeliveryMode,
+    pub(crate) dr_cb: rafka_dr_cb_t,
+    pub(crate) log_cb: rafka_log_cb_t,
+    pub(crate) token_cb: crate::oauthbearer::rafka_oauthbearer_token_cb_t,
+    pub(crate) opaque: usize,
+}
+
+/// The result of `rafka_conf_set()`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum rafka_conf_res_t {
+    /// No such configuration key (the error buffer suggests the closest one).
+    RAFKA_CONF_UNKNOWN = -2,
+    /// The value does not fit the key, or contradicts another setting; or an argument was NULL.
+    RAFKA_CONF_INVALID = -1,
+    /// The setting was stored.
+    RAFKA_CONF_OK = 0,
+}
+use rafka_conf_res_t::*;
+
+/// The key, handled here rather than by the engine, that chooses who runs delivery reports:
+/// "poll" (the default: the application's `rafka_poll()` / `rafka_flush()` calls) or "thread"
+/// (a background thread owned by the producer).
+pub(crate) const DELIVERY_MODE_KEY: &str = "delivery.report.mode";
+
+/// A new configuration with every default. The caller owns the result: free it with
+/// `rafka_conf_free()` or hand it to `rafka_producer_new()`. NULL only if a panic was caught.
+#[no_mangle]
+pub extern "C" fn rafka_conf_new() -> *mut rafka_conf_t {
+    guard(std::ptr::null_mut(), || {
+        Box::into_raw(Box::new(rafka_conf_t {
+            config: Config::new(),
+            mode: DeliveryMode::Poll,
+            dr_cb: None,
+            log_cb: None,
+            token_cb: None,
+            opaque: 0,
+        }))
+    })
+}
+
+/// Sets `name` to `value` (Java client names and the common librdkafka aliases, plus
+/// "delivery.report.mode" = "poll" | "thread"). On failure a NUL-terminated message is written to
+/// `errstr` (may be NULL; at most `errstr_size` bytes, truncated). The library keeps no pointer to
+/// `name`, `value` or `errstr`; the caller keeps owning them and `conf`.
+///
+/// # Safety
+/// `conf` must be NULL or a live configuration; `name`/`value` NULL or NUL-terminated strings;
+/// `errstr` NULL or `errstr_size` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rafka_conf_set(
+    conf: *mut rafka_conf_t,
+    name: *const c_char,
+    value: *const c_char,
+    errstr: *mut c_char,
+    errstr_size: usize,
+) -> rafka_conf_res_t {
+    guard(RAFKA_CONF_INVALID, || {
+        let Some(conf) = as_mut(conf) else {
+            write_errstr(errstr, errstr_size, "conf is NULL");
+            return RAFKA_CONF_INVALID;
+        };
+        let (name, value) = match (as_str(name), as_str(value)) {
+            (Ok(n), Ok(v)) => (n, v),
+            _ => {
+                write_errstr(
+                    errstr,
+                    errstr_size,
+                    "name and value must be non-NULL UTF-8 strings",
+                );
+                return RAFKA_CONF_INVALID;
+            }
+        };
+        if name == DELIVERY_MODE_KEY {
+            conf.mode = match value {
+                "poll" => DeliveryMode::Poll,
+                "thread" => DeliveryMode::Thread,
+                _ => {
+                    write_errstr(errstr, errstr_size, &format!("invalid value '{value}' for {DELIVERY_MODE_KEY}: expected poll or thread"));
+                    return RAFKA_CONF_INVALID;
+                }
+            };
+            return RAFKA_CONF_OK;
+        }
+        match conf.config.set(name, value) {
+            Ok(_) => RAFKA_CONF_OK,
+            Err(e) => {
+                write_errstr(errstr, errstr_size, &e.to_string());
+                match e {
+                    ConfigError::Unknown { .. } => RAFKA_CONF_UNKNOWN,
+                    _ => RAFKA_CONF_INVALID,
+                }
+            }
+        }
+    })
+}
+
+/// Reads a setting back into `dest` (NUL-terminated, truncated to `dest_size`), like
+/// `rd_kafka_conf_get`. Returns RAFKA_CONF_UNKNOWN when the key is not set or not known.
+/// `*dest_size`, when `dest_size` is not NULL, receives the size needed including the NUL.
+///
+/// # Safety
+/// `conf` NULL or live; `name` NULL or NUL-terminated; `dest` NULL or `*dest_size` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rafka_conf_get(
+    conf: *const rafka_conf_t,
+    name: *const c_char,
+    dest: *mut c_char,
+    dest_size: *mut usize,
+) -> rafka_conf_res_t {
+    guard(RAFKA_CONF_INVALID, || {
+        let (Some(conf), Ok(name)) = (as_ref(conf), as_str(name)) else {
+            return RAFKA_CONF_INVALID;
+        };
+        let value = if name == DELIVERY_MODE_KEY {
+            Some(if conf.mode == DeliveryMode::Poll {
+                "poll".to_string()
+            } else {
+                "thread".to_string()
+            })
+        } else {
+            conf.config.get(name)
+        };
+        let Some(value) = value else {
+            return RAFKA_CONF_UNKNOWN;
+        };
+        if let Some(size) = as_mut(dest_size) {
+            write_errstr(dest, *size, &value);
+            *size = value.len() + 1;
+        }
+        RAFKA_CONF_OK
+    })
+}
+
+/// Sets the delivery-report callback, called once per produced record (see `rafka_dr_cb_t`).
+/// NULL removes it. Returns RAFKA_RESP_ERR__INVALID_ARG when `conf` is NULL.
+///
+/// # Safety
+/// `conf` must be NULL or a live configuration.
+#[no_mangle]
+pub unsafe extern "C" fn rafka_conf_set_dr_cb(
+    conf: *mut rafka_conf_t,
+    dr_cb: rafka_dr_cb_t,
+) -> crate::error::rafka_resp_err_t {
+    guard(crate::error::RAFKA_RESP_ERR__INTERNAL, || {
+        match as_mut(conf) {
+            Some(c) => {
+                c.dr_cb = dr_cb;
+                0
+            }
+            None => crate::error::RAFKA_RESP_ERR__INVALID_ARG,
+        }
+    })
+}
+
+/// Sets the log callback (see `rafka_log_cb_t`); NULL removes it. Log lines of every producer in
+/// the process go to the callback of the most recently created producer that has one.
+///
+/// # Safety
+/// `conf` must be NULL or a live configuration.
+#[no_mangle]
+pub unsafe extern "C" fn rafka_conf_set_log_cb(
+    conf: *mut rafka_conf_t,
+    log_cb: rafka_log_cb_t,
+) -> crate::error::rafka_resp_err_t {
+    guard(crate::error::RAFKA_RESP_ERR__INTERNAL, || {
+        match as_mut(conf) {
+            Some(c) => {
+                c.log_cb = log_cb;
+                0
+            }
+            None => crate::error::RAFKA_RESP_ERR__INVALID_ARG,
+        }
+    })
+}
+
+/// Sets the OAUTHBEARER token callback (see `rafka_oauthbearer_token_cb_t`), used with
+/// `sasl.mechanism=OAUTHBEARER` instead of a static `sasl.oauthbearer.token`; NULL removes it.
+/// Returns RAFKA_RESP_ERR__INVALID_ARG when `conf` is NULL.
+///
+/// # Safety
+/// `conf` must be NULL or a live configuration.
+#[no_mangle]
+pub unsafe extern "C" fn rafka_conf_set_oauthbearer_token_cb(
+    conf: *mut rafka_conf_t,
+    token_cb: crate::oauthbearer::rafka_oauthbearer_token_cb_t,
+) -> crate::error::rafka_resp_err_t {
+    guard(crate::error::RAFKA_RESP_ERR__INTERNAL, || {
+        match as_mut(conf) {
+            Some(c) => {
+                c.token_cb = token_cb;
+                0
+            }
+            None => crate::error::RAFKA_RESP_ERR__INVALID_ARG,
+        }
+    })
+}
+
+/// Sets the application's global opaque, passed to every callback. The library never
+/// dereferences or frees it: the caller owns what it points to and keeps it alive while the
+/// producer lives.
+///
+/// # Safety
+/// `conf` must be NULL or a live configuration.
+#[no_mangle]
+pub unsafe extern "C" fn rafka_conf_set_opaque(
+    conf: *mut rafka_conf_t,
+    opaque: *mut c_void,
+) -> crate::error::rafka_resp_err_t {
+    guard(crate::error::RAFKA_RESP_ERR__INTERNAL, || {
+        match as_mut(conf) {
+            Some(c) => {
+                c.opaque = opaque as usize;
+                0
+            }
+            None => crate::error::RAFKA_RESP_ERR__INVALID_ARG,
+        }
+    })
+}
+
+/// Frees a configuration the caller still owns (not one a successful `rafka_producer_new()`
+/// took). NULL is a no-op.
+///
+/// # Safety
+/// `conf` must be NULL or a live configuration, not used again afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn rafka_conf_free(conf: *mut rafka_conf_t) {
+    guard((), || {
+        if !conf.is_null() {
+            drop(Box::from_raw(conf));
+        }
+    })
+}

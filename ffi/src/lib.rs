@@ -1,0 +1,32 @@
+//! librafka: the C ABI of rafka, one module per C type (`conf.rs`: `rafka_conf_t`, `producer.rs`:
+//! `rafka_producer_t` and its reports, `error.rs`: `rafka_resp_err_t`), with `ptr.rs` holding the
+//! panic boundary and pointer checks every entry point goes through. `include/rafka.h` is
+//! generated from these files by cbindgen (see `ffi/cbindgen.toml`).
+#![allow(non_camel_case_types)]
+#![allow(clippy::missing_safety_doc)] // every function's doc has a "Safety" paragraph in prose
+#![allow(clippy::manual_c_str_literals)] // c"" literals need Rust 1.77; the workspace supports 1.75
+
+pub mod conf;
+pub mod error;
+pub mod oauthbearer;
+mod log_sink;
+pub mod producer;
+mod ptr;
+
+use std::ffi::c_char;
+
+/// The library version as `0xMMmmpp` (major, minor, patch), like librdkafka's `rd_kafka_version()`.
+/// Compare with the RAFKA_VERSION macro to check the header matches the library.
+#[no_mangle]
+pub extern "C" fn rafka_version() -> i32 {
+    let v = |s: &str| s.parse::<i32>().unwrap_or(0);
+    (v(env!("CARGO_PKG_VERSION_MAJOR")) << 16)
+        | (v(env!("CARGO_PKG_VERSION_MINOR")) << 8)
+        | v(env!("CARGO_PKG_VERSION_PATCH"))
+}
+
+/// The library version as a NUL-terminated string, e.g. "0.1.0". Static storage: the caller must not free it.
+#[no_mangle]
+pub extern "C" fn rafka_version_str() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}

@@ -1,0 +1,198 @@
+// rafka.hpp: a header-only C++17 wrapper over the C API in rafka.h.
+//
+// RAII handles; configuration from a map; send() with a std::function delivery callback (carried
+// as the per-message opaque and freed in the trampoline) or returning a std::future; exceptions by
+// default plus non-throwing overloads taking std::nothrow.
+//
+// Delivery reports run on the thread that calls poll()/flush()/close() (the default, as in
+// librdkafka), or on a background thread when the Producer is built with
+// DeliveryThread::Background; a future returned by send() resolves only when its report is served.
+#ifndef RAFKA_HPP
+#define RAFKA_HPP
+
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <new>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "rafka.h"
+
+namespace rafka {
+
+/// An error from librafka: code() is a rafka_resp_err_t (negative local, positive Kafka).
+class Error : public std::runtime_error {
+public:
+    Error(rafka_resp_err_t code, const std::string &message) : std::runtime_error(message), code_(code) {}
+    rafka_resp_err_t code() const noexcept { return code_; }
+    const char *name() const noexcept { return rafka_err_name(code_); }
+
+private:
+    rafka_resp_err_t code_;
+};
+
+struct Header {
+    std::string name;
+    std::optional<std::string> value;  // nullopt: a null header
+};
+
+/// A record to send; the library copies everything it needs during send().
+struct Record {
+    std::string topic;
+    int32_t partition = RAFKA_PARTITION_UA;
+    std::optional<std::string> key;
+    std::optional<std::string> value;  // nullopt: a tombstone
+    std::vector<Header> headers;
+    int64_t timestamp = 0;  // ms since the epoch; 0: now
+};
+
+struct RecordMetadata {
+    std::string topic;
+    int32_t partition = -1;
+    int64_t offset = -1;
+    int64_t timestamp = -1;
+};
+
+/// One delivery report, copied out of the C report so it may be kept.
+struct DeliveryReport {
+    rafka_resp_err_t error = RAFKA_RESP_ERR_NO_ERROR;
+    std::string message;  // empty on success
+    RecordMetadata metadata;
+    bool possibly_persisted = false;
+    bool ok() const noexcept { return error == RAFKA_RESP_ERR_NO_ERROR; }
+};
+
+using DeliveryCallback = std::function<void(const DeliveryReport &)>;
+
+enum class DeliveryThread { Poll, Background };
+
+class Producer {
+public:
+    /// Throws rafka::Error when a setting is unknown or invalid or the producer cannot be built.
+    explicit Producer(const std::map<std::string, std::string> &config, DeliveryThread mode = DeliveryThread::Poll) {
+        std::unique_ptr<rafka_conf_t, ConfDeleter> conf(rafka_conf_new());
+        char err[512] = "";
+        if (!conf) throw Error(RAFKA_RESP_ERR__INTERNAL, "rafka_conf_new failed");
+        for (const auto &kv : config) {
+            if (rafka_conf_set(conf.get(), kv.first.c_str(), kv.second.c_str(), err, sizeof err) != RAFKA_CONF_OK)
+                throw Error(RAFKA_RESP_ERR__INVALID_CONFIG, err);
+        }
+        if (rafka_conf_set(conf.get(), "delivery.report.mode", mode == DeliveryThread::Background ? "thread" : "poll",
+                           err, sizeof err) != RAFKA_CONF_OK)
+            throw Error(RAFKA_RESP_ERR__INVALID_CONFIG, err);
+        rafka_conf_set_dr_cb(conf.get(), &Producer::trampoline);
+        rafka_producer_t *p = rafka_producer_new(conf.get(), err, sizeof err);
+        if (!p) throw Error(RAFKA_RESP_ERR__INVALID_CONFIG, err);
+        conf.release();  // the producer owns it now
+        handle_.reset(p);
+    }
+
+    Producer(Producer &&) noexcept = default;
+    Producer &operator=(Producer &&) noexcept = default;
+    ~Producer() = default;  // closes (waiting for pending reports) and frees
+
+    /// Sends a record; `callback` runs once with its report. Throws rafka::Error if not accepted
+    /// (then the callback never runs).
+    void send(const Record &record, DeliveryCallback callback, bool block = true) {
+        rafka_resp_err_t err = send(record, std::move(callback), std::nothrow, block);
+        if (err) throw Error(err, rafka_last_error_message());
+    }
+
+    /// Non-throwing: returns 0 when accepted, else the error code.
+    rafka_resp_err_t send(const Record &record, DeliveryCallback callback, const std::nothrow_t &, bool block = true) noexcept {
+        auto *cb = new (std::nothrow) DeliveryCallback(std::move(callback));
+        if (!cb) return RAFKA_RESP_ERR__INTERNAL;
+        rafka_resp_err_t err = produce(record, cb, block);
+        if (err) delete cb;
+        return err;
+    }
+
+    /// Sends a record (blocking up to max.block.ms for buffer space); the future gives its
+    /// metadata or throws rafka::Error. In DeliveryThread::Poll mode it resolves when poll(),
+    /// flush() or close() serves the report.
+    std::future<RecordMetadata> send(const Record &record) {
+        auto promise = std::make_shared<std::promise<RecordMetadata>>();
+        auto future = promise->get_future();
+        send(record, [promise](const DeliveryReport &r) {
+            if (r.ok())
+                promise->set_value(r.metadata);
+            else
+                promise->set_exception(std::make_exception_ptr(Error(r.error, r.message)));
+        });
+        return future;
+    }
+
+    /// Serves ready delivery reports on this thread; returns how many.
+    int poll(int timeout_ms = 0) noexcept { return rafka_poll(handle_.get(), timeout_ms); }
+
+    void flush(int timeout_ms = -1) {
+        rafka_resp_err_t err = rafka_flush(handle_.get(), timeout_ms);
+        if (err) throw Error(err, rafka_last_error_message());
+    }
+    rafka_resp_err_t flush(int timeout_ms, const std::nothrow_t &) noexcept { return rafka_flush(handle_.get(), timeout_ms); }
+
+    void purge() noexcept { rafka_purge(handle_.get()); }
+
+    void close(int timeout_ms = -1) {
+        rafka_resp_err_t err = rafka_producer_close(handle_.get(), timeout_ms);
+        if (err) throw Error(err, rafka_last_error_message());
+    }
+    rafka_resp_err_t close(int timeout_ms, const std::nothrow_t &) noexcept { return rafka_producer_close(handle_.get(), timeout_ms); }
+
+    int64_t in_flight() const noexcept { return rafka_outq_len(handle_.get()); }
+
+    /// The C handle, for calls the wrapper does not cover. Still owned by this object.
+    rafka_producer_t *handle() const noexcept { return handle_.get(); }
+
+private:
+    struct ConfDeleter {
+        void operator()(rafka_conf_t *c) const noexcept { rafka_conf_free(c); }
+    };
+    struct ProducerDeleter {
+        void operator()(rafka_producer_t *p) const noexcept { rafka_producer_free(p); }
+    };
+
+    rafka_resp_err_t produce(const Record &r, DeliveryCallback *cb, bool block) noexcept {
+        std::vector<rafka_header_t> hs;
+        try {
+            hs.reserve(r.headers.size());
+        } catch (...) {
+            return RAFKA_RESP_ERR__INTERNAL;
+        }
+        for (const auto &h : r.headers)
+            hs.push_back(rafka_header_t{h.name.c_str(), h.value ? h.value->data() : nullptr, h.value ? h.value->size() : 0});
+        return rafka_produce(handle_.get(), r.topic.c_str(), r.partition, RAFKA_MSG_F_COPY | (block ? RAFKA_MSG_F_BLOCK : 0),
+                             r.key ? r.key->data() : nullptr, r.key ? r.key->size() : 0,
+                             r.value ? r.value->data() : nullptr, r.value ? r.value->size() : 0,
+                             hs.empty() ? nullptr : hs.data(), hs.size(), r.timestamp, cb);
+    }
+
+    // Runs once per record: calls and frees the std::function carried as the message opaque.
+    static void trampoline(rafka_producer_t *, const rafka_delivery_report_t *r, void *) noexcept {
+        std::unique_ptr<DeliveryCallback> cb(static_cast<DeliveryCallback *>(r->msg_opaque));
+        if (!cb || !*cb) return;
+        try {
+            DeliveryReport rep;
+            rep.error = r->err;
+            if (r->errstr) rep.message = r->errstr;
+            rep.metadata = RecordMetadata{r->topic ? r->topic : "", r->partition, r->offset, r->timestamp};
+            rep.possibly_persisted = r->possibly_persisted != 0;
+            (*cb)(rep);
+        } catch (...) {
+            // an exception must not cross into the library; the report is dropped
+        }
+    }
+
+    std::unique_ptr<rafka_producer_t, ProducerDeleter> handle_;
+};
+
+}  // namespace rafka
+
+#endif  // RAFKA_HPP

@@ -1,0 +1,148 @@
+// GoogleTest tests of the C++ wrapper (include/rafka.hpp) against the real broker, read back
+// with Kafka's own consumer (scripts/kafka consume).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <string>
+#include <thread>
+
+#include "rafka.hpp"
+
+namespace {
+
+std::string bootstrap() {
+    const char *b = std::getenv("RAFKA_BOOTSTRAP");
+    return b && *b ? b : "127.0.0.1:19092";
+}
+
+std::string run(const std::string &cmd) {
+    std::string out;
+    FILE *f = popen(cmd.c_str(), "r");
+    if (!f) return out;
+    std::array<char, 4096> buf;
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), f)) > 0) out.append(buf.data(), n);
+    pclose(f);
+    return out;
+}
+
+std::string make_topic(const std::string &tag, int partitions) {
+    std::string name = "cpp-" + tag + "-" + std::to_string(getpid()) + "-" + std::to_string(std::time(nullptr));
+    std::string cmd = std::string(RAFKA_SOURCE_DIR) + "/scripts/kafka topic create " + name + " --partitions " +
+                      std::to_string(partitions) + " >/dev/null";
+    EXPECT_EQ(std::system(cmd.c_str()), 0);
+    return name;
+}
+
+std::string consume(const std::string &topic, int max) {
+    return run(std::string(RAFKA_SOURCE_DIR) + "/scripts/kafka consume " + topic + " --max " + std::to_string(max));
+}
+
+std::map<std::string, std::string> conf() { return {{"bootstrap.servers", bootstrap()}, {"linger.ms", "2"}}; }
+
+}  // namespace
+
+TEST(Producer, UnknownSettingThrowsWithSuggestion) {
+    try {
+        rafka::Producer p({{"bootstrap.servers", bootstrap()}, {"lingr.ms", "5"}});
+        FAIL() << "no exception";
+    } catch (const rafka::Error &e) {
+        EXPECT_EQ(e.code(), RAFKA_RESP_ERR__INVALID_CONFIG);
+        EXPECT_NE(std::string(e.what()).find("linger.ms"), std::string::npos) << e.what();
+    }
+}
+
+TEST(Producer, CallbackSendDeliversEveryRecordWithHeadersReadBackByKafka) {
+    auto topic = make_topic("callback", 2);
+    rafka::Producer p(conf());
+    std::atomic<int> ok{0}, failed{0};
+    for (int i = 0; i < 10; i++) {
+        rafka::Record r;
+        r.topic = topic;
+        r.key = "k" + std::to_string(i);
+        r.value = "cpp-value-" + std::to_string(i);
+        r.headers = {{"h1", std::string("x1")}, {"nullh", std::nullopt}};
+        p.send(r, [&](const rafka::DeliveryReport &d) {
+            if (d.ok() && d.metadata.offset >= 0 && d.metadata.topic == topic) ok++; else failed++;
+        });
+    }
+    p.flush(30000);
+    EXPECT_EQ(ok.load(), 10);
+    EXPECT_EQ(failed.load(), 0);
+    p.close();
+    auto out = consume(topic, 10);
+    EXPECT_NE(out.find("cpp-value-7"), std::string::npos) << out;
+    EXPECT_NE(out.find("\"h1\""), std::string::npos) << out;
+    EXPECT_NE(out.find("nullh"), std::string::npos) << out;
+}
+
+TEST(Producer, FutureResolvesWithMetadataOnBackgroundThread) {
+    auto topic = make_topic("future", 1);
+    rafka::Producer p(conf(), rafka::DeliveryThread::Background);
+    rafka::Record r;
+    r.topic = topic;
+    r.value = "from-a-future";
+    auto f = p.send(r);
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+    auto md = f.get();
+    EXPECT_EQ(md.topic, topic);
+    EXPECT_EQ(md.partition, 0);
+    EXPECT_EQ(md.offset, 0);
+}
+
+TEST(Producer, FutureOfPurgedRecordThrowsError) {
+    auto topic = make_topic("purged", 1);
+    auto c = conf();
+    c["linger.ms"] = "60000";
+    c["batch.size"] = "1000000";
+    rafka::Producer p(c);
+    rafka::Record r;
+    r.topic = topic;
+    r.value = "never-sent";
+    auto f = p.send(r);
+    // engine race: purge only sees partitions the I/O thread already tracks (see test_capi.c)
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    p.purge();
+    // purge is asynchronous: flush() right away could race it and send the record, so poll
+    for (int i = 0; i < 100 && f.wait_for(std::chrono::seconds(0)) != std::future_status::ready; i++) p.poll(100);
+    try {
+        f.get();
+        FAIL() << "no exception";
+    } catch (const rafka::Error &e) {
+        EXPECT_EQ(e.code(), RAFKA_RESP_ERR__PURGE_QUEUE);
+    }
+}
+
+TEST(Producer, NonThrowingSendReturnsCodeAndNeverCallsBack) {
+    rafka::Producer p(conf());
+    bool called = false;
+    rafka::Record r;
+    r.topic = "bad\xff";
+    r.value = "v";
+    EXPECT_EQ(p.send(r, [&](const rafka::DeliveryReport &) { called = true; }, std::nothrow), RAFKA_RESP_ERR__INVALID_ARG);
+    EXPECT_THROW(p.send(r, [](const rafka::DeliveryReport &) {}), rafka::Error);
+    p.flush(5000);
+    EXPECT_FALSE(called);
+}
+
+TEST(Producer, SendAfterCloseThrowsStateError) {
+    auto topic = make_topic("closed", 1);
+    rafka::Producer p(conf());
+    p.close(10000);
+    rafka::Record r;
+    r.topic = topic;
+    r.value = "late";
+    try {
+        p.send(r, [](const rafka::DeliveryReport &) {});
+        FAIL() << "no exception";
+    } catch (const rafka::Error &e) {
+        EXPECT_EQ(e.code(), RAFKA_RESP_ERR__STATE);
+    }
+    EXPECT_EQ(p.close(0, std::nothrow), RAFKA_RESP_ERR_NO_ERROR);
+}
