@@ -1,0 +1,232 @@
+from typing_extensions import disjoint_base, final
+from rafka.admin import ClusterMetadata
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+__all__ = ["KafkaError", "KafkaException", "Message", "Producer"]
+
+_Buf = Union[bytes, bytearray, memoryview, str]
+_Headers = Union[Dict[str, Optional[_Buf]], Sequence[Tuple[str, Optional[_Buf]]]]
+_DeliveryCb = Callable[[Optional[KafkaError], Message], Any]
+
+class KafkaException(Exception): ...
+
+@final
+class KafkaError:
+    # Code constants: Kafka's names, librdkafka's aliases, rafka's local codes (negative).
+    _DESTROY: int
+    _TRANSPORT: int
+    _MSG_TIMED_OUT: int
+    _UNKNOWN_PARTITION: int
+    _UNKNOWN_TOPIC: int
+    _INVALID_ARG: int
+    _TIMED_OUT: int
+    _QUEUE_FULL: int
+    _STATE: int
+    _PURGE_QUEUE: int
+    _FATAL: int
+    _INTERNAL: int
+    _INVALID_CONFIG: int
+    _MSG_SIZE_TOO_LARGE: int
+    UNKNOWN: int
+    UNKNOWN_SERVER_ERROR: int
+    NONE: int
+    NO_ERROR: int
+    OFFSET_OUT_OF_RANGE: int
+    CORRUPT_MESSAGE: int
+    INVALID_MSG: int
+    UNKNOWN_TOPIC_OR_PART: int
+    UNKNOWN_TOPIC_OR_PARTITION: int
+    INVALID_FETCH_SIZE: int
+    INVALID_MSG_SIZE: int
+    LEADER_NOT_AVAILABLE: int
+    NOT_LEADER_FOR_PARTITION: int
+    NOT_LEADER_OR_FOLLOWER: int
+    REQUEST_TIMED_OUT: int
+    BROKER_NOT_AVAILABLE: int
+    REPLICA_NOT_AVAILABLE: int
+    MESSAGE_TOO_LARGE: int
+    MSG_SIZE_TOO_LARGE: int
+    STALE_CONTROLLER_EPOCH: int
+    OFFSET_METADATA_TOO_LARGE: int
+    NETWORK_EXCEPTION: int
+    COORDINATOR_LOAD_IN_PROGRESS: int
+    COORDINATOR_NOT_AVAILABLE: int
+    NOT_COORDINATOR: int
+    INVALID_TOPIC_EXCEPTION: int
+    TOPIC_EXCEPTION: int
+    RECORD_LIST_TOO_LARGE: int
+    NOT_ENOUGH_REPLICAS: int
+    NOT_ENOUGH_REPLICAS_AFTER_APPEND: int
+    INVALID_REQUIRED_ACKS: int
+    ILLEGAL_GENERATION: int
+    INCONSISTENT_GROUP_PROTOCOL: int
+    INVALID_GROUP_ID: int
+    UNKNOWN_MEMBER_ID: int
+    INVALID_SESSION_TIMEOUT: int
+    REBALANCE_IN_PROGRESS: int
+    INVALID_COMMIT_OFFSET_SIZE: int
+    TOPIC_AUTHORIZATION_FAILED: int
+    GROUP_AUTHORIZATION_FAILED: int
+    CLUSTER_AUTHORIZATION_FAILED: int
+    INVALID_TIMESTAMP: int
+    UNSUPPORTED_SASL_MECHANISM: int
+    ILLEGAL_SASL_STATE: int
+    UNSUPPORTED_VERSION: int
+    TOPIC_ALREADY_EXISTS: int
+    INVALID_PARTITIONS: int
+    INVALID_REPLICATION_FACTOR: int
+    INVALID_REPLICA_ASSIGNMENT: int
+    INVALID_CONFIG: int
+    NOT_CONTROLLER: int
+    INVALID_REQUEST: int
+    UNSUPPORTED_FOR_MESSAGE_FORMAT: int
+    POLICY_VIOLATION: int
+    OUT_OF_ORDER_SEQUENCE_NUMBER: int
+    DUPLICATE_SEQUENCE_NUMBER: int
+    INVALID_PRODUCER_EPOCH: int
+    INVALID_TXN_STATE: int
+    INVALID_PRODUCER_ID_MAPPING: int
+    INVALID_TRANSACTION_TIMEOUT: int
+    CONCURRENT_TRANSACTIONS: int
+    TRANSACTION_COORDINATOR_FENCED: int
+    TRANSACTIONAL_ID_AUTHORIZATION_FAILED: int
+    SECURITY_DISABLED: int
+    OPERATION_NOT_ATTEMPTED: int
+    KAFKA_STORAGE_ERROR: int
+    LOG_DIR_NOT_FOUND: int
+    SASL_AUTHENTICATION_FAILED: int
+    UNKNOWN_PRODUCER_ID: int
+    REASSIGNMENT_IN_PROGRESS: int
+    DELEGATION_TOKEN_AUTH_DISABLED: int
+    DELEGATION_TOKEN_NOT_FOUND: int
+    DELEGATION_TOKEN_OWNER_MISMATCH: int
+    DELEGATION_TOKEN_REQUEST_NOT_ALLOWED: int
+    DELEGATION_TOKEN_AUTHORIZATION_FAILED: int
+    DELEGATION_TOKEN_EXPIRED: int
+    INVALID_PRINCIPAL_TYPE: int
+    NON_EMPTY_GROUP: int
+    GROUP_ID_NOT_FOUND: int
+    FETCH_SESSION_ID_NOT_FOUND: int
+    INVALID_FETCH_SESSION_EPOCH: int
+    LISTENER_NOT_FOUND: int
+    TOPIC_DELETION_DISABLED: int
+    FENCED_LEADER_EPOCH: int
+    UNKNOWN_LEADER_EPOCH: int
+    UNSUPPORTED_COMPRESSION_TYPE: int
+    STALE_BROKER_EPOCH: int
+    OFFSET_NOT_AVAILABLE: int
+    MEMBER_ID_REQUIRED: int
+    PREFERRED_LEADER_NOT_AVAILABLE: int
+    GROUP_MAX_SIZE_REACHED: int
+    FENCED_INSTANCE_ID: int
+    ELIGIBLE_LEADERS_NOT_AVAILABLE: int
+    ELECTION_NOT_NEEDED: int
+    NO_REASSIGNMENT_IN_PROGRESS: int
+    GROUP_SUBSCRIBED_TO_TOPIC: int
+    INVALID_RECORD: int
+    UNSTABLE_OFFSET_COMMIT: int
+    THROTTLING_QUOTA_EXCEEDED: int
+    PRODUCER_FENCED: int
+    RESOURCE_NOT_FOUND: int
+    DUPLICATE_RESOURCE: int
+    UNACCEPTABLE_CREDENTIAL: int
+    INCONSISTENT_VOTER_SET: int
+    INVALID_UPDATE_VERSION: int
+    FEATURE_UPDATE_FAILED: int
+    PRINCIPAL_DESERIALIZATION_FAILURE: int
+    SNAPSHOT_NOT_FOUND: int
+    POSITION_OUT_OF_RANGE: int
+    UNKNOWN_TOPIC_ID: int
+    DUPLICATE_BROKER_REGISTRATION: int
+    BROKER_ID_NOT_REGISTERED: int
+    INCONSISTENT_TOPIC_ID: int
+    INCONSISTENT_CLUSTER_ID: int
+    TRANSACTIONAL_ID_NOT_FOUND: int
+    FETCH_SESSION_TOPIC_ID_ERROR: int
+    INELIGIBLE_REPLICA: int
+    NEW_LEADER_ELECTED: int
+    OFFSET_MOVED_TO_TIERED_STORAGE: int
+    FENCED_MEMBER_EPOCH: int
+    UNRELEASED_INSTANCE_ID: int
+    UNSUPPORTED_ASSIGNOR: int
+    STALE_MEMBER_EPOCH: int
+    MISMATCHED_ENDPOINT_TYPE: int
+    UNSUPPORTED_ENDPOINT_TYPE: int
+    UNKNOWN_CONTROLLER_ID: int
+    UNKNOWN_SUBSCRIPTION_ID: int
+    TELEMETRY_TOO_LARGE: int
+    INVALID_REGISTRATION: int
+    TRANSACTION_ABORTABLE: int
+    INVALID_RECORD_STATE: int
+    SHARE_SESSION_NOT_FOUND: int
+    INVALID_SHARE_SESSION_EPOCH: int
+    FENCED_STATE_EPOCH: int
+    INVALID_VOTER_KEY: int
+    DUPLICATE_VOTER: int
+    VOTER_NOT_FOUND: int
+    INVALID_REGULAR_EXPRESSION: int
+    REBOOTSTRAP_REQUIRED: int
+    STREAMS_INVALID_TOPOLOGY: int
+    STREAMS_INVALID_TOPOLOGY_EPOCH: int
+    STREAMS_TOPOLOGY_FENCED: int
+    SHARE_SESSION_LIMIT_REACHED: int
+    def __new__(
+        cls,
+        error: int,
+        reason: Optional[str] = None,
+        fatal: bool = False,
+        retriable: bool = False,
+        txn_requires_abort: bool = False,
+    ) -> KafkaError: ...
+    def code(self) -> int: ...
+    def name(self) -> str: ...
+    def str(self) -> str: ...
+    def retriable(self) -> bool: ...
+    def fatal(self) -> bool: ...
+    def txn_requires_abort(self) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Message:
+    def topic(self) -> str: ...
+    def partition(self) -> int: ...
+    def offset(self) -> int: ...
+    def timestamp(self) -> Tuple[int, int]: ...
+    def key(self) -> Optional[bytes]: ...
+    def value(self) -> Optional[bytes]: ...
+    def headers(self) -> Optional[List[Tuple[str, Optional[bytes]]]]: ...
+    def error(self) -> Optional[KafkaError]: ...
+    def latency(self) -> float: ...
+    def __len__(self) -> int: ...
+
+@disjoint_base
+class Producer:
+    def __new__(cls, conf: Optional[Dict[str, Any]] = None, **kwargs: Any) -> Producer: ...
+    def produce(
+        self,
+        topic: str,
+        value: Optional[_Buf] = None,
+        key: Optional[_Buf] = None,
+        partition: Optional[int] = None,
+        on_delivery: Optional[_DeliveryCb] = None,
+        callback: Optional[_DeliveryCb] = None,
+        timestamp: Optional[int] = None,
+        headers: Optional[_Headers] = None,
+    ) -> None: ...
+    def produce_batch(
+        self,
+        topic: str,
+        messages: Union[List[Any], Tuple[Any, ...]],
+        partition: int = ...,
+        callback: Optional[_DeliveryCb] = None,
+        on_delivery: Optional[_DeliveryCb] = None,
+    ) -> int: ...
+    def list_topics(self, topic: Optional[str] = None, timeout: float = ...) -> ClusterMetadata: ...
+    def poll(self, timeout: Optional[float] = None) -> int: ...
+    def flush(self, timeout: Optional[float] = None) -> int: ...
+    def purge(self) -> None: ...
+    def close(self, timeout: Optional[float] = None) -> None: ...
+    def __len__(self) -> int: ...
+    def __enter__(self) -> Producer: ...
+    def __exit__(self, *_args: object) -> bool: ...

@@ -1,0 +1,126 @@
+//! confluent-kafka's `KafkaError` (with its code constants) and `KafkaException` carrying one.
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::PyType;
+use rafka_core::protocol::error_codes::KafkaCode;
+use rafka_core::{Code, LocalCode};
+
+// An error with its KafkaError in args[0], as confluent-kafka raises it.
+create_exception!(_rafka, KafkaException, PyException);
+
+/// librdkafka's names for broker codes where Kafka's own name differs; code written for
+/// confluent-kafka compares against these.
+const LIBRDKAFKA_ALIASES: &[(&str, i32)] = &[
+    ("NO_ERROR", 0),
+    ("UNKNOWN", -1),
+    ("INVALID_MSG", 2),
+    ("UNKNOWN_TOPIC_OR_PART", 3),
+    ("INVALID_MSG_SIZE", 4),
+    ("NOT_LEADER_FOR_PARTITION", 6),
+    ("MSG_SIZE_TOO_LARGE", 10),
+    ("TOPIC_EXCEPTION", 17),
+];
+
+/// confluent-kafka's `KafkaError` shape.
+#[pyclass(module = "rafka._rafka", frozen)]
+#[derive(Clone)]
+pub struct KafkaError {
+    code: i32,
+    name: String,
+    message: String,
+    retriable: bool,
+    fatal: bool,
+    txn_requires_abort: bool,
+}
+
+#[pymethods]
+impl KafkaError {
+    #[new]
+    #[pyo3(signature = (error, reason=None, fatal=false, retriable=false, txn_requires_abort=false))]
+    fn new(error: i32, reason: Option<String>, fatal: bool, retriable: bool, txn_requires_abort: bool) -> Self {
+        let code = Code::from_i32(error);
+        KafkaError {
+            code: error,
+            name: code.map_or("UNKNOWN", |c| c.name()).to_string(),
+            message: reason.unwrap_or_else(|| match code {
+                Some(Code::Local(l)) => l.description().to_string(),
+                Some(Code::Kafka(k)) => k.description().to_string(),
+                None => "unknown error".to_string(),
+            }),
+            retriable,
+            fatal,
+            txn_requires_abort,
+        }
+    }
+    fn code(&self) -> i32 {
+        self.code
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn str(&self) -> &str {
+        &self.message
+    }
+    fn retriable(&self) -> bool {
+        self.retriable
+    }
+    fn fatal(&self) -> bool {
+        self.fatal
+    }
+    /// Transactions are not supported: always False.
+    fn txn_requires_abort(&self) -> bool {
+        self.txn_requires_abort
+    }
+    fn __str__(&self) -> String {
+        format!("KafkaError{{code={},val={},str=\"{}\"}}", self.name, self.code, self.message)
+    }
+    fn __repr__(&self) -> String {
+        self.__str__()
+    }
+    /// Equal to another KafkaError with the same code, or to the code itself (as confluent-kafka).
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        if let Ok(e) = other.downcast::<KafkaError>() {
+            return e.get().code == self.code;
+        }
+        other.extract::<i32>().is_ok_and(|c| c == self.code)
+    }
+    fn __hash__(&self) -> isize {
+        self.code as isize
+    }
+}
+
+pub fn kafka_error(e: &rafka_core::Error) -> KafkaError {
+    KafkaError {
+        code: e.code().as_i32(),
+        name: e.name().to_string(),
+        message: e.message().to_string(),
+        retriable: e.is_retriable(),
+        fatal: e.is_local(LocalCode::Fatal),
+        txn_requires_abort: false,
+    }
+}
+
+/// `KafkaException(KafkaError)`.
+pub fn to_py_err(e: &rafka_core::Error) -> PyErr {
+    let err = kafka_error(e);
+    Python::with_gil(|py| match Py::new(py, err) {
+        Ok(obj) => KafkaException::new_err((obj,)),
+        Err(e) => e,
+    })
+}
+
+/// The code constants: every Kafka code by Kafka's name, librdkafka's aliases, and rafka's local
+/// codes (`_MSG_TIMED_OUT`, ...) with the numbers rafka reports.
+pub fn add_constants(ty: &Bound<'_, PyType>) -> PyResult<()> {
+    for k in KafkaCode::all() {
+        ty.setattr(k.name(), k.0 as i32)?;
+    }
+    for (name, code) in LIBRDKAFKA_ALIASES {
+        ty.setattr(*name, *code)?;
+    }
+    for l in LocalCode::ALL {
+        ty.setattr(l.name(), l as i32)?;
+    }
+    Ok(())
+}

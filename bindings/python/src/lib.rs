@@ -1,0 +1,652 @@
+//! Python binding of the rafka producer engine, with confluent-kafka's `Producer` API.
+//!
+//! Threads: delivery reports run on whichever Python thread calls `poll`/`flush`
+//! (`DeliveryMode::Poll`). That thread releases the GIL around the engine's blocking wait and
+//! re-acquires it inside the engine's delivery handler for each Python callback.
+// pyo3 0.22's #[pymethods] expansion converts PyErr into PyErr.
+#![allow(clippy::useless_conversion)]
+
+mod buffers;
+mod errors;
+mod logbridge;
+mod oauth;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use rafka_core::{Config, Delivery, DeliveryMode, LocalCode, ProducerRecord};
+
+use buffers::Data;
+use errors::{kafka_error, to_py_err, KafkaError, KafkaException};
+
+/// confluent-kafka's `Message` shape: a copy of one delivery report. Python objects for its
+/// parts are made when asked for (most callbacks look at the error only).
+#[pyclass(module = "rafka._rafka", frozen)]
+struct Message {
+    topic: Arc<str>,
+    partition: i32,
+    offset: i64,
+    timestamp: i64,
+    key: Option<Box<[u8]>>,
+    value: Option<Box<[u8]>>,
+    headers: Option<Vec<Header>>,
+    error: Option<rafka_core::Error>,
+    latency: f64,
+}
+
+type Header = (String, Option<Box<[u8]>>);
+
+fn bytes_of(py: Python<'_>, b: &Option<Box<[u8]>>) -> PyObject {
+    match b {
+        Some(b) => PyBytes::new_bound(py, b).into_any().unbind(),
+        None => py.None(),
+    }
+}
+
+#[pymethods]
+impl Message {
+    fn topic(&self) -> &str {
+        &self.topic
+    }
+    fn partition(&self) -> i32 {
+        self.partition
+    }
+    fn offset(&self) -> i64 {
+        self.offset
+    }
+    /// `(TIMESTAMP_CREATE_TIME, ms)` as confluent-kafka returns it.
+    fn timestamp(&self) -> (i32, i64) {
+        (1, self.timestamp)
+    }
+    fn key(&self, py: Python<'_>) -> Option<PyObject> {
+        self.key.is_some().then(|| bytes_of(py, &self.key))
+    }
+    fn value(&self, py: Python<'_>) -> Option<PyObject> {
+        self.value.is_some().then(|| bytes_of(py, &self.value))
+    }
+    fn headers(&self, py: Python<'_>) -> Option<Py<PyList>> {
+        let h = self.headers.as_ref()?;
+        let items = h.iter().map(|(k, v)| PyTuple::new_bound(py, [k.into_py(py), bytes_of(py, v)]));
+        Some(PyList::new_bound(py, items).unbind())
+    }
+    fn error(&self, py: Python<'_>) -> PyResult<Option<Py<KafkaError>>> {
+        self.error.as_ref().map(|e| Py::new(py, kafka_error(e))).transpose()
+    }
+    /// Seconds from produce() to the report.
+    fn latency(&self) -> f64 {
+        self.latency
+    }
+    fn __len__(&self) -> usize {
+        self.value.as_ref().map_or(0, |v| v.len())
+    }
+}
+
+/// A delivery report waiting for a Python thread: its callback and the message for it.
+struct Report {
+    callback: Box<PyObject>,
+    msg: Message,
+}
+
+/// State shared between the Python object and the engine's delivery handler.
+#[derive(Default)]
+struct Shared {
+    /// Reports whose callbacks have yet to run, in delivery order.
+    ready: Mutex<Vec<Report>>,
+}
+
+/// The engine's delivery handler. It never touches Python: it runs wherever the engine reports
+/// (inside `poll`/`flush`/`close` with the GIL released, or on a thread that raced `close`), so it
+/// only queues the report; `Producer::serve` runs the callbacks on the Python thread, GIL held,
+/// without a GIL hand-off per record. `opaque` is the callback, boxed by `enqueue` (0: none).
+fn deliver(shared: &Shared, d: &Delivery<'_>, opaque: usize) {
+    if opaque == 0 {
+        return;
+    }
+    // SAFETY: made by Box::into_raw in `enqueue`; the engine reports each accepted record once.
+    let callback = unsafe { Box::from_raw(opaque as *mut PyObject) };
+    let headers = d.headers();
+    let msg = Message {
+        topic: d.topic.clone(),
+        partition: d.partition,
+        offset: d.offset,
+        timestamp: d.timestamp,
+        key: d.key().map(Box::from),
+        value: d.value().map(Box::from),
+        headers: (!headers.is_empty()).then(|| headers.into_iter().map(|(k, v)| (k.to_string(), v.map(Box::from))).collect()),
+        error: d.error.cloned(),
+        latency: d.latency_us as f64 / 1e6,
+    };
+    let report = Report { callback, msg };
+    shared.ready.lock().unwrap_or_else(|e| e.into_inner()).push(report);
+}
+
+fn run_callback(py: Python<'_>, r: Report) -> PyResult<()> {
+    let err: PyObject = match &r.msg.error {
+        Some(e) => Py::new(py, kafka_error(e))?.into_py(py),
+        None => py.None(),
+    };
+    r.callback.call1(py, (err, Py::new(py, r.msg)?))?;
+    Ok(())
+}
+
+/// One record parsed from Python arguments; its data borrows the Python objects, which the
+/// caller keeps alive.
+struct Parsed<'py> {
+    partition: i32,
+    timestamp: i64,
+    key: Data<'py>,
+    value: Data<'py>,
+    headers: Vec<(&'py str, Data<'py>)>,
+    callback: Option<PyObject>,
+}
+
+impl Parsed<'_> {
+    fn record<'a>(&'a self, topic: &'a str) -> ProducerRecord<'a> {
+        ProducerRecord {
+            topic,
+            partition: (self.partition >= 0).then_some(self.partition),
+            key: self.key.slice(),
+            value: self.value.slice(),
+            headers: self.headers.iter().map(|(k, v)| (*k, v.slice())).collect(),
+            timestamp: (self.timestamp != 0).then_some(self.timestamp),
+        }
+    }
+}
+
+const HEADERS_TYPE: &str = "must be a dict or a list of (str, bytes) tuples";
+
+fn parse_headers<'py>(h: Option<&Bound<'py, PyAny>>, keep: &mut Vec<Bound<'py, PyAny>>, what: &dyn Fn() -> String) -> PyResult<Vec<(&'py str, Data<'py>)>> {
+    let Some(h) = h.filter(|h| !h.is_none()) else { return Ok(Vec::new()) };
+    let items: Vec<Bound<'py, PyAny>> = if let Ok(d) = h.downcast::<PyDict>() {
+        d.items().iter().collect()
+    } else if let Ok(l) = h.iter() {
+        l.collect::<PyResult<_>>()?
+    } else {
+        return Err(PyTypeError::new_err(format!("{} {HEADERS_TYPE}", what())));
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for it in items {
+        let (k, v): (Bound<'py, PyAny>, Bound<'py, PyAny>) =
+            it.extract().map_err(|_| PyTypeError::new_err(format!("{} {HEADERS_TYPE}", what())))?;
+        let ks = k.downcast::<PyString>().map_err(|_| PyTypeError::new_err(format!("{} keys must be str", what())))?;
+        let kb = buffers::str_bytes(ks)?;
+        // SAFETY: UTF-8 cached in a str that `keep` holds for 'py.
+        let kstr: &'py str = unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(kb.as_ptr(), kb.len())) };
+        let data = buffers::extract(Some(&v), &|| format!("{} value", what()))?;
+        keep.push(k);
+        keep.push(v);
+        out.push((kstr, data));
+    }
+    Ok(out)
+}
+
+fn check_callback(cb: &Option<PyObject>, py: Python<'_>, name: &str) -> PyResult<()> {
+    match cb {
+        Some(cb) if !cb.bind(py).is_callable() => Err(PyTypeError::new_err(format!("{name} must be callable"))),
+        _ => Ok(()),
+    }
+}
+
+fn int_arg<T: for<'a> FromPyObject<'a>>(v: Option<&Bound<'_, PyAny>>, default: T, what: &dyn Fn() -> String) -> PyResult<T> {
+    match v {
+        None => Ok(default),
+        Some(v) if v.is_none() => Ok(default),
+        Some(v) => v.extract().map_err(|_| PyTypeError::new_err(format!("{} must be int", what()))),
+    }
+}
+
+/// Python classes of `rafka.admin`, imported once.
+static ADMIN: GILOnceCell<Py<PyModule>> = GILOnceCell::new();
+
+/// `rafka.Producer(conf)`: confluent-kafka's Producer.
+#[pyclass(module = "rafka._rafka", subclass)]
+struct Producer {
+    inner: Option<rafka_core::Producer>,
+    shared: Arc<Shared>,
+    /// `on_delivery` from the configuration: for records produced without a callback.
+    default_cb: Option<PyObject>,
+    logger: Py<PyAny>,
+    /// When the logger's level was last read (ms since `created`), see `refresh_log_level`.
+    level_read_ms: AtomicU64,
+    created: Instant,
+    /// `oauth_cb` from the configuration, refreshed from poll()/flush().
+    oauth: Option<oauth::OAuthCallback>,
+}
+
+impl Producer {
+    fn engine(&self) -> PyResult<&rafka_core::Producer> {
+        self.inner.as_ref().ok_or_else(|| PyRuntimeError::new_err("Producer has been closed"))
+    }
+
+    /// Runs the callbacks of queued reports on this thread. The first exception a callback
+    /// raises stops it and is returned (as confluent-kafka raises it from poll/flush); the
+    /// reports after it stay queued for the next call.
+    fn serve(&self, py: Python<'_>) -> PyResult<()> {
+        loop {
+            let batch = std::mem::take(&mut *self.shared.ready.lock().unwrap_or_else(|e| e.into_inner()));
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let mut it = batch.into_iter();
+            while let Some(r) = it.next() {
+                if let Err(e) = run_callback(py, r) {
+                    let mut g = self.shared.ready.lock().unwrap_or_else(|e| e.into_inner());
+                    g.splice(0..0, it);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Serves every queued report; returns the first exception.
+    fn serve_all(&self, py: Python<'_>) -> PyResult<()> {
+        let mut first = None;
+        while let Err(e) = self.serve(py) {
+            first.get_or_insert(e);
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    fn drain_logs(&self, py: Python<'_>) {
+        if let Some(e) = &self.inner {
+            logbridge::drain(py, &self.logger, e.id());
+        }
+    }
+
+    /// Follows changes of the logger's level, at most once a second.
+    fn refresh_log_level(&self, py: Python<'_>) {
+        let (Some(e), now) = (&self.inner, self.created.elapsed().as_millis() as u64) else { return };
+        if now.saturating_sub(self.level_read_ms.load(Ordering::Relaxed)) >= 1000 {
+            self.level_read_ms.store(now, Ordering::Relaxed);
+            let _ = logbridge::register(self.logger.bind(py), e.id());
+        }
+    }
+
+    /// Hands one record to the engine without blocking on memory. With the topic's partitions
+    /// known the engine cannot wait, so the GIL stays held and every buffer is borrowed; else the
+    /// GIL is released while the engine fetches metadata (writable buffers copied first).
+    fn enqueue(&self, py: Python<'_>, engine: &rafka_core::Producer, topic: &str, parsed: &mut Parsed<'_>, known: Option<u32>) -> rafka_core::Result<()> {
+        let cb = parsed.callback.take().or_else(|| self.default_cb.as_ref().map(|c| c.clone_ref(py)));
+        // The callback travels with the record as its opaque; `deliver` takes it back.
+        let opaque = cb.map_or(0, |cb| Box::into_raw(Box::new(cb)) as usize);
+        let fast = known.is_some_and(|n| parsed.partition < 0 || (parsed.partition as u32) < n);
+        let r = if fast {
+            engine.send_with_opaque(&parsed.record(topic), opaque, false)
+        } else {
+            parsed.key.detach();
+            parsed.value.detach();
+            parsed.headers.iter_mut().for_each(|(_, v)| v.detach());
+            let rec = parsed.record(topic);
+            py.allow_threads(|| engine.send_with_opaque(&rec, opaque, false))
+        };
+        if r.is_err() && opaque != 0 {
+            // SAFETY: not accepted, so the engine will not report it: the box is still ours.
+            drop(unsafe { Box::from_raw(opaque as *mut PyObject) });
+        }
+        r
+    }
+}
+
+fn timeout_of(t: Option<f64>) -> Duration {
+    match t {
+        Some(t) if t >= 0.0 => Duration::from_secs_f64(t),
+        _ => Duration::from_secs(3600 * 24 * 365),
+    }
+}
+
+fn send_error(e: &rafka_core::Error) -> PyErr {
+    if e.is_local(LocalCode::QueueFull) {
+        PyBufferError::new_err(format!("Local: Queue full: {}", e.message()))
+    } else {
+        to_py_err(e)
+    }
+}
+
+fn topic_str<'py>(topic: &Bound<'py, PyAny>) -> PyResult<&'py str> {
+    let s = topic.downcast::<PyString>().map_err(|_| PyTypeError::new_err("topic must be str"))?;
+    let b = buffers::str_bytes(s)?;
+    // SAFETY: UTF-8 cached in the str, which the caller holds for the call.
+    Ok(unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(b.as_ptr(), b.len())) })
+}
+
+#[pymethods]
+impl Producer {
+    #[new]
+    #[pyo3(signature = (conf=None, **kwargs))]
+    fn new(py: Python<'_>, conf: Option<&Bound<'_, PyDict>>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let mut config = Config::new();
+        let mut logger: Option<Py<PyAny>> = None;
+        let mut default_cb: Option<PyObject> = None;
+        let (mut oauth_cb, mut oauth_config): (Option<PyObject>, String) = (None, String::new());
+        for d in [conf, kwargs].into_iter().flatten() {
+            for (k, v) in d.iter() {
+                let k: String = k.extract().map_err(|_| PyTypeError::new_err("conf keys must be str"))?;
+                match k.as_str() {
+                    "logger" => {
+                        logger = Some(v.unbind());
+                        continue;
+                    }
+                    "on_delivery" | "delivery.report.cb" => {
+                        default_cb = Some(v.unbind());
+                        check_callback(&default_cb, py, "on_delivery")?;
+                        continue;
+                    }
+                    "oauth_cb" => {
+                        oauth_cb = Some(v.unbind());
+                        check_callback(&oauth_cb, py, "oauth_cb")?;
+                        continue;
+                    }
+                    "sasl.oauthbearer.config" => {
+                        // The callback's argument (librdkafka passes it to its token callback too).
+                        oauth_config = v.str()?.to_string();
+                        continue;
+                    }
+                    _ => {}
+                }
+                let v = if let Ok(b) = v.extract::<bool>() { b.to_string() } else { v.str()?.to_string() };
+                config.set(&k, &v).map_err(|e| to_py_err(&e.into()))?;
+            }
+        }
+        let logger = match logger {
+            Some(l) => l,
+            None => py.import_bound("logging")?.call_method1("getLogger", ("rafka",))?.unbind(),
+        };
+        let shared = Arc::new(Shared::default());
+        let s2 = shared.clone();
+        if oauth_cb.is_none() && !oauth_config.is_empty() {
+            return Err(to_py_err(&rafka_core::Error::local(LocalCode::InvalidConfig, "sasl.oauthbearer.config is the argument of oauth_cb; without oauth_cb it has no use (librdkafka's unsecured-JWT builder is not supported)")));
+        }
+        let oauth = oauth_cb.map(|cb| oauth::OAuthCallback::new(py, cb, oauth_config));
+        let mut builder = rafka_core::Producer::builder(config).delivery_mode(DeliveryMode::Poll).delivery_handler(move |d, opaque| deliver(&s2, d, opaque));
+        if let Some(o) = &oauth {
+            builder = builder.oauthbearer_token_provider(o.provider());
+        }
+        let inner = builder.build().map_err(|e| to_py_err(&e))?;
+        logbridge::register(logger.bind(py), inner.id())?;
+        Ok(Producer {
+            inner: Some(inner),
+            shared,
+            default_cb,
+            logger,
+            level_read_ms: AtomicU64::new(0),
+            created: Instant::now(),
+            oauth,
+        })
+    }
+
+    /// Queue one record; raises BufferError when the buffer is full, as confluent-kafka does.
+    #[pyo3(signature = (topic, value=None, key=None, partition=None, on_delivery=None, callback=None, timestamp=None, headers=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn produce<'py>(
+        &self,
+        py: Python<'py>,
+        topic: &Bound<'py, PyAny>,
+        value: Option<&Bound<'py, PyAny>>,
+        key: Option<&Bound<'py, PyAny>>,
+        partition: Option<&Bound<'py, PyAny>>,
+        on_delivery: Option<PyObject>,
+        callback: Option<PyObject>,
+        timestamp: Option<&Bound<'py, PyAny>>,
+        headers: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<()> {
+        let engine = self.engine()?;
+        let topic = topic_str(topic)?;
+        let callback = on_delivery.or(callback);
+        check_callback(&callback, py, "on_delivery")?;
+        let mut keep = Vec::new();
+        let mut parsed = Parsed {
+            partition: int_arg(partition, -1, &|| "partition".into())?,
+            timestamp: int_arg(timestamp, 0, &|| "timestamp".into())?,
+            value: buffers::extract(value, &|| "value".into())?,
+            key: buffers::extract(key, &|| "key".into())?,
+            headers: parse_headers(headers, &mut keep, &|| "headers".into())?,
+            callback,
+        };
+        let known = engine.cached_partition_count(topic);
+        let r = self.enqueue(py, engine, topic, &mut parsed, known);
+        self.drain_logs(py);
+        r.map_err(|e| send_error(&e))
+    }
+
+    /// Queue many records in one call: `messages` is a list whose items are dicts as
+    /// confluent-kafka's `produce_batch` takes (`value`, `key`, `partition`, `timestamp`,
+    /// `headers`, `callback`), `(key, value)` tuples, or bare values. Records are queued in order
+    /// up to the first that cannot be (buffer full, ...): returns how many were, so
+    /// `messages[:n]` are queued. Dicts not queued get the error under `'_error'`.
+    #[pyo3(signature = (topic, messages, partition=-1, callback=None, on_delivery=None))]
+    fn produce_batch<'py>(
+        &self,
+        py: Python<'py>,
+        topic: &Bound<'py, PyAny>,
+        messages: &Bound<'py, PyAny>,
+        partition: i32,
+        callback: Option<PyObject>,
+        on_delivery: Option<PyObject>,
+    ) -> PyResult<usize> {
+        let engine = self.engine()?;
+        let topic = topic_str(topic)?;
+        let default = callback.or(on_delivery);
+        check_callback(&default, py, "on_delivery")?;
+        let items: Vec<Bound<'py, PyAny>> = if let Ok(l) = messages.downcast::<PyList>() {
+            l.iter().collect()
+        } else if let Ok(t) = messages.downcast::<PyTuple>() {
+            t.iter().collect()
+        } else {
+            return Err(PyTypeError::new_err("messages must be a list"));
+        };
+        // Every item is checked before any is queued, as confluent-kafka does.
+        let mut keep: Vec<Bound<'py, PyAny>> = Vec::new();
+        let mut parsed: Vec<Parsed<'py>> = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let what = |f: &str| format!("messages[{i}] {f}");
+            let p = if let Ok(d) = item.downcast::<PyDict>() {
+                let get = |f: &str| -> PyResult<Option<Bound<'py, PyAny>>> { d.get_item(f) };
+                let (v, k, part, ts, h, cb) = (get("value")?, get("key")?, get("partition")?, get("timestamp")?, get("headers")?, get("callback")?);
+                let cb = match cb.filter(|c| !c.is_none()) {
+                    Some(c) => Some(c.unbind()),
+                    None => default.as_ref().map(|c| c.clone_ref(py)),
+                };
+                check_callback(&cb, py, &what("callback"))?;
+                let p = Parsed {
+                    partition: int_arg(part.as_ref(), partition, &|| what("partition"))?,
+                    timestamp: int_arg(ts.as_ref(), 0, &|| what("timestamp"))?,
+                    value: buffers::extract(v.as_ref(), &|| what("value"))?,
+                    key: buffers::extract(k.as_ref(), &|| what("key"))?,
+                    headers: parse_headers(h.as_ref(), &mut keep, &|| what("headers"))?,
+                    callback: cb,
+                };
+                keep.extend([v, k, h].into_iter().flatten());
+                p
+            } else if let Ok(t) = item.downcast::<PyTuple>() {
+                if t.len() != 2 {
+                    return Err(PyTypeError::new_err(format!("messages[{i}]: a tuple must be (key, value)")));
+                }
+                let (k, v) = (t.get_item(0)?, t.get_item(1)?);
+                let p = Parsed {
+                    partition,
+                    timestamp: 0,
+                    key: buffers::extract(Some(&k), &|| what("key"))?,
+                    value: buffers::extract(Some(&v), &|| what("value"))?,
+                    headers: Vec::new(),
+                    callback: default.as_ref().map(|c| c.clone_ref(py)),
+                };
+                keep.push(k);
+                keep.push(v);
+                p
+            } else {
+                Parsed {
+                    partition,
+                    timestamp: 0,
+                    key: Data::None,
+                    value: buffers::extract(Some(item), &|| format!("messages[{i}]"))?,
+                    headers: Vec::new(),
+                    callback: default.as_ref().map(|c| c.clone_ref(py)),
+                }
+            };
+            parsed.push(p);
+        }
+        let mut known = engine.cached_partition_count(topic);
+        let mut queued = 0;
+        let mut failure = None;
+        for p in parsed.iter_mut() {
+            match self.enqueue(py, engine, topic, p, known) {
+                Ok(()) => queued += 1,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+            if known.is_none() {
+                known = engine.cached_partition_count(topic);
+            }
+        }
+        if let Some(e) = failure {
+            let err = Py::new(py, kafka_error(&e))?;
+            for item in &items[queued..] {
+                if let Ok(d) = item.downcast::<PyDict>() {
+                    d.set_item("_error", err.clone_ref(py))?;
+                }
+            }
+        }
+        self.drain_logs(py);
+        Ok(queued)
+    }
+
+    /// Serve delivery reports, waiting up to `timeout` seconds; returns how many were served.
+    #[pyo3(signature = (timeout=None))]
+    fn poll(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<usize> {
+        let engine = self.engine()?;
+        let t = timeout_of(timeout);
+        if let Some(o) = &self.oauth {
+            o.maybe_refresh(py);
+        }
+        let n = py.allow_threads(|| engine.poll(t));
+        self.refresh_log_level(py);
+        self.drain_logs(py);
+        self.serve(py)?;
+        Ok(n)
+    }
+
+    /// Wait for every queued record to be reported; returns how many are still queued.
+    #[pyo3(signature = (timeout=None))]
+    fn flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<u64> {
+        let engine = self.engine()?;
+        let deadline = Instant::now().checked_add(timeout_of(timeout));
+        loop {
+            // In slices, serving callbacks in between: reports do not pile up during a long flush.
+            let step = deadline.map_or(Duration::from_millis(100), |d| d.saturating_duration_since(Instant::now()).min(Duration::from_millis(100)));
+            if let Some(o) = &self.oauth {
+                o.maybe_refresh(py);
+            }
+            let done = py.allow_threads(|| engine.flush(step)).is_ok();
+            self.drain_logs(py);
+            self.serve(py)?;
+            if done || deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+        }
+        self.refresh_log_level(py);
+        Ok(engine.in_flight_count())
+    }
+
+    fn purge(&self, py: Python<'_>) -> PyResult<()> {
+        let engine = self.engine()?;
+        py.allow_threads(|| engine.purge());
+        Ok(())
+    }
+
+    /// confluent-kafka's `list_topics`: the cluster's metadata (one topic's, or every topic's),
+    /// as `rafka.admin.ClusterMetadata`. Raises KafkaException (`_TIMED_OUT`) after `timeout` s.
+    #[pyo3(signature = (topic=None, timeout=-1.0))]
+    fn list_topics(&self, py: Python<'_>, topic: Option<String>, timeout: f64) -> PyResult<PyObject> {
+        let engine = self.engine()?;
+        let t = timeout_of(Some(timeout));
+        let names: Option<Vec<&str>> = topic.as_deref().map(|t| vec![t]);
+        let r = py.allow_threads(|| engine.metadata(names.as_deref(), t));
+        self.drain_logs(py);
+        let md = r.map_err(|e| to_py_err(&e))?;
+        let admin = ADMIN.get_or_try_init(py, || py.import_bound("rafka.admin").map(Bound::unbind))?.bind(py);
+        let err_obj = |e: &Option<rafka_core::Error>| -> PyResult<PyObject> {
+            Ok(match e {
+                Some(e) => Py::new(py, kafka_error(e))?.into_py(py),
+                None => py.None(),
+            })
+        };
+        let brokers = PyDict::new_bound(py);
+        for b in &md.brokers {
+            brokers.set_item(b.id, admin.getattr("BrokerMetadata")?.call1((b.id, &b.host, b.port))?)?;
+        }
+        let topics = PyDict::new_bound(py);
+        for t in &md.topics {
+            let parts = PyDict::new_bound(py);
+            for p in &t.partitions {
+                let pm = admin.getattr("PartitionMetadata")?.call1((p.id, p.leader, p.replicas.clone(), p.isrs.clone(), err_obj(&p.error)?))?;
+                parts.set_item(p.id, pm)?;
+            }
+            topics.set_item(&t.name, admin.getattr("TopicMetadata")?.call1((&t.name, parts, err_obj(&t.error)?))?)?;
+        }
+        let cm = admin
+            .getattr("ClusterMetadata")?
+            .call1((md.cluster_id.clone(), md.controller_id, brokers, topics, md.orig_broker_id, md.orig_broker_name.clone()))?;
+        Ok(cm.unbind())
+    }
+
+    fn __len__(&self) -> PyResult<usize> {
+        Ok(self.engine()?.in_flight_count() as usize)
+    }
+
+    /// Flush (up to `timeout` seconds) and release the engine; later calls raise RuntimeError.
+    #[pyo3(signature = (timeout=None))]
+    fn close(&mut self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        if let Some(engine) = self.inner.take() {
+            let t = timeout_of(timeout);
+            let r = py.allow_threads(|| engine.close(t));
+            logbridge::drain(py, &self.logger, engine.id());
+            logbridge::unregister(engine.id());
+            self.serve_all(py)?;
+            r.map_err(|e| to_py_err(&e))?;
+        }
+        Ok(())
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&mut self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> PyResult<bool> {
+        self.close(py, None)?;
+        Ok(false)
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        if let Some(engine) = self.inner.take() {
+            let id = engine.id();
+            // The engine's own drop closes it, waiting for reports: let other threads run.
+            Python::with_gil(|py| {
+                py.allow_threads(move || drop(engine));
+                if let Err(e) = self.serve_all(py) {
+                    e.write_unraisable_bound(py, None);
+                }
+            });
+            logbridge::unregister(id);
+        }
+    }
+}
+
+#[pymodule]
+fn _rafka(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Producer>()?;
+    m.add_class::<KafkaError>()?;
+    m.add_class::<Message>()?;
+    m.add("KafkaException", m.py().get_type_bound::<KafkaException>())?;
+    errors::add_constants(&m.py().get_type_bound::<KafkaError>())?;
+    Ok(())
+}

@@ -1,0 +1,201 @@
+"""rafka.Producer against the real broker, read back with Kafka's Java consumer."""
+import base64
+import json
+import os
+import subprocess
+import uuid
+
+import pytest
+
+import rafka
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def bootstrap():
+    b = os.environ.get("RAFKA_BOOTSTRAP")
+    if not b:
+        pytest.fail("RAFKA_BOOTSTRAP is not set: these tests need a running broker")
+    return b
+
+
+def new_topic(partitions=1):
+    name = "py-" + uuid.uuid4().hex[:10]
+    subprocess.run([os.path.join(ROOT, "scripts/kafka"), "topic", "create", name,
+                    "--partitions", str(partitions)], check=True, capture_output=True)
+    return name
+
+
+def consume(topic, n):
+    out = subprocess.run([os.path.join(ROOT, "scripts/kafka"), "consume", topic, "--max", str(n)],
+                         check=True, capture_output=True, text=True).stdout
+    return [json.loads(l) for l in out.splitlines() if l.strip().startswith("{")]
+
+
+def raw(rec, field):
+    v = rec[field]
+    if v is not None and rec.get(field + "_encoding") == "base64":
+        return base64.b64decode(v)
+    return v.encode() if isinstance(v, str) else v
+
+
+def test_records_arrive_with_contents_keys_headers_and_partitions():
+    topic = new_topic(3)
+    p = rafka.Producer({"bootstrap.servers": bootstrap()})
+    reports = []
+    for i in range(30):
+        p.produce(topic, value=b"v%d" % i, key="k%d" % i, partition=i % 3,
+                  headers=[("h", b"x%d" % i)], on_delivery=lambda e, m: reports.append((e, m)))
+    assert p.flush(30) == 0
+    assert len(reports) == 30
+    assert all(e is None for e, _ in reports)
+    assert sorted(m.partition() for _, m in reports) == sorted(i % 3 for i in range(30))
+    m = reports[0][1]
+    assert m.topic() == topic and m.offset() >= 0 and m.error() is None
+    assert m.headers() == [("h", m.headers()[0][1])]
+    recs = consume(topic, 30)
+    assert len(recs) == 30
+    got = {raw(r, "value"): (raw(r, "key"), r["partition"]) for r in recs}
+    for i in range(30):
+        assert got[b"v%d" % i] == (b"k%d" % i, i % 3)
+    p.close()
+
+
+def test_every_produce_gets_exactly_one_callback():
+    topic = new_topic()
+    p = rafka.Producer({"bootstrap.servers": bootstrap()})
+    counts = {}
+    for i in range(1000):
+        p.produce(topic, b"x", callback=lambda e, m, i=i: counts.__setitem__(i, counts.get(i, 0) + 1))
+    p.flush(30)
+    p.poll(0)
+    assert len(counts) == 1000 and set(counts.values()) == {1}
+    assert len(p) == 0
+    p.close()
+
+
+def test_wrong_argument_types_raise_type_error_naming_the_argument():
+    t = new_topic()
+    p = rafka.Producer({"bootstrap.servers": bootstrap()})
+    with pytest.raises(TypeError, match="value"):
+        p.produce(t, value=12)
+    with pytest.raises(TypeError, match="key"):
+        p.produce(t, value=b"x", key=3.5)
+    with pytest.raises(TypeError, match="topic"):
+        p.produce(5, value=b"x")
+    with pytest.raises(TypeError, match="partition"):
+        p.produce(t, value=b"x", partition="zero")
+    p.close()
+
+
+def test_use_after_close_raises_a_clear_error():
+    p = rafka.Producer({"bootstrap.servers": bootstrap()})
+    p.close()
+    p.close()  # idempotent
+    with pytest.raises(RuntimeError, match="closed"):
+        p.produce("t", b"x")
+    with pytest.raises(RuntimeError, match="closed"):
+        p.flush(1)
+
+
+def test_callback_exception_propagates_from_flush_and_producer_keeps_working():
+    topic = new_topic()
+    p = rafka.Producer({"bootstrap.servers": bootstrap()})
+
+    def bad(err, msg):
+        raise ValueError("boom")
+
+    p.produce(topic, b"a", on_delivery=bad)
+    with pytest.raises(ValueError, match="boom"):
+        p.flush(30)
+    ok = []
+    p.produce(topic, b"b", on_delivery=lambda e, m: ok.append(e))
+    p.flush(30)
+    assert ok == [None]
+    p.close()
+
+
+def test_context_manager_flushes_and_closes():
+    topic = new_topic()
+    with rafka.Producer({"bootstrap.servers": bootstrap()}) as p:
+        p.produce(topic, b"cm")
+    with pytest.raises(RuntimeError):
+        len(p)
+    assert [raw(r, "value") for r in consume(topic, 1)] == [b"cm"]
+
+
+def test_buffer_types_bytearray_memoryview_and_str():
+    topic = new_topic()
+    p = rafka.Producer({"bootstrap.servers": bootstrap()})
+    p.produce(topic, bytearray(b"ba"), partition=0)
+    p.produce(topic, memoryview(b"mv"), partition=0)
+    p.produce(topic, "st", partition=0)
+    p.flush(30)
+    assert sorted(raw(r, "value") for r in consume(topic, 3)) == [b"ba", b"mv", b"st"]
+    p.close()
+
+
+def test_produce_from_four_threads():
+    import threading
+    topic = new_topic(4)
+    p = rafka.Producer({"bootstrap.servers": bootstrap()})
+    done = []
+
+    def work(t):
+        for i in range(500):
+            p.produce(topic, b"%d-%d" % (t, i), on_delivery=lambda e, m: done.append(e))
+            if i % 100 == 0:
+                p.poll(0)
+
+    ts = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    p.flush(30)
+    assert len(done) == 2000 and all(e is None for e in done)
+    assert len(consume(topic, 2000)) == 2000
+    p.close()
+
+
+def test_buffer_error_when_full_then_poll_drains():
+    topic = new_topic()
+    p = rafka.Producer({"bootstrap.servers": bootstrap(), "buffer.memory": 65536, "linger.ms": 50})
+    with pytest.raises(BufferError):
+        for _ in range(100000):
+            p.produce(topic, b"x" * 1000)
+    while len(p):
+        p.poll(0.1)
+    p.produce(topic, b"after")
+    assert p.flush(30) == 0
+    p.close()
+
+
+def test_send_returns_a_future_resolved_with_the_record_metadata():
+    topic = new_topic()
+    p = rafka.Producer({"bootstrap.servers": bootstrap()})
+    futs = [p.send(topic, b"s%d" % i, key=b"k") for i in range(10)]
+    p.flush(30)
+    msgs = [f.result(timeout=0) for f in futs]
+    assert [m.value() for m in msgs] == [b"s%d" % i for i in range(10)]
+    assert msgs[-1].offset() == msgs[0].offset() + 9
+    p.close()
+
+
+def test_confluent_script_runs_with_only_the_import_changed(tmp_path):
+    import sys
+    topic = new_topic()
+    src = open(os.path.join(os.path.dirname(__file__), "confluent_example.py")).read()
+    script = tmp_path / "example.py"
+    script.write_text(src.replace("from confluent_kafka import Producer", "from rafka import Producer"))
+    out = subprocess.run([sys.executable, str(script), bootstrap(), topic],
+                         check=True, capture_output=True, text=True).stdout
+    assert "delivered 3 remaining 0" in out
+    assert sorted(raw(r, "value") for r in consume(topic, 3)) == [b"alpha", b"beta", b"gamma"]
+
+
+def test_stub_matches_the_native_module():
+    import sys
+    r = subprocess.run([sys.executable, "-m", "mypy.stubtest", "rafka"], capture_output=True, text=True,
+                       cwd="/tmp")
+    assert r.returncode == 0, r.stdout + r.stderr
