@@ -1,0 +1,410 @@
+//! librafka_jni: the native side of `io.rafka.RafkaProducer`.
+//!
+//! Every `Java_io_rafka_internal_RafkaNative_*` function below is one `static native` method of
+//! `io.rafka.internal.RafkaNative`. Ownership and threads:
+//!
+//! - A producer lives behind a `jlong` handle: `create` boxes a `rafka_core::Producer` and returns
+//!   the pointer; `free` takes it back. The Java side (`NativeHandle`) guarantees that `free` runs
+//!   exactly once and that no other call uses the handle during or after it.
+//! - Every entry point runs inside [`entry`]: an engine error, a JNI error or a panic becomes a
+//!   pending `io.rafka.internal.NativeException(code, message)` and the function returns a
+//!   default value; the Java side maps the code to a kafka-clients exception.
+//! - `send` takes a global reference to the record's `SendFuture`; the engine's delivery thread
+//!   (`rafka-delivery`) calls `SendFuture.complete` through it and drops it. That thread attaches
+//!   to the JVM once, as a daemon, on its first report and stays attached until it ends; it never
+//!   returns to Java, so every local reference it creates is deleted right after use.
+//! - OAUTHBEARER with a login callback handler: `create` gets the Java `OAuthBearerTokens`, which
+//!   keeps the current token and refreshes it on its own thread. The engine's token provider runs
+//!   on the I/O thread (`rafka-io`), which attaches to the JVM once, as a daemon, and only reads the
+//!   cached token through `currentToken()`; a Java exception there becomes the provider's `Err`.
+use std::cell::{Cell, RefCell};
+use std::ffi::c_void;
+use std::ops::Range;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use jni::objects::{GlobalRef, JByteArray, JClass, JMethodID, JObject, JObjectArray, JString, JValueOwned};
+use jni::signature::{Primitive, ReturnType};
+use jni::sys::{jint, jlong, jlongArray, jvalue, JNI_VERSION_1_8};
+use jni::{JNIEnv, JavaVM};
+use rafka_core::{Config, Delivery, Error, LocalCode, Producer, ProducerBuilder, ProducerRecord};
+
+/// What the delivery thread needs to reach Java, resolved once in `JNI_OnLoad`.
+struct Java {
+    vm: JavaVM,
+    /// `io.rafka.internal.SendFuture.complete(int partition, long offset, long timestamp, int code, String message)`.
+    complete: JMethodID,
+    exception_class: GlobalRef,
+    /// `NativeException(int code, String message)`.
+    exception_ctor: JMethodID,
+    /// `io.rafka.internal.OAuthBearerTokens.currentToken()`: the cached token, or an exception.
+    current_token: JMethodID,
+}
+
+static JAVA: OnceLock<Java> = OnceLock::new();
+
+const FUTURE_CLASS: &str = "io/rafka/internal/SendFuture";
+const EXCEPTION_CLASS: &str = "io/rafka/internal/NativeException";
+const TOKENS_CLASS: &str = "io/rafka/internal/OAuthBearerTokens";
+
+#[no_mangle]
+pub extern "system" fn JNI_OnLoad(vm: JavaVM, _reserved: *mut c_void) -> jint {
+    let r = catch_unwind(AssertUnwindSafe(|| -> jni::errors::Result<()> {
+        let mut env = vm.get_env()?;
+        let future = env.find_class(FUTURE_CLASS)?;
+        let complete = env.get_method_id(&future, "complete", "(IJJILjava/lang/String;)V")?;
+        let exception = env.find_class(EXCEPTION_CLASS)?;
+        let exception_ctor = env.get_method_id(&exception, "<init>", "(ILjava/lang/String;)V")?;
+        let exception_class = env.new_global_ref(exception)?;
+        let tokens = env.find_class(TOKENS_CLASS)?;
+        let current_token = env.get_method_id(&tokens, "currentToken", "()Ljava/lang/String;")?;
+        let vm = env.get_java_vm()?;
+        let _ = JAVA.set(Java { vm, complete, exception_class, exception_ctor, current_token });
+        Ok(())
+    }));
+    match r {
+        Ok(Ok(())) => JNI_VERSION_1_8,
+        // JNI_ERR: System.load fails with an UnsatisfiedLinkError (plus any pending exception).
+        _ => -1,
+    }
+}
+
+/// Why an entry point failed.
+enum Failure {
+    Engine(Error),
+    /// A JNI call failed; when it is `JavaException`, that exception is already pending.
+    Jni(jni::errors::Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Engine(e)
+    }
+}
+
+impl From<jni::errors::Error> for Failure {
+    fn from(e: jni::errors::Error) -> Self {
+        Failure::Jni(e)
+    }
+}
+
+/// Runs an entry point's body; a failure or a panic becomes a pending Java exception.
+fn entry<'local, T>(env: &mut JNIEnv<'local>, default: T, body: impl FnOnce(&mut JNIEnv<'local>) -> Result<T, Failure>) -> T {
+    let failure = match catch_unwind(AssertUnwindSafe(|| body(env))) {
+        Ok(Ok(v)) => return v,
+        Ok(Err(Failure::Jni(jni::errors::Error::JavaException))) => return default,
+        Ok(Err(Failure::Engine(e))) => (e.code().as_i32(), e.to_string()),
+        Ok(Err(Failure::Jni(e))) => (LocalCode::Internal as i32, format!("{}: JNI call failed: {e}", LocalCode::Internal.name())),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            (LocalCode::Internal as i32, format!("{}: rafka panicked (please report it): {what}", LocalCode::Internal.name()))
+        }
+    };
+    throw(env, failure.0, &failure.1);
+    default
+}
+
+fn throw(env: &mut JNIEnv<'_>, code: i32, message: &str) {
+    if env.exception_check().unwrap_or(false) {
+        return;
+    }
+    let Some(java) = JAVA.get() else { return };
+    let r = env.with_local_frame(4, |env| -> jni::errors::Result<()> {
+        let msg = env.new_string(message)?;
+        let class: &JClass<'_> = java.exception_class.as_obj().into();
+        let args = [jvalue { i: code }, jvalue { l: msg.as_raw() }];
+        // SAFETY: the constructor id belongs to this class and takes (int, String).
+        let ex = unsafe { env.new_object_unchecked(class, java.exception_ctor, &args) }?;
+        env.throw(jni::objects::JThrowable::from(ex))
+    });
+    if r.is_err() && !env.exception_check().unwrap_or(false) {
+        let _ = env.throw_new("java/lang/IllegalStateException", message);
+    }
+}
+
+/// The producer behind a handle. Zero (a freed or never-made handle) is a state error.
+fn producer<'a>(handle: jlong) -> Result<&'a Producer, Failure> {
+    if handle == 0 {
+        return Err(Error::local(LocalCode::State, "the producer is closed").into());
+    }
+    // SAFETY: a non-zero handle came from `create` and has not been freed (see the module docs).
+    Ok(unsafe { &*(handle as *const Producer) })
+}
+
+/// A Java timeout in ms; `Long.MAX_VALUE` ("forever", as `close()` passes it) is capped at ten years
+/// so that the engine's `Instant::now() + timeout` cannot overflow.
+fn timeout(ms: jlong) -> Duration {
+    const TEN_YEARS_MS: jlong = 10 * 365 * 24 * 3600 * 1000;
+    Duration::from_millis(ms.clamp(0, TEN_YEARS_MS) as u64)
+}
+
+/// Producers made by `create` and not yet freed: what the tests check `free` against.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// `long create(String[] keys, String[] values, OAuthBearerTokens tokens)`: a producer from checked
+/// string configuration; `tokens` (or null) supplies OAUTHBEARER tokens.
+#[no_mangle]
+pub extern "system" fn Java_io_rafka_internal_RafkaNative_create<'l>(
+    mut env: JNIEnv<'l>,
+    _c: JClass<'l>,
+    keys: JObjectArray<'l>,
+    values: JObjectArray<'l>,
+    tokens: JObject<'l>,
+) -> jlong {
+    entry(&mut env, 0, |env| {
+        let mut config = Config::new();
+        let n = env.get_array_length(&keys)?;
+        for i in 0..n {
+            let k = JString::from(env.get_object_array_element(&keys, i)?);
+            let v = JString::from(env.get_object_array_element(&values, i)?);
+            let key: String = env.get_string(&k)?.into();
+            let value: String = env.get_string(&v)?.into();
+            config.set(&key, &value).map_err(Error::from)?;
+            env.delete_local_ref(k)?;
+            env.delete_local_ref(v)?;
+        }
+        let mut builder = ProducerBuilder::new(config);
+        if !tokens.is_null() {
+            let tokens = env.new_global_ref(&tokens)?;
+            builder = builder.oauthbearer_token_provider(move || cached_token(&tokens));
+        }
+        let p = builder.build()?;
+        LIVE.fetch_add(1, Ordering::SeqCst);
+        Ok(Box::into_raw(Box::new(p)) as jlong)
+    })
+}
+
+/// I/O thread: the token `OAuthBearerTokens` holds now. Its exception (no token yet, the login
+/// callback handler failed, the token expired) becomes the Err, with the exception's message.
+fn cached_token(tokens: &GlobalRef) -> Result<String, String> {
+    let java = JAVA.get().ok_or("the JVM is not reachable from rafka-jni")?;
+    let mut env = java.vm.attach_current_thread_as_daemon().map_err(|e| format!("cannot attach the I/O thread to the JVM: {e}"))?;
+    if !NAMED.with(|n| n.replace(true)) {
+        name_java_thread(&mut env);
+    }
+    let r = env.with_local_frame(4, |env| -> jni::errors::Result<Result<String, String>> {
+        // SAFETY: `current_token` belongs to OAuthBearerTokens, which `tokens` is, and takes no arguments.
+        let r = unsafe { env.call_method_unchecked(tokens.as_obj(), java.current_token, ReturnType::Object, &[]) };
+        if env.exception_check()? {
+            let thrown = env.exception_occurred()?;
+            env.exception_clear()?;
+            let message = env.call_method(&thrown, "getMessage", "()Ljava/lang/String;", &[]).and_then(|m| m.l());
+            return Ok(Err(match message {
+                Ok(m) if !m.is_null() => env.get_string(&JString::from(m))?.into(),
+                _ => {
+                    let _ = env.exception_clear();
+                    "the OAUTHBEARER token source threw an exception".into()
+                }
+            }));
+        }
+        let token = r?.l()?;
+        if token.is_null() {
+            return Ok(Err("the OAUTHBEARER token source has no token".into()));
+        }
+        Ok(Ok(env.get_string(&JString::from(token))?.into()))
+    });
+    match r {
+        Ok(r) => r,
+        Err(e) => {
+            if env.exception_check().unwrap_or(false) {
+                let _ = env.exception_clear();
+            }
+            Err(format!("cannot read the OAUTHBEARER token from Java: {e}"))
+        }
+    }
+}
+
+/// Scratch capacity a thread keeps between sends (larger records get a buffer of their own).
+const SCRATCH_KEEP: usize = 64 * 1024;
+
+thread_local! {
+    /// Topic, key, value and headers of the record being sent, copied out of their Java arrays.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Appends a Java `byte[]` to `buf`; `None` for a null array.
+fn append_bytes(env: &JNIEnv<'_>, array: &JByteArray<'_>, buf: &mut Vec<u8>) -> jni::errors::Result<Option<Range<usize>>> {
+    if array.is_null() {
+        return Ok(None);
+    }
+    let len = env.get_array_length(array)? as usize;
+    let start = buf.len();
+    buf.resize(start + len, 0);
+    // SAFETY: i8 and u8 have the same layout; the slice is exactly the bytes just added.
+    let dst = unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().add(start) as *mut i8, len) };
+    env.get_byte_array_region(array, 0, dst)?;
+    Ok(Some(start..start + len))
+}
+
+fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str, Failure> {
+    std::str::from_utf8(bytes).map_err(|_| Error::local(LocalCode::InvalidArgument, format!("the {what} is not valid UTF-8")).into())
+}
+
+/// `void send(long handle, byte[] topicUtf8, int partition, long timestamp, byte[] key,
+/// byte[] value, byte[][] headers, SendFuture future)`: `partition < 0` lets the partitioner
+/// choose, `timestamp < 0` stamps the record now, `headers` alternates UTF-8 keys and values
+/// (or is null). On success the engine owns a global reference to `future` until the report.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "system" fn Java_io_rafka_internal_RafkaNative_send<'l>(
+    mut env: JNIEnv<'l>,
+    _c: JClass<'l>,
+    handle: jlong,
+    topic: JByteArray<'l>,
+    partition: jint,
+    timestamp: jlong,
+    key: JByteArray<'l>,
+    value: JByteArray<'l>,
+    headers: JObjectArray<'l>,
+    future: JObject<'l>,
+) {
+    entry(&mut env, (), |env| {
+        let producer = producer(handle)?;
+        SCRATCH.with(|scratch| {
+            let mut buf = scratch.borrow_mut();
+            buf.clear();
+            let topic = append_bytes(env, &topic, &mut buf)?.unwrap_or(0..0);
+            let key = append_bytes(env, &key, &mut buf)?;
+            let value = append_bytes(env, &value, &mut buf)?;
+            let mut header_ranges = Vec::new();
+            if !headers.is_null() {
+                let n = env.get_array_length(&headers)?;
+                for i in 0..n {
+                    let element = JByteArray::from(env.get_object_array_element(&headers, i)?);
+                    header_ranges.push(append_bytes(env, &element, &mut buf)?);
+                    env.delete_local_ref(element)?;
+                }
+            }
+            let bytes = &*buf;
+            let mut record = ProducerRecord {
+                topic: utf8(&bytes[topic], "topic")?,
+                partition: (partition >= 0).then_some(partition),
+                key: key.map(|r| &bytes[r]),
+                value: value.map(|r| &bytes[r]),
+                headers: Vec::with_capacity(header_ranges.len() / 2),
+                timestamp: (timestamp >= 0).then_some(timestamp),
+            };
+            for pair in header_ranges.chunks(2) {
+                let k = pair[0].clone().map_or("", |r| std::str::from_utf8(&bytes[r]).unwrap_or(""));
+                record.headers.push((k, pair.get(1).cloned().flatten().map(|r| &bytes[r])));
+            }
+            let future = env.new_global_ref(&future)?;
+            let sent = producer.send_with_callback(&record, move |d| complete(&future, d));
+            drop(record);
+            // One large record must not pin its size on this thread for good.
+            if buf.capacity() > SCRATCH_KEEP {
+                *buf = Vec::new();
+            }
+            Ok(sent?)
+        })
+    })
+}
+
+/// Delivery thread: hands one report to its `SendFuture`, then the global reference is dropped.
+fn complete(future: &GlobalRef, d: &Delivery<'_>) {
+    let Some(java) = JAVA.get() else { return };
+    let mut env = match java.vm.attach_current_thread_as_daemon() {
+        Ok(env) => env,
+        Err(e) => {
+            log::error!("rafka-jni: cannot attach the delivery thread to the JVM: {e}; a report is lost");
+            return;
+        }
+    };
+    if !NAMED.with(|n| n.replace(true)) {
+        name_java_thread(&mut env);
+    }
+    let (code, message) = match d.error {
+        None => (0, None),
+        Some(e) => (e.code().as_i32(), env.new_string(e.to_string()).ok()),
+    };
+    let message_raw = message.as_ref().map_or(std::ptr::null_mut(), |m| m.as_raw());
+    let args = [jvalue { i: d.partition }, jvalue { j: d.offset }, jvalue { j: d.timestamp }, jvalue { i: code }, jvalue { l: message_raw }];
+    // SAFETY: `complete` belongs to SendFuture, which `future` is, and takes these argument types.
+    let r = unsafe { env.call_method_unchecked(future.as_obj(), java.complete, ReturnType::Primitive(Primitive::Void), &args) };
+    if !matches!(r, Ok(JValueOwned::Void)) || env.exception_check().unwrap_or(false) {
+        // SendFuture.complete catches what callbacks throw; this is a bug or an Error (OOM).
+        let _ = env.exception_describe();
+        let _ = env.exception_clear();
+    }
+    if let Some(m) = message {
+        let _ = env.delete_local_ref(m);
+    }
+}
+
+thread_local! {
+    /// Whether this (delivery or I/O) thread's `java.lang.Thread` has been given the native thread's name.
+    static NAMED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Once per attached thread: JNI attaches it as "Thread-N"; callbacks, stack dumps and logs should
+/// show `rafka-delivery` (or `rafka-io`).
+fn name_java_thread(env: &mut JNIEnv<'_>) {
+    let name = std::thread::current().name().unwrap_or("rafka-delivery").to_string();
+    let r = env.with_local_frame(4, |env| -> jni::errors::Result<()> {
+        let thread = env.call_static_method("java/lang/Thread", "currentThread", "()Ljava/lang/Thread;", &[])?.l()?;
+        let name = env.new_string(name)?;
+        env.call_method(&thread, "setName", "(Ljava/lang/String;)V", &[(&name).into()])?;
+        Ok(())
+    });
+    if r.is_err() && env.exception_check().unwrap_or(false) {
+        let _ = env.exception_clear();
+    }
+}
+
+/// `void flush(long handle, long timeoutMs)`.
+#[no_mangle]
+pub extern "system" fn Java_io_rafka_internal_RafkaNative_flush<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong, timeout_ms: jlong) {
+    entry(&mut env, (), |_| Ok(producer(handle)?.flush(timeout(timeout_ms))?))
+}
+
+/// `void close(long handle, long timeoutMs)`: stops the engine; the handle stays valid until `free`.
+#[no_mangle]
+pub extern "system" fn Java_io_rafka_internal_RafkaNative_close<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong, timeout_ms: jlong) {
+    entry(&mut env, (), |_| Ok(producer(handle)?.close(timeout(timeout_ms))?))
+}
+
+/// `void free(long handle)`: releases the producer (closing it first if `close` was not called).
+#[no_mangle]
+pub extern "system" fn Java_io_rafka_internal_RafkaNative_free<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) {
+    entry(&mut env, (), |_| {
+        if handle != 0 {
+            // SAFETY: the Java side frees each handle exactly once, after every other use.
+            drop(unsafe { Box::from_raw(handle as *mut Producer) });
+            LIVE.fetch_sub(1, Ordering::SeqCst);
+        }
+        Ok(())
+    })
+}
+
+/// `int partitionCount(long handle, String topic)`: waits up to `max.block.ms` for metadata.
+#[no_mangle]
+pub extern "system" fn Java_io_rafka_internal_RafkaNative_partitionCount<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong, topic: JString<'l>) -> jint {
+    entry(&mut env, -1, |env| {
+        let topic: String = env.get_string(&topic)?.into();
+        Ok(producer(handle)?.partition_count(&topic)? as jint)
+    })
+}
+
+/// `long[] stats(long handle)`: `{buffer.memory, bytes buffered, records not yet reported}`.
+#[no_mangle]
+pub extern "system" fn Java_io_rafka_internal_RafkaNative_stats<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) -> jlongArray {
+    entry(&mut env, std::ptr::null_mut(), |env| {
+        let p = producer(handle)?;
+        let values = [p.config().buffer_memory as jlong, p.buffered_bytes() as jlong, p.in_flight_count() as jlong];
+        let array = env.new_long_array(values.len() as i32)?;
+        env.set_long_array_region(&array, 0, &values)?;
+        Ok(array.into_raw())
+    })
+}
+
+/// `long liveProducers()`: producers created and not yet freed, in this process.
+#[no_mangle]
+pub extern "system" fn Java_io_rafka_internal_RafkaNative_liveProducers<'l>(_env: JNIEnv<'l>, _c: JClass<'l>) -> jlong {
+    LIVE.load(Ordering::SeqCst) as jlong
+}

@@ -1,0 +1,329 @@
+package io.rafka;
+
+import java.lang.ref.Reference;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.Future;
+
+import io.rafka.internal.ErrorMapping;
+import io.rafka.internal.NativeException;
+import io.rafka.internal.NativeHandle;
+import io.rafka.internal.OAuthBearerTokens;
+import io.rafka.internal.ProducerSettings;
+import io.rafka.internal.RafkaNative;
+import io.rafka.internal.SendFuture;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.Callback;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.Metric;
+import org.apache.kafka.common.MetricName;
+import org.apache.kafka.common.Node;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.errors.ApiException;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.Headers;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.metrics.KafkaMetric;
+import org.apache.kafka.common.serialization.Serializer;
+import org.apache.kafka.common.utils.Utils;
+
+/**
+ * A {@link Producer} on the rafka engine: replace {@code new KafkaProducer<>(...)} with
+ * {@code new RafkaProducer<>(...)}, same arguments. Records are serialized on the calling thread,
+ * copied once into the engine, and reported (callback, then future) on the engine's delivery thread.
+ * Thread-safe, like KafkaProducer. Differences are listed in docs/java.md.
+ */
+public class RafkaProducer<K, V> implements Producer<K, V> {
+    private static final String NO_TRANSACTIONS = "rafka has no transactions yet: use KafkaProducer for transactional producers";
+    private static final Node[] NO_NODES = new Node[0];
+    private static final byte[][] NO_HEADERS = null;
+
+    private final NativeHandle handle;
+    private final Serializer<K> keySerializer;
+    private final Serializer<V> valueSerializer;
+    private final String clientId;
+    /** The last topic's UTF-8 name: most producers send to one topic. */
+    private volatile TopicName lastTopic;
+
+    private record TopicName(String name, byte[] utf8) {}
+
+    public RafkaProducer(Map<String, Object> configs) {
+        this(configs, null, null);
+    }
+
+    public RafkaProducer(Map<String, Object> configs, Serializer<K> keySerializer, Serializer<V> valueSerializer) {
+        this(new ProducerSettings(configs), keySerializer, valueSerializer);
+    }
+
+    public RafkaProducer(Properties properties) {
+        this(properties, null, null);
+    }
+
+    public RafkaProducer(Properties properties, Serializer<K> keySerializer, Serializer<V> valueSerializer) {
+        this(new ProducerSettings(ProducerSettings.fromProperties(properties)), keySerializer, valueSerializer);
+    }
+
+    private RafkaProducer(ProducerSettings settings, Serializer<K> keySerializer, Serializer<V> valueSerializer) {
+        this.clientId = settings.clientId;
+        Serializer<K> ks = null;
+        Serializer<V> vs = null;
+        OAuthBearerTokens tokens = null;
+        try {
+            ks = settings.serializer(keySerializer, ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, true);
+            vs = settings.serializer(valueSerializer, ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, false);
+            tokens = settings.oauthBearerTokens();
+            long address;
+            try {
+                address = RafkaNative.create(settings.engineKeys, settings.engineValues, tokens);
+            } catch (NativeException e) {
+                throw ErrorMapping.toException(e);
+            }
+            this.handle = new NativeHandle(this, address, tokens);
+        } catch (RuntimeException | Error e) {
+            Utils.closeQuietly(ks, "key serializer");
+            Utils.closeQuietly(vs, "value serializer");
+            Utils.closeQuietly(tokens, "OAUTHBEARER token source");
+            throw e;
+        }
+        this.keySerializer = ks;
+        this.valueSerializer = vs;
+    }
+
+    @Override
+    public Future<RecordMetadata> send(ProducerRecord<K, V> record) {
+        return send(record, null);
+    }
+
+    /**
+     * Serializes and queues the record. Like KafkaProducer: a closed producer throws
+     * IllegalStateException, a serializer's failure is thrown (a ClassCastException as a
+     * SerializationException), and errors of the Kafka API kind (no room in the buffer within
+     * max.block.ms, a record too large, ...) go to the callback and the returned future.
+     */
+    @Override
+    public Future<RecordMetadata> send(ProducerRecord<K, V> record, Callback callback) {
+        long address = handle.acquire();
+        try {
+            String topic = record.topic();
+            Headers headers = record.headers();
+            byte[] key = serialize(keySerializer, topic, headers, record.key(), "key");
+            byte[] value = serialize(valueSerializer, topic, headers, record.value(), "value");
+            if (headers instanceof RecordHeaders) {
+                ((RecordHeaders) headers).setReadOnly();
+            }
+            int partition = record.partition() == null ? -1 : record.partition();
+            long timestamp = record.timestamp() == null ? -1 : record.timestamp();
+            SendFuture future = new SendFuture(topic, callback, key == null ? -1 : key.length, value == null ? -1 : value.length);
+            try {
+                RafkaNative.send(address, topicBytes(topic), partition, timestamp, key, value, headerArray(headers), future);
+            } catch (NativeException e) {
+                RuntimeException mapped = ErrorMapping.toException(e);
+                if (mapped instanceof ApiException) {
+                    future.fail(partition, mapped);
+                    return future;
+                }
+                throw mapped;
+            }
+            return future;
+        } finally {
+            handle.release();
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    private static <T> byte[] serialize(Serializer<T> serializer, String topic, Headers headers, T data, String what) {
+        try {
+            return serializer.serialize(topic, headers, data);
+        } catch (ClassCastException e) {
+            throw new SerializationException("Can't convert " + what + " of class " + data.getClass().getName() + " to the class of the "
+                    + what + " serializer " + serializer.getClass().getName(), e);
+        }
+    }
+
+    private byte[] topicBytes(String topic) {
+        TopicName last = lastTopic;
+        if (last != null && last.name.equals(topic)) {
+            return last.utf8;
+        }
+        last = new TopicName(topic, topic.getBytes(StandardCharsets.UTF_8));
+        lastTopic = last;
+        return last.utf8;
+    }
+
+    /** UTF-8 key, value, key, value...; null when there are no headers. */
+    private static byte[][] headerArray(Headers headers) {
+        Header[] all = headers.toArray();
+        if (all.length == 0) {
+            return NO_HEADERS;
+        }
+        byte[][] out = new byte[all.length * 2][];
+        for (int i = 0; i < all.length; i++) {
+            out[2 * i] = all[i].key().getBytes(StandardCharsets.UTF_8);
+            out[2 * i + 1] = all[i].value();
+        }
+        return out;
+    }
+
+    /** Sends everything buffered and waits until every record sent before it is reported. */
+    @Override
+    public void flush() {
+        if (handle.isClosed()) {
+            return;
+        }
+        withNative(handle.acquire(), address -> {
+            RafkaNative.flush(address, Long.MAX_VALUE);
+            return null;
+        });
+    }
+
+    /**
+     * The topic's partitions, fetching its metadata if needed (up to max.block.ms, then a
+     * TimeoutException). rafka's engine keeps only the partition count here: leader, replicas and
+     * in-sync replicas are not filled in (leader null, empty arrays).
+     */
+    @Override
+    public List<PartitionInfo> partitionsFor(String topic) {
+        int count = withNative(handle.acquire(), address -> RafkaNative.partitionCount(address, topic));
+        List<PartitionInfo> out = new ArrayList<>(count);
+        for (int p = 0; p < count; p++) {
+            out.add(new PartitionInfo(topic, p, null, NO_NODES, NO_NODES));
+        }
+        return out;
+    }
+
+    /**
+     * What the engine reports, under KafkaProducer's names where one exists (group producer-metrics,
+     * tag client-id): buffer-total-bytes, buffer-available-bytes, and rafka's records-in-flight.
+     * Values are read when {@link Metric#metricValue()} is called; 0 once the producer is closed.
+     */
+    @Override
+    public Map<MetricName, ? extends Metric> metrics() {
+        Map<String, String> tags = Map.of("client-id", clientId);
+        Map<MetricName, Metric> out = new LinkedHashMap<>();
+        addMetric(out, new MetricName("buffer-total-bytes", "producer-metrics", "The maximum amount of buffer memory the client can use (buffer.memory).", tags), 0);
+        addMetric(out, new MetricName("buffer-available-bytes", "producer-metrics", "The buffer memory not in use.", tags), -1);
+        addMetric(out, new MetricName("records-in-flight", "producer-metrics", "Records sent and not yet reported (rafka).", tags), 2);
+        return Collections.unmodifiableMap(out);
+    }
+
+    /** {@code stat}: an index into {@link RafkaNative#stats}, or -1 for buffer.memory minus bytes buffered. */
+    private void addMetric(Map<MetricName, Metric> out, MetricName name, int stat) {
+        out.put(name, new Metric() {
+            @Override
+            public MetricName metricName() {
+                return name;
+            }
+
+            @Override
+            public Object metricValue() {
+                long[] s = stats();
+                if (s == null) {
+                    return 0.0;
+                }
+                return (double) (stat >= 0 ? s[stat] : s[0] - s[1]);
+            }
+        });
+    }
+
+    private long[] stats() {
+        long address;
+        try {
+            address = handle.acquire();
+        } catch (IllegalStateException closed) {
+            return null;
+        }
+        return withNative(address, RafkaNative::stats);
+    }
+
+    /** A native call on an acquired producer address. */
+    @FunctionalInterface
+    private interface NativeCall<T> {
+        T apply(long address);
+    }
+
+    /**
+     * Runs {@code call} on {@code address} (just acquired from {@link #handle}), maps a
+     * {@link NativeException} to the kafka-clients exception, then releases the handle; the fence
+     * keeps the Cleaner from freeing the producer while the call is in native code.
+     */
+    private <T> T withNative(long address, NativeCall<T> call) {
+        try {
+            return call.apply(address);
+        } catch (NativeException e) {
+            throw ErrorMapping.toException(e);
+        } finally {
+            handle.release();
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** Waits until every record is reported, then frees the native producer. A second call does nothing. */
+    @Override
+    public void close() {
+        close(Duration.ofMillis(Long.MAX_VALUE));
+    }
+
+    /**
+     * Waits up to {@code timeout} for pending records, fails the rest (their callbacks get a
+     * KafkaException), stops the engine's threads and frees it. From a callback it does not wait.
+     */
+    @Override
+    public void close(Duration timeout) {
+        long ms = timeout.isNegative() ? 0 : (timeout.getSeconds() >= Long.MAX_VALUE / 1000 ? Long.MAX_VALUE : timeout.toMillis());
+        if (handle.closeAndFree(ms)) {
+            Utils.closeQuietly(keySerializer, "key serializer");
+            Utils.closeQuietly(valueSerializer, "value serializer");
+        }
+    }
+
+    @Override
+    public void initTransactions() {
+        throw new UnsupportedOperationException(NO_TRANSACTIONS);
+    }
+
+    @Override
+    public void beginTransaction() {
+        throw new UnsupportedOperationException(NO_TRANSACTIONS);
+    }
+
+    @Override
+    public void sendOffsetsToTransaction(Map<TopicPartition, OffsetAndMetadata> offsets, ConsumerGroupMetadata groupMetadata) {
+        throw new UnsupportedOperationException(NO_TRANSACTIONS);
+    }
+
+    @Override
+    public void commitTransaction() {
+        throw new UnsupportedOperationException(NO_TRANSACTIONS);
+    }
+
+    @Override
+    public void abortTransaction() {
+        throw new UnsupportedOperationException(NO_TRANSACTIONS);
+    }
+
+    /** rafka does not push client telemetry (KIP-714), so there is nothing to subscribe to. */
+    @Override
+    public void registerMetricForSubscription(KafkaMetric metric) {}
+
+    @Override
+    public void unregisterMetricFromSubscription(KafkaMetric metric) {}
+
+    /** KafkaProducer throws this too when telemetry is off; rafka has none. */
+    @Override
+    public Uuid clientInstanceId(Duration timeout) {
+        throw new IllegalStateException("rafka does not push client telemetry (KIP-714): there is no client instance id");
+    }
+}

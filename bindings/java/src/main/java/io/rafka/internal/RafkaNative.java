@@ -1,0 +1,44 @@
+package io.rafka.internal;
+
+/**
+ * The native methods of librafka_jni (bindings/java/native/src/lib.rs). Each one throws a
+ * {@link NativeException} on failure. A handle is a pointer to a native producer: valid from
+ * {@link #create} until {@link #free}, which {@link NativeHandle} calls exactly once.
+ */
+public final class RafkaNative {
+    static {
+        NativeLoader.load();
+    }
+
+    private RafkaNative() {}
+
+    /**
+     * A producer from engine configuration (keys and values of equal length); {@code tokens}, when
+     * not null, gives OAUTHBEARER tokens (read on the engine's I/O thread).
+     */
+    public static native long create(String[] keys, String[] values, OAuthBearerTokens tokens);
+
+    /**
+     * Queues a record; {@code future} gets its report on the engine's delivery thread.
+     * {@code partition < 0}: the partitioner chooses; {@code timestamp < 0}: now; {@code headers}:
+     * UTF-8 key, value, key, value... or null. Blocks up to max.block.ms for metadata or buffer space.
+     */
+    public static native void send(long handle, byte[] topic, int partition, long timestamp, byte[] key, byte[] value,
+            byte[][] headers, SendFuture future);
+
+    public static native void flush(long handle, long timeoutMs);
+
+    /** Stops the engine: waits up to {@code timeoutMs} for reports, fails what is left. */
+    public static native void close(long handle, long timeoutMs);
+
+    public static native void free(long handle);
+
+    /** The topic's partition count, waiting up to max.block.ms for metadata. */
+    public static native int partitionCount(long handle, String topic);
+
+    /** Producers created and not yet freed in this process (for tests and leak checks). */
+    public static native long liveProducers();
+
+    /** {buffer.memory, bytes buffered, records not yet reported}. */
+    public static native long[] stats(long handle);
+}
