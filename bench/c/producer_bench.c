@@ -1,0 +1,231 @@
+/* bench/c/producer_bench.c: one producer loop through librafka's C API or, built with
+ * -DUSE_RDKAFKA, through librdkafka, for bench/run.
+ *
+ * usage: producer_bench --bootstrap B --topic T --records N --size S [--threads T] [--keys K]
+ *                       [--warmup W] [--set key=value]...
+ *
+ * Payloads (and keys "key-<i % K>", K=0 for none) are made before timing. W warm-up records are
+ * sent and flushed first; then T threads send N records between them, serving delivery reports
+ * with poll(0) as they go (and poll(10) when the queue is full), and the clock stops after flush.
+ * Only acknowledged records are counted. Latency is the library's own send-to-report time
+ * (rd_kafka_message_latency / report->latency_us), kept in a log-linear histogram.
+ *
+ * Prints one JSON line. A setting the library rejects prints {"unavailable": ...} and exits 3. */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef USE_RDKAFKA
+#include <librdkafka/rdkafka.h>
+#define CLIENT "librdkafka"
+typedef rd_kafka_t handle_t;
+#else
+#include "rafka.h"
+#define CLIENT "rafka"
+typedef rafka_producer_t handle_t;
+#endif
+
+#define MAX_SETTINGS 64
+#define SUB_BITS 7 /* 128 sub-buckets per power of two: under 1% error */
+#define BUCKETS (64 << SUB_BITS)
+
+static atomic_long acked, failed;
+static atomic_long hist[BUCKETS];
+static char first_error[256];
+static atomic_int have_error;
+
+static handle_t *h;
+static const char *topic;
+static long records_per_thread, size, nkeys;
+static char *payload;
+static char (*keys)[24];
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int bucket_of(uint64_t us) {
+    int msb;
+    if (us < (1u << SUB_BITS)) return (int)us;
+    msb = 63 - __builtin_clzll(us);
+    return ((msb - SUB_BITS + 1) << SUB_BITS) + (int)((us >> (msb - SUB_BITS)) & ((1u << SUB_BITS) - 1));
+}
+
+static double bucket_value(int b) {
+    int e = (b >> SUB_BITS) - 1, sub = b & ((1 << SUB_BITS) - 1);
+    if (b < (1 << SUB_BITS)) return b;
+    return (double)(((uint64_t)(1 << SUB_BITS) + (uint64_t)sub) << e);
+}
+
+static double percentile_ms(double p) {
+    long total = 0, seen = 0, target;
+    int b;
+    for (b = 0; b < BUCKETS; b++) total += atomic_load(&hist[b]);
+    if (!total) return 0;
+    target = (long)(p * (double)total + 0.5);
+    if (target < 1) target = 1;
+    for (b = 0; b < BUCKETS; b++) {
+        seen += atomic_load(&hist[b]);
+        if (seen >= target) return bucket_value(b) / 1000.0;
+    }
+    return 0;
+}
+
+static void report(int err, const char *errstr, int64_t latency_us) {
+    if (err) {
+        atomic_fetch_add(&failed, 1);
+        if (!atomic_exchange(&have_error, 1)) {
+            char *c;
+            snprintf(first_error, sizeof first_error, "%s", errstr ? errstr : "?");
+            for (c = first_error; *c; c++)
+                if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) *c = '\''; /* stays valid JSON */
+        }
+        return;
+    }
+    atomic_fetch_add(&acked, 1);
+    atomic_fetch_add(&hist[bucket_of(latency_us < 0 ? 0 : (uint64_t)latency_us)], 1);
+}
+
+#ifdef USE_RDKAFKA
+static void dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    (void)opaque;
+    report(m->err, m->err ? rd_kafka_err2str(m->err) : NULL, rd_kafka_message_latency(m));
+}
+static int produce_one(long i) {
+    const char *k = nkeys ? keys[i % nkeys] : NULL;
+    rd_kafka_resp_err_t e;
+    while ((e = rd_kafka_producev(h, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(payload, (size_t)size),
+                                  RD_KAFKA_V_KEY(k, k ? strlen(k) : 0), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        rd_kafka_poll(h, 10);
+    return e;
+}
+#define POLL(t) rd_kafka_poll(h, t)
+#define FLUSH() rd_kafka_flush(h, 300000)
+#else
+static void dr(rafka_producer_t *p, const rafka_delivery_report_t *r, void *opaque) {
+    (void)p;
+    (void)opaque;
+    report(r->err, r->errstr, r->latency_us);
+}
+static int produce_one(long i) {
+    const char *k = nkeys ? keys[i % nkeys] : NULL;
+    rafka_resp_err_t e;
+    while ((e = rafka_produce(h, topic, RAFKA_PARTITION_UA, RAFKA_MSG_F_COPY, k, k ? strlen(k) : 0, payload,
+                              (size_t)size, NULL, 0, 0, NULL)) == RAFKA_RESP_ERR__QUEUE_FULL)
+        rafka_poll(h, 10);
+    return e;
+}
+#define POLL(t) rafka_poll(h, t)
+#define FLUSH() rafka_flush(h, 300000)
+#endif
+
+static void *sender(void *arg) {
+    long base = (long)(intptr_t)arg, i;
+    for (i = 0; i < records_per_thread; i++) {
+        if (produce_one(base + i)) report(1, "produce() failed", 0);
+        if ((i & 1023) == 0) POLL(0);
+    }
+    return NULL;
+}
+
+static void unavailable(const char *why) {
+    printf("{\"client\": \"%s\", \"unavailable\": \"", CLIENT);
+    for (; *why; why++) putchar(*why == '"' || *why == '\\' ? '\'' : *why);
+    printf("\"}\n");
+    exit(3);
+}
+
+int main(int argc, char **argv) {
+    const char *bootstrap = NULL, *set[MAX_SETTINGS];
+    long records = 0, threads = 1, warmup = 0, i;
+    int nset = 0, a;
+    char err[512];
+    double t0, wall;
+    pthread_t tid[64];
+    size = 100;
+    for (a = 1; a + 1 < argc; a += 2) {
+        if (!strcmp(argv[a], "--bootstrap")) bootstrap = argv[a + 1];
+        else if (!strcmp(argv[a], "--topic")) topic = argv[a + 1];
+        else if (!strcmp(argv[a], "--records")) records = atol(argv[a + 1]);
+        else if (!strcmp(argv[a], "--size")) size = atol(argv[a + 1]);
+        else if (!strcmp(argv[a], "--threads")) threads = atol(argv[a + 1]);
+        else if (!strcmp(argv[a], "--keys")) nkeys = atol(argv[a + 1]);
+        else if (!strcmp(argv[a], "--warmup")) warmup = atol(argv[a + 1]);
+        else if (!strcmp(argv[a], "--set") && nset < MAX_SETTINGS) set[nset++] = argv[a + 1];
+        else break;
+    }
+    if (a != argc || !bootstrap || !topic || records <= 0 || threads < 1 || threads > 64) {
+        fprintf(stderr, "usage: %s --bootstrap B --topic T --records N --size S [--threads T] [--keys K] "
+                        "[--warmup W] [--set key=value]...\n", argv[0]);
+        return 2;
+    }
+    payload = malloc((size_t)size + 1);
+    for (i = 0; i < size; i++) payload[i] = (char)('A' + i % 26);
+    if (nkeys) {
+        keys = malloc(sizeof *keys * (size_t)nkeys);
+        for (i = 0; i < nkeys; i++) snprintf(keys[i], sizeof keys[i], "key-%ld", i);
+    }
+
+#ifdef USE_RDKAFKA
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+#define CONF_SET(k, v) (rd_kafka_conf_set(conf, k, v, err, sizeof err) == RD_KAFKA_CONF_OK)
+#else
+    rafka_conf_t *conf = rafka_conf_new();
+#define CONF_SET(k, v) (rafka_conf_set(conf, k, v, err, sizeof err) == RAFKA_CONF_OK)
+#endif
+    if (!CONF_SET("bootstrap.servers", bootstrap)) unavailable(err);
+    for (a = 0; a < nset; a++) {
+        char kv[512], *eq;
+        snprintf(kv, sizeof kv, "%s", set[a]);
+        if (!(eq = strchr(kv, '='))) unavailable("--set needs key=value");
+        *eq = 0;
+        if (!CONF_SET(kv, eq + 1)) unavailable(err);
+    }
+#ifdef USE_RDKAFKA
+    rd_kafka_conf_set_dr_msg_cb(conf, dr);
+    h = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+#else
+    rafka_conf_set_dr_cb(conf, dr);
+    h = rafka_producer_new(conf, err, sizeof err);
+#endif
+    if (!h) unavailable(err);
+
+    if (warmup > 0) {
+        records_per_thread = warmup;
+        sender((void *)0);
+        FLUSH();
+    }
+    atomic_store(&acked, 0);
+    atomic_store(&failed, 0);
+    for (i = 0; i < BUCKETS; i++) atomic_store(&hist[i], 0);
+
+    records_per_thread = records / threads;
+    t0 = now_s();
+    for (i = 0; i < threads; i++) pthread_create(&tid[i], NULL, sender, (void *)(intptr_t)(i * records_per_thread));
+    for (i = 0; i < threads; i++) pthread_join(tid[i], NULL);
+    FLUSH();
+    wall = now_s() - t0;
+
+    printf("{\"client\": \"%s\", \"records\": %ld, \"acked\": %ld, \"failed\": %ld, \"seconds\": %.4f, "
+           "\"p50_ms\": %.3f, \"p99_ms\": %.3f, \"first_error\": \"%s\"}\n",
+           CLIENT, records_per_thread * threads, atomic_load(&acked), atomic_load(&failed), wall,
+           percentile_ms(0.50), percentile_ms(0.99), first_error);
+    fflush(stdout);
+#ifdef USE_RDKAFKA
+    rd_kafka_destroy(h);
+#else
+    rafka_producer_free(h);
+#endif
+    free(payload);
+    free(keys);
+    return atomic_load(&failed) ? 1 : 0;
+}

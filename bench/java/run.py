@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""The same Producer send loop with KafkaProducer and RafkaProducer, same broker, same settings.
+
+Each run is its own JVM (HeapBench.java, launched from source), alternating client by client,
+on a fresh 6-partition topic. Writes bench/results/java.json with every run and the median per
+client. A benchmark, not a test: figures vary with the machine; nothing asserts a speed.
+
+Usage: bench/java/run.py [--records N] [--runs K] [--record-size B] [--warmup W]
+Needs a broker (RAFKA_BOOTSTRAP, or the one `scripts/kafka up` started), JDK 17 and Maven.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+KAFKA = ROOT / "scripts" / "kafka"
+FIELDS = ("records_per_s", "cpu_us_per_record", "heap_bytes_per_record", "peak_rss_kib")
+
+
+def sh(*args, **kw):
+    return subprocess.run(args, check=True, capture_output=True, text=True, **kw).stdout.strip()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--record-size", type=int, default=100)
+    ap.add_argument("--warmup", type=int, default=200_000)
+    a = ap.parse_args()
+
+    bootstrap = os.environ.get("RAFKA_BOOTSTRAP") or sh(str(KAFKA), "bootstrap")
+    sh("mvn", "-q", "-B", "-DskipTests", "package", cwd=ROOT / "bindings" / "java")
+    jar = next((ROOT / "bindings" / "java" / "target").glob("rafka-java-*.jar"))
+    classpath = f"{jar}:{sh(str(KAFKA), 'classpath')}"
+    load_at_start = round(os.getloadavg()[0], 2)
+    runs = []
+    for i in range(a.runs):
+        for client in ("kafka", "rafka"):
+            topic = f"bench-java-{client}-{uuid.uuid4().hex[:8]}"
+            sh(str(KAFKA), "topic", "create", topic, "--partitions", "6", "--bootstrap", bootstrap)
+            out = sh("java", "-Xms1g", "-Xmx1g", "-cp", classpath, str(Path(__file__).parent / "HeapBench.java"),
+                     client, bootstrap, topic, str(a.records), str(a.record_size), str(a.warmup))
+            run = json.loads(out.splitlines()[-1])
+            print(json.dumps(run), flush=True)
+            runs.append(run)
+    median = {}
+    for client in ("kafka", "rafka"):
+        mine = [r for r in runs if r["client"] == client]
+        median[client] = {f: statistics.median(r[f] for r in mine) for f in FIELDS}
+    result = {
+        "what": "one Producer<byte[],byte[]> send loop (keyless, callback, flush) with KafkaProducer and RafkaProducer",
+        "settings": {"acks": "all", "linger.ms": 5, "partitions": 6, "records": a.records, "record_size": a.record_size,
+                     "warmup_records": a.warmup, "jvm": "-Xms1g -Xmx1g", "kafka_clients": "4.3.1"},
+        # Other work on the machine shows here: the two clients alternate, so both share it.
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "load_average_1min_at_start": load_at_start,
+                    "java": subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]},
+        "median": median,
+        "ratio_rafka_over_kafka": {f: round(median["rafka"][f] / median["kafka"][f], 3) for f in FIELDS if median["kafka"][f]},
+        "runs": runs,
+    }
+    out = ROOT / "bench" / "results" / "java.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_table(result, out.with_suffix(".md"))
+    print(json.dumps(result["median"]), f"-> {out}")
+
+
+def write_table(result, path):
+    """The medians as a Markdown table beside the JSON."""
+    s = result["settings"]
+    lines = [
+        f"# Java: KafkaProducer vs RafkaProducer, one send loop\n",
+        f"{s['records']:,} records of {s['record_size']} B, acks={s['acks']}, linger.ms={s['linger.ms']}, "
+        f"{s['partitions']} partitions, {s['warmup_records']:,} warm-up records, JVM {s['jvm']}, "
+        f"kafka-clients {s['kafka_clients']}; median of {len(result['runs']) // 2} runs, each in its own JVM, "
+        f"on {result['machine']['cpus']} CPUs (broker included), 1-minute load average "
+        f"{result['machine'].get('load_average_1min_at_start', '?')} at the start (other work on the machine; "
+        f"the clients alternate, so both share it). Reproduce: `python3 bench/java/run.py`.\n",
+        "| client | records/s | CPU per record | heap allocated per record | peak RSS |",
+        "|---|---|---|---|---|",
+    ]
+    for client, name in (("kafka", "KafkaProducer"), ("rafka", "RafkaProducer")):
+        m = result["median"][client]
+        lines.append(f"| {name} | {m['records_per_s']:,.0f} | {m['cpu_us_per_record']:.2f} us | "
+                     f"{m['heap_bytes_per_record']:.0f} B | {m['peak_rss_kib'] / 1024:.0f} MiB |")
+    r = result["ratio_rafka_over_kafka"]
+    lines.append(f"\nRafkaProducer / KafkaProducer: {r['records_per_s']}x the records/s, {r['cpu_us_per_record']}x the CPU "
+                 f"and {r['heap_bytes_per_record']}x the heap per record.")
+    path.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
