@@ -603,6 +603,7 @@ impl IoThread {
         if !self.push_metadata_request(token, &req, RequestKind::Metadata, now) {
             return;
         }
+        log::debug!("metadata request for {} topic(s) to broker {}", req.topics.as_ref().map_or(0, |t| t.len()), self.conns[&token].node_id);
         self.meta.inflight = true;
         self.meta.needed = false;
         self.meta.last_request = Some(now);
@@ -879,7 +880,10 @@ impl IoThread {
         }
 
         for (leader, ids) in by_leader {
-            let Some(token) = self.ready_connection(leader, now) else { continue };
+            let Some(token) = self.ready_connection(leader, now) else {
+                log::trace!("{} partition(s) wait for a ready connection to broker {leader}", ids.len());
+                continue;
+            };
             let conn_inflight = self.conns[&token].inflight.len() + self.conns[&token].unacked.len();
             if conn_inflight >= max_in_flight {
                 continue;
@@ -925,9 +929,14 @@ impl IoThread {
                 ps.carry = Some(r);
                 break;
             }
-            if records.is_empty() && size + len > room {
-                ps.carry = Some(r);
-                return None;
+            if records.is_empty() {
+                if size + len > room {
+                    ps.carry = Some(r);
+                    return None;
+                }
+                // Room for the batch at once: growing a Vec of records copies them over and over.
+                let queued = ps.pq.queued_bytes.load(Ordering::Relaxed) / r.body.len().max(1);
+                records.reserve((limit / len + 1).min(queued + 1).min(cap));
             }
             size += len;
             records.push(r);
@@ -1031,6 +1040,12 @@ impl IoThread {
         let client_id = cfg.client_id.clone();
         let codec = cfg.compression.codec;
         let c = self.conns.get_mut(&token).unwrap();
+        log::trace!(
+            "produce request {corr} to broker {}: {} batch(es), {} record(s)",
+            c.node_id,
+            batches.len(),
+            batches.iter().map(|b| b.records.len()).sum::<usize>()
+        );
         let v = c.versions.produce.expect("ready connections have a Produce version");
         if v < codec.min_produce_version() {
             let e = Error::kafka(
@@ -1392,6 +1407,7 @@ impl IoThread {
             }
             if !expired.is_empty() {
                 let why = self.why_not_sent(leader);
+                log::debug!("{} record(s) of {}-{} expired unsent: {why}", expired.len(), pq.topic, pq.partition);
                 let e = Error::local(
                     LocalCode::MessageTimedOut,
                     format!("waited delivery.timeout.ms ({} ms) in the queue of {}-{} without being sent: {why}", timeout_ns / 1_000_000, pq.topic, pq.partition),
