@@ -43,6 +43,10 @@ foreach(case ${RAFKA_C_CASES})
   set_tests_properties(c.${case} PROPERTIES ENVIRONMENT "${RAFKA_TEST_ENV}" TIMEOUT 120 LABELS c)
 endforeach()
 
+# Under the sanitizers and valgrind librafka allocates with the C library's malloc (not mimalloc),
+# so that leak checks see its allocations too (ffi/src/alloc.rs).
+set(RAFKA_CHECKED_ALLOC "RAFKA_ALLOCATOR=system")
+
 # --- AddressSanitizer + UBSan: the C side instrumented, linked with the static library --------
 rafka_c_test(test_capi_asan rafka::rafka_static)
 target_compile_options(test_capi_asan PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
@@ -50,7 +54,7 @@ target_link_options(test_capi_asan PRIVATE -fsanitize=address,undefined)
 foreach(case ${RAFKA_C_CASES})
   add_test(NAME asan.${case} COMMAND test_capi_asan ${case})
   set_tests_properties(asan.${case} PROPERTIES
-    ENVIRONMENT "${RAFKA_TEST_ENV};ASAN_OPTIONS=detect_leaks=1:abort_on_error=0;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
+    ENVIRONMENT "${RAFKA_TEST_ENV};${RAFKA_CHECKED_ALLOC};ASAN_OPTIONS=detect_leaks=1:abort_on_error=0;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
     TIMEOUT 180 LABELS asan)
 endforeach()
 
@@ -60,7 +64,7 @@ if(VALGRIND)
   add_test(NAME valgrind.c_all
     COMMAND ${VALGRIND} --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
             --show-leak-kinds=definite,indirect --track-origins=yes $<TARGET_FILE:test_capi> all)
-  set_tests_properties(valgrind.c_all PROPERTIES ENVIRONMENT "${RAFKA_TEST_ENV}" TIMEOUT 600 LABELS valgrind)
+  set_tests_properties(valgrind.c_all PROPERTIES ENVIRONMENT "${RAFKA_TEST_ENV};${RAFKA_CHECKED_ALLOC}" TIMEOUT 600 LABELS valgrind)
 endif()
 
 # --- C++ wrapper: GoogleTest, plain and under ASan+UBSan --------------------------------------
@@ -71,8 +75,13 @@ if(GTest_FOUND)
     target_compile_definitions(${target} PRIVATE RAFKA_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
     target_compile_options(${target} PRIVATE ${RAFKA_WARNINGS})
     target_link_libraries(${target} PRIVATE rafka::rafka_cpp GTest::gtest GTest::gtest_main Threads::Threads)
+    if("${ARGN}" STREQUAL "asan")
+      set(env "${RAFKA_TEST_ENV};${RAFKA_CHECKED_ALLOC}")
+    else()
+      set(env "${RAFKA_TEST_ENV}")
+    endif()
     gtest_discover_tests(${target} TEST_PREFIX ${prefix}
-      PROPERTIES ENVIRONMENT "${RAFKA_TEST_ENV}" TIMEOUT 120 LABELS ${ARGN})
+      PROPERTIES ENVIRONMENT "${env}" TIMEOUT 120 LABELS ${ARGN})
   endfunction()
   include(GoogleTest)
   rafka_cpp_test(test_rafka_cpp cpp. cpp)

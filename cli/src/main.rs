@@ -1,6 +1,10 @@
 //! The `rafka` command: `produce` (stdin lines to a topic) and `perf` (a producer performance test
 //! with the flags and summary line of Kafka's `kafka-producer-perf-test`).
 
+/// mimalloc unless `RAFKA_ALLOCATOR=system`: see rafka-core's `alloc.rs`.
+#[global_allocator]
+static ALLOCATOR: rafka_core::alloc::RafkaAlloc = rafka_core::alloc::RafkaAlloc;
+
 mod args;
 mod perf;
 mod produce;

@@ -54,6 +54,9 @@ pub(crate) struct PartitionQueue {
     /// Dense id across the producer's partitions: the I/O thread's index for its own state.
     pub id: usize,
     pub topic: Arc<str>,
+    /// The topic NUL-terminated (interior NULs, which no valid topic has, left out): what C
+    /// delivery reports point at, made once instead of per report.
+    pub topic_c: std::ffi::CString,
     pub partition: i32,
     queue: SegQueue<PendingRecord>,
     /// Encoded bytes in `queue` (bodies only), kept by senders (+) and the I/O thread (-).
@@ -77,6 +80,7 @@ impl PartitionQueue {
     pub fn new(id: usize, topic: Arc<str>, partition: i32) -> Self {
         PartitionQueue {
             id,
+            topic_c: std::ffi::CString::new(topic.replace('\0', "")).unwrap_or_default(),
             topic,
             partition,
             queue: SegQueue::new(),

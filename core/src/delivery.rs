@@ -104,6 +104,7 @@ impl Deliverer {
             };
             let d = Delivery {
                 topic: &job.pq.topic,
+                topic_c: &job.pq.topic_c,
                 partition: job.pq.partition,
                 offset,
                 timestamp,

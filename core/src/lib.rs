@@ -7,6 +7,7 @@
 //! `delivery.rs` (reports, on the delivery thread or `poll()`).
 
 mod accumulator;
+pub mod alloc;
 #[doc(hidden)]
 pub mod bench_support;
 mod clock;

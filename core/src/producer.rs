@@ -349,9 +349,11 @@ impl Producer {
 
         let mut body = Vec::with_capacity(body_len);
         record_batch::encode_record_body(&mut body, rec.key, rec.value, &hdrs);
-        let timestamp = rec.timestamp.unwrap_or_else(clock::wall_ms);
+        // One clock read per record: the wall-clock timestamp is derived from the monotonic one.
+        let now_ns = clock::mono_ns();
+        let timestamp = rec.timestamp.unwrap_or_else(|| clock::wall_ms_at(now_ns));
         let pq = &topic.partitions[partition as usize];
-        let out = pq.push(PendingRecord { body: body.into_boxed_slice(), timestamp, enqueued_ns: clock::mono_ns(), completion }, cfg.batch_size);
+        let out = pq.push(PendingRecord { body: body.into_boxed_slice(), timestamp, enqueued_ns: now_ns, completion }, cfg.batch_size);
         if out.activated {
             inner.activations.push(pq.clone());
             inner.wake_io();

@@ -67,6 +67,8 @@ pub type DeliveryResult = Result<RecordMetadata, Error>;
 /// key, value and headers (valid only inside the callback).
 pub struct Delivery<'a> {
     pub topic: &'a Arc<str>,
+    /// The topic as a NUL-terminated C string (for C bindings).
+    pub topic_c: &'a std::ffi::CStr,
     /// The partition the record was assigned to (-1 if it failed before one was chosen).
     pub partition: i32,
     pub offset: i64,
@@ -83,11 +85,11 @@ impl<'a> Delivery<'a> {
     }
 
     pub fn key(&self) -> Option<&'a [u8]> {
-        self.parts().0
+        self.key_value().0
     }
 
     pub fn value(&self) -> Option<&'a [u8]> {
-        self.parts().1
+        self.key_value().1
     }
 
     /// The headers as sent.
@@ -103,7 +105,8 @@ impl<'a> Delivery<'a> {
         out
     }
 
-    fn parts(&self) -> (Option<&'a [u8]>, Option<&'a [u8]>) {
+    /// Key and value in one pass over the record.
+    pub fn key_value(&self) -> (Option<&'a [u8]>, Option<&'a [u8]>) {
         let mut d = Decoder::new(self.body);
         let key = varint_bytes(&mut d).ok().flatten();
         let value = varint_bytes(&mut d).ok().flatten();
@@ -113,14 +116,17 @@ impl<'a> Delivery<'a> {
     pub fn to_result(&self) -> DeliveryResult {
         match self.error {
             Some(e) => Err(e.clone()),
-            None => Ok(RecordMetadata {
-                topic: self.topic.clone(),
-                partition: self.partition,
-                offset: self.offset,
-                timestamp: self.timestamp,
-                serialized_key_size: self.key().map_or(-1, |k| k.len() as i32),
-                serialized_value_size: self.value().map_or(-1, |v| v.len() as i32),
-            }),
+            None => {
+                let (key, value) = self.key_value();
+                Ok(RecordMetadata {
+                    topic: self.topic.clone(),
+                    partition: self.partition,
+                    offset: self.offset,
+                    timestamp: self.timestamp,
+                    serialized_key_size: key.map_or(-1, |k| k.len() as i32),
+                    serialized_value_size: value.map_or(-1, |v| v.len() as i32),
+                })
+            }
         }
     }
 }

@@ -15,6 +15,10 @@ mod ptr;
 
 use std::ffi::c_char;
 
+/// mimalloc unless `RAFKA_ALLOCATOR=system`: see rafka-core's `alloc.rs`.
+#[global_allocator]
+static ALLOCATOR: rafka_core::alloc::RafkaAlloc = rafka_core::alloc::RafkaAlloc;
+
 /// The library version as `0xMMmmpp` (major, minor, patch), like librdkafka's `rd_kafka_version()`.
 /// Compare with the RAFKA_VERSION macro to check the header matches the library.
 #[no_mangle]

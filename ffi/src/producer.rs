@@ -111,8 +111,6 @@ pub const RAFKA_MSG_F_COPY: i32 = 0x2;
 pub const RAFKA_MSG_F_BLOCK: i32 = 0x4;
 
 thread_local! {
-    /// The last topic a report on this thread named, NUL-terminated, so reports do not allocate.
-    static TOPIC_CACHE: RefCell<Option<(Arc<str>, CString)>> = const { RefCell::new(None) };
     /// The message of the last error a call on this thread returned (see `rafka_last_error_message`).
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
     /// The scratch buffer `rafka_produce_iov()` gathers into.
@@ -154,21 +152,14 @@ pub extern "C" fn rafka_last_error_message() -> *const c_char {
 impl Shared {
     fn report(&self, d: &Delivery<'_>, msg_opaque: usize) {
         let Some(cb) = self.dr_cb else { return };
-        let (topic, cached) = match TOPIC_CACHE.with(|c| c.borrow_mut().take()) {
-            Some((t, c)) if Arc::ptr_eq(&t, d.topic) || *t == **d.topic => (t, c),
-            _ => (
-                d.topic.clone(),
-                CString::new(d.topic.replace('\0', "")).unwrap_or_default(),
-            ),
-        };
         let errstr = d
             .error
             .map(|e| CString::new(e.to_string().replace('\0', "")).unwrap_or_default());
-        let (key, value) = (d.key(), d.value());
+        let (key, value) = d.key_value();
         let report = rafka_delivery_report_t {
             err: d.error.map_or(0, code_of),
             errstr: errstr.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
-            topic: cached.as_ptr(),
+            topic: d.topic_c.as_ptr(),
             partition: d.partition,
             offset: d.offset,
             timestamp: d.timestamp,
@@ -189,7 +180,6 @@ impl Shared {
                 self.opaque as *mut c_void,
             )
         };
-        TOPIC_CACHE.with(|c| *c.borrow_mut() = Some((topic, cached)));
     }
 }
 

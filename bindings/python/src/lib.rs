@@ -6,6 +6,10 @@
 // pyo3 0.22's #[pymethods] expansion converts PyErr into PyErr.
 #![allow(clippy::useless_conversion)]
 
+/// mimalloc unless `RAFKA_ALLOCATOR=system`: see rafka-core's `alloc.rs`.
+#[global_allocator]
+static ALLOCATOR: rafka_core::alloc::RafkaAlloc = rafka_core::alloc::RafkaAlloc;
+
 mod buffers;
 mod errors;
 mod logbridge;

@@ -17,6 +17,10 @@
 //!   keeps the current token and refreshes it on its own thread. The engine's token provider runs
 //!   on the I/O thread (`rafka-io`), which attaches to the JVM once, as a daemon, and only reads the
 //!   cached token through `currentToken()`; a Java exception there becomes the provider's `Err`.
+/// mimalloc unless `RAFKA_ALLOCATOR=system`: see rafka-core's `alloc.rs`.
+#[global_allocator]
+static ALLOCATOR: rafka_core::alloc::RafkaAlloc = rafka_core::alloc::RafkaAlloc;
+
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::ops::Range;
