@@ -47,6 +47,14 @@ impl ProducerBatch {
             len += record_batch::record_len(r.timestamp - base_timestamp, i as i32, r.body.len());
         }
         let created_ns = records.iter().map(|r| r.enqueued_ns).min().unwrap_or(0);
+        Self::with_totals(pq, records, len, max_timestamp, created_ns)
+    }
+
+    /// [`ProducerBatch::new`] for a caller that has already walked the records: `len` is the
+    /// encoded batch length (header included), the others as `new` computes them.
+    pub fn with_totals(pq: Arc<PartitionQueue>, records: Vec<PendingRecord>, len: usize, max_timestamp: i64, created_ns: u64) -> ProducerBatch {
+        let base_timestamp = records[0].timestamp;
+        debug_assert_eq!(len, Self::new_len(&records), "with_totals: wrong length");
         ProducerBatch {
             pq,
             records,
@@ -64,6 +72,12 @@ impl ProducerBatch {
             attempts: 0,
             maybe_written: false,
         }
+    }
+
+    fn new_len(records: &[PendingRecord]) -> usize {
+        let base = records[0].timestamp;
+        let body: usize = records.iter().enumerate().map(|(i, r)| record_batch::record_len(r.timestamp - base, i as i32, r.body.len())).sum();
+        record_batch::RECORD_BATCH_OVERHEAD + body
     }
 
     pub fn record_count(&self) -> i32 {

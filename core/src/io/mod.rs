@@ -912,13 +912,13 @@ impl IoThread {
     /// Records for one new batch of partition `id`: at most `limit` bytes encoded (at least one
     /// record, if that one fits `room`) and `batch.num.messages` records. Restarts the linger
     /// window for what stays queued.
-    fn drain_records(&mut self, id: usize, limit: usize, room: usize, now_ns: u64) -> Option<Vec<PendingRecord>> {
+    fn drain_records(&mut self, id: usize, limit: usize, room: usize, now_ns: u64) -> Option<ProducerBatch> {
         let cap = self.inner.config.batch_num_messages;
         let ps = self.parts[id].as_mut().unwrap();
         let limit = limit.min(room).min(ps.split_cap.saturating_add(RECORD_BATCH_OVERHEAD));
         let mut records: Vec<PendingRecord> = Vec::new();
         let mut size = RECORD_BATCH_OVERHEAD;
-        let mut base_ts = 0i64;
+        let (mut base_ts, mut max_ts, mut created_ns) = (0i64, i64::MIN, u64::MAX);
         loop {
             let Some(r) = ps.carry.take().or_else(|| ps.pq.pop()) else { break };
             if records.is_empty() {
@@ -939,13 +939,15 @@ impl IoThread {
                 records.reserve((limit / len + 1).min(queued + 1).min(cap));
             }
             size += len;
+            max_ts = max_ts.max(r.timestamp);
+            created_ns = created_ns.min(r.enqueued_ns);
             records.push(r);
         }
         if records.is_empty() {
             return None;
         }
         ps.linger_start_ns = if ps.has_queued() { Some(now_ns) } else { None };
-        Some(records)
+        Some(ProducerBatch::with_totals(ps.pq.clone(), records, size, max_ts, created_ns))
     }
 
     /// Compression: seals batches of partition `id` (up to `MAX_SEALED_AHEAD` outstanding) and
@@ -961,9 +963,8 @@ impl IoThread {
             if !first && !urgent && ps.queued_bytes() < batch_size.min(ps.split_cap) {
                 return;
             }
-            let Some(records) = self.drain_records(id, batch_size, usize::MAX, now_ns) else { return };
+            let Some(mut b) = self.drain_records(id, batch_size, usize::MAX, now_ns) else { return };
             let ps = self.parts[id].as_mut().unwrap();
-            let mut b = ProducerBatch::new(ps.pq.clone(), records);
             b.seal_no = ps.next_seal;
             ps.next_seal += 1;
             match &self.compressor {
@@ -1012,8 +1013,7 @@ impl IoThread {
             ps.next_send_seal += 1;
             ps.sealed.pop_front().unwrap()
         } else {
-            let records = self.drain_records(id, batch_size, room, now_ns)?;
-            ProducerBatch::new(self.parts[id].as_ref().unwrap().pq.clone(), records)
+            self.drain_records(id, batch_size, room, now_ns)?
         };
         let ps = self.parts[id].as_mut().unwrap();
         if let Some((pid, epoch)) = pid {
