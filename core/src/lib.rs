@@ -28,4 +28,4 @@ pub use delivery::{DeliveryFuture, DeliveryMode};
 pub use error::{Code, Error, LocalCode, Result};
 pub use metadata::{BrokerMetadata, ClusterMetadata, PartitionMetadata, TopicMetadata};
 pub use producer::{current_producer_id, Producer, ProducerBuilder};
-pub use record::{Delivery, DeliveryResult, ProducerRecord, RecordMetadata};
+pub use record::{Delivery, DeliveryResult, OwnedRecord, ProducerRecord, RecordMetadata};

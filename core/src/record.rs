@@ -94,23 +94,17 @@ impl<'a> Delivery<'a> {
 
     /// The headers as sent.
     pub fn headers(&self) -> Vec<(&'a str, Option<&'a [u8]>)> {
-        let mut d = Decoder::new(self.body);
-        let mut out = Vec::new();
-        let (Ok(_), Ok(_)) = (varint_bytes(&mut d), varint_bytes(&mut d)) else { return out };
-        let n = d.varint("header count").unwrap_or(0);
-        for _ in 0..n.max(0) {
-            let (Ok(Some(k)), Ok(v)) = (varint_bytes(&mut d), varint_bytes(&mut d)) else { break };
-            out.push((std::str::from_utf8(k).unwrap_or(""), v));
-        }
-        out
+        body_headers(self.body)
     }
 
     /// Key and value in one pass over the record.
     pub fn key_value(&self) -> (Option<&'a [u8]>, Option<&'a [u8]>) {
-        let mut d = Decoder::new(self.body);
-        let key = varint_bytes(&mut d).ok().flatten();
-        let value = varint_bytes(&mut d).ok().flatten();
-        (key, value)
+        body_key_value(self.body)
+    }
+
+    /// Key, value and headers copied out in one allocation, to keep past the callback.
+    pub fn to_owned_record(&self) -> OwnedRecord {
+        OwnedRecord { body: self.body.into() }
     }
 
     pub fn to_result(&self) -> DeliveryResult {
@@ -129,6 +123,53 @@ impl<'a> Delivery<'a> {
             }
         }
     }
+}
+
+/// A record's key, value and headers kept after its delivery report (see
+/// [`Delivery::to_owned_record`]): one buffer, parsed when asked.
+#[derive(Clone, Debug)]
+pub struct OwnedRecord {
+    body: Box<[u8]>,
+}
+
+impl OwnedRecord {
+    pub fn key(&self) -> Option<&[u8]> {
+        body_key_value(&self.body).0
+    }
+
+    pub fn value(&self) -> Option<&[u8]> {
+        body_key_value(&self.body).1
+    }
+
+    pub fn headers(&self) -> Vec<(&str, Option<&[u8]>)> {
+        body_headers(&self.body)
+    }
+
+    /// Whether the record has headers (without decoding them).
+    pub fn has_headers(&self) -> bool {
+        let mut d = Decoder::new(&self.body);
+        let (Ok(_), Ok(_)) = (varint_bytes(&mut d), varint_bytes(&mut d)) else { return false };
+        d.varint("header count").unwrap_or(0) > 0
+    }
+}
+
+fn body_key_value(body: &[u8]) -> (Option<&[u8]>, Option<&[u8]>) {
+    let mut d = Decoder::new(body);
+    let key = varint_bytes(&mut d).ok().flatten();
+    let value = varint_bytes(&mut d).ok().flatten();
+    (key, value)
+}
+
+fn body_headers(body: &[u8]) -> Vec<(&str, Option<&[u8]>)> {
+    let mut d = Decoder::new(body);
+    let mut out = Vec::new();
+    let (Ok(_), Ok(_)) = (varint_bytes(&mut d), varint_bytes(&mut d)) else { return out };
+    let n = d.varint("header count").unwrap_or(0);
+    for _ in 0..n.max(0) {
+        let (Ok(Some(k)), Ok(v)) = (varint_bytes(&mut d), varint_bytes(&mut d)) else { break };
+        out.push((std::str::from_utf8(k).unwrap_or(""), v));
+    }
+    out
 }
 
 /// A varint-length-prefixed byte field of a record body (-1: null).

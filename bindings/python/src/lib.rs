@@ -36,16 +36,13 @@ struct Message {
     partition: i32,
     offset: i64,
     timestamp: i64,
-    key: Option<Box<[u8]>>,
-    value: Option<Box<[u8]>>,
-    headers: Option<Vec<Header>>,
+    /// Key, value and headers in one buffer, copied once from the report.
+    record: rafka_core::OwnedRecord,
     error: Option<rafka_core::Error>,
     latency: f64,
 }
 
-type Header = (String, Option<Box<[u8]>>);
-
-fn bytes_of(py: Python<'_>, b: &Option<Box<[u8]>>) -> PyObject {
+fn bytes_of(py: Python<'_>, b: Option<&[u8]>) -> PyObject {
     match b {
         Some(b) => PyBytes::new_bound(py, b).into_any().unbind(),
         None => py.None(),
@@ -68,14 +65,16 @@ impl Message {
         (1, self.timestamp)
     }
     fn key(&self, py: Python<'_>) -> Option<PyObject> {
-        self.key.is_some().then(|| bytes_of(py, &self.key))
+        self.record.key().map(|k| bytes_of(py, Some(k)))
     }
     fn value(&self, py: Python<'_>) -> Option<PyObject> {
-        self.value.is_some().then(|| bytes_of(py, &self.value))
+        self.record.value().map(|v| bytes_of(py, Some(v)))
     }
     fn headers(&self, py: Python<'_>) -> Option<Py<PyList>> {
-        let h = self.headers.as_ref()?;
-        let items = h.iter().map(|(k, v)| PyTuple::new_bound(py, [k.into_py(py), bytes_of(py, v)]));
+        if !self.record.has_headers() {
+            return None;
+        }
+        let items = self.record.headers().into_iter().map(|(k, v)| PyTuple::new_bound(py, [k.into_py(py), bytes_of(py, v)]));
         Some(PyList::new_bound(py, items).unbind())
     }
     fn error(&self, py: Python<'_>) -> PyResult<Option<Py<KafkaError>>> {
@@ -86,7 +85,7 @@ impl Message {
         self.latency
     }
     fn __len__(&self) -> usize {
-        self.value.as_ref().map_or(0, |v| v.len())
+        self.record.value().map_or(0, |v| v.len())
     }
 }
 
@@ -113,15 +112,12 @@ fn deliver(shared: &Shared, d: &Delivery<'_>, opaque: usize) {
     }
     // SAFETY: made by Box::into_raw in `enqueue`; the engine reports each accepted record once.
     let callback = unsafe { Box::from_raw(opaque as *mut PyObject) };
-    let headers = d.headers();
     let msg = Message {
         topic: d.topic.clone(),
         partition: d.partition,
         offset: d.offset,
         timestamp: d.timestamp,
-        key: d.key().map(Box::from),
-        value: d.value().map(Box::from),
-        headers: (!headers.is_empty()).then(|| headers.into_iter().map(|(k, v)| (k.to_string(), v.map(Box::from))).collect()),
+        record: d.to_owned_record(),
         error: d.error.cloned(),
         latency: d.latency_us as f64 / 1e6,
     };
