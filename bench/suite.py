@@ -82,6 +82,9 @@ WORKLOADS = [
     *[wl("tuning", f"buffer.memory={m // 2**20} MiB", buffer_memory=str(m), clients=["rafka-perf", "rafka-c"])
       for m in (1 << 20, 4 << 20, 32 << 20)],
 ]
+# The order of clients in the report (a merge appends re-run clients; this puts them back).
+CLIENT_ORDER = ["rafka-perf", "rafka-c", "rafka-py", "rafka-jni", "librdkafka", "confluent-kafka", "java-perf", "java",
+                "kafka-python"]
 GROUPS = sorted({w["group"] for w in WORKLOADS}, key=[w["group"] for w in WORKLOADS].index)
 
 PROFILES = {
@@ -368,6 +371,13 @@ class Suite:
             done.setdefault(same, []).extend(self.results[first:])
 
 
+def result_rank(r, group_order):
+    """Where a row goes in the report: null sink first, then by group, workload and client."""
+    wl = next((i for i, w in enumerate(WORKLOADS) if w["group"] == r["group"] and w["name"] == r["workload"]), 99)
+    client = CLIENT_ORDER.index(r["client"]) if r["client"] in CLIENT_ORDER else 99
+    return (r["sink"] != "null", group_order.get(r["group"], 99), wl, client)
+
+
 def refresh_copies(results):
     """Rows copied from an identical workload (`same_as`) take the figures of that workload's
     current rows: after a merge, the copies of a re-run workload must not keep the old ones."""
@@ -487,7 +497,7 @@ def main(argv=None):
     ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--list", action="store_true", help="print the workloads and clients, run nothing")
     ap.add_argument("--merge", action="store_true",
-                    help="keep the figures of OUT/results.json for the sinks and groups not run now")
+                    help="keep the figures of OUT/results.json for the sinks, groups and clients not run now")
     a = ap.parse_args(argv)
     a.argv = argv
     # Set by bench/run, which builds the harnesses:
@@ -534,11 +544,13 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     if a.merge and (out / "results.json").exists():
         old = json.loads((out / "results.json").read_text())
-        redone = {(r["sink"], r["group"]) for r in suite.results}
-        suite.results = [r for r in old["results"] if (r["sink"], r["group"]) not in redone] + suite.results
+        # A client's rows of a group are replaced when it ran that group again; the others stay.
+        redone_rows = {(r["sink"], r["group"], r["client"]) for r in suite.results}
+        redone = {(s, g) for s, g, _ in redone_rows}
+        suite.results = [r for r in old["results"] if (r["sink"], r["group"], r["client"]) not in redone_rows] + suite.results
         suite.results = refresh_copies(suite.results)
         order = {g: i for i, g in enumerate(GROUPS)}
-        suite.results.sort(key=lambda r: (r["sink"] != "null", order.get(r["group"], 99)))
+        suite.results.sort(key=lambda r: result_rank(r, order))
         meta["command"] = f"{old['meta']['command']}, then {meta['command']}"
         meta["seconds"] += old["meta"].get("seconds", 0)
         meta["nullsink"] = meta.get("nullsink") or old["meta"].get("nullsink")
