@@ -497,7 +497,7 @@ def main(argv=None):
     ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--list", action="store_true", help="print the workloads and clients, run nothing")
     ap.add_argument("--merge", action="store_true",
-                    help="keep the figures of OUT/results.json for the sinks, groups and clients not run now")
+                    help="keep the figures of OUT/results.json for the sinks, workloads and clients not run now")
     a = ap.parse_args(argv)
     a.argv = argv
     # Set by bench/run, which builds the harnesses:
@@ -544,10 +544,13 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     if a.merge and (out / "results.json").exists():
         old = json.loads((out / "results.json").read_text())
-        # A client's rows of a group are replaced when it ran that group again; the others stay.
-        redone_rows = {(r["sink"], r["group"], r["client"]) for r in suite.results}
-        redone = {(s, g) for s, g, _ in redone_rows}
-        suite.results = [r for r in old["results"] if (r["sink"], r["group"], r["client"]) not in redone_rows] + suite.results
+        # A client's row of a workload is replaced when it ran that workload again; the others stay.
+        def row(r):
+            return r["sink"], r["group"], r["workload"], r["client"]
+
+        redone_rows = {row(r) for r in suite.results}
+        redone = {(r[0], r[1]) for r in redone_rows}
+        suite.results = [r for r in old["results"] if row(r) not in redone_rows] + suite.results
         suite.results = refresh_copies(suite.results)
         order = {g: i for i, g in enumerate(GROUPS)}
         suite.results.sort(key=lambda r: result_rank(r, order))
