@@ -395,6 +395,51 @@ pub extern "system" fn Java_io_rafka_internal_RafkaNative_partitionCount<'l>(mut
     })
 }
 
+/// `Object[] partitionLayout(long handle, String topic)`: the topic's partitions as one broker
+/// describes them, waiting up to `max.block.ms`: `{int[] numbers, String[] hosts}` where `numbers` is
+/// `[brokerCount, (id, port) x brokerCount, partitionCount, (partition, leader, replicaCount,
+/// replicas..., isrCount, isr...) x partitionCount]` and `hosts` holds the brokers' hosts in order.
+#[no_mangle]
+pub extern "system" fn Java_io_rafka_internal_RafkaNative_partitionLayout<'l>(
+    mut env: JNIEnv<'l>,
+    _c: JClass<'l>,
+    handle: jlong,
+    topic: JString<'l>,
+) -> jni::sys::jobjectArray {
+    entry(&mut env, std::ptr::null_mut(), |env| {
+        let topic: String = env.get_string(&topic)?.into();
+        let p = producer(handle)?;
+        let md = p.metadata(Some(&[topic.as_str()]), p.config().max_block)?;
+        let t = md.topics.iter().find(|t| t.name == topic).ok_or_else(|| Error::local(LocalCode::UnknownTopic, format!("no metadata for topic {topic}")))?;
+        if let Some(e) = &t.error {
+            return Err(e.clone().into());
+        }
+        let mut numbers: Vec<jint> = vec![md.brokers.len() as jint];
+        for b in &md.brokers {
+            numbers.extend([b.id, b.port]);
+        }
+        numbers.push(t.partitions.len() as jint);
+        for part in &t.partitions {
+            numbers.extend([part.id, part.leader, part.replicas.len() as jint]);
+            numbers.extend(&part.replicas);
+            numbers.push(part.isrs.len() as jint);
+            numbers.extend(&part.isrs);
+        }
+        let ints = env.new_int_array(numbers.len() as jint)?;
+        env.set_int_array_region(&ints, 0, &numbers)?;
+        let hosts = env.new_object_array(md.brokers.len() as jint, "java/lang/String", JObject::null())?;
+        for (i, b) in md.brokers.iter().enumerate() {
+            let h = env.new_string(&b.host)?;
+            env.set_object_array_element(&hosts, i as jint, &h)?;
+            env.delete_local_ref(h)?;
+        }
+        let out = env.new_object_array(2, "java/lang/Object", JObject::null())?;
+        env.set_object_array_element(&out, 0, &ints)?;
+        env.set_object_array_element(&out, 1, &hosts)?;
+        Ok(out.into_raw())
+    })
+}
+
 /// `long[] stats(long handle)`: `{buffer.memory, bytes buffered, records not yet reported}`.
 #[no_mangle]
 pub extern "system" fn Java_io_rafka_internal_RafkaNative_stats<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) -> jlongArray {

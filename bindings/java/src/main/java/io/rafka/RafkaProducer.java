@@ -48,7 +48,6 @@ import org.apache.kafka.common.utils.Utils;
  */
 public class RafkaProducer<K, V> implements Producer<K, V> {
     private static final String NO_TRANSACTIONS = "rafka has no transactions yet: use KafkaProducer for transactional producers";
-    private static final Node[] NO_NODES = new Node[0];
     private static final byte[][] NO_HEADERS = null;
 
     private final NativeHandle handle;
@@ -190,18 +189,47 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
     }
 
     /**
-     * The topic's partitions, fetching its metadata if needed (up to max.block.ms, then a
-     * TimeoutException). rafka's engine keeps only the partition count here: leader, replicas and
-     * in-sync replicas are not filled in (leader null, empty arrays).
+     * The topic's partitions with their leader, replicas and in-sync replicas as a broker describes
+     * them now, fetching the topic's metadata if needed (up to max.block.ms, then a
+     * TimeoutException). A partition without a leader has a null leader, as in KafkaProducer.
      */
     @Override
     public List<PartitionInfo> partitionsFor(String topic) {
-        int count = withNative(handle.acquire(), address -> RafkaNative.partitionCount(address, topic));
-        List<PartitionInfo> out = new ArrayList<>(count);
-        for (int p = 0; p < count; p++) {
-            out.add(new PartitionInfo(topic, p, null, NO_NODES, NO_NODES));
+        // Each native call acquires the handle and releases it when done.
+        withNative(handle.acquire(), a -> RafkaNative.partitionCount(a, topic)); // waits for the topic, as KafkaProducer does
+        Object[] layout = withNative(handle.acquire(), a -> RafkaNative.partitionLayout(a, topic));
+        int[] n = (int[]) layout[0];
+        String[] hosts = (String[]) layout[1];
+        Map<Integer, Node> nodes = new java.util.HashMap<>();
+        int k = 0;
+        int brokers = n[k++];
+        for (int b = 0; b < brokers; b++) {
+            int id = n[k++];
+            int port = n[k++];
+            nodes.put(id, new Node(id, hosts[b], port));
         }
-        return out;
+        int partitions = n[k++];
+        PartitionInfo[] out = new PartitionInfo[partitions];
+        for (int i = 0; i < partitions; i++) {
+            int partition = n[k++];
+            int leader = n[k++];
+            Node[] replicas = new Node[n[k++]];
+            for (int r = 0; r < replicas.length; r++) {
+                replicas[r] = nodeOf(nodes, n[k++]);
+            }
+            Node[] isr = new Node[n[k++]];
+            for (int r = 0; r < isr.length; r++) {
+                isr[r] = nodeOf(nodes, n[k++]);
+            }
+            out[i] = new PartitionInfo(topic, partition, leader < 0 ? null : nodeOf(nodes, leader), replicas, isr);
+        }
+        java.util.Arrays.sort(out, java.util.Comparator.comparingInt(PartitionInfo::partition));
+        return List.of(out);
+    }
+
+    /** A broker by id; one the response did not list gets an empty host and port -1. */
+    private static Node nodeOf(Map<Integer, Node> nodes, int id) {
+        return nodes.computeIfAbsent(id, x -> new Node(x, "", -1));
     }
 
     /**

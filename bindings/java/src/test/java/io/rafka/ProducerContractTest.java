@@ -1,6 +1,8 @@
 package io.rafka;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -18,6 +20,7 @@ import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
@@ -126,14 +129,24 @@ class ProducerContractTest {
     }
 
     @Test
-    void partitionsForListsEveryPartitionOfTheTopic() throws Exception {
+    void partitionsForListsEveryPartitionWithTheLeaderAndReplicasKafkaProducerReports() throws Exception {
         String topic = Broker.createTopic("java-partitions", 4);
+        List<PartitionInfo> expected;
+        try (Producer<String, byte[]> kafka = new KafkaProducer<>(config())) {
+            expected = kafka.partitionsFor(topic);
+        }
         try (Producer<String, byte[]> p = new RafkaProducer<>(config())) {
             var infos = p.partitionsFor(topic);
             assertEquals(4, infos.size());
             for (int i = 0; i < 4; i++) {
-                assertEquals(topic, infos.get(i).topic());
-                assertEquals(i, infos.get(i).partition());
+                PartitionInfo got = infos.get(i);
+                PartitionInfo want = expected.stream().filter(x -> x.partition() == got.partition()).findFirst().orElseThrow();
+                assertEquals(topic, got.topic());
+                assertEquals(i, got.partition());
+                assertNotNull(got.leader(), "partition " + i + " has a leader");
+                assertEquals(want.leader(), got.leader(), "leader (id, host, port) of partition " + i);
+                assertArrayEquals(want.replicas(), got.replicas(), "replicas of partition " + i);
+                assertArrayEquals(want.inSyncReplicas(), got.inSyncReplicas(), "in-sync replicas of partition " + i);
             }
         }
     }

@@ -36,6 +36,12 @@ public final class RafkaNative {
     /** The topic's partition count, waiting up to max.block.ms for metadata. */
     public static native int partitionCount(long handle, String topic);
 
+    /**
+     * The topic's partitions as one broker describes them, waiting up to max.block.ms:
+     * {@code {int[] numbers, String[] hosts}}, laid out as the native side documents.
+     */
+    public static native Object[] partitionLayout(long handle, String topic);
+
     /** Producers created and not yet freed in this process (for tests and leak checks). */
     public static native long liveProducers();
 
