@@ -37,6 +37,7 @@ fn choice() -> u8 {
 fn decide() -> u8 {
     // getenv does not allocate; every thread that races here decides the same.
     // SAFETY: a NUL-terminated name; the result is read before any other call could change it.
+    #[allow(clippy::manual_c_str_literals)] // c"" literals need Rust 1.77; the workspace supports 1.75
     let v = unsafe { libc::getenv(b"RAFKA_ALLOCATOR\0".as_ptr().cast()) };
     let system = !v.is_null() && unsafe { std::ffi::CStr::from_ptr(v) }.to_bytes() == b"system";
     let c = if system { SYSTEM } else { MIMALLOC };
