@@ -144,13 +144,6 @@ impl OwnedRecord {
     pub fn headers(&self) -> Vec<(&str, Option<&[u8]>)> {
         body_headers(&self.body)
     }
-
-    /// Whether the record has headers (without decoding them).
-    pub fn has_headers(&self) -> bool {
-        let mut d = Decoder::new(&self.body);
-        let (Ok(_), Ok(_)) = (varint_bytes(&mut d), varint_bytes(&mut d)) else { return false };
-        d.varint("header count").unwrap_or(0) > 0
-    }
 }
 
 fn body_key_value(body: &[u8]) -> (Option<&[u8]>, Option<&[u8]>) {

@@ -53,6 +53,10 @@ def test_records_arrive_with_contents_keys_headers_and_partitions():
     m = reports[0][1]
     assert m.topic() == topic and m.offset() >= 0 and m.error() is None
     assert m.headers() == [("h", m.headers()[0][1])]
+    # Each report carries its own record's key, value and headers.
+    for _, m in reports:
+        i = int(m.value()[1:])
+        assert (m.key(), m.headers(), len(m)) == (b"k%d" % i, [("h", b"x%d" % i)], len(b"v%d" % i))
     recs = consume(topic, 30)
     assert len(recs) == 30
     got = {raw(r, "value"): (raw(r, "key"), r["partition"]) for r in recs}
@@ -155,6 +159,19 @@ def test_produce_from_four_threads():
     p.flush(30)
     assert len(done) == 2000 and all(e is None for e in done)
     assert len(consume(topic, 2000)) == 2000
+    p.close()
+
+
+def test_a_report_without_headers_or_key_gives_none_for_them_as_confluent_kafka_does():
+    topic = new_topic()
+    p = rafka.Producer({"bootstrap.servers": bootstrap()})
+    reports = []
+    p.produce(topic, b"plain", on_delivery=lambda e, m: reports.append(m))
+    p.produce(topic, None, key=b"k", on_delivery=lambda e, m: reports.append(m))
+    assert p.flush(30) == 0
+    plain, tombstone = reports
+    assert (plain.key(), plain.value(), plain.headers()) == (None, b"plain", None)
+    assert (tombstone.key(), tombstone.value(), tombstone.headers(), len(tombstone)) == (b"k", None, None, 0)
     p.close()
 
 

@@ -70,11 +70,13 @@ impl Message {
     fn value(&self, py: Python<'_>) -> Option<PyObject> {
         self.record.value().map(|v| bytes_of(py, Some(v)))
     }
+    /// None when the record has no headers, as confluent-kafka returns.
     fn headers(&self, py: Python<'_>) -> Option<Py<PyList>> {
-        if !self.record.has_headers() {
+        let headers = self.record.headers();
+        if headers.is_empty() {
             return None;
         }
-        let items = self.record.headers().into_iter().map(|(k, v)| PyTuple::new_bound(py, [k.into_py(py), bytes_of(py, v)]));
+        let items = headers.into_iter().map(|(k, v)| PyTuple::new_bound(py, [k.into_py(py), bytes_of(py, v)]));
         Some(PyList::new_bound(py, items).unbind())
     }
     fn error(&self, py: Python<'_>) -> PyResult<Option<Py<KafkaError>>> {

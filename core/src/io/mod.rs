@@ -909,9 +909,9 @@ impl IoThread {
         self.untrack_idle();
     }
 
-    /// Records for one new batch of partition `id`: at most `limit` bytes encoded (at least one
-    /// record, if that one fits `room`) and `batch.num.messages` records. Restarts the linger
-    /// window for what stays queued.
+    /// One new batch of partition `id`: at most `limit` bytes encoded (at least one record, if
+    /// that one fits `room`) and `batch.num.messages` records, its totals counted as the records
+    /// are popped. Restarts the linger window for what stays queued.
     fn drain_records(&mut self, id: usize, limit: usize, room: usize, now_ns: u64) -> Option<ProducerBatch> {
         let cap = self.inner.config.batch_num_messages;
         let ps = self.parts[id].as_mut().unwrap();
