@@ -86,7 +86,8 @@ def write_report(out, meta, results):
                                                                   "kafka (broker, Java producer)")) + ".", "",
              f"Method: {meta['records']:,} records of 100 B per run (1 KiB: a quarter; confluent-kafka and rafka's Python "
              f"binding half, kafka-python a twentieth), {meta['warmup']:,} warm-up records first, median of {meta['runs']} "
-             f"run(s) with min-max ({meta.get('broker_runs', meta['runs'])} against the broker), clients alternated run by run. Every client gets the same settings: linger.ms=5, "
+             f"run(s) with min-max ({meta.get('broker_runs', meta['runs'])} against the broker), clients alternated run by run; the broker is first warmed up by unmeasured rounds of runs until its "
+             "JIT compiler threads use under 0.2 s of CPU in a round. Every client gets the same settings: linger.ms=5, "
              "batch.size=16384, a 32 MiB buffer (librdkafka: queue.buffering.max.kbytes), acks=all with idempotence "
              "unless the workload says otherwise. records/s counts acknowledged records only, from the first send to "
              "the end of flush. Client CPU per record: the process's user+system time less that of a one-record run "
