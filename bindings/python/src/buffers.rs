@@ -138,7 +138,7 @@ pub fn extract<'py>(obj: Option<&Bound<'py, PyAny>>, arg: &dyn Fn() -> String) -
     let not_simple = PyErr::take(py);
     // A buffer that is not contiguous (a strided memoryview, say): one copy through memoryview.
     if not_simple.as_ref().is_some_and(|e| e.is_instance_of::<pyo3::exceptions::PyBufferError>(py)) {
-        let copy = py.import_bound("builtins")?.getattr("memoryview")?.call1((obj,))?.call_method0("tobytes")?;
+        let copy = py.import("builtins")?.getattr("memoryview")?.call1((obj,))?.call_method0("tobytes")?;
         return Ok(Data::Owned(copy.downcast::<PyBytes>()?.as_bytes().to_vec()));
     }
     Err(PyTypeError::new_err(format!(

@@ -44,7 +44,7 @@ struct Message {
 
 fn bytes_of(py: Python<'_>, b: Option<&[u8]>) -> PyObject {
     match b {
-        Some(b) => PyBytes::new_bound(py, b).into_any().unbind(),
+        Some(b) => PyBytes::new(py, b).into_any().unbind(),
         None => py.None(),
     }
 }
@@ -71,13 +71,16 @@ impl Message {
         self.record.value().map(|v| bytes_of(py, Some(v)))
     }
     /// None when the record has no headers, as confluent-kafka returns.
-    fn headers(&self, py: Python<'_>) -> Option<Py<PyList>> {
+    fn headers(&self, py: Python<'_>) -> PyResult<Option<Py<PyList>>> {
         let headers = self.record.headers();
         if headers.is_empty() {
-            return None;
+            return Ok(None);
         }
-        let items = headers.into_iter().map(|(k, v)| PyTuple::new_bound(py, [k.into_py(py), bytes_of(py, v)]));
-        Some(PyList::new_bound(py, items).unbind())
+        let items = headers
+            .into_iter()
+            .map(|(k, v)| PyTuple::new(py, [PyString::new(py, k).into_any().unbind(), bytes_of(py, v)]))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(Some(PyList::new(py, items)?.unbind()))
     }
     fn error(&self, py: Python<'_>) -> PyResult<Option<Py<KafkaError>>> {
         self.error.as_ref().map(|e| Py::new(py, kafka_error(e))).transpose()
@@ -93,9 +96,21 @@ impl Message {
 
 /// A delivery report waiting for a Python thread: its callback and the message for it.
 struct Report {
-    callback: Box<PyObject>,
+    callback: Callback,
     msg: Message,
 }
+
+/// Whose callback a report goes to.
+enum Callback {
+    /// The producer's `on_delivery`; no reference of its own per record.
+    Default,
+    /// One given to `produce` for this record.
+    Own(Box<PyObject>),
+}
+
+/// The opaque of a record whose report goes to the producer's `on_delivery` (a boxed callback's
+/// address is never 1).
+const DEFAULT_CB: usize = 1;
 
 /// State shared between the Python object and the engine's delivery handler.
 #[derive(Default)]
@@ -107,13 +122,15 @@ struct Shared {
 /// The engine's delivery handler. It never touches Python: it runs wherever the engine reports
 /// (inside `poll`/`flush`/`close` with the GIL released, or on a thread that raced `close`), so it
 /// only queues the report; `Producer::serve` runs the callbacks on the Python thread, GIL held,
-/// without a GIL hand-off per record. `opaque` is the callback, boxed by `enqueue` (0: none).
+/// without a GIL hand-off per record. `opaque` is the callback, boxed by `enqueue` (0: none,
+/// `DEFAULT_CB`: the producer's).
 fn deliver(shared: &Shared, d: &Delivery<'_>, opaque: usize) {
-    if opaque == 0 {
-        return;
-    }
-    // SAFETY: made by Box::into_raw in `enqueue`; the engine reports each accepted record once.
-    let callback = unsafe { Box::from_raw(opaque as *mut PyObject) };
+    let callback = match opaque {
+        0 => return,
+        DEFAULT_CB => Callback::Default,
+        // SAFETY: made by Box::into_raw in `enqueue`; the engine reports each accepted record once.
+        _ => Callback::Own(unsafe { Box::from_raw(opaque as *mut PyObject) }),
+    };
     let msg = Message {
         topic: d.topic.clone(),
         partition: d.partition,
@@ -127,12 +144,19 @@ fn deliver(shared: &Shared, d: &Delivery<'_>, opaque: usize) {
     shared.ready.lock().unwrap_or_else(|e| e.into_inner()).push(report);
 }
 
-fn run_callback(py: Python<'_>, r: Report) -> PyResult<()> {
+fn run_callback(py: Python<'_>, r: Report, default: Option<&PyObject>) -> PyResult<()> {
+    let callback = match &r.callback {
+        Callback::Own(cb) => &**cb,
+        Callback::Default => match default {
+            Some(cb) => cb,
+            None => return Ok(()), // not reachable: DEFAULT_CB is only used with one
+        },
+    };
     let err: PyObject = match &r.msg.error {
-        Some(e) => Py::new(py, kafka_error(e))?.into_py(py),
+        Some(e) => Py::new(py, kafka_error(e))?.into_any(),
         None => py.None(),
     };
-    r.callback.call1(py, (err, Py::new(py, r.msg)?))?;
+    callback.call1(py, (err, Py::new(py, r.msg)?))?;
     Ok(())
 }
 
@@ -166,7 +190,7 @@ fn parse_headers<'py>(h: Option<&Bound<'py, PyAny>>, keep: &mut Vec<Bound<'py, P
     let Some(h) = h.filter(|h| !h.is_none()) else { return Ok(Vec::new()) };
     let items: Vec<Bound<'py, PyAny>> = if let Ok(d) = h.downcast::<PyDict>() {
         d.items().iter().collect()
-    } else if let Ok(l) = h.iter() {
+    } else if let Ok(l) = h.try_iter() {
         l.collect::<PyResult<_>>()?
     } else {
         return Err(PyTypeError::new_err(format!("{} {HEADERS_TYPE}", what())));
@@ -236,7 +260,7 @@ impl Producer {
             }
             let mut it = batch.into_iter();
             while let Some(r) = it.next() {
-                if let Err(e) = run_callback(py, r) {
+                if let Err(e) = run_callback(py, r, self.default_cb.as_ref()) {
                     let mut g = self.shared.ready.lock().unwrap_or_else(|e| e.into_inner());
                     g.splice(0..0, it);
                     return Err(e);
@@ -273,9 +297,12 @@ impl Producer {
     /// known the engine cannot wait, so the GIL stays held and every buffer is borrowed; else the
     /// GIL is released while the engine fetches metadata (writable buffers copied first).
     fn enqueue(&self, py: Python<'_>, engine: &rafka_core::Producer, topic: &str, parsed: &mut Parsed<'_>, known: Option<u32>) -> rafka_core::Result<()> {
-        let cb = parsed.callback.take().or_else(|| self.default_cb.as_ref().map(|c| c.clone_ref(py)));
         // The callback travels with the record as its opaque; `deliver` takes it back.
-        let opaque = cb.map_or(0, |cb| Box::into_raw(Box::new(cb)) as usize);
+        let opaque = match parsed.callback.take() {
+            Some(cb) => Box::into_raw(Box::new(cb)) as usize,
+            None if self.default_cb.is_some() => DEFAULT_CB,
+            None => 0,
+        };
         let fast = known.is_some_and(|n| parsed.partition < 0 || (parsed.partition as u32) < n);
         let r = if fast {
             engine.send_with_opaque(&parsed.record(topic), opaque, false)
@@ -286,7 +313,7 @@ impl Producer {
             let rec = parsed.record(topic);
             py.allow_threads(|| engine.send_with_opaque(&rec, opaque, false))
         };
-        if r.is_err() && opaque != 0 {
+        if r.is_err() && opaque > DEFAULT_CB {
             // SAFETY: not accepted, so the engine will not report it: the box is still ours.
             drop(unsafe { Box::from_raw(opaque as *mut PyObject) });
         }
@@ -356,7 +383,7 @@ impl Producer {
         }
         let logger = match logger {
             Some(l) => l,
-            None => py.import_bound("logging")?.call_method1("getLogger", ("rafka",))?.unbind(),
+            None => py.import("logging")?.call_method1("getLogger", ("rafka",))?.unbind(),
         };
         let shared = Arc::new(Shared::default());
         let s2 = shared.clone();
@@ -572,20 +599,20 @@ impl Producer {
         let r = py.allow_threads(|| engine.metadata(names.as_deref(), t));
         self.drain_logs(py);
         let md = r.map_err(|e| to_py_err(&e))?;
-        let admin = ADMIN.get_or_try_init(py, || py.import_bound("rafka.admin").map(Bound::unbind))?.bind(py);
+        let admin = ADMIN.get_or_try_init(py, || py.import("rafka.admin").map(Bound::unbind))?.bind(py);
         let err_obj = |e: &Option<rafka_core::Error>| -> PyResult<PyObject> {
             Ok(match e {
-                Some(e) => Py::new(py, kafka_error(e))?.into_py(py),
+                Some(e) => Py::new(py, kafka_error(e))?.into_any(),
                 None => py.None(),
             })
         };
-        let brokers = PyDict::new_bound(py);
+        let brokers = PyDict::new(py);
         for b in &md.brokers {
             brokers.set_item(b.id, admin.getattr("BrokerMetadata")?.call1((b.id, &b.host, b.port))?)?;
         }
-        let topics = PyDict::new_bound(py);
+        let topics = PyDict::new(py);
         for t in &md.topics {
-            let parts = PyDict::new_bound(py);
+            let parts = PyDict::new(py);
             for p in &t.partitions {
                 let pm = admin.getattr("PartitionMetadata")?.call1((p.id, p.leader, p.replicas.clone(), p.isrs.clone(), err_obj(&p.error)?))?;
                 parts.set_item(p.id, pm)?;
@@ -635,7 +662,7 @@ impl Drop for Producer {
             Python::with_gil(|py| {
                 py.allow_threads(move || drop(engine));
                 if let Err(e) = self.serve_all(py) {
-                    e.write_unraisable_bound(py, None);
+                    e.write_unraisable(py, None);
                 }
             });
             logbridge::unregister(id);
@@ -648,7 +675,7 @@ fn _rafka(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Producer>()?;
     m.add_class::<KafkaError>()?;
     m.add_class::<Message>()?;
-    m.add("KafkaException", m.py().get_type_bound::<KafkaException>())?;
-    errors::add_constants(&m.py().get_type_bound::<KafkaError>())?;
+    m.add("KafkaException", m.py().get_type::<KafkaException>())?;
+    errors::add_constants(&m.py().get_type::<KafkaError>())?;
     Ok(())
 }

@@ -63,7 +63,7 @@ impl OAuthCallback {
     /// `oauth_cb(config)` must return `(token, expiry)` (expiry in seconds since the epoch),
     /// optionally followed by a principal and extensions, which rafka does not use.
     fn call(&self, py: Python<'_>) -> Result<(String, f64), String> {
-        let r = self.cb.call1(py, (self.config.as_str(),)).map_err(|e| format!("oauth_cb raised {}", e.value_bound(py)))?;
+        let r = self.cb.call1(py, (self.config.as_str(),)).map_err(|e| format!("oauth_cb raised {}", e.value(py)))?;
         let r = r.bind(py);
         let bad = || "oauth_cb must return (token: str, expiry: float seconds since the epoch[, principal, extensions])".to_string();
         let token: String = r.get_item(0).and_then(|t| t.extract()).map_err(|_| bad())?;
