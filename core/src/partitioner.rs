@@ -94,6 +94,7 @@ impl StickyPartitioner {
     /// The partition for a keyless record of `record_size` bytes. `load`, when given, is each
     /// partition's queued bytes: the next partition is then chosen with weights favouring the
     /// partitions whose brokers drain fastest (shortest queues), as KIP-794's adaptive mode does.
+    #[inline]
     pub fn partition(&self, record_size: usize, batch_size: usize, partition_count: u32, load: Option<&dyn Fn(u32) -> usize>) -> u32 {
         let size = record_size.min(u32::MAX as usize) as u64;
         let mut cur = self.state.load(Ordering::Acquire);
@@ -114,6 +115,7 @@ impl StickyPartitioner {
     }
 }
 
+#[cold]
 fn next_partition(current: Option<u32>, n: u32, load: Option<&dyn Fn(u32) -> usize>) -> u32 {
     if n <= 1 {
         return 0;
@@ -147,8 +149,10 @@ fn next_partition(current: Option<u32>, n: u32, load: Option<&dyn Fn(u32) -> usi
     pick
 }
 
-/// The partition for a record with no explicit partition.
+/// The partition for a record with no explicit partition. Inlined into `send()`'s path: the call
+/// itself, with ten arguments, cost more than the sticky partitioner's work.
 #[allow(clippy::too_many_arguments)]
+#[inline]
 pub fn choose(
     kind: PartitionerKind,
     topic: &str,

@@ -368,6 +368,7 @@ impl Producer {
         Ok(())
     }
 
+    #[inline]
     fn choose_partition(&self, topic: &TopicState, rec: &ProducerRecord<'_>, body_len: usize) -> Result<u32> {
         let cfg = &self.inner.config;
         let n = topic.partition_count();
