@@ -20,3 +20,11 @@ def test_perf_script_warms_up_then_reports_only_the_measured_records(cluster):
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 1, r.stdout  # the warm-up's own summary is not printed
     assert re.match(r"^20000 records sent, [0-9.]+ records/sec \([0-9.]+ MB/sec\)", lines[0]), lines[0]
+
+
+def test_perf_script_refuses_a_warmup_that_is_not_a_number_before_starting_anything():
+    r = subprocess.run([str(ROOT / "scripts" / "perf"), "--warmup-records", "lots"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "--warmup-records takes a number of records, not 'lots'" in r.stderr
+    assert "building" not in r.stderr and "starting" not in r.stderr

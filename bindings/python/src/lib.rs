@@ -147,10 +147,8 @@ fn deliver(shared: &Shared, d: &Delivery<'_>, opaque: usize) {
 fn run_callback(py: Python<'_>, r: Report, default: Option<&PyObject>) -> PyResult<()> {
     let callback = match &r.callback {
         Callback::Own(cb) => &**cb,
-        Callback::Default => match default {
-            Some(cb) => cb,
-            None => return Ok(()), // not reachable: DEFAULT_CB is only used with one
-        },
+        // DEFAULT_CB is only given when the producer has one, and it never changes.
+        Callback::Default => default.ok_or_else(|| PyRuntimeError::new_err("rafka: a report for on_delivery, but the producer has none"))?,
     };
     let err: PyObject = match &r.msg.error {
         Some(e) => Py::new(py, kafka_error(e))?.into_any(),
