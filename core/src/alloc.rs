@@ -45,13 +45,28 @@ fn decide() -> u8 {
     c
 }
 
+/// What mimalloc's plain `mi_malloc` guarantees: every block of 16 bytes or more is 16-aligned,
+/// smaller ones are aligned to their size class (8). The same rule as std's `System` allocator.
+const MI_MIN_ALIGN: usize = 16;
+
+#[inline]
+fn plain(align: usize, size: usize) -> bool {
+    align <= MI_MIN_ALIGN && align <= size
+}
+
 // SAFETY: every call is forwarded to one allocator, chosen once for the life of the process, so
-// memory is always freed by the allocator that gave it out.
+// memory is always freed by the allocator that gave it out. mimalloc frees aligned and plain
+// blocks alike with `mi_free`; plain entry points are used only where their alignment suffices.
 unsafe impl GlobalAlloc for RafkaAlloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if choice() == SYSTEM {
             System.alloc(layout)
+        } else if plain(layout.align(), layout.size()) {
+            // The `mimalloc` crate always calls mi_malloc_aligned, whose slow path (a page with no
+            // free block left, the common case under cross-thread frees) over-allocates sizes
+            // that are not a power of two by `align - 1` bytes.
+            libmimalloc_sys::mi_malloc(layout.size()) as *mut u8
         } else {
             mimalloc::MiMalloc.alloc(layout)
         }
@@ -60,6 +75,8 @@ unsafe impl GlobalAlloc for RafkaAlloc {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if choice() == SYSTEM {
             System.alloc_zeroed(layout)
+        } else if plain(layout.align(), layout.size()) {
+            libmimalloc_sys::mi_zalloc(layout.size()) as *mut u8
         } else {
             mimalloc::MiMalloc.alloc_zeroed(layout)
         }
@@ -76,6 +93,8 @@ unsafe impl GlobalAlloc for RafkaAlloc {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if choice() == SYSTEM {
             System.realloc(ptr, layout, new_size)
+        } else if plain(layout.align(), new_size) {
+            libmimalloc_sys::mi_realloc(ptr.cast(), new_size) as *mut u8
         } else {
             mimalloc::MiMalloc.realloc(ptr, layout, new_size)
         }
