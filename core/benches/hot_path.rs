@@ -31,7 +31,7 @@ const VALUE: [u8; 100] = [b'A'; 100];
 const BATCH_SIZE: usize = 16384;
 
 fn encode(value: &[u8]) -> Box<[u8]> {
-    let mut body = Vec::with_capacity(record_body_len(None, Some(value), &[]));
+    let mut body = vec![0; record_body_len(None, Some(value), &[])];
     encode_record_body(&mut body, None, Some(value), &[]);
     body.into_boxed_slice()
 }

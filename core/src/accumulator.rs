@@ -1,11 +1,12 @@
 //! The accumulator: one lock-free queue of encoded records per partition.
 //!
 //! ## The protocol
-//! Application threads (`send()`) and the I/O thread share a [`PartitionQueue`]; nothing here takes
-//! a mutex.
-//! - A sender encodes the record body (key, value, headers) on its own thread, pushes it onto the
-//!   partition's `SegQueue` (lock-free MPMC, FIFO per pushing thread), then adds its size to
-//!   `queued_bytes` and 1 to `enqueued`.
+//! Application threads (`send()`) and the I/O thread share a [`PartitionQueue`]; no sender ever
+//! waits for another thread here.
+//! - A sender encodes the record body (key, value, headers) on its own thread into one allocation
+//!   that also holds the record's bookkeeping and the queue link (a [`PendingRecord`]), pushes it
+//!   onto the partition's [`RecordQueue`] (one atomic swap), then adds its size to `queued_bytes`
+//!   and 1 to `enqueued`.
 //! - **Activation.** A partition is *active* while the I/O thread tracks it for lingering and
 //!   draining. After its push a sender checks `active`; if it is false it swaps it to true, and the
 //!   one sender that wins the swap pushes the partition onto the producer's activation queue and
@@ -19,34 +20,209 @@
 //!   ever left in a queue that nobody tracks.
 //! - Per-partition order: records from one thread keep their order; records from different threads
 //!   are ordered by their push. The I/O thread pops in that order and numbers batches in it.
+//!
+//! ## The queue
+//! [`RecordQueue`] is an intrusive multi-producer, single-consumer linked list (Dmitry Vyukov's
+//! design): a push swaps the list's head to the new record and then links the previous head to it.
+//! The record itself is the list node, so a record costs one allocation and moves between threads
+//! as one pointer. Consumers (the I/O thread; `close()`'s sweep on a sending thread) take turns
+//! through [`PartitionQueue::consumer`]. A sender stopped between its swap and its link hides the
+//! records pushed after it until it resumes; the consumer then sees "nothing to pop yet" (the
+//! partition stays active and is looked at again), never a lost record.
 
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-
-use crossbeam_queue::SegQueue;
 
 use crate::delivery::Completion;
 use crate::partitioner::StickyPartitioner;
 
-/// What a record costs against `buffer.memory` beyond its encoded body: the queue slot, the
-/// bookkeeping below and its share of the batch header.
+/// What a record costs against `buffer.memory` beyond its encoded body: its bookkeeping and link,
+/// the allocator's rounding and its share of the batch header.
 pub(crate) const RECORD_OVERHEAD: usize = 64;
 
-/// A record between `send()` and its delivery report.
-pub(crate) struct PendingRecord {
-    /// The v2 record body: key, value and headers, encoded (see `protocol::record_batch`).
-    pub body: Box<[u8]>,
-    pub timestamp: i64,
+/// The start of a record's allocation; its encoded body follows at `size_of::<Node>()`.
+#[repr(C)]
+struct Node {
+    next: AtomicPtr<Node>,
+    len: usize,
+    timestamp: i64,
     /// `clock::mono_ns()` at `send()`: starts `delivery.timeout.ms` and measures latency.
-    pub enqueued_ns: u64,
-    pub completion: Completion,
+    enqueued_ns: u64,
+    completion: Completion,
 }
 
+const BODY_OFFSET: usize = std::mem::size_of::<Node>();
+
+fn node_layout(len: usize) -> Layout {
+    Layout::from_size_align(BODY_OFFSET + len, std::mem::align_of::<Node>()).expect("record size overflows a Layout")
+}
+
+/// A record between `send()` and its delivery report: the v2 record body (key, value and
+/// headers, encoded as in `protocol::record_batch`), its timestamp and how to report it. Owns
+/// one allocation; moved as one pointer.
+pub(crate) struct PendingRecord(NonNull<Node>);
+
+// SAFETY: a PendingRecord owns its node exclusively (like a Box); Completion is Send.
+unsafe impl Send for PendingRecord {}
+
 impl PendingRecord {
+    /// Allocates a record whose body is `body_len` bytes and has `encode` write them.
+    #[inline]
+    pub fn new(body_len: usize, timestamp: i64, enqueued_ns: u64, completion: Completion, encode: impl FnOnce(&mut [u8])) -> Self {
+        let layout = node_layout(body_len);
+        // SAFETY: the layout has a non-zero size (the Node). The header is written before
+        // anything reads it, and the body is handed to `encode` as initialised (zeroed) bytes.
+        unsafe {
+            let p = alloc(layout) as *mut Node;
+            let Some(node) = NonNull::new(p) else { handle_alloc_error(layout) };
+            ptr::write(p, Node { next: AtomicPtr::new(ptr::null_mut()), len: body_len, timestamp, enqueued_ns, completion });
+            let body = (p as *mut u8).add(BODY_OFFSET);
+            ptr::write_bytes(body, 0, body_len);
+            let rec = PendingRecord(node);
+            encode(std::slice::from_raw_parts_mut(body, body_len));
+            rec
+        }
+    }
+
+    /// A record holding a copy of `body` (tests and benchmarks).
+    pub fn from_body(body: &[u8], timestamp: i64, enqueued_ns: u64, completion: Completion) -> Self {
+        PendingRecord::new(body.len(), timestamp, enqueued_ns, completion, |out| out.copy_from_slice(body))
+    }
+
+    #[inline]
+    fn node(&self) -> &Node {
+        // SAFETY: the node lives as long as this handle.
+        unsafe { self.0.as_ref() }
+    }
+
+    #[inline]
+    pub fn body(&self) -> &[u8] {
+        // SAFETY: `len` initialised bytes follow the header (see `new`).
+        unsafe { std::slice::from_raw_parts((self.0.as_ptr() as *const u8).add(BODY_OFFSET), self.node().len) }
+    }
+
+    #[inline]
+    pub fn timestamp(&self) -> i64 {
+        self.node().timestamp
+    }
+
+    #[inline]
+    pub fn enqueued_ns(&self) -> u64 {
+        self.node().enqueued_ns
+    }
+
+    /// Takes how the record is to be reported, leaving a no-op in its place.
+    #[inline]
+    pub fn take_completion(&mut self) -> Completion {
+        // SAFETY: exclusive access through &mut self.
+        unsafe { std::mem::replace(&mut (*self.0.as_ptr()).completion, Completion::Opaque(0)) }
+    }
+
     /// Bytes accounted against `buffer.memory` for this record.
     #[inline]
     pub fn mem_size(&self) -> usize {
-        self.body.len() + RECORD_OVERHEAD
+        self.node().len + RECORD_OVERHEAD
+    }
+
+    fn into_raw(self) -> *mut Node {
+        let p = self.0.as_ptr();
+        std::mem::forget(self);
+        p
+    }
+}
+
+impl Drop for PendingRecord {
+    fn drop(&mut self) {
+        // SAFETY: the node was allocated with this layout in `new` and is owned by this handle.
+        unsafe {
+            let len = self.node().len;
+            ptr::drop_in_place(self.0.as_ptr());
+            dealloc(self.0.as_ptr() as *mut u8, node_layout(len));
+        }
+    }
+}
+
+/// The intrusive MPSC list of [`PendingRecord`]s (see the module docs).
+pub(crate) struct RecordQueue {
+    /// The node pushed last. Senders swap it.
+    head: AtomicPtr<Node>,
+    /// The next node to pop (or the stub). Only the consumer holding `consuming` writes it.
+    tail: AtomicPtr<Node>,
+    /// A record-less node that keeps the list non-empty, so push never has to handle "no head".
+    stub: NonNull<Node>,
+    consuming: AtomicBool,
+}
+
+// SAFETY: nodes are handed between threads by the protocol above; `tail` is only written by the
+// one consumer holding `consuming`.
+unsafe impl Send for RecordQueue {}
+unsafe impl Sync for RecordQueue {}
+
+impl RecordQueue {
+    fn new() -> Self {
+        let stub = NonNull::new(PendingRecord::new(0, 0, 0, Completion::Opaque(0), |_| {}).into_raw()).unwrap();
+        RecordQueue { head: AtomicPtr::new(stub.as_ptr()), tail: AtomicPtr::new(stub.as_ptr()), stub, consuming: AtomicBool::new(false) }
+    }
+
+    #[inline]
+    fn push_node(&self, node: *mut Node) {
+        // SAFETY: `node` is a live node no other thread links to yet.
+        unsafe { (*node).next.store(ptr::null_mut(), Ordering::Relaxed) };
+        let prev = self.head.swap(node, Ordering::AcqRel);
+        // SAFETY: `prev` stays allocated until the consumer has moved past it, which it cannot
+        // before this store links it to `node`.
+        unsafe { (*prev).next.store(node, Ordering::Release) };
+    }
+
+    /// Whether nothing has been pushed that the consumer has not popped. Exact for the consumer
+    /// (after its fences); a snapshot for anyone else.
+    fn is_empty(&self, order: Ordering) -> bool {
+        let stub = self.stub.as_ptr();
+        self.tail.load(Ordering::Relaxed) == stub && self.head.load(order) == stub
+    }
+
+    /// Consumer only (holding `consuming`).
+    #[inline]
+    fn pop(&self) -> Option<PendingRecord> {
+        let stub = self.stub.as_ptr();
+        let mut tail = self.tail.load(Ordering::Relaxed);
+        // SAFETY: `tail` and what it links to stay allocated until popped by this consumer.
+        unsafe {
+            let mut next = (*tail).next.load(Ordering::Acquire);
+            if tail == stub {
+                if next.is_null() {
+                    return None;
+                }
+                self.tail.store(next, Ordering::Relaxed);
+                tail = next;
+                next = (*next).next.load(Ordering::Acquire);
+            }
+            if !next.is_null() {
+                self.tail.store(next, Ordering::Relaxed);
+                return Some(PendingRecord(NonNull::new_unchecked(tail)));
+            }
+            if tail != self.head.load(Ordering::Acquire) {
+                return None; // a sender is between its swap and its link
+            }
+            // `tail` is the last record: put the stub behind it so it can be taken.
+            self.push_node(stub);
+            next = (*tail).next.load(Ordering::Acquire);
+            if !next.is_null() {
+                self.tail.store(next, Ordering::Relaxed);
+                return Some(PendingRecord(NonNull::new_unchecked(tail)));
+            }
+            None
+        }
+    }
+}
+
+impl Drop for RecordQueue {
+    fn drop(&mut self) {
+        while self.pop().is_some() {}
+        // The stub is in the list no more (empty list: head == tail == stub), and is freed here.
+        drop(PendingRecord(self.stub));
     }
 }
 
@@ -58,7 +234,7 @@ pub(crate) struct PartitionQueue {
     /// delivery reports point at, made once instead of per report.
     pub topic_c: std::ffi::CString,
     pub partition: i32,
-    queue: SegQueue<PendingRecord>,
+    queue: RecordQueue,
     /// Encoded bytes in `queue` (bodies only), kept by senders (+) and the I/O thread (-).
     pub queued_bytes: AtomicUsize,
     /// Records ever pushed; with `completed`, tells `flush()` when what it waits for is done.
@@ -76,6 +252,30 @@ pub(crate) struct PushOutcome {
     pub batch_full: bool,
 }
 
+/// The right to pop a partition's records, held by one thread at a time.
+pub(crate) struct Consumer<'a> {
+    pq: &'a PartitionQueue,
+    popped_bytes: usize,
+}
+
+impl Consumer<'_> {
+    #[inline]
+    pub fn pop(&mut self) -> Option<PendingRecord> {
+        let r = self.pq.queue.pop()?;
+        self.popped_bytes += r.body().len();
+        Some(r)
+    }
+}
+
+impl Drop for Consumer<'_> {
+    fn drop(&mut self) {
+        if self.popped_bytes > 0 {
+            self.pq.queued_bytes.fetch_sub(self.popped_bytes, Ordering::AcqRel);
+        }
+        self.pq.queue.consuming.store(false, Ordering::Release);
+    }
+}
+
 impl PartitionQueue {
     pub fn new(id: usize, topic: Arc<str>, partition: i32) -> Self {
         PartitionQueue {
@@ -83,7 +283,7 @@ impl PartitionQueue {
             topic_c: std::ffi::CString::new(topic.replace('\0', "")).unwrap_or_default(),
             topic,
             partition,
-            queue: SegQueue::new(),
+            queue: RecordQueue::new(),
             queued_bytes: AtomicUsize::new(0),
             enqueued: AtomicU64::new(0),
             completed: AtomicU64::new(0),
@@ -94,8 +294,8 @@ impl PartitionQueue {
     /// Application threads. See the module docs for the protocol.
     #[inline]
     pub fn push(&self, record: PendingRecord, batch_size: usize) -> PushOutcome {
-        let size = record.body.len();
-        self.queue.push(record);
+        let size = record.node().len;
+        self.queue.push_node(record.into_raw());
         self.enqueued.fetch_add(1, Ordering::Relaxed);
         let before = self.queued_bytes.fetch_add(size, Ordering::AcqRel);
         fence(Ordering::SeqCst);
@@ -103,24 +303,35 @@ impl PartitionQueue {
         PushOutcome { activated, batch_full: before < batch_size && before + size >= batch_size }
     }
 
-    /// I/O thread (and purge/close on the I/O thread).
+    /// The right to pop, waiting while another thread holds it (the I/O thread drains and
+    /// `close()`'s sweep can meet; each holds it briefly). `queued_bytes` is brought down when
+    /// the consumer is dropped.
     #[inline]
-    pub fn pop(&self) -> Option<PendingRecord> {
-        let r = self.queue.pop()?;
-        self.queued_bytes.fetch_sub(r.body.len(), Ordering::AcqRel);
-        Some(r)
+    pub fn consumer(&self) -> Consumer<'_> {
+        let mut spins = 0u32;
+        while self.queue.consuming.swap(true, Ordering::Acquire) {
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        Consumer { pq: self, popped_bytes: 0 }
     }
 
+    /// Whether the queue looks empty (exact only for the consumer).
     pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
+        self.queue.is_empty(Ordering::Acquire)
     }
 
     /// I/O thread, after it drained the queue empty. Returns false when records arrived meanwhile
     /// and the partition must stay active in the I/O thread's list.
     pub fn try_deactivate(&self) -> bool {
+        let _c = self.consumer();
         self.active.store(false, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        if self.queue.is_empty() {
+        if self.queue.is_empty(Ordering::SeqCst) {
             return true;
         }
         // A record slipped in. If we win the swap we keep tracking the partition (false); if a
@@ -152,11 +363,12 @@ impl TopicState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crossbeam_queue::SegQueue;
     use std::collections::HashSet;
     use std::sync::atomic::AtomicBool;
 
     fn rec(v: u64) -> PendingRecord {
-        PendingRecord { body: v.to_be_bytes().to_vec().into_boxed_slice(), timestamp: 0, enqueued_ns: 0, completion: Completion::Opaque(0) }
+        PendingRecord::from_body(&v.to_be_bytes(), 0, 0, Completion::Opaque(0))
     }
 
     #[test]
@@ -203,13 +415,15 @@ mod tests {
                         tracked = true;
                     }
                     if tracked {
-                        while let Some(r) = q.pop() {
-                            let v = u64::from_be_bytes(r.body[..8].try_into().unwrap());
+                        let mut c = q.consumer();
+                        while let Some(r) = c.pop() {
+                            let v = u64::from_be_bytes(r.body()[..8].try_into().unwrap());
                             let (s, i) = ((v >> 32) as usize, v & 0xffff_ffff);
                             assert!(last[s].is_none_or(|p| p < i), "sender {s} out of order");
                             last[s] = Some(i);
                             assert!(seen.insert(v));
                         }
+                        drop(c);
                         if q.try_deactivate() {
                             tracked = false;
                         }
@@ -227,5 +441,92 @@ mod tests {
         }
         done.store(true, Ordering::SeqCst);
         assert_eq!(consumer.join().unwrap(), SENDERS * PER_SENDER);
+    }
+
+    /// close()'s sweep on a sending thread and the I/O thread can pop the same partition at
+    /// once: each record must come out exactly once, and a sender's records in their order.
+    #[test]
+    fn two_consumers_popping_at_once_get_every_record_once() {
+        const SENDERS: u64 = 4;
+        const PER_SENDER: u64 = 50_000;
+        let q = Arc::new(PartitionQueue::new(0, "t".into(), 0));
+        let done = Arc::new(AtomicBool::new(false));
+        let senders: Vec<_> = (0..SENDERS)
+            .map(|s| {
+                let q = q.clone();
+                std::thread::spawn(move || {
+                    for i in 0..PER_SENDER {
+                        q.push(rec(s << 32 | i), 1 << 20);
+                    }
+                })
+            })
+            .collect();
+        let consumers: Vec<_> = (0..2)
+            .map(|_| {
+                let (q, done) = (q.clone(), done.clone());
+                std::thread::spawn(move || {
+                    let mut got = Vec::new();
+                    loop {
+                        let finished = done.load(Ordering::SeqCst);
+                        let mut c = q.consumer();
+                        let mut last = vec![None::<u64>; SENDERS as usize];
+                        while let Some(r) = c.pop() {
+                            let v = u64::from_be_bytes(r.body()[..8].try_into().unwrap());
+                            let (s, i) = ((v >> 32) as usize, v & 0xffff_ffff);
+                            // Within one hold of the consumer right, a sender's records are in order.
+                            assert!(last[s].is_none_or(|p| p < i), "sender {s} out of order");
+                            last[s] = Some(i);
+                            got.push(v);
+                        }
+                        drop(c);
+                        if finished {
+                            return got;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in senders {
+            h.join().unwrap();
+        }
+        done.store(true, Ordering::SeqCst);
+        let mut all: Vec<u64> = consumers.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!((n, all.len() as u64), (all.len(), SENDERS * PER_SENDER), "a record was lost or popped twice");
+        assert!(q.is_empty());
+        assert_eq!(q.queued_bytes.load(Ordering::Relaxed), 0);
+    }
+
+    /// Records still queued when a partition's queue goes away are freed with it, their
+    /// completions included (a callback's captures are dropped, not leaked).
+    #[test]
+    fn dropping_a_queue_frees_the_records_left_in_it() {
+        let alive = Arc::new(());
+        let q = PartitionQueue::new(0, "t".into(), 0);
+        for i in 0..1000u64 {
+            let a = alive.clone();
+            let cb: Box<dyn FnOnce(&crate::record::Delivery<'_>) + Send> = Box::new(move |_| drop(a));
+            q.push(PendingRecord::from_body(&i.to_be_bytes(), 0, 0, Completion::Callback(cb)), 1 << 20);
+        }
+        let mut c = q.consumer();
+        for _ in 0..10 {
+            c.pop().unwrap();
+        }
+        drop(c);
+        assert_eq!(Arc::strong_count(&alive), 991);
+        drop(q);
+        assert_eq!(Arc::strong_count(&alive), 1);
+    }
+
+    #[test]
+    fn a_record_keeps_its_body_timestamp_and_size() {
+        let mut r = PendingRecord::new(5, 1234, 99, Completion::Opaque(7), |out| out.copy_from_slice(b"hello"));
+        assert_eq!((r.body(), r.timestamp(), r.enqueued_ns(), r.mem_size()), (&b"hello"[..], 1234, 99, 5 + RECORD_OVERHEAD));
+        assert!(matches!(r.take_completion(), Completion::Opaque(7)));
+        assert!(matches!(r.take_completion(), Completion::Opaque(0)));
+        let empty = PendingRecord::new(0, 0, 0, Completion::Opaque(0), |_| {});
+        assert!(empty.body().is_empty());
     }
 }

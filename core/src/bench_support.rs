@@ -18,7 +18,7 @@ impl Default for AppendQueue {
 impl AppendQueue {
     /// What `send()` does once it has encoded the record body: push it. Any thread.
     pub fn push(&self, body: Box<[u8]>, batch_size: usize) -> bool {
-        let record = PendingRecord { body, timestamp: 0, enqueued_ns: 0, completion: Completion::Opaque(0) };
+        let record = PendingRecord::from_body(&body, 0, 0, Completion::Opaque(0));
         self.0.push(record, batch_size).activated
     }
 
@@ -26,9 +26,11 @@ impl AppendQueue {
     /// go. Returns the number of records. One thread at a time.
     pub fn drain(&self) -> usize {
         let mut n = 0;
-        while self.0.pop().is_some() {
+        let mut c = self.0.consumer();
+        while c.pop().is_some() {
             n += 1;
         }
+        drop(c);
         if n > 0 {
             self.0.try_deactivate();
         }

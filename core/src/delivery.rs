@@ -93,15 +93,16 @@ impl Deliverer {
         let now = clock::mono_ns();
         let mut released = 0;
         let n = job.records.len();
-        for (i, rec) in job.records.into_iter().enumerate() {
+        for (i, mut rec) in job.records.into_iter().enumerate() {
             let (offset, timestamp, error) = match &job.outcome {
                 Outcome::Ok { base_offset, log_append_time } => {
                     let off = if *base_offset >= 0 { base_offset + i as i64 } else { -1 };
-                    let ts = if *log_append_time >= 0 { *log_append_time } else { rec.timestamp };
+                    let ts = if *log_append_time >= 0 { *log_append_time } else { rec.timestamp() };
                     (off, ts, None)
                 }
-                Outcome::Err(e) => (-1, rec.timestamp, Some(&**e)),
+                Outcome::Err(e) => (-1, rec.timestamp(), Some(&**e)),
             };
+            let completion = rec.take_completion();
             let d = Delivery {
                 topic: &job.pq.topic,
                 topic_c: &job.pq.topic_c,
@@ -109,11 +110,11 @@ impl Deliverer {
                 offset,
                 timestamp,
                 error,
-                latency_us: now.saturating_sub(rec.enqueued_ns) / 1000,
-                body: &rec.body,
+                latency_us: now.saturating_sub(rec.enqueued_ns()) / 1000,
+                body: rec.body(),
             };
             released += rec.mem_size();
-            let r = catch_unwind(AssertUnwindSafe(|| match rec.completion {
+            let r = catch_unwind(AssertUnwindSafe(|| match completion {
                 Completion::Opaque(o) => {
                     if let Some(h) = &self.handler {
                         h(&d, o)

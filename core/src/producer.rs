@@ -347,13 +347,14 @@ impl Producer {
             }
         }
 
-        let mut body = Vec::with_capacity(body_len);
-        record_batch::encode_record_body(&mut body, rec.key, rec.value, &hdrs);
         // One clock read per record: the wall-clock timestamp is derived from the monotonic one.
         let now_ns = clock::mono_ns();
         let timestamp = rec.timestamp.unwrap_or_else(|| clock::wall_ms_at(now_ns));
+        let record = PendingRecord::new(body_len, timestamp, now_ns, completion, |out| {
+            record_batch::encode_record_body(out, rec.key, rec.value, &hdrs)
+        });
         let pq = &topic.partitions[partition as usize];
-        let out = pq.push(PendingRecord { body: body.into_boxed_slice(), timestamp, enqueued_ns: now_ns, completion }, cfg.batch_size);
+        let out = pq.push(record, cfg.batch_size);
         if out.activated {
             inner.activations.push(pq.clone());
             inner.wake_io();
@@ -446,9 +447,11 @@ impl Producer {
 
     fn sweep_after_close(&self, pq: &Arc<PartitionQueue>) {
         let mut recs = Vec::new();
-        while let Some(r) = pq.pop() {
+        let mut c = pq.consumer();
+        while let Some(r) = c.pop() {
             recs.push(r);
         }
+        drop(c);
         if !recs.is_empty() {
             let e = Arc::new(Error::local(LocalCode::Closed, "the producer was closed before the record was sent"));
             self.inner.deliverer.run(DeliveryJob { pq: pq.clone(), records: recs, outcome: Outcome::Err(e) });

@@ -39,21 +39,21 @@ pub(crate) struct ProducerBatch {
 
 impl ProducerBatch {
     pub fn new(pq: Arc<PartitionQueue>, records: Vec<PendingRecord>) -> ProducerBatch {
-        let base_timestamp = records[0].timestamp;
+        let base_timestamp = records[0].timestamp();
         let mut max_timestamp = base_timestamp;
         let mut len = record_batch::RECORD_BATCH_OVERHEAD;
         for (i, r) in records.iter().enumerate() {
-            max_timestamp = max_timestamp.max(r.timestamp);
-            len += record_batch::record_len(r.timestamp - base_timestamp, i as i32, r.body.len());
+            max_timestamp = max_timestamp.max(r.timestamp());
+            len += record_batch::record_len(r.timestamp() - base_timestamp, i as i32, r.body().len());
         }
-        let created_ns = records.iter().map(|r| r.enqueued_ns).min().unwrap_or(0);
+        let created_ns = records.iter().map(|r| r.enqueued_ns()).min().unwrap_or(0);
         Self::with_totals(pq, records, len, max_timestamp, created_ns)
     }
 
     /// [`ProducerBatch::new`] for a caller that has already walked the records: `len` is the
     /// encoded batch length (header included), the others as `new` computes them.
     pub fn with_totals(pq: Arc<PartitionQueue>, records: Vec<PendingRecord>, len: usize, max_timestamp: i64, created_ns: u64) -> ProducerBatch {
-        let base_timestamp = records[0].timestamp;
+        let base_timestamp = records[0].timestamp();
         debug_assert_eq!(len, Self::new_len(&records), "with_totals: wrong length");
         ProducerBatch {
             pq,
@@ -75,8 +75,8 @@ impl ProducerBatch {
     }
 
     fn new_len(records: &[PendingRecord]) -> usize {
-        let base = records[0].timestamp;
-        let body: usize = records.iter().enumerate().map(|(i, r)| record_batch::record_len(r.timestamp - base, i as i32, r.body.len())).sum();
+        let base = records[0].timestamp();
+        let body: usize = records.iter().enumerate().map(|(i, r)| record_batch::record_len(r.timestamp() - base, i as i32, r.body().len())).sum();
         record_batch::RECORD_BATCH_OVERHEAD + body
     }
 
@@ -86,7 +86,7 @@ impl ProducerBatch {
 
     fn write_records(&self, buf: &mut Vec<u8>) {
         for (i, r) in self.records.iter().enumerate() {
-            record_batch::write_record(buf, r.timestamp - self.base_timestamp, i as i32, &r.body);
+            record_batch::write_record(buf, r.timestamp() - self.base_timestamp, i as i32, r.body());
         }
     }
 
@@ -123,15 +123,15 @@ impl ProducerBatch {
         let mut base_ts = 0i64;
         for r in self.records {
             if current.is_empty() {
-                base_ts = r.timestamp;
+                base_ts = r.timestamp();
             }
-            let len = record_batch::record_len(r.timestamp - base_ts, current.len() as i32, r.body.len());
+            let len = record_batch::record_len(r.timestamp() - base_ts, current.len() as i32, r.body().len());
             if !current.is_empty() && size + len > max_records_len {
                 out.push(ProducerBatch::new(self.pq.clone(), std::mem::take(&mut current)));
                 size = 0;
-                base_ts = r.timestamp;
+                base_ts = r.timestamp();
             }
-            size += record_batch::record_len(r.timestamp - base_ts, current.len() as i32, r.body.len());
+            size += record_batch::record_len(r.timestamp() - base_ts, current.len() as i32, r.body().len());
             current.push(r);
         }
         if !current.is_empty() {

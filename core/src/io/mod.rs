@@ -120,7 +120,7 @@ impl PartState {
         self.sealed.drain(..).flat_map(|b| b.records).collect()
     }
     fn queued_bytes(&self) -> usize {
-        self.pq.queued_bytes.load(Ordering::Relaxed) + self.carry.as_ref().map_or(0, |r| r.body.len())
+        self.pq.queued_bytes.load(Ordering::Relaxed) + self.carry.as_ref().map_or(0, |r| r.body().len())
     }
 }
 
@@ -405,9 +405,11 @@ impl IoThread {
             }
             let mut recs: Vec<PendingRecord> = ps.take_sealed_records();
             recs.extend(ps.carry.take());
-            while let Some(r) = ps.pq.pop() {
+            let mut c = ps.pq.consumer();
+            while let Some(r) = c.pop() {
                 recs.push(r);
             }
+            drop(c);
             if !recs.is_empty() {
                 let pq = ps.pq.clone();
                 self.deliver(pq, recs, Outcome::Err(err.clone()));
@@ -919,12 +921,14 @@ impl IoThread {
         let mut records: Vec<PendingRecord> = Vec::new();
         let mut size = RECORD_BATCH_OVERHEAD;
         let (mut base_ts, mut max_ts, mut created_ns) = (0i64, i64::MIN, u64::MAX);
+        let pq = ps.pq.clone();
+        let mut queue = pq.consumer();
         loop {
-            let Some(r) = ps.carry.take().or_else(|| ps.pq.pop()) else { break };
+            let Some(r) = ps.carry.take().or_else(|| queue.pop()) else { break };
             if records.is_empty() {
-                base_ts = r.timestamp;
+                base_ts = r.timestamp();
             }
-            let len = crate::protocol::record_batch::record_len(r.timestamp - base_ts, records.len() as i32, r.body.len());
+            let len = crate::protocol::record_batch::record_len(r.timestamp() - base_ts, records.len() as i32, r.body().len());
             if !records.is_empty() && (size + len > limit || records.len() >= cap) {
                 ps.carry = Some(r);
                 break;
@@ -935,14 +939,15 @@ impl IoThread {
                     return None;
                 }
                 // Room for the batch at once: growing a Vec of records copies them over and over.
-                let queued = ps.pq.queued_bytes.load(Ordering::Relaxed) / r.body.len().max(1);
+                let queued = ps.pq.queued_bytes.load(Ordering::Relaxed) / r.body().len().max(1);
                 records.reserve((limit / len + 1).min(queued + 1).min(cap));
             }
             size += len;
-            max_ts = max_ts.max(r.timestamp);
-            created_ns = created_ns.min(r.enqueued_ns);
+            max_ts = max_ts.max(r.timestamp());
+            created_ns = created_ns.min(r.enqueued_ns());
             records.push(r);
         }
+        drop(queue);
         if records.is_empty() {
             return None;
         }
@@ -1386,9 +1391,11 @@ impl IoThread {
                 }
             }
             if ps.retry.is_empty() && !ps.has_sealed() {
+                let pq = ps.pq.clone();
+                let mut queue = pq.consumer();
                 loop {
-                    let Some(r) = ps.carry.take().or_else(|| ps.pq.pop()) else { break };
-                    if now_ns >= r.enqueued_ns + timeout_ns {
+                    let Some(r) = ps.carry.take().or_else(|| queue.pop()) else { break };
+                    if now_ns >= r.enqueued_ns() + timeout_ns {
                         expired.push(r);
                     } else {
                         ps.carry = Some(r);
@@ -1442,9 +1449,11 @@ impl IoThread {
             let retry: Vec<ProducerBatch> = ps.retry.drain(..).collect();
             let mut recs: Vec<PendingRecord> = ps.take_sealed_records();
             recs.extend(ps.carry.take());
-            while let Some(r) = ps.pq.pop() {
+            let mut c = ps.pq.consumer();
+            while let Some(r) = c.pop() {
                 recs.push(r);
             }
+            drop(c);
             let pq = ps.pq.clone();
             for b in retry {
                 let e = (*err).clone().with_possibly_persisted(b.maybe_written);

@@ -114,7 +114,7 @@ pub fn uvarlong_len(v: u64) -> usize {
 }
 
 /// Zigzag-maps a signed 32-bit value so small magnitudes of either sign stay small.
-fn zigzag32(v: i32) -> u32 {
+pub(crate) fn zigzag32(v: i32) -> u32 {
     ((v << 1) ^ (v >> 31)) as u32
 }
 

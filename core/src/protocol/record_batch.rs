@@ -18,7 +18,7 @@
 //! place in the batch, then [`record_len`]/[`write_record`] once the deltas are known; the batch
 //! itself is framed by [`begin_batch`] and [`finish_batch`].
 
-use super::primitives::{varint_len, varlong_len, DecodeError, Decoder, WireWrite};
+use super::primitives::{varint_len, varlong_len, zigzag32, DecodeError, Decoder, WireWrite};
 
 /// Size of the v2 batch header, before the first record.
 pub const RECORD_BATCH_OVERHEAD: usize = 61;
@@ -103,32 +103,55 @@ pub fn record_body_len(
     n
 }
 
-fn put_opt(buf: &mut Vec<u8>, b: Option<&[u8]>) {
-    match b {
-        Some(b) => {
-            buf.put_varint(b.len() as i32);
-            buf.extend_from_slice(b);
+/// Writes into a slice sized by [`record_body_len`]; a write past its end is a bug and panics.
+struct SliceWriter<'a> {
+    out: &'a mut [u8],
+    pos: usize,
+}
+
+impl SliceWriter<'_> {
+    #[inline]
+    fn varint(&mut self, v: i32) {
+        let mut v = zigzag32(v);
+        while v >= 0x80 {
+            self.out[self.pos] = (v as u8) | 0x80;
+            self.pos += 1;
+            v >>= 7;
         }
-        None => buf.put_varint(-1),
+        self.out[self.pos] = v as u8;
+        self.pos += 1;
+    }
+    #[inline]
+    fn bytes(&mut self, b: &[u8]) {
+        self.out[self.pos..self.pos + b.len()].copy_from_slice(b);
+        self.pos += b.len();
+    }
+    #[inline]
+    fn opt(&mut self, b: Option<&[u8]>) {
+        match b {
+            Some(b) => {
+                self.varint(b.len() as i32);
+                self.bytes(b);
+            }
+            None => self.varint(-1),
+        }
     }
 }
 
-/// Appends the part of a record after `offsetDelta`: key, value and headers. Header keys are the
-/// UTF-8 bytes of the header name (Kafka decodes them as UTF-8).
-pub fn encode_record_body(
-    buf: &mut Vec<u8>,
-    key: Option<&[u8]>,
-    value: Option<&[u8]>,
-    headers: &[(&[u8], Option<&[u8]>)],
-) {
-    put_opt(buf, key);
-    put_opt(buf, value);
-    buf.put_varint(headers.len() as i32);
+/// Writes the part of a record after `offsetDelta`: key, value and headers, into `out`, which
+/// must be exactly [`record_body_len`] bytes (panics otherwise). Header keys are the UTF-8 bytes
+/// of the header name (Kafka decodes them as UTF-8).
+pub fn encode_record_body(out: &mut [u8], key: Option<&[u8]>, value: Option<&[u8]>, headers: &[(&[u8], Option<&[u8]>)]) {
+    let mut w = SliceWriter { out, pos: 0 };
+    w.opt(key);
+    w.opt(value);
+    w.varint(headers.len() as i32);
     for (hk, hv) in headers {
-        buf.put_varint(hk.len() as i32);
-        buf.extend_from_slice(hk);
-        put_opt(buf, *hv);
+        w.varint(hk.len() as i32);
+        w.bytes(hk);
+        w.opt(*hv);
     }
+    assert_eq!(w.pos, w.out.len(), "encode_record_body: the slice is not record_body_len bytes");
 }
 
 /// Length of the record's inner part (what its length varint counts).
