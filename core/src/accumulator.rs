@@ -31,6 +31,7 @@
 //! partition stays active and is looked at again), never a lost record.
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
+use std::mem::MaybeUninit;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -68,27 +69,35 @@ pub(crate) struct PendingRecord(NonNull<Node>);
 unsafe impl Send for PendingRecord {}
 
 impl PendingRecord {
-    /// Allocates a record whose body is `body_len` bytes and has `encode` write them.
+    /// Allocates a record whose body is `body_len` bytes and has `encode` write every one of them.
     #[inline]
-    pub fn new(body_len: usize, timestamp: i64, enqueued_ns: u64, completion: Completion, encode: impl FnOnce(&mut [u8])) -> Self {
+    pub fn new(
+        body_len: usize,
+        timestamp: i64,
+        enqueued_ns: u64,
+        completion: Completion,
+        encode: impl FnOnce(&mut [MaybeUninit<u8>]),
+    ) -> Self {
         let layout = node_layout(body_len);
-        // SAFETY: the layout has a non-zero size (the Node). The header is written before
-        // anything reads it, and the body is handed to `encode` as initialised (zeroed) bytes.
+        // SAFETY: the layout has a non-zero size (the Node). The header is written before anything
+        // reads it; the body is read only after `encode`, which must fill it, returned.
         unsafe {
             let p = alloc(layout) as *mut Node;
             let Some(node) = NonNull::new(p) else { handle_alloc_error(layout) };
             ptr::write(p, Node { next: AtomicPtr::new(ptr::null_mut()), len: body_len, timestamp, enqueued_ns, completion });
-            let body = (p as *mut u8).add(BODY_OFFSET);
-            ptr::write_bytes(body, 0, body_len);
+            // Owned from here, so a panic in `encode` frees the node (its body bytes are never read).
             let rec = PendingRecord(node);
-            encode(std::slice::from_raw_parts_mut(body, body_len));
+            encode(std::slice::from_raw_parts_mut((p as *mut u8).add(BODY_OFFSET).cast::<MaybeUninit<u8>>(), body_len));
             rec
         }
     }
 
     /// A record holding a copy of `body` (tests and benchmarks).
     pub fn from_body(body: &[u8], timestamp: i64, enqueued_ns: u64, completion: Completion) -> Self {
-        PendingRecord::new(body.len(), timestamp, enqueued_ns, completion, |out| out.copy_from_slice(body))
+        // SAFETY: `out` is body.len() bytes of the new node, disjoint from `body`.
+        PendingRecord::new(body.len(), timestamp, enqueued_ns, completion, |out| unsafe {
+            ptr::copy_nonoverlapping(body.as_ptr(), out.as_mut_ptr().cast::<u8>(), body.len())
+        })
     }
 
     #[inline]
@@ -522,7 +531,7 @@ mod tests {
 
     #[test]
     fn a_record_keeps_its_body_timestamp_and_size() {
-        let mut r = PendingRecord::new(5, 1234, 99, Completion::Opaque(7), |out| out.copy_from_slice(b"hello"));
+        let mut r = PendingRecord::from_body(b"hello", 1234, 99, Completion::Opaque(7));
         assert_eq!((r.body(), r.timestamp(), r.enqueued_ns(), r.mem_size()), (&b"hello"[..], 1234, 99, 5 + RECORD_OVERHEAD));
         assert!(matches!(r.take_completion(), Completion::Opaque(7)));
         assert!(matches!(r.take_completion(), Completion::Opaque(0)));

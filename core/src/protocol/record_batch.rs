@@ -18,6 +18,8 @@
 //! place in the batch, then [`record_len`]/[`write_record`] once the deltas are known; the batch
 //! itself is framed by [`begin_batch`] and [`finish_batch`].
 
+use std::mem::MaybeUninit;
+
 use super::primitives::{varint_len, varlong_len, zigzag32, DecodeError, Decoder, WireWrite};
 
 /// Size of the v2 batch header, before the first record.
@@ -103,9 +105,10 @@ pub fn record_body_len(
     n
 }
 
-/// Writes into a slice sized by [`record_body_len`]; a write past its end is a bug and panics.
+/// Writes into a slice sized by [`record_body_len`] (possibly uninitialised memory, which it
+/// fills); a write past its end is a bug and panics.
 struct SliceWriter<'a> {
-    out: &'a mut [u8],
+    out: &'a mut [MaybeUninit<u8>],
     pos: usize,
 }
 
@@ -114,16 +117,19 @@ impl SliceWriter<'_> {
     fn varint(&mut self, v: i32) {
         let mut v = zigzag32(v);
         while v >= 0x80 {
-            self.out[self.pos] = (v as u8) | 0x80;
+            self.out[self.pos].write((v as u8) | 0x80);
             self.pos += 1;
             v >>= 7;
         }
-        self.out[self.pos] = v as u8;
+        self.out[self.pos].write(v as u8);
         self.pos += 1;
     }
     #[inline]
     fn bytes(&mut self, b: &[u8]) {
-        self.out[self.pos..self.pos + b.len()].copy_from_slice(b);
+        let dst = &mut self.out[self.pos..self.pos + b.len()];
+        // SAFETY: `dst` is exactly `b.len()` bytes (checked by the indexing above); u8 has no
+        // invalid values and the ranges cannot overlap (`out` is borrowed mutably).
+        unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), dst.as_mut_ptr().cast::<u8>(), b.len()) };
         self.pos += b.len();
     }
     #[inline]
@@ -142,6 +148,19 @@ impl SliceWriter<'_> {
 /// must be exactly [`record_body_len`] bytes (panics otherwise). Header keys are the UTF-8 bytes
 /// of the header name (Kafka decodes them as UTF-8).
 pub fn encode_record_body(out: &mut [u8], key: Option<&[u8]>, value: Option<&[u8]>, headers: &[(&[u8], Option<&[u8]>)]) {
+    // SAFETY: the same memory seen as possibly-uninitialised bytes; only u8 values are written.
+    let out = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<MaybeUninit<u8>>(), out.len()) };
+    encode_record_body_uninit(out, key, value, headers);
+}
+
+/// [`encode_record_body`] into memory not initialised yet; every byte of `out` is written (or it
+/// panics).
+pub(crate) fn encode_record_body_uninit(
+    out: &mut [MaybeUninit<u8>],
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    headers: &[(&[u8], Option<&[u8]>)],
+) {
     let mut w = SliceWriter { out, pos: 0 };
     w.opt(key);
     w.opt(value);
