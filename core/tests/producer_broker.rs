@@ -373,3 +373,55 @@ fn purge_right_after_the_first_send_and_a_flush_after_it_still_purge_everything_
         }
     }
 }
+
+/// send() remembers per thread the topic it sent to last: records sent from one thread that
+/// alternates between two producers and two topics must each reach the topic they name.
+#[test]
+fn one_thread_alternating_producers_and_topics_sends_each_record_to_its_own_topic() {
+    let topics = [unique_topic("alt-a"), unique_topic("alt-b")];
+    for t in &topics {
+        create_topic(t, 2);
+    }
+    let producers = [Producer::new(config(&[])).unwrap(), Producer::new(config(&[])).unwrap()];
+    let n = 400;
+    let mut futures = Vec::new();
+    for i in 0..n {
+        let (p, t) = (&producers[i % 2], &topics[(i / 2) % 2]);
+        let v = format!("{i}");
+        futures.push((t, v.clone(), p.send(&ProducerRecord::new(t).value(v.as_bytes())).unwrap()));
+    }
+    let mut want: HashMap<&String, Vec<String>> = HashMap::new();
+    for (t, v, f) in futures {
+        let m = f.wait().expect("delivered");
+        assert_eq!(&*m.topic, t.as_str(), "report of record {v}");
+        want.entry(t).or_default().push(v);
+    }
+    for t in &topics {
+        let mut got: Vec<String> = consume(t, n / 2).into_iter().map(|c| String::from_utf8(c.value.unwrap()).unwrap()).collect();
+        let mut expected = want[t].clone();
+        got.sort();
+        expected.sort();
+        assert_eq!(got, expected, "records in {t}");
+    }
+}
+
+/// A thread that keeps sending to one topic must see partitions added to it (the per-thread
+/// memory of the last topic is dropped when metadata replaces the topic table).
+#[test]
+fn a_thread_that_keeps_sending_to_a_topic_uses_partitions_added_to_it() {
+    let topic = unique_topic("grow");
+    create_topic(&topic, 1);
+    // Small batches so that the sticky partitioner moves on often; metadata refreshed quickly.
+    let p = Producer::new(config(&[("metadata.max.age.ms", "500"), ("batch.size", "200"), ("linger.ms", "0")])).unwrap();
+    p.send(&ProducerRecord::new(&topic).value(b"first")).unwrap().wait().expect("delivered");
+    kafka(&["topic", "alter", &topic, "--partitions", "3"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < 3 {
+        assert!(Instant::now() < deadline, "after 30 s the sender still used only partitions {seen:?} of 3");
+        let fs: Vec<_> = (0..50).map(|_| p.send(&ProducerRecord::new(&topic).value(&[b'x'; 100])).unwrap()).collect();
+        for f in fs {
+            seen.insert(f.wait().expect("delivered").partition);
+        }
+    }
+}

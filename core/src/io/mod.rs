@@ -360,6 +360,7 @@ impl IoThread {
             let mut map = (**registry).clone();
             map.insert(name, state);
             self.inner.topics.store(Arc::new(map));
+            self.inner.topics_generation.fetch_add(1, Ordering::Release);
         }
     }
 
