@@ -197,7 +197,8 @@ def markdown(meta, summary):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bootstrap", default=os.environ.get("RAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    # The broker scripts/kafka starts (`scripts/kafka up`) listens on 19092.
+    ap.add_argument("--bootstrap", default=os.environ.get("RAFKA_BOOTSTRAP", "127.0.0.1:19092"))
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--warmup-rounds", type=int, default=3, help="unmeasured rounds first (JIT of a fresh broker)")
@@ -210,14 +211,19 @@ def main():
         return worker(a.worker, a.bootstrap, a.topic, a.records)
     clients = a.clients.split(",")
     topic = "py-compare-" + uuid.uuid4().hex[:8]
-    subprocess.run([os.path.join(ROOT, "scripts", "kafka"), "topic", "create", topic, "--partitions", "6"],
-                   check=True, capture_output=True)
+    made = subprocess.run([os.path.join(ROOT, "scripts", "kafka"), "topic", "create", topic, "--partitions", "6",
+                           "--bootstrap", a.bootstrap], capture_output=True, text=True)
+    if made.returncode != 0:
+        sys.exit(f"compare.py: cannot create topic {topic} on {a.bootstrap} (is a broker running there? "
+                 f"`scripts/kafka up` starts one on 127.0.0.1:19092):\n{made.stderr.strip()[-2000:]}")
     runs = {c: [] for c in clients}
 
     def run(c):
-        out = subprocess.run([sys.executable, __file__, "--worker", c, "--bootstrap", a.bootstrap, "--topic", topic,
-                              "--records", str(a.records)], check=True, capture_output=True, text=True).stdout
-        return json.loads(out.strip().splitlines()[-1])
+        p = subprocess.run([sys.executable, __file__, "--worker", c, "--bootstrap", a.bootstrap, "--topic", topic,
+                            "--records", str(a.records)], capture_output=True, text=True)
+        if p.returncode != 0:
+            sys.exit(f"compare.py: the {c} run failed (exit {p.returncode}):\n{p.stderr.strip()[-2000:]}")
+        return json.loads(p.stdout.strip().splitlines()[-1])
 
     # A broker started shortly before runs its JIT compiler for tens of seconds of load, and the
     # first measured runs would time that: unmeasured rounds of the fast clients go first.
