@@ -4,9 +4,10 @@
 //! Application threads (`send()`) and the I/O thread share a [`PartitionQueue`]; no sender ever
 //! waits for another thread here.
 //! - A sender encodes the record body (key, value, headers) on its own thread into one allocation
-//!   that also holds the record's bookkeeping and the queue link (a [`PendingRecord`]), pushes it
-//!   onto the partition's [`RecordQueue`] (one atomic swap), then adds its size to `queued_bytes`
-//!   and 1 to `enqueued`.
+//!   that also holds the record's bookkeeping and the queue link (a [`PendingRecord`]), adds 1 to
+//!   `enqueued` and its size to `queued_bytes`, then pushes it onto the partition's [`RecordQueue`]
+//!   (one atomic swap). Counted first: a consumer may pop it as soon as it is linked, and its
+//!   bytes must not come off `queued_bytes` (an unsigned count) before they went on.
 //! - **Activation.** A partition is *active* while the I/O thread tracks it for lingering and
 //!   draining. After its push a sender checks `active`; if it is false it swaps it to true, and the
 //!   one sender that wins the swap pushes the partition onto the producer's activation queue and
@@ -304,9 +305,13 @@ impl PartitionQueue {
     #[inline]
     pub fn push(&self, record: PendingRecord, batch_size: usize) -> PushOutcome {
         let size = record.node().len;
-        self.queue.push_node(record.into_raw());
+        // Counted before the push: once linked, the record can be popped (and its bytes taken off
+        // `queued_bytes`, its report counted in `completed`) before this thread runs again.
         self.enqueued.fetch_add(1, Ordering::Relaxed);
         let before = self.queued_bytes.fetch_add(size, Ordering::AcqRel);
+        self.queue.push_node(record.into_raw());
+        #[cfg(test)]
+        tests::after_link(self);
         fence(Ordering::SeqCst);
         let activated = !self.active.load(Ordering::SeqCst) && !self.active.swap(true, Ordering::SeqCst);
         PushOutcome { activated, batch_full: before < batch_size && before + size >= batch_size }
@@ -380,6 +385,40 @@ mod tests {
         PendingRecord::from_body(&v.to_be_bytes(), 0, 0, Completion::Opaque(0))
     }
 
+    thread_local! {
+        /// Run by `push` on this thread right after it linked the record, as if the sender were
+        /// preempted there and another thread ran.
+        static AFTER_LINK: std::cell::Cell<Option<fn(&PartitionQueue)>> = const { std::cell::Cell::new(None) };
+    }
+
+    pub(super) fn after_link(q: &PartitionQueue) {
+        if let Some(f) = AFTER_LINK.with(|h| h.take()) {
+            f(q);
+        }
+    }
+
+    /// A consumer can pop a record the moment it is linked, before its sender's `push` returns.
+    /// The sender's counts must be in by then: were its bytes added after the push, the
+    /// consumer's subtraction would come first and wrap `queued_bytes` below zero (the I/O thread
+    /// would see a nearly infinite backlog, and its `queued_bytes() + carry` overflow).
+    #[test]
+    fn a_record_popped_before_its_push_returns_leaves_the_counts_exact() {
+        fn pop_everything_as_the_io_thread(q: &PartitionQueue) {
+            let mut c = q.consumer();
+            assert!(c.pop().is_some() && c.pop().is_some() && c.pop().is_none());
+            drop(c);
+            assert_eq!(q.queued_bytes.load(Ordering::Relaxed), 0, "queued_bytes wrapped below zero");
+            assert_eq!(q.enqueued.load(Ordering::Relaxed), 2);
+        }
+        let q = PartitionQueue::new(0, "t".into(), 0);
+        q.push(rec(1), 1 << 20);
+        AFTER_LINK.with(|h| h.set(Some(pop_everything_as_the_io_thread)));
+        q.push(rec(2), 1 << 20);
+        assert!(AFTER_LINK.with(|h| h.get()).is_none(), "the hook ran");
+        assert_eq!(q.queued_bytes.load(Ordering::Relaxed), 0);
+        assert!(q.is_empty());
+    }
+
     #[test]
     fn first_push_activates_and_crossing_batch_size_reports_full() {
         let q = PartitionQueue::new(0, "t".into(), 0);
@@ -433,6 +472,8 @@ mod tests {
                             assert!(seen.insert(v));
                         }
                         drop(c);
+                        let queued = q.queued_bytes.load(Ordering::Relaxed) as u64;
+                        assert!(queued <= SENDERS * PER_SENDER * 8, "queued_bytes wrapped below zero: {queued:#x}");
                         if q.try_deactivate() {
                             tracked = false;
                         }
@@ -440,6 +481,7 @@ mod tests {
                     if done.load(Ordering::SeqCst) && activations.is_empty() && !tracked {
                         // Everything pushed was either drained or is signalled by an activation.
                         assert!(q.is_empty(), "records stranded in an inactive queue");
+                        assert_eq!(q.queued_bytes.load(Ordering::Relaxed), 0);
                         return seen.len() as u64;
                     }
                 }
