@@ -28,8 +28,9 @@
 //! The record itself is the list node, so a record costs one allocation and moves between threads
 //! as one pointer. Consumers (the I/O thread; `close()`'s sweep on a sending thread) take turns
 //! through [`PartitionQueue::consumer`]. A sender stopped between its swap and its link hides the
-//! records pushed after it until it resumes; the consumer then sees "nothing to pop yet" (the
-//! partition stays active and is looked at again), never a lost record.
+//! records pushed after it until it resumes; a consumer that reaches that point waits for the link
+//! (as crossbeam's SegQueue waited for a slot being written), so a pop finds nothing only when the
+//! queue is empty. Senders never wait.
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::mem::MaybeUninit;
@@ -181,6 +182,8 @@ impl RecordQueue {
         // SAFETY: `node` is a live node no other thread links to yet.
         unsafe { (*node).next.store(ptr::null_mut(), Ordering::Relaxed) };
         let prev = self.head.swap(node, Ordering::AcqRel);
+        #[cfg(test)]
+        tests::after_swap();
         // SAFETY: `prev` stays allocated until the consumer has moved past it, which it cannot
         // before this store links it to `node`.
         unsafe { (*prev).next.store(node, Ordering::Release) };
@@ -193,7 +196,8 @@ impl RecordQueue {
         self.tail.load(Ordering::Relaxed) == stub && self.head.load(order) == stub
     }
 
-    /// Consumer only (holding `consuming`).
+    /// Consumer only (holding `consuming`). None only when the queue is empty: a record whose
+    /// sender is between its swap and its link is waited for (see `wait_for_link`).
     #[inline]
     fn pop(&self) -> Option<PendingRecord> {
         let stub = self.stub.as_ptr();
@@ -203,27 +207,47 @@ impl RecordQueue {
             let mut next = (*tail).next.load(Ordering::Acquire);
             if tail == stub {
                 if next.is_null() {
-                    return None;
+                    if self.head.load(Ordering::Acquire) == stub {
+                        return None;
+                    }
+                    next = wait_for_link(&(*stub).next); // a sender swapped the stub out
                 }
                 self.tail.store(next, Ordering::Relaxed);
                 tail = next;
                 next = (*next).next.load(Ordering::Acquire);
             }
-            if !next.is_null() {
-                self.tail.store(next, Ordering::Relaxed);
-                return Some(PendingRecord(NonNull::new_unchecked(tail)));
+            if next.is_null() {
+                if tail == self.head.load(Ordering::Acquire) {
+                    // `tail` is the last record: put the stub behind it so it can be taken.
+                    self.push_node(stub);
+                }
+                // Linked to the stub just now, or to a record by a sender between its swap and
+                // its link.
+                next = wait_for_link(&(*tail).next);
             }
-            if tail != self.head.load(Ordering::Acquire) {
-                return None; // a sender is between its swap and its link
-            }
-            // `tail` is the last record: put the stub behind it so it can be taken.
-            self.push_node(stub);
-            next = (*tail).next.load(Ordering::Acquire);
-            if !next.is_null() {
-                self.tail.store(next, Ordering::Relaxed);
-                return Some(PendingRecord(NonNull::new_unchecked(tail)));
-            }
-            None
+            self.tail.store(next, Ordering::Relaxed);
+            Some(PendingRecord(NonNull::new_unchecked(tail)))
+        }
+    }
+}
+
+/// The link a sender is about to store after its swap: a few instructions away, unless the sender
+/// was preempted there. The consumer waits for it rather than report "nothing to pop" with records
+/// queued: the I/O thread would then find the partition ready, drain nothing, and sleep until its
+/// next wakeup (up to a second) while the record and every one pushed after it wait.
+#[cold]
+fn wait_for_link(next: &AtomicPtr<Node>) -> *mut Node {
+    let mut spins = 0u32;
+    loop {
+        let n = next.load(Ordering::Acquire);
+        if !n.is_null() {
+            return n;
+        }
+        spins += 1;
+        if spins < 64 {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
         }
     }
 }
@@ -389,6 +413,52 @@ mod tests {
         /// Run by `push` on this thread right after it linked the record, as if the sender were
         /// preempted there and another thread ran.
         static AFTER_LINK: std::cell::Cell<Option<fn(&PartitionQueue)>> = const { std::cell::Cell::new(None) };
+    }
+
+    thread_local! {
+        /// Run by `push_node` on this thread between its swap and its link.
+        static AFTER_SWAP: std::cell::Cell<Option<fn()>> = const { std::cell::Cell::new(None) };
+    }
+
+    pub(super) fn after_swap() {
+        if let Some(f) = AFTER_SWAP.with(|h| h.take()) {
+            f();
+        }
+    }
+
+    /// A sender preempted between its swap and its link hides what follows the last linked
+    /// record. The consumer must wait for the link, not report the queue empty: the I/O thread,
+    /// finding the partition ready but draining nothing, would sleep until its next wakeup (up to
+    /// a second; the sender, the partition being active, wakes nobody) with those records queued.
+    #[test]
+    fn a_pop_waits_for_a_sender_stopped_between_its_swap_and_its_link() {
+        static SWAPPED: AtomicBool = AtomicBool::new(false);
+        let q = Arc::new(PartitionQueue::new(0, "t".into(), 0));
+        q.push(rec(1), 1 << 20);
+        let sender = {
+            let q = q.clone();
+            std::thread::spawn(move || {
+                AFTER_SWAP.with(|h| {
+                    h.set(Some(|| {
+                        SWAPPED.store(true, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    }))
+                });
+                q.push(rec(2), 1 << 20);
+            })
+        };
+        while !SWAPPED.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        let value = |r: PendingRecord| u64::from_be_bytes(r.body().try_into().unwrap());
+        let mut c = q.consumer();
+        assert_eq!(c.pop().map(value), Some(1), "a record pushed in full was hidden");
+        assert_eq!(c.pop().map(value), Some(2));
+        assert!(c.pop().is_none());
+        drop(c);
+        sender.join().unwrap();
+        assert!(q.is_empty());
+        assert_eq!(q.queued_bytes.load(Ordering::Relaxed), 0);
     }
 
     pub(super) fn after_link(q: &PartitionQueue) {
