@@ -809,15 +809,30 @@ impl IoThread {
 
     // ---- draining and sending -------------------------------------------------------------
 
+    /// Sends what is ready, as many requests per connection as `max.in.flight` allows: one
+    /// round builds at most one request per broker, so rounds repeat until one sends nothing.
+    /// (One request per wakeup left the pipeline at whatever depth it had: with a backlog queued,
+    /// each response let one request go, and the broker idled while this thread waited for a CPU
+    /// to read the next response.)
     fn send_ready(&mut self, now: Instant, next: &mut Instant) {
+        // Each round adds at most one request per connection, so max.in.flight rounds fill them.
+        for _ in 0..self.inner.config.max_in_flight.max(1) {
+            if !self.send_ready_round(now, next) {
+                break;
+            }
+        }
+    }
+
+    /// One round of `send_ready`; true when it sent a request.
+    fn send_ready_round(&mut self, now: Instant, next: &mut Instant) -> bool {
         let idempotent = self.inner.config.enable_idempotence;
         let pid = match self.pid {
             Pid::Ready { id, epoch } => Some((id, epoch)),
             Pid::Off => None,
-            _ => return, // waiting for the producer id
+            _ => return false, // waiting for the producer id
         };
         if self.epoch_bump_pending {
-            return;
+            return false;
         }
         let cfg = &self.inner.config;
         let now_ns = clock::mono_ns();
@@ -882,6 +897,7 @@ impl IoThread {
             self.meta.needed = true;
         }
 
+        let mut sent = false;
         for (leader, ids) in by_leader {
             let Some(token) = self.ready_connection(leader, now) else {
                 log::trace!("{} partition(s) wait for a ready connection to broker {leader}", ids.len());
@@ -906,10 +922,12 @@ impl IoThread {
             }
             if !batches.is_empty() {
                 self.send_produce(token, batches, now);
+                sent = true;
             }
         }
         // Partitions drained empty give their active flag back.
         self.untrack_idle();
+        sent
     }
 
     /// One new batch of partition `id`: at most `limit` bytes encoded (at least one record, if
