@@ -77,8 +77,12 @@ const _: fn() = || {
 
 impl PendingRecord {
     /// Allocates a record whose body is `body_len` bytes and has `encode` write every one of them.
+    ///
+    /// # Safety
+    /// `encode` must initialise every byte of the slice it is given, or panic (the node is then
+    /// freed and its body never read): the body is read as initialised bytes afterwards.
     #[inline]
-    pub fn new(
+    pub unsafe fn new(
         body_len: usize,
         timestamp: i64,
         enqueued_ns: u64,
@@ -101,10 +105,13 @@ impl PendingRecord {
 
     /// A record holding a copy of `body` (tests and benchmarks).
     pub fn from_body(body: &[u8], timestamp: i64, enqueued_ns: u64, completion: Completion) -> Self {
-        // SAFETY: `out` is body.len() bytes of the new node, disjoint from `body`.
-        PendingRecord::new(body.len(), timestamp, enqueued_ns, completion, |out| unsafe {
-            ptr::copy_nonoverlapping(body.as_ptr(), out.as_mut_ptr().cast::<u8>(), body.len())
-        })
+        // SAFETY: the closure fills all of `out`, body.len() bytes of the new node, disjoint from
+        // `body`.
+        unsafe {
+            PendingRecord::new(body.len(), timestamp, enqueued_ns, completion, |out| {
+                ptr::copy_nonoverlapping(body.as_ptr(), out.as_mut_ptr().cast::<u8>(), body.len())
+            })
+        }
     }
 
     #[inline]
@@ -178,7 +185,8 @@ unsafe impl Sync for RecordQueue {}
 
 impl RecordQueue {
     fn new() -> Self {
-        let stub = NonNull::new(PendingRecord::new(0, 0, 0, Completion::Opaque(0), |_| {}).into_raw()).unwrap();
+        // SAFETY: the stub has an empty body.
+        let stub = NonNull::new(unsafe { PendingRecord::new(0, 0, 0, Completion::Opaque(0), |_| {}) }.into_raw()).unwrap();
         RecordQueue { head: AtomicPtr::new(stub.as_ptr()), tail: AtomicPtr::new(stub.as_ptr()), stub, consuming: AtomicBool::new(false) }
     }
 
@@ -633,10 +641,13 @@ mod tests {
         let a = alive.clone();
         let cb: Box<dyn FnOnce(&crate::record::Delivery<'_>) + Send> = Box::new(move |_| drop(a));
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            PendingRecord::new(100, 0, 0, Completion::Callback(cb), |out| {
-                out[0].write(1);
-                panic!("encoder bug (expected by this test)");
-            })
+            // SAFETY: the encoder panics, which `new` allows instead of filling the body.
+            unsafe {
+                PendingRecord::new(100, 0, 0, Completion::Callback(cb), |out| {
+                    out[0].write(1);
+                    panic!("encoder bug (expected by this test)");
+                })
+            }
         }));
         assert!(r.is_err());
         assert_eq!(Arc::strong_count(&alive), 1);
@@ -669,7 +680,8 @@ mod tests {
         assert_eq!((r.body(), r.timestamp(), r.enqueued_ns(), r.mem_size()), (&b"hello"[..], 1234, 99, 5 + RECORD_OVERHEAD));
         assert!(matches!(r.take_completion(), Completion::Opaque(7)));
         assert!(matches!(r.take_completion(), Completion::Opaque(0)));
-        let empty = PendingRecord::new(0, 0, 0, Completion::Opaque(0), |_| {});
+        // SAFETY: an empty body has no bytes to fill.
+        let empty = unsafe { PendingRecord::new(0, 0, 0, Completion::Opaque(0), |_| {}) };
         assert!(empty.body().is_empty());
     }
 }

@@ -101,11 +101,53 @@ impl MemoryPool {
     }
 }
 
+/// Bytes taken from the pool for a record that is not queued yet: given back if dropped (a panic
+/// between the reservation and the push), kept by [`Reservation::keep`] once the record is
+/// queued, after which the record's report gives them back.
+pub(crate) struct Reservation<'a> {
+    pool: &'a MemoryPool,
+    n: usize,
+}
+
+impl<'a> Reservation<'a> {
+    /// Takes over `n` bytes already reserved in `pool`.
+    pub fn new(pool: &'a MemoryPool, n: usize) -> Self {
+        Reservation { pool, n }
+    }
+
+    /// The record holding the bytes was queued: they now go back with its report.
+    pub fn keep(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.pool.release(self.n);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Arc;
     use std::time::Duration;
+
+    #[test]
+    fn a_reservation_dropped_before_its_record_was_queued_gives_its_bytes_back() {
+        let pool = MemoryPool::new(100);
+        assert!(pool.try_reserve(60));
+        let r = Reservation::new(&pool, 60);
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _r = r;
+            panic!("encoder failed");
+        }));
+        assert!(unwound.is_err());
+        assert_eq!(pool.used(), 0);
+        assert!(pool.try_reserve(40));
+        Reservation::new(&pool, 40).keep();
+        assert_eq!(pool.used(), 40, "kept bytes stay reserved until released");
+    }
 
     #[test]
     fn reserve_fails_past_the_limit_and_succeeds_after_release() {

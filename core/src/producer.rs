@@ -22,7 +22,7 @@ use crate::config::{Config, ProducerConfig};
 use crate::delivery::{Completion, Deliverer, DeliveryFuture, DeliveryHandler, DeliveryJob, DeliveryMode, FutureSlot, Outcome};
 use crate::error::{Error, LocalCode, Result};
 use crate::io::IoThread;
-use crate::memory::{MemoryPool, Reserve};
+use crate::memory::{MemoryPool, Reservation, Reserve};
 use crate::metadata::{ClusterMetadata, MetadataQuery};
 use crate::partitioner::{self, Partitioner};
 use crate::protocol::record_batch;
@@ -372,14 +372,20 @@ impl Producer {
             }
         }
 
+        // Given back should anything below panic before the record is queued.
+        let reservation = Reservation::new(&inner.memory, mem);
         // One clock read per record: the wall-clock timestamp is derived from the monotonic one.
         let now_ns = clock::mono_ns();
         let timestamp = rec.timestamp.unwrap_or_else(|| clock::wall_ms_at(now_ns));
-        let record = PendingRecord::new(body_len, timestamp, now_ns, completion, |out| {
-            record_batch::encode_record_body_uninit(out, rec.key, rec.value, &hdrs)
-        });
+        // SAFETY: the encoder writes exactly the body_len bytes it was sized for, or panics.
+        let record = unsafe {
+            PendingRecord::new(body_len, timestamp, now_ns, completion, |out| {
+                record_batch::encode_record_body_uninit(out, rec.key, rec.value, &hdrs)
+            })
+        };
         let pq = &topic.partitions[partition as usize];
         let out = pq.push(record, cfg.batch_size);
+        reservation.keep();
         if out.activated {
             inner.activations.push(pq.clone());
             inner.wake_io();
