@@ -970,7 +970,11 @@ impl IoThread {
         if records.is_empty() {
             return None;
         }
-        ps.linger_start_ns = if ps.has_queued() { Some(now_ns) } else { None };
+        // The linger window restarts even when the queue was drained empty: a record pushed before
+        // untrack_idle() deactivates the partition brings no activation, and an unset window
+        // counts as lingered, so the next send_ready round would send that record alone.
+        // untrack_idle() clears the window when the partition goes idle.
+        ps.linger_start_ns = Some(now_ns);
         Some(ProducerBatch::with_totals(ps.pq.clone(), records, size, max_ts, created_ns))
     }
 
