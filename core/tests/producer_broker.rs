@@ -425,3 +425,23 @@ fn a_thread_that_keeps_sending_to_a_topic_uses_partitions_added_to_it() {
         }
     }
 }
+
+#[test]
+fn records_sent_within_linger_ms_are_stored_as_one_batch() {
+    let topic = unique_topic("linger");
+    create_topic(&topic, 1);
+    let p = Producer::new(config(&[("linger.ms", "1500"), ("batch.size", "1000000")])).unwrap();
+    // The first record's batch also waits out the connection and the producer id.
+    p.send(&ProducerRecord::new(&topic).value(b"first")).unwrap().wait().unwrap();
+    // Ten records over about 50 ms, well inside one linger window: one batch, sent when the
+    // window closes (no flush, which would send at once).
+    let futures: Vec<_> = (0..10)
+        .map(|i| {
+            std::thread::sleep(Duration::from_millis(5));
+            p.send(&ProducerRecord::new(&topic).value(format!("{i}").as_bytes())).unwrap()
+        })
+        .collect();
+    let offsets: Vec<i64> = futures.iter().map(|f| f.wait_timeout(Duration::from_secs(30)).expect("delivered once linger.ms passed").offset).collect();
+    assert_eq!(offsets, (1..=10).collect::<Vec<i64>>());
+    assert_eq!(broker_batch_codecs(&topic, 0).len(), 2, "the first record's batch, then one batch of ten");
+}
