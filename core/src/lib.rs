@@ -27,5 +27,5 @@ pub use config::{Config, ConfigError, ProducerConfig};
 pub use delivery::{DeliveryFuture, DeliveryMode};
 pub use error::{Code, Error, LocalCode, Result};
 pub use metadata::{BrokerMetadata, ClusterMetadata, PartitionMetadata, TopicMetadata};
-pub use producer::{current_producer_id, Producer, ProducerBuilder};
+pub use producer::{current_producer_id, Producer, ProducerBuilder, TrySend};
 pub use record::{Delivery, DeliveryResult, OwnedRecord, ProducerRecord, RecordMetadata};

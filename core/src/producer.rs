@@ -269,23 +269,31 @@ impl Producer {
     /// was not accepted (and no report will follow).
     pub fn send(&self, record: &ProducerRecord<'_>) -> Result<DeliveryFuture> {
         let slot = FutureSlot::new();
-        self.enqueue(record, Completion::Future(slot.clone()), true)?;
+        self.enqueue(record, Completion::Future(slot.clone()), true, true)?;
         Ok(DeliveryFuture { slot })
     }
 
     /// Sends a record; `callback` runs on the delivery thread with its report (in send order per
     /// partition). A panic in the callback is caught and logged.
     pub fn send_with_callback(&self, record: &ProducerRecord<'_>, callback: impl FnOnce(&Delivery<'_>) + Send + 'static) -> Result<()> {
-        self.enqueue(record, Completion::Callback(Box::new(callback)), true)
+        self.enqueue(record, Completion::Callback(Box::new(callback)), true, true).map(|_| ())
     }
 
     /// Sends a record whose report goes to the producer's delivery handler with `opaque`.
     /// `block: false` fails with `_QUEUE_FULL` at once instead of waiting for buffer memory.
     pub fn send_with_opaque(&self, record: &ProducerRecord<'_>, opaque: usize, block: bool) -> Result<()> {
-        self.enqueue(record, Completion::Opaque(opaque), block)
+        self.enqueue(record, Completion::Opaque(opaque), block, true).map(|_| ())
     }
 
-    fn enqueue(&self, rec: &ProducerRecord<'_>, completion: Completion, block: bool) -> Result<()> {
+    /// `send_with_opaque` that never waits: not for buffer memory (`_QUEUE_FULL`), and not for
+    /// metadata: when the topic, or the record's partition, is not known yet it returns
+    /// [`TrySend::WouldWait`] having done nothing. For bindings that hold a lock (Python's GIL)
+    /// which they must let go of before anything may wait.
+    pub fn try_send_with_opaque(&self, record: &ProducerRecord<'_>, opaque: usize) -> Result<TrySend> {
+        self.enqueue(record, Completion::Opaque(opaque), false, false)
+    }
+
+    fn enqueue(&self, rec: &ProducerRecord<'_>, completion: Completion, block: bool, wait_for_metadata: bool) -> Result<TrySend> {
         let inner = &*self.inner;
         if inner.closing.load(Ordering::Relaxed) {
             return Err(Error::local(LocalCode::State, "the producer is closed; send() is no longer possible"));
@@ -331,6 +339,7 @@ impl Producer {
             Some(c) => c.topic,
             None => match inner.topics.load().get(rec.topic) {
                 Some(t) => t.clone(),
+                None if !wait_for_metadata => return Ok(TrySend::WouldWait),
                 None => self.wait_for_topic(rec.topic, None, deadline())?,
             },
         };
@@ -339,6 +348,10 @@ impl Producer {
                 return Err(Error::local(LocalCode::InvalidArgument, format!("partition {p} is negative; use None to let the partitioner choose")))
             }
             Some(p) if p as u32 >= topic.partition_count() => {
+                if !wait_for_metadata {
+                    LAST_TOPIC.with(|c| c.set(Some(LastTopic { producer: self.id, generation, topic })));
+                    return Ok(TrySend::WouldWait);
+                }
                 let t = self.wait_for_topic(rec.topic, Some(p as u32), deadline())?;
                 (t, p as u32)
             }
@@ -396,10 +409,10 @@ impl Producer {
             // close() started while we pushed: the I/O thread's final sweep may have run already,
             // so fail what is queued here ourselves rather than leave it unreported.
             self.sweep_after_close(pq);
-            return Ok(());
+            return Ok(TrySend::Queued);
         }
         LAST_TOPIC.with(|c| c.set(Some(LastTopic { producer: self.id, generation, topic })));
-        Ok(())
+        Ok(TrySend::Queued)
     }
 
     #[inline]
@@ -675,6 +688,15 @@ impl Producer {
         }
         Ok(self.wait_for_topic(topic, None, Instant::now() + self.inner.config.max_block)?.partition_count())
     }
+}
+
+/// What [`Producer::try_send_with_opaque`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrySend {
+    /// The record is queued; its report will follow.
+    Queued,
+    /// Nothing: the topic or partition is not in the metadata yet, and sending would wait for it.
+    WouldWait,
 }
 
 impl Drop for Producer {

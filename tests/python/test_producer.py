@@ -162,6 +162,46 @@ def test_produce_from_four_threads():
     p.close()
 
 
+def test_messages_kept_by_callbacks_keep_their_own_contents_after_later_reports():
+    # The binding reuses one Message object while no callback keeps it: a kept one must never
+    # be overwritten by a later report.
+    topic = new_topic(partitions=2)
+    p = rafka.Producer({"bootstrap.servers": bootstrap(), "linger.ms": 20})
+    seen, kept = {}, []
+
+    def on_delivery(err, msg):
+        assert err is None
+        seen[msg.value()] = (msg.key(), msg.partition(), msg.offset(), msg.headers())
+        if int(msg.value()[1:]) % 7 == 0:
+            kept.append(msg)
+
+    for i in range(300):
+        p.produce(topic, b"v%d" % i, key=b"k%d" % i, partition=i % 2,
+                  headers=[("h", b"%d" % i)] if i % 2 else None, on_delivery=on_delivery)
+        if i % 50 == 0:
+            p.poll(0)
+    assert p.flush(30) == 0
+    assert len(seen) == 300 and len(kept) == len(range(0, 300, 7))
+    assert len({id(m) for m in kept}) == len(kept)
+    for m in kept:
+        i = int(m.value()[1:])
+        assert (m.key(), m.partition(), m.offset(), m.headers()) == seen[m.value()]
+        assert m.key() == b"k%d" % i and m.partition() == i % 2 and m.topic() == topic
+    p.close()
+
+
+def test_a_partition_the_topic_does_not_have_waits_max_block_ms_then_raises_unknown_partition():
+    topic = new_topic(partitions=2)
+    p = rafka.Producer({"bootstrap.servers": bootstrap(), "max.block.ms": 1500})
+    p.produce(topic, b"known", partition=1)
+    assert p.flush(30) == 0
+    with pytest.raises(rafka.KafkaException) as e:
+        p.produce(topic, b"x", partition=5)
+    assert e.value.args[0].code() == rafka.KafkaError._UNKNOWN_PARTITION
+    assert len(p) == 0
+    p.close()
+
+
 def test_a_report_without_headers_or_key_gives_none_for_them_as_confluent_kafka_does():
     topic = new_topic()
     p = rafka.Producer({"bootstrap.servers": bootstrap()})

@@ -15,7 +15,7 @@ mod errors;
 mod logbridge;
 mod oauth;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,15 +23,29 @@ use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
-use rafka_core::{Config, Delivery, DeliveryMode, LocalCode, ProducerRecord};
+use rafka_core::{Config, Delivery, DeliveryMode, LocalCode, ProducerRecord, TrySend};
 
 use buffers::Data;
 use errors::{kafka_error, to_py_err, KafkaError, KafkaException};
 
 /// confluent-kafka's `Message` shape: a copy of one delivery report. Python objects for its
 /// parts are made when asked for (most callbacks look at the error only).
+///
+/// `serve` reuses one `Message` object for report after report while no one but `serve` holds
+/// it (a callback that keeps its message gets it for good): allocating and freeing a Python
+/// object per report was a tenth of the produce thread's time.
 #[pyclass(module = "rafka._rafka", frozen)]
 struct Message {
+    data: std::cell::UnsafeCell<MessageData>,
+}
+
+// SAFETY: `data` is read only by Message's methods, which run with the GIL held, and written
+// only by `serve` (GIL held) when the object's reference count shows it is the only holder, so
+// no method call can be running on it at that time. rafka is built for the GIL-enabled CPython
+// ABI (abi3), where the GIL serialises all of this.
+unsafe impl Sync for Message {}
+
+struct MessageData {
     topic: Arc<str>,
     partition: i32,
     offset: i64,
@@ -40,6 +54,13 @@ struct Message {
     record: rafka_core::OwnedRecord,
     error: Option<rafka_core::Error>,
     latency: f64,
+}
+
+impl Message {
+    fn d(&self) -> &MessageData {
+        // SAFETY: see the `Sync` impl: writes happen only while no method can run.
+        unsafe { &*self.data.get() }
+    }
 }
 
 fn bytes_of(py: Python<'_>, b: Option<&[u8]>) -> PyObject {
@@ -52,27 +73,27 @@ fn bytes_of(py: Python<'_>, b: Option<&[u8]>) -> PyObject {
 #[pymethods]
 impl Message {
     fn topic(&self) -> &str {
-        &self.topic
+        &self.d().topic
     }
     fn partition(&self) -> i32 {
-        self.partition
+        self.d().partition
     }
     fn offset(&self) -> i64 {
-        self.offset
+        self.d().offset
     }
     /// `(TIMESTAMP_CREATE_TIME, ms)` as confluent-kafka returns it.
     fn timestamp(&self) -> (i32, i64) {
-        (1, self.timestamp)
+        (1, self.d().timestamp)
     }
     fn key(&self, py: Python<'_>) -> Option<PyObject> {
-        self.record.key().map(|k| bytes_of(py, Some(k)))
+        self.d().record.key().map(|k| bytes_of(py, Some(k)))
     }
     fn value(&self, py: Python<'_>) -> Option<PyObject> {
-        self.record.value().map(|v| bytes_of(py, Some(v)))
+        self.d().record.value().map(|v| bytes_of(py, Some(v)))
     }
     /// None when the record has no headers, as confluent-kafka returns.
     fn headers(&self, py: Python<'_>) -> PyResult<Option<Py<PyList>>> {
-        let headers = self.record.headers();
+        let headers = self.d().record.headers();
         if headers.is_empty() {
             return Ok(None);
         }
@@ -83,21 +104,21 @@ impl Message {
         Ok(Some(PyList::new(py, items)?.unbind()))
     }
     fn error(&self, py: Python<'_>) -> PyResult<Option<Py<KafkaError>>> {
-        self.error.as_ref().map(|e| Py::new(py, kafka_error(e))).transpose()
+        self.d().error.as_ref().map(|e| Py::new(py, kafka_error(e))).transpose()
     }
     /// Seconds from produce() to the report.
     fn latency(&self) -> f64 {
-        self.latency
+        self.d().latency
     }
     fn __len__(&self) -> usize {
-        self.record.value().map_or(0, |v| v.len())
+        self.d().record.value().map_or(0, |v| v.len())
     }
 }
 
 /// A delivery report waiting for a Python thread: its callback and the message for it.
 struct Report {
     callback: Callback,
-    msg: Message,
+    msg: MessageData,
 }
 
 /// Whose callback a report goes to.
@@ -117,6 +138,15 @@ const DEFAULT_CB: usize = 1;
 struct Shared {
     /// Reports whose callbacks have yet to run, in delivery order.
     ready: Mutex<Vec<Report>>,
+    /// The vector `serve` swaps in for `ready`, kept with its capacity: growing a fresh one for
+    /// every poll cost page faults on the produce thread.
+    spare: Mutex<Vec<Report>>,
+    /// The Message object `serve` last handed to a callback (see `Message`).
+    reuse: Mutex<Option<Py<Message>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The engine's delivery handler. It never touches Python: it runs wherever the engine reports
@@ -131,7 +161,7 @@ fn deliver(shared: &Shared, d: &Delivery<'_>, opaque: usize) {
         // SAFETY: made by Box::into_raw in `enqueue`; the engine reports each accepted record once.
         _ => Callback::Own(unsafe { Box::from_raw(opaque as *mut PyObject) }),
     };
-    let msg = Message {
+    let msg = MessageData {
         topic: d.topic.clone(),
         partition: d.partition,
         offset: d.offset,
@@ -141,25 +171,37 @@ fn deliver(shared: &Shared, d: &Delivery<'_>, opaque: usize) {
         latency: d.latency_us as f64 / 1e6,
     };
     let report = Report { callback, msg };
-    shared.ready.lock().unwrap_or_else(|e| e.into_inner()).push(report);
+    lock(&shared.ready).push(report);
 }
 
-fn run_callback(py: Python<'_>, r: Report, default: Option<&PyObject>) -> PyResult<()> {
+/// `reuse`: the Message object of the previous report, taken for this one if nothing else holds
+/// it; left holding this report's.
+fn run_callback<'py>(py: Python<'py>, r: Report, default: Option<&PyObject>, reuse: &mut Option<Bound<'py, Message>>) -> PyResult<()> {
     let callback = match &r.callback {
         Callback::Own(cb) => &**cb,
         // DEFAULT_CB is only given when the producer has one, and it never changes.
         Callback::Default => default.ok_or_else(|| PyRuntimeError::new_err("rafka: a report for on_delivery, but the producer has none"))?,
     };
-    let err: PyObject = match &r.msg.error {
-        Some(e) => Py::new(py, kafka_error(e))?.into_any(),
-        None => py.None(),
+    // Bound references: dropped with a plain decref (the GIL is held), not pyo3's deferred one.
+    let err: Bound<'_, PyAny> = match &r.msg.error {
+        Some(e) => Bound::new(py, kafka_error(e))?.into_any(),
+        None => py.None().into_bound(py),
     };
-    let msg = Py::new(py, r.msg)?;
+    let msg: Bound<'_, Message> = match reuse.take() {
+        // SAFETY: reading the count of a live object with the GIL held; 1 is our own reference.
+        Some(m) if unsafe { pyo3::ffi::Py_REFCNT(m.as_ptr()) } == 1 => {
+            // SAFETY: the only reference is ours, so no method of it runs now (see `Message`).
+            unsafe { *m.get().data.get() = r.msg };
+            m
+        }
+        _ => Bound::new(py, Message { data: std::cell::UnsafeCell::new(r.msg) })?,
+    };
     // PyObject_CallFunctionObjArgs passes the arguments on the C stack (vectorcall inside
     // CPython): no argument tuple per report, as `call1` would build. Stable ABI since 3.2.
     // SAFETY: every pointer is a live object held above; the list ends with NULL; the result is
     // a new reference or NULL with an exception set, which `from_owned_ptr_or_err` takes over.
     let ret = unsafe { pyo3::ffi::PyObject_CallFunctionObjArgs(callback.as_ptr(), err.as_ptr(), msg.as_ptr(), std::ptr::null_mut::<pyo3::ffi::PyObject>()) };
+    *reuse = Some(msg);
     unsafe { Bound::from_owned_ptr_or_err(py, ret) }?;
     Ok(())
 }
@@ -182,7 +224,7 @@ impl Parsed<'_> {
             partition: (self.partition >= 0).then_some(self.partition),
             key: self.key.slice(),
             value: self.value.slice(),
-            headers: self.headers.iter().map(|(k, v)| (*k, v.slice())).collect(),
+            headers: if self.headers.is_empty() { Vec::new() } else { self.headers.iter().map(|(k, v)| (*k, v.slice())).collect() },
             timestamp: (self.timestamp != 0).then_some(self.timestamp),
         }
     }
@@ -234,9 +276,14 @@ fn int_arg<T: for<'a> FromPyObject<'a>>(v: Option<&Bound<'_, PyAny>>, default: T
 static ADMIN: GILOnceCell<Py<PyModule>> = GILOnceCell::new();
 
 /// `rafka.Producer(conf)`: confluent-kafka's Producer.
-#[pyclass(module = "rafka._rafka", subclass)]
+///
+/// Frozen (no borrow flag to check on every call): `close` marks it closed and closes the engine;
+/// the engine itself is dropped with the object.
+#[pyclass(module = "rafka._rafka", subclass, frozen)]
 struct Producer {
+    /// Always `Some` until `Drop` takes it.
     inner: Option<rafka_core::Producer>,
+    closed: AtomicBool,
     shared: Arc<Shared>,
     /// `on_delivery` from the configuration: for records produced without a callback.
     default_cb: Option<PyObject>,
@@ -250,7 +297,10 @@ struct Producer {
 
 impl Producer {
     fn engine(&self) -> PyResult<&rafka_core::Producer> {
-        self.inner.as_ref().ok_or_else(|| PyRuntimeError::new_err("Producer has been closed"))
+        match &self.inner {
+            Some(e) if !self.closed.load(Ordering::Relaxed) => Ok(e),
+            _ => Err(PyRuntimeError::new_err("Producer has been closed")),
+        }
     }
 
     /// Runs the callbacks of queued reports on this thread. The first exception a callback
@@ -258,18 +308,27 @@ impl Producer {
     /// reports after it stay queued for the next call.
     fn serve(&self, py: Python<'_>) -> PyResult<()> {
         loop {
-            let batch = std::mem::take(&mut *self.shared.ready.lock().unwrap_or_else(|e| e.into_inner()));
-            if batch.is_empty() {
-                return Ok(());
+            let mut batch = std::mem::take(&mut *lock(&self.shared.spare));
+            {
+                let mut ready = lock(&self.shared.ready);
+                if ready.is_empty() {
+                    drop(ready);
+                    *lock(&self.shared.spare) = batch;
+                    return Ok(());
+                }
+                std::mem::swap(&mut *ready, &mut batch);
             }
-            let mut it = batch.into_iter();
+            let mut reuse = lock(&self.shared.reuse).take().map(|m| m.into_bound(py));
+            let mut it = batch.drain(..);
             while let Some(r) = it.next() {
-                if let Err(e) = run_callback(py, r, self.default_cb.as_ref()) {
-                    let mut g = self.shared.ready.lock().unwrap_or_else(|e| e.into_inner());
-                    g.splice(0..0, it);
+                if let Err(e) = run_callback(py, r, self.default_cb.as_ref(), &mut reuse) {
+                    lock(&self.shared.ready).splice(0..0, it);
                     return Err(e);
                 }
             }
+            drop(it);
+            *lock(&self.shared.spare) = batch;
+            *lock(&self.shared.reuse) = reuse.map(Bound::unbind);
         }
     }
 
@@ -297,25 +356,26 @@ impl Producer {
         }
     }
 
-    /// Hands one record to the engine without blocking on memory. With the topic's partitions
-    /// known the engine cannot wait, so the GIL stays held and every buffer is borrowed; else the
-    /// GIL is released while the engine fetches metadata (writable buffers copied first).
-    fn enqueue(&self, py: Python<'_>, engine: &rafka_core::Producer, topic: &str, parsed: &mut Parsed<'_>, known: Option<u32>) -> rafka_core::Result<()> {
+    /// Hands one record to the engine without blocking on memory. With the GIL held and every
+    /// buffer borrowed, unless the engine would have to wait for the topic's metadata: then the
+    /// GIL is released for that send (writable buffers copied first).
+    fn enqueue(&self, py: Python<'_>, engine: &rafka_core::Producer, topic: &str, parsed: &mut Parsed<'_>) -> rafka_core::Result<()> {
         // The callback travels with the record as its opaque; `deliver` takes it back.
         let opaque = match parsed.callback.take() {
             Some(cb) => Box::into_raw(Box::new(cb)) as usize,
             None if self.default_cb.is_some() => DEFAULT_CB,
             None => 0,
         };
-        let fast = known.is_some_and(|n| parsed.partition < 0 || (parsed.partition as u32) < n);
-        let r = if fast {
-            engine.send_with_opaque(&parsed.record(topic), opaque, false)
-        } else {
-            parsed.key.detach();
-            parsed.value.detach();
-            parsed.headers.iter_mut().for_each(|(_, v)| v.detach());
-            let rec = parsed.record(topic);
-            py.allow_threads(|| engine.send_with_opaque(&rec, opaque, false))
+        let r = match engine.try_send_with_opaque(&parsed.record(topic), opaque) {
+            Ok(TrySend::Queued) => Ok(()),
+            Ok(TrySend::WouldWait) => {
+                parsed.key.detach();
+                parsed.value.detach();
+                parsed.headers.iter_mut().for_each(|(_, v)| v.detach());
+                let rec = parsed.record(topic);
+                py.allow_threads(|| engine.send_with_opaque(&rec, opaque, false))
+            }
+            Err(e) => Err(e),
         };
         if r.is_err() && opaque > DEFAULT_CB {
             // SAFETY: not accepted, so the engine will not report it: the box is still ours.
@@ -403,6 +463,7 @@ impl Producer {
         logbridge::register(logger.bind(py), inner.id())?;
         Ok(Producer {
             inner: Some(inner),
+            closed: AtomicBool::new(false),
             shared,
             default_cb,
             logger,
@@ -440,8 +501,7 @@ impl Producer {
             headers: parse_headers(headers, &mut keep, &|| "headers".into())?,
             callback,
         };
-        let known = engine.cached_partition_count(topic);
-        let r = self.enqueue(py, engine, topic, &mut parsed, known);
+        let r = self.enqueue(py, engine, topic, &mut parsed);
         self.drain_logs(py);
         r.map_err(|e| send_error(&e))
     }
@@ -523,19 +583,15 @@ impl Producer {
             };
             parsed.push(p);
         }
-        let mut known = engine.cached_partition_count(topic);
         let mut queued = 0;
         let mut failure = None;
         for p in parsed.iter_mut() {
-            match self.enqueue(py, engine, topic, p, known) {
+            match self.enqueue(py, engine, topic, p) {
                 Ok(()) => queued += 1,
                 Err(e) => {
                     failure = Some(e);
                     break;
                 }
-            }
-            if known.is_none() {
-                known = engine.cached_partition_count(topic);
             }
         }
         if let Some(e) = failure {
@@ -633,18 +689,19 @@ impl Producer {
         Ok(self.engine()?.in_flight_count() as usize)
     }
 
-    /// Flush (up to `timeout` seconds) and release the engine; later calls raise RuntimeError.
+    /// Flush (up to `timeout` seconds) and close the engine; later calls raise RuntimeError.
     #[pyo3(signature = (timeout=None))]
-    fn close(&mut self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
-        if let Some(engine) = self.inner.take() {
-            let t = timeout_of(timeout);
-            let r = py.allow_threads(|| engine.close(t));
-            logbridge::drain(py, &self.logger, engine.id());
-            logbridge::unregister(engine.id());
-            self.serve_all(py)?;
-            r.map_err(|e| to_py_err(&e))?;
+    fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        let Some(engine) = &self.inner else { return Ok(()) };
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return Ok(());
         }
-        Ok(())
+        let t = timeout_of(timeout);
+        let r = py.allow_threads(|| engine.close(t));
+        logbridge::drain(py, &self.logger, engine.id());
+        logbridge::unregister(engine.id());
+        self.serve_all(py)?;
+        r.map_err(|e| to_py_err(&e))
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -652,7 +709,7 @@ impl Producer {
     }
 
     #[pyo3(signature = (*_args))]
-    fn __exit__(&mut self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> PyResult<bool> {
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> PyResult<bool> {
         self.close(py, None)?;
         Ok(false)
     }
@@ -662,7 +719,8 @@ impl Drop for Producer {
     fn drop(&mut self) {
         if let Some(engine) = self.inner.take() {
             let id = engine.id();
-            // The engine's own drop closes it, waiting for reports: let other threads run.
+            // The engine's own drop closes it (if `close` did not), waiting for reports: let
+            // other threads run.
             Python::with_gil(|py| {
                 py.allow_threads(move || drop(engine));
                 if let Err(e) = self.serve_all(py) {
