@@ -289,6 +289,7 @@ impl Producer {
     /// metadata: when the topic, or the record's partition, is not known yet it returns
     /// [`TrySend::WouldWait`] having done nothing. For bindings that hold a lock (Python's GIL)
     /// which they must let go of before anything may wait.
+    #[must_use = "WouldWait means the record was not sent"]
     pub fn try_send_with_opaque(&self, record: &ProducerRecord<'_>, opaque: usize) -> Result<TrySend> {
         self.enqueue(record, Completion::Opaque(opaque), false, false)
     }

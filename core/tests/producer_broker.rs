@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
-use rafka_core::{LocalCode, Producer, ProducerRecord};
+use rafka_core::{LocalCode, Producer, ProducerRecord, TrySend};
 
 #[test]
 fn contents_keys_headers_timestamps_and_tombstones_read_back_as_sent() {
@@ -210,6 +210,38 @@ fn partition_beyond_the_topic_fails_with_unknown_partition() {
     assert!(err.is_local(LocalCode::UnknownPartition), "{err}");
     let err = p.send(&ProducerRecord::new(&topic).value(b"x").partition(-3)).err().unwrap();
     assert!(err.is_local(LocalCode::InvalidArgument), "{err}");
+}
+
+#[test]
+fn try_send_does_nothing_and_says_would_wait_until_the_topic_and_partition_are_known() {
+    let topic = unique_topic("trysend");
+    create_topic(&topic, 2);
+    await_topic(&bootstrap(), &topic);
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let r2 = reports.clone();
+    let p = Producer::builder(config(&[("max.block.ms", "3000")]))
+        .delivery_handler(move |d, opaque| r2.lock().unwrap().push((opaque, d.partition, d.error.is_none())))
+        .build()
+        .unwrap();
+    // Nothing known yet: nothing queued, no buffer memory taken, no report will come.
+    let r = p.try_send_with_opaque(&ProducerRecord::new(&topic).value(b"early"), 7).unwrap();
+    assert_eq!(r, TrySend::WouldWait);
+    assert_eq!((p.buffered_bytes(), p.in_flight_count()), (0, 0));
+    // The blocking send fetches the metadata; after it, try_send queues at once.
+    p.send_with_opaque(&ProducerRecord::new(&topic).value(b"first").partition(0), 1, true).unwrap();
+    let r = p.try_send_with_opaque(&ProducerRecord::new(&topic).value(b"second").partition(1), 2).unwrap();
+    assert_eq!(r, TrySend::Queued);
+    // A partition the topic does not have: would wait (for a metadata refresh), does nothing.
+    let r = p.try_send_with_opaque(&ProducerRecord::new(&topic).value(b"x").partition(5), 9).unwrap();
+    assert_eq!(r, TrySend::WouldWait);
+    p.flush(Duration::from_secs(30)).unwrap();
+    assert_eq!(p.in_flight_count(), 0);
+    let mut got = reports.lock().unwrap().clone();
+    got.sort();
+    assert_eq!(got, vec![(1, 0, true), (2, 1, true)], "one report per queued record, none for the others");
+    let mut stored: Vec<Vec<u8>> = consume(&topic, 2).into_iter().filter_map(|c| c.value).collect();
+    stored.sort();
+    assert_eq!(stored, vec![b"first".to_vec(), b"second".to_vec()]);
 }
 
 #[test]

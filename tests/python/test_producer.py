@@ -119,6 +119,29 @@ def test_callback_exception_propagates_from_flush_and_producer_keeps_working():
     p.close()
 
 
+def test_close_releases_threads_and_file_descriptors_while_the_object_lives():
+    # Linux: /proc/self lists the process's descriptors and threads.
+    topic = new_topic()
+
+    def fds_and_threads():
+        return len(os.listdir("/proc/self/fd")), len(os.listdir("/proc/self/task"))
+
+    before = fds_and_threads()
+    producers = []
+    for _ in range(5):
+        p = rafka.Producer({"bootstrap.servers": bootstrap()})
+        p.produce(topic, b"x")
+        assert p.flush(30) == 0
+        producers.append(p)
+    during = fds_and_threads()
+    assert during[0] > before[0] and during[1] > before[1]
+    for p in producers:
+        p.close()
+    assert fds_and_threads() == before
+    with pytest.raises(RuntimeError, match="closed"):
+        producers[0].produce(topic, b"x")
+
+
 def test_context_manager_flushes_and_closes():
     topic = new_topic()
     with rafka.Producer({"bootstrap.servers": bootstrap()}) as p:

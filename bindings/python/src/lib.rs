@@ -145,6 +145,9 @@ struct Shared {
     reuse: Mutex<Option<Py<Message>>>,
 }
 
+/// The most reports whose room `spare` keeps (about 120 bytes each).
+const SPARE_MAX_REPORTS: usize = 16 * 1024;
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -277,12 +280,15 @@ static ADMIN: GILOnceCell<Py<PyModule>> = GILOnceCell::new();
 
 /// `rafka.Producer(conf)`: confluent-kafka's Producer.
 ///
-/// Frozen (no borrow flag to check on every call): `close` marks it closed and closes the engine;
-/// the engine itself is dropped with the object.
+/// Frozen (no borrow flag to check on every call): the engine sits in a `GilCell`, which `close`
+/// empties.
 #[pyclass(module = "rafka._rafka", subclass, frozen)]
 struct Producer {
-    /// Always `Some` until `Drop` takes it.
-    inner: Option<rafka_core::Producer>,
+    /// `None` once closed. Calls that release the GIL or run Python code hold an `Arc` of it, so
+    /// a `close` meanwhile only drops the last reference when they are done.
+    engine: GilCell<Option<Arc<rafka_core::Producer>>>,
+    /// The engine's id, for its log lines (see `logbridge`).
+    id: u64,
     closed: AtomicBool,
     shared: Arc<Shared>,
     /// `on_delivery` from the configuration: for records produced without a callback.
@@ -295,12 +301,14 @@ struct Producer {
     oauth: Option<oauth::OAuthCallback>,
 }
 
+fn closed_error() -> PyErr {
+    PyRuntimeError::new_err("Producer has been closed")
+}
+
 impl Producer {
-    fn engine(&self) -> PyResult<&rafka_core::Producer> {
-        match &self.inner {
-            Some(e) if !self.closed.load(Ordering::Relaxed) => Ok(e),
-            _ => Err(PyRuntimeError::new_err("Producer has been closed")),
-        }
+    /// The engine, for a call that may release the GIL or run Python code.
+    fn engine(&self, py: Python<'_>) -> PyResult<Arc<rafka_core::Producer>> {
+        self.engine.get(py).clone().ok_or_else(closed_error)
     }
 
     /// Runs the callbacks of queued reports on this thread. The first exception a callback
@@ -327,7 +335,10 @@ impl Producer {
                 }
             }
             drop(it);
-            *lock(&self.shared.spare) = batch;
+            // Kept for the next poll unless a long flush made it huge (bounded memory).
+            if batch.capacity() <= SPARE_MAX_REPORTS {
+                *lock(&self.shared.spare) = batch;
+            }
             *lock(&self.shared.reuse) = reuse.map(Bound::unbind);
         }
     }
@@ -342,38 +353,58 @@ impl Producer {
     }
 
     fn drain_logs(&self, py: Python<'_>) {
-        if let Some(e) = &self.inner {
-            logbridge::drain(py, &self.logger, e.id());
-        }
+        logbridge::drain(py, &self.logger, self.id);
     }
 
-    /// Follows changes of the logger's level, at most once a second.
+    /// Follows changes of the logger's level, at most once a second; not once closed (`close`
+    /// unregistered the engine).
     fn refresh_log_level(&self, py: Python<'_>) {
-        let (Some(e), now) = (&self.inner, self.created.elapsed().as_millis() as u64) else { return };
-        if now.saturating_sub(self.level_read_ms.load(Ordering::Relaxed)) >= 1000 {
+        let now = self.created.elapsed().as_millis() as u64;
+        if now.saturating_sub(self.level_read_ms.load(Ordering::Relaxed)) >= 1000 && !self.closed.load(Ordering::SeqCst) {
             self.level_read_ms.store(now, Ordering::Relaxed);
-            let _ = logbridge::register(self.logger.bind(py), e.id());
+            let _ = logbridge::register(self.logger.bind(py), self.id);
         }
     }
 
     /// Hands one record to the engine without blocking on memory. With the GIL held and every
     /// buffer borrowed, unless the engine would have to wait for the topic's metadata: then the
     /// GIL is released for that send (writable buffers copied first).
-    fn enqueue(&self, py: Python<'_>, engine: &rafka_core::Producer, topic: &str, parsed: &mut Parsed<'_>) -> rafka_core::Result<()> {
+    fn enqueue(&self, py: Python<'_>, topic: &str, parsed: &mut Parsed<'_>) -> rafka_core::Result<()> {
         // The callback travels with the record as its opaque; `deliver` takes it back.
         let opaque = match parsed.callback.take() {
             Some(cb) => Box::into_raw(Box::new(cb)) as usize,
             None if self.default_cb.is_some() => DEFAULT_CB,
             None => 0,
         };
-        let r = match engine.try_send_with_opaque(&parsed.record(topic), opaque) {
+        // Borrowed, not cloned: nothing below releases the GIL or runs Python code before the
+        // send returns, so `close` cannot run meanwhile.
+        let tried = match self.engine.get(py) {
+            Some(engine) => engine.try_send_with_opaque(&parsed.record(topic), opaque),
+            None => Err(rafka_core::Error::local(LocalCode::State, "the producer is closed; produce() is no longer possible")),
+        };
+        let r = match tried {
             Ok(TrySend::Queued) => Ok(()),
             Ok(TrySend::WouldWait) => {
                 parsed.key.detach();
                 parsed.value.detach();
                 parsed.headers.iter_mut().for_each(|(_, v)| v.detach());
                 let rec = parsed.record(topic);
-                py.allow_threads(|| engine.send_with_opaque(&rec, opaque, false))
+                match self.engine.get(py).clone() {
+                    Some(engine) => {
+                        let r = py.allow_threads(|| engine.send_with_opaque(&rec, opaque, false));
+                        if r.is_ok() && self.closed.load(Ordering::SeqCst) {
+                            // close() ran while this send waited and may have served its reports
+                            // already; this record's own (failed) report would wait for the
+                            // producer to be garbage: serve it now.
+                            let _ = py.allow_threads(|| engine.poll(Duration::ZERO));
+                            if let Err(e) = self.serve_all(py) {
+                                e.write_unraisable(py, None);
+                            }
+                        }
+                        r
+                    }
+                    None => Err(rafka_core::Error::local(LocalCode::State, "the producer is closed; produce() is no longer possible")),
+                }
             }
             Err(e) => Err(e),
         };
@@ -462,7 +493,8 @@ impl Producer {
         let inner = builder.build().map_err(|e| to_py_err(&e))?;
         logbridge::register(logger.bind(py), inner.id())?;
         Ok(Producer {
-            inner: Some(inner),
+            id: inner.id(),
+            engine: GilCell::new(Some(Arc::new(inner))),
             closed: AtomicBool::new(false),
             shared,
             default_cb,
@@ -488,7 +520,9 @@ impl Producer {
         timestamp: Option<&Bound<'py, PyAny>>,
         headers: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<()> {
-        let engine = self.engine()?;
+        if self.engine.get(py).is_none() {
+            return Err(closed_error());
+        }
         let topic = topic_str(topic)?;
         let callback = on_delivery.or(callback);
         check_callback(&callback, py, "on_delivery")?;
@@ -501,7 +535,7 @@ impl Producer {
             headers: parse_headers(headers, &mut keep, &|| "headers".into())?,
             callback,
         };
-        let r = self.enqueue(py, engine, topic, &mut parsed);
+        let r = self.enqueue(py, topic, &mut parsed);
         self.drain_logs(py);
         r.map_err(|e| send_error(&e))
     }
@@ -521,7 +555,9 @@ impl Producer {
         callback: Option<PyObject>,
         on_delivery: Option<PyObject>,
     ) -> PyResult<usize> {
-        let engine = self.engine()?;
+        if self.engine.get(py).is_none() {
+            return Err(closed_error());
+        }
         let topic = topic_str(topic)?;
         let default = callback.or(on_delivery);
         check_callback(&default, py, "on_delivery")?;
@@ -586,7 +622,7 @@ impl Producer {
         let mut queued = 0;
         let mut failure = None;
         for p in parsed.iter_mut() {
-            match self.enqueue(py, engine, topic, p) {
+            match self.enqueue(py, topic, p) {
                 Ok(()) => queued += 1,
                 Err(e) => {
                     failure = Some(e);
@@ -609,7 +645,7 @@ impl Producer {
     /// Serve delivery reports, waiting up to `timeout` seconds; returns how many were served.
     #[pyo3(signature = (timeout=None))]
     fn poll(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<usize> {
-        let engine = self.engine()?;
+        let engine = self.engine(py)?;
         let t = timeout_of(timeout);
         if let Some(o) = &self.oauth {
             o.maybe_refresh(py);
@@ -624,7 +660,7 @@ impl Producer {
     /// Wait for every queued record to be reported; returns how many are still queued.
     #[pyo3(signature = (timeout=None))]
     fn flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<u64> {
-        let engine = self.engine()?;
+        let engine = self.engine(py)?;
         let deadline = Instant::now().checked_add(timeout_of(timeout));
         loop {
             // In slices, serving callbacks in between: reports do not pile up during a long flush.
@@ -644,7 +680,7 @@ impl Producer {
     }
 
     fn purge(&self, py: Python<'_>) -> PyResult<()> {
-        let engine = self.engine()?;
+        let engine = self.engine(py)?;
         py.allow_threads(|| engine.purge());
         Ok(())
     }
@@ -653,7 +689,7 @@ impl Producer {
     /// as `rafka.admin.ClusterMetadata`. Raises KafkaException (`_TIMED_OUT`) after `timeout` s.
     #[pyo3(signature = (topic=None, timeout=-1.0))]
     fn list_topics(&self, py: Python<'_>, topic: Option<String>, timeout: f64) -> PyResult<PyObject> {
-        let engine = self.engine()?;
+        let engine = self.engine(py)?;
         let t = timeout_of(Some(timeout));
         let names: Option<Vec<&str>> = topic.as_deref().map(|t| vec![t]);
         let r = py.allow_threads(|| engine.metadata(names.as_deref(), t));
@@ -685,22 +721,24 @@ impl Producer {
         Ok(cm.unbind())
     }
 
-    fn __len__(&self) -> PyResult<usize> {
-        Ok(self.engine()?.in_flight_count() as usize)
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.engine.get(py).as_ref().ok_or_else(closed_error)?.in_flight_count() as usize)
     }
 
     /// Flush (up to `timeout` seconds) and close the engine; later calls raise RuntimeError.
     #[pyo3(signature = (timeout=None))]
     fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
-        let Some(engine) = &self.inner else { return Ok(()) };
-        if self.closed.swap(true, Ordering::SeqCst) {
-            return Ok(());
-        }
+        let Some(engine) = self.engine.take(py) else { return Ok(()) };
+        self.closed.store(true, Ordering::SeqCst);
         let t = timeout_of(timeout);
         let r = py.allow_threads(|| engine.close(t));
-        logbridge::drain(py, &self.logger, engine.id());
-        logbridge::unregister(engine.id());
-        self.serve_all(py)?;
+        logbridge::drain(py, &self.logger, self.id);
+        logbridge::unregister(self.id);
+        let served = self.serve_all(py);
+        // The last reference unless a call on another thread still holds one: its threads and
+        // sockets go now, not when the Python object is garbage.
+        py.allow_threads(move || drop(engine));
+        served?;
         r.map_err(|e| to_py_err(&e))
     }
 
@@ -717,8 +755,7 @@ impl Producer {
 
 impl Drop for Producer {
     fn drop(&mut self) {
-        if let Some(engine) = self.inner.take() {
-            let id = engine.id();
+        if let Some(engine) = self.engine.0.get_mut().take() {
             // The engine's own drop closes it (if `close` did not), waiting for reports: let
             // other threads run.
             Python::with_gil(|py| {
@@ -727,12 +764,41 @@ impl Drop for Producer {
                     e.write_unraisable(py, None);
                 }
             });
-            logbridge::unregister(id);
+            logbridge::unregister(self.id);
         }
     }
 }
 
-#[pymodule]
+/// A value read and written only with the GIL held (a `Python` token is the proof).
+struct GilCell<T>(std::cell::UnsafeCell<T>);
+
+// SAFETY: every access takes a `Python` token, so accesses from different threads are serialised
+// by the GIL. The module is declared `gil_used` below, so a free-threaded CPython keeps the GIL
+// enabled while it is loaded.
+unsafe impl<T: Send> Sync for GilCell<T> {}
+
+impl<T> GilCell<T> {
+    fn new(v: T) -> Self {
+        GilCell(std::cell::UnsafeCell::new(v))
+    }
+
+    /// The reference must not be held across anything that can release the GIL or run Python
+    /// code (which may call `take` or `set`).
+    fn get<'py>(&'py self, _py: Python<'py>) -> &'py T {
+        // SAFETY: GIL held; writers (`take`) hold it too and no reference outlives a GIL release
+        // (the contract above).
+        unsafe { &*self.0.get() }
+    }
+}
+
+impl<T: Default> GilCell<T> {
+    fn take(&self, _py: Python<'_>) -> T {
+        // SAFETY: GIL held, and no reference from `get` lives across code that can reach this.
+        unsafe { std::mem::take(&mut *self.0.get()) }
+    }
+}
+
+#[pymodule(gil_used = true)]
 fn _rafka(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Producer>()?;
     m.add_class::<KafkaError>()?;
