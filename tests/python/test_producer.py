@@ -1,9 +1,11 @@
 """rafka.Producer against the real broker, read back with Kafka's Java consumer."""
 import base64
+import gc
 import json
 import os
 import subprocess
 import uuid
+import weakref
 
 import pytest
 
@@ -140,6 +142,35 @@ def test_close_releases_threads_and_file_descriptors_while_the_object_lives():
     assert fds_and_threads() == before
     with pytest.raises(RuntimeError, match="closed"):
         producers[0].produce(topic, b"x")
+
+
+def test_a_producer_in_a_reference_cycle_is_collected_and_its_threads_end():
+    # on_delivery a bound method of the object holding the producer: a cycle only the
+    # garbage collector can free (as it does for confluent-kafka's Producer).
+    topic = new_topic()
+
+    class App:
+        def __init__(self):
+            self.acked = 0
+            self.producer = rafka.Producer({"bootstrap.servers": bootstrap(), "on_delivery": self.on_delivery})
+
+        def on_delivery(self, err, msg):
+            self.acked += err is None
+
+    def threads():
+        return len(os.listdir("/proc/self/task"))
+
+    gc.collect()
+    before = threads()
+    app = App()
+    app.producer.produce(topic, b"x")
+    assert app.producer.flush(30) == 0 and app.acked == 1
+    assert threads() > before
+    gone = weakref.ref(app)
+    del app
+    gc.collect()
+    assert gone() is None
+    assert threads() == before
 
 
 def test_context_manager_flushes_and_closes():

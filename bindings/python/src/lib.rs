@@ -183,7 +183,12 @@ fn run_callback<'py>(py: Python<'py>, r: Report, default: Option<&PyObject>, reu
     let callback = match &r.callback {
         Callback::Own(cb) => &**cb,
         // DEFAULT_CB is only given when the producer has one, and it never changes.
-        Callback::Default => default.ok_or_else(|| PyRuntimeError::new_err("rafka: a report for on_delivery, but the producer has none"))?,
+        // DEFAULT_CB is only given while the producer has one; it is gone only once the
+        // garbage collector cleared the producer, whose reports then have no one to go to.
+        Callback::Default => match default {
+            Some(cb) => cb,
+            None => return Ok(()),
+        },
     };
     // Bound references: dropped with a plain decref (the GIL is held), not pyo3's deferred one.
     let err: Bound<'_, PyAny> = match &r.msg.error {
@@ -291,14 +296,23 @@ struct Producer {
     id: u64,
     closed: AtomicBool,
     shared: Arc<Shared>,
-    /// `on_delivery` from the configuration: for records produced without a callback.
-    default_cb: Option<PyObject>,
-    logger: Py<PyAny>,
+    /// The Python objects it holds, which the garbage collector sees (`__traverse__`) and can
+    /// drop (`__clear__`): a producer whose `on_delivery` is a bound method of the object that
+    /// holds the producer is a reference cycle, collected like confluent-kafka's.
+    refs: GilCell<PyRefs>,
     /// When the logger's level was last read (ms since `created`), see `refresh_log_level`.
     level_read_ms: AtomicU64,
     created: Instant,
     /// `oauth_cb` from the configuration, refreshed from poll()/flush().
     oauth: Option<oauth::OAuthCallback>,
+}
+
+#[derive(Default)]
+struct PyRefs {
+    /// `on_delivery` from the configuration: for records produced without a callback.
+    default_cb: Option<PyObject>,
+    /// Where the engine's log lines go (see `logbridge`).
+    logger: Option<Py<PyAny>>,
 }
 
 fn closed_error() -> PyErr {
@@ -327,9 +341,11 @@ impl Producer {
                 std::mem::swap(&mut *ready, &mut batch);
             }
             let mut reuse = lock(&self.shared.reuse).take().map(|m| m.into_bound(py));
+            // Our own reference: a callback may end in the collector clearing `refs`.
+            let default = self.refs.get(py).default_cb.as_ref().map(|c| c.clone_ref(py));
             let mut it = batch.drain(..);
             while let Some(r) = it.next() {
-                if let Err(e) = run_callback(py, r, self.default_cb.as_ref(), &mut reuse) {
+                if let Err(e) = run_callback(py, r, default.as_ref(), &mut reuse) {
                     lock(&self.shared.ready).splice(0..0, it);
                     return Err(e);
                 }
@@ -353,7 +369,16 @@ impl Producer {
     }
 
     fn drain_logs(&self, py: Python<'_>) {
-        logbridge::drain(py, &self.logger, self.id);
+        if !logbridge::pending() {
+            return;
+        }
+        if let Some(logger) = self.logger(py) {
+            logbridge::drain(py, &logger, self.id);
+        }
+    }
+
+    fn logger(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.refs.get(py).logger.as_ref().map(|l| l.clone_ref(py))
     }
 
     /// Follows changes of the logger's level, at most once a second; not once closed (`close`
@@ -362,7 +387,9 @@ impl Producer {
         let now = self.created.elapsed().as_millis() as u64;
         if now.saturating_sub(self.level_read_ms.load(Ordering::Relaxed)) >= 1000 && !self.closed.load(Ordering::SeqCst) {
             self.level_read_ms.store(now, Ordering::Relaxed);
-            let _ = logbridge::register(self.logger.bind(py), self.id);
+            if let Some(logger) = self.logger(py) {
+                let _ = logbridge::register(logger.bind(py), self.id);
+            }
         }
     }
 
@@ -373,7 +400,7 @@ impl Producer {
         // The callback travels with the record as its opaque; `deliver` takes it back.
         let opaque = match parsed.callback.take() {
             Some(cb) => Box::into_raw(Box::new(cb)) as usize,
-            None if self.default_cb.is_some() => DEFAULT_CB,
+            None if self.refs.get(py).default_cb.is_some() => DEFAULT_CB,
             None => 0,
         };
         // Borrowed, not cloned: nothing below releases the GIL or runs Python code before the
@@ -497,8 +524,7 @@ impl Producer {
             engine: GilCell::new(Some(Arc::new(inner))),
             closed: AtomicBool::new(false),
             shared,
-            default_cb,
-            logger,
+            refs: GilCell::new(PyRefs { default_cb, logger: Some(logger) }),
             level_read_ms: AtomicU64::new(0),
             created: Instant::now(),
             oauth,
@@ -732,7 +758,7 @@ impl Producer {
         self.closed.store(true, Ordering::SeqCst);
         let t = timeout_of(timeout);
         let r = py.allow_threads(|| engine.close(t));
-        logbridge::drain(py, &self.logger, self.id);
+        self.drain_logs(py);
         logbridge::unregister(self.id);
         let served = self.serve_all(py);
         // The last reference unless a call on another thread still holds one: its threads and
@@ -740,6 +766,31 @@ impl Producer {
         py.allow_threads(move || drop(engine));
         served?;
         r.map_err(|e| to_py_err(&e))
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        // SAFETY: the collector calls this with the GIL held.
+        let refs = unsafe { self.refs.get_unchecked() };
+        if let Some(cb) = &refs.default_cb {
+            visit.call(cb)?;
+        }
+        if let Some(l) = &refs.logger {
+            visit.call(l)?;
+        }
+        if let Some(o) = &self.oauth {
+            o.traverse(&visit)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        Python::with_gil(|py| {
+            let refs = self.refs.take(py);
+            if let Some(o) = &self.oauth {
+                o.clear(py);
+            }
+            drop(refs);
+        });
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -783,11 +834,19 @@ impl<T> GilCell<T> {
     }
 
     /// The reference must not be held across anything that can release the GIL or run Python
-    /// code (which may call `take` or `set`).
+    /// code (which may call `take`).
     fn get<'py>(&'py self, _py: Python<'py>) -> &'py T {
         // SAFETY: GIL held; writers (`take`) hold it too and no reference outlives a GIL release
         // (the contract above).
         unsafe { &*self.0.get() }
+    }
+
+    /// `get` where no `Python` token is at hand but the GIL is held (`__traverse__`).
+    ///
+    /// # Safety
+    /// The caller holds the GIL, under the same contract as `get`.
+    unsafe fn get_unchecked(&self) -> &T {
+        &*self.0.get()
     }
 }
 

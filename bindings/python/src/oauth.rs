@@ -13,7 +13,8 @@ use pyo3::prelude::*;
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
 
 pub(crate) struct OAuthCallback {
-    cb: PyObject,
+    /// `None` once the garbage collector cleared the producer.
+    cb: Mutex<Option<PyObject>>,
     /// `sasl.oauthbearer.config`, passed to the callback as is.
     config: String,
     /// The current token, or why there is none.
@@ -24,7 +25,7 @@ pub(crate) struct OAuthCallback {
 impl OAuthCallback {
     /// Asks `cb` for the first token at once.
     pub(crate) fn new(py: Python<'_>, cb: PyObject, config: String) -> OAuthCallback {
-        let o = OAuthCallback { cb, config, token: Arc::new(Mutex::new(Err("oauth_cb has not run yet".into()))), refresh_at: Mutex::new(Instant::now()) };
+        let o = OAuthCallback { cb: Mutex::new(Some(cb)), config, token: Arc::new(Mutex::new(Err("oauth_cb has not run yet".into()))), refresh_at: Mutex::new(Instant::now()) };
         o.refresh(py);
         o
     }
@@ -33,6 +34,24 @@ impl OAuthCallback {
     pub(crate) fn provider(&self) -> impl Fn() -> Result<String, String> + Send + Sync + 'static {
         let token = self.token.clone();
         move || token.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// For the producer's `__traverse__`.
+    pub(crate) fn traverse(&self, visit: &pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        // try_lock: never block inside the collector; a callback being cloned right now is held
+        // by its caller anyway.
+        if let Ok(g) = self.cb.try_lock() {
+            if let Some(cb) = g.as_ref() {
+                visit.call(cb)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// For the producer's `__clear__`.
+    pub(crate) fn clear(&self, _py: Python<'_>) {
+        let cb = self.cb.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(cb);
     }
 
     /// Runs the callback again when its token is due for refresh (cheap otherwise).
@@ -63,7 +82,9 @@ impl OAuthCallback {
     /// `oauth_cb(config)` must return `(token, expiry)` (expiry in seconds since the epoch),
     /// optionally followed by a principal and extensions, which rafka does not use.
     fn call(&self, py: Python<'_>) -> Result<(String, f64), String> {
-        let r = self.cb.call1(py, (self.config.as_str(),)).map_err(|e| format!("oauth_cb raised {}", e.value(py)))?;
+        let cb = self.cb.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|c| c.clone_ref(py));
+        let cb = cb.ok_or_else(|| "oauth_cb is gone (the producer is being collected)".to_string())?;
+        let r = cb.call1(py, (self.config.as_str(),)).map_err(|e| format!("oauth_cb raised {}", e.value(py)))?;
         let r = r.bind(py);
         let bad = || "oauth_cb must return (token: str, expiry: float seconds since the epoch[, principal, extensions])".to_string();
         let token: String = r.get_item(0).and_then(|t| t.extract()).map_err(|_| bad())?;
