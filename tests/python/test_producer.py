@@ -4,6 +4,7 @@ import gc
 import json
 import os
 import subprocess
+import time
 import uuid
 import weakref
 
@@ -170,7 +171,36 @@ def test_a_producer_in_a_reference_cycle_is_collected_and_its_threads_end():
     del app
     gc.collect()
     assert gone() is None
+    # Its engine is closed on a thread of its own, off the collector's back.
+    deadline = time.monotonic() + 20
+    while threads() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert threads() == before
+
+
+def test_reports_left_after_close_inside_a_callback_are_served_when_the_producer_is_freed():
+    topic = new_topic()
+    p = rafka.Producer({"bootstrap.servers": bootstrap(), "linger.ms": 50})
+    ran = []
+
+    def on_delivery(i):
+        def cb(err, msg):
+            ran.append(i)
+            if i == 0:
+                p.close()
+            if i == 1:
+                raise ValueError("callback 1")
+        return cb
+
+    for i in range(5):
+        p.produce(topic, b"%d" % i, on_delivery=on_delivery(i))
+    with pytest.raises(ValueError):
+        p.flush(30)
+    with pytest.raises(RuntimeError, match="closed"):
+        p.poll(0)
+    del p
+    gc.collect()
+    assert sorted(ran) == [0, 1, 2, 3, 4]
 
 
 def test_context_manager_flushes_and_closes():

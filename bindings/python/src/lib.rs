@@ -182,7 +182,6 @@ fn deliver(shared: &Shared, d: &Delivery<'_>, opaque: usize) {
 fn run_callback<'py>(py: Python<'py>, r: Report, default: Option<&PyObject>, reuse: &mut Option<Bound<'py, Message>>) -> PyResult<()> {
     let callback = match &r.callback {
         Callback::Own(cb) => &**cb,
-        // DEFAULT_CB is only given when the producer has one, and it never changes.
         // DEFAULT_CB is only given while the producer has one; it is gone only once the
         // garbage collector cleared the producer, whose reports then have no one to go to.
         Callback::Default => match default {
@@ -295,6 +294,8 @@ struct Producer {
     /// The engine's id, for its log lines (see `logbridge`).
     id: u64,
     closed: AtomicBool,
+    /// Cleared by the garbage collector (`__clear__`): its remaining reports are not served.
+    collected: AtomicBool,
     shared: Arc<Shared>,
     /// The Python objects it holds, which the garbage collector sees (`__traverse__`) and can
     /// drop (`__clear__`): a producer whose `on_delivery` is a bound method of the object that
@@ -389,6 +390,11 @@ impl Producer {
             self.level_read_ms.store(now, Ordering::Relaxed);
             if let Some(logger) = self.logger(py) {
                 let _ = logbridge::register(logger.bind(py), self.id);
+                // Reading the level ran Python code: a close() on another thread may have
+                // unregistered this producer meanwhile.
+                if self.closed.load(Ordering::SeqCst) {
+                    logbridge::unregister(self.id);
+                }
             }
         }
     }
@@ -523,6 +529,7 @@ impl Producer {
             id: inner.id(),
             engine: GilCell::new(Some(Arc::new(inner))),
             closed: AtomicBool::new(false),
+            collected: AtomicBool::new(false),
             shared,
             refs: GilCell::new(PyRefs { default_cb, logger: Some(logger) }),
             level_read_ms: AtomicU64::new(0),
@@ -563,7 +570,7 @@ impl Producer {
         };
         let r = self.enqueue(py, topic, &mut parsed);
         self.drain_logs(py);
-        r.map_err(|e| send_error(&e))
+        r.map_err(|e| if self.engine.get(py).is_none() { closed_error() } else { send_error(&e) })
     }
 
     /// Queue many records in one call: `messages` is a list whose items are dicts as
@@ -785,11 +792,26 @@ impl Producer {
 
     fn __clear__(&self) {
         Python::with_gil(|py| {
+            self.collected.store(true, Ordering::SeqCst);
             let refs = self.refs.take(py);
             if let Some(o) = &self.oauth {
                 o.clear(py);
             }
             drop(refs);
+            // Unreachable, so no one will poll it: its engine is closed on a thread of its own,
+            // which may wait up to delivery.timeout.ms for records in flight; the collector
+            // (run by whichever thread allocated) does not wait for that.
+            if let Some(engine) = self.engine.take(py) {
+                self.closed.store(true, Ordering::SeqCst);
+                let id = self.id;
+                let dropped = std::thread::Builder::new().name("rafka-collected".into()).spawn(move || {
+                    drop(engine);
+                    logbridge::unregister(id);
+                });
+                if let Err(e) = dropped {
+                    log::error!("cannot start a thread to close a collected producer ({e}); it stays open");
+                }
+            }
         });
     }
 
@@ -806,15 +828,24 @@ impl Producer {
 
 impl Drop for Producer {
     fn drop(&mut self) {
-        if let Some(engine) = self.engine.0.get_mut().take() {
+        let engine = self.engine.0.get_mut().take();
+        let open = engine.is_some();
+        Python::with_gil(|py| {
             // The engine's own drop closes it (if `close` did not), waiting for reports: let
             // other threads run.
-            Python::with_gil(|py| {
+            if let Some(engine) = engine {
                 py.allow_threads(move || drop(engine));
+            }
+            // Also after close(): reports queued after its own serve_all (a callback raised, or
+            // a send raced it) still get their callbacks. Not for a collected producer: its
+            // callbacks belong to the garbage being freed.
+            if !self.collected.load(Ordering::SeqCst) {
                 if let Err(e) = self.serve_all(py) {
                     e.write_unraisable(py, None);
                 }
-            });
+            }
+        });
+        if open {
             logbridge::unregister(self.id);
         }
     }
@@ -859,6 +890,12 @@ impl<T: Default> GilCell<T> {
 
 #[pymodule(gil_used = true)]
 fn _rafka(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // `Message` and `GilCell` rely on the GIL; a free-threaded CPython started with PYTHON_GIL=0
+    // runs without it even for modules that declare they need it.
+    let sys = m.py().import("sys")?;
+    if sys.hasattr("_is_gil_enabled")? && !sys.call_method0("_is_gil_enabled")?.extract::<bool>()? {
+        return Err(pyo3::exceptions::PyImportError::new_err("rafka needs the GIL: run this free-threaded Python with PYTHON_GIL=1"));
+    }
     m.add_class::<Producer>()?;
     m.add_class::<KafkaError>()?;
     m.add_class::<Message>()?;

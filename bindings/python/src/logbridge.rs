@@ -118,13 +118,14 @@ pub fn unregister(id: u64) {
     }
 }
 
-/// Hands producer `id`'s queued records (and unattributed ones) to `logger`. Cheap when there
-/// are none.
 /// Whether any line waits: `drain` is worth a call (checked on every produce call).
 #[inline]
 pub fn pending() -> bool {
     QUEUED.load(Ordering::Relaxed) != 0
 }
+
+/// Hands producer `id`'s queued records (and unattributed ones) to `logger`. Cheap when there
+/// are none.
 
 pub fn drain(py: Python<'_>, logger: &Py<PyAny>, id: u64) {
     if !pending() {

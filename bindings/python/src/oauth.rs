@@ -38,12 +38,10 @@ impl OAuthCallback {
 
     /// For the producer's `__traverse__`.
     pub(crate) fn traverse(&self, visit: &pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        // try_lock: never block inside the collector; a callback being cloned right now is held
-        // by its caller anyway.
-        if let Ok(g) = self.cb.try_lock() {
-            if let Some(cb) = g.as_ref() {
-                visit.call(cb)?;
-            }
+        // Never held across anything that allocates (so never while the collector runs): the
+        // lock cannot block here, and every pass sees the callback that is there.
+        if let Some(cb) = self.cb.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            visit.call(cb)?;
         }
         Ok(())
     }
