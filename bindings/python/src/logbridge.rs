@@ -126,7 +126,6 @@ pub fn pending() -> bool {
 
 /// Hands producer `id`'s queued records (and unattributed ones) to `logger`. Cheap when there
 /// are none.
-
 pub fn drain(py: Python<'_>, logger: &Py<PyAny>, id: u64) {
     if !pending() {
         return;
