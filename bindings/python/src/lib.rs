@@ -293,7 +293,6 @@ struct Producer {
     engine: GilCell<Option<Arc<rafka_core::Producer>>>,
     /// The engine's id, for its log lines (see `logbridge`).
     id: u64,
-    closed: AtomicBool,
     /// Cleared by the garbage collector (`__clear__`): its remaining reports are not served.
     collected: AtomicBool,
     shared: Arc<Shared>,
@@ -318,6 +317,11 @@ struct PyRefs {
 
 fn closed_error() -> PyErr {
     PyRuntimeError::new_err("Producer has been closed")
+}
+
+/// `close()` ran while produce() parsed its arguments (`produce` turns it into `closed_error`).
+fn closed_engine_error() -> rafka_core::Error {
+    rafka_core::Error::local(LocalCode::State, "the producer is closed; produce() is no longer possible")
 }
 
 impl Producer {
@@ -386,13 +390,13 @@ impl Producer {
     /// unregistered the engine).
     fn refresh_log_level(&self, py: Python<'_>) {
         let now = self.created.elapsed().as_millis() as u64;
-        if now.saturating_sub(self.level_read_ms.load(Ordering::Relaxed)) >= 1000 && !self.closed.load(Ordering::SeqCst) {
+        if now.saturating_sub(self.level_read_ms.load(Ordering::Relaxed)) >= 1000 && self.engine.get(py).is_some() {
             self.level_read_ms.store(now, Ordering::Relaxed);
             if let Some(logger) = self.logger(py) {
                 let _ = logbridge::register(logger.bind(py), self.id);
                 // Reading the level ran Python code: a close() on another thread may have
                 // unregistered this producer meanwhile.
-                if self.closed.load(Ordering::SeqCst) {
+                if self.engine.get(py).is_none() {
                     logbridge::unregister(self.id);
                 }
             }
@@ -413,7 +417,7 @@ impl Producer {
         // send returns, so `close` cannot run meanwhile.
         let tried = match self.engine.get(py) {
             Some(engine) => engine.try_send_with_opaque(&parsed.record(topic), opaque),
-            None => Err(rafka_core::Error::local(LocalCode::State, "the producer is closed; produce() is no longer possible")),
+            None => Err(closed_engine_error()),
         };
         let r = match tried {
             Ok(TrySend::Queued) => Ok(()),
@@ -425,7 +429,7 @@ impl Producer {
                 match self.engine.get(py).clone() {
                     Some(engine) => {
                         let r = py.allow_threads(|| engine.send_with_opaque(&rec, opaque, false));
-                        if r.is_ok() && self.closed.load(Ordering::SeqCst) {
+                        if r.is_ok() && self.engine.get(py).is_none() {
                             // close() ran while this send waited and may have served its reports
                             // already; this record's own (failed) report would wait for the
                             // producer to be garbage: serve it now.
@@ -436,7 +440,7 @@ impl Producer {
                         }
                         r
                     }
-                    None => Err(rafka_core::Error::local(LocalCode::State, "the producer is closed; produce() is no longer possible")),
+                    None => Err(closed_engine_error()),
                 }
             }
             Err(e) => Err(e),
@@ -528,7 +532,6 @@ impl Producer {
         Ok(Producer {
             id: inner.id(),
             engine: GilCell::new(Some(Arc::new(inner))),
-            closed: AtomicBool::new(false),
             collected: AtomicBool::new(false),
             shared,
             refs: GilCell::new(PyRefs { default_cb, logger: Some(logger) }),
@@ -762,7 +765,6 @@ impl Producer {
     #[pyo3(signature = (timeout=None))]
     fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         let Some(engine) = self.engine.take(py) else { return Ok(()) };
-        self.closed.store(true, Ordering::SeqCst);
         let t = timeout_of(timeout);
         let r = py.allow_threads(|| engine.close(t));
         self.drain_logs(py);
@@ -802,7 +804,6 @@ impl Producer {
             // which may wait up to delivery.timeout.ms for records in flight; the collector
             // (run by whichever thread allocated) does not wait for that.
             if let Some(engine) = self.engine.take(py) {
-                self.closed.store(true, Ordering::SeqCst);
                 let id = self.id;
                 let dropped = std::thread::Builder::new().name("rafka-collected".into()).spawn(move || {
                     drop(engine);
