@@ -1,5 +1,6 @@
 """rafka.Producer against the real broker, read back with Kafka's Java consumer."""
 import base64
+import contextlib
 import gc
 import json
 import os
@@ -122,25 +123,53 @@ def test_callback_exception_propagates_from_flush_and_producer_keeps_working():
     p.close()
 
 
+def thread_names():
+    """Names of this process's threads (Linux: /proc/self/task)."""
+    names = []
+    for t in os.listdir("/proc/self/task"):
+        try:
+            with open("/proc/self/task/%s/comm" % t) as f:
+                names.append(f.read().strip())
+        except FileNotFoundError:  # ended meanwhile
+            pass
+    return names
+
+
+@contextlib.contextmanager
+def no_collection_meanwhile():
+    """Counting threads and descriptors: producers left by earlier tests are collected first (their
+    engines close on threads of their own, which are waited for), and the collector stays off."""
+    gc.collect()
+    deadline = time.monotonic() + 30
+    while "rafka-collected" in thread_names() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def test_close_releases_threads_and_file_descriptors_while_the_object_lives():
     # Linux: /proc/self lists the process's descriptors and threads.
     topic = new_topic()
 
     def fds_and_threads():
-        return len(os.listdir("/proc/self/fd")), len(os.listdir("/proc/self/task"))
+        return len(os.listdir("/proc/self/fd")), len(thread_names())
 
-    before = fds_and_threads()
-    producers = []
-    for _ in range(5):
-        p = rafka.Producer({"bootstrap.servers": bootstrap()})
-        p.produce(topic, b"x")
-        assert p.flush(30) == 0
-        producers.append(p)
-    during = fds_and_threads()
-    assert during[0] > before[0] and during[1] > before[1]
-    for p in producers:
-        p.close()
-    assert fds_and_threads() == before
+    with no_collection_meanwhile():
+        before = fds_and_threads()
+        producers = []
+        for _ in range(5):
+            p = rafka.Producer({"bootstrap.servers": bootstrap()})
+            p.produce(topic, b"x")
+            assert p.flush(30) == 0
+            producers.append(p)
+        during = fds_and_threads()
+        assert during[0] > before[0] and during[1] > before[1]
+        for p in producers:
+            p.close()
+        assert fds_and_threads() == before
     with pytest.raises(RuntimeError, match="closed"):
         producers[0].produce(topic, b"x")
 
@@ -158,24 +187,21 @@ def test_a_producer_in_a_reference_cycle_is_collected_and_its_threads_end():
         def on_delivery(self, err, msg):
             self.acked += err is None
 
-    def threads():
-        return len(os.listdir("/proc/self/task"))
-
-    gc.collect()
-    before = threads()
-    app = App()
-    app.producer.produce(topic, b"x")
-    assert app.producer.flush(30) == 0 and app.acked == 1
-    assert threads() > before
-    gone = weakref.ref(app)
-    del app
-    gc.collect()
-    assert gone() is None
-    # Its engine is closed on a thread of its own, off the collector's back.
-    deadline = time.monotonic() + 20
-    while threads() > before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert threads() == before
+    with no_collection_meanwhile():
+        before = len(thread_names())
+        app = App()
+        app.producer.produce(topic, b"x")
+        assert app.producer.flush(30) == 0 and app.acked == 1
+        assert len(thread_names()) > before
+        gone = weakref.ref(app)
+        del app
+        gc.collect()
+        assert gone() is None
+        # Its engine is closed on a thread of its own, off the collector's back.
+        deadline = time.monotonic() + 20
+        while len(thread_names()) > before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(thread_names()) == before
 
 
 def test_reports_left_after_close_inside_a_callback_are_served_when_the_producer_is_freed():
