@@ -643,11 +643,6 @@ impl Producer {
         self.inner.fatal.get().cloned()
     }
 
-    /// Partition count of a topic if its metadata is already known; never waits.
-    pub fn cached_partition_count(&self, topic: &str) -> Option<u32> {
-        self.inner.topics.load().get(topic).map(|t| t.partition_count())
-    }
-
     /// Asks a broker for the cluster's metadata: every topic (`None`) or the ones named (which
     /// are not created if missing: they come back with their error). Waits up to `timeout`
     /// (`_TIMED_OUT`); fails at once on a closed producer.
