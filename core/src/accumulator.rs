@@ -38,7 +38,7 @@ use std::ptr::{self, NonNull};
 use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::delivery::Completion;
+use crate::completion::Completion;
 use crate::partitioner::StickyPartitioner;
 
 /// What a record costs against `buffer.memory` beyond its encoded body: its bookkeeping and link,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::accumulator::{PartitionQueue, PendingRecord};
-use crate::delivery::Completion;
+use crate::completion::Completion;
 
 /// One partition's record queue, as `send()` pushes onto it and the I/O thread drains it.
 pub struct AppendQueue(PartitionQueue);

@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 
 use crate::accumulator::{PartitionQueue, PendingRecord};
 use crate::clock;
-use crate::error::{Error, LocalCode};
+use crate::completion::Completion;
+use crate::error::Error;
 use crate::memory::MemoryPool;
-use crate::record::{Delivery, DeliveryResult};
+use crate::record::Delivery;
 
 /// A producer-wide report handler: gets every record sent with an opaque (`send_with_opaque`).
 pub type DeliveryHandler = Arc<dyn Fn(&Delivery<'_>, usize) + Send + Sync>;
@@ -31,14 +32,6 @@ pub enum DeliveryMode {
     /// The application, by calling `Producer::poll`. Memory of reported records is released only
     /// when their reports are served, as in librdkafka.
     Poll,
-}
-
-/// How one record's outcome reaches the application.
-pub(crate) enum Completion {
-    Callback(Box<dyn FnOnce(&Delivery<'_>) + Send>),
-    Future(Arc<FutureSlot>),
-    /// To the producer-wide handler with this opaque value.
-    Opaque(usize),
 }
 
 pub(crate) enum Outcome {
@@ -187,66 +180,5 @@ impl Deliverer {
             let step = (deadline - now).min(Duration::from_millis(50));
             g = self.progress.wait_timeout(g, step).unwrap_or_else(|e| e.into_inner()).0;
         }
-    }
-}
-
-/// The shared state behind a [`DeliveryFuture`].
-pub(crate) struct FutureSlot {
-    result: Mutex<Option<DeliveryResult>>,
-    ready: Condvar,
-}
-
-impl FutureSlot {
-    pub fn new() -> Arc<FutureSlot> {
-        Arc::new(FutureSlot { result: Mutex::new(None), ready: Condvar::new() })
-    }
-
-    fn complete(&self, r: DeliveryResult) {
-        *self.result.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
-        self.ready.notify_all();
-    }
-}
-
-/// The outcome of one `send()`, to wait on or check.
-pub struct DeliveryFuture {
-    pub(crate) slot: Arc<FutureSlot>,
-}
-
-impl DeliveryFuture {
-    /// Waits for the record's report.
-    pub fn wait(self) -> DeliveryResult {
-        let mut g = self.slot.result.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if let Some(r) = g.take() {
-                return r;
-            }
-            g = self.slot.ready.wait(g).unwrap_or_else(|e| e.into_inner());
-        }
-    }
-
-    /// Waits up to `timeout`; `Err(_TIMED_OUT)` if the report has not come by then (the record is
-    /// still on its way and the future can be waited on again).
-    pub fn wait_timeout(&self, timeout: Duration) -> DeliveryResult {
-        let deadline = Instant::now() + timeout;
-        let mut g = self.slot.result.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if let Some(r) = g.as_ref() {
-                return r.clone();
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::local(LocalCode::TimedOut, format!("no delivery report within {timeout:?}")));
-            }
-            g = self.slot.ready.wait_timeout(g, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
-        }
-    }
-
-    /// The report, if it has come.
-    pub fn try_result(&self) -> Option<DeliveryResult> {
-        self.slot.result.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    pub fn is_done(&self) -> bool {
-        self.slot.result.lock().unwrap_or_else(|e| e.into_inner()).is_some()
     }
 }

@@ -11,6 +11,7 @@ pub mod alloc;
 #[doc(hidden)]
 pub mod bench_support;
 mod clock;
+pub mod completion;
 pub mod compression;
 pub mod config;
 pub mod delivery;
@@ -22,9 +23,11 @@ pub mod partitioner;
 pub mod producer;
 pub mod protocol;
 pub mod record;
+mod shared;
 
 pub use config::{Config, ConfigError, ProducerConfig};
-pub use delivery::{DeliveryFuture, DeliveryMode};
+pub use completion::DeliveryFuture;
+pub use delivery::DeliveryMode;
 pub use error::{Code, Error, LocalCode, Result};
 pub use metadata::{BrokerMetadata, ClusterMetadata, PartitionMetadata, TopicMetadata};
 pub use producer::{current_producer_id, Producer, ProducerBuilder, TrySend};

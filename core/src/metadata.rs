@@ -65,7 +65,7 @@ impl ClusterMetadata {
         let orig_broker_id = if node >= 0 {
             node
         } else {
-            brokers.iter().find(|b| crate::io::format_addr(&b.host, b.port as u16) == addr).map_or(-1, |b| b.id)
+            brokers.iter().find(|b| format_addr(&b.host, b.port as u16) == addr).map_or(-1, |b| b.id)
         };
         let topics = resp
             .topics
@@ -103,4 +103,13 @@ pub(crate) struct MetadataQuery {
     pub topics: Option<Vec<String>>,
     pub deadline: Instant,
     pub reply: crossbeam_channel::Sender<Result<ClusterMetadata>>,
+}
+
+/// `host:port`, with an IPv6 host in brackets.
+pub(crate) fn format_addr(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }

@@ -6,7 +6,6 @@
 //! queue. It blocks only when the buffer is full or the topic is new, and then for at most
 //! `max.block.ms`, failing with an error that says what the producer is waiting on.
 
-use std::collections::{HashMap, HashSet};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -19,7 +18,8 @@ use crossbeam_queue::SegQueue;
 use crate::accumulator::{PartitionQueue, PendingRecord, TopicState, RECORD_OVERHEAD};
 use crate::clock;
 use crate::config::{Config, ProducerConfig};
-use crate::delivery::{Completion, Deliverer, DeliveryFuture, DeliveryHandler, DeliveryJob, DeliveryMode, FutureSlot, Outcome};
+use crate::completion::{Completion, DeliveryFuture, FutureSlot};
+use crate::delivery::{Deliverer, DeliveryHandler, DeliveryJob, DeliveryMode, Outcome};
 use crate::error::{Error, LocalCode, Result};
 use crate::io::IoThread;
 use crate::memory::{MemoryPool, Reservation, Reserve};
@@ -27,56 +27,7 @@ use crate::metadata::{ClusterMetadata, MetadataQuery};
 use crate::partitioner::{self, Partitioner};
 use crate::protocol::record_batch;
 use crate::record::{Delivery, ProducerRecord};
-
-/// What the I/O thread and senders share about topics being looked up.
-#[derive(Default)]
-pub(crate) struct MetaWait {
-    /// Topics senders wait for.
-    pub wanted: HashSet<String>,
-    /// The last error metadata gave for a wanted topic.
-    pub errors: HashMap<String, Error>,
-    /// A sender wants fresh metadata (e.g. a partition beyond the known count).
-    pub refresh: bool,
-    /// Bumped after every metadata response.
-    pub generation: u64,
-}
-
-/// Topic name to its partitions' queues: read by every `send()`, replaced whole (copy on write)
-/// by the I/O thread when metadata adds a topic or partitions.
-pub(crate) type TopicTable = HashMap<Arc<str>, Arc<TopicState>, rustc_hash::FxBuildHasher>;
-
-/// State shared by the application threads, the I/O thread and the delivery thread.
-pub(crate) struct Inner {
-    pub config: ProducerConfig,
-    pub topics: ArcSwap<TopicTable>,
-    /// Bumped (after the store) whenever `topics` is replaced: tells a thread's [`LastTopic`]
-    /// whether what it holds is still current.
-    pub topics_generation: AtomicU64,
-    pub memory: Arc<MemoryPool>,
-    /// Partitions that senders activated (see `accumulator`), for the I/O thread to pick up.
-    pub activations: SegQueue<Arc<PartitionQueue>>,
-    pub waker: mio::Waker,
-    /// Set by the first sender that wakes the I/O thread, cleared by the I/O thread when it wakes:
-    /// at most one wake-up syscall per turn of its loop.
-    pub wake_pending: AtomicBool,
-    /// No more sends accepted.
-    pub closing: AtomicBool,
-    /// Everything still pending is failed and the I/O thread stops.
-    pub shutdown: AtomicBool,
-    pub fatal: OnceLock<Error>,
-    pub meta: Mutex<MetaWait>,
-    pub meta_cv: Condvar,
-    /// `flush()` calls under way: the I/O thread sends without lingering.
-    pub flush_requests: AtomicUsize,
-    pub purge_requested: AtomicBool,
-    pub status_wanted: AtomicBool,
-    pub status: Mutex<(u64, String)>,
-    pub status_cv: Condvar,
-    pub deliverer: Arc<Deliverer>,
-    pub partitioner: Option<Arc<dyn Partitioner>>,
-    /// `Producer::metadata()` queries for the I/O thread.
-    pub meta_queries: SegQueue<MetadataQuery>,
-}
+use crate::shared::{Inner, MetaWait, TopicTable};
 
 static NEXT_PRODUCER_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -103,35 +54,6 @@ struct LastTopic {
 pub fn current_producer_id() -> Option<u64> {
     let id = CURRENT_PRODUCER.with(Cell::get);
     (id != 0).then_some(id)
-}
-
-impl Inner {
-    #[inline]
-    pub fn wake_io(&self) {
-        if !self.wake_pending.load(Ordering::Relaxed) && !self.wake_pending.swap(true, Ordering::SeqCst) {
-            if let Err(e) = self.waker.wake() {
-                log::error!("cannot wake the I/O thread: {e}");
-            }
-        }
-    }
-
-    /// Asks the I/O thread what it is waiting on; waits briefly for the answer.
-    fn status_report(&self) -> String {
-        let mut g = self.status.lock().unwrap_or_else(|e| e.into_inner());
-        let gen = g.0;
-        self.status_wanted.store(true, Ordering::SeqCst);
-        self.wake_pending.store(false, Ordering::SeqCst);
-        self.wake_io();
-        let deadline = Instant::now() + Duration::from_millis(500);
-        while g.0 == gen {
-            let now = Instant::now();
-            if now >= deadline {
-                return "the I/O thread did not answer a status request within 500 ms".into();
-            }
-            g = self.status_cv.wait_timeout(g, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
-        }
-        g.1.clone()
-    }
 }
 
 /// Builds a [`Producer`] with what string configuration cannot carry: a delivery handler, a custom
@@ -542,8 +464,7 @@ impl Producer {
             return Ok(());
         }
         inner.flush_requests.fetch_add(1, Ordering::SeqCst);
-        inner.wake_pending.store(false, Ordering::SeqCst);
-        inner.wake_io();
+        inner.wake_io_now();
         let done = || targets.iter().all(|(p, n)| p.completed.load(Ordering::Acquire) >= *n);
         let ok = if crate::delivery::in_delivery_callback() {
             done()
@@ -582,8 +503,7 @@ impl Producer {
     pub fn purge(&self) {
         let inner = &*self.inner;
         inner.purge_requested.store(true, Ordering::SeqCst);
-        inner.wake_pending.store(false, Ordering::SeqCst);
-        inner.wake_io();
+        inner.wake_io_now();
         let deadline = Instant::now() + Duration::from_secs(10);
         while inner.purge_requested.load(Ordering::SeqCst) && Instant::now() < deadline && !inner.shutdown.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_micros(200));
@@ -609,15 +529,13 @@ impl Producer {
         } else {
             let all_done = || inner.topics.load().values().flat_map(|t| t.partitions.iter()).all(|p| p.outstanding() == 0);
             inner.flush_requests.fetch_add(1, Ordering::SeqCst);
-            inner.wake_pending.store(false, Ordering::SeqCst);
-            inner.wake_io();
+            inner.wake_io_now();
             let ok = self.wait_reports(Instant::now() + timeout, &all_done);
             inner.flush_requests.fetch_sub(1, Ordering::SeqCst);
             ok
         };
         inner.shutdown.store(true, Ordering::SeqCst);
-        inner.wake_pending.store(false, Ordering::SeqCst);
-        inner.wake_io();
+        inner.wake_io_now();
         if let Some(h) = self.io.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = h.join();
         }
@@ -657,8 +575,7 @@ impl Producer {
         let deadline = Instant::now().checked_add(timeout).unwrap_or_else(|| Instant::now() + Duration::from_secs(86400 * 365));
         let (tx, rx) = crossbeam_channel::bounded(1);
         inner.meta_queries.push(MetadataQuery { topics: topics.map(|t| t.iter().map(|s| s.to_string()).collect()), deadline, reply: tx });
-        inner.wake_pending.store(false, Ordering::SeqCst);
-        inner.wake_io();
+        inner.wake_io_now();
         loop {
             let step = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
             match rx.recv_timeout(step) {

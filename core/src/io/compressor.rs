@@ -16,7 +16,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::batch::ProducerBatch;
 use crate::compression::Compression;
-use crate::producer::Inner;
+use crate::shared::Inner;
 
 pub(crate) struct CompressorPool {
     jobs: Option<Sender<ProducerBatch>>,

@@ -130,7 +130,7 @@ impl Connection {
     ) -> Result<Connection, ConnError> {
         let tls = match tls {
             Some(t) => {
-                let name = crate::io::tls::server_name(addr).map_err(ConnError)?;
+                let name = crate::config::tls::server_name(addr).map_err(ConnError)?;
                 let c = rustls::ClientConnection::new(t.0.clone(), name).map_err(|e| ConnError(format!("TLS setup for {addr}: {e}")))?;
                 Some(Box::new(c))
             }

@@ -17,7 +17,6 @@ pub(crate) mod batch;
 pub(crate) mod compressor;
 pub(crate) mod connection;
 pub(crate) mod sasl;
-pub mod tls;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Write as _;
@@ -32,9 +31,9 @@ use crate::clock;
 use crate::config::Acks;
 use crate::delivery::{DeliveryJob, Outcome};
 use crate::error::{Error, LocalCode};
-use crate::metadata::{ClusterMetadata, MetadataQuery};
+use crate::metadata::{format_addr, ClusterMetadata, MetadataQuery};
 use crate::partitioner::StickyPartitioner;
-use crate::producer::Inner;
+use crate::shared::Inner;
 use crate::protocol::error_codes::KafkaCode;
 use crate::protocol::messages::{self, init_producer_id, metadata, produce};
 use crate::protocol::primitives::Decoder;
@@ -1579,14 +1578,6 @@ fn count_runs(batches: &[ProducerBatch]) -> usize {
         }
     }
     n
-}
-
-pub(crate) fn format_addr(host: &str, port: u16) -> String {
-    if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::config::Secret;
+use super::Secret;
 
 /// The `ssl.*` settings, as PEM text (a file's content or the value given inline).
 #[derive(Clone, Debug, Default)]

@@ -1,0 +1,132 @@
+//! The state one producer's threads share: application threads (`send()`, `flush()`, ...), the
+//! I/O thread (`io/`), the compression threads and the delivery thread (`delivery.rs`).
+//!
+//! Everything here sits behind one `Arc<Inner>`. Each field says which thread writes it and which
+//! read it; state that only one thread touches does not belong here but in that thread's own
+//! rooms (the I/O thread's are under `io/`).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use crossbeam_queue::SegQueue;
+
+use crate::accumulator::{PartitionQueue, TopicState};
+use crate::config::ProducerConfig;
+use crate::delivery::Deliverer;
+use crate::error::Error;
+use crate::memory::MemoryPool;
+use crate::metadata::MetadataQuery;
+use crate::partitioner::Partitioner;
+
+/// What the I/O thread and senders share about topics being looked up. Behind `Inner::meta`.
+/// Written by senders (`wanted`, `refresh`) and by the I/O thread (`errors`, `generation`, and
+/// `wanted` as topics arrive); read by both.
+#[derive(Default)]
+pub(crate) struct MetaWait {
+    /// Topics senders wait for.
+    pub wanted: HashSet<String>,
+    /// The last error metadata gave for a wanted topic.
+    pub errors: HashMap<String, Error>,
+    /// A sender wants fresh metadata (e.g. a partition beyond the known count).
+    pub refresh: bool,
+    /// Bumped after every metadata response.
+    pub generation: u64,
+}
+
+/// Topic name to its partitions' queues: read by every `send()`, replaced whole (copy on write)
+/// by the I/O thread when metadata adds a topic or partitions.
+pub(crate) type TopicTable = HashMap<Arc<str>, Arc<TopicState>, rustc_hash::FxBuildHasher>;
+
+/// State shared by the application threads, the I/O thread and the delivery thread.
+pub(crate) struct Inner {
+    /// Set once when the producer is built; read by every thread.
+    pub config: ProducerConfig,
+    /// Written (replaced whole) by the I/O thread; read by every `send()`.
+    pub topics: ArcSwap<TopicTable>,
+    /// Bumped by the I/O thread (after the store) whenever `topics` is replaced: tells a sending
+    /// thread whether the topic it remembers (`producer.rs`, `LAST_TOPIC`) is still current.
+    pub topics_generation: AtomicU64,
+    /// `buffer.memory`: reserved by `send()`, released by the delivery thread (or `poll()`).
+    pub memory: Arc<MemoryPool>,
+    /// Partitions that senders activated (see `accumulator`): pushed by senders, popped by the
+    /// I/O thread.
+    pub activations: SegQueue<Arc<PartitionQueue>>,
+    /// Wakes the I/O thread's `Poll`; any thread.
+    pub waker: mio::Waker,
+    /// Set by the first thread that wakes the I/O thread, cleared by the I/O thread when it wakes:
+    /// at most one wake-up syscall per turn of its loop.
+    pub wake_pending: AtomicBool,
+    /// No more sends accepted. Set by `close()`; read by every thread.
+    pub closing: AtomicBool,
+    /// Everything still pending is failed and the I/O thread stops. Set by `close()`.
+    pub shutdown: AtomicBool,
+    /// The producer's fatal error: set once by the I/O thread; read by every call.
+    pub fatal: OnceLock<Error>,
+    /// Topics senders wait for (see [`MetaWait`]); `meta_cv` is notified by the I/O thread after
+    /// every metadata response and by `close()`.
+    pub meta: Mutex<MetaWait>,
+    pub meta_cv: Condvar,
+    /// `flush()` and `close()` calls under way (application threads): the I/O thread sends
+    /// without lingering while it is above zero.
+    pub flush_requests: AtomicUsize,
+    /// Set by `purge()`, cleared by the I/O thread once the queues are emptied.
+    pub purge_requested: AtomicBool,
+    /// A blocked `send()` asks the I/O thread for its status report: set by the sender, cleared
+    /// by the I/O thread, which writes `status` (a generation and the text) and notifies `status_cv`.
+    pub status_wanted: AtomicBool,
+    pub status: Mutex<(u64, String)>,
+    pub status_cv: Condvar,
+    /// Runs reports (delivery thread or `poll()`); the I/O thread counts jobs into it.
+    pub deliverer: Arc<Deliverer>,
+    /// A custom partitioner given to the builder; called by `send()`.
+    pub partitioner: Option<Arc<dyn Partitioner>>,
+    /// `Producer::metadata()` queries: pushed by application threads, popped by the I/O thread.
+    pub meta_queries: SegQueue<MetadataQuery>,
+}
+
+impl Inner {
+    /// Wakes the I/O thread unless a wake-up is already pending. Any thread.
+    #[inline]
+    pub fn wake_io(&self) {
+        if !self.wake_pending.load(Ordering::Relaxed) && !self.wake_pending.swap(true, Ordering::SeqCst) {
+            if let Err(e) = self.waker.wake() {
+                log::error!("cannot wake the I/O thread: {e}");
+            }
+        }
+    }
+
+    /// Wakes the I/O thread even if a wake-up seems pending: for requests (flush, purge, close)
+    /// that must be seen on its next turn.
+    pub fn wake_io_now(&self) {
+        self.wake_pending.store(false, Ordering::SeqCst);
+        self.wake_io();
+    }
+
+    /// Asks the I/O thread what it is waiting on; waits briefly for the answer. Application threads.
+    pub fn status_report(&self) -> String {
+        let mut g = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        let gen = g.0;
+        self.status_wanted.store(true, Ordering::SeqCst);
+        self.wake_io_now();
+        let deadline = Instant::now() + Duration::from_millis(500);
+        while g.0 == gen {
+            let now = Instant::now();
+            if now >= deadline {
+                return "the I/O thread did not answer a status request within 500 ms".into();
+            }
+            g = self.status_cv.wait_timeout(g, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        g.1.clone()
+    }
+
+    /// The I/O thread's answer to [`Inner::status_report`].
+    pub fn publish_status(&self, report: String) {
+        let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        s.0 += 1;
+        s.1 = report;
+        self.status_cv.notify_all();
+    }
+}
