@@ -305,7 +305,7 @@ impl Connection {
         let corr = self.next_own_correlation;
         self.next_own_correlation += 1;
         let start = self.wbuf.len();
-        let frame = messages::begin_request(&mut self.wbuf, api_key, version, corr, client_id, is_flexible(api_key, version));
+        let frame = messages::begin_request(&mut self.wbuf, api_key, version, corr, client_id, messages::is_flexible(api_key, version).unwrap_or(false));
         body(&mut self.wbuf, version);
         messages::finish_request(&mut self.wbuf, frame);
         let n = self.wbuf.len() - start;
@@ -500,8 +500,7 @@ impl Connection {
             let Some(req) = self.inflight.pop_front() else {
                 return Err(ConnError(format!("{} sent a response to no request", self.addr)));
             };
-            // ApiVersions responses always use header v0, whatever the request version.
-            let flexible = req.api_key != messages::API_KEY_API_VERSIONS && is_flexible(req.api_key, req.version);
+            let flexible = messages::response_header_flexible(req.api_key, req.version);
             let mut d = Decoder::new(frame);
             let corr = messages::decode_response_header(&mut d, flexible)
                 .map_err(|e| ConnError(format!("bad response header from {}: {e}", self.addr)))?;
@@ -531,20 +530,6 @@ impl Connection {
 
     pub fn is_idle(&self) -> bool {
         self.inflight.is_empty() && self.unacked.is_empty() && !self.has_pending_writes()
-    }
-}
-
-/// Whether requests (and responses, but for ApiVersions) of this API at this version use the
-/// flexible header with tagged fields.
-pub(crate) fn is_flexible(api_key: i16, version: i16) -> bool {
-    use messages::*;
-    match api_key {
-        API_KEY_PRODUCE => version >= produce::FIRST_FLEXIBLE_VERSION,
-        API_KEY_METADATA => version >= metadata::FIRST_FLEXIBLE_VERSION,
-        API_KEY_API_VERSIONS => version >= api_versions::FIRST_FLEXIBLE_VERSION,
-        API_KEY_INIT_PRODUCER_ID => version >= init_producer_id::FIRST_FLEXIBLE_VERSION,
-        API_KEY_SASL_AUTHENTICATE => version >= sasl_authenticate::FIRST_FLEXIBLE_VERSION,
-        _ => false,
     }
 }
 

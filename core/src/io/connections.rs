@@ -1,0 +1,220 @@
+//! The I/O thread's broker connections: the mio `Poll` that drives them, the addresses of the
+//! bootstrap servers and of every broker metadata named, one connection per broker at most, and
+//! the reconnect backoff of brokers whose connections failed.
+//!
+//! Owned by the I/O thread alone. What a lost connection means for the requests it carried is
+//! the I/O thread's (`IoThread::close_connection`); this room only opens, finds and forgets them.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use mio::{Poll, Token};
+
+use super::backoff;
+use super::connection::{ConnState, Connection};
+use crate::config::ProducerConfig;
+
+pub(super) struct ReconnectState {
+    until: Instant,
+    failures: u32,
+    pub last_error: String,
+}
+
+pub(super) struct Connections {
+    pub poll: Poll,
+    pub conns: HashMap<Token, Connection>,
+    /// Broker id (negative: the bootstrap address at `-id - 1`) to its connection.
+    pub node_conn: HashMap<i32, Token>,
+    next_token: usize,
+    bootstrap: Vec<String>,
+    /// Broker id to `host:port`, from metadata.
+    pub brokers: HashMap<i32, String>,
+    /// Brokers whose last connection failed: not reconnected before `until`.
+    pub reconnect: HashMap<i32, ReconnectState>,
+    correlation: i32,
+}
+
+impl Connections {
+    pub fn new(poll: Poll, bootstrap: Vec<String>) -> Connections {
+        Connections {
+            poll,
+            conns: HashMap::new(),
+            node_conn: HashMap::new(),
+            next_token: 1,
+            bootstrap,
+            brokers: HashMap::new(),
+            reconnect: HashMap::new(),
+            correlation: 1,
+        }
+    }
+
+    pub fn next_correlation(&mut self) -> i32 {
+        self.correlation = self.correlation.wrapping_add(1).max(1);
+        self.correlation
+    }
+
+    /// The connection to `node`, opening one unless it backs off. `fatal`: the producer hit a
+    /// fatal error, after which no connection is opened.
+    pub fn connection_for(&mut self, node: i32, now: Instant, cfg: &ProducerConfig, fatal: bool) -> Option<Token> {
+        if let Some(t) = self.node_conn.get(&node) {
+            return Some(*t);
+        }
+        if self.reconnect.get(&node).is_some_and(|r| r.until > now) {
+            return None;
+        }
+        if fatal {
+            // Nothing can be sent after a fatal error (a refused authentication, say): opening
+            // connections again would only hammer the broker.
+            return None;
+        }
+        let addr = if node < 0 { self.bootstrap.get((-node - 1) as usize).cloned() } else { self.brokers.get(&node).cloned() }?;
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        match Connection::connect(node, &addr, token, self.poll.registry(), cfg.send_buffer_bytes, cfg.receive_buffer_bytes, cfg.security.sasl.as_ref(), cfg.security.tls.as_ref()) {
+            Ok(c) => {
+                log::debug!("connecting to broker {node} at {addr}");
+                self.conns.insert(token, c);
+                self.node_conn.insert(node, token);
+                Some(token)
+            }
+            Err(e) => {
+                self.note_connect_failure(node, e.0, now, cfg);
+                None
+            }
+        }
+    }
+
+    pub fn note_connect_failure(&mut self, node: i32, error: String, now: Instant, cfg: &ProducerConfig) {
+        let r = self.reconnect.entry(node).or_insert(ReconnectState { until: now, failures: 0, last_error: String::new() });
+        r.failures += 1;
+        let backoff = backoff(cfg.reconnect_backoff, cfg.reconnect_backoff_max, r.failures);
+        r.until = now + backoff;
+        log::warn!("broker {node}: {error}; retrying in {backoff:?}");
+        r.last_error = error;
+    }
+
+    /// The connection set up and working: no more backoff for its broker.
+    pub fn connected(&mut self, node: i32) {
+        self.reconnect.remove(&node);
+    }
+
+    pub fn ready_connection(&mut self, node: i32, now: Instant, cfg: &ProducerConfig, fatal: bool) -> Option<Token> {
+        let t = self.connection_for(node, now, cfg, fatal)?;
+        (self.conns.get(&t)?.state == ConnState::Ready).then_some(t)
+    }
+
+    /// Any connection able to take a metadata or InitProducerId request: a ready one with the
+    /// fewest requests in flight, else one being opened (to a known broker or a bootstrap address).
+    pub fn any_connection(&mut self, now: Instant, cfg: &ProducerConfig, fatal: bool) -> Option<Token> {
+        if let Some((t, _)) = self.conns.iter().filter(|(_, c)| c.state == ConnState::Ready).min_by_key(|(_, c)| c.inflight.len()) {
+            return Some(*t);
+        }
+        if self.conns.values().any(|c| c.state != ConnState::Ready) {
+            return None; // one is on its way
+        }
+        let mut candidates: Vec<i32> = self.brokers.keys().copied().collect();
+        candidates.extend((0..self.bootstrap.len() as i32).map(|i| -i - 1));
+        if candidates.is_empty() {
+            return None;
+        }
+        let start = fastrand::usize(..candidates.len());
+        for i in 0..candidates.len() {
+            let node = candidates[(start + i) % candidates.len()];
+            if self.connection_for(node, now, cfg, fatal).is_some() {
+                return None; // connecting; used once ready
+            }
+        }
+        None
+    }
+
+    /// Takes a connection out: deregistered, forgotten for its broker, and, if it never got
+    /// ready, counted as a failed attempt. The caller deals with what it carried.
+    pub fn remove(&mut self, token: Token, why: &str, now: Instant, cfg: &ProducerConfig) -> Option<Connection> {
+        let mut c = self.conns.remove(&token)?;
+        c.deregister(self.poll.registry());
+        if self.node_conn.get(&c.node_id) == Some(&token) {
+            self.node_conn.remove(&c.node_id);
+        }
+        let was_ready = c.state == ConnState::Ready;
+        if was_ready && c.inflight.is_empty() && c.unacked.is_empty() {
+            log::debug!("connection to broker {} ({}) closed: {why}", c.node_id, c.addr);
+        } else {
+            log::warn!("connection to broker {} ({}) failed with {} requests in flight: {why}", c.node_id, c.addr, c.inflight.len());
+        }
+        if was_ready {
+            // A connection that worked and then dropped (a load balancer cutting idle
+            // connections, a broker restart) is reopened at once when needed.
+            self.reconnect.remove(&c.node_id);
+        } else {
+            self.note_connect_failure(c.node_id, why.to_string(), now, cfg);
+        }
+        Some(c)
+    }
+
+    /// Connections to close: set-up, request and idle timeouts, with the reason.
+    pub fn overdue(&self, now: Instant, cfg: &ProducerConfig) -> Vec<(Token, String)> {
+        let (req_timeout, idle, setup) = (cfg.request_timeout, cfg.connections_max_idle, cfg.socket_connection_setup_timeout);
+        let mut dead = Vec::new();
+        for (t, c) in self.conns.iter() {
+            if c.state != ConnState::Ready {
+                if now.duration_since(c.connect_started) > setup {
+                    dead.push((*t, format!("connection setup took longer than socket.connection.setup.timeout.ms ({} ms)", setup.as_millis())));
+                }
+            } else if let Some(f) = c.inflight.front() {
+                if now.duration_since(f.sent_at) > req_timeout {
+                    dead.push((*t, format!("request unanswered for request.timeout.ms ({} ms)", req_timeout.as_millis())));
+                }
+            } else if c.is_idle() && now.duration_since(c.last_activity) > idle {
+                dead.push((*t, format!("idle for connections.max.idle.ms ({} ms)", idle.as_millis())));
+            }
+        }
+        dead
+    }
+
+    /// Why a partition led by `leader` is not being sent, in words for an error message.
+    pub fn why_not_sent(&self, leader: i32) -> String {
+        if leader < 0 {
+            return "the partition has no known leader".into();
+        }
+        match self.node_conn.get(&leader).and_then(|t| self.conns.get(t)) {
+            Some(c) if c.state == ConnState::Ready => format!("broker {leader} ({}) has {} requests in flight", c.addr, c.inflight.len()),
+            Some(c) => format!("the connection to broker {leader} ({}) is being set up", c.addr),
+            None => match self.reconnect.get(&leader) {
+                Some(r) => format!("broker {leader} is unreachable: {}", r.last_error),
+                None => format!("broker {leader} is not connected"),
+            },
+        }
+    }
+
+    /// One line per known broker for the status report: what its connection is doing.
+    pub fn describe(&self, now: Instant, s: &mut String) {
+        use std::fmt::Write as _;
+        let mut nodes: Vec<i32> = self.brokers.keys().copied().collect();
+        nodes.sort();
+        for node in nodes {
+            let addr = &self.brokers[&node];
+            match self.node_conn.get(&node).and_then(|t| self.conns.get(t)) {
+                Some(c) if c.state == ConnState::Ready => {
+                    if let Some(f) = c.inflight.front() {
+                        let _ = write!(s, "; broker {node} ({addr}): {} request(s) unanswered, oldest for {:.1} s", c.inflight.len(), now.duration_since(f.sent_at).as_secs_f64());
+                    } else if c.has_pending_writes() {
+                        let _ = write!(s, "; broker {node} ({addr}): socket not taking data");
+                    } else {
+                        let _ = write!(s, "; broker {node} ({addr}): idle");
+                    }
+                }
+                Some(c) => {
+                    let _ = write!(s, "; broker {node} ({addr}): connecting for {:.1} s", now.duration_since(c.connect_started).as_secs_f64());
+                }
+                None => match self.reconnect.get(&node) {
+                    Some(r) => {
+                        let _ = write!(s, "; broker {node} ({addr}): unreachable ({})", r.last_error);
+                    }
+                    None => {
+                        let _ = write!(s, "; broker {node} ({addr}): not connected");
+                    }
+                },
+            }
+        }
+    }
+}

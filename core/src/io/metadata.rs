@@ -1,0 +1,189 @@
+//! The I/O thread's view of the cluster's metadata: which topics it keeps metadata for, when
+//! to ask again (`metadata.max.age.ms`, a missing leader, a sender waiting), and the answers,
+//! which update the partitions' leaders, the brokers' addresses and the topic table senders read
+//! (`Inner::topics`). `Producer::metadata()` queries go through here too.
+//!
+//! Owned by the I/O thread; what it shares with senders is in `Inner::meta` and `Inner::topics`.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use mio::Token;
+
+use super::connection::{InFlight, RequestKind};
+use super::IoThread;
+use crate::accumulator::{PartitionQueue, TopicState};
+use crate::error::{Error, LocalCode};
+use crate::metadata::{format_addr, ClusterMetadata, MetadataQuery};
+use crate::partitioner::StickyPartitioner;
+use crate::protocol::error_codes::KafkaCode;
+use crate::protocol::messages::{self, metadata};
+use crate::protocol::primitives::Decoder;
+
+#[derive(Default)]
+pub(super) struct MetadataState {
+    pub last_refresh: Option<Instant>,
+    /// Ask at the next chance (a missing leader, a lost connection, a sender waiting).
+    pub needed: bool,
+    pub inflight: bool,
+    pub last_request: Option<Instant>,
+    /// Topic names the I/O thread keeps metadata for.
+    pub topics_of_interest: HashSet<Arc<str>>,
+    /// `Producer::metadata()` queries not sent yet, and those in flight by id.
+    pub queries: VecDeque<MetadataQuery>,
+    pub queries_inflight: HashMap<u64, MetadataQuery>,
+    pub next_query_id: u64,
+}
+
+impl IoThread {
+    pub(super) fn maybe_request_metadata(&mut self, now: Instant) {
+        let cfg = &self.inner.config;
+        let stale = self.meta.last_refresh.is_none_or(|t| now.duration_since(t) >= cfg.metadata_max_age);
+        if self.meta.inflight || !(self.meta.needed || stale) {
+            return;
+        }
+        if self.meta.last_request.is_some_and(|t| now.duration_since(t) < cfg.retry_backoff) {
+            return;
+        }
+        let Some(token) = self.any_connection(now) else { return };
+        let topics: Vec<String> = self.meta.topics_of_interest.iter().map(|t| t.to_string()).collect();
+        let req = metadata::MetadataRequest { topics: Some(topics), allow_auto_topic_creation: true };
+        if !self.push_metadata_request(token, &req, RequestKind::Metadata, now) {
+            return;
+        }
+        log::debug!("metadata request for {} topic(s) to broker {}", req.topics.as_ref().map_or(0, |t| t.len()), self.net.conns[&token].node_id);
+        self.meta.inflight = true;
+        self.meta.needed = false;
+        self.meta.last_request = Some(now);
+    }
+
+    pub(super) fn on_metadata(&mut self, version: i16, body: &[u8], now: Instant) {
+        self.meta.inflight = false;
+        let resp = match metadata::MetadataResponse::decode(&mut Decoder::new(body), version) {
+            Ok(r) => r,
+            Err(e) => {
+                log::warn!("bad Metadata response: {e}");
+                self.meta.needed = true;
+                return;
+            }
+        };
+        self.meta.last_refresh = Some(now);
+        for b in &resp.brokers {
+            self.net.brokers.insert(b.node_id, format_addr(&b.host, b.port as u16));
+        }
+        let mut errors = Vec::new();
+        let mut missing_leader = false;
+        for t in &resp.topics {
+            let Some(name) = t.name.as_deref() else { continue };
+            let code = KafkaCode(t.error_code);
+            if !code.is_ok() {
+                errors.push((name.to_string(), code));
+                continue;
+            }
+            let leaders: Vec<(i32, i32)> = t.partitions.iter().map(|p| (p.partition_index, p.leader_id)).collect();
+            missing_leader |= leaders.iter().any(|(_, l)| *l < 0);
+            self.update_topic(name, &leaders);
+        }
+        if missing_leader {
+            self.meta.needed = true;
+        }
+        let mut w = self.inner.meta.lock().unwrap_or_else(|e| e.into_inner());
+        let registry = self.inner.topics.load();
+        w.wanted.retain(|t| !registry.contains_key(t.as_str()));
+        for (name, code) in errors {
+            if w.wanted.contains(&name) {
+                w.errors.insert(name, Error::kafka(code, "metadata for the topic reports an error"));
+                // Unknown topics may yet be auto-created: keep asking.
+                self.meta.needed |= code == KafkaCode::UNKNOWN_TOPIC_OR_PARTITION || code == KafkaCode::LEADER_NOT_AVAILABLE;
+            }
+        }
+        w.generation += 1;
+        drop(w);
+        self.inner.meta_cv.notify_all();
+    }
+
+    /// Builds or updates the senders' view of a topic after metadata named its partitions.
+    pub(super) fn update_topic(&mut self, name: &str, leaders: &[(i32, i32)]) {
+        let count = leaders.len();
+        let registry = self.inner.topics.load();
+        let existing = registry.get(name).cloned();
+        let name: Arc<str> = existing.as_ref().map(|t| t.name.clone()).unwrap_or_else(|| Arc::from(name));
+        self.meta.topics_of_interest.insert(name.clone());
+        let mut partitions: Vec<Arc<PartitionQueue>> = existing.as_ref().map(|t| t.partitions.clone()).unwrap_or_default();
+        let grew = partitions.len() < count;
+        while partitions.len() < count {
+            let index = partitions.len() as i32;
+            partitions.push(self.parts.add(name.clone(), index));
+        }
+        for &(p, leader) in leaders {
+            if let Some(pq) = usize::try_from(p).ok().and_then(|i| partitions.get(i)) {
+                self.parts.get_mut(pq.id).leader = leader;
+            }
+        }
+        if grew {
+            let sticky = existing.as_ref().map(|t| t.sticky.clone()).unwrap_or_else(|| Arc::new(StickyPartitioner::new()));
+            let state = Arc::new(TopicState { name: name.clone(), partitions, sticky });
+            let mut map = (**registry).clone();
+            map.insert(name, state);
+            self.inner.topics.store(Arc::new(map));
+            self.inner.topics_generation.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// Sends the application's pending metadata queries, each on any ready connection; answers
+    /// those past their deadline with `_TIMED_OUT`.
+    pub(super) fn send_metadata_queries(&mut self, now: Instant) {
+        while let Some(q) = self.inner.meta_queries.pop() {
+            self.meta.queries.push_back(q);
+        }
+        let now_i = Instant::now();
+        for q in std::mem::take(&mut self.meta.queries) {
+            if q.deadline <= now_i {
+                let _ = q.reply.send(Err(Error::local(LocalCode::TimedOut, "no metadata answer within the timeout")));
+            } else {
+                self.meta.queries.push_back(q);
+            }
+        }
+        while let Some(q) = self.meta.queries.pop_front() {
+            let Some(token) = self.any_connection(now) else {
+                self.meta.queries.push_front(q);
+                return;
+            };
+            let id = self.meta.next_query_id;
+            let req = metadata::MetadataRequest { topics: q.topics.clone(), allow_auto_topic_creation: false };
+            if !self.push_metadata_request(token, &req, RequestKind::MetadataQuery(id), now) {
+                self.meta.queries.push_front(q);
+                return;
+            }
+            self.meta.next_query_id += 1;
+            self.meta.queries_inflight.insert(id, q);
+        }
+    }
+
+    /// Queues a Metadata request on a ready connection; false when it cannot take one.
+    pub(super) fn push_metadata_request(&mut self, token: Token, req: &metadata::MetadataRequest, kind: RequestKind, now: Instant) -> bool {
+        let corr = self.net.next_correlation();
+        let client_id = self.inner.config.client_id.clone();
+        let c = self.net.conns.get_mut(&token).unwrap();
+        let Some(v) = c.versions.metadata else { return false };
+        let buf = c.write_buffer();
+        let start = buf.len();
+        let frame = messages::begin_request(buf, messages::API_KEY_METADATA, v, corr, &client_id, v >= metadata::FIRST_FLEXIBLE_VERSION);
+        req.encode(buf, v);
+        messages::finish_request(buf, frame);
+        let n = buf.len() - start;
+        c.push_request(Some(InFlight { correlation_id: corr, api_key: messages::API_KEY_METADATA, version: v, sent_at: now, kind }), n);
+        true
+    }
+
+    pub(super) fn on_metadata_query(&mut self, token: Token, id: u64, version: i16, body: &[u8]) {
+        let Some(q) = self.meta.queries_inflight.remove(&id) else { return };
+        let (node, addr) = self.net.conns.get(&token).map_or((-1, String::new()), |c| (c.node_id, c.addr.clone()));
+        let answer = metadata::MetadataResponse::decode(&mut Decoder::new(body), version)
+            .map(|resp| ClusterMetadata::from_response(resp, node, &addr))
+            .map_err(|e| Error::local(LocalCode::Transport, format!("bad Metadata response from {addr}: {e}")));
+        let _ = q.reply.send(answer);
+    }
+}

@@ -1,0 +1,334 @@
+//! Per-partition state of the I/O thread: what it has taken from a partition's queue and not yet
+//! reported. Each partition keeps its leader, the record carried over from the last batch, the
+//! batches sealed for compression, the batches waiting to be sent again (in sequence order), and
+//! its sequence numbers under idempotence. [`Partitions`] holds them all, indexed by the queue's
+//! id, and the list of partitions with something to do (`tracked`).
+//!
+//! Owned by the I/O thread alone: nothing here is shared.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::batch::ProducerBatch;
+use crate::accumulator::{PartitionQueue, PendingRecord};
+use crate::protocol::record_batch::{self, RECORD_BATCH_OVERHEAD};
+
+pub(super) struct PartState {
+    pub pq: Arc<PartitionQueue>,
+    /// Leader broker id; -1 while unknown.
+    pub leader: i32,
+    /// In `Partitions::tracked`.
+    tracked: bool,
+    /// We hold the queue's active flag (see the accumulator's protocol).
+    active: bool,
+    /// When the current linger window started.
+    pub linger_start_ns: Option<u64>,
+    /// A record popped that did not fit the last batch; it goes first into the next.
+    carry: Option<PendingRecord>,
+    /// Batches to send again, in sequence order.
+    pub retry: VecDeque<ProducerBatch>,
+    pub backoff_until_ns: u64,
+    pub inflight: usize,
+    pub next_seq: i32,
+    /// The sequence after the last acknowledged batch (idempotence).
+    pub acked_next: i32,
+    /// A batch of this partition failed for good: sequences past it will be refused until the
+    /// epoch is bumped, so out-of-order answers meanwhile are retried, not reported.
+    pub needs_reset: bool,
+    /// Compression: batches at the compression threads.
+    pub sealing: usize,
+    /// Compression: compressed batches not sent yet, in `seal_no` order; never sent before an
+    /// earlier seal number, so sequence numbers (given when first sent) follow queue order.
+    pub sealed: VecDeque<ProducerBatch>,
+    pub next_seal: u64,
+    pub next_send_seal: u64,
+    /// After the broker refused a batch as too large: the most uncompressed record bytes a new
+    /// batch of this partition takes (`usize::MAX` until then).
+    pub split_cap: usize,
+    /// A batch of this partition was acknowledged under the current producer epoch, so the
+    /// broker checks our sequences. Until then a broker that holds no state for us accepts any
+    /// first sequence: if batch 1 were refused (say NOT_LEADER_OR_FOLLOWER) and batch 2 taken,
+    /// batch 1 could never be written after it. So until confirmed, one batch is in flight.
+    pub confirmed: bool,
+}
+
+impl PartState {
+    fn new(pq: Arc<PartitionQueue>) -> PartState {
+        PartState {
+            pq,
+            leader: -1,
+            tracked: false,
+            active: false,
+            linger_start_ns: None,
+            carry: None,
+            retry: VecDeque::new(),
+            backoff_until_ns: 0,
+            inflight: 0,
+            next_seq: 0,
+            acked_next: 0,
+            needs_reset: false,
+            sealing: 0,
+            sealed: VecDeque::new(),
+            next_seal: 0,
+            next_send_seal: 0,
+            split_cap: usize::MAX,
+            confirmed: false,
+        }
+    }
+
+    pub fn has_queued(&self) -> bool {
+        self.carry.is_some() || !self.pq.is_empty()
+    }
+
+    /// Batches sealed and not sent yet (compression).
+    pub fn has_sealed(&self) -> bool {
+        self.sealing > 0 || !self.sealed.is_empty()
+    }
+
+    /// The next compressed batch to send, if it is back from compression.
+    pub fn sendable_sealed(&self) -> Option<&ProducerBatch> {
+        self.sealed.front().filter(|b| b.seal_no == self.next_send_seal)
+    }
+
+    /// The records of every sealed, unsent batch, in order (only while none is compressing).
+    fn take_sealed_records(&mut self) -> Vec<PendingRecord> {
+        debug_assert_eq!(self.sealing, 0);
+        self.next_send_seal = self.next_seal;
+        self.sealed.drain(..).flat_map(|b| b.records).collect()
+    }
+
+    /// Every record not yet put into a request, in order: sealed batches, the carried record,
+    /// then the queue. Only while none is compressing.
+    pub fn take_unsent(&mut self) -> Vec<PendingRecord> {
+        let mut recs = self.take_sealed_records();
+        recs.extend(self.carry.take());
+        let mut c = self.pq.consumer();
+        while let Some(r) = c.pop() {
+            recs.push(r);
+        }
+        recs
+    }
+
+    /// Takes records from the head of the queue while `keep` says so; the first it refuses
+    /// stays first in line.
+    pub fn take_queued_while(&mut self, mut keep: impl FnMut(&PendingRecord) -> bool) -> Vec<PendingRecord> {
+        let mut out = Vec::new();
+        let pq = self.pq.clone();
+        let mut queue = pq.consumer();
+        while let Some(r) = self.carry.take().or_else(|| queue.pop()) {
+            if keep(&r) {
+                out.push(r);
+            } else {
+                self.carry = Some(r);
+                break;
+            }
+        }
+        out
+    }
+
+    pub fn queued_bytes(&self) -> usize {
+        self.pq.queued_bytes.load(Ordering::Relaxed) + self.carry.as_ref().map_or(0, |r| r.body().len())
+    }
+
+    /// One new batch from the queue: at most `limit` bytes encoded (at least one record, if that
+    /// one fits `room`) and `max_records` records, its totals counted as the records are popped.
+    /// Restarts the linger window for what stays queued.
+    pub fn drain(&mut self, max_records: usize, limit: usize, room: usize, now_ns: u64) -> Option<ProducerBatch> {
+        let limit = limit.min(room).min(self.split_cap.saturating_add(RECORD_BATCH_OVERHEAD));
+        let mut records: Vec<PendingRecord> = Vec::new();
+        let mut size = RECORD_BATCH_OVERHEAD;
+        let (mut base_ts, mut max_ts, mut created_ns) = (0i64, i64::MIN, u64::MAX);
+        let pq = self.pq.clone();
+        let mut queue = pq.consumer();
+        loop {
+            let Some(r) = self.carry.take().or_else(|| queue.pop()) else { break };
+            if records.is_empty() {
+                base_ts = r.timestamp();
+            }
+            let len = record_batch::record_len(r.timestamp() - base_ts, records.len() as i32, r.body().len());
+            if !records.is_empty() && (size + len > limit || records.len() >= max_records) {
+                self.carry = Some(r);
+                break;
+            }
+            if records.is_empty() {
+                if size + len > room {
+                    self.carry = Some(r);
+                    return None;
+                }
+                // Room for the batch at once: growing a Vec of records copies them over and over.
+                let queued = self.pq.queued_bytes.load(Ordering::Relaxed) / r.body().len().max(1);
+                records.reserve((limit / len + 1).min(queued + 1).min(max_records));
+            }
+            size += len;
+            max_ts = max_ts.max(r.timestamp());
+            created_ns = created_ns.min(r.enqueued_ns());
+            records.push(r);
+        }
+        drop(queue);
+        if records.is_empty() {
+            return None;
+        }
+        // The linger window restarts even when the queue was drained empty: a record pushed before
+        // untrack_idle() deactivates the partition brings no activation, and an unset window
+        // counts as lingered, so the next send_ready round would send that record alone.
+        // untrack_idle() clears the window when the partition goes idle.
+        self.linger_start_ns = Some(now_ns);
+        Some(ProducerBatch::with_totals(self.pq.clone(), records, size, max_ts, created_ns))
+    }
+
+    /// Gives a new batch the partition's next sequence numbers (idempotence).
+    pub fn assign_sequence(&mut self, b: &mut ProducerBatch, producer_id: i64, epoch: i16) {
+        b.producer_id = producer_id;
+        b.producer_epoch = epoch;
+        b.base_sequence = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(b.record_count()) & i32::MAX;
+    }
+
+    /// A batch was acknowledged.
+    pub fn acknowledged(&mut self, b: &ProducerBatch) {
+        if b.base_sequence >= 0 {
+            self.acked_next = b.base_sequence.wrapping_add(b.record_count()) & i32::MAX;
+            self.confirmed = true;
+        }
+    }
+
+    /// Where a batch goes among those waiting for retry: in sequence order (by age without
+    /// idempotence).
+    pub fn retry_position(&self, b: &ProducerBatch) -> usize {
+        self.retry.iter().position(|x| seq_before(b.base_sequence, x.base_sequence, b.created_ns, x.created_ns)).unwrap_or(self.retry.len())
+    }
+
+    /// A new producer epoch: sequences restart at 0; batches waiting for retry are renumbered in
+    /// their order.
+    pub fn restart_sequences(&mut self, producer_id: i64, epoch: i16) {
+        self.needs_reset = false;
+        self.confirmed = false;
+        self.acked_next = 0;
+        let mut seq = 0i32;
+        for b in self.retry.iter_mut() {
+            b.producer_id = producer_id;
+            b.producer_epoch = epoch;
+            b.base_sequence = seq;
+            seq = seq.wrapping_add(b.record_count());
+        }
+        self.next_seq = seq;
+    }
+}
+
+/// Every partition the I/O thread knows, by queue id, and those with work (`tracked`).
+#[derive(Default)]
+pub(super) struct Partitions {
+    slots: Vec<Option<PartState>>,
+    /// Partitions with queued records, carried records, sealed batches or batches to retry.
+    pub tracked: Vec<usize>,
+    next_id: usize,
+    /// Where the next round over `tracked` starts, so big partitions don't starve small ones.
+    pub rotate: usize,
+}
+
+impl Partitions {
+    pub fn get(&self, id: usize) -> &PartState {
+        self.slots[id].as_ref().expect("partition state exists for every queue")
+    }
+
+    pub fn get_mut(&mut self, id: usize) -> &mut PartState {
+        self.slots[id].as_mut().expect("partition state exists for every queue")
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &PartState> {
+        self.slots.iter().flatten()
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut PartState> {
+        self.slots.iter_mut().flatten()
+    }
+
+    /// A new partition of `topic`, with the next queue id.
+    pub fn add(&mut self, topic: Arc<str>, index: i32) -> Arc<PartitionQueue> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let pq = Arc::new(PartitionQueue::new(id, topic, index));
+        if self.slots.len() <= id {
+            self.slots.resize_with(id + 1, || None);
+        }
+        self.slots[id] = Some(PartState::new(pq.clone()));
+        pq
+    }
+
+    /// The partition has something to do: keep it in `tracked`.
+    pub fn track(&mut self, id: usize) {
+        let ps = self.get_mut(id);
+        if !ps.tracked {
+            ps.tracked = true;
+            self.tracked.push(id);
+        }
+    }
+
+    /// A sender activated the partition's queue (see the accumulator): we hold its active flag
+    /// now, and its linger window starts if none runs.
+    pub fn activated(&mut self, id: usize, now_ns: u64) {
+        let ps = self.get_mut(id);
+        ps.active = true;
+        if ps.linger_start_ns.is_none() {
+            ps.linger_start_ns = Some(now_ns);
+        }
+        self.track(id);
+    }
+
+    /// Partitions left with nothing to do give their active flag back and leave `tracked`.
+    pub fn untrack_idle(&mut self) {
+        let mut i = 0;
+        while i < self.tracked.len() {
+            let id = self.tracked[i];
+            let ps = self.slots[id].as_mut().expect("partition state exists for every queue");
+            if ps.has_queued() || !ps.retry.is_empty() || ps.has_sealed() {
+                i += 1;
+                continue;
+            }
+            if ps.active {
+                if !ps.pq.try_deactivate() {
+                    i += 1; // records arrived meanwhile
+                    continue;
+                }
+                ps.active = false;
+            }
+            ps.linger_start_ns = None;
+            ps.tracked = false;
+            self.tracked.swap_remove(i);
+        }
+    }
+
+    pub fn any_in_flight(&self) -> bool {
+        self.iter().any(|p| p.inflight > 0)
+    }
+
+    /// Nothing tracked, in flight or sealed.
+    pub fn all_done(&self) -> bool {
+        self.tracked.is_empty() && self.iter().all(|p| p.inflight == 0 && !p.has_sealed())
+    }
+}
+
+/// Order of two batches of one partition: by sequence when idempotent, else by age.
+pub(super) fn seq_before(a_seq: i32, b_seq: i32, a_created: u64, b_created: u64) -> bool {
+    if a_seq >= 0 && b_seq >= 0 {
+        // Sequences wrap at i32::MAX; compare in a window.
+        let d = b_seq.wrapping_sub(a_seq) & i32::MAX;
+        d != 0 && d < (1 << 30)
+    } else {
+        a_created < b_created
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_order_survives_wrapping() {
+        assert!(seq_before(5, 10, 0, 0));
+        assert!(!seq_before(10, 5, 0, 0));
+        assert!(seq_before(i32::MAX - 2, 3, 0, 0));
+        assert!(seq_before(-1, -1, 1, 2));
+    }
+}
