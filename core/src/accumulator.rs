@@ -273,6 +273,9 @@ impl Drop for RecordQueue {
     }
 }
 
+/// Shared by senders (push), the I/O thread (pop, activation), the delivery thread (`completed`)
+/// and `flush()`/`close()` (read the counters). Immutable fields are set by the I/O thread when
+/// metadata first names the partition.
 pub(crate) struct PartitionQueue {
     /// Dense id across the producer's partitions: the I/O thread's index for its own state.
     pub id: usize,
@@ -288,6 +291,8 @@ pub(crate) struct PartitionQueue {
     pub enqueued: AtomicU64,
     /// Records ever reported (delivery thread), in push order per partition.
     pub completed: AtomicU64,
+    /// Set by the sender whose push finds the queue inactive, cleared by the I/O thread when it
+    /// gives the partition back (see the module doc).
     active: AtomicBool,
 }
 
@@ -399,6 +404,8 @@ impl PartitionQueue {
 
 /// A topic as senders see it: its partition queues and its sticky-partitioner state. Replaced as a
 /// whole (through `ArcSwap`) when metadata changes the partition count; the queues carry over.
+/// A topic as senders see it: built by the I/O thread from metadata and published in
+/// `Inner::topics`; read-only afterwards except for the sticky partitioner's atomics (senders).
 pub(crate) struct TopicState {
     pub name: Arc<str>,
     pub partitions: Vec<Arc<PartitionQueue>>,

@@ -9,6 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
+/// `buffer.memory`: reserved by senders in `send()`, released by the delivery thread (or the
+/// `poll()` caller) once a record is reported; read by the I/O thread (`has_waiters`) and
+/// `Producer::buffered_bytes`.
 pub(crate) struct MemoryPool {
     limit: usize,
     used: AtomicUsize,
