@@ -591,8 +591,8 @@ class LocalKafka:
                 formats.append(subprocess.Popen(self._format_cmd(s, n), stdout=flog, stderr=subprocess.STDOUT,
                                                 stdin=subprocess.DEVNULL, env=self.env))
         failed = False
-        for n, p in enumerate(formats, start=1):
-            if p.wait() != 0:
+        for n, fmt in enumerate(formats, start=1):
+            if fmt.wait() != 0:
                 self.log(f"---- {self.node_dir(n)}/format.log ----")
                 self._log_lines((self.node_dir(n) / "format.log").read_text(errors="replace").splitlines())
                 failed = True
@@ -926,8 +926,8 @@ def make_test_ca(d: Path) -> None:
     """A CA, a server certificate for DNS:localhost, a client certificate, and an unrelated CA (for
     "untrusted" tests). Test material only: unencrypted keys."""
     d.mkdir(parents=True, exist_ok=True)
-    quiet = {"stderr": subprocess.DEVNULL}
-    steps = [
+    quiet: dict = {"stderr": subprocess.DEVNULL}
+    steps: list = [
         (["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
           "-subj", "/CN=rafka test CA"], quiet),
         (["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other-ca.key", "-out", "other-ca.pem", "-days", "2",
@@ -1124,7 +1124,7 @@ def _cmd_topic(k: LocalKafka, args: _Args) -> int:
         name = args.next()
     elif sub != "list":
         raise UsageError(f"unknown topic subcommand '{sub}' (create, alter, delete, describe, list)")
-    partitions = rf = bootstrap = None
+    partitions = rf = bootstrap = ""
     configs: List[str] = []
     while args:
         opt = args.next()
