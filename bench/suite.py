@@ -538,23 +538,14 @@ def main(argv=None):
             return r["sink"], r["group"], r["workload"], r["client"]
 
         redone_rows = {row(r) for r in suite.results}
-        redone = {(r[0], r[1]) for r in redone_rows}
         suite.results = [r for r in old["results"] if row(r) not in redone_rows] + suite.results
         suite.results = refresh_copies(suite.results)
         order = {g: i for i, g in enumerate(GROUPS)}
         suite.results.sort(key=lambda r: result_rank(r, order))
-        meta["command"] = f"{old['meta']['command']}, then {meta['command']}"
-        meta["seconds"] += old["meta"].get("seconds", 0)
+        # The meta describes this invocation (the report states its method once); the rows kept from
+        # earlier ones carry their own runs, and the commands that made them are listed here.
+        meta["earlier_commands"] = [*old["meta"].get("earlier_commands", []), old["meta"]["command"]]
         meta["nullsink"] = meta.get("nullsink") or old["meta"].get("nullsink")
-        if "null" not in sinks:
-            meta["runs"] = old["meta"]["runs"]
-        if "broker" not in sinks:
-            meta["broker_runs"] = old["meta"].get("broker_runs", meta["broker_runs"])
-        else:
-            meta["broker_runs"] = (f"{old['meta'].get('broker_runs')}; {a.broker_runs} in "
-                                   f"{', '.join(sorted({g for _, g in redone}))}")
-        if "null" in sinks:
-            meta["runs"] = f"{old['meta']['runs']}; {a.runs} in {', '.join(sorted({g for _, g in redone}))}"
     (out / "results.json").write_text(json.dumps({"meta": meta, "results": suite.results}, indent=1) + "\n")
     from report import write_report  # bench/report.py
     write_report(out, meta, suite.results)
