@@ -20,17 +20,19 @@ machine and nothing here asserts a speed.
 Usage: bench/compression_perf.py [--records N] [--runs K] [--codecs none,gzip,...]
 Needs a running broker (scripts/kafka up) and a release build of rafka (cargo build --release -p rafka-cli).
 """
-import argparse
 import json
 import os
 import random
 import statistics
-import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from producer_perf import KAFKA, ROOT, machine_meta, parse_summary, rafka_binary, run_child, sh, write_report
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from rafkatools.bench import (ROOT, kafka_classpath, machine_meta, median, parse_summary, parser, rafka_binary,  # noqa: E402
+                              run_child, sh, spread, write_report)
+from rafkatools.cluster import LocalKafka  # noqa: E402
 
 SETTINGS = ["acks=all", "linger.ms=10", "batch.size=65536"]
 PARTITIONS = 3
@@ -63,15 +65,13 @@ def log_bytes(classpath, bootstrap, topic):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--records", type=int, default=300_000)
-    ap.add_argument("--runs", type=int, default=3)
+    ap = parser(__doc__, records=300_000, record_size=None, out=str(ROOT / "bench" / "results" / "compression"))
     ap.add_argument("--codecs", default="none,gzip,snappy,lz4,zstd")
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "compression"))
     a = ap.parse_args()
 
-    bootstrap = sh(str(KAFKA), "bootstrap").strip()
-    classpath = sh(str(KAFKA), "classpath").strip()
+    kafka = LocalKafka()
+    bootstrap = kafka.bootstrap()
+    classpath = kafka_classpath()
     rafka = rafka_binary()
     tmp = tempfile.mkdtemp(prefix="rafka-compression-bench-")
     payload_file = os.path.join(tmp, "payloads.txt")
@@ -96,7 +96,7 @@ def main():
         nonlocal seq
         seq += 1
         topic = f"bench-compression-{codec}-{os.getpid()}-{seq}"
-        subprocess.run([str(KAFKA), "topic", "create", topic, "--partitions", str(PARTITIONS)], check=True, capture_output=True)
+        kafka.create_topic(topic, PARTITIONS)
         # Metadata names the leader a moment before the broker has created the partition; a
         # producer that starts in that moment sees its first batches refused (see the notes in
         # docs/compression.md). Both clients get a settled topic.
@@ -109,25 +109,26 @@ def main():
         for build in clients.values():
             t = fresh_topic(codec)
             run_child(build(t, props, min(a.records, 50_000)))
-            subprocess.run([str(KAFKA), "topic", "delete", t], capture_output=True)
+            kafka.delete_topic(t)
         runs = {c: [] for c in clients}
         for r in range(a.runs):
             for cname, build in clients.items():  # alternate clients run by run
                 topic = fresh_topic(codec)
-                out, ru, wall = run_child(build(topic, props, a.records))
-                s = parse_summary(out)
+                m = run_child(build(topic, props, a.records))
+                s = parse_summary(m.out)
                 stored = log_bytes(classpath, bootstrap, topic)
-                s.update(cpu_us_per_record=(ru.ru_utime + ru.ru_stime) * 1e6 / s["records"], peak_rss_kib=ru.ru_maxrss, wall_s=wall,
+                s.update(cpu_us_per_record=m.cpu_s * 1e6 / s["records"], peak_rss_kib=m.peak_rss_kib, wall_s=m.wall_s,
                          stored_bytes=stored, ratio=stored / (s["records"] * mean_len))
                 runs[cname].append(s)
-                subprocess.run([str(KAFKA), "topic", "delete", topic], capture_output=True)
+                kafka.delete_topic(topic)
                 print(f"{codec:7} {cname:28} run {r+1}: {s['records_per_sec']:>10,.0f} rec/s {s['mb_per_sec']:7.1f} MB/s "
                       f"{s['cpu_us_per_record']:6.2f} us/rec  ratio {s['ratio']:.3f}", flush=True)
         for cname, rs in runs.items():
-            med = lambda k: statistics.median(x[k] for x in rs)
+            def med(k):
+                return median(x[k] for x in rs)
             results.append({
                 "codec": codec, "client": cname, "runs": rs,
-                "records_per_sec": {"median": med("records_per_sec"), "min": min(x["records_per_sec"] for x in rs), "max": max(x["records_per_sec"] for x in rs)},
+                "records_per_sec": spread(x["records_per_sec"] for x in rs),
                 "mb_per_sec": med("mb_per_sec"),
                 "cpu_us_per_record": med("cpu_us_per_record"),
                 "ratio": med("ratio"),

@@ -10,98 +10,22 @@ with the machine; nothing here asserts a speed.
 Usage: bench/producer_perf.py [--records N] [--runs K] [--record-size B]
 Needs a running broker (scripts/kafka up) and a release build of rafka (cargo build --release -p rafka-cli).
 """
-import argparse
-import json
 import os
-import platform
-import re
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-KAFKA = ROOT / "scripts" / "kafka"
-SUMMARY = re.compile(
-    r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency, "
-    r"(\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99.9th"
-)
-
-
-def sh(*args, **kw):
-    return subprocess.run(args, check=True, capture_output=True, text=True, **kw).stdout
-
-
-def rafka_binary():
-    target = os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target"))
-    path = Path(target) / "release" / "rafka"
-    if not path.exists():
-        sys.exit(f"{path} not found: run `cargo build --release -p rafka-cli` first")
-    return str(path)
-
-
-def run_child(cmd):
-    """Runs cmd; returns (stdout, cpu seconds, peak RSS KiB, wall seconds) of that child alone
-    (os.wait4 gives the child's own resource usage)."""
-    t0 = time.monotonic()
-    with tempfile.TemporaryFile(mode="w+") as errf:
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf, text=True)
-        out = p.stdout.read()
-        _, status, ru = os.wait4(p.pid, 0)  # reap it ourselves: wait4 gives its own rusage
-        p.returncode = os.waitstatus_to_exitcode(status)
-        wall = time.monotonic() - t0
-        if p.returncode != 0:
-            errf.seek(0)
-            raise RuntimeError(f"{cmd[0]} failed ({p.returncode}):\n{out[-2000:]}\n{errf.read()[-2000:]}")
-    return out, ru, wall
-
-
-def parse_summary(out):
-    lines = [l for l in out.splitlines() if SUMMARY.search(l)]
-    if not lines:
-        raise RuntimeError(f"no summary line in:\n{out[-2000:]}")
-    m = SUMMARY.search(lines[-1])
-    return {
-        "records": int(m.group(1)),
-        "records_per_sec": float(m.group(2)),
-        "mb_per_sec": float(m.group(3)),
-        "avg_latency_ms": float(m.group(4)),
-        "max_latency_ms": float(m.group(5)),
-        "p50_ms": int(m.group(6)),
-        "p99_ms": int(m.group(8)),
-    }
-
-
-def machine_meta(**extra):
-    """When and on what a benchmark ran, plus its own settings."""
-    return {
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor()),
-        "cores": os.cpu_count(),
-        **extra,
-    }
-
-
-def write_report(out, meta, results, md_lines):
-    """Writes OUT.json (meta and every run) and OUT.md (the table), and prints the table."""
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out + ".json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
-    Path(out + ".md").write_text("\n".join(md_lines) + "\n")
-    print("\n".join(md_lines))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from rafkatools.bench import (ROOT, kafka_classpath, machine_meta, median, parse_summary, parser, rafka_binary,  # noqa: E402
+                              run_child, spread, write_report)
+from rafkatools.cluster import LocalKafka  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--records", type=int, default=2_000_000)
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--record-size", type=int, default=100)
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "producer-perf"))
-    a = ap.parse_args()
+    a = parser(__doc__, records=2_000_000, out=str(ROOT / "bench" / "results" / "producer-perf")).parse_args()
 
-    bootstrap = sh(str(KAFKA), "bootstrap").strip()
-    classpath = sh(str(KAFKA), "classpath").strip()
+    kafka = LocalKafka()
+    bootstrap = kafka.bootstrap()
+    classpath = kafka_classpath()
     rafka = rafka_binary()
     workloads = {
         "acks=1": ["acks=1", "linger.ms=5", "enable.idempotence=false"],
@@ -119,7 +43,7 @@ def main():
     results = []
     for wname, props in workloads.items():
         topic = f"bench-perf-{wname.replace('=', '').replace('+', '-')}-{os.getpid()}"
-        subprocess.run([str(KAFKA), "topic", "create", topic, "--partitions", "6"], check=True, capture_output=True)
+        kafka.create_topic(topic, 6)
         # Warm-up: one short run per client, not counted.
         for cname, build in clients.items():
             cmd = build(topic, props)
@@ -128,21 +52,22 @@ def main():
         runs = {c: [] for c in clients}
         for r in range(a.runs):
             for cname, build in clients.items():  # alternate clients run by run
-                out, ru, wall = run_child(build(topic, props))
-                s = parse_summary(out)
-                s.update(cpu_us_per_record=(ru.ru_utime + ru.ru_stime) * 1e6 / s["records"], peak_rss_kib=ru.ru_maxrss, wall_s=wall)
+                m = run_child(build(topic, props))
+                s = parse_summary(m.out)
+                s.update(cpu_us_per_record=m.cpu_s * 1e6 / s["records"], peak_rss_kib=m.peak_rss_kib, wall_s=m.wall_s)
                 runs[cname].append(s)
                 print(f"{wname:22} {cname:14} run {r+1}: {s['records_per_sec']:>12,.0f} rec/s  {s['cpu_us_per_record']:.2f} us/rec", flush=True)
         for cname, rs in runs.items():
-            med = lambda k: statistics.median(x[k] for x in rs)
+            def med(k):
+                return median(x[k] for x in rs)
             results.append({
                 "workload": wname, "client": cname, "runs": rs,
-                "records_per_sec": {"median": med("records_per_sec"), "min": min(x["records_per_sec"] for x in rs), "max": max(x["records_per_sec"] for x in rs)},
+                "records_per_sec": spread(x["records_per_sec"] for x in rs),
                 "mb_per_sec": med("mb_per_sec"),
                 "cpu_us_per_record": med("cpu_us_per_record"),
                 "p50_ms": med("p50_ms"), "p99_ms": med("p99_ms"), "peak_rss_mib": med("peak_rss_kib") / 1024,
             })
-        subprocess.run([str(KAFKA), "topic", "delete", topic], capture_output=True)
+        kafka.delete_topic(topic)
 
     meta = machine_meta(records=a.records, record_size=a.record_size, runs=a.runs,
                         broker="local single broker from scripts/kafka (same machine, same 2 cores)")

@@ -4,6 +4,9 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from rafkatools.figures import headline_rows  # noqa: E402  (README.md's headline is the same table)
+
 METRICS = [  # key, column title, chart title, format
     ("records_per_sec", "records/s", "records/s (median, min-max)", "{:,.0f}"),
     ("mib_per_sec", "MiB/s", "MiB/s", "{:.1f}"),
@@ -59,41 +62,54 @@ def chart(path, title, rows):
 
 def headline(measured, group="base", workload="100 B"):
     """The base workload, one row per client, both sinks side by side."""
-    rows = [r for r in measured if r["group"] == group and r["workload"] == workload]
-    if not rows:
+    if not any(r["group"] == group and r["workload"] == workload for r in measured):
         return []
-    get = lambda c, sink, k: next((r[k]["median"] for r in rows if r["client"] == c and r["sink"] == sink), None)  # noqa: E731
-    show = lambda v, f: "-" if v is None else f.format(v)  # noqa: E731
-    out = [f"## Headline: {workload} records, 6 partitions, acks=all with idempotence", "",
-           "| client | records/s, null sink | records/s, broker | CPU us/record, null sink | p99 ms, broker | peak RSS MiB |",
-           "|---|---|---|---|---|---|"]
-    for c in dict.fromkeys(r["client"] for r in rows):
-        label = next(r["label"] for r in rows if r["client"] == c)
-        out.append(f"| {label} | {show(get(c, 'null', 'records_per_sec'), '{:,.0f}')} | "
-                   f"{show(get(c, 'broker', 'records_per_sec'), '{:,.0f}')} | {show(get(c, 'null', 'cpu_us_per_record'), '{:.2f}')} | "
-                   f"{show(get(c, 'broker', 'p99_ms'), '{:.1f}')} | {show(get(c, 'null', 'peak_rss_mib') or get(c, 'broker', 'peak_rss_mib'), '{:.0f}')} |")
-    return out + [""]
+    return [f"## Headline: {workload} records, 6 partitions, acks=all with idempotence", "",
+            *headline_rows(measured, group, workload), ""]
+
+
+def run_counts(results, sink):
+    """How many runs stand behind the figures of one sink: "3", or "2-3" when rows differ."""
+    counts = sorted({len(r["runs"]) for r in results if r["sink"] == sink and r.get("records_per_sec")})
+    if not counts:
+        return None
+    return str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+
+
+def method(meta, results):
+    """The method of the run, stated once: what a figure is and how it was measured. (A results.json
+    merged from several invocations keeps their commands in meta, not here; every row's own runs are
+    in results.json.)"""
+    runs = ", ".join(f"{n} against the {'null sink' if sink == 'null' else 'broker'}"
+                     for sink in ("null", "broker") if (n := run_counts(results, sink)))
+    return (f"Method: {meta['records']:,} records of 100 B per run (1 KiB: a quarter; confluent-kafka and rafka's Python "
+            f"binding half, kafka-python a twentieth), {meta['warmup']:,} warm-up records first; each figure is the "
+            f"median of its runs with min-max ({runs}; each row's runs are in results.json), clients alternated run by run; the broker is first warmed "
+            "up by unmeasured rounds of runs until its JIT compiler threads use under 0.2 s of CPU in a round. Every "
+            "client gets the same settings: linger.ms=5, batch.size=16384, a 32 MiB buffer (librdkafka: "
+            "queue.buffering.max.kbytes), acks=all with idempotence unless the workload says otherwise. records/s "
+            "counts acknowledged records only, from the first send to the end of flush. Client CPU per record: the "
+            "process's user+system time less that of a one-record run of the same client (start-up, connection, "
+            "JVM), over the records sent. Latency: send() to delivery report (the perf tools report whole "
+            "milliseconds). Raw figures: [results.json](results.json); how to run: [../README.md](../README.md).")
 
 
 def write_report(out, meta, results):
     out = Path(out)
+    # Rows merged from several invocations (--merge): their commands are in results.json, not here.
+    # (Older files chained them into meta["command"] with ", then ".)
+    invocations = 1 + len(meta.get("earlier_commands", [])) + meta["command"].count(", then ")
+    made = (f"`{meta['command']}` on {meta['date']}" if invocations == 1 else
+            f"`bench/run`, rows merged from {invocations} invocations with `--merge` (their commands are in "
+            f"results.json), the last on {meta['date']}")
     lines = ["# rafka benchmark report", "",
-             f"`{meta['command']}` on {meta['date']}, {meta['seconds']} s. Machine: {meta['cpu']}, {meta['cpus']} CPUs, "
+             f"Made by {made}. Machine: {meta['cpu']}, {meta['cpus']} CPUs, "
              f"Linux {meta['kernel']} (load average {meta['load_before']:.1f} when the run began). "
              f"Sink or broker pinned to CPUs {meta['sink_cpus']}, clients to CPUs {meta['client_cpus']}.", "",
              "Versions: " + "; ".join(f"{k} {meta[k]}" for k in ("rafka", "librdkafka (C harness)", "confluent-kafka",
                                                                   "kafka-python", "python", "java",
                                                                   "kafka (broker, Java producer)")) + ".", "",
-             f"Method: {meta['records']:,} records of 100 B per run (1 KiB: a quarter; confluent-kafka and rafka's Python "
-             f"binding half, kafka-python a twentieth), {meta['warmup']:,} warm-up records first, median of {meta['runs']} "
-             f"run(s) with min-max ({meta.get('broker_runs', meta['runs'])} against the broker), clients alternated run by run; the broker is first warmed up by unmeasured rounds of runs until its "
-             "JIT compiler threads use under 0.2 s of CPU in a round. Every client gets the same settings: linger.ms=5, "
-             "batch.size=16384, a 32 MiB buffer (librdkafka: queue.buffering.max.kbytes), acks=all with idempotence "
-             "unless the workload says otherwise. records/s counts acknowledged records only, from the first send to "
-             "the end of flush. Client CPU per record: the process's user+system time less that of a one-record run "
-             "of the same client (start-up, connection, JVM), over the records sent. Latency: send() to delivery "
-             "report (the perf tools report whole milliseconds). Raw figures: [results.json](results.json); how to "
-             "run: [../README.md](../README.md).", ""]
+             method(meta, results), ""]
     if meta.get("nullsink"):
         ns = meta["nullsink"]
         lines += [f"The null sink acknowledged {ns.get('records', 0):,} records in {ns.get('produce_requests', 0):,} "

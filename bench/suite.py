@@ -21,22 +21,19 @@ import os
 import platform
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-KAFKA = ROOT / "scripts" / "kafka"
-RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from rafkatools.bench import (RESULTS, ROOT, cpu_model, git_describe, java_version, perf_summaries, run_measured,  # noqa: E402
+                              sh_out, spread)
+from rafkatools.cluster import KafkaError, LocalKafka  # noqa: E402
+
 BROKER_PORT = 19740
 BROKER_STATE = "/tmp/rafka-bench"
 BROKER_LOG_DIR = "/dev/shm/rafka-bench-log"
-PERF_SUMMARY = re.compile(
-    r"(\d+)(?: steady state)? records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency, "
-    r"(\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th"
-)
 
 # What the perf tools print when they refuse a setting (rafka's config errors, Kafka's ConfigException).
 REJECTED_SETTING = re.compile(r"(invalid value|unknown configuration key|ConfigException)[^\n]*")
@@ -205,42 +202,16 @@ def clients(env):
 # Running
 
 
-def run_with_rusage(cmd, cpus, timeout):
-    """Runs cmd and returns (code, stdout, stderr, wall, cpu seconds, peak RSS KiB) of that child
-    alone, via wait4."""
-    if cpus and shutil.which("taskset"):
-        cmd = ["taskset", "-c", cpus, *cmd]
-    import tempfile
-    t0 = time.monotonic()
-    with tempfile.TemporaryFile("w+") as fo, tempfile.TemporaryFile("w+") as fe:
-        p = subprocess.Popen(cmd, stdout=fo, stderr=fe, text=True)
-        deadline = t0 + timeout
-        while True:
-            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                p.kill()
-                pid, status, ru = os.wait4(p.pid, 0)
-                break
-            time.sleep(0.01)
-        p.returncode = os.waitstatus_to_exitcode(status)
-        wall = time.monotonic() - t0
-        fo.seek(0)
-        fe.seek(0)
-        return p.returncode, fo.read(), fe.read(), wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
-
-
 def parse_output(client, out):
     if client.kind == "perf":
-        lines = [m for m in map(PERF_SUMMARY.search, out.splitlines()) if m]
+        lines = [m for m in perf_summaries(out) if m.group(5) is not None]  # with latencies
         if not lines:
             return None
         m = lines[-1]
-        acked = int(m.group(1))
-        return {"acked": acked, "failed": 0, "records_per_sec": float(m.group(2)),
-                "seconds": acked / float(m.group(2)) if float(m.group(2)) else 0,
-                "p50_ms": float(m.group(6)), "p99_ms": float(m.group(8))}
+        acked, rate = int(m.group(1)), float(m.group(3))
+        return {"acked": acked, "failed": 0, "records_per_sec": rate,
+                "seconds": acked / rate if rate else 0,
+                "p50_ms": float(m.group(7)), "p99_ms": float(m.group(9))}
     for line in reversed(out.splitlines()):
         if line.startswith("{"):
             r = json.loads(line)
@@ -276,7 +247,8 @@ class Suite:
 
     def run_one(self, client, w, sink, bootstrap, records, warmup):
         cmd = client.command(w, self.topic(sink, w), bootstrap, records, warmup)
-        code, out, err, wall, cpu, rss = run_with_rusage(cmd, self.client_cpus, self.a.timeout)
+        m = run_measured(cmd, self.client_cpus, self.a.timeout)
+        code, out, err, wall, cpu, rss = m.code, m.out, m.err, m.wall_s, m.cpu_s, m.peak_rss_kib
         r = parse_output(client, out)
         if code == 3 and r and "unavailable" in r:
             return {"unavailable": r["unavailable"]}
@@ -331,8 +303,7 @@ class Suite:
                      "settings": w["settings"], "runs": rs}
             if rs and c.name not in notes:
                 def stat(k):
-                    vals = [x[k] for x in rs]
-                    return {"median": statistics.median(vals), "min": min(vals), "max": max(vals)}
+                    return spread(x[k] for x in rs)
                 entry.update({k: stat(k) for k in ("records_per_sec", "mib_per_sec", "cpu_us_per_record", "p50_ms", "p99_ms")})
                 entry["peak_rss_mib"] = stat("peak_rss_kib")
                 entry["peak_rss_mib"] = {k: v / 1024 for k, v in entry["peak_rss_mib"].items()}
@@ -421,21 +392,18 @@ def stop_nullsink(p):
     return json.loads(stats) if stats.startswith("{") else {}
 
 
-def kafka(*args, check=True):
-    env = dict(os.environ, RAFKA_KAFKA_STATE=BROKER_STATE)
-    return subprocess.run([str(KAFKA), *args], env=env, check=check, capture_output=True, text=True).stdout
+BROKER = LocalKafka(BROKER_STATE)
 
 
 def start_broker(cpus):
     shutil.rmtree(BROKER_LOG_DIR, ignore_errors=True)
-    kafka("down", check=False)
-    out = kafka("up", "--port", str(BROKER_PORT), "--set", f"log.dirs={BROKER_LOG_DIR}",
-                "--set", "log.retention.check.interval.ms=10000", "--set", "log.segment.bytes=33554432")
-    bootstrap = [l.split("=", 1)[1] for l in out.splitlines() if l.startswith("bootstrap.servers=")][-1]
+    stop_broker()
+    bootstrap = BROKER.up(port=BROKER_PORT, settings=[f"log.dirs={BROKER_LOG_DIR}", "log.retention.check.interval.ms=10000",
+                                                      "log.segment.bytes=33554432"]).bootstrap
     if cpus and shutil.which("taskset"):
-        for pid in Path(BROKER_STATE).glob("node-*/pid"):
-            r = subprocess.run(["taskset", "-a", "-p", "-c", cpus, pid.read_text().strip()], capture_output=True, text=True)
-            print(f"broker {pid.parent.name} pinned to CPUs {cpus}" if r.returncode == 0 else f"taskset: {r.stderr.strip()}",
+        for node, pid in enumerate(BROKER.pids(), start=1):
+            r = subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], capture_output=True, text=True)
+            print(f"broker node-{node} pinned to CPUs {cpus}" if r.returncode == 0 else f"taskset: {r.stderr.strip()}",
                   flush=True)
     return bootstrap
 
@@ -443,8 +411,8 @@ def start_broker(cpus):
 def broker_jit_cpu_s():
     """CPU seconds the broker JVMs' JIT compiler threads ("C2 CompilerThre", "C1 ...") have used."""
     ticks = 0
-    for pid in Path(BROKER_STATE).glob("node-*/pid"):
-        for stat in Path(f"/proc/{pid.read_text().strip()}/task").glob("*/stat"):
+    for pid in BROKER.pids():
+        for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
             try:
                 s = stat.read_text()
             except OSError:
@@ -457,13 +425,16 @@ def broker_jit_cpu_s():
 
 
 def stop_broker():
-    kafka("down", check=False)
+    try:
+        BROKER.down()
+    except KafkaError as e:
+        print(f"stopping the benchmark broker failed: {e}", file=sys.stderr, flush=True)
     shutil.rmtree(BROKER_LOG_DIR, ignore_errors=True)
 
 
 def broker_topic(name, partitions):
-    kafka("topic", "create", name, "--partitions", str(partitions),
-          "--config", "retention.bytes=67108864", "--config", "segment.bytes=16777216", check=False)
+    BROKER.topic_command(["--create", "--topic", name, "--partitions", str(partitions),
+                          "--config", "retention.bytes=67108864", "--config", "segment.bytes=16777216"])
     # CreateTopics answers before every partition has its leader; the first client on a topic then
     # spends its first metadata round trips waiting for leaders. A short pause keeps that out of
     # the figures.
@@ -474,27 +445,20 @@ def broker_topic(name, partitions):
 # Machine and versions
 
 
-def sh_out(*cmd):
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-
-
 def machine(env, a):
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    cpu = cpu_model()
     py = lambda code: sh_out(env.python, "-c", code)  # noqa: E731
     return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "cpu": cpu, "cpus": os.cpu_count(), "kernel": platform.release(),
         "load_before": os.getloadavg()[0],
-        "rafka": sh_out("git", "-C", str(ROOT), "describe", "--always", "--dirty"),
+        "rafka": git_describe(),
         "librdkafka (C harness)": env.rdkafka_version,
         "confluent-kafka": py("import confluent_kafka as c; v = c.version(); "
                               "print(v if isinstance(v, str) else v[0], 'with librdkafka', c.libversion()[0])"),
         "kafka-python": py("import kafka; print(kafka.__version__)"),
         "python": py("import sys; print(sys.version.split()[0])"),
-        "java": (subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines() or [""])[0],
+        "java": java_version(),
         "kafka (broker, Java producer)": (re.findall(r"kafka-([\d.]+)/libs", env.kafka_classpath) or ["?"])[0],
         "profile": a.profile, "records": a.records, "warmup": a.warmup, "runs": a.runs, "broker_runs": a.broker_runs,
         "command": "bench/run " + " ".join(a.argv),
@@ -574,23 +538,14 @@ def main(argv=None):
             return r["sink"], r["group"], r["workload"], r["client"]
 
         redone_rows = {row(r) for r in suite.results}
-        redone = {(r[0], r[1]) for r in redone_rows}
         suite.results = [r for r in old["results"] if row(r) not in redone_rows] + suite.results
         suite.results = refresh_copies(suite.results)
         order = {g: i for i, g in enumerate(GROUPS)}
         suite.results.sort(key=lambda r: result_rank(r, order))
-        meta["command"] = f"{old['meta']['command']}, then {meta['command']}"
-        meta["seconds"] += old["meta"].get("seconds", 0)
+        # The meta describes this invocation (the report states its method once); the rows kept from
+        # earlier ones carry their own runs, and the commands that made them are listed here.
+        meta["earlier_commands"] = [*old["meta"].get("earlier_commands", []), old["meta"]["command"]]
         meta["nullsink"] = meta.get("nullsink") or old["meta"].get("nullsink")
-        if "null" not in sinks:
-            meta["runs"] = old["meta"]["runs"]
-        if "broker" not in sinks:
-            meta["broker_runs"] = old["meta"].get("broker_runs", meta["broker_runs"])
-        else:
-            meta["broker_runs"] = (f"{old['meta'].get('broker_runs')}; {a.broker_runs} in "
-                                   f"{', '.join(sorted({g for _, g in redone}))}")
-        if "null" in sinks:
-            meta["runs"] = f"{old['meta']['runs']}; {a.runs} in {', '.join(sorted({g for _, g in redone}))}"
     (out / "results.json").write_text(json.dumps({"meta": meta, "results": suite.results}, indent=1) + "\n")
     from report import write_report  # bench/report.py
     write_report(out, meta, suite.results)

@@ -8,64 +8,58 @@ client. A benchmark, not a test: figures vary with the machine; nothing asserts 
 Usage: bench/java/run.py [--records N] [--runs K] [--record-size B] [--warmup W]
 Needs a broker (RAFKA_BOOTSTRAP, or the one `scripts/kafka up` started), JDK 17 and Maven.
 """
-import argparse
 import json
 import os
 import platform
-import statistics
-import subprocess
+import sys
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-KAFKA = ROOT / "scripts" / "kafka"
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+from rafkatools.bench import ROOT, java_version, kafka_classpath, median, parser, sh, write_json, write_markdown  # noqa: E402
+from rafkatools.cluster import LocalKafka  # noqa: E402
+
 FIELDS = ("records_per_s", "cpu_us_per_record", "heap_bytes_per_record", "peak_rss_kib")
 
 
-def sh(*args, **kw):
-    return subprocess.run(args, check=True, capture_output=True, text=True, **kw).stdout.strip()
-
-
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--records", type=int, default=1_000_000)
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--record-size", type=int, default=100)
+    ap = parser(__doc__, records=1_000_000)
     ap.add_argument("--warmup", type=int, default=200_000)
     a = ap.parse_args()
 
-    bootstrap = os.environ.get("RAFKA_BOOTSTRAP") or sh(str(KAFKA), "bootstrap")
+    kafka = LocalKafka()
+    bootstrap = os.environ.get("RAFKA_BOOTSTRAP") or kafka.bootstrap()
     sh("mvn", "-q", "-B", "-DskipTests", "package", cwd=ROOT / "bindings" / "java")
     jar = next((ROOT / "bindings" / "java" / "target").glob("rafka-java-*.jar"))
-    classpath = f"{jar}:{sh(str(KAFKA), 'classpath')}"
+    classpath = f"{jar}:{kafka_classpath()}"
     load_at_start = round(os.getloadavg()[0], 2)
     runs = []
     for i in range(a.runs):
         for client in ("kafka", "rafka"):
             topic = f"bench-java-{client}-{uuid.uuid4().hex[:8]}"
-            sh(str(KAFKA), "topic", "create", topic, "--partitions", "6", "--bootstrap", bootstrap)
+            kafka.create_topic(topic, 6, bootstrap=bootstrap)
             out = sh("java", "-Xms1g", "-Xmx1g", "-cp", classpath, str(Path(__file__).parent / "HeapBench.java"),
                      client, bootstrap, topic, str(a.records), str(a.record_size), str(a.warmup))
             run = json.loads(out.splitlines()[-1])
             print(json.dumps(run), flush=True)
             runs.append(run)
-    median = {}
+    medians = {}
     for client in ("kafka", "rafka"):
         mine = [r for r in runs if r["client"] == client]
-        median[client] = {f: statistics.median(r[f] for r in mine) for f in FIELDS}
+        medians[client] = {f: median(r[f] for r in mine) for f in FIELDS}
     result = {
         "what": "one Producer<byte[],byte[]> send loop (keyless, callback, flush) with KafkaProducer and RafkaProducer",
         "settings": {"acks": "all", "linger.ms": 5, "partitions": 6, "records": a.records, "record_size": a.record_size,
                      "warmup_records": a.warmup, "jvm": "-Xms1g -Xmx1g", "kafka_clients": "4.3.1"},
         # Other work on the machine shows here: the two clients alternate, so both share it.
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "load_average_1min_at_start": load_at_start,
-                    "java": subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]},
-        "median": median,
-        "ratio_rafka_over_kafka": {f: round(median["rafka"][f] / median["kafka"][f], 3) for f in FIELDS if median["kafka"][f]},
+                    "java": java_version()},
+        "median": medians,
+        "ratio_rafka_over_kafka": {f: round(medians["rafka"][f] / medians["kafka"][f], 3) for f in FIELDS if medians["kafka"][f]},
         "runs": runs,
     }
     out = ROOT / "bench" / "results" / "java.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(out, result)
     write_table(result, out.with_suffix(".md"))
     print(json.dumps(result["median"]), f"-> {out}")
 
@@ -91,7 +85,7 @@ def write_table(result, path):
     r = result["ratio_rafka_over_kafka"]
     lines.append(f"\nRafkaProducer / KafkaProducer: {r['records_per_s']}x the records/s, {r['cpu_us_per_record']}x the CPU "
                  f"and {r['heap_bytes_per_record']}x the heap per record.")
-    path.write_text("\n".join(lines) + "\n")
+    write_markdown(path, lines)
 
 
 if __name__ == "__main__":

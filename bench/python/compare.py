@@ -29,13 +29,14 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
 import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "scripts"))
+from rafkatools.bench import ROOT, parser, spread, write_json, write_markdown  # noqa: E402
+from rafkatools.cluster import KafkaError, LocalKafka  # noqa: E402
 CLIENTS = ["rafka", "rafka-batch", "confluent", "confluent-batch", "kafka-python"]
 SIZE = 100
 POOL = 1024
@@ -151,12 +152,10 @@ def versions():
 
 
 def summarize(runs):
-    def stats(xs):
-        return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)}
     return {
-        "calls_per_s": stats([r["records"] / r["loop_s"] for r in runs]),
-        "acked_per_s": stats([r["acked"] / r["total_s"] for r in runs]),
-        "cpu_us_per_record": stats([r["cpu_s"] / max(r["acked"], 1) * 1e6 for r in runs]),
+        "calls_per_s": spread(r["records"] / r["loop_s"] for r in runs),
+        "acked_per_s": spread(r["acked"] / r["total_s"] for r in runs),
+        "cpu_us_per_record": spread(r["cpu_s"] / max(r["acked"], 1) * 1e6 for r in runs),
         "acked": [r["acked"] for r in runs],
     }
 
@@ -196,14 +195,11 @@ def markdown(meta, summary):
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = parser(None, records=1_000_000, record_size=None, out=str(ROOT / "bench" / "results" / "python-compare"))
     # The broker scripts/kafka starts (`scripts/kafka up`) listens on 19092.
     ap.add_argument("--bootstrap", default=os.environ.get("RAFKA_BOOTSTRAP", "127.0.0.1:19092"))
-    ap.add_argument("--records", type=int, default=1_000_000)
-    ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--warmup-rounds", type=int, default=3, help="unmeasured rounds first (JIT of a fresh broker)")
     ap.add_argument("--clients", default=",".join(CLIENTS))
-    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "python-compare"))
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--topic", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -211,11 +207,11 @@ def main():
         return worker(a.worker, a.bootstrap, a.topic, a.records)
     clients = a.clients.split(",")
     topic = "py-compare-" + uuid.uuid4().hex[:8]
-    made = subprocess.run([os.path.join(ROOT, "scripts", "kafka"), "topic", "create", topic, "--partitions", "6",
-                           "--bootstrap", a.bootstrap], capture_output=True, text=True)
-    if made.returncode != 0:
+    try:
+        LocalKafka().create_topic(topic, 6, bootstrap=a.bootstrap)
+    except KafkaError as e:
         sys.exit(f"compare.py: cannot create topic {topic} on {a.bootstrap} (is a broker running there? "
-                 f"`scripts/kafka up` starts one on 127.0.0.1:19092):\n{made.stderr.strip()[-2000:]}")
+                 f"`scripts/kafka up` starts one on 127.0.0.1:19092):\n{str(e)[-2000:]}")
     runs = {c: [] for c in clients}
 
     def run(c):
@@ -255,12 +251,9 @@ def main():
         "command": "python bench/python/compare.py --records %d --runs %d --warmup-rounds %d" % (a.records, a.runs, a.warmup_rounds),
     }
     summary = {c: summarize(r) for c, r in runs.items()}
-    os.makedirs(os.path.dirname(a.out), exist_ok=True)
-    with open(a.out + ".json", "w") as f:
-        json.dump({"meta": meta, "summary": summary, "runs": runs}, f, indent=2)
+    write_json(a.out + ".json", {"meta": meta, "summary": summary, "runs": runs}, newline=False)
     md = markdown(meta, summary)
-    with open(a.out + ".md", "w") as f:
-        f.write(md)
+    write_markdown(a.out + ".md", [md.rstrip("\n")])
     print(md)
 
 

@@ -13,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from localkafka import Cluster, free_port_base, require_bootstrap, require_kcat  # noqa: E402
+from rafkatools.cluster import KafkaError  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -38,12 +39,11 @@ def three_brokers():
     state = Path(tempfile.mkdtemp(prefix="rafka-kafka3-"))
     c = Cluster("", state)
     try:
-        out = c.run("up", "--brokers", "3", "--port", str(base), timeout=200).stdout
-        c.bootstrap = out.strip().splitlines()[-1].removeprefix("bootstrap.servers=")
+        c.bootstrap = c.kafka.up(brokers=3, port=base).bootstrap
         yield c
     finally:
-        down = c.run("down", timeout=120, check=False)
-        if down.returncode == 0:
+        try:
+            c.kafka.down()
             shutil.rmtree(state, ignore_errors=True)
-        else:
-            print(f"scripts/kafka down failed for {state}:\n{down.stderr}", file=sys.stderr)
+        except KafkaError as e:
+            print(f"stopping the cluster of {state} failed: {e}", file=sys.stderr)

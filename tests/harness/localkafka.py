@@ -14,6 +14,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
@@ -22,6 +23,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_SCRIPT = REPO / "scripts" / "kafka"
+sys.path.insert(0, str(REPO / "scripts"))
+
+from rafkatools.cluster import CONTROLLER_OFFSET, LocalKafka  # noqa: E402
 
 HOW_TO_START = (
     "start a broker with `scripts/kafka up` and export RAFKA_BOOTSTRAP=<its last line without "
@@ -87,13 +91,20 @@ def parse_consume_output(stdout: str) -> list[Record]:
 
 
 class Cluster:
-    """A cluster reached through scripts/kafka; `state_dir` None means "only the bootstrap"."""
+    """A local cluster driven through rafkatools.cluster (the module behind scripts/kafka).
+
+    `state_dir` None means "only the bootstrap": data commands go to `bootstrap`, as
+    `scripts/kafka ... --bootstrap` does. Failures raise rafkatools.cluster.KafkaError with the
+    tool's message.
+    """
 
     def __init__(self, bootstrap: str, state_dir: Optional[Path] = None):
         self.bootstrap = bootstrap
         self.state_dir = state_dir
+        self.kafka = LocalKafka(state_dir)
 
     def run(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
+        """The `scripts/kafka` command itself, for tests of its command line."""
         env = dict(os.environ)
         if self.state_dir is not None:
             env["RAFKA_KAFKA_STATE"] = str(self.state_dir)
@@ -110,28 +121,24 @@ class Cluster:
 
     def create_topic(self, name: str, partitions: int, replication_factor: Optional[int] = None,
                      configs: Optional[dict[str, str]] = None) -> None:
-        args = ["topic", "create", name, "--partitions", str(partitions), "--bootstrap", self.bootstrap]
-        if replication_factor is not None:
-            args += ["--replication-factor", str(replication_factor)]
-        for k, v in (configs or {}).items():
-            args += ["--config", f"{k}={v}"]
-        self.run(*args)
+        self.kafka.create_topic(name, partitions, replication_factor, configs, bootstrap=self.bootstrap)
 
     def delete_topic(self, name: str) -> None:
-        self.run("topic", "delete", name, "--bootstrap", self.bootstrap, check=False)
+        self.kafka.delete_topic(name, bootstrap=self.bootstrap)
 
     def leaders(self, topic: str) -> dict[int, int]:
         """partition -> leader node id, from Kafka's TopicCommand --describe."""
-        out = self.run("topic", "describe", topic, "--bootstrap", self.bootstrap).stdout
+        out = self.kafka.describe_topic(topic, bootstrap=self.bootstrap)
         found = {int(p): int(l) for p, l in re.findall(r"Partition:\s*(\d+)\s+Leader:\s*(-?\d+)", out)}
         assert found, f"no partitions in describe output:\n{out}"
         return found
 
     def consume(self, topic: str, max_records: Optional[int] = None, idle_timeout_s: int = 20) -> list[Record]:
-        args = ["consume", topic, "--timeout", str(idle_timeout_s), "--bootstrap", self.bootstrap]
-        if max_records is not None:
-            args += ["--max", str(max_records)]
-        return parse_consume_output(self.run(*args, timeout=idle_timeout_s + 120).stdout)
+        proc = self.kafka.consume(topic, max_records, idle_timeout_s, bootstrap=self.bootstrap,
+                                  run_timeout=idle_timeout_s + 120)
+        if proc.returncode != 0:
+            pytest.fail(f"consume {topic} exited {proc.returncode}:\n{proc.stderr[-3000:]}", pytrace=False)
+        return parse_consume_output(proc.stdout)
 
 
 def kcat_produce(bootstrap: str, topic: str, partition: int,
@@ -172,7 +179,7 @@ def by_partition(records: Iterable[Record]) -> dict[int, list[Record]]:
     return out
 
 
-def free_port_base(candidates: Iterable[int], controller_offset: int = 1000, nodes: int = 3) -> int:
+def free_port_base(candidates: Iterable[int], controller_offset: int = CONTROLLER_OFFSET, nodes: int = 3) -> int:
     """First base port P whose broker ports P.. and controller ports P+offset.. are all free."""
     for base in candidates:
         ports = [base + i for i in range(nodes)] + [base + controller_offset + i for i in range(nodes)]
