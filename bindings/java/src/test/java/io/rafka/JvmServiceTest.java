@@ -13,10 +13,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyFactory;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
 import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
+import java.security.spec.ECGenParameterSpec;
 import java.security.spec.PKCS8EncodedKeySpec;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -257,25 +260,29 @@ public class JvmServiceTest {
     }
 
     @Test
-    void ecKeyInAPkcs12StoreAuthenticates(@TempDir Path dir) throws Exception {
-        // An EC client certificate from the harness's CA, made with openssl and packed as PKCS12.
+    void ecKeyMadeByJavaInAJksStoreAuthenticates(@TempDir Path dir) throws Exception {
+        // The JDK encodes EC keys without the public key, which the engine's TLS library needs: the
+        // Java layer adds it. The key is made here, its certificate signed by the harness's CA with openssl.
+        KeyPairGenerator generator = KeyPairGenerator.getInstance("EC");
+        generator.initialize(new ECGenParameterSpec("secp256r1"));
+        KeyPair pair = generator.generateKeyPair();
         Path key = dir.resolve("ec.key");
         Path csr = dir.resolve("ec.csr");
         Path cert = dir.resolve("ec.pem");
-        Path p12 = dir.resolve("ec.p12");
-        openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key.toString());
-        openssl("req", "-new", "-key", key.toString(), "-out", csr.toString(), "-subj", "/CN=rafka-ec-client");
         Path ext = dir.resolve("ec.ext");
+        Files.writeString(key, "-----BEGIN PRIVATE KEY-----\n" + Base64.getMimeEncoder().encodeToString(pair.getPrivate().getEncoded())
+                + "\n-----END PRIVATE KEY-----\n");
         Files.writeString(ext, "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n"); // a v3 certificate
+        openssl("req", "-new", "-key", key.toString(), "-out", csr.toString(), "-subj", "/CN=rafka-ec-client");
         openssl("x509", "-req", "-in", csr.toString(), "-CA", broker.caPem().toString(), "-CAkey", tls("ca.key").toString(),
                 "-CAcreateserial", "-CAserial", dir.resolve("ca.srl").toString(), "-out", cert.toString(), "-days", "1", "-extfile", ext.toString());
-        openssl("pkcs12", "-export", "-inkey", key.toString(), "-in", cert.toString(), "-name", "ec-client", "-out", p12.toString(),
-                "-passout", "pass:" + STORE_PASSWORD);
+        KeyStore ks = KeyStore.getInstance("JKS");
+        ks.load(null, null);
+        ks.setKeyEntry("ec-client", pair.getPrivate(), STORE_PASSWORD.toCharArray(), new Certificate[] {certificate(cert), certificate(broker.caPem())});
         Properties p = broker.config("SSL");
         p.put("ssl.truststore.location", trustStore(dir, "JKS").toString());
         p.put("ssl.truststore.password", STORE_PASSWORD);
-        p.put("ssl.keystore.type", "PKCS12");
-        p.put("ssl.keystore.location", p12.toString());
+        p.put("ssl.keystore.location", store(ks, dir.resolve("ec.jks"), STORE_PASSWORD).toString());
         p.put("ssl.keystore.password", STORE_PASSWORD);
         String topic = broker.createTopic("jvm-service-ec", 1);
         try (Producer<String, String> producer = new RafkaProducer<>(p)) {
