@@ -1,6 +1,7 @@
 package io.rafka;
 
 import java.lang.ref.Reference;
+import java.lang.ref.WeakReference;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -10,10 +11,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Future;
+import java.util.function.Function;
 
 import io.rafka.internal.ErrorMapping;
 import io.rafka.internal.Interceptors;
 import io.rafka.internal.JavaPartitioner;
+import io.rafka.internal.MetricReporters;
 import io.rafka.internal.NativeException;
 import io.rafka.internal.NativeHandle;
 import io.rafka.internal.OAuthBearerTokens;
@@ -59,6 +62,8 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
     private final Interceptors<K, V> interceptors;
     /** {@code partitioner.class} naming a Java Partitioner; null when the engine partitions. */
     private final JavaPartitioner partitioner;
+    /** {@code metric.reporters}; null when there are none. */
+    private final MetricReporters reporters;
     private final String clientId;
     /** The last topic's UTF-8 name: most producers send to one topic. */
     private volatile TopicName lastTopic;
@@ -88,8 +93,12 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
         Serializer<V> vs = null;
         Interceptors<K, V> ic = null;
         OAuthBearerTokens tokens = null;
+        NativeHandle h = null;
+        MetricReporters mr = null;
         try {
-            // KafkaProducer's order: partitioner, serializers, interceptors.
+            // KafkaProducer's order: metrics reporters, partitioner, serializers, interceptors (all
+            // before the engine's settings are taken: a key only a plugin reads is not the engine's).
+            mr = settings.metricReporters();
             jp = settings.partitioner();
             ks = settings.serializer(keySerializer, ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, true);
             vs = settings.serializer(valueSerializer, ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, false);
@@ -101,8 +110,15 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
             } catch (NativeException e) {
                 throw settings.explain(ErrorMapping.toException(e));
             }
-            this.handle = new NativeHandle(this, address, tokens);
+            h = new NativeHandle(this, address, tokens);
+            if (mr != null) {
+                mr.start(settings.originals, new ArrayList<>(metrics().keySet()), metricReader(new WeakReference<>(this)));
+            }
         } catch (RuntimeException | Error e) {
+            if (h != null) {
+                h.closeAndFree(0);
+            }
+            Utils.closeQuietly(mr, "metrics reporters");
             Utils.closeQuietly(ic, "producer interceptors");
             Utils.closeQuietly(ks, "key serializer");
             Utils.closeQuietly(vs, "value serializer");
@@ -110,6 +126,8 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
             Utils.closeQuietly(tokens, "OAUTHBEARER token source");
             throw e;
         }
+        this.handle = h;
+        this.reporters = mr;
         this.partitioner = jp;
         this.keySerializer = ks;
         this.valueSerializer = vs;
@@ -290,6 +308,15 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
         return Collections.unmodifiableMap(out);
     }
 
+    /** Reads a metric for the reporters without keeping the producer from its Cleaner. */
+    private static Function<MetricName, Object> metricReader(WeakReference<RafkaProducer<?, ?>> producer) {
+        return name -> {
+            RafkaProducer<?, ?> p = producer.get();
+            Metric m = p == null ? null : p.metrics().get(name);
+            return m == null ? 0.0 : m.metricValue();
+        };
+    }
+
     /** {@code stat}: an index into {@link RafkaNative#stats}, or -1 for buffer.memory minus bytes buffered. */
     private void addMetric(Map<MetricName, Metric> out, MetricName name, int stat) {
         out.put(name, new Metric() {
@@ -357,6 +384,7 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
         if (handle.closeAndFree(ms)) {
             // KafkaProducer's order.
             Utils.closeQuietly(interceptors, "producer interceptors");
+            Utils.closeQuietly(reporters, "metrics reporters");
             Utils.closeQuietly(keySerializer, "key serializer");
             Utils.closeQuietly(valueSerializer, "value serializer");
             Utils.closeQuietly(partitioner, "partitioner");

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.Provider;
@@ -14,12 +15,21 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+import javax.management.MBeanServer;
+import javax.management.ObjectName;
 
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.common.metrics.KafkaMetric;
+import org.apache.kafka.common.metrics.MetricsContext;
+import org.apache.kafka.common.metrics.MetricsReporter;
 import org.apache.kafka.common.security.auth.SecurityProviderCreator;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
@@ -75,7 +85,6 @@ class JavaKeysTest {
         p.put("metrics.num.samples", "3");
         p.put("metrics.sample.window.ms", "10000");
         p.put("metrics.recording.level", "DEBUG");
-        p.put("metric.reporters", "org.apache.kafka.common.metrics.JmxReporter");
         p.put("enable.metrics.push", "true");
         p.put("transaction.timeout.ms", "30000");
         p.put("transaction.two.phase.commit.enable", "false");
@@ -124,8 +133,7 @@ class JavaKeysTest {
                 "sasl.login.class", new String[] {"com.example.Login", "custom Login classes"},
                 "sasl.client.callback.handler.class", new String[] {"com.example.Handler", "SASL client callback handlers"},
                 "ssl.engine.factory.class", new String[] {"com.example.Factory", "SslEngineFactory"},
-                "ssl.provider", new String[] {"BCJSSE", "JSSE provider"},
-                "metric.reporters", new String[] {"com.example.PrometheusReporter", "MetricsReporters"});
+                "ssl.provider", new String[] {"BCJSSE", "JSSE provider"});
         for (Map.Entry<String, String[]> c : cases.entrySet()) {
             Properties p = base();
             p.put(c.getKey(), c.getValue()[0]);
@@ -165,6 +173,64 @@ class JavaKeysTest {
             ConfigException e = assertThrows(ConfigException.class, () -> new RafkaProducer<String, String>(p).close(), key);
             assertTrue(e.getMessage().contains(key) && e.getMessage().contains("no such algorithm"), e.getMessage());
         }
+    }
+
+    /** Records what a metrics reporter is told, per client.id. */
+    public static final class RecordingReporter implements MetricsReporter {
+        static final Map<String, List<String>> SEEN = new ConcurrentHashMap<>();
+        static final Map<String, List<KafkaMetric>> METRICS = new ConcurrentHashMap<>();
+        private String clientId;
+
+        @Override
+        public void configure(Map<String, ?> configs) {
+            clientId = (String) configs.get("client.id");
+            SEEN.put(clientId, new CopyOnWriteArrayList<>(List.of("configure reporter.setting=" + configs.get("reporter.setting"))));
+            METRICS.put(clientId, new CopyOnWriteArrayList<>());
+        }
+
+        @Override
+        public void contextChange(MetricsContext context) {
+            SEEN.get(clientId).add("context " + context.contextLabels().get("_namespace") + " team=" + context.contextLabels().get("team"));
+        }
+
+        @Override
+        public void init(List<KafkaMetric> metrics) {
+            SEEN.get(clientId).add("init " + metrics.size());
+        }
+
+        @Override
+        public void metricChange(KafkaMetric metric) {
+            METRICS.get(clientId).add(metric);
+        }
+
+        @Override
+        public void metricRemoval(KafkaMetric metric) {}
+
+        @Override
+        public void close() {
+            SEEN.get(clientId).add("close");
+        }
+    }
+
+    @Test
+    void metricReportersGetTheProducersMetricsAndJmxReporterRegistersThem() throws Exception {
+        Properties p = base();
+        p.put("client.id", "reported");
+        p.put("metric.reporters", RecordingReporter.class.getName() + ",org.apache.kafka.common.metrics.JmxReporter");
+        p.put("metrics.context.team", "payments");
+        p.put("reporter.setting", "x");
+        MBeanServer server = ManagementFactory.getPlatformMBeanServer();
+        ObjectName bean = new ObjectName("kafka.producer:type=producer-metrics,client-id=reported");
+        try (Producer<String, String> producer = new RafkaProducer<>(p)) {
+            assertEquals(List.of("configure reporter.setting=x", "context kafka.producer team=payments", "init 0"), RecordingReporter.SEEN.get("reported"));
+            List<KafkaMetric> metrics = RecordingReporter.METRICS.get("reported");
+            assertEquals(producer.metrics().keySet(), metrics.stream().map(KafkaMetric::metricName).collect(Collectors.toSet()));
+            KafkaMetric total = metrics.stream().filter(m -> m.metricName().name().equals("buffer-total-bytes")).findFirst().orElseThrow();
+            assertEquals(33_554_432.0, total.metricValue(), "the engine's buffer.memory, read when asked");
+            assertEquals(33_554_432.0, server.getAttribute(bean, "buffer-total-bytes"), "JmxReporter registered the metric");
+        }
+        assertEquals("close", RecordingReporter.SEEN.get("reported").get(3));
+        assertTrue(!server.isRegistered(bean), "JmxReporter unregistered the metrics at close");
     }
 
     /** A serializer with a setting of its own, as e.g. a schema registry serializer has. */

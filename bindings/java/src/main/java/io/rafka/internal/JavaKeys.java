@@ -86,14 +86,6 @@ final class JavaKeys {
             }
             throw new ConfigException(key, value, "rafka does not support transactions (two-phase commit) yet");
         }
-        if (key.equals("metric.reporters")) {
-            for (String reporter : list(text)) {
-                if (!reporter.equals("org.apache.kafka.common.metrics.JmxReporter")) {
-                    throw new ConfigException(key, value, "rafka does not call MetricsReporters (its metrics are the ones metrics() returns); only the default JmxReporter is accepted, and rafka registers no MBeans");
-                }
-            }
-            return true;
-        }
         if (IGNORED.containsKey(key)) {
             checkAlgorithm(key, value, text);
             return true;

@@ -19,6 +19,7 @@ import org.apache.kafka.common.config.SaslConfigs;
 import org.apache.kafka.common.config.SecurityConfig;
 import org.apache.kafka.common.config.SslConfigs;
 import org.apache.kafka.common.config.types.Password;
+import org.apache.kafka.common.metrics.MetricsReporter;
 import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.common.utils.SecurityUtils;
 
@@ -43,6 +44,8 @@ public final class ProducerSettings {
     final Class<?> partitionerClass;
     /** {@code interceptor.classes}, in order. */
     final List<Class<?>> interceptorClasses;
+    /** {@code metric.reporters}, in order. */
+    final List<Class<?>> reporterClasses;
 
     public ProducerSettings(Map<?, ?> configs) {
         Map<String, Object> given = new HashMap<>();
@@ -67,6 +70,7 @@ public final class ProducerSettings {
         List<String> sources = new ArrayList<>(Collections.nCopies(keys.size(), (String) null));
         Class<?> partitioner = null;
         List<Class<?>> interceptors = List.of();
+        List<Class<?>> reporters = List.of();
         for (Map.Entry<String, Object> e : originals.entrySet()) {
             String key = e.getKey();
             Object value = e.getValue();
@@ -82,6 +86,13 @@ public final class ProducerSettings {
             if (key.equals(ProducerConfig.INTERCEPTOR_CLASSES_CONFIG)) {
                 interceptors = classes(key, value, ProducerInterceptor.class);
                 continue;
+            }
+            if (key.equals(ProducerConfig.METRIC_REPORTER_CLASSES_CONFIG)) {
+                reporters = classes(key, value, MetricsReporter.class);
+                continue;
+            }
+            if (key.startsWith(MetricReporters.CONTEXT_PREFIX)) {
+                continue; // labels of the reporters' metrics context
             }
             if (key.equals(ProducerConfig.PARTITIONER_CLASS_CONFIG)) {
                 partitioner = partitionerClass(value, text);
@@ -122,6 +133,7 @@ public final class ProducerSettings {
         }
         this.partitionerClass = partitioner;
         this.interceptorClasses = interceptors;
+        this.reporterClasses = reporters;
         this.engineKeys = keys;
         this.engineValues = values;
         this.engineSources = sources;
@@ -142,6 +154,11 @@ public final class ProducerSettings {
     /** The {@code interceptor.classes} interceptors, made and configured; null when there are none. */
     public <K, V> Interceptors<K, V> interceptors() {
         return Interceptors.create(interceptorClasses, pluginConfigs());
+    }
+
+    /** The {@code metric.reporters} reporters, made and configured; null when there are none. */
+    public MetricReporters metricReporters() {
+        return MetricReporters.create(reporterClasses, pluginConfigs());
     }
 
     /**
