@@ -1,6 +1,7 @@
 package io.rafka;
 
 import java.lang.ref.Reference;
+import java.lang.ref.WeakReference;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -10,8 +11,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Future;
+import java.util.function.Function;
 
 import io.rafka.internal.ErrorMapping;
+import io.rafka.internal.Interceptors;
+import io.rafka.internal.JavaPartitioner;
+import io.rafka.internal.MetricReporters;
 import io.rafka.internal.NativeException;
 import io.rafka.internal.NativeHandle;
 import io.rafka.internal.OAuthBearerTokens;
@@ -53,6 +58,12 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
     private final NativeHandle handle;
     private final Serializer<K> keySerializer;
     private final Serializer<V> valueSerializer;
+    /** {@code interceptor.classes}; null when there are none. */
+    private final Interceptors<K, V> interceptors;
+    /** {@code partitioner.class} naming a Java Partitioner; null when the engine partitions. */
+    private final JavaPartitioner partitioner;
+    /** {@code metric.reporters}; null when there are none. */
+    private final MetricReporters reporters;
     private final String clientId;
     /** The last topic's UTF-8 name: most producers send to one topic. */
     private volatile TopicName lastTopic;
@@ -77,28 +88,50 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
 
     private RafkaProducer(ProducerSettings settings, Serializer<K> keySerializer, Serializer<V> valueSerializer) {
         this.clientId = settings.clientId;
+        JavaPartitioner jp = null;
         Serializer<K> ks = null;
         Serializer<V> vs = null;
+        Interceptors<K, V> ic = null;
         OAuthBearerTokens tokens = null;
+        NativeHandle h = null;
+        MetricReporters mr = null;
         try {
+            // KafkaProducer's order: metrics reporters, partitioner, serializers, interceptors (all
+            // before the engine's settings are taken: a key only a plugin reads is not the engine's).
+            mr = settings.metricReporters();
+            jp = settings.partitioner();
             ks = settings.serializer(keySerializer, ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, true);
             vs = settings.serializer(valueSerializer, ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, false);
+            ic = settings.interceptors();
             tokens = settings.oauthBearerTokens();
             long address;
             try {
-                address = RafkaNative.create(settings.engineKeys, settings.engineValues, tokens);
+                address = RafkaNative.create(settings.engineKeys(), settings.engineValues(), tokens);
             } catch (NativeException e) {
-                throw ErrorMapping.toException(e);
+                throw settings.explain(ErrorMapping.toException(e));
             }
-            this.handle = new NativeHandle(this, address, tokens);
+            h = new NativeHandle(this, address, tokens);
+            if (mr != null) {
+                mr.start(settings.originals, new ArrayList<>(metrics().keySet()), metricReader(new WeakReference<>(this)));
+            }
         } catch (RuntimeException | Error e) {
+            if (h != null) {
+                h.closeAndFree(0);
+            }
+            Utils.closeQuietly(mr, "metrics reporters");
+            Utils.closeQuietly(ic, "producer interceptors");
             Utils.closeQuietly(ks, "key serializer");
             Utils.closeQuietly(vs, "value serializer");
+            Utils.closeQuietly(jp, "partitioner");
             Utils.closeQuietly(tokens, "OAUTHBEARER token source");
             throw e;
         }
+        this.handle = h;
+        this.reporters = mr;
+        this.partitioner = jp;
         this.keySerializer = ks;
         this.valueSerializer = vs;
+        this.interceptors = ic;
     }
 
     @Override
@@ -107,39 +140,67 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
     }
 
     /**
-     * Serializes and queues the record. Like KafkaProducer: a closed producer throws
-     * IllegalStateException, a serializer's failure is thrown (a ClassCastException as a
-     * SerializationException), and errors of the Kafka API kind (no room in the buffer within
-     * max.block.ms, a record too large, ...) go to the callback and the returned future.
+     * Serializes and queues the record. Like KafkaProducer: the interceptors' onSend runs first
+     * (and may replace the record); a closed producer throws IllegalStateException, a serializer's
+     * failure is thrown (a ClassCastException as a SerializationException), and errors of the Kafka
+     * API kind (no room in the buffer within max.block.ms, a record too large, ...) go to the
+     * callback and the returned future. The interceptors' onAcknowledgement sees every outcome.
      */
     @Override
     public Future<RecordMetadata> send(ProducerRecord<K, V> record, Callback callback) {
-        long address = handle.acquire();
+        Interceptors<K, V> ic = interceptors;
+        if (ic == null) {
+            return doSend(record, callback, null);
+        }
+        return doSend(ic.onSend(record), callback, ic);
+    }
+
+    private Future<RecordMetadata> doSend(ProducerRecord<K, V> record, Callback callback, Interceptors<K, V> ic) {
+        int partition = -1;
         try {
-            String topic = record.topic();
-            Headers headers = record.headers();
-            byte[] key = serialize(keySerializer, topic, headers, record.key(), "key");
-            byte[] value = serialize(valueSerializer, topic, headers, record.value(), "value");
-            if (headers instanceof RecordHeaders) {
-                ((RecordHeaders) headers).setReadOnly();
-            }
-            int partition = record.partition() == null ? -1 : record.partition();
-            long timestamp = record.timestamp() == null ? -1 : record.timestamp();
-            SendFuture future = new SendFuture(topic, callback, key == null ? -1 : key.length, value == null ? -1 : value.length);
+            long address = handle.acquire();
             try {
-                RafkaNative.send(address, topicBytes(topic), partition, timestamp, key, value, headerArray(headers), future);
-            } catch (NativeException e) {
-                RuntimeException mapped = ErrorMapping.toException(e);
-                if (mapped instanceof ApiException) {
-                    future.fail(partition, mapped);
-                    return future;
+                String topic = record.topic();
+                Headers headers = record.headers();
+                byte[] key = serialize(keySerializer, topic, headers, record.key(), "key");
+                byte[] value = serialize(valueSerializer, topic, headers, record.value(), "value");
+                Callback cb = ic == null ? callback : ic.callback(callback, headers);
+                SendFuture future = new SendFuture(topic, cb, key == null ? -1 : key.length, value == null ? -1 : value.length);
+                partition = record.partition() == null ? -1 : record.partition();
+                if (partition < 0 && partitioner != null) {
+                    try {
+                        partition = partitioner.partition(topic, record.key(), key, record.value(), value, this::partitionsFor);
+                    } catch (ApiException e) {
+                        // No metadata for the topic within max.block.ms, ...: reported like the engine's errors.
+                        future.fail(-1, e);
+                        return future;
+                    }
                 }
-                throw mapped;
+                if (headers instanceof RecordHeaders) {
+                    ((RecordHeaders) headers).setReadOnly();
+                }
+                long timestamp = record.timestamp() == null ? -1 : record.timestamp();
+                try {
+                    RafkaNative.send(address, topicBytes(topic), partition, timestamp, key, value, headerArray(headers), future);
+                } catch (NativeException e) {
+                    RuntimeException mapped = ErrorMapping.toException(e);
+                    if (mapped instanceof ApiException) {
+                        future.fail(partition, mapped);
+                        return future;
+                    }
+                    throw mapped;
+                }
+                return future;
+            } finally {
+                handle.release();
+                Reference.reachabilityFence(this);
             }
-            return future;
-        } finally {
-            handle.release();
-            Reference.reachabilityFence(this);
+        } catch (RuntimeException e) {
+            // As KafkaProducer: the interceptors hear of a send that throws.
+            if (ic != null) {
+                ic.onSendError(record, partition, e);
+            }
+            throw e;
         }
     }
 
@@ -247,6 +308,15 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
         return Collections.unmodifiableMap(out);
     }
 
+    /** Reads a metric for the reporters without keeping the producer from its Cleaner. */
+    private static Function<MetricName, Object> metricReader(WeakReference<RafkaProducer<?, ?>> producer) {
+        return name -> {
+            RafkaProducer<?, ?> p = producer.get();
+            Metric m = p == null ? null : p.metrics().get(name);
+            return m == null ? 0.0 : m.metricValue();
+        };
+    }
+
     /** {@code stat}: an index into {@link RafkaNative#stats}, or -1 for buffer.memory minus bytes buffered. */
     private void addMetric(Map<MetricName, Metric> out, MetricName name, int stat) {
         out.put(name, new Metric() {
@@ -312,8 +382,12 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
     public void close(Duration timeout) {
         long ms = timeout.isNegative() ? 0 : (timeout.getSeconds() >= Long.MAX_VALUE / 1000 ? Long.MAX_VALUE : timeout.toMillis());
         if (handle.closeAndFree(ms)) {
+            // KafkaProducer's order.
+            Utils.closeQuietly(interceptors, "producer interceptors");
+            Utils.closeQuietly(reporters, "metrics reporters");
             Utils.closeQuietly(keySerializer, "key serializer");
             Utils.closeQuietly(valueSerializer, "value serializer");
+            Utils.closeQuietly(partitioner, "partitioner");
         }
     }
 

@@ -36,9 +36,14 @@ final class SecureBroker implements AutoCloseable {
     }
 
     /** Stops what an earlier, crashed run may have left in {@code state}, then starts a fresh broker. */
-    static SecureBroker start(String state, int port, String security) throws IOException, InterruptedException {
+    static SecureBroker start(String state, int port, String security, String... brokerSettings) throws IOException, InterruptedException {
         run(state, 60, "down");
-        String out = run(state, 240, "up", "--port", Integer.toString(port), "--security", security);
+        List<String> args = new ArrayList<>(List.of("up", "--port", Integer.toString(port), "--security", security));
+        for (String s : brokerSettings) {
+            args.add("--set");
+            args.add(s);
+        }
+        String out = run(state, 240, args.toArray(new String[0]));
         return new SecureBroker(Path.of(state), line(out, "bootstrap.servers="), line(out, "secure.bootstrap.servers="));
     }
 
@@ -78,9 +83,13 @@ final class SecureBroker implements AutoCloseable {
     }
 
     String createTopic(String prefix) throws Exception {
+        return createTopic(prefix, 2);
+    }
+
+    String createTopic(String prefix, int partitions) throws Exception {
         String name = prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, plainBootstrap))) {
-            admin.createTopics(List.of(new NewTopic(name, 2, (short) 1))).all().get();
+            admin.createTopics(List.of(new NewTopic(name, partitions, (short) 1))).all().get();
         }
         return name;
     }

@@ -2,74 +2,104 @@ package io.rafka.internal;
 
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
+import org.apache.kafka.clients.producer.Partitioner;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerInterceptor;
 import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.config.SaslConfigs;
+import org.apache.kafka.common.config.SecurityConfig;
 import org.apache.kafka.common.config.SslConfigs;
 import org.apache.kafka.common.config.types.Password;
+import org.apache.kafka.common.metrics.MetricsReporter;
 import org.apache.kafka.common.serialization.Serializer;
+import org.apache.kafka.common.utils.SecurityUtils;
 
 /**
- * Splits a KafkaProducer configuration into what the Java side handles (serializers, and keys it
- * accepts and ignores on purpose) and the string pairs the engine checks (rafka-core's config.rs,
- * which rejects unknown keys and bad values; the binding turns that into a {@link ConfigException}).
+ * Splits a KafkaProducer configuration into what the Java side handles (serializers, config
+ * providers, Java key and trust stores, interceptors, partitioner classes, the OAUTHBEARER login,
+ * and keys it accepts and ignores or refuses on purpose: {@link JavaKeys}) and the string pairs the
+ * engine checks (rafka-core's config.rs, which rejects unknown keys and bad values; the binding
+ * turns that into a {@link ConfigException}).
  */
 public final class ProducerSettings {
-    /**
-     * KafkaProducer keys that rafka accepts and ignores: they only tune the Java client's own metrics
-     * machinery or transactions (which need transactional.id, rejected below). See docs/java.md.
-     */
-    static final Set<String> IGNORED = Set.of(
-            ProducerConfig.METRIC_REPORTER_CLASSES_CONFIG,
-            ProducerConfig.METRICS_NUM_SAMPLES_CONFIG,
-            ProducerConfig.METRICS_SAMPLE_WINDOW_MS_CONFIG,
-            ProducerConfig.METRICS_RECORDING_LEVEL_CONFIG,
-            ProducerConfig.ENABLE_METRICS_PUSH_CONFIG,
-            ProducerConfig.TRANSACTION_TIMEOUT_CONFIG);
-
+    /** The settings as given, with {@code ${provider:path:key}} variables resolved ({@code config.providers}). */
     public final Map<String, Object> originals;
-    public final String[] engineKeys;
-    public final String[] engineValues;
+    /** Engine settings; for each, the user's key it passes on as it is, or null for one made here. */
+    private final List<String> engineKeys;
+    private final List<String> engineValues;
+    private final List<String> engineSources;
+    /** Keys a plugin (serializer, interceptor, partitioner) read while being configured. */
+    private final Set<String> readByPlugins = ConcurrentHashMap.newKeySet();
     public final String clientId;
+    /** {@code partitioner.class} when it names a {@link Partitioner} class (run on the Java side), else null. */
+    final Class<?> partitionerClass;
+    /** {@code interceptor.classes}, in order. */
+    final List<Class<?>> interceptorClasses;
+    /** {@code metric.reporters}, in order. */
+    final List<Class<?>> reporterClasses;
 
     public ProducerSettings(Map<?, ?> configs) {
-        Map<String, Object> originals = new HashMap<>();
+        Map<String, Object> given = new HashMap<>();
         for (Map.Entry<?, ?> e : configs.entrySet()) {
             if (!(e.getKey() instanceof String)) {
                 throw new ConfigException("Key '" + e.getKey() + "' is not a string.");
             }
-            originals.put((String) e.getKey(), e.getValue());
+            given.put((String) e.getKey(), e.getValue());
         }
+        Map<String, Object> originals = ConfigProviders.resolve(given);
         this.originals = originals;
+        Object providers = originals.get(SecurityConfig.SECURITY_PROVIDERS_CONFIG);
+        if (providers != null && !asString(SecurityConfig.SECURITY_PROVIDERS_CONFIG, providers).isBlank()) {
+            // As KafkaProducer's TLS and SASL setup does: registers the providers with the JVM, before the stores are read.
+            SecurityUtils.addConfiguredSecurityProviders(Map.of(SecurityConfig.SECURITY_PROVIDERS_CONFIG, asString(SecurityConfig.SECURITY_PROVIDERS_CONFIG, providers)));
+        }
         Object mechanism = originals.getOrDefault(SaslConfigs.SASL_MECHANISM, originals.get("sasl.mechanisms"));
         boolean oauthbearer = mechanism != null && mechanism.toString().trim().equals("OAUTHBEARER");
         List<String> keys = new ArrayList<>();
         List<String> values = new ArrayList<>();
+        Set<String> storeKeys = new HashSet<>(TlsStores.toEngine(originals, keys, values));
+        List<String> sources = new ArrayList<>(Collections.nCopies(keys.size(), (String) null));
+        Class<?> partitioner = null;
+        List<Class<?>> interceptors = List.of();
+        List<Class<?>> reporters = List.of();
         for (Map.Entry<String, Object> e : originals.entrySet()) {
             String key = e.getKey();
             Object value = e.getValue();
-            if (value == null || IGNORED.contains(key) || key.equals(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG)
-                    || key.equals(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG)) {
+            if (value == null || storeKeys.contains(key) || ConfigProviders.isProviderKey(key)
+                    || key.equals(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG) || key.equals(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG)
+                    || key.equals(SecurityConfig.SECURITY_PROVIDERS_CONFIG)) {
                 continue;
             }
             String text = asString(key, value);
-            if (key.equals(ProducerConfig.INTERCEPTOR_CLASSES_CONFIG)) {
-                if (!text.isBlank()) {
-                    throw new ConfigException(key, value, "rafka does not run producer interceptors yet");
-                }
+            if (JavaKeys.consume(key, value, text, originals)) {
                 continue;
             }
-            if (key.equals(ProducerConfig.TRANSACTIONAL_ID_CONFIG)) {
-                throw new ConfigException(key, value, "rafka has no transactions yet");
+            if (key.equals(ProducerConfig.INTERCEPTOR_CLASSES_CONFIG)) {
+                interceptors = classes(key, value, ProducerInterceptor.class);
+                continue;
             }
-            if (key.equals(SaslConfigs.SASL_LOGIN_CLASS)) {
-                throw new ConfigException(key, value, "rafka does not run custom Login classes; for OAUTHBEARER, use sasl.login.callback.handler.class");
+            if (key.equals(ProducerConfig.METRIC_REPORTER_CLASSES_CONFIG)) {
+                reporters = classes(key, value, MetricsReporter.class);
+                continue;
+            }
+            if (key.startsWith(MetricReporters.CONTEXT_PREFIX)) {
+                continue; // labels of the reporters' metrics context
+            }
+            if (key.equals(ProducerConfig.PARTITIONER_CLASS_CONFIG)) {
+                partitioner = partitionerClass(value, text);
+                if (partitioner != null) {
+                    continue;
+                }
+                // A name the engine knows (murmur2, consistent_random, ... or the built-in partitioner's).
             }
             if (isLoginSetting(key)) {
                 if (!oauthbearer) {
@@ -77,28 +107,178 @@ public final class ProducerSettings {
                 }
                 continue;
             }
+            if (JavaKeys.ENGINE_PENDING.containsKey(key) && JavaKeys.matchesRafka(key, text, originals)) {
+                continue;
+            }
             if (key.equals(SslConfigs.SSL_TRUSTSTORE_LOCATION_CONFIG)) {
-                requirePem(originals, SslConfigs.SSL_TRUSTSTORE_TYPE_CONFIG, key, value);
+                // ssl.truststore.type=PEM (other types are read by TlsStores): a PEM file of CA certificates.
                 keys.add("ssl.ca.location");
                 values.add(text);
+                sources.add(null);
                 continue;
             }
             if (key.equals(SslConfigs.SSL_KEYSTORE_LOCATION_CONFIG)) {
-                // A PEM key store file holds the private key and the certificate chain.
-                requirePem(originals, SslConfigs.SSL_KEYSTORE_TYPE_CONFIG, key, value);
+                // ssl.keystore.type=PEM: one file holding the private key and the certificate chain.
                 keys.add("ssl.certificate.location");
                 values.add(text);
                 keys.add("ssl.key.location");
                 values.add(text);
+                sources.add(null);
+                sources.add(null);
                 continue;
             }
             keys.add(key);
             values.add(text);
+            sources.add(key);
         }
-        this.engineKeys = keys.toArray(new String[0]);
-        this.engineValues = values.toArray(new String[0]);
+        this.partitionerClass = partitioner;
+        this.interceptorClasses = interceptors;
+        this.reporterClasses = reporters;
+        this.engineKeys = keys;
+        this.engineValues = values;
+        this.engineSources = sources;
         Object id = originals.get(ProducerConfig.CLIENT_ID_CONFIG);
         this.clientId = id == null ? "rafka" : id.toString();
+    }
+
+    /** An engine error from the settings, with "unknown key" for a key rafka knows replaced by what the key is missing. */
+    public RuntimeException explain(RuntimeException engineError) {
+        return JavaKeys.explain(engineError, originals);
+    }
+
+    /** The {@code partitioner.class} partitioner, made and configured; null when the engine partitions. */
+    public JavaPartitioner partitioner() {
+        return JavaPartitioner.create(partitionerClass, pluginConfigs());
+    }
+
+    /** The {@code interceptor.classes} interceptors, made and configured; null when there are none. */
+    public <K, V> Interceptors<K, V> interceptors() {
+        return Interceptors.create(interceptorClasses, pluginConfigs());
+    }
+
+    /** The {@code metric.reporters} reporters, made and configured; null when there are none. */
+    public MetricReporters metricReporters() {
+        return MetricReporters.create(reporterClasses, pluginConfigs());
+    }
+
+    /**
+     * The settings KafkaProducer configures its plugins with: the originals and the client id. Like
+     * KafkaProducer's, the map notes which keys the plugin reads: a key only a plugin knows (e.g. a
+     * serializer's schema.registry.url) is the plugin's and is not passed to the engine.
+     */
+    Map<String, Object> pluginConfigs() {
+        Map<String, Object> out = new HashMap<>(originals) {
+            @Override
+            public Object get(Object key) {
+                noteRead(key);
+                return super.get(key);
+            }
+
+            @Override
+            public Object getOrDefault(Object key, Object defaultValue) {
+                noteRead(key);
+                return super.getOrDefault(key, defaultValue);
+            }
+
+            @Override
+            public boolean containsKey(Object key) {
+                noteRead(key);
+                return super.containsKey(key);
+            }
+        };
+        out.put(ProducerConfig.CLIENT_ID_CONFIG, clientId);
+        return out;
+    }
+
+    private void noteRead(Object key) {
+        if (key instanceof String) {
+            readByPlugins.add((String) key);
+        }
+    }
+
+    /**
+     * The engine's keys, once the plugins are made: the user's keys that a plugin read and the Java
+     * client does not know are left out (they are the plugin's settings). Any other key the engine
+     * does not know stays in, and the engine rejects it by name.
+     */
+    public String[] engineKeys() {
+        return engineColumn(engineKeys);
+    }
+
+    /** The values of {@link #engineKeys()}, in the same order. */
+    public String[] engineValues() {
+        return engineColumn(engineValues);
+    }
+
+    private String[] engineColumn(List<String> column) {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < column.size(); i++) {
+            String source = engineSources.get(i);
+            if (source == null || !readByPlugins.contains(source) || ProducerConfig.configNames().contains(source)) {
+                out.add(column.get(i));
+            }
+        }
+        return out.toArray(new String[0]);
+    }
+
+    /**
+     * {@code partitioner.class}: a {@code Class}, or a name that loads as a class implementing
+     * {@link Partitioner}, is run on the Java side; null for anything else, which the engine checks
+     * (its partitioner names, the built-in partitioner's class names).
+     */
+    private static Class<?> partitionerClass(Object value, String text) {
+        Class<?> type;
+        if (value instanceof Class) {
+            type = (Class<?>) value;
+        } else {
+            try {
+                type = Class.forName(text, true, loader());
+            } catch (ClassNotFoundException | LinkageError e) {
+                if (text.contains(".") && !text.startsWith("org.apache.kafka.clients.producer.internals.")) {
+                    throw new ConfigException(ProducerConfig.PARTITIONER_CLASS_CONFIG, value, "Class " + text + " could not be found.");
+                }
+                return null; // one of the engine's partitioner names
+            }
+        }
+        if (Partitioner.class.isAssignableFrom(type)) {
+            return type;
+        }
+        if (value instanceof Class) {
+            throw new ConfigException(ProducerConfig.PARTITIONER_CLASS_CONFIG, value, type.getName() + " is not an instance of " + Partitioner.class.getName());
+        }
+        return null;
+    }
+
+    /** A list of classes ({@code Class}es, or names, comma-separated or in a {@code List}), each of {@code type}. */
+    private static List<Class<?>> classes(String key, Object value, Class<?> type) {
+        List<Class<?>> out = new ArrayList<>();
+        List<?> items = value instanceof Collection ? new ArrayList<>((Collection<?>) value) : JavaKeys.list(asString(key, value));
+        for (Object item : items) {
+            Class<?> c;
+            if (item instanceof Class) {
+                c = (Class<?>) item;
+            } else {
+                String name = String.valueOf(item).trim();
+                if (name.isEmpty()) {
+                    continue;
+                }
+                try {
+                    c = Class.forName(name, true, loader());
+                } catch (ClassNotFoundException | LinkageError e) {
+                    throw new ConfigException(key, value, "Class " + name + " could not be found.");
+                }
+            }
+            if (!type.isAssignableFrom(c)) {
+                throw new ConfigException(key, value, c.getName() + " is not an instance of " + type.getName());
+            }
+            out.add(c);
+        }
+        return out;
+    }
+
+    static ClassLoader loader() {
+        ClassLoader loader = Thread.currentThread().getContextClassLoader();
+        return loader != null ? loader : ProducerSettings.class.getClassLoader();
     }
 
     /**
@@ -110,15 +290,6 @@ public final class ProducerSettings {
      */
     static boolean isLoginSetting(String key) {
         return (key.startsWith("sasl.login.") || key.startsWith("sasl.oauthbearer.")) && ProducerConfig.configNames().contains(key);
-    }
-
-    /** Java's key and trust stores default to JKS; rafka reads PEM files only. */
-    private static void requirePem(Map<String, Object> originals, String typeKey, String key, Object value) {
-        Object type = originals.get(typeKey);
-        if (type == null || !type.toString().trim().equalsIgnoreCase("PEM")) {
-            throw new ConfigException(key, value, "rafka reads PEM files only: set " + typeKey + "=PEM (a JKS or PKCS12 store is not supported; "
-                    + "convert it to PEM, e.g. with keytool -exportcert -rfc and openssl pkcs12)");
-        }
     }
 
     public static Map<Object, Object> fromProperties(Properties properties) {
@@ -182,8 +353,7 @@ public final class ProducerSettings {
             if (value instanceof Class) {
                 type = (Class<?>) value;
             } else {
-                ClassLoader loader = Thread.currentThread().getContextClassLoader();
-                type = Class.forName(asString(key, value), true, loader != null ? loader : ProducerSettings.class.getClassLoader());
+                type = Class.forName(asString(key, value), true, loader());
             }
         } catch (ClassNotFoundException e) {
             throw new ConfigException(key, value, "Class " + value + " could not be found.");
@@ -199,7 +369,7 @@ public final class ProducerSettings {
         } catch (ReflectiveOperationException e) {
             throw new ConfigException(key, value, "cannot instantiate " + type.getName() + ": " + e);
         }
-        s.configure(originals, isKey);
+        s.configure(pluginConfigs(), isKey);
         return s;
     }
 }
