@@ -81,6 +81,16 @@ impl LocalCode {
         }
     }
 
+    /// Whether sending the record again may succeed after this error: a full buffer, a timeout
+    /// or a failed connection may clear; the others will not. The C API's
+    /// `rafka_err_is_retriable()` and [`Error::is_retriable`] both answer from here.
+    pub fn is_retriable(self) -> bool {
+        matches!(self, LocalCode::MessageTimedOut | LocalCode::QueueFull | LocalCode::Transport | LocalCode::TimedOut)
+    }
+
+    /// Every local code: the one table of their numbers and names. The C header's
+    /// `RAFKA_RESP_ERR__*` and the JVM binding's `ErrorMapping` are checked against it by
+    /// `ffi/tests/error_codes.rs`.
     pub const ALL: [LocalCode; 14] = [
         LocalCode::MessageTimedOut,
         LocalCode::UnknownPartition,
@@ -122,6 +132,15 @@ impl Code {
         }
     }
 
+    /// Whether sending the record again may succeed: Kafka's table for broker codes,
+    /// [`LocalCode::is_retriable`] for local ones.
+    pub fn is_retriable(self) -> bool {
+        match self {
+            Code::Local(l) => l.is_retriable(),
+            Code::Kafka(k) => k.is_retriable(),
+        }
+    }
+
     /// Maps an integer code back, as the C ABI needs.
     pub fn from_i32(code: i32) -> Option<Code> {
         if let Some(l) = LocalCode::ALL.iter().find(|l| **l as i32 == code) {
@@ -143,8 +162,7 @@ pub struct Error {
 
 impl Error {
     pub fn local(code: LocalCode, message: impl Into<String>) -> Error {
-        let retriable = matches!(code, LocalCode::MessageTimedOut | LocalCode::QueueFull | LocalCode::Transport | LocalCode::TimedOut);
-        Error { code: Code::Local(code), message: message.into(), retriable, possibly_persisted: false }
+        Error { code: Code::Local(code), message: message.into(), retriable: code.is_retriable(), possibly_persisted: false }
     }
 
     pub fn kafka(code: KafkaCode, message: impl Into<String>) -> Error {
@@ -200,3 +218,26 @@ impl From<ConfigError> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retriable_local_codes_are_the_transient_ones() {
+        let retriable: Vec<LocalCode> = LocalCode::ALL.into_iter().filter(|l| l.is_retriable()).collect();
+        assert_eq!(retriable, [LocalCode::MessageTimedOut, LocalCode::TimedOut, LocalCode::QueueFull, LocalCode::Transport]);
+        for l in LocalCode::ALL {
+            assert_eq!(Error::local(l, "x").is_retriable(), l.is_retriable(), "{l:?}");
+            assert_eq!(Code::from_i32(l as i32), Some(Code::Local(l)));
+        }
+    }
+
+    #[test]
+    fn code_is_retriable_follows_kafka_table_for_broker_codes() {
+        assert!(Code::from_i32(6).unwrap().is_retriable()); // NOT_LEADER_OR_FOLLOWER
+        assert!(!Code::from_i32(10).unwrap().is_retriable()); // MESSAGE_TOO_LARGE
+        assert!(!Code::from_i32(0).unwrap().is_retriable());
+        assert!(!Code::from_i32(-1).unwrap().is_retriable());
+    }
+}

@@ -429,12 +429,13 @@ impl Producer {
 
     /// Serves delivery reports on this thread ([`DeliveryMode::Poll`]); waits up to `timeout` for
     /// the first. Returns how many records were reported. With the delivery thread it returns 0.
+    /// Any `timeout` is accepted (see [`LONGEST_WAIT`]).
     pub fn poll(&self, timeout: Duration) -> usize {
         if self.mode != DeliveryMode::Poll {
             std::thread::sleep(timeout.min(Duration::from_millis(10)));
             return 0;
         }
-        self.inner.deliverer.poll(timeout)
+        self.inner.deliverer.poll(timeout.min(LONGEST_WAIT))
     }
 
     /// Bytes of `buffer.memory` held by records not yet reported.
@@ -449,7 +450,8 @@ impl Producer {
 
     /// Sends everything buffered at once and waits until every record sent before this call is
     /// reported, or `timeout` passes (`_TIMED_OUT`). Called from a delivery callback it only asks
-    /// the I/O thread to send (it cannot wait for reports its own thread must serve).
+    /// the I/O thread to send (it cannot wait for reports its own thread must serve). Any
+    /// `timeout` is accepted (see [`LONGEST_WAIT`]).
     pub fn flush(&self, timeout: Duration) -> Result<()> {
         let inner = &*self.inner;
         let targets: Vec<(Arc<PartitionQueue>, u64)> = inner
@@ -469,7 +471,7 @@ impl Producer {
         let ok = if crate::delivery::in_delivery_callback() {
             done()
         } else {
-            self.wait_reports(Instant::now() + timeout, &done)
+            self.wait_reports(deadline_after(timeout), &done)
         };
         inner.flush_requests.fetch_sub(1, Ordering::SeqCst);
         if ok {
@@ -513,7 +515,7 @@ impl Producer {
     /// Stops accepting sends, waits up to `timeout` for every pending record to be reported, then
     /// fails what is left with `_DESTROY` and stops the threads. Every record gets its report before
     /// close returns (but for a close called from a delivery callback, which cannot wait). Calling
-    /// it again does nothing.
+    /// it again does nothing. Any `timeout` is accepted (see [`LONGEST_WAIT`]).
     pub fn close(&self, timeout: Duration) -> Result<()> {
         if self.closed.swap(true, Ordering::SeqCst) {
             return Ok(());
@@ -530,7 +532,7 @@ impl Producer {
             let all_done = || inner.topics.load().values().flat_map(|t| t.partitions.iter()).all(|p| p.outstanding() == 0);
             inner.flush_requests.fetch_add(1, Ordering::SeqCst);
             inner.wake_io_now();
-            let ok = self.wait_reports(Instant::now() + timeout, &all_done);
+            let ok = self.wait_reports(deadline_after(timeout), &all_done);
             inner.flush_requests.fetch_sub(1, Ordering::SeqCst);
             ok
         };
@@ -563,7 +565,8 @@ impl Producer {
 
     /// Asks a broker for the cluster's metadata: every topic (`None`) or the ones named (which
     /// are not created if missing: they come back with their error). Waits up to `timeout`
-    /// (`_TIMED_OUT`); fails at once on a closed producer.
+    /// (`_TIMED_OUT`; any `timeout` is accepted, see [`LONGEST_WAIT`]); fails at once on a closed
+    /// producer.
     pub fn metadata(&self, topics: Option<&[&str]>, timeout: Duration) -> Result<ClusterMetadata> {
         let inner = &*self.inner;
         if inner.closing.load(Ordering::SeqCst) {
@@ -572,7 +575,7 @@ impl Producer {
         if let Some(e) = inner.fatal.get() {
             return Err(e.clone());
         }
-        let deadline = Instant::now().checked_add(timeout).unwrap_or_else(|| Instant::now() + Duration::from_secs(86400 * 365));
+        let deadline = deadline_after(timeout);
         let (tx, rx) = crossbeam_channel::bounded(1);
         inner.meta_queries.push(MetadataQuery { topics: topics.map(|t| t.iter().map(|s| s.to_string()).collect()), deadline, reply: tx });
         inner.wake_io_now();
@@ -617,5 +620,33 @@ impl Drop for Producer {
         // Bounded: every record has a delivery deadline.
         let t = self.inner.config.delivery_timeout + self.inner.config.request_timeout;
         let _ = self.close(t);
+    }
+}
+
+/// The longest wait a timeout given to the producer stands for. The public methods take any
+/// `Duration` and cap it at this, so a binding says "wait for ever" as `Duration::MAX` and no
+/// `Instant` arithmetic can overflow (a century fits every platform's `Instant`).
+pub const LONGEST_WAIT: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// The instant `timeout` from now, `timeout` capped at [`LONGEST_WAIT`].
+fn deadline_after(timeout: Duration) -> Instant {
+    Instant::now() + timeout.min(LONGEST_WAIT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_take_duration_max_as_forever_without_overflow() {
+        let mut c = Config::new();
+        c.set("bootstrap.servers", "127.0.0.1:1").unwrap();
+        let p = Producer::new(c).unwrap();
+        // Nothing pending: each returns at once, where `Instant::now() + Duration::MAX` panicked.
+        assert!(p.flush(Duration::MAX).is_ok());
+        assert!(p.close(Duration::MAX).is_ok());
+        assert_eq!(p.poll(Duration::MAX), 0);
+        let e = p.metadata(None, Duration::MAX).unwrap_err();
+        assert!(e.is_local(LocalCode::State), "{e}");
     }
 }

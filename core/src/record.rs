@@ -37,6 +37,12 @@ impl<'a> ProducerRecord<'a> {
         self.partition = Some(partition);
         self
     }
+    /// The partition a binding's plain integer stands for: any negative number (the C API's
+    /// `RAFKA_PARTITION_UA`, -1) lets the partitioner choose.
+    #[inline]
+    pub fn partition_from_i32(partition: i32) -> Option<i32> {
+        (partition >= 0).then_some(partition)
+    }
     pub fn header(mut self, key: &'a str, value: Option<&'a [u8]>) -> Self {
         self.headers.push((key, value));
         self

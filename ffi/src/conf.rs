@@ -4,8 +4,11 @@ use std::ffi::{c_char, c_void};
 
 use rafka_core::{Config, ConfigError, DeliveryMode};
 
-use crate::producer::{rafka_dr_cb_t, rafka_log_cb_t};
-use crate::ptr::{as_mut, as_ref, as_str, guard, write_errstr};
+use crate::error::{rafka_resp_err_t, RAFKA_RESP_ERR__INTERNAL};
+use crate::log_sink::rafka_log_cb_t;
+use crate::oauthbearer::rafka_oauthbearer_token_cb_t;
+use crate::ptr::{guard, guard_result, try_mut, try_ref, try_str, write_errstr};
+use crate::report::rafka_dr_cb_t;
 
 /// Configuration of a producer. Created by `rafka_conf_new()`, freed by `rafka_conf_free()` or
 /// taken over by a successful `rafka_producer_new()`. Not thread-safe: one thread at a time.
@@ -14,7 +17,7 @@ pub struct rafka_conf_t {
     pub(crate) mode: DeliveryMode,
     pub(crate) dr_cb: rafka_dr_cb_t,
     pub(crate) log_cb: rafka_log_cb_t,
-    pub(crate) token_cb: crate::oauthbearer::rafka_oauthbearer_token_cb_t,
+    pub(crate) token_cb: rafka_oauthbearer_token_cb_t,
     pub(crate) opaque: usize,
 }
 
@@ -69,18 +72,12 @@ pub unsafe extern "C" fn rafka_conf_set(
     errstr_size: usize,
 ) -> rafka_conf_res_t {
     guard(RAFKA_CONF_INVALID, || {
-        let Some(conf) = as_mut(conf) else {
-            write_errstr(errstr, errstr_size, "conf is NULL");
-            return RAFKA_CONF_INVALID;
-        };
-        let (name, value) = match (as_str(name), as_str(value)) {
-            (Ok(n), Ok(v)) => (n, v),
-            _ => {
-                write_errstr(
-                    errstr,
-                    errstr_size,
-                    "name and value must be non-NULL UTF-8 strings",
-                );
+        let args = try_mut(conf, "conf")
+            .and_then(|c| Ok((c, try_str(name, "name")?, try_str(value, "value")?)));
+        let (conf, name, value) = match args {
+            Ok(a) => a,
+            Err(e) => {
+                write_errstr(errstr, errstr_size, &e.to_string());
                 return RAFKA_CONF_INVALID;
             }
         };
@@ -122,7 +119,7 @@ pub unsafe extern "C" fn rafka_conf_get(
     dest_size: *mut usize,
 ) -> rafka_conf_res_t {
     guard(RAFKA_CONF_INVALID, || {
-        let (Some(conf), Ok(name)) = (as_ref(conf), as_str(name)) else {
+        let (Ok(conf), Ok(name)) = (try_ref(conf, "conf"), try_str(name, "name")) else {
             return RAFKA_CONF_INVALID;
         };
         let value = if name == DELIVERY_MODE_KEY {
@@ -137,7 +134,7 @@ pub unsafe extern "C" fn rafka_conf_get(
         let Some(value) = value else {
             return RAFKA_CONF_UNKNOWN;
         };
-        if let Some(size) = as_mut(dest_size) {
+        if let Ok(size) = try_mut(dest_size, "dest_size") {
             write_errstr(dest, *size, &value);
             *size = value.len() + 1;
         }
@@ -154,15 +151,10 @@ pub unsafe extern "C" fn rafka_conf_get(
 pub unsafe extern "C" fn rafka_conf_set_dr_cb(
     conf: *mut rafka_conf_t,
     dr_cb: rafka_dr_cb_t,
-) -> crate::error::rafka_resp_err_t {
-    guard(crate::error::RAFKA_RESP_ERR__INTERNAL, || {
-        match as_mut(conf) {
-            Some(c) => {
-                c.dr_cb = dr_cb;
-                0
-            }
-            None => crate::error::RAFKA_RESP_ERR__INVALID_ARG,
-        }
+) -> rafka_resp_err_t {
+    guard_result(RAFKA_RESP_ERR__INTERNAL, || {
+        try_mut(conf, "conf")?.dr_cb = dr_cb;
+        Ok(0)
     })
 }
 
@@ -175,15 +167,10 @@ pub unsafe extern "C" fn rafka_conf_set_dr_cb(
 pub unsafe extern "C" fn rafka_conf_set_log_cb(
     conf: *mut rafka_conf_t,
     log_cb: rafka_log_cb_t,
-) -> crate::error::rafka_resp_err_t {
-    guard(crate::error::RAFKA_RESP_ERR__INTERNAL, || {
-        match as_mut(conf) {
-            Some(c) => {
-                c.log_cb = log_cb;
-                0
-            }
-            None => crate::error::RAFKA_RESP_ERR__INVALID_ARG,
-        }
+) -> rafka_resp_err_t {
+    guard_result(RAFKA_RESP_ERR__INTERNAL, || {
+        try_mut(conf, "conf")?.log_cb = log_cb;
+        Ok(0)
     })
 }
 
@@ -196,16 +183,11 @@ pub unsafe extern "C" fn rafka_conf_set_log_cb(
 #[no_mangle]
 pub unsafe extern "C" fn rafka_conf_set_oauthbearer_token_cb(
     conf: *mut rafka_conf_t,
-    token_cb: crate::oauthbearer::rafka_oauthbearer_token_cb_t,
-) -> crate::error::rafka_resp_err_t {
-    guard(crate::error::RAFKA_RESP_ERR__INTERNAL, || {
-        match as_mut(conf) {
-            Some(c) => {
-                c.token_cb = token_cb;
-                0
-            }
-            None => crate::error::RAFKA_RESP_ERR__INVALID_ARG,
-        }
+    token_cb: rafka_oauthbearer_token_cb_t,
+) -> rafka_resp_err_t {
+    guard_result(RAFKA_RESP_ERR__INTERNAL, || {
+        try_mut(conf, "conf")?.token_cb = token_cb;
+        Ok(0)
     })
 }
 
@@ -219,15 +201,10 @@ pub unsafe extern "C" fn rafka_conf_set_oauthbearer_token_cb(
 pub unsafe extern "C" fn rafka_conf_set_opaque(
     conf: *mut rafka_conf_t,
     opaque: *mut c_void,
-) -> crate::error::rafka_resp_err_t {
-    guard(crate::error::RAFKA_RESP_ERR__INTERNAL, || {
-        match as_mut(conf) {
-            Some(c) => {
-                c.opaque = opaque as usize;
-                0
-            }
-            None => crate::error::RAFKA_RESP_ERR__INVALID_ARG,
-        }
+) -> rafka_resp_err_t {
+    guard_result(RAFKA_RESP_ERR__INTERNAL, || {
+        try_mut(conf, "conf")?.opaque = opaque as usize;
+        Ok(0)
     })
 }
 

@@ -1,11 +1,15 @@
-//! One error code type for the whole C API, in librdkafka's spirit: 0 is OK, negative values are
-//! local errors raised by rafka itself, positive values are Kafka's broker error codes.
+//! `rafka_resp_err_t`: one error code type for the whole C API, in librdkafka's spirit: 0 is OK,
+//! negative values are local errors raised by rafka itself, positive values are Kafka's broker
+//! error codes. The engine owns the codes (`rafka_core::LocalCode`, `KafkaCode`), their names,
+//! descriptions and which are retriable; this module only translates. The `RAFKA_RESP_ERR__*`
+//! numbers below must be literals for cbindgen to write them into `include/rafka.h`;
+//! `ffi/tests/error_codes.rs` checks the header against the engine's table.
 
 use std::collections::HashMap;
 use std::ffi::{c_char, CString};
 use std::sync::{Mutex, OnceLock};
 
-use rafka_core::{Code, LocalCode};
+use rafka_core::Code;
 
 use crate::ptr::guard;
 
@@ -102,15 +106,5 @@ pub extern "C" fn rafka_err_description(err: rafka_resp_err_t) -> *const c_char 
 /// 1 when retrying a record that failed with `err` may succeed, else 0.
 #[no_mangle]
 pub extern "C" fn rafka_err_is_retriable(err: rafka_resp_err_t) -> i32 {
-    guard(0, || match Code::from_i32(err) {
-        Some(Code::Kafka(k)) if err > 0 => k.is_retriable() as i32,
-        Some(Code::Local(l)) => matches!(
-            l,
-            LocalCode::QueueFull
-                | LocalCode::TimedOut
-                | LocalCode::MessageTimedOut
-                | LocalCode::Transport
-        ) as i32,
-        _ => 0,
-    })
+    guard(0, || Code::from_i32(err).is_some_and(Code::is_retriable) as i32)
 }

@@ -1,7 +1,15 @@
-//! librafka: the C ABI of rafka, one module per C type (`conf.rs`: `rafka_conf_t`, `producer.rs`:
-//! `rafka_producer_t` and its reports, `error.rs`: `rafka_resp_err_t`), with `ptr.rs` holding the
-//! panic boundary and pointer checks every entry point goes through. `include/rafka.h` is
-//! generated from these files by cbindgen (see `ffi/cbindgen.toml`).
+//! librafka: the C ABI of rafka, one module per C type, the engine's policy translated and never
+//! restated: `conf.rs` (`rafka_conf_t`), `error.rs` (`rafka_resp_err_t`), `last_error.rs` (the
+//! per-thread error message), `oauthbearer.rs` (`rafka_oauthbearer_token_t`), `log_sink.rs`
+//! (`rafka_log_cb_t`), `handle.rs` (`rafka_producer_t`, whose functions are in `producer.rs`),
+//! `report.rs` (`rafka_delivery_report_t`, `rafka_dr_cb_t`) and `produce.rs` (`rafka_header_t`,
+//! `rafka_iovec_t`, the produce flags). `ptr.rs` holds the panic boundary and the pointer checks
+//! every entry point goes through.
+//!
+//! Imports run one way: `ptr` <- `error` <- `last_error` <- `handle` <- `report`, `log_sink`,
+//! `oauthbearer` <- `conf` <- `produce` <- `producer`. The `mod` lines below are in the order
+//! cbindgen writes the functions into `include/rafka.h` (see `ffi/cbindgen.toml`): moving one
+//! moves declarations in the header.
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)] // every function's doc has a "Safety" paragraph in prose
 #![allow(clippy::manual_c_str_literals)] // c"" literals need Rust 1.77; the workspace supports 1.75
@@ -9,7 +17,11 @@
 pub mod conf;
 pub mod error;
 pub mod oauthbearer;
-mod log_sink;
+pub mod log_sink;
+pub mod last_error;
+pub mod handle;
+pub mod report;
+pub mod produce;
 pub mod producer;
 mod ptr;
 

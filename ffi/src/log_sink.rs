@@ -1,10 +1,20 @@
-//! Forwards the engine's `log` records to the C log callback. `log` has one logger per process,
-//! so the callback of the most recently created producer that set one receives every line.
+//! `rafka_log_cb_t`: forwards the engine's `log` records to the C log callback. `log` has one
+//! logger per process, so the callback of the most recently created producer that set one
+//! receives every line.
 
-use std::ffi::{c_void, CString};
+use std::ffi::{c_char, c_void, CString};
 use std::sync::{Mutex, Once};
 
-use crate::producer::rafka_log_cb_t;
+/// The log callback: `level` is a syslog level (3 error, 4 warning, 6 info, 7 debug); `facility`
+/// and `message` are NUL-terminated, valid during the call. It may run on any thread.
+pub type rafka_log_cb_t = Option<
+    unsafe extern "C" fn(
+        level: i32,
+        facility: *const c_char,
+        message: *const c_char,
+        opaque: *mut c_void,
+    ),
+>;
 
 struct Sink {
     owner: usize,

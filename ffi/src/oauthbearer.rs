@@ -5,7 +5,8 @@
 use std::ffi::{c_char, c_void};
 
 use crate::error::{rafka_resp_err_t, RAFKA_RESP_ERR__INVALID_ARG};
-use crate::ptr::{as_mut, as_str, guard};
+use crate::last_error::invalid;
+use crate::ptr::{guard, guard_result, try_mut, try_str};
 
 /// Where a token callback puts its answer. Owned by the library and valid only during the
 /// callback; the callback calls `rafka_oauthbearer_token_set()` or
@@ -29,12 +30,13 @@ pub type rafka_oauthbearer_token_cb_t = Option<unsafe extern "C" fn(token: *mut 
 /// NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn rafka_oauthbearer_token_set(token: *mut rafka_oauthbearer_token_t, value: *const c_char) -> rafka_resp_err_t {
-    guard(RAFKA_RESP_ERR__INVALID_ARG, || match (as_mut(token), as_str(value)) {
-        (Some(t), Ok(v)) if !v.is_empty() => {
-            t.answer = Some(Ok(v.to_string()));
-            0
+    guard_result(RAFKA_RESP_ERR__INVALID_ARG, || {
+        let (t, v) = (try_mut(token, "token")?, try_str(value, "value")?);
+        if v.is_empty() {
+            return Err(invalid("value is an empty token"));
         }
-        _ => RAFKA_RESP_ERR__INVALID_ARG,
+        t.answer = Some(Ok(v.to_string()));
+        Ok(0)
     })
 }
 
@@ -46,12 +48,10 @@ pub unsafe extern "C" fn rafka_oauthbearer_token_set(token: *mut rafka_oauthbear
 /// As for `rafka_oauthbearer_token_set()`.
 #[no_mangle]
 pub unsafe extern "C" fn rafka_oauthbearer_token_set_failure(token: *mut rafka_oauthbearer_token_t, reason: *const c_char) -> rafka_resp_err_t {
-    guard(RAFKA_RESP_ERR__INVALID_ARG, || match (as_mut(token), as_str(reason)) {
-        (Some(t), Ok(r)) => {
-            t.answer = Some(Err(format!("the OAUTHBEARER token callback failed: {r}")));
-            0
-        }
-        _ => RAFKA_RESP_ERR__INVALID_ARG,
+    guard_result(RAFKA_RESP_ERR__INVALID_ARG, || {
+        let (t, r) = (try_mut(token, "token")?, try_str(reason, "reason")?);
+        t.answer = Some(Err(format!("the OAUTHBEARER token callback failed: {r}")));
+        Ok(0)
     })
 }
 

@@ -1,7 +1,13 @@
 //! The few helpers every entry point uses: the panic boundary, NULL-checked pointer conversion,
 //! and writing a message into a caller's error buffer. No other module casts raw pointers by hand.
+//!
+//! A parameter that must not be NULL goes through [`try_ref`], [`try_mut`] or [`try_str`], which
+//! name the parameter in their [`ArgError`]; `?` in a function returning an error code turns it
+//! into `RAFKA_RESP_ERR__INVALID_ARG` with "<name> is NULL" as the thread's last error message
+//! (see `last_error.rs`).
 
 use std::ffi::{c_char, CStr};
+use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Runs `f` inside a panic boundary: a panic becomes `on_panic` instead of unwinding into C.
@@ -9,31 +15,56 @@ pub(crate) fn guard<T>(on_panic: T, f: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(on_panic)
 }
 
-/// A shared reference from a handle pointer, or `None` for NULL.
+/// [`guard`] for a body that returns its error code early with `?`: `Ok(v)` and `Err(code)` both
+/// come out as they are.
+pub(crate) fn guard_result<T>(on_panic: T, f: impl FnOnce() -> Result<T, T>) -> T {
+    guard(on_panic, || f().unwrap_or_else(|e| e))
+}
+
+/// A pointer parameter the function cannot use, by the parameter's name.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ArgError {
+    Null(&'static str),
+    NotUtf8(&'static str),
+}
+
+impl fmt::Display for ArgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArgError::Null(name) => write!(f, "{name} is NULL"),
+            ArgError::NotUtf8(name) => write!(f, "{name} is not valid UTF-8"),
+        }
+    }
+}
+
+/// A shared reference from a handle pointer, or `ArgError::Null(name)`.
 ///
 /// # Safety
 /// `p` must be NULL or point to a live `T` created by this library.
-pub(crate) unsafe fn as_ref<'a, T>(p: *const T) -> Option<&'a T> {
-    p.as_ref()
+#[inline]
+pub(crate) unsafe fn try_ref<'a, T>(p: *const T, name: &'static str) -> Result<&'a T, ArgError> {
+    p.as_ref().ok_or(ArgError::Null(name))
 }
 
-/// A mutable reference from a handle pointer, or `None` for NULL.
+/// A mutable reference from a handle pointer, or `ArgError::Null(name)`.
 ///
 /// # Safety
 /// `p` must be NULL or point to a live `T` created by this library, not aliased during the call.
-pub(crate) unsafe fn as_mut<'a, T>(p: *mut T) -> Option<&'a mut T> {
-    p.as_mut()
+#[inline]
+pub(crate) unsafe fn try_mut<'a, T>(p: *mut T, name: &'static str) -> Result<&'a mut T, ArgError> {
+    p.as_mut().ok_or(ArgError::Null(name))
 }
 
-/// A NUL-terminated C string as `&str`: `Err(true)` for NULL, `Err(false)` for invalid UTF-8.
+/// A NUL-terminated C string as `&str`, or why not (NULL, not UTF-8) naming the parameter.
 ///
 /// # Safety
 /// `s` must be NULL or a valid NUL-terminated string that outlives the returned reference.
-pub(crate) unsafe fn as_str<'a>(s: *const c_char) -> Result<&'a str, bool> {
+#[inline]
+pub(crate) unsafe fn try_str<'a>(s: *const c_char, name: &'static str) -> Result<&'a str, ArgError> {
     if s.is_null() {
-        return Err(true);
+        return Err(ArgError::Null(name));
     }
-    CStr::from_ptr(s).to_str().map_err(|_| false)
+    CStr::from_ptr(s).to_str().map_err(|_| ArgError::NotUtf8(name))
 }
 
 /// `len` bytes at `p` as a slice; `None` for a NULL pointer (an empty slice when `len` is 0).
@@ -47,6 +78,21 @@ pub(crate) unsafe fn as_bytes<'a>(p: *const std::ffi::c_void, len: usize) -> Opt
         Some(&[])
     } else {
         Some(std::slice::from_raw_parts(p.cast::<u8>(), len))
+    }
+}
+
+/// `len` items at `p` as a slice: empty when `len` is 0 (then `p` may be NULL), else
+/// `ArgError::Null(name)` for NULL.
+///
+/// # Safety
+/// `p` must be NULL or point to `len` initialised `T` that outlive the returned slice.
+pub(crate) unsafe fn try_slice<'a, T>(p: *const T, len: usize, name: &'static str) -> Result<&'a [T], ArgError> {
+    if len == 0 {
+        Ok(&[])
+    } else if p.is_null() {
+        Err(ArgError::Null(name))
+    } else {
+        Ok(std::slice::from_raw_parts(p, len))
     }
 }
 

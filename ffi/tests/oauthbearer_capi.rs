@@ -14,7 +14,11 @@ use std::sync::{Mutex, OnceLock};
 use common::secure::*;
 use rafka::conf::*;
 use rafka::oauthbearer::*;
+use rafka::handle::rafka_producer_t;
+use rafka::last_error::rafka_last_error_message;
+use rafka::produce::*;
 use rafka::producer::*;
+use rafka::report::rafka_delivery_report_t;
 
 fn cluster() -> &'static SecureCluster {
     static C: OnceLock<SecureCluster> = OnceLock::new();

@@ -229,6 +229,21 @@ def test_reports_left_after_close_inside_a_callback_are_served_when_the_producer
     assert sorted(ran) == [0, 1, 2, 3, 4]
 
 
+def test_timeouts_of_none_negative_and_infinity_all_wait_for_ever():
+    topic = new_topic()
+    got = []
+    p = rafka.Producer({"bootstrap.servers": bootstrap(), "on_delivery": lambda e, m: got.append(e)})
+    p.produce(topic, b"a")
+    assert p.flush(float("inf")) == 0
+    p.produce(topic, b"b")
+    assert p.flush(-1) == 0
+    p.produce(topic, b"c")
+    assert p.flush() == 0
+    p.close(float("inf"))
+    assert got == [None, None, None]
+    assert [raw(r, "value") for r in consume(topic, 3)] == [b"a", b"b", b"c"]
+
+
 def test_context_manager_flushes_and_closes():
     topic = new_topic()
     with rafka.Producer({"bootstrap.servers": bootstrap()}) as p:

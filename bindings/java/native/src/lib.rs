@@ -141,11 +141,10 @@ fn producer<'a>(handle: jlong) -> Result<&'a Producer, Failure> {
     Ok(unsafe { &*(handle as *const Producer) })
 }
 
-/// A Java timeout in ms; `Long.MAX_VALUE` ("forever", as `close()` passes it) is capped at ten years
-/// so that the engine's `Instant::now() + timeout` cannot overflow.
+/// A Java timeout in ms, negative taken as 0; `Long.MAX_VALUE` ("forever", as `close()` passes
+/// it) needs nothing special: the engine takes any `Duration`.
 fn timeout(ms: jlong) -> Duration {
-    const TEN_YEARS_MS: jlong = 10 * 365 * 24 * 3600 * 1000;
-    Duration::from_millis(ms.clamp(0, TEN_YEARS_MS) as u64)
+    Duration::from_millis(ms.max(0) as u64)
 }
 
 /// Producers made by `create` and not yet freed: what the tests check `free` against.
@@ -288,7 +287,7 @@ pub extern "system" fn Java_io_rafka_internal_RafkaNative_send<'l>(
             let bytes = &*buf;
             let mut record = ProducerRecord {
                 topic: utf8(&bytes[topic], "topic")?,
-                partition: (partition >= 0).then_some(partition),
+                partition: ProducerRecord::partition_from_i32(partition),
                 key: key.map(|r| &bytes[r]),
                 value: value.map(|r| &bytes[r]),
                 headers: Vec::with_capacity(header_ranges.len() / 2),

@@ -16,30 +16,48 @@ import org.apache.kafka.common.protocol.Errors;
 public final class ErrorMapping {
     private ErrorMapping() {}
 
+    // rafka's local codes, named as the engine names them (with its leading '_' dropped). The
+    // engine's table (LocalCode in core/src/error.rs) is the one definition: ffi/tests/error_codes.rs
+    // fails when a number here differs from it or a code is missing.
+    static final int MSG_TIMED_OUT = -192;
+    static final int UNKNOWN_PARTITION = -190;
+    static final int UNKNOWN_TOPIC = -188;
+    static final int INVALID_ARG = -186;
+    static final int TIMED_OUT = -185;
+    static final int QUEUE_FULL = -184;
+    static final int STATE = -172;
+    static final int DESTROY = -197;
+    static final int TRANSPORT = -195;
+    static final int PURGE_QUEUE = -152;
+    static final int FATAL = -150;
+    static final int MSG_SIZE_TOO_LARGE = -130;
+    static final int INVALID_CONFIG = -131;
+    static final int INTERNAL = -132;
+
     public static RuntimeException toException(int code, String message) {
         if (code > 0 && code <= Short.MAX_VALUE) {
             RuntimeException e = Errors.forCode((short) code).exception(message);
             return e != null ? e : new KafkaException(message);
         }
         switch (code) {
-            case -192: // _MSG_TIMED_OUT: not acknowledged within delivery.timeout.ms
-            case -188: // _UNKNOWN_TOPIC: no metadata within max.block.ms
-            case -190: // _UNKNOWN_PARTITION: the partition is not in the metadata within max.block.ms
-            case -185: // _TIMED_OUT: flush/close/partitionsFor
+            case MSG_TIMED_OUT: // not acknowledged within delivery.timeout.ms
+            case UNKNOWN_TOPIC: // no metadata within max.block.ms
+            case UNKNOWN_PARTITION: // the partition is not in the metadata within max.block.ms
+            case TIMED_OUT: // flush/close/partitionsFor
                 return new TimeoutException(message);
-            case -184: // _QUEUE_FULL: no room in buffer.memory within max.block.ms
+            case QUEUE_FULL: // no room in buffer.memory within max.block.ms
                 return new BufferExhaustedException(message);
-            case -130: // _MSG_SIZE_TOO_LARGE
+            case MSG_SIZE_TOO_LARGE:
                 return new RecordTooLargeException(message);
-            case -131: // _INVALID_CONFIG
+            case INVALID_CONFIG:
                 return new ConfigException(message);
-            case -195: // _TRANSPORT
+            case TRANSPORT:
                 return new NetworkException(message);
-            case -172: // _STATE: the producer is closed
+            case STATE: // the producer is closed
                 return new IllegalStateException("Cannot perform operation after producer has been closed (" + message + ")");
-            case -186: // _INVALID_ARG
+            case INVALID_ARG:
                 return new IllegalArgumentException(message);
-            default: // _DESTROY (closed before delivery), _PURGE_QUEUE, _FATAL, _INTERNAL
+            default: // DESTROY (closed before delivery), PURGE_QUEUE, FATAL, INTERNAL
                 return new KafkaException(message);
         }
     }

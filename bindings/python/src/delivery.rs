@@ -1,0 +1,147 @@
+//! Delivery plumbing: the engine's delivery handler queues each report (`deliver`, any thread,
+//! never touching Python) and `Shared::serve` runs the Python callbacks on the thread that
+//! polls, the GIL held, reusing one `Message` object while no callback keeps it.
+
+use std::sync::Mutex;
+
+use pyo3::prelude::*;
+use rafka_core::Delivery;
+
+use crate::errors::kafka_error;
+use crate::message::{Message, MessageData};
+
+/// A delivery report waiting for a Python thread: its callback and the message for it.
+struct Report {
+    callback: Callback,
+    msg: MessageData,
+}
+
+/// Whose callback a report goes to.
+enum Callback {
+    /// The producer's `on_delivery`; no reference of its own per record.
+    Default,
+    /// One given to `produce` for this record.
+    Own(Box<PyObject>),
+}
+
+/// The opaque of a record whose report goes to the producer's `on_delivery` (a boxed callback's
+/// address is never 1).
+pub(crate) const DEFAULT_CB: usize = 1;
+
+/// State shared between the Python object and the engine's delivery handler.
+#[derive(Default)]
+pub(crate) struct Shared {
+    /// Reports whose callbacks have yet to run, in delivery order.
+    ready: Mutex<Vec<Report>>,
+    /// The vector `serve` swaps in for `ready`, kept with its capacity: growing a fresh one for
+    /// every poll cost page faults on the produce thread.
+    spare: Mutex<Vec<Report>>,
+    /// The Message object `serve` last handed to a callback (see `Message`).
+    reuse: Mutex<Option<Py<Message>>>,
+}
+
+impl Shared {
+    /// Runs the callbacks of queued reports on this thread, the GIL held; `default` gives the
+    /// producer's `on_delivery` (asked again for each batch, as a callback may end in the
+    /// garbage collector clearing it). The first exception a callback raises stops it and is
+    /// returned (as confluent-kafka raises it from poll/flush); the reports after it stay queued
+    /// for the next call.
+    pub(crate) fn serve(&self, py: Python<'_>, default: impl Fn() -> Option<PyObject>) -> PyResult<()> {
+        loop {
+            let mut batch = std::mem::take(&mut *lock(&self.spare));
+            {
+                let mut ready = lock(&self.ready);
+                if ready.is_empty() {
+                    drop(ready);
+                    *lock(&self.spare) = batch;
+                    return Ok(());
+                }
+                std::mem::swap(&mut *ready, &mut batch);
+            }
+            let mut reuse = lock(&self.reuse).take().map(|m| m.into_bound(py));
+            // Our own reference: a callback may end in the collector clearing `refs`.
+            let default = default();
+            let mut it = batch.drain(..);
+            while let Some(r) = it.next() {
+                if let Err(e) = run_callback(py, r, default.as_ref(), &mut reuse) {
+                    lock(&self.ready).splice(0..0, it);
+                    return Err(e);
+                }
+            }
+            drop(it);
+            // Kept for the next poll unless a long flush made it huge (bounded memory).
+            if batch.capacity() <= SPARE_MAX_REPORTS {
+                *lock(&self.spare) = batch;
+            }
+            *lock(&self.reuse) = reuse.map(Bound::unbind);
+        }
+    }
+}
+
+/// The most reports whose room `spare` keeps (about 120 bytes each).
+const SPARE_MAX_REPORTS: usize = 16 * 1024;
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The engine's delivery handler. It never touches Python: it runs wherever the engine reports
+/// (inside `poll`/`flush`/`close` with the GIL released, or on a thread that raced `close`), so it
+/// only queues the report; `Shared::serve` runs the callbacks on the Python thread, GIL held,
+/// without a GIL hand-off per record. `opaque` is the callback, boxed by `enqueue` (0: none,
+/// `DEFAULT_CB`: the producer's).
+pub(crate) fn deliver(shared: &Shared, d: &Delivery<'_>, opaque: usize) {
+    let callback = match opaque {
+        0 => return,
+        DEFAULT_CB => Callback::Default,
+        // SAFETY: made by Box::into_raw in `enqueue`; the engine reports each accepted record once.
+        _ => Callback::Own(unsafe { Box::from_raw(opaque as *mut PyObject) }),
+    };
+    let msg = MessageData {
+        topic: d.topic.clone(),
+        partition: d.partition,
+        offset: d.offset,
+        timestamp: d.timestamp,
+        record: d.to_owned_record(),
+        error: d.error.cloned(),
+        latency: d.latency_us as f64 / 1e6,
+    };
+    let report = Report { callback, msg };
+    lock(&shared.ready).push(report);
+}
+
+/// `reuse`: the Message object of the previous report, taken for this one if nothing else holds
+/// it; left holding this report's.
+fn run_callback<'py>(py: Python<'py>, r: Report, default: Option<&PyObject>, reuse: &mut Option<Bound<'py, Message>>) -> PyResult<()> {
+    let callback = match &r.callback {
+        Callback::Own(cb) => &**cb,
+        // DEFAULT_CB is only given while the producer has one; it is gone only once the
+        // garbage collector cleared the producer, whose reports then have no one to go to.
+        Callback::Default => match default {
+            Some(cb) => cb,
+            None => return Ok(()),
+        },
+    };
+    // Bound references: dropped with a plain decref (the GIL is held), not pyo3's deferred one.
+    let err: Bound<'_, PyAny> = match &r.msg.error {
+        Some(e) => Bound::new(py, kafka_error(e))?.into_any(),
+        None => py.None().into_bound(py),
+    };
+    let msg: Bound<'_, Message> = match reuse.take() {
+        // SAFETY: reading the count of a live object with the GIL held; 1 is our own reference.
+        Some(m) if unsafe { pyo3::ffi::Py_REFCNT(m.as_ptr()) } == 1 => {
+            // SAFETY: the only reference is ours, so no method of it runs now (see `Message`).
+            unsafe { *m.get().data.get() = r.msg };
+            m
+        }
+        _ => Bound::new(py, Message { data: std::cell::UnsafeCell::new(r.msg) })?,
+    };
+    // PyObject_CallFunctionObjArgs passes the arguments on the C stack (vectorcall inside
+    // CPython): no argument tuple per report, as `call1` would build. Stable ABI since 3.2.
+    // SAFETY: every pointer is a live object held above; the list ends with NULL; the result is
+    // a new reference or NULL with an exception set, which `from_owned_ptr_or_err` takes over.
+    let ret = unsafe { pyo3::ffi::PyObject_CallFunctionObjArgs(callback.as_ptr(), err.as_ptr(), msg.as_ptr(), std::ptr::null_mut::<pyo3::ffi::PyObject>()) };
+    *reuse = Some(msg);
+    unsafe { Bound::from_owned_ptr_or_err(py, ret) }?;
+    Ok(())
+}

@@ -1,0 +1,562 @@
+//! `rafka.Producer`: confluent-kafka's Producer on the engine. Arguments are parsed in
+//! `record.rs`, reports come back through `delivery.rs`.
+//!
+//! Threads: delivery reports run on whichever Python thread calls `poll`/`flush`
+//! (`DeliveryMode::Poll`). That thread releases the GIL around the engine's blocking wait and
+//! runs the queued callbacks once it holds the GIL again.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use rafka_core::{Config, DeliveryMode, LocalCode, TrySend};
+
+use crate::buffers::{self, Data};
+use crate::delivery::{deliver, Shared, DEFAULT_CB};
+use crate::errors::{kafka_error, to_py_err};
+use crate::gil_cell::GilCell;
+use crate::record::{check_callback, int_arg, parse_headers, topic_str, Parsed};
+use crate::{logbridge, oauth};
+
+/// Python classes of `rafka.admin`, imported once.
+static ADMIN: GILOnceCell<Py<PyModule>> = GILOnceCell::new();
+
+/// `rafka.Producer(conf)`: confluent-kafka's Producer.
+///
+/// Frozen (no borrow flag to check on every call): the engine sits in a `GilCell`, which `close`
+/// empties.
+#[pyclass(module = "rafka._rafka", subclass, frozen)]
+pub(crate) struct Producer {
+    /// `None` once closed. Calls that release the GIL or run Python code hold an `Arc` of it, so
+    /// a `close` meanwhile only drops the last reference when they are done.
+    engine: GilCell<Option<Arc<rafka_core::Producer>>>,
+    /// The engine's id, for its log lines (see `logbridge`).
+    id: u64,
+    /// Cleared by the garbage collector (`__clear__`): its remaining reports are not served.
+    collected: AtomicBool,
+    shared: Arc<Shared>,
+    /// The Python objects it holds, which the garbage collector sees (`__traverse__`) and can
+    /// drop (`__clear__`): a producer whose `on_delivery` is a bound method of the object that
+    /// holds the producer is a reference cycle, collected like confluent-kafka's.
+    refs: GilCell<PyRefs>,
+    /// When the logger's level was last read (ms since `created`), see `refresh_log_level`.
+    level_read_ms: AtomicU64,
+    created: Instant,
+    /// `oauth_cb` from the configuration, refreshed from poll()/flush().
+    oauth: Option<oauth::OAuthCallback>,
+}
+
+#[derive(Default)]
+struct PyRefs {
+    /// `on_delivery` from the configuration: for records produced without a callback.
+    default_cb: Option<PyObject>,
+    /// Where the engine's log lines go (see `logbridge`).
+    logger: Option<Py<PyAny>>,
+}
+
+fn closed_error() -> PyErr {
+    PyRuntimeError::new_err("Producer has been closed")
+}
+
+/// `close()` ran while produce() parsed its arguments (`produce` turns it into `closed_error`).
+fn closed_engine_error() -> rafka_core::Error {
+    rafka_core::Error::local(LocalCode::State, "the producer is closed; produce() is no longer possible")
+}
+
+impl Producer {
+    /// The engine, for a call that may release the GIL or run Python code.
+    fn engine(&self, py: Python<'_>) -> PyResult<Arc<rafka_core::Producer>> {
+        self.engine.get(py).clone().ok_or_else(closed_error)
+    }
+
+    /// Runs the callbacks of queued reports on this thread (see `Shared::serve`).
+    fn serve(&self, py: Python<'_>) -> PyResult<()> {
+        self.shared.serve(py, || self.refs.get(py).default_cb.as_ref().map(|c| c.clone_ref(py)))
+    }
+
+    /// Serves every queued report; returns the first exception.
+    fn serve_all(&self, py: Python<'_>) -> PyResult<()> {
+        let mut first = None;
+        while let Err(e) = self.serve(py) {
+            first.get_or_insert(e);
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    fn drain_logs(&self, py: Python<'_>) {
+        if !logbridge::pending() {
+            return;
+        }
+        if let Some(logger) = self.logger(py) {
+            logbridge::drain(py, &logger, self.id);
+        }
+    }
+
+    fn logger(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.refs.get(py).logger.as_ref().map(|l| l.clone_ref(py))
+    }
+
+    /// Follows changes of the logger's level, at most once a second; not once closed (`close`
+    /// unregistered the engine).
+    fn refresh_log_level(&self, py: Python<'_>) {
+        let now = self.created.elapsed().as_millis() as u64;
+        if now.saturating_sub(self.level_read_ms.load(Ordering::Relaxed)) >= 1000 && self.engine.get(py).is_some() {
+            self.level_read_ms.store(now, Ordering::Relaxed);
+            if let Some(logger) = self.logger(py) {
+                let _ = logbridge::register(logger.bind(py), self.id);
+                // Reading the level ran Python code: a close() on another thread may have
+                // unregistered this producer meanwhile.
+                if self.engine.get(py).is_none() {
+                    logbridge::unregister(self.id);
+                }
+            }
+        }
+    }
+
+    /// Hands one record to the engine without blocking on memory. With the GIL held and every
+    /// buffer borrowed, unless the engine would have to wait for the topic's metadata: then the
+    /// GIL is released for that send (writable buffers copied first).
+    fn enqueue(&self, py: Python<'_>, topic: &str, parsed: &mut Parsed<'_>) -> rafka_core::Result<()> {
+        // The callback travels with the record as its opaque; `deliver` takes it back.
+        let opaque = match parsed.callback.take() {
+            Some(cb) => Box::into_raw(Box::new(cb)) as usize,
+            None if self.refs.get(py).default_cb.is_some() => DEFAULT_CB,
+            None => 0,
+        };
+        // Borrowed, not cloned: nothing below releases the GIL or runs Python code before the
+        // send returns, so `close` cannot run meanwhile.
+        let tried = match self.engine.get(py) {
+            Some(engine) => engine.try_send_with_opaque(&parsed.record(topic), opaque),
+            None => Err(closed_engine_error()),
+        };
+        let r = match tried {
+            Ok(TrySend::Queued) => Ok(()),
+            Ok(TrySend::WouldWait) => {
+                parsed.key.detach();
+                parsed.value.detach();
+                parsed.headers.iter_mut().for_each(|(_, v)| v.detach());
+                let rec = parsed.record(topic);
+                match self.engine.get(py).clone() {
+                    Some(engine) => {
+                        let r = py.allow_threads(|| engine.send_with_opaque(&rec, opaque, false));
+                        if r.is_ok() && self.engine.get(py).is_none() {
+                            // close() ran while this send waited and may have served its reports
+                            // already; this record's own (failed) report would wait for the
+                            // producer to be garbage: serve it now.
+                            let _ = py.allow_threads(|| engine.poll(Duration::ZERO));
+                            if let Err(e) = self.serve_all(py) {
+                                e.write_unraisable(py, None);
+                            }
+                        }
+                        r
+                    }
+                    None => Err(closed_engine_error()),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        if r.is_err() && opaque > DEFAULT_CB {
+            // SAFETY: not accepted, so the engine will not report it: the box is still ours.
+            drop(unsafe { Box::from_raw(opaque as *mut PyObject) });
+        }
+        r
+    }
+}
+
+/// A Python timeout in seconds. None, a negative number or NaN waits for ever, which the engine
+/// takes as `Duration::MAX` (so does a number too large for a `Duration`).
+fn timeout_of(t: Option<f64>) -> Duration {
+    match t {
+        Some(t) if t >= 0.0 => Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX),
+        _ => Duration::MAX,
+    }
+}
+
+fn send_error(e: &rafka_core::Error) -> PyErr {
+    if e.is_local(LocalCode::QueueFull) {
+        PyBufferError::new_err(format!("Local: Queue full: {}", e.message()))
+    } else {
+        to_py_err(e)
+    }
+}
+
+#[pymethods]
+impl Producer {
+    #[new]
+    #[pyo3(signature = (conf=None, **kwargs))]
+    fn new(py: Python<'_>, conf: Option<&Bound<'_, PyDict>>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let mut config = Config::new();
+        let mut logger: Option<Py<PyAny>> = None;
+        let mut default_cb: Option<PyObject> = None;
+        let (mut oauth_cb, mut oauth_config): (Option<PyObject>, String) = (None, String::new());
+        for d in [conf, kwargs].into_iter().flatten() {
+            for (k, v) in d.iter() {
+                let k: String = k.extract().map_err(|_| PyTypeError::new_err("conf keys must be str"))?;
+                match k.as_str() {
+                    "logger" => {
+                        logger = Some(v.unbind());
+                        continue;
+                    }
+                    "on_delivery" | "delivery.report.cb" => {
+                        default_cb = Some(v.unbind());
+                        check_callback(&default_cb, py, "on_delivery")?;
+                        continue;
+                    }
+                    "oauth_cb" => {
+                        oauth_cb = Some(v.unbind());
+                        check_callback(&oauth_cb, py, "oauth_cb")?;
+                        continue;
+                    }
+                    "sasl.oauthbearer.config" => {
+                        // The callback's argument (librdkafka passes it to its token callback too).
+                        oauth_config = v.str()?.to_string();
+                        continue;
+                    }
+                    _ => {}
+                }
+                let v = if let Ok(b) = v.extract::<bool>() { b.to_string() } else { v.str()?.to_string() };
+                config.set(&k, &v).map_err(|e| to_py_err(&e.into()))?;
+            }
+        }
+        let logger = match logger {
+            Some(l) => l,
+            None => py.import("logging")?.call_method1("getLogger", ("rafka",))?.unbind(),
+        };
+        let shared = Arc::new(Shared::default());
+        let s2 = shared.clone();
+        if oauth_cb.is_none() && !oauth_config.is_empty() {
+            return Err(to_py_err(&rafka_core::Error::local(LocalCode::InvalidConfig, "sasl.oauthbearer.config is the argument of oauth_cb; without oauth_cb it has no use (librdkafka's unsecured-JWT builder is not supported)")));
+        }
+        let oauth = oauth_cb.map(|cb| oauth::OAuthCallback::new(py, cb, oauth_config));
+        let mut builder = rafka_core::Producer::builder(config).delivery_mode(DeliveryMode::Poll).delivery_handler(move |d, opaque| deliver(&s2, d, opaque));
+        if let Some(o) = &oauth {
+            builder = builder.oauthbearer_token_provider(o.provider());
+        }
+        let inner = builder.build().map_err(|e| to_py_err(&e))?;
+        logbridge::register(logger.bind(py), inner.id())?;
+        Ok(Producer {
+            id: inner.id(),
+            engine: GilCell::new(Some(Arc::new(inner))),
+            collected: AtomicBool::new(false),
+            shared,
+            refs: GilCell::new(PyRefs { default_cb, logger: Some(logger) }),
+            level_read_ms: AtomicU64::new(0),
+            created: Instant::now(),
+            oauth,
+        })
+    }
+
+    /// Queue one record; raises BufferError when the buffer is full, as confluent-kafka does.
+    #[pyo3(signature = (topic, value=None, key=None, partition=None, on_delivery=None, callback=None, timestamp=None, headers=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn produce<'py>(
+        &self,
+        py: Python<'py>,
+        topic: &Bound<'py, PyAny>,
+        value: Option<&Bound<'py, PyAny>>,
+        key: Option<&Bound<'py, PyAny>>,
+        partition: Option<&Bound<'py, PyAny>>,
+        on_delivery: Option<PyObject>,
+        callback: Option<PyObject>,
+        timestamp: Option<&Bound<'py, PyAny>>,
+        headers: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<()> {
+        if self.engine.get(py).is_none() {
+            return Err(closed_error());
+        }
+        let topic = topic_str(topic)?;
+        let callback = on_delivery.or(callback);
+        check_callback(&callback, py, "on_delivery")?;
+        let mut keep = Vec::new();
+        let mut parsed = Parsed {
+            partition: int_arg(partition, -1, &|| "partition".into())?,
+            timestamp: int_arg(timestamp, 0, &|| "timestamp".into())?,
+            value: buffers::extract(value, &|| "value".into())?,
+            key: buffers::extract(key, &|| "key".into())?,
+            headers: parse_headers(headers, &mut keep, &|| "headers".into())?,
+            callback,
+        };
+        let r = self.enqueue(py, topic, &mut parsed);
+        self.drain_logs(py);
+        r.map_err(|e| if self.engine.get(py).is_none() { closed_error() } else { send_error(&e) })
+    }
+
+    /// Queue many records in one call: `messages` is a list whose items are dicts as
+    /// confluent-kafka's `produce_batch` takes (`value`, `key`, `partition`, `timestamp`,
+    /// `headers`, `callback`), `(key, value)` tuples, or bare values. Records are queued in order
+    /// up to the first that cannot be (buffer full, ...): returns how many were, so
+    /// `messages[:n]` are queued. Dicts not queued get the error under `'_error'`.
+    #[pyo3(signature = (topic, messages, partition=-1, callback=None, on_delivery=None))]
+    fn produce_batch<'py>(
+        &self,
+        py: Python<'py>,
+        topic: &Bound<'py, PyAny>,
+        messages: &Bound<'py, PyAny>,
+        partition: i32,
+        callback: Option<PyObject>,
+        on_delivery: Option<PyObject>,
+    ) -> PyResult<usize> {
+        if self.engine.get(py).is_none() {
+            return Err(closed_error());
+        }
+        let topic = topic_str(topic)?;
+        let default = callback.or(on_delivery);
+        check_callback(&default, py, "on_delivery")?;
+        let items: Vec<Bound<'py, PyAny>> = if let Ok(l) = messages.downcast::<PyList>() {
+            l.iter().collect()
+        } else if let Ok(t) = messages.downcast::<PyTuple>() {
+            t.iter().collect()
+        } else {
+            return Err(PyTypeError::new_err("messages must be a list"));
+        };
+        // Every item is checked before any is queued, as confluent-kafka does.
+        let mut keep: Vec<Bound<'py, PyAny>> = Vec::new();
+        let mut parsed: Vec<Parsed<'py>> = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let what = |f: &str| format!("messages[{i}] {f}");
+            let p = if let Ok(d) = item.downcast::<PyDict>() {
+                let get = |f: &str| -> PyResult<Option<Bound<'py, PyAny>>> { d.get_item(f) };
+                let (v, k, part, ts, h, cb) = (get("value")?, get("key")?, get("partition")?, get("timestamp")?, get("headers")?, get("callback")?);
+                let cb = match cb.filter(|c| !c.is_none()) {
+                    Some(c) => Some(c.unbind()),
+                    None => default.as_ref().map(|c| c.clone_ref(py)),
+                };
+                check_callback(&cb, py, &what("callback"))?;
+                let p = Parsed {
+                    partition: int_arg(part.as_ref(), partition, &|| what("partition"))?,
+                    timestamp: int_arg(ts.as_ref(), 0, &|| what("timestamp"))?,
+                    value: buffers::extract(v.as_ref(), &|| what("value"))?,
+                    key: buffers::extract(k.as_ref(), &|| what("key"))?,
+                    headers: parse_headers(h.as_ref(), &mut keep, &|| what("headers"))?,
+                    callback: cb,
+                };
+                keep.extend([v, k, h].into_iter().flatten());
+                p
+            } else if let Ok(t) = item.downcast::<PyTuple>() {
+                if t.len() != 2 {
+                    return Err(PyTypeError::new_err(format!("messages[{i}]: a tuple must be (key, value)")));
+                }
+                let (k, v) = (t.get_item(0)?, t.get_item(1)?);
+                let p = Parsed {
+                    partition,
+                    timestamp: 0,
+                    key: buffers::extract(Some(&k), &|| what("key"))?,
+                    value: buffers::extract(Some(&v), &|| what("value"))?,
+                    headers: Vec::new(),
+                    callback: default.as_ref().map(|c| c.clone_ref(py)),
+                };
+                keep.push(k);
+                keep.push(v);
+                p
+            } else {
+                Parsed {
+                    partition,
+                    timestamp: 0,
+                    key: Data::None,
+                    value: buffers::extract(Some(item), &|| format!("messages[{i}]"))?,
+                    headers: Vec::new(),
+                    callback: default.as_ref().map(|c| c.clone_ref(py)),
+                }
+            };
+            parsed.push(p);
+        }
+        let mut queued = 0;
+        let mut failure = None;
+        for p in parsed.iter_mut() {
+            match self.enqueue(py, topic, p) {
+                Ok(()) => queued += 1,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(e) = failure {
+            let err = Py::new(py, kafka_error(&e))?;
+            for item in &items[queued..] {
+                if let Ok(d) = item.downcast::<PyDict>() {
+                    d.set_item("_error", err.clone_ref(py))?;
+                }
+            }
+        }
+        self.drain_logs(py);
+        Ok(queued)
+    }
+
+    /// Serve delivery reports, waiting up to `timeout` seconds; returns how many were served.
+    #[pyo3(signature = (timeout=None))]
+    fn poll(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<usize> {
+        let engine = self.engine(py)?;
+        let t = timeout_of(timeout);
+        if let Some(o) = &self.oauth {
+            o.maybe_refresh(py);
+        }
+        let n = py.allow_threads(|| engine.poll(t));
+        self.refresh_log_level(py);
+        self.drain_logs(py);
+        self.serve(py)?;
+        Ok(n)
+    }
+
+    /// Wait for every queued record to be reported; returns how many are still queued.
+    #[pyo3(signature = (timeout=None))]
+    fn flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<u64> {
+        let engine = self.engine(py)?;
+        let deadline = Instant::now().checked_add(timeout_of(timeout));
+        loop {
+            // In slices, serving callbacks in between: reports do not pile up during a long flush.
+            let step = deadline.map_or(Duration::from_millis(100), |d| d.saturating_duration_since(Instant::now()).min(Duration::from_millis(100)));
+            if let Some(o) = &self.oauth {
+                o.maybe_refresh(py);
+            }
+            let done = py.allow_threads(|| engine.flush(step)).is_ok();
+            self.drain_logs(py);
+            self.serve(py)?;
+            if done || deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+        }
+        self.refresh_log_level(py);
+        Ok(engine.in_flight_count())
+    }
+
+    fn purge(&self, py: Python<'_>) -> PyResult<()> {
+        let engine = self.engine(py)?;
+        py.allow_threads(|| engine.purge());
+        Ok(())
+    }
+
+    /// confluent-kafka's `list_topics`: the cluster's metadata (one topic's, or every topic's),
+    /// as `rafka.admin.ClusterMetadata`. Raises KafkaException (`_TIMED_OUT`) after `timeout` s.
+    #[pyo3(signature = (topic=None, timeout=-1.0))]
+    fn list_topics(&self, py: Python<'_>, topic: Option<String>, timeout: f64) -> PyResult<PyObject> {
+        let engine = self.engine(py)?;
+        let t = timeout_of(Some(timeout));
+        let names: Option<Vec<&str>> = topic.as_deref().map(|t| vec![t]);
+        let r = py.allow_threads(|| engine.metadata(names.as_deref(), t));
+        self.drain_logs(py);
+        let md = r.map_err(|e| to_py_err(&e))?;
+        let admin = ADMIN.get_or_try_init(py, || py.import("rafka.admin").map(Bound::unbind))?.bind(py);
+        let err_obj = |e: &Option<rafka_core::Error>| -> PyResult<PyObject> {
+            Ok(match e {
+                Some(e) => Py::new(py, kafka_error(e))?.into_any(),
+                None => py.None(),
+            })
+        };
+        let brokers = PyDict::new(py);
+        for b in &md.brokers {
+            brokers.set_item(b.id, admin.getattr("BrokerMetadata")?.call1((b.id, &b.host, b.port))?)?;
+        }
+        let topics = PyDict::new(py);
+        for t in &md.topics {
+            let parts = PyDict::new(py);
+            for p in &t.partitions {
+                let pm = admin.getattr("PartitionMetadata")?.call1((p.id, p.leader, p.replicas.clone(), p.isrs.clone(), err_obj(&p.error)?))?;
+                parts.set_item(p.id, pm)?;
+            }
+            topics.set_item(&t.name, admin.getattr("TopicMetadata")?.call1((&t.name, parts, err_obj(&t.error)?))?)?;
+        }
+        let cm = admin
+            .getattr("ClusterMetadata")?
+            .call1((md.cluster_id.clone(), md.controller_id, brokers, topics, md.orig_broker_id, md.orig_broker_name.clone()))?;
+        Ok(cm.unbind())
+    }
+
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.engine.get(py).as_ref().ok_or_else(closed_error)?.in_flight_count() as usize)
+    }
+
+    /// Flush (up to `timeout` seconds) and close the engine; later calls raise RuntimeError.
+    #[pyo3(signature = (timeout=None))]
+    fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        let Some(engine) = self.engine.take(py) else { return Ok(()) };
+        let t = timeout_of(timeout);
+        let r = py.allow_threads(|| engine.close(t));
+        self.drain_logs(py);
+        logbridge::unregister(self.id);
+        let served = self.serve_all(py);
+        // The last reference unless a call on another thread still holds one: its threads and
+        // sockets go now, not when the Python object is garbage.
+        py.allow_threads(move || drop(engine));
+        served?;
+        r.map_err(|e| to_py_err(&e))
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        // SAFETY: the collector calls this with the GIL held.
+        let refs = unsafe { self.refs.get_unchecked() };
+        if let Some(cb) = &refs.default_cb {
+            visit.call(cb)?;
+        }
+        if let Some(l) = &refs.logger {
+            visit.call(l)?;
+        }
+        if let Some(o) = &self.oauth {
+            o.traverse(&visit)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        Python::with_gil(|py| {
+            self.collected.store(true, Ordering::SeqCst);
+            let refs = self.refs.take(py);
+            if let Some(o) = &self.oauth {
+                o.clear(py);
+            }
+            drop(refs);
+            // Unreachable, so no one will poll it: its engine is closed on a thread of its own,
+            // which may wait up to delivery.timeout.ms for records in flight; the collector
+            // (run by whichever thread allocated) does not wait for that.
+            if let Some(engine) = self.engine.take(py) {
+                let id = self.id;
+                let dropped = std::thread::Builder::new().name("rafka-collected".into()).spawn(move || {
+                    drop(engine);
+                    logbridge::unregister(id);
+                });
+                if let Err(e) = dropped {
+                    log::error!("cannot start a thread to close a collected producer ({e}); it stays open");
+                }
+            }
+        });
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> PyResult<bool> {
+        self.close(py, None)?;
+        Ok(false)
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        let engine = self.engine.0.get_mut().take();
+        let open = engine.is_some();
+        Python::with_gil(|py| {
+            // The engine's own drop closes it (if `close` did not), waiting for reports: let
+            // other threads run.
+            if let Some(engine) = engine {
+                py.allow_threads(move || drop(engine));
+            }
+            // Also after close(): reports queued after its own serve_all (a callback raised, or
+            // a send raced it) still get their callbacks. Not for a collected producer: its
+            // callbacks belong to the garbage being freed.
+            if !self.collected.load(Ordering::SeqCst) {
+                if let Err(e) = self.serve_all(py) {
+                    e.write_unraisable(py, None);
+                }
+            }
+        });
+        if open {
+            logbridge::unregister(self.id);
+        }
+    }
+}
