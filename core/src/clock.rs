@@ -44,6 +44,16 @@ pub(crate) fn instant_of(ns: u64) -> Instant {
 }
 
 /// Milliseconds since the Unix epoch, read from the wall clock.
+/// The longest wait a timeout given to the producer stands for. The public methods take any
+/// `Duration` and cap it at this, so a binding says "wait for ever" as `Duration::MAX` and no
+/// `Instant` arithmetic can overflow (a century fits every platform's `Instant`).
+pub const LONGEST_WAIT: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// The instant `timeout` from now, `timeout` capped at [`LONGEST_WAIT`].
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    Instant::now() + timeout.min(LONGEST_WAIT)
+}
+
 #[cfg(test)]
 pub(crate) fn wall_ms() -> i64 {
     wall_ns() / 1_000_000

@@ -7,6 +7,7 @@
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::clock;
 use crate::error::{Error, LocalCode};
 use crate::record::{Delivery, DeliveryResult};
 
@@ -52,10 +53,10 @@ impl DeliveryFuture {
         }
     }
 
-    /// Waits up to `timeout`; `Err(_TIMED_OUT)` if the report has not come by then (the record is
+    /// Waits up to `timeout` (any `Duration`: see `LONGEST_WAIT`); `Err(_TIMED_OUT)` if the report has not come by then (the record is
     /// still on its way and the future can be waited on again).
     pub fn wait_timeout(&self, timeout: Duration) -> DeliveryResult {
-        let deadline = Instant::now() + timeout;
+        let deadline = clock::deadline_after(timeout);
         let mut g = self.slot.result.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if let Some(r) = g.as_ref() {

@@ -16,7 +16,8 @@ use arc_swap::ArcSwap;
 use crossbeam_queue::SegQueue;
 
 use crate::accumulator::{PartitionQueue, PendingRecord, TopicState, RECORD_OVERHEAD};
-use crate::clock;
+use crate::clock::{self, deadline_after};
+pub use crate::clock::LONGEST_WAIT;
 use crate::config::{Config, ProducerConfig};
 use crate::completion::{Completion, DeliveryFuture, FutureSlot};
 use crate::delivery::{Deliverer, DeliveryHandler, DeliveryJob, DeliveryMode, Outcome};
@@ -621,16 +622,6 @@ impl Drop for Producer {
         let t = self.inner.config.delivery_timeout + self.inner.config.request_timeout;
         let _ = self.close(t);
     }
-}
-
-/// The longest wait a timeout given to the producer stands for. The public methods take any
-/// `Duration` and cap it at this, so a binding says "wait for ever" as `Duration::MAX` and no
-/// `Instant` arithmetic can overflow (a century fits every platform's `Instant`).
-pub const LONGEST_WAIT: Duration = Duration::from_secs(100 * 365 * 86_400);
-
-/// The instant `timeout` from now, `timeout` capped at [`LONGEST_WAIT`].
-fn deadline_after(timeout: Duration) -> Instant {
-    Instant::now() + timeout.min(LONGEST_WAIT)
 }
 
 #[cfg(test)]
