@@ -166,7 +166,8 @@ class LocalKafka:
         self.env = dict(os.environ if env is None else env)
         e = self.env
         self.state = Path(state if state is not None else (e.get("RAFKA_KAFKA_STATE") or DEFAULT_STATE))
-        self.cache = Path(e.get("RAFKA_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "rafka"))
+        home = e.get("HOME") or os.path.expanduser("~")
+        self.cache = Path(e.get("RAFKA_CACHE") or os.path.join(home, ".cache", "rafka"))
         timeout = e.get("RAFKA_KAFKA_TIMEOUT") or "90"
         if not is_uint(timeout):
             raise UsageError(f"RAFKA_KAFKA_TIMEOUT must be whole seconds, got '{timeout}'")
@@ -271,7 +272,7 @@ class LocalKafka:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
             code = subprocess.run([self.javac, "-nowarn", "-encoding", "UTF-8", "-cp", self.classpath(version), "-d", str(tmp),
-                                   str(HARNESS_TOOL)], stdout=sys.stderr, env=self.env).returncode
+                                   str(HARNESS_TOOL)], stdout=2, env=self.env).returncode  # javac's output on our stderr
             if code != 0:
                 raise KafkaError(f"compiling {HARNESS_TOOL} failed")
             (tmp / ".complete").touch()
