@@ -36,7 +36,7 @@ def main():
 
     bootstrap = os.environ.get("RAFKA_BOOTSTRAP") or sh(str(KAFKA), "bootstrap")
     sh("mvn", "-q", "-B", "-DskipTests", "package", cwd=ROOT / "bindings" / "java")
-    jar = next((ROOT / "bindings" / "java" / "target").glob("rafka-java-*.jar"))
+    jar = next((ROOT / "bindings" / "java" / "target").glob("rafka-[0-9]*.jar"))
     classpath = f"{jar}:{sh(str(KAFKA), 'classpath')}"
     load_at_start = round(os.getloadavg()[0], 2)
     runs = []
