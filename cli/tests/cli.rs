@@ -187,3 +187,19 @@ fn perf_prints_a_progress_line_every_five_seconds_as_kafka_producer_perf_test_do
     assert!(first.contains(" records sent, ") && first.contains(" records/sec (") && first.ends_with(" ms max latency."), "{out}");
     assert!(lines.last().unwrap().starts_with("12000 records sent, "), "{out}");
 }
+
+#[test]
+fn produce_shows_records_per_second_on_a_terminal_and_not_when_piped() {
+    let t = topic("cli-progress", 1);
+    let cmd = format!("printf 'a\\nb\\nc\\n' | {} produce --bootstrap-server {} --topic {t}", env!("CARGO_BIN_EXE_rafka"), bootstrap());
+    // util-linux's script(1) gives the command a terminal for its standard error.
+    let out = Command::new("script").args(["-qec", &cmd, "/dev/null"]).output().unwrap();
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{tty}");
+    assert!(tty.contains("3 records sent, 3 acknowledged, ") && tty.contains(" records/s"), "{tty}");
+    assert_eq!(consumed(&t, 3).len(), 3);
+
+    let (ok, _, err) = rafka(&["produce", "--bootstrap-server", &bootstrap(), "--topic", &t], "d\n");
+    assert!(ok, "{err}");
+    assert!(!err.contains("records/s"), "no progress when standard error is a pipe: {err}");
+}
