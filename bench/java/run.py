@@ -30,7 +30,7 @@ def main():
     kafka = LocalKafka()
     bootstrap = os.environ.get("RAFKA_BOOTSTRAP") or kafka.bootstrap()
     sh("mvn", "-q", "-B", "-DskipTests", "package", cwd=ROOT / "bindings" / "java")
-    jar = next((ROOT / "bindings" / "java" / "target").glob("rafka-java-*.jar"))
+    jar = next((ROOT / "bindings" / "java" / "target").glob("rafka-[0-9]*.jar"))
     classpath = f"{jar}:{kafka_classpath()}"
     load_at_start = round(os.getloadavg()[0], 2)
     runs = []

@@ -1,88 +1,20 @@
-//! Small flag parsing shared by the subcommands: `--flag value`, repeatable flags, and `k=v` pairs.
+//! Value parsers and configuration helpers shared by the subcommands.
 
 use rafka_core::Config;
 
-pub struct Args {
-    items: Vec<String>,
-}
-
-impl Args {
-    pub fn new(argv: &[String]) -> Args {
-        Args { items: argv.to_vec() }
+/// A `key=value` flag value (`--header`, `--property`): the key must not be empty.
+pub fn key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        None => Err(format!("'{s}' is not key=value")),
+        Some((k, _)) if k.trim().is_empty() => Err(format!("'{s}' has an empty key")),
+        Some((k, v)) => Ok((k.to_string(), v.to_string())),
     }
-
-    /// Takes every value of `--name V` (and `--name=V`), removing them.
-    pub fn take_all(&mut self, name: &str) -> Result<Vec<String>, String> {
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < self.items.len() {
-            if self.items[i] == name {
-                if i + 1 >= self.items.len() {
-                    return Err(format!("{name} needs a value"));
-                }
-                out.push(self.items.remove(i + 1));
-                self.items.remove(i);
-            } else if let Some(v) = self.items[i].strip_prefix(&format!("{name}=")) {
-                out.push(v.to_string());
-                self.items.remove(i);
-            } else {
-                i += 1;
-            }
-        }
-        Ok(out)
-    }
-
-    pub fn take(&mut self, name: &str) -> Result<Option<String>, String> {
-        let mut v = self.take_all(name)?;
-        if v.len() > 1 {
-            return Err(format!("{name} given {} times", v.len()));
-        }
-        Ok(v.pop())
-    }
-
-    pub fn require(&mut self, name: &str) -> Result<String, String> {
-        self.take(name)?.ok_or_else(|| format!("{name} is required"))
-    }
-
-    /// Takes `--name` followed by every value up to the next flag (`--producer-props a=b c=d`).
-    pub fn take_list(&mut self, name: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        while let Some(i) = self.items.iter().position(|a| a == name) {
-            self.items.remove(i);
-            while i < self.items.len() && !self.items[i].starts_with("--") {
-                out.push(self.items.remove(i));
-            }
-        }
-        out
-    }
-
-    pub fn flag(&mut self, name: &str) -> bool {
-        match self.items.iter().position(|a| a == name) {
-            Some(i) => {
-                self.items.remove(i);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Fails on anything not taken.
-    pub fn finish(self) -> Result<(), String> {
-        match self.items.first() {
-            None => Ok(()),
-            Some(a) => Err(format!("unexpected argument '{a}'")),
-        }
-    }
-}
-
-pub fn parse_num<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, String> {
-    v.trim().parse().map_err(|_| format!("{name} must be a number, got '{v}'"))
 }
 
 /// Applies `k=v` pairs to a configuration, naming the pair that fails.
 pub fn apply_props(config: &mut Config, props: &[String]) -> Result<(), String> {
     for p in props {
-        let (k, v) = p.split_once('=').ok_or_else(|| format!("'{p}' is not key=value"))?;
+        let (k, v) = key_value(p)?;
         config.set(k.trim(), v.trim()).map_err(|e| e.to_string())?;
     }
     Ok(())

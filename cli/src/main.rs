@@ -1,5 +1,5 @@
-//! The `rafka` command: `produce` (stdin lines to a topic) and `perf` (a producer performance test
-//! with the flags and summary line of Kafka's `kafka-producer-perf-test`).
+//! The `rafka` command: `produce` (stdin lines to a topic), `perf` (a producer performance test
+//! with the flags and output lines of Kafka's `kafka-producer-perf-test`) and `completions`.
 
 /// mimalloc unless `RAFKA_ALLOCATOR=system`: see rafka-core's `alloc.rs`.
 #[global_allocator]
@@ -11,46 +11,46 @@ mod produce;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage:
-  rafka produce --bootstrap-server H:P --topic T [--key-separator S] [--header k=v]... [--property k=v]...
-      Writes one record per line of standard input. Exits 1 naming the lines that failed.
-  rafka perf --topic T --num-records N (--record-size B | --payload-file F [--payload-delimiter D])
-             --throughput R [--bootstrap-server H:P] [--producer-props k=v ...] [--producer.config FILE]
-             [--print-metrics] [--warmup-records N]
-      Sends N records of B random letters (or payloads picked at random from F, split at D, default
-      \\n) at up to R records/s (-1: no limit) and prints the summary line of
-      kafka-producer-perf-test. Compression and every other setting go in --producer-props.
-  rafka --version
-Logs: RAFKA_LOG=info|debug (default warn) on standard error.";
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// Kafka producer client: produce from standard input, or measure with kafka-producer-perf-test's flags.
+#[derive(Parser)]
+#[command(name = "rafka", version, after_help = "Logs: RAFKA_LOG=info|debug (default warn) on standard error.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    Produce(produce::ProduceArgs),
+    Perf(perf::PerfArgs),
+    /// Prints a shell completion script: `rafka completions bash > /etc/bash_completion.d/rafka`.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+}
 
 fn main() -> ExitCode {
     // The engine logs through the `log` crate; RAFKA_LOG=debug (or RUST_LOG) shows it.
     env_logger::Builder::from_env(env_logger::Env::new().filter_or("RAFKA_LOG", "warn").write_style("RAFKA_LOG_STYLE"))
         .format_timestamp_millis()
         .init();
-    let mut argv: Vec<String> = std::env::args().skip(1).collect();
-    if argv.is_empty() {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
-    }
-    let cmd = argv.remove(0);
-    let result = match cmd.as_str() {
-        "produce" => produce::run(&argv),
-        "perf" => perf::run(&argv),
-        "--version" | "-V" | "version" => {
-            println!("rafka {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
+    // clap prints --help/--version on stdout (exit 0) and usage errors on stderr (exit 2).
+    let cli = Cli::parse();
+    let (name, result) = match cli.command {
+        Cmd::Produce(a) => ("produce", produce::run(a)),
+        Cmd::Perf(a) => ("perf", perf::run(a)),
+        Cmd::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "rafka", &mut std::io::stdout());
+            ("completions", Ok(()))
         }
-        "--help" | "-h" | "help" => {
-            println!("{USAGE}");
-            Ok(())
-        }
-        other => Err(format!("unknown command '{other}'\n{USAGE}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("rafka {cmd}: {e}");
+            eprintln!("rafka {name}: {e}");
             ExitCode::from(1)
         }
     }

@@ -7,9 +7,56 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use clap::{ArgGroup, Args};
 use rafka_core::{Config, Producer, ProducerRecord};
 
-use crate::args::{apply_props, parse_num, read_properties, Args};
+use crate::args::{apply_props, read_properties};
+
+/// Sends N records as fast as allowed and prints kafka-producer-perf-test's lines: one every 5 s
+/// while sending, then the summary (and a steady-state summary after --warmup-records).
+///
+/// The flags are kafka-producer-perf-test's; compression and every other setting go in
+/// --producer-props or --producer.config.
+#[derive(Args)]
+#[command(group(ArgGroup::new("payload").required(true).args(["record_size", "payload_file"])))]
+pub struct PerfArgs {
+    /// Topic to send to (it must exist).
+    #[arg(long, value_name = "T")]
+    topic: String,
+    /// Number of records to send.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    num_records: u64,
+    /// Size of each record in bytes (random capital letters).
+    #[arg(long, value_name = "B")]
+    record_size: Option<usize>,
+    /// Payloads read from this file, split at --payload-delimiter; one picked at random per record.
+    #[arg(long, value_name = "F")]
+    payload_file: Option<String>,
+    /// Delimiter of --payload-file (\n and \t are understood).
+    #[arg(long, value_name = "D", default_value = "\\n", requires = "payload_file")]
+    payload_delimiter: String,
+    /// Records per second at most; -1: no limit.
+    #[arg(long, value_name = "R", allow_negative_numbers = true)]
+    throughput: f64,
+    /// Kafka broker(s) to bootstrap from (or bootstrap.servers in --producer-props).
+    #[arg(long, value_name = "H:P")]
+    bootstrap_server: Option<String>,
+    /// Producer settings: --producer-props bootstrap.servers=H:P acks=all linger.ms=5 ...
+    #[arg(long, value_name = "K=V", num_args = 1.., value_parser = |s: &str| crate::args::key_value(s).map(|_| s.to_string()))]
+    producer_props: Vec<String>,
+    /// A properties file of producer settings (--producer-props win over it).
+    #[arg(long = "producer.config", value_name = "FILE")]
+    producer_config: Option<String>,
+    /// Prints buffered records and elapsed time at the end.
+    #[arg(long)]
+    print_metrics: bool,
+    /// Records sent first and left out of a second, steady-state summary line.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    warmup_records: u64,
+}
+
+/// Kafka's tool prints a progress line this often while records are acknowledged.
+const REPORTING_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Latencies in whole milliseconds: a counter per millisecond up to a minute, then one bucket.
 struct Stats {
@@ -17,6 +64,8 @@ struct Stats {
     failed: AtomicU64,
     bytes: AtomicU64,
     inner: Mutex<Window>,
+    /// Prints the progress line every REPORTING_INTERVAL, from the delivery thread, as Java's does.
+    reporting: bool,
 }
 
 struct Window {
@@ -37,8 +86,9 @@ const HIST_MS: usize = 60_000;
 const STEADY: usize = 1;
 
 impl Stats {
-    fn new() -> Self {
+    fn new(reporting: bool) -> Self {
         Stats {
+            reporting,
             acked: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
@@ -85,6 +135,9 @@ impl Stats {
         w.win_bytes += bytes as u64;
         w.win_latency += ms;
         w.win_max = w.win_max.max(ms);
+        if self.reporting && w.win_start.elapsed() >= REPORTING_INTERVAL {
+            print_window(&mut w);
+        }
         drop(w);
         self.acked.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
@@ -103,29 +156,24 @@ impl Stats {
     }
 }
 
-pub fn run(argv: &[String]) -> Result<(), String> {
-    let mut a = Args::new(argv);
-    let topic = a.require("--topic")?;
-    let num: u64 = parse_num("--num-records", &a.require("--num-records")?)?;
-    let size = a.take("--record-size")?.map(|v| parse_num::<usize>("--record-size", &v)).transpose()?;
-    let payload_file = a.take("--payload-file")?;
-    let delimiter = a.take("--payload-delimiter")?.unwrap_or_else(|| "\\n".into());
-    let throughput: f64 = parse_num("--throughput", &a.require("--throughput")?)?;
-    let bootstrap = a.take("--bootstrap-server")?;
-    let mut props = a.take_list("--producer-props");
-    if let Some(f) = a.take("--producer.config")? {
+pub fn run(a: PerfArgs) -> Result<(), String> {
+    let PerfArgs {
+        topic,
+        num_records: num,
+        record_size: size,
+        payload_file,
+        payload_delimiter: delimiter,
+        throughput,
+        bootstrap_server: bootstrap,
+        producer_props: mut props,
+        producer_config,
+        print_metrics,
+        warmup_records: warmup,
+    } = a;
+    if let Some(f) = producer_config {
         let mut from_file = read_properties(&f)?;
         from_file.append(&mut props);
         props = from_file;
-    }
-    let print_metrics = a.flag("--print-metrics");
-    let warmup: u64 = match a.take("--warmup-records")? {
-        Some(w) => parse_num("--warmup-records", &w)?,
-        None => 0,
-    };
-    a.finish()?;
-    if num == 0 {
-        return Err("--num-records must be at least 1".into());
     }
     // Java's tool: either random letters of --record-size bytes, or payloads read from a file
     // (split at the delimiter, one picked at random per record).
@@ -155,9 +203,9 @@ pub fn run(argv: &[String]) -> Result<(), String> {
         return Err("no bootstrap servers: give --bootstrap-server or bootstrap.servers in --producer-props".into());
     }
 
-    let stats = Arc::new(Stats::new());
+    let stats = Arc::new(Stats::new(true));
     // Records after the first --warmup-records, as Kafka's tool counts them: their opaque is 1.
-    let steady = Arc::new(Stats::new());
+    let steady = Arc::new(Stats::new(false));
     let (s2, steady2) = (stats.clone(), steady.clone());
     let producer = Producer::builder(config)
         .delivery_handler(move |d, opaque| match d.error {
@@ -179,7 +227,6 @@ pub fn run(argv: &[String]) -> Result<(), String> {
 
     let start = Instant::now();
     let mut steady_start = start;
-    let mut last_report = start;
     for i in 0..num {
         if i == warmup && warmup > 0 {
             steady_start = Instant::now();
@@ -200,10 +247,6 @@ pub fn run(argv: &[String]) -> Result<(), String> {
             if w.first_error.as_deref().is_some_and(|m| m.contains("_UNKNOWN_TOPIC") || m.contains("_INVALID_CONFIG")) {
                 return Err(e.to_string());
             }
-        }
-        if i % 1024 == 0 && last_report.elapsed() >= Duration::from_secs(5) {
-            last_report = Instant::now();
-            progress(&stats);
         }
     }
     producer.flush(Duration::from_secs(3600)).map_err(|e| e.to_string())?;
@@ -226,8 +269,8 @@ pub fn run(argv: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-fn progress(stats: &Stats) {
-    let mut w = stats.inner.lock().unwrap();
+/// Kafka's progress line for the window, then a new window.
+fn print_window(w: &mut Window) {
     let secs = w.win_start.elapsed().as_secs_f64();
     if w.win_count > 0 {
         println!(

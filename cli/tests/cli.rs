@@ -148,3 +148,58 @@ fn perf_wants_exactly_one_of_record_size_and_payload_file() {
     assert!(!ok);
     assert!(err.contains("--record-size") && err.contains("--payload-file"), "{err}");
 }
+
+#[test]
+fn help_works_for_the_command_and_every_subcommand_without_a_broker() {
+    for args in [&["--help"][..], &["produce", "--help"], &["perf", "--help"], &["completions", "--help"]] {
+        let (ok, out, err) = rafka(args, "");
+        assert!(ok, "rafka {args:?}: {err}");
+        assert!(out.contains("Usage: rafka"), "rafka {args:?}: {out}");
+    }
+}
+
+#[test]
+fn produce_refuses_a_header_with_an_empty_name() {
+    let (ok, _, err) = rafka(&["produce", "--bootstrap-server", "127.0.0.1:1", "--topic", "t", "--header", "=v"], "x\n");
+    assert!(!ok);
+    assert!(err.contains("--header") && err.contains("empty key"), "{err}");
+}
+
+#[test]
+fn completions_prints_a_bash_script_naming_the_subcommands() {
+    let (ok, out, err) = rafka(&["completions", "bash"], "");
+    assert!(ok, "{err}");
+    assert!(out.contains("complete -F") && out.contains("produce") && out.contains("--num-records"), "{out}");
+}
+
+#[test]
+fn perf_prints_a_progress_line_every_five_seconds_as_kafka_producer_perf_test_does() {
+    let t = topic("cli-perf-progress", 1);
+    // 1,500 records/s for 8 s: at least one progress line before the summary.
+    let (ok, out, err) = rafka(
+        &["perf", "--topic", &t, "--num-records", "12000", "--record-size", "10", "--throughput", "1500", "--producer-props", &format!("bootstrap.servers={}", bootstrap())],
+        "",
+    );
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.len() >= 2, "{out}");
+    let first = lines[0];
+    assert!(first.contains(" records sent, ") && first.contains(" records/sec (") && first.ends_with(" ms max latency."), "{out}");
+    assert!(lines.last().unwrap().starts_with("12000 records sent, "), "{out}");
+}
+
+#[test]
+fn produce_shows_records_per_second_on_a_terminal_and_not_when_piped() {
+    let t = topic("cli-progress", 1);
+    let cmd = format!("printf 'a\\nb\\nc\\n' | {} produce --bootstrap-server {} --topic {t}", env!("CARGO_BIN_EXE_rafka"), bootstrap());
+    // util-linux's script(1) gives the command a terminal for its standard error.
+    let out = Command::new("script").args(["-qec", &cmd, "/dev/null"]).output().unwrap();
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{tty}");
+    assert!(tty.contains("3 records sent, 3 acknowledged, ") && tty.contains(" records/s"), "{tty}");
+    assert_eq!(consumed(&t, 3).len(), 3);
+
+    let (ok, _, err) = rafka(&["produce", "--bootstrap-server", &bootstrap(), "--topic", &t], "d\n");
+    assert!(ok, "{err}");
+    assert!(!err.contains("records/s"), "no progress when standard error is a pipe: {err}");
+}

@@ -1,9 +1,9 @@
 //! Delivery reports: exactly one per record, run in send order per partition.
 //!
-//! The I/O thread finishes a whole batch with one push of a [`DeliveryJob`] onto a channel. The
+//! The I/O thread finishes a whole batch with one push of a `DeliveryJob` onto a channel. The
 //! jobs are run either by the producer's delivery thread (the default) or, in
 //! [`DeliveryMode::Poll`], by application threads calling `Producer::poll` (librdkafka's model).
-//! Running a job walks its records in order: it resolves each record's [`Completion`], then
+//! Running a job walks its records in order: it resolves each record's `Completion`, then
 //! releases the record's `buffer.memory` and counts it as completed for `flush()`.
 //! Callbacks never run on the I/O thread, so a slow callback cannot stall the sockets.
 

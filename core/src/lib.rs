@@ -5,6 +5,34 @@
 //! (one lock-free queue per partition, `memory.rs` bounding what is buffered) -> `io/` (the I/O
 //! thread: connections, batches, Produce requests) -> `protocol/` (the wire format) ->
 //! `delivery.rs` (reports, on the delivery thread or `poll()`).
+//!
+//! # Example
+//!
+//! Settings are the Java producer's (`bootstrap.servers`, `acks`, `linger.ms`, ...); each `send`
+//! gets exactly one delivery report, here waited for through the returned future:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use rafka_core::{Config, Producer, ProducerRecord};
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let mut config = Config::new();
+//!     config.set("bootstrap.servers", "127.0.0.1:9092")?.set("linger.ms", "5")?;
+//!     let producer = Producer::new(config)?;
+//!     let metadata = producer.send(&ProducerRecord::new("events").key(b"k").value(b"hello"))?.wait()?;
+//!     println!("written to partition {} at offset {}", metadata.partition, metadata.offset);
+//!     // or with a callback, run on the delivery thread:
+//!     producer.send_with_callback(&ProducerRecord::new("events").value(b"again"), |d| {
+//!         if let Some(e) = d.error {
+//!             eprintln!("not delivered: {e}");
+//!         }
+//!     })?;
+//!     producer.close(Duration::from_secs(30))?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! `examples/rust/producer.rs` in the repository is a complete program.
 
 mod accumulator;
 pub mod alloc;

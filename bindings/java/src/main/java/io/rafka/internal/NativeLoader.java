@@ -13,6 +13,8 @@ import java.util.Locale;
  */
 final class NativeLoader {
     static final String LIBRARY = "rafka_jni";
+    /** The platform whose library `mvn package` puts in the jar (the one it was built on: linux-x86_64 for releases). */
+    static final String PACKAGED = "linux-x86_64";
 
     private NativeLoader() {}
 
@@ -32,8 +34,10 @@ final class NativeLoader {
         try {
             System.loadLibrary(LIBRARY);
         } catch (UnsatisfiedLinkError e) {
-            UnsatisfiedLinkError err = new UnsatisfiedLinkError("the rafka jar has no " + resource
-                    + " for this platform and java.library.path has no " + System.mapLibraryName(LIBRARY));
+            UnsatisfiedLinkError err = new UnsatisfiedLinkError("rafka needs its native library for "
+                    + platform() + " (" + System.mapLibraryName(LIBRARY) + "): this jar carries only "
+                    + PACKAGED + " and java.library.path has none. Build it on this platform with"
+                    + " `cargo build --release -p rafka-jni` and pass -Djava.library.path=<dir holding it>");
             err.initCause(e);
             throw err;
         }
