@@ -638,7 +638,7 @@ impl Conn {
             let faults = self
                 .shared
                 .faults_for(self.node(), api, Direction::Requests);
-            if !self.forward(frame, &faults, Direction::Requests) {
+            if !self.forward(frame, &faults, Direction::Requests, None) {
                 break;
             }
         }
@@ -670,10 +670,7 @@ impl Conn {
             let faults = self
                 .shared
                 .faults_for(self.node(), api, Direction::Responses);
-            let go_on = self.forward(frame, &faults, Direction::Responses);
-            if let Some(c) = corr {
-                lock(&self.inflight).remove(&c);
-            }
+            let go_on = self.forward(frame, &faults, Direction::Responses, corr);
             if let Some(a) = api {
                 *lock(&self.listener.stats).responses.entry(a).or_default() += 1;
             }
@@ -732,8 +729,20 @@ impl Conn {
     }
 
     /// Applies `faults` to `frame` and forwards what is left of it. False when the connection
-    /// is to be closed.
-    fn forward(&self, mut frame: Vec<u8>, faults: &[(RuleId, Fault)], dir: Direction) -> bool {
+    /// is to be closed. `answers` is the correlation id of a response, which stops counting as
+    /// in flight just before the client can read it (or when it is dropped).
+    fn forward(
+        &self,
+        mut frame: Vec<u8>,
+        faults: &[(RuleId, Fault)],
+        dir: Direction,
+        answers: Option<i32>,
+    ) -> bool {
+        let answered = || {
+            if let Some(c) = answers {
+                lock(&self.inflight).remove(&c);
+            }
+        };
         if let Some((id, _)) = faults.iter().find(|(_, f)| *f == Fault::BlackHole) {
             self.stall(*id);
         }
@@ -749,6 +758,7 @@ impl Conn {
                     }
                 }
                 Fault::DropResponse { then } => {
+                    answered();
                     log::info!(
                         "faultproxy: response dropped on a connection to {} (rule {})",
                         self.listener.upstream,
@@ -763,6 +773,7 @@ impl Conn {
                     };
                 }
                 Fault::CutMidFrame { .. } => {
+                    answered();
                     let dst = if dir == Direction::Requests {
                         &self.broker
                     } else {
@@ -794,6 +805,7 @@ impl Conn {
                 Fault::BlackHole | Fault::RefuseConnections { .. } => {}
             }
         }
+        answered();
         let mut dst = if dir == Direction::Requests {
             &self.broker
         } else {
