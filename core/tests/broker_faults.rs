@@ -3,145 +3,16 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
+use common::cluster::*;
 use common::*;
 use rafka_core::{LocalCode, Producer, ProducerRecord};
 
-/// A cluster of `brokers` brokers under its own state dir; stopped at process exit (`atexit`).
-struct Cluster {
-    env: Vec<(String, String)>,
-    bootstrap: String,
-}
-
-impl Cluster {
-    fn start(name: &str, brokers: u32, port: u16) -> Cluster {
-        // A fixed state dir: a cluster left behind by a crashed run is stopped first.
-        let state = std::env::temp_dir().join(format!("rafka-{name}"));
-        let env = vec![("RAFKA_KAFKA_STATE".to_string(), state.display().to_string())];
-        let mut c = Cluster { env, bootstrap: String::new() };
-        let _ = std::panic::catch_unwind(|| c.kafka(&["down"]));
-        let out = c.kafka(&["up", "--brokers", &brokers.to_string(), "--port", &port.to_string()]);
-        c.bootstrap = out.lines().last().and_then(|l| l.strip_prefix("bootstrap.servers=")).expect("up prints bootstrap.servers last").to_string();
-        c
-    }
-
-    fn kafka(&self, args: &[&str]) -> String {
-        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        kafka_env(args, &env)
-    }
-
-    fn consume(&self, topic: &str, n: usize) -> Vec<Consumed> {
-        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        consume_env(topic, n, &env)
-    }
-
-    fn config(&self, overrides: &[(&str, &str)]) -> rafka_core::Config {
-        init_stderr_log();
-        let mut c = rafka_core::Config::new();
-        c.set("bootstrap.servers", &self.bootstrap).unwrap();
-        for (k, v) in overrides {
-            c.set(k, v).unwrap();
-        }
-        c
-    }
-}
-
 /// The fault tests run one at a time on one 3-broker cluster.
-fn cluster() -> std::sync::MutexGuard<'static, Cluster> {
-    static C: OnceLock<Mutex<Cluster>> = OnceLock::new();
-    let m = C.get_or_init(|| {
-        let c = Cluster::start("faults", 3, 19192);
-        // Stop the cluster when the test process exits, pass or fail.
-        extern "C" fn stop() {
-            if let Some(m) = C.get() {
-                // A failed test poisons the mutex; the cluster must still be stopped.
-                let c = m.lock().unwrap_or_else(|e| e.into_inner());
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.kafka(&["down"])));
-            }
-        }
-        unsafe { libc_atexit(stop) };
-        Mutex::new(c)
-    });
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-extern "C" {
-    #[link_name = "atexit"]
-    fn libc_atexit(f: extern "C" fn()) -> i32;
-}
-
-/// Sends keyed records numbered 0, 1, 2... from a thread until `stop()` is called; collects every
-/// delivery error.
-struct StreamingSender {
-    stop: Arc<std::sync::atomic::AtomicBool>,
-    failures: Arc<Mutex<Vec<String>>>,
-    handle: std::thread::JoinHandle<usize>,
-}
-
-impl StreamingSender {
-    fn start(p: &Arc<Producer>, topic: &str, keys: usize, pause_every: usize, pause: Duration) -> StreamingSender {
-        let failures = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (p, topic, f, s) = (p.clone(), topic.to_string(), failures.clone(), stop.clone());
-        let handle = std::thread::spawn(move || {
-            let mut i = 0usize;
-            while !s.load(std::sync::atomic::Ordering::SeqCst) {
-                let f = f.clone();
-                p.send_with_callback(&ProducerRecord::new(&topic).key(format!("k{}", i % keys).as_bytes()).value(format!("{i}").as_bytes()), move |d| {
-                    if let Some(e) = d.error {
-                        f.lock().unwrap().push(e.to_string());
-                    }
-                })
-                .unwrap();
-                i += 1;
-                if i.is_multiple_of(pause_every) {
-                    std::thread::sleep(pause);
-                }
-            }
-            i
-        });
-        StreamingSender { stop, failures, handle }
-    }
-
-    /// Stops sending; returns how many records were sent and the delivery errors.
-    fn stop(self) -> (usize, Vec<String>) {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        let n = self.handle.join().unwrap();
-        let f = self.failures.lock().unwrap().clone();
-        (n, f)
-    }
-}
-
-/// Every record value (a number) appears once, and per key in increasing order. Negative values
-/// are markers outside the numbered stream.
-fn assert_exactly_once_in_key_order(got: Vec<Consumed>) {
-    let mut seen = std::collections::HashSet::new();
-    let mut last: HashMap<String, i64> = HashMap::new();
-    for r in got {
-        let v: i64 = String::from_utf8(r.value.unwrap()).unwrap().parse().unwrap();
-        assert!(seen.insert(v), "record {v} stored twice");
-        if v >= 0 {
-            let k = String::from_utf8(r.key.unwrap()).unwrap();
-            let prev = last.insert(k.clone(), v);
-            assert!(prev.is_none_or(|p| p < v), "key {k}: {v} stored after {prev:?}");
-        }
-    }
-}
-
-/// The leader of partition 0 of `topic`, from `topic describe`.
-fn leader_of(c: &Cluster, topic: &str, partition: i32) -> i32 {
-    let out = c.kafka(&["topic", "describe", topic]);
-    for line in out.lines() {
-        if line.contains(&format!("Partition: {partition}\t")) || line.contains(&format!("Partition: {partition} ")) {
-            if let Some(rest) = line.split("Leader: ").nth(1) {
-                return rest.split_whitespace().next().unwrap().parse().unwrap();
-            }
-        }
-    }
-    panic!("no leader for {topic}-{partition} in:\n{out}");
+fn cluster() -> MutexGuard<'static, Cluster> {
+    Cluster::shared("faults", 3, 19192)
 }
 
 #[test]
@@ -150,7 +21,7 @@ fn killing_and_restarting_a_broker_mid_stream_loses_nothing_duplicates_nothing_a
     let topic = unique_topic("kill");
     c.kafka(&["topic", "create", &topic, "--partitions", "3", "--replication-factor", "3", "--config", "min.insync.replicas=2"]);
     let p = Arc::new(Producer::new(c.config(&[("acks", "all"), ("linger.ms", "5"), ("batch.size", "2048"), ("request.timeout.ms", "5000"), ("delivery.timeout.ms", "120000")])).unwrap());
-    let victim = leader_of(&c, &topic, 0);
+    let victim = c.leader_of(&topic, 0);
     // Sends until told to stop: through the kill, the outage and the restart.
     let sender = StreamingSender::start(&p, &topic, 30, 50, Duration::from_millis(10));
     std::thread::sleep(Duration::from_millis(700));
@@ -172,7 +43,7 @@ fn paused_broker_blocks_send_then_fails_with_an_explanation_and_delivers_after_r
     let topic = unique_topic("pause");
     // One replica, so the partition lives on exactly one broker: the one we pause.
     c.kafka(&["topic", "create", &topic, "--partitions", "1", "--replication-factor", "1"]);
-    let leader = leader_of(&c, &topic, 0);
+    let leader = c.leader_of(&topic, 0);
     await_topic(&c.bootstrap, &topic);
     let buffer = 200_000usize;
     let p = Producer::new(c.config(&[
@@ -226,7 +97,7 @@ fn idle_connections_closed_by_connections_max_idle_and_a_broker_restart_do_not_f
         std::thread::sleep(Duration::from_millis(2500));
     }
     let t0 = Instant::now();
-    let leader = leader_of(&c, &topic, 0);
+    let leader = c.leader_of(&topic, 0);
     c.kafka(&["restart", &leader.to_string()]);
     p.send(&ProducerRecord::new(&topic).value(b"after-restart")).unwrap().wait().unwrap();
     assert!(t0.elapsed() < Duration::from_secs(120));
@@ -288,7 +159,7 @@ fn records_not_acknowledged_within_delivery_timeout_fail_saying_they_may_be_stor
     let c = cluster();
     let topic = unique_topic("dtimeout");
     c.kafka(&["topic", "create", &topic, "--partitions", "1", "--replication-factor", "1"]);
-    let leader = leader_of(&c, &topic, 0);
+    let leader = c.leader_of(&topic, 0);
     await_topic(&c.bootstrap, &topic);
     let p = Producer::new(c.config(&[("delivery.timeout.ms", "4000"), ("request.timeout.ms", "2000"), ("linger.ms", "0")])).unwrap();
     p.send(&ProducerRecord::new(&topic).value(b"warm-up")).unwrap().wait().unwrap();

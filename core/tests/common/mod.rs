@@ -233,6 +233,7 @@ pub fn broker_batch_codecs(topic: &str, partition: i32) -> Vec<String> {
     codecs
 }
 
+pub mod cluster;
 pub mod secure;
 
 /// With `RAFKA_TEST_LOG=error|warn|info|debug|trace`, the engine's log goes to stderr (shown for

@@ -1,0 +1,384 @@
+//! Network faults a kill cannot make, injected by the fault proxy (`testsupport/faultproxy`)
+//! between the producer and real brokers: a silent leader, a lost acknowledgement, a slow
+//! broker, truncated responses, refused connections. Each test checks that every
+//! record gets exactly one report and that Kafka's own consumer reads every record once, at the
+//! offset reported, in send order per partition.
+//!
+//! The tests share one private 3-broker cluster on ports 27192-27194 (controllers 28192-28194),
+//! started here and stopped at exit; each test puts its own proxy (ephemeral ports) in front.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use common::cluster::*;
+use common::*;
+use rafka_core::{LocalCode, Producer, ProducerRecord};
+use rafka_faultproxy::{AfterDrop, Direction, Fault, FaultProxy, Refusal, Rule, API_METADATA, API_PRODUCE};
+
+fn cluster() -> MutexGuard<'static, Cluster> {
+    Cluster::shared("faultproxy-tests", 3, 27192)
+}
+
+/// A proxy in front of every broker of `c`, broker n being the one on the n-th port.
+fn proxy(c: &Cluster) -> FaultProxy {
+    let mut b = FaultProxy::builder();
+    for (i, addr) in c.bootstrap.split(',').enumerate() {
+        b = b.broker(i as i32 + 1, addr);
+    }
+    b.start().expect("start the fault proxy")
+}
+
+/// A producer that reaches the cluster only through `proxy`.
+fn producer(proxy: &FaultProxy, overrides: &[(&str, &str)]) -> Producer {
+    init_stderr_log();
+    let mut c = rafka_core::Config::new();
+    c.set("bootstrap.servers", &proxy.bootstrap()).unwrap();
+    for (k, v) in overrides {
+        c.set(k, v).unwrap_or_else(|e| panic!("{k}={v}: {e}"));
+    }
+    Producer::new(c).unwrap()
+}
+
+fn create_topic(c: &Cluster, partitions: u32) -> String {
+    let topic = unique_topic("proxy");
+    c.kafka(&["topic", "create", &topic, "--partitions", &partitions.to_string(), "--replication-factor", "3", "--config", "min.insync.replicas=2"]);
+    await_topic(&c.bootstrap, &topic);
+    topic
+}
+
+#[derive(Debug, Clone)]
+struct Report {
+    result: Result<(i32, i64), String>,
+    at: Instant,
+}
+
+/// Records numbered 0, 1, 2... (the number is the value), each sent to a chosen partition, and
+/// every delivery report they get.
+struct Sent {
+    topic: String,
+    partitions: Vec<i32>,
+    reports: Arc<Mutex<HashMap<usize, Vec<Report>>>>,
+}
+
+impl Sent {
+    fn new(topic: &str) -> Sent {
+        Sent { topic: topic.to_string(), partitions: Vec::new(), reports: Arc::default() }
+    }
+
+    /// Sends the next record to `partition`; its number, or the error of `send()` (then the
+    /// record is not counted).
+    fn send(&mut self, p: &Producer, partition: i32) -> Result<usize, rafka_core::Error> {
+        let i = self.partitions.len();
+        let reports = self.reports.clone();
+        p.send_with_callback(&ProducerRecord::new(&self.topic).partition(partition).value(i.to_string().as_bytes()), move |d| {
+            let result = match d.error {
+                Some(e) => Err(e.to_string()),
+                None => Ok((d.partition, d.offset)),
+            };
+            reports.lock().unwrap().entry(i).or_default().push(Report { result, at: Instant::now() });
+        })?;
+        self.partitions.push(partition);
+        Ok(i)
+    }
+
+    fn reported(&self, i: usize) -> bool {
+        self.reports.lock().unwrap().contains_key(&i)
+    }
+
+    /// Waits until each of `which` has a report, at most `timeout`; true if they all have.
+    fn wait_for(&self, which: impl Iterator<Item = usize> + Clone, timeout: Duration) -> bool {
+        let end = Instant::now() + timeout;
+        loop {
+            if which.clone().all(|i| self.reported(i)) {
+                return true;
+            }
+            if Instant::now() >= end {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for every record's report; asserts exactly one each and that all succeeded.
+    fn all_delivered_once(&self, timeout: Duration) -> Vec<Report> {
+        let n = self.partitions.len();
+        let complete = self.wait_for(0..n, timeout);
+        // Late second reports would show up here too.
+        std::thread::sleep(Duration::from_millis(200));
+        let reports = self.reports.lock().unwrap();
+        assert!(complete, "records without a report after {timeout:?}: {:?}", (0..n).filter(|i| !reports.contains_key(i)).take(10).collect::<Vec<_>>());
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let r = &reports[&i];
+            assert_eq!(r.len(), 1, "record {i} got {} reports: {r:?}", r.len());
+            assert!(r[0].result.is_ok(), "record {i} failed: {:?}", r[0].result);
+            assert_eq!(r[0].result.as_ref().unwrap().0, self.partitions[i], "record {i} reported on another partition");
+            out.push(r[0].clone());
+        }
+        out
+    }
+
+    /// Kafka's consumer reads every record exactly once, at the partition and offset its report
+    /// named, and per partition in the order the records were sent.
+    fn assert_stored_once_in_order(&self, c: &Cluster, reports: &[Report]) {
+        let n = self.partitions.len();
+        let got = c.consume(&self.topic, n);
+        let mut seen: HashMap<usize, (i32, i64)> = HashMap::new();
+        for r in &got {
+            let i: usize = String::from_utf8(r.value.clone().unwrap()).unwrap().parse().unwrap();
+            assert!(seen.insert(i, (r.partition, r.offset)).is_none(), "record {i} stored twice");
+        }
+        assert_eq!(got.len(), n, "every record stored: {} missing", (0..n).filter(|i| !seen.contains_key(i)).count());
+        let mut last: HashMap<i32, (usize, i64)> = HashMap::new();
+        for (i, report) in reports.iter().enumerate() {
+            let stored = seen[&i];
+            assert_eq!(Ok(stored), report.result, "record {i}: stored at {stored:?}, reported at {:?}", report.result);
+            if let Some((prev, prev_offset)) = last.insert(stored.0, (i, stored.1)) {
+                assert!(prev_offset < stored.1, "partition {}: record {i} stored before record {prev}", stored.0);
+            }
+        }
+    }
+}
+
+#[test]
+fn black_holed_leader_holds_its_records_until_request_timeout_then_delivers_each_once_after_recovery() {
+    let c = cluster();
+    let topic = create_topic(&c, 3);
+    let proxy = proxy(&c);
+    let p = producer(&proxy, &[("request.timeout.ms", "3000"), ("delivery.timeout.ms", "60000"), ("linger.ms", "5")]);
+    let mut sent = Sent::new(&topic);
+    for part in 0..3 {
+        sent.send(&p, part).unwrap();
+    }
+    assert!(sent.wait_for(0..3, Duration::from_secs(30)), "warm-up records delivered");
+    let victim = c.leader_of(&topic, 0);
+    let silent: Vec<i32> = (0..3).filter(|q| c.leader_of(&topic, *q) == victim).collect();
+    let connections_before = proxy.stats(victim).connections;
+
+    // The victim's network path drops everything: no FIN, no RST, no answer.
+    let rule = proxy.add(Rule::new(Fault::BlackHole).broker(victim));
+    let t0 = Instant::now();
+    let mut held = Vec::new();
+    let mut others = Vec::new();
+    for k in 0..300 {
+        let part = k % 3;
+        let i = sent.send(&p, part).unwrap();
+        if silent.contains(&part) { held.push(i) } else { others.push(i) }
+    }
+    // Partitions led by the other brokers are not held up by the silent one.
+    assert!(sent.wait_for(others.iter().copied(), Duration::from_secs(10)), "records for the healthy brokers delivered during the black hole");
+    // Nothing of the silent broker's is reported, neither success nor failure, before
+    // request.timeout.ms; nor after it, while every new connection is black-holed too.
+    std::thread::sleep(Duration::from_millis(2500).saturating_sub(t0.elapsed()));
+    assert!(held.iter().all(|i| !sent.reported(*i)), "a record of the silent broker reported within request.timeout.ms");
+    std::thread::sleep(Duration::from_millis(7000).saturating_sub(t0.elapsed()));
+    assert!(held.iter().all(|i| !sent.reported(*i)), "a record of the silent broker reported while it was silent");
+    assert!(proxy.stats(victim).connections > connections_before, "the producer gave up on the silent connection after request.timeout.ms and connected again");
+
+    proxy.remove(rule);
+    let reports = sent.all_delivered_once(Duration::from_secs(60));
+    assert!(held.iter().all(|i| reports[*i].at >= t0 + Duration::from_millis(7000)), "held records were delivered after the recovery");
+    sent.assert_stored_once_in_order(&c, &reports);
+}
+
+/// One produce response from the leader is lost after the broker stored the batch; `then`
+/// says what the connection does next.
+fn lost_acknowledgement(then: AfterDrop, request_timeout_ms: u64) -> (Instant, Vec<Report>) {
+    let c = cluster();
+    let topic = create_topic(&c, 1);
+    let leader = c.leader_of(&topic, 0);
+    let proxy = proxy(&c);
+    let p = producer(&proxy, &[("request.timeout.ms", &request_timeout_ms.to_string()), ("linger.ms", "2"), ("batch.size", "2048")]);
+    let mut sent = Sent::new(&topic);
+    sent.send(&p, 0).unwrap();
+    assert!(sent.wait_for(0..1, Duration::from_secs(30)), "warm-up record delivered");
+    let rule = proxy.add(Rule::new(Fault::DropResponse { then }).broker(leader).api(API_PRODUCE));
+    let t0 = Instant::now();
+    for _ in 0..200 {
+        sent.send(&p, 0).unwrap();
+    }
+    let reports = sent.all_delivered_once(Duration::from_secs(60));
+    assert_eq!(proxy.hits(rule), Some(1), "exactly one acknowledgement was lost");
+    // Idempotence: the retry of the batch the broker already had is recognised as a duplicate,
+    // so the log holds one copy of every record.
+    sent.assert_stored_once_in_order(&c, &reports);
+    (t0, reports)
+}
+
+#[test]
+fn lost_acknowledgement_on_a_closed_connection_is_retried_and_the_broker_keeps_one_copy() {
+    lost_acknowledgement(AfterDrop::Close, 5000);
+}
+
+#[test]
+fn lost_acknowledgement_on_a_silent_connection_is_retried_after_request_timeout_and_stored_once() {
+    let (t0, reports) = lost_acknowledgement(AfterDrop::Stall, 2000);
+    let last = reports.iter().map(|r| r.at).max().unwrap();
+    assert!(last >= t0 + Duration::from_millis(2000), "the unacknowledged batch waited for request.timeout.ms ({:?})", last - t0);
+}
+
+#[test]
+fn connections_cut_mid_request_and_mid_response_are_retried_and_every_record_stored_once() {
+    let c = cluster();
+    let topic = create_topic(&c, 1);
+    let leader = c.leader_of(&topic, 0);
+    let proxy = proxy(&c);
+    let p = producer(&proxy, &[("linger.ms", "2"), ("batch.size", "2048")]);
+    let mut sent = Sent::new(&topic);
+    sent.send(&p, 0).unwrap();
+    assert!(sent.wait_for(0..1, Duration::from_secs(30)), "warm-up record delivered");
+    for direction in [Direction::Requests, Direction::Responses] {
+        // Requests: the broker never sees the whole batch. Responses: it stored the batch and
+        // the client gets half an acknowledgement.
+        let rule = proxy.add(Rule::new(Fault::CutMidFrame { direction }).broker(leader).api(API_PRODUCE).times(1));
+        for _ in 0..100 {
+            sent.send(&p, 0).unwrap();
+        }
+        sent.all_delivered_once(Duration::from_secs(60));
+        assert_eq!(proxy.hits(rule), Some(1), "one {direction:?} cut");
+    }
+    let reports = sent.all_delivered_once(Duration::from_secs(1));
+    sent.assert_stored_once_in_order(&c, &reports);
+}
+
+#[test]
+fn slow_broker_keeps_max_in_flight_blocks_send_on_a_full_buffer_and_the_error_names_the_broker() {
+    let c = cluster();
+    let topic = create_topic(&c, 1);
+    let leader = c.leader_of(&topic, 0);
+    let proxy = proxy(&c);
+    let buffer = 16 * 1024;
+    let p = producer(
+        &proxy,
+        &[
+            ("max.in.flight.requests.per.connection", "3"),
+            ("batch.size", "1024"),
+            ("linger.ms", "0"),
+            ("buffer.memory", &buffer.to_string()),
+            ("max.block.ms", "1000"),
+        ],
+    );
+    let mut sent = Sent::new(&topic);
+    sent.send(&p, 0).unwrap();
+    assert!(sent.wait_for(0..1, Duration::from_secs(30)), "warm-up record delivered");
+
+    // Every acknowledgement from the leader takes 150 ms more: send() waits for room in the
+    // buffer (less than max.block.ms each time) and succeeds; the buffer never holds more than
+    // buffer.memory.
+    let slow = proxy.add(Rule::new(Fault::Latency { delay: Duration::from_millis(150), direction: Direction::Responses }).broker(leader).api(API_PRODUCE));
+    let mut fullest = 0;
+    for _ in 0..3000 {
+        sent.send(&p, 0).expect("send() waits for room while the broker acknowledges, slowly");
+        let held = p.buffered_bytes();
+        assert!(held <= buffer, "{held} bytes buffered, over buffer.memory={buffer}");
+        fullest = fullest.max(held);
+    }
+    assert!(fullest > buffer / 2, "the slow broker filled the buffer (at most {fullest} of {buffer} bytes)");
+
+    // Now the leader takes 3 s per acknowledgement, longer than max.block.ms: send() fails,
+    // saying what is full and which broker does not answer.
+    let stuck = proxy.add(Rule::new(Fault::Latency { delay: Duration::from_secs(3), direction: Direction::Responses }).broker(leader).api(API_PRODUCE));
+    let err = loop {
+        if let Err(e) = sent.send(&p, 0) {
+            break e;
+        }
+        assert!(sent.partitions.len() < 100_000, "send() never failed on a full buffer");
+    };
+    eprintln!("send() failed as expected with: {err}");
+    assert!(err.is_local(LocalCode::QueueFull), "{err}");
+    let msg = err.message();
+    assert!(msg.contains("max.block.ms") && msg.contains("buffer.memory"), "says what was full: {msg}");
+    assert!(msg.contains(&format!("broker {leader}")) && msg.contains("unanswered"), "says which broker does not answer: {msg}");
+    proxy.remove(stuck);
+    proxy.remove(slow);
+
+    let reports = sent.all_delivered_once(Duration::from_secs(60));
+    let in_flight = proxy.stats(leader).max_in_flight.get(&API_PRODUCE).copied().unwrap_or(0);
+    assert!(in_flight <= 3, "at most max.in.flight.requests.per.connection=3 produce requests unanswered, saw {in_flight}");
+    assert!(in_flight >= 2, "requests are pipelined to a slow broker, saw at most {in_flight} in flight");
+    sent.assert_stored_once_in_order(&c, &reports);
+}
+
+/// Two produce responses of the leader spoiled by `fault`, and (`metadata`) the producer's
+/// first Metadata response.
+fn spoiled_responses_are_retried(fault: Fault, metadata: bool) {
+    let c = cluster();
+    let topic = create_topic(&c, 1);
+    let leader = c.leader_of(&topic, 0);
+    let proxy = proxy(&c);
+    let metadata_rule = metadata.then(|| proxy.add(Rule::new(fault.clone()).api(API_METADATA).times(1)));
+    let p = producer(&proxy, &[("linger.ms", "2"), ("batch.size", "2048")]);
+    let mut sent = Sent::new(&topic);
+    sent.send(&p, 0).unwrap();
+    assert!(sent.wait_for(0..1, Duration::from_secs(30)), "first record delivered");
+    if let Some(rule) = metadata_rule {
+        assert_eq!(proxy.hits(rule), Some(1), "the first Metadata response was spoiled");
+    }
+    let produce_rule = proxy.add(Rule::new(fault).broker(leader).api(API_PRODUCE).times(2));
+    for _ in 0..200 {
+        sent.send(&p, 0).unwrap();
+    }
+    let reports = sent.all_delivered_once(Duration::from_secs(60));
+    assert_eq!(proxy.hits(produce_rule), Some(2), "two Produce responses were spoiled");
+    assert!(p.fatal_error().is_none(), "{:?}", p.fatal_error());
+    // The broker stored the batches whose acknowledgements were spoiled; the retries are
+    // recognised as duplicates (idempotence) and report the offsets of the first copies.
+    sent.assert_stored_once_in_order(&c, &reports);
+}
+
+#[test]
+fn truncated_metadata_and_produce_responses_are_retried_and_every_record_stored_once() {
+    spoiled_responses_are_retried(Fault::Truncate, true);
+}
+
+#[test]
+fn refused_connections_are_retried_with_backoff_and_the_records_delivered_once_accepted() {
+    let c = cluster();
+    let topic = create_topic(&c, 3);
+    let proxy = proxy(&c);
+    // Every connection is reset as soon as it is accepted, from the first bootstrap attempt on.
+    let refuse = proxy.add(Rule::new(Fault::RefuseConnections { how: Refusal::Reset }));
+    let p = producer(&proxy, &[("reconnect.backoff.ms", "100"), ("reconnect.backoff.max.ms", "1000"), ("max.block.ms", "30000")]);
+    let p = Arc::new(p);
+    let sender = {
+        let (p, topic) = (p.clone(), topic.clone());
+        std::thread::spawn(move || {
+            // Blocks in send() until metadata arrives.
+            let mut sent = Sent::new(&topic);
+            for k in 0..30 {
+                sent.send(&p, k % 3).unwrap();
+            }
+            sent
+        })
+    };
+    std::thread::sleep(Duration::from_secs(4));
+    let refused: u64 = (1..=3).map(|n| proxy.stats(n).refused).sum();
+    proxy.remove(refuse);
+    // With reconnect.backoff.ms=100 doubling to 1000 ms, each bootstrap broker is tried about
+    // six times in 4 s; without backoff it would be thousands of times.
+    assert!(refused >= 3, "the producer kept trying to connect: {refused} attempts");
+    assert!(refused <= 3 * 12, "reconnects back off: {refused} attempts in 4 s");
+    let mut sent = sender.join().unwrap();
+    let reports = sent.all_delivered_once(Duration::from_secs(60));
+    sent.assert_stored_once_in_order(&c, &reports);
+
+    // Mid-stream: the leader's connection is cut and the port refuses (ECONNREFUSED) for 2 s.
+    let leader = c.leader_of(&topic, 0);
+    let refuse = proxy.add(Rule::new(Fault::RefuseConnections { how: Refusal::Closed }).broker(leader));
+    let cut = proxy.add(Rule::new(Fault::CutMidFrame { direction: Direction::Requests }).broker(leader).api(API_PRODUCE).times(1));
+    let t0 = Instant::now();
+    let mut during = Vec::new();
+    while t0.elapsed() < Duration::from_secs(2) {
+        during.push(sent.send(&p, 0).unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(proxy.hits(cut), Some(1), "the leader's connection was cut");
+    proxy.remove(refuse);
+    proxy.remove(cut);
+    let reports = sent.all_delivered_once(Duration::from_secs(60));
+    assert!(during.iter().all(|i| reports[*i].at >= t0 + Duration::from_secs(2)), "no record was acknowledged while the leader refused connections");
+    sent.assert_stored_once_in_order(&c, &reports);
+}
