@@ -289,6 +289,10 @@ pub(crate) struct PartitionQueue {
     /// Records ever reported (delivery thread), in push order per partition.
     pub completed: AtomicU64,
     active: AtomicBool,
+    /// `partitioner.availability.timeout.ms`: the sticky partitioner avoids the partition until
+    /// this time (monotonic ns), set by the I/O thread when the partition's leader has not taken
+    /// its batches for that long (or it has no leader), cleared when a request takes them.
+    pub unavailable_until_ns: AtomicU64,
 }
 
 /// What `push` asks the caller to do next.
@@ -333,6 +337,7 @@ impl PartitionQueue {
             queue: RecordQueue::new(),
             queued_bytes: AtomicUsize::new(0),
             enqueued: AtomicU64::new(0),
+            unavailable_until_ns: AtomicU64::new(0),
             completed: AtomicU64::new(0),
             active: AtomicBool::new(false),
         }
