@@ -294,6 +294,10 @@ pub(crate) struct PartitionQueue {
     /// Set by the sender whose push finds the queue inactive, cleared by the I/O thread when it
     /// gives the partition back (see the module doc).
     active: AtomicBool,
+    /// `partitioner.availability.timeout.ms`: the sticky partitioner avoids the partition until
+    /// this time (monotonic ns), set by the I/O thread when the partition's leader has not taken
+    /// its batches for that long (or it has no leader), cleared when a request takes them.
+    pub unavailable_until_ns: AtomicU64,
 }
 
 /// What `push` asks the caller to do next.
@@ -338,6 +342,7 @@ impl PartitionQueue {
             queue: RecordQueue::new(),
             queued_bytes: AtomicUsize::new(0),
             enqueued: AtomicU64::new(0),
+            unavailable_until_ns: AtomicU64::new(0),
             completed: AtomicU64::new(0),
             active: AtomicBool::new(false),
         }

@@ -23,6 +23,10 @@ use crate::record::Delivery;
 /// A producer-wide report handler: gets every record sent with an opaque (`send_with_opaque`).
 pub type DeliveryHandler = Arc<dyn Fn(&Delivery<'_>, usize) + Send + Sync>;
 
+/// With `delivery.report.only.error`: called with the opaque of each successful record whose
+/// report is withheld, so that a binding can free what the opaque owns.
+pub type SuppressedHandler = Arc<dyn Fn(usize) + Send + Sync>;
+
 /// Who runs delivery callbacks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum DeliveryMode {
@@ -57,7 +61,12 @@ pub(crate) fn in_delivery_callback() -> bool {
 
 pub(crate) struct Deliverer {
     memory: Arc<MemoryPool>,
+    /// `queue.buffering.max.messages`: one unit per record not yet reported; None: no limit.
+    pub records: Option<MemoryPool>,
     handler: Option<DeliveryHandler>,
+    /// `delivery.report.only.error`, and who is told of the withheld reports.
+    only_error: bool,
+    suppressed: Option<SuppressedHandler>,
     /// Reports not yet served, across partitions: what `len(producer)` and `flush()` look at.
     pub outstanding: AtomicUsize,
     lock: Mutex<()>,
@@ -68,10 +77,19 @@ pub(crate) struct Deliverer {
 }
 
 impl Deliverer {
-    pub fn new(memory: Arc<MemoryPool>, handler: Option<DeliveryHandler>, rx: crossbeam_channel::Receiver<DeliveryJob>) -> Self {
+    pub fn new(
+        memory: Arc<MemoryPool>,
+        records: Option<MemoryPool>,
+        handler: Option<DeliveryHandler>,
+        only_error: Option<Option<SuppressedHandler>>,
+        rx: crossbeam_channel::Receiver<DeliveryJob>,
+    ) -> Self {
         Deliverer {
             memory,
+            records,
             handler,
+            only_error: only_error.is_some(),
+            suppressed: only_error.flatten(),
             outstanding: AtomicUsize::new(0),
             lock: Mutex::new(()),
             progress: Condvar::new(),
@@ -107,6 +125,18 @@ impl Deliverer {
                 body: rec.body(),
             };
             released += rec.mem_size();
+            if self.only_error && error.is_none() {
+                match completion {
+                    Completion::Future(slot) => slot.complete(d.to_result()),
+                    Completion::Opaque(o) => {
+                        if let Some(s) = &self.suppressed {
+                            s(o)
+                        }
+                    }
+                    Completion::Callback(_) => {}
+                }
+                continue;
+            }
             let r = catch_unwind(AssertUnwindSafe(|| match completion {
                 Completion::Opaque(o) => {
                     if let Some(h) = &self.handler {
@@ -124,6 +154,9 @@ impl Deliverer {
         }
         IN_DELIVERY.with(|c| c.set(false));
         self.memory.release(released);
+        if let Some(r) = &self.records {
+            r.release(n);
+        }
         job.pq.completed.fetch_add(n as u64, Ordering::AcqRel);
         self.outstanding.fetch_sub(n, Ordering::AcqRel);
         let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());

@@ -45,6 +45,7 @@ pub mod config;
 pub mod delivery;
 pub mod error;
 mod io;
+pub mod logging;
 mod memory;
 pub mod metadata;
 pub mod partitioner;

@@ -18,6 +18,11 @@ pub enum PartitionerKind {
     ConsistentRandom,
     /// A random partition per record.
     Random,
+    /// librdkafka's `fnv1a`: FNV-1a of the key (as Sarama's hash partitioner); a null key hashes
+    /// like an empty one (one fixed partition).
+    Fnv1a,
+    /// librdkafka's `fnv1a_random`: FNV-1a of the key; null keys random.
+    Fnv1aRandom,
 }
 
 /// A custom partitioner (Rust API). Its answer must be below `partition_count`.
@@ -70,6 +75,25 @@ pub fn consistent_partition(key: &[u8], partition_count: u32) -> u32 {
     crc32fast::hash(key) % partition_count
 }
 
+/// librdkafka's FNV-1a hash (32-bit FNV-1a, then the absolute value of the result taken as a
+/// signed integer, to match Sarama's hash partitioner).
+pub fn fnv1a(data: &[u8]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in data {
+        h ^= *b as u32;
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    (h as i32).wrapping_abs() as u32
+}
+
+/// librdkafka's `fnv1a` placement: [`fnv1a`] of the key, modulo the partition count.
+pub fn fnv1a_partition(key: &[u8], partition_count: u32) -> u32 {
+    fnv1a(key) % partition_count
+}
+
+/// What a `load` function gives for a partition to avoid (`partitioner.availability.timeout.ms`).
+pub const UNAVAILABLE: usize = usize::MAX;
+
 /// Sticky partitioning for keyless records, shared by every thread sending to one topic.
 ///
 /// One atomic word holds the current partition (+1, so 0 means none yet) in its high half and the
@@ -78,6 +102,8 @@ pub fn consistent_partition(key: &[u8], partition_count: u32) -> u32 {
 /// switch happens per batch however many threads race.
 pub struct StickyPartitioner {
     state: AtomicU64,
+    /// `sticky.partitioning.linger.ms`: when the current partition was chosen (monotonic ns).
+    chosen_ns: AtomicU64,
 }
 
 impl Default for StickyPartitioner {
@@ -88,7 +114,30 @@ impl Default for StickyPartitioner {
 
 impl StickyPartitioner {
     pub fn new() -> Self {
-        StickyPartitioner { state: AtomicU64::new(0) }
+        StickyPartitioner { state: AtomicU64::new(0), chosen_ns: AtomicU64::new(0) }
+    }
+
+    /// librdkafka's `sticky.partitioning.linger.ms`: the partition for a keyless record, changed
+    /// once `linger_ns` passed since it was chosen (whatever was sent to it meanwhile).
+    pub fn partition_timed(&self, now_ns: u64, linger_ns: u64, partition_count: u32, load: Option<&dyn Fn(u32) -> usize>) -> u32 {
+        let cur = self.state.load(Ordering::Acquire);
+        let p1 = (cur >> 32) as u32;
+        let valid = p1 != 0 && p1 - 1 < partition_count;
+        if valid && now_ns.saturating_sub(self.chosen_ns.load(Ordering::Relaxed)) < linger_ns {
+            return p1 - 1;
+        }
+        let np = next_partition(valid.then(|| p1 - 1), partition_count, load);
+        match self.state.compare_exchange(cur, (np as u64 + 1) << 32, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
+                self.chosen_ns.store(now_ns, Ordering::Relaxed);
+                np
+            }
+            // Another sender switched first: take its choice.
+            Err(actual) => match (actual >> 32) as u32 {
+                p if p != 0 && p - 1 < partition_count => p - 1,
+                _ => np,
+            },
+        }
     }
 
     /// The partition for a keyless record of `record_size` bytes. `load`, when given, is each
@@ -122,10 +171,19 @@ fn next_partition(current: Option<u32>, n: u32, load: Option<&dyn Fn(u32) -> usi
     }
     let pick = match load {
         Some(load) => {
-            // Weight max_queue - queue + 1: an idle partition is likeliest, none is excluded.
+            // Weight max_queue - queue + 1: an idle partition is likeliest. A partition the load
+            // reports as UNAVAILABLE (partitioner.availability.timeout.ms) is excluded, unless
+            // every other one is too.
             let queues: Vec<usize> = (0..n).map(load).collect();
-            let max = *queues.iter().max().unwrap_or(&0);
-            let weights: Vec<u64> = queues.iter().enumerate().map(|(i, q)| if Some(i as u32) == current { 0 } else { (max - q + 1) as u64 }).collect();
+            let max = queues.iter().copied().filter(|q| *q != UNAVAILABLE).max().unwrap_or(0);
+            let mut weights: Vec<u64> = queues.iter().enumerate().map(|(i, q)| if Some(i as u32) == current || *q == UNAVAILABLE { 0 } else { (max - q + 1) as u64 }).collect();
+            if weights.iter().all(|w| *w == 0) {
+                match current {
+                    // The current partition is the only available one: stay.
+                    Some(c) if queues[c as usize] != UNAVAILABLE => return c,
+                    _ => weights = (0..n).map(|i| u64::from(Some(i) != current)).collect(),
+                }
+            }
             let total: u64 = weights.iter().sum();
             let mut r = fastrand::u64(..total.max(1));
             let mut chosen = 0;
@@ -176,7 +234,9 @@ pub fn choose(
         (PartitionerKind::Murmur2Random, Some(k)) => java_key_partition(k, n),
         (PartitionerKind::Consistent, k) => consistent_partition(k.unwrap_or(&[]), n),
         (PartitionerKind::ConsistentRandom, Some(k)) if !k.is_empty() => consistent_partition(k, n),
-        (PartitionerKind::Murmur2Random | PartitionerKind::ConsistentRandom | PartitionerKind::Random, _) => fastrand::u32(..n),
+        (PartitionerKind::Fnv1a, k) => fnv1a_partition(k.unwrap_or(&[]), n),
+        (PartitionerKind::Fnv1aRandom, Some(k)) => fnv1a_partition(k, n),
+        (PartitionerKind::Murmur2Random | PartitionerKind::ConsistentRandom | PartitionerKind::Fnv1aRandom | PartitionerKind::Random, _) => fastrand::u32(..n),
     }
 }
 
@@ -208,6 +268,63 @@ mod tests {
         for (k, want) in cases {
             assert_eq!(murmur2(k), *want, "murmur2({:?})", String::from_utf8_lossy(k));
         }
+    }
+
+    #[test]
+    fn fnv1a_matches_librdkafkas_published_values() {
+        // The expected hashes of librdkafka's rdfnv1a.c unit test (computed there with Go's
+        // hash/fnv, as Sarama uses it).
+        let cases: &[(&[u8], u32)] = &[
+            (b"kafka", 0x0d33_c4e1),
+            (b"giberish123456789", 0x77a5_8295),
+            (b"1234", 0x023b_dd03),
+            (b"234", 0x2dea_3cd2),
+            (b"34", 0x740f_a83e),
+            (b"4", 0x310c_a263),
+            (b"PreAmbleWillBeRemoved,ThePrePartThatIs", 0x65cb_d69c),
+            (b"reAmbleWillBeRemoved,ThePrePartThatIs", 0x6e49_c79a),
+            (b"eAmbleWillBeRemoved,ThePrePartThatIs", 0x69ee_d356),
+            (b"AmbleWillBeRemoved,ThePrePartThatIs", 0x6abc_c023),
+            (b"", 0x7ee3_623b),
+        ];
+        for (k, want) in cases {
+            assert_eq!(fnv1a(k), *want, "fnv1a({:?})", String::from_utf8_lossy(k));
+        }
+        let s = StickyPartitioner::new();
+        // A null key hashes as an empty one under fnv1a: one fixed partition.
+        assert_eq!(choose(PartitionerKind::Fnv1a, "t", None, None, 7, &s, 10, 100, None, None), 0x7ee3_623b % 7);
+        assert_eq!(choose(PartitionerKind::Fnv1a, "t", Some(b"kafka"), None, 7, &s, 10, 100, None, None), 0x0d33_c4e1 % 7);
+        assert_eq!(choose(PartitionerKind::Fnv1aRandom, "t", Some(b"kafka"), None, 7, &s, 10, 100, None, None), 0x0d33_c4e1 % 7);
+        // fnv1a_random: null keys spread over the partitions.
+        let seen: std::collections::HashSet<u32> = (0..200).map(|_| choose(PartitionerKind::Fnv1aRandom, "t", None, None, 7, &s, 10, 100, None, None)).collect();
+        assert!(seen.len() > 1, "{seen:?}");
+    }
+
+    #[test]
+    fn sticky_linger_keeps_a_partition_for_that_long_then_moves() {
+        let s = StickyPartitioner::new();
+        let ms = 1_000_000u64;
+        let t0 = 1_000 * ms;
+        let first = s.partition_timed(t0, 10 * ms, 6, None);
+        for dt in [0, 1, 5, 9] {
+            assert_eq!(s.partition_timed(t0 + dt * ms, 10 * ms, 6, None), first, "within sticky.partitioning.linger.ms");
+        }
+        let second = s.partition_timed(t0 + 10 * ms, 10 * ms, 6, None);
+        assert_ne!(second, first, "moves on after sticky.partitioning.linger.ms");
+        assert_eq!(s.partition_timed(t0 + 15 * ms, 10 * ms, 6, None), second);
+    }
+
+    #[test]
+    fn unavailable_partitions_are_not_chosen_while_others_are() {
+        let s = StickyPartitioner::new();
+        let load = |p: u32| if p == 2 { 0 } else { UNAVAILABLE };
+        for _ in 0..50 {
+            // Each call moves on (batch size 1), so every choice goes through next_partition.
+            assert_eq!(s.partition(10, 1, 4, Some(&load)), 2);
+        }
+        // All unavailable: any partition rather than none.
+        let none = |_: u32| UNAVAILABLE;
+        assert!(s.partition(10, 1, 4, Some(&none)) < 4);
     }
 
     #[test]

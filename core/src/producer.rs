@@ -65,16 +65,25 @@ pub struct ProducerBuilder {
     partitioner: Option<Arc<dyn Partitioner>>,
     mode: DeliveryMode,
     token_provider: Option<crate::config::TokenProvider>,
+    suppressed: Option<crate::delivery::SuppressedHandler>,
 }
 
 impl ProducerBuilder {
     pub fn new(config: Config) -> Self {
-        ProducerBuilder { config, handler: None, partitioner: None, mode: DeliveryMode::Thread, token_provider: None }
+        ProducerBuilder { config, handler: None, partitioner: None, mode: DeliveryMode::Thread, token_provider: None, suppressed: None }
     }
 
     /// A handler for every record sent with `send_with_opaque` (or with no per-record completion).
     pub fn delivery_handler(mut self, h: impl Fn(&Delivery<'_>, usize) + Send + Sync + 'static) -> Self {
         self.handler = Some(Arc::new(h));
+        self
+    }
+
+    /// With `delivery.report.only.error=true` the delivery handler is not called for records
+    /// that succeeded; `f` is called with their opaque instead, for a binding whose opaques own
+    /// something (a boxed callback) to free it.
+    pub fn on_report_suppressed(mut self, f: impl Fn(usize) + Send + Sync + 'static) -> Self {
+        self.suppressed = Some(Arc::new(f));
         self
     }
 
@@ -106,7 +115,10 @@ impl ProducerBuilder {
         let waker = IoThread::new_waker(&poll).map_err(|e| Error::local(LocalCode::Internal, format!("cannot create waker: {e}")))?;
         let memory = Arc::new(MemoryPool::new(config.buffer_memory));
         let (tx, rx) = crossbeam_channel::unbounded::<DeliveryJob>();
-        let deliverer = Arc::new(Deliverer::new(memory.clone(), self.handler, rx));
+        let records = (config.queue_buffering_max_messages > 0).then(|| MemoryPool::new(config.queue_buffering_max_messages));
+        let only_error = config.delivery_report_only_error.then_some(self.suppressed);
+        let deliverer = Arc::new(Deliverer::new(memory.clone(), records, self.handler, only_error, rx));
+        let log_level = config.log_level;
         let inner = Arc::new(Inner {
             config,
             topics: ArcSwap::from_pointee(TopicTable::default()),
@@ -130,6 +142,7 @@ impl ProducerBuilder {
             meta_queries: SegQueue::new(),
         });
         let id = NEXT_PRODUCER_ID.fetch_add(1, Ordering::Relaxed);
+        crate::logging::register(id, log_level);
         let io = IoThread::new(inner.clone(), poll, tx);
         let io = std::thread::Builder::new()
             .name("rafka-io".into())
@@ -248,6 +261,11 @@ impl Producer {
             ));
         }
         let mem = body_len + RECORD_OVERHEAD;
+        if let Some(records) = &inner.deliverer.records {
+            self.reserve_record_slot(records, block, &mut deadline)?;
+        }
+        // Given back if the record is not queued below.
+        let slot = RecordSlot(inner.deliverer.records.as_ref());
         if mem > inner.memory.limit() {
             return Err(Error::local(
                 LocalCode::MessageTooLarge,
@@ -323,6 +341,7 @@ impl Producer {
         let pq = &topic.partitions[partition as usize];
         let out = pq.push(record, cfg.batch_size);
         reservation.keep();
+        std::mem::forget(slot);
         if out.activated {
             inner.activations.push(pq.clone());
             inner.wake_io();
@@ -339,12 +358,52 @@ impl Producer {
         Ok(TrySend::Queued)
     }
 
+    /// `queue.buffering.max.messages`: one slot for the record, waiting as for buffer memory.
+    #[cold]
+    fn reserve_record_slot(&self, records: &MemoryPool, block: bool, deadline: &mut dyn FnMut() -> Instant) -> Result<()> {
+        let inner = &*self.inner;
+        if records.try_reserve(1) {
+            return Ok(());
+        }
+        let limit = records.limit();
+        if !block {
+            return Err(Error::local(LocalCode::QueueFull, format!("queue.buffering.max.messages ({limit} records) are sent and not yet reported, and the send was asked not to block")));
+        }
+        match records.reserve(1, deadline(), &|| inner.closing.load(Ordering::SeqCst)) {
+            Reserve::Ok => Ok(()),
+            Reserve::Interrupted => Err(Error::local(LocalCode::State, "the producer was closed while send() waited for room under queue.buffering.max.messages")),
+            Reserve::TimedOut => Err(Error::local(
+                LocalCode::QueueFull,
+                format!(
+                    "send() waited max.block.ms ({} ms) for one of the queue.buffering.max.messages ({limit}) records to be reported; sending falls behind producing: {}",
+                    inner.config.max_block.as_millis(),
+                    inner.status_report()
+                ),
+            )),
+        }
+    }
+
     #[inline]
     fn choose_partition(&self, topic: &TopicState, rec: &ProducerRecord<'_>, body_len: usize) -> Result<u32> {
         let cfg = &self.inner.config;
         let n = topic.partition_count();
         let key = if cfg.partitioner_ignore_keys { None } else { rec.key };
-        let load = |p: u32| topic.partitions[p as usize].queued_bytes.load(Ordering::Relaxed);
+        let availability = !cfg.partitioner_availability_timeout.is_zero();
+        // Called when sticky partitioning moves on (once per batch), not per record.
+        let load = |p: u32| {
+            let pq = &topic.partitions[p as usize];
+            if availability && pq.unavailable_until_ns.load(Ordering::Relaxed) > clock::mono_ns() {
+                return partitioner::UNAVAILABLE;
+            }
+            pq.queued_bytes.load(Ordering::Relaxed)
+        };
+        if let Some(linger) = cfg.sticky_linger {
+            let keyless = key.is_none() || (cfg.partitioner == partitioner::PartitionerKind::ConsistentRandom && key == Some(&[]));
+            if keyless && !linger.is_zero() && self.inner.partitioner.is_none() {
+                let load = if cfg.partitioner_adaptive { Some(&load as &dyn Fn(u32) -> usize) } else { None };
+                return Ok(topic.sticky.partition_timed(clock::mono_ns(), linger.as_nanos() as u64, n, load));
+            }
+        }
         let p = partitioner::choose(
             cfg.partitioner,
             rec.topic,
@@ -523,7 +582,11 @@ impl Producer {
         }
         let inner = &*self.inner;
         inner.closing.store(true, Ordering::SeqCst);
+        crate::logging::unregister(self.id);
         inner.memory.wake_all();
+        if let Some(r) = &inner.deliverer.records {
+            r.wake_all();
+        }
         inner.meta_cv.notify_all();
         let from_callback = crate::delivery::in_delivery_callback();
         let complete = if from_callback {
@@ -621,6 +684,18 @@ impl Drop for Producer {
         // Bounded: every record has a delivery deadline.
         let t = self.inner.config.delivery_timeout + self.inner.config.request_timeout;
         let _ = self.close(t);
+    }
+}
+
+/// A `queue.buffering.max.messages` slot taken by `send()`: given back when dropped, which is
+/// when the record is not queued after all; forgotten once it is (its report gives it back).
+struct RecordSlot<'a>(Option<&'a MemoryPool>);
+
+impl Drop for RecordSlot<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = self.0 {
+            p.release(1);
+        }
     }
 }
 

@@ -163,3 +163,72 @@ fn debug_logs_of_tls_connections_hold_no_password_key_or_token() {
     secrets.extend(key_lines);
     assert_logs_hold_no_secret(&secrets);
 }
+
+/// A CRL signed by the test CA that revokes `revoke` (PEM paths), or nothing; written beside them.
+fn crl(c: &SecureCluster, name: &str, revoke: Option<&str>) -> String {
+    let dir = std::path::PathBuf::from(c.pem(&format!("crl-{name}")));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.txt"), "").unwrap();
+    std::fs::write(dir.join("crlnumber"), "01\n").unwrap();
+    let cnf = format!("[ca]\ndefault_ca = d\n[d]\ndatabase = {0}/index.txt\ncrlnumber = {0}/crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n", dir.display());
+    std::fs::write(dir.join("ca.cnf"), cnf).unwrap();
+    let openssl = |args: &[&str]| {
+        let (cnf, key, cert) = (dir.join("ca.cnf").display().to_string(), c.pem("ca.key"), c.pem("ca.pem"));
+        let mut all = vec!["ca", "-config", &cnf, "-keyfile", &key, "-cert", &cert];
+        all.extend_from_slice(args);
+        let out = std::process::Command::new("openssl").args(&all).output().expect("run openssl");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    if let Some(cert) = revoke {
+        openssl(&["-revoke", cert]);
+    }
+    let out = dir.join("list.crl").display().to_string();
+    openssl(&["-gencrl", "-out", &out]);
+    out
+}
+
+fn mtls_settings(c: &SecureCluster) -> Vec<(&'static str, String)> {
+    vec![("security.protocol", "SSL".into()), ("ssl.ca.location", c.pem("ca.pem")), ("ssl.certificate.location", c.pem("client.pem")), ("ssl.key.location", c.pem("client.key"))]
+}
+
+fn mtls_config(c: &SecureCluster, extra: &[(&str, &str)]) -> rafka_core::Config {
+    let base = mtls_settings(c);
+    let mut s: Vec<(&str, &str)> = base.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    s.extend_from_slice(extra);
+    config(&c.secure_bootstrap, &s)
+}
+
+#[test]
+fn ssl_crl_location_rejects_a_revoked_broker_certificate() {
+    let c = mtls();
+    let none_revoked = crl(c, "empty", None);
+    let t = c.topic("crl-ok");
+    c.produce_and_read_back(Producer::new(mtls_config(c, &[("ssl.crl.location", &none_revoked)])).unwrap(), &t);
+    let revoked = crl(c, "server", Some(&c.pem("server.pem")));
+    c.assert_fails_fast(mtls_config(c, &[("ssl.crl.location", &revoked)]), "Revoked");
+}
+
+#[test]
+fn certificate_verification_off_accepts_a_certificate_of_an_unknown_ca() {
+    let c = mtls();
+    let other = c.pem("other-ca.pem");
+    c.assert_fails_fast(mtls_config(c, &[("ssl.ca.location", &other)]), "UnknownIssuer");
+    let t = c.topic("noverify");
+    c.produce_and_read_back(Producer::new(mtls_config(c, &[("ssl.ca.location", &other), ("enable.ssl.certificate.verification", "false")])).unwrap(), &t);
+}
+
+#[test]
+fn tls_versions_and_cipher_suites_reach_the_handshake() {
+    let c = mtls();
+    // The broker's key is RSA: an RSA suite over TLS 1.2, by OpenSSL name, works...
+    let t = c.topic("tls12");
+    c.produce_and_read_back(Producer::new(mtls_config(c, &[("ssl.enabled.protocols", "TLSv1.2"), ("ssl.cipher.suites", "ECDHE-RSA-AES128-GCM-SHA256")])).unwrap(), &t);
+    let t = c.topic("tls13");
+    c.produce_and_read_back(Producer::new(mtls_config(c, &[("ssl.protocol", "TLSv1.3"), ("ssl.cipher.suites", "TLS_CHACHA20_POLY1305_SHA256")])).unwrap(), &t);
+    // ...and offering only ECDSA suites, which an RSA certificate cannot serve, fails the handshake.
+    c.assert_fails_fast(mtls_config(c, &[("ssl.enabled.protocols", "TLSv1.2"), ("ssl.cipher.suites", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")]), "");
+    // A TLS 1.2 suite with only TLS 1.3 enabled can never negotiate: refused when built.
+    let e = Producer::new(mtls_config(c, &[("ssl.enabled.protocols", "TLSv1.3"), ("ssl.cipher.suites", "ECDHE-RSA-AES128-GCM-SHA256")])).err().expect("no usable suite").to_string();
+    assert!(e.contains("ssl.cipher.suites has no suite for the enabled protocol versions"), "{e}");
+}

@@ -179,7 +179,19 @@ impl Config {
         };
         let verify_hostname = !matches!(self.raw("ssl.endpoint.identification.algorithm").map(|v| v.to_ascii_lowercase()).as_deref(), Some("none" | ""));
         let key_password = self.raw("ssl.key.password").map(Secret::new);
-        let settings = super::tls::TlsSettings { ca_pem, cert_pem, key_pem, key_password, verify_hostname };
+        let verify_certificates = self.raw("enable.ssl.certificate.verification").is_none_or(|v| v.eq_ignore_ascii_case("true"));
+        let cipher_suites = self.raw("ssl.cipher.suites").map(|v| super::tls::cipher_suites(v).expect("checked at set"));
+        // ssl.enabled.protocols lists the versions; ssl.protocol alone names the highest one.
+        let versions = match (self.raw("ssl.enabled.protocols"), self.raw("ssl.protocol")) {
+            (Some(list), _) => Some(super::tls::versions(list).expect("checked at set")),
+            (None, Some(p)) => {
+                let v = super::tls::versions(p).expect("checked at set");
+                Some(if v.contains(&&rustls::version::TLS13) { vec![&rustls::version::TLS12, &rustls::version::TLS13] } else { v })
+            }
+            (None, None) => None,
+        };
+        let crl_pem = file("ssl.crl.location")?;
+        let settings = super::tls::TlsSettings { ca_pem, cert_pem, key_pem, key_password, verify_hostname, verify_certificates, cipher_suites, versions, crl_pem };
         super::tls::client_config(&settings).map(TlsClient).map_err(|why| ConfigError::Conflict(format!("TLS settings: {why}")))
     }
 }

@@ -123,8 +123,7 @@ impl Connection {
         addr: &str,
         token: Token,
         registry: &Registry,
-        send_buf: i32,
-        recv_buf: i32,
+        sock: &SocketOptions,
         sasl: Option<&SaslConfig>,
         tls: Option<&TlsClient>,
     ) -> Result<Connection, ConnError> {
@@ -136,14 +135,15 @@ impl Connection {
             }
             None => None,
         };
-        let sa: SocketAddr = addr
-            .to_socket_addrs()
-            .map_err(|e| ConnError(format!("cannot resolve {addr}: {e}")))?
-            .next()
-            .ok_or_else(|| ConnError(format!("{addr} resolves to no address")))?;
+        let mut resolved = addr.to_socket_addrs().map_err(|e| ConnError(format!("cannot resolve {addr}: {e}")))?.peekable();
+        if resolved.peek().is_none() {
+            return Err(ConnError(format!("{addr} resolves to no address")));
+        }
+        let sa: SocketAddr = resolved
+            .find(|a| sock.family.allows(a))
+            .ok_or_else(|| ConnError(format!("{addr} resolves to no {:?} address (broker.address.family)", sock.family)))?;
         let mut stream = TcpStream::connect(sa).map_err(|e| ConnError(format!("connect to {addr}: {e}")))?;
-        let _ = stream.set_nodelay(true);
-        set_buffer_sizes(&stream, send_buf, recv_buf);
+        set_socket_options(&stream, sock);
         registry
             .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
             .map_err(|e| ConnError(format!("register {addr}: {e}")))?;
@@ -533,15 +533,102 @@ impl Connection {
     }
 }
 
-fn set_buffer_sizes(stream: &TcpStream, send: i32, recv: i32) {
+/// The socket settings of broker connections (`send.buffer.bytes`, `receive.buffer.bytes`,
+/// `socket.keepalive.enable`, `socket.nagle.disable`, `broker.address.family`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SocketOptions {
+    /// SO_SNDBUF / SO_RCVBUF; 0 or -1: the OS default.
+    pub send_buf: i32,
+    pub recv_buf: i32,
+    pub keepalive: bool,
+    pub nodelay: bool,
+    pub family: crate::config::AddressFamily,
+}
+
+impl SocketOptions {
+    pub fn of(cfg: &crate::config::ProducerConfig) -> SocketOptions {
+        SocketOptions {
+            send_buf: cfg.send_buffer_bytes,
+            recv_buf: cfg.receive_buffer_bytes,
+            keepalive: cfg.socket_keepalive,
+            nodelay: cfg.socket_nodelay,
+            family: cfg.broker_address_family,
+        }
+    }
+}
+
+fn set_socket_options(stream: &TcpStream, o: &SocketOptions) {
     use std::os::fd::AsRawFd;
     let fd = stream.as_raw_fd();
-    for (opt, val) in [(libc::SO_SNDBUF, send), (libc::SO_RCVBUF, recv)] {
-        if val > 0 {
+    let opts = [
+        (libc::SOL_SOCKET, libc::SO_SNDBUF, o.send_buf, o.send_buf > 0),
+        (libc::SOL_SOCKET, libc::SO_RCVBUF, o.recv_buf, o.recv_buf > 0),
+        (libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1, o.keepalive),
+        (libc::IPPROTO_TCP, libc::TCP_NODELAY, i32::from(o.nodelay), true),
+    ];
+    for (level, opt, val, wanted) in opts {
+        if wanted {
             // SAFETY: fd is a valid socket owned by `stream`; the option value is a c_int.
-            unsafe {
-                libc::setsockopt(fd, libc::SOL_SOCKET, opt, (&val as *const i32).cast(), std::mem::size_of::<i32>() as libc::socklen_t);
+            let r = unsafe { libc::setsockopt(fd, level, opt, (&val as *const i32).cast(), std::mem::size_of::<i32>() as libc::socklen_t) };
+            if r != 0 {
+                log::warn!("setsockopt({opt}={val}) failed: {}", std::io::Error::last_os_error());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod socket_tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    fn get(stream: &TcpStream, level: i32, opt: i32) -> i32 {
+        let mut v: i32 = -1;
+        let mut len = std::mem::size_of::<i32>() as libc::socklen_t;
+        // SAFETY: valid fd, buffer of the given length.
+        let r = unsafe { libc::getsockopt(stream.as_raw_fd(), level, opt, (&mut v as *mut i32).cast(), &mut len) };
+        assert_eq!(r, 0);
+        v
+    }
+
+    fn stream(o: &SocketOptions) -> (TcpStream, std::net::TcpListener) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let s = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        set_socket_options(&s, o);
+        (s, l)
+    }
+
+    fn opts() -> SocketOptions {
+        SocketOptions { send_buf: 0, recv_buf: 0, keepalive: false, nodelay: true, family: crate::config::AddressFamily::Any }
+    }
+
+    #[test]
+    fn keepalive_and_nodelay_follow_the_settings() {
+        let (s, _l) = stream(&opts());
+        assert_eq!(get(&s, libc::SOL_SOCKET, libc::SO_KEEPALIVE), 0);
+        assert_ne!(get(&s, libc::IPPROTO_TCP, libc::TCP_NODELAY), 0, "TCP_NODELAY is the default");
+        let (s, _l) = stream(&SocketOptions { keepalive: true, nodelay: false, ..opts() });
+        assert_ne!(get(&s, libc::SOL_SOCKET, libc::SO_KEEPALIVE), 0, "socket.keepalive.enable=true");
+        assert_eq!(get(&s, libc::IPPROTO_TCP, libc::TCP_NODELAY), 0, "socket.nagle.disable=false");
+    }
+
+    #[test]
+    fn buffer_sizes_are_set_and_zero_keeps_the_os_default() {
+        let (plain, _l) = stream(&opts());
+        let default_snd = get(&plain, libc::SOL_SOCKET, libc::SO_SNDBUF);
+        let (s, _l) = stream(&SocketOptions { send_buf: 65536, recv_buf: 40000, ..opts() });
+        // Linux doubles the value asked for (for its bookkeeping).
+        assert_eq!(get(&s, libc::SOL_SOCKET, libc::SO_SNDBUF), 2 * 65536);
+        assert_eq!(get(&s, libc::SOL_SOCKET, libc::SO_RCVBUF), 2 * 40000);
+        let (s, _l) = stream(&SocketOptions { send_buf: -1, ..opts() });
+        assert_eq!(get(&s, libc::SOL_SOCKET, libc::SO_SNDBUF), default_snd);
+    }
+
+    #[test]
+    fn address_family_filters_resolved_addresses() {
+        let reg = mio::Poll::new().unwrap();
+        let only_v6 = SocketOptions { family: crate::config::AddressFamily::V6, ..opts() };
+        let e = Connection::connect(1, "127.0.0.1:9", Token(1), reg.registry(), &only_v6, None, None).err().expect("no v6 address");
+        assert!(e.0.contains("no V6 address") && e.0.contains("broker.address.family"), "{}", e.0);
     }
 }

@@ -11,7 +11,7 @@ use std::time::Instant;
 use mio::{Poll, Token};
 
 use super::backoff;
-use super::connection::{ConnState, Connection};
+use super::connection::{ConnState, Connection, SocketOptions};
 use crate::config::ProducerConfig;
 
 pub(super) struct ReconnectState {
@@ -70,7 +70,7 @@ impl Connections {
         let addr = if node < 0 { self.bootstrap.get((-node - 1) as usize).cloned() } else { self.brokers.get(&node).cloned() }?;
         let token = Token(self.next_token);
         self.next_token += 1;
-        match Connection::connect(node, &addr, token, self.poll.registry(), cfg.send_buffer_bytes, cfg.receive_buffer_bytes, cfg.security.sasl.as_ref(), cfg.security.tls.as_ref()) {
+        match Connection::connect(node, &addr, token, self.poll.registry(), &SocketOptions::of(cfg), cfg.security.sasl.as_ref(), cfg.security.tls.as_ref()) {
             Ok(c) => {
                 log::debug!("connecting to broker {node} at {addr}");
                 self.conns.insert(token, c);
@@ -113,7 +113,10 @@ impl Connections {
             return None; // one is on its way
         }
         let mut candidates: Vec<i32> = self.brokers.keys().copied().collect();
-        candidates.extend((0..self.bootstrap.len() as i32).map(|i| -i - 1));
+        // metadata.recovery.strategy=none: once metadata named brokers, only they are used.
+        if cfg.metadata_rebootstrap || candidates.is_empty() {
+            candidates.extend((0..self.bootstrap.len() as i32).map(|i| -i - 1));
+        }
         if candidates.is_empty() {
             return None;
         }
@@ -216,5 +219,27 @@ impl Connections {
                 },
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Which node `any_connection` opens a connection to, with broker 1 known from metadata.
+    fn first_node(rebootstrap: bool) -> i32 {
+        let mut c = Connections::new(Poll::new().unwrap(), vec!["127.0.0.1:9".into()]);
+        c.brokers.insert(1, "127.0.0.1:9".into());
+        let cfg = ProducerConfig { metadata_rebootstrap: rebootstrap, ..ProducerConfig::default() };
+        assert_eq!(c.any_connection(Instant::now(), &cfg, false), None, "connecting, not ready");
+        *c.node_conn.keys().next().expect("a connection is being opened")
+    }
+
+    #[test]
+    fn metadata_recovery_none_never_goes_back_to_bootstrap_addresses() {
+        let nodes: Vec<i32> = (0..40).map(|_| first_node(false)).collect();
+        assert!(nodes.iter().all(|n| *n == 1), "{nodes:?}");
+        let nodes: Vec<i32> = (0..40).map(|_| first_node(true)).collect();
+        assert!(nodes.contains(&-1), "rebootstrap: bootstrap addresses stay candidates: {nodes:?}");
     }
 }

@@ -35,7 +35,22 @@ pub(super) struct MetadataState {
     pub queries: VecDeque<MetadataQuery>,
     pub queries_inflight: HashMap<u64, MetadataQuery>,
     pub next_query_id: u64,
+    /// Per topic: records enqueued when last looked at, and when that count last moved
+    /// (`metadata.max.idle.ms`).
+    pub activity: HashMap<Arc<str>, (u64, Instant)>,
 }
+
+/// `metadata.max.idle.ms`: whether a topic stays in metadata requests. `seen` is the topic's
+/// (records enqueued, when that count last changed), updated here; a topic with records not yet
+/// reported always stays.
+pub(super) fn still_used(seen: &mut (u64, Instant), enqueued: u64, outstanding: u64, now: Instant, max_idle: std::time::Duration) -> bool {
+    if enqueued != seen.0 || outstanding > 0 {
+        *seen = (enqueued, now);
+        return true;
+    }
+    now.duration_since(seen.1) < max_idle
+}
+
 
 impl IoThread {
     pub(super) fn maybe_request_metadata(&mut self, now: Instant) {
@@ -48,7 +63,7 @@ impl IoThread {
             return;
         }
         let Some(token) = self.any_connection(now) else { return };
-        let topics: Vec<String> = self.meta.topics_of_interest.iter().map(|t| t.to_string()).collect();
+        let topics = self.topics_in_use(now);
         let req = metadata::MetadataRequest { topics: Some(topics), allow_auto_topic_creation: true };
         if !self.push_metadata_request(token, &req, RequestKind::Metadata, now) {
             return;
@@ -57,6 +72,33 @@ impl IoThread {
         self.meta.inflight = true;
         self.meta.needed = false;
         self.meta.last_request = Some(now);
+    }
+
+    /// The topics a metadata request names: those sent to within `metadata.max.idle.ms`, and
+    /// those a sender waits for.
+    fn topics_in_use(&mut self, now: Instant) -> Vec<String> {
+        let registry = self.inner.topics.load();
+        let max_idle = self.inner.config.metadata_max_idle;
+        let activity = &mut self.meta.activity;
+        activity.retain(|t, _| self.meta.topics_of_interest.contains(t));
+        let mut out = Vec::with_capacity(self.meta.topics_of_interest.len());
+        for t in &self.meta.topics_of_interest {
+            let keep = match registry.get(t) {
+                Some(state) => {
+                    let enqueued = state.partitions.iter().map(|p| p.enqueued.load(Ordering::Relaxed)).sum();
+                    let outstanding = state.partitions.iter().map(|p| p.outstanding()).sum();
+                    let seen = activity.entry(t.clone()).or_insert((enqueued, now));
+                    still_used(seen, enqueued, outstanding, now, max_idle)
+                }
+                None => true, // not known yet: a sender waits for it
+            };
+            if keep {
+                out.push(t.to_string());
+            } else {
+                log::debug!("topic {t} not sent to for metadata.max.idle.ms ({} ms): left out of metadata requests", max_idle.as_millis());
+            }
+        }
+        out
     }
 
     pub(super) fn on_metadata(&mut self, version: i16, body: &[u8], now: Instant) {
@@ -185,5 +227,24 @@ impl IoThread {
             .map(|resp| ClusterMetadata::from_response(resp, node, &addr))
             .map_err(|e| Error::local(LocalCode::Transport, format!("bad Metadata response from {addr}: {e}")));
         let _ = q.reply.send(answer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::still_used;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_topic_leaves_metadata_requests_after_max_idle_without_sends() {
+        let idle = Duration::from_secs(5);
+        let t0 = Instant::now();
+        let mut seen = (10, t0);
+        assert!(still_used(&mut seen, 10, 0, t0 + Duration::from_secs(4), idle));
+        assert!(!still_used(&mut seen, 10, 0, t0 + Duration::from_secs(5), idle), "idle for metadata.max.idle.ms");
+        assert!(still_used(&mut seen, 11, 0, t0 + Duration::from_secs(6), idle), "a send brings it back");
+        assert!(still_used(&mut seen, 11, 0, t0 + Duration::from_secs(10), idle));
+        assert!(still_used(&mut seen, 11, 3, t0 + Duration::from_secs(30), idle), "records not yet reported keep it");
+        assert!(!still_used(&mut seen, 11, 0, t0 + Duration::from_secs(36), idle));
     }
 }

@@ -225,6 +225,9 @@ pub(super) struct Partitions {
     next_id: usize,
     /// Where the next round over `tracked` starts, so big partitions don't starve small ones.
     pub rotate: usize,
+    /// `partitioner.availability.timeout.ms`: per leader, since when it has had batches ready
+    /// and none taken (cleared when a Produce request goes to it).
+    pub leader_waiting_since: std::collections::HashMap<i32, std::time::Instant>,
 }
 
 impl Partitions {

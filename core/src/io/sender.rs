@@ -62,6 +62,7 @@ impl IoThread {
         let max_in_flight = cfg.max_in_flight;
         let max_request = cfg.max_request_size;
         let compressing = !cfg.compression.is_none();
+        let availability = cfg.partitioner_availability_timeout;
 
         // Which partitions have something to send, grouped by leader.
         let mut by_leader: HashMap<i32, Vec<usize>> = HashMap::new();
@@ -74,6 +75,9 @@ impl IoThread {
             let ps = self.parts.get(id);
             if ps.leader < 0 {
                 need_metadata = true;
+                if !availability.is_zero() {
+                    ps.pq.unavailable_until_ns.store(now_ns + availability.as_nanos() as u64, Ordering::Relaxed);
+                }
                 continue;
             }
             // Ready to drain: a full batch, linger.ms passed, or someone waits.
@@ -119,11 +123,19 @@ impl IoThread {
         for (leader, ids) in by_leader {
             let Some(token) = self.ready_connection(leader, now) else {
                 log::trace!("{} partition(s) wait for a ready connection to broker {leader}", ids.len());
+                self.note_leader_waiting(leader, &ids, now);
                 continue;
             };
             let conn_inflight = self.net.conns[&token].inflight.len() + self.net.conns[&token].unacked.len();
             if conn_inflight >= max_in_flight {
+                self.note_leader_waiting(leader, &ids, now);
                 continue;
+            }
+            if !availability.is_zero() {
+                self.parts.leader_waiting_since.remove(&leader);
+                for id in &ids {
+                    self.parts.get(*id).pq.unavailable_until_ns.store(0, Ordering::Relaxed);
+                }
             }
             let mut batches = Vec::new();
             let mut size = 0usize;
@@ -146,6 +158,25 @@ impl IoThread {
         // Partitions drained empty give their active flag back.
         self.parts.untrack_idle();
         sent
+    }
+
+    /// `partitioner.availability.timeout.ms`: `leader` has batches of `ids` ready and cannot take
+    /// them now; past the timeout its partitions are marked unavailable to the partitioner.
+    fn note_leader_waiting(&mut self, leader: i32, ids: &[usize], now: Instant) {
+        let timeout = self.inner.config.partitioner_availability_timeout;
+        if timeout.is_zero() {
+            return;
+        }
+        let since = *self.parts.leader_waiting_since.entry(leader).or_insert(now);
+        if now.duration_since(since) >= timeout {
+            let until = clock::mono_ns() + timeout.as_nanos() as u64;
+            for id in ids {
+                let pq = &self.parts.get(*id).pq;
+                if pq.unavailable_until_ns.swap(until, Ordering::Relaxed) == 0 {
+                    log::debug!("{}-{}: broker {leader} took no batch for partitioner.availability.timeout.ms; the partitioner avoids it", pq.topic, pq.partition);
+                }
+            }
+        }
     }
 
     /// Compression: seals batches of partition `id` (up to `MAX_SEALED_AHEAD` outstanding) and

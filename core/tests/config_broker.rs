@@ -1,0 +1,155 @@
+//! Configuration keys whose effect shows in delivery, against the real broker (docs/configuration.md):
+//! `queue.buffering.max.messages`, `delivery.report.only.error`, `message.timeout.ms` below the
+//! request timeout, the `fnv1a` partitioner, `sticky.partitioning.linger.ms`.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use rafka_core::{DeliveryMode, LocalCode, Producer, ProducerRecord};
+
+#[test]
+fn queue_buffering_max_messages_bounds_records_not_yet_reported() {
+    let topic = unique_topic("qbmm");
+    create_topic(&topic, 1);
+    // Poll mode: reports (and the slots they free) wait for poll().
+    let reported = Arc::new(AtomicUsize::new(0));
+    let r2 = reported.clone();
+    let p = Producer::builder(config(&[("queue.buffering.max.messages", "3"), ("max.block.ms", "300"), ("linger.ms", "0")]))
+        .delivery_mode(DeliveryMode::Poll)
+        .delivery_handler(move |d, _| {
+            assert!(d.error.is_none(), "{:?}", d.error);
+            r2.fetch_add(1, Ordering::SeqCst);
+        })
+        .build()
+        .unwrap();
+    for i in 0..3 {
+        p.send_with_opaque(&ProducerRecord::new(&topic).value(format!("r{i}").as_bytes()), i, false).unwrap();
+    }
+    let err = p.send_with_opaque(&ProducerRecord::new(&topic).value(b"r3"), 3, false).expect_err("a fourth record does not fit");
+    assert!(err.is_local(LocalCode::QueueFull) && err.message().contains("queue.buffering.max.messages (3"), "{err}");
+    let t0 = Instant::now();
+    let err = p.send_with_opaque(&ProducerRecord::new(&topic).value(b"r3"), 3, true).expect_err("blocks max.block.ms, then fails");
+    assert!(t0.elapsed() >= Duration::from_millis(300), "waited max.block.ms");
+    assert!(err.is_local(LocalCode::QueueFull) && err.message().contains("queue.buffering.max.messages (3)") && err.message().contains("max.block.ms"), "{err}");
+    // Serving the reports frees the slots.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reported.load(Ordering::SeqCst) < 3 && Instant::now() < deadline {
+        p.poll(Duration::from_millis(100));
+    }
+    assert_eq!(reported.load(Ordering::SeqCst), 3);
+    p.send_with_opaque(&ProducerRecord::new(&topic).value(b"r3"), 3, false).unwrap();
+    p.flush(Duration::from_secs(30)).unwrap();
+    let mut got: Vec<Vec<u8>> = consume(&topic, 4).into_iter().filter_map(|c| c.value).collect();
+    got.sort();
+    assert_eq!(got, vec![b"r0".to_vec(), b"r1".to_vec(), b"r2".to_vec(), b"r3".to_vec()]);
+}
+
+#[test]
+fn queue_buffering_max_messages_unset_or_zero_sets_no_limit() {
+    let topic = unique_topic("qbmm0");
+    create_topic(&topic, 1);
+    for extra in [&[][..], &[("queue.buffering.max.messages", "0")][..]] {
+        let mut settings = vec![("max.block.ms", "200"), ("linger.ms", "0")];
+        settings.extend_from_slice(extra);
+        let p = Producer::builder(config(&settings)).delivery_mode(DeliveryMode::Poll).delivery_handler(|_, _| {}).build().unwrap();
+        for i in 0..200 {
+            p.send_with_opaque(&ProducerRecord::new(&topic).value(b"x"), i, false).unwrap();
+        }
+        p.flush(Duration::from_secs(30)).unwrap();
+    }
+}
+
+#[test]
+fn delivery_report_only_error_withholds_successful_reports_but_futures_complete() {
+    let topic = unique_topic("droe");
+    kafka(&["topic", "create", &topic, "--partitions", "1", "--config", "max.message.bytes=2000"]);
+    await_topic(&bootstrap(), &topic);
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let suppressed = Arc::new(Mutex::new(Vec::new()));
+    let (h2, s2) = (handled.clone(), suppressed.clone());
+    let p = Producer::builder(config(&[("delivery.report.only.error", "true"), ("linger.ms", "0"), ("retries", "0"), ("enable.idempotence", "false")]))
+        .delivery_handler(move |d, o| h2.lock().unwrap().push((o, d.error.is_some())))
+        .on_report_suppressed(move |o| s2.lock().unwrap().push(o))
+        .build()
+        .unwrap();
+    let callbacks = Arc::new(AtomicUsize::new(0));
+    for i in 1..=3 {
+        p.send_with_opaque(&ProducerRecord::new(&topic).value(b"fine"), i, true).unwrap();
+        let c = callbacks.clone();
+        p.send_with_callback(&ProducerRecord::new(&topic).value(b"fine"), move |_| {
+            c.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    }
+    let fut = p.send(&ProducerRecord::new(&topic).value(b"future")).unwrap();
+    let md = fut.wait_timeout(Duration::from_secs(30)).expect("futures still complete");
+    assert!(md.offset >= 0);
+    // Larger than the topic's max.message.bytes: the broker refuses it, and that report comes.
+    p.send_with_opaque(&ProducerRecord::new(&topic).value(&vec![7u8; 5000]), 99, true).unwrap();
+    p.flush(Duration::from_secs(30)).unwrap();
+    assert_eq!(*handled.lock().unwrap(), vec![(99, true)], "only the failed record reaches the handler");
+    assert_eq!(callbacks.load(Ordering::SeqCst), 0, "no callback for successful records");
+    let mut s = suppressed.lock().unwrap().clone();
+    s.sort();
+    assert_eq!(s, vec![1, 2, 3], "withheld reports are announced to the binding hook");
+    assert_eq!(consume(&topic, 7).len(), 7, "every good record is stored");
+}
+
+#[test]
+fn a_small_message_timeout_is_accepted_and_caps_the_request_timeout() {
+    let topic = unique_topic("msgtimeout");
+    create_topic(&topic, 1);
+    let p = Producer::new(config(&[("message.timeout.ms", "3000")])).unwrap();
+    assert_eq!(p.config().request_timeout, Duration::from_millis(2995));
+    let md = p.send(&ProducerRecord::new(&topic).value(b"quick")).unwrap().wait_timeout(Duration::from_secs(10)).unwrap();
+    assert!(md.offset >= 0);
+    assert_eq!(consume(&topic, 1)[0].value.as_deref(), Some(&b"quick"[..]));
+}
+
+#[test]
+fn fnv1a_places_keys_where_librdkafka_does() {
+    let topic = unique_topic("fnv1a");
+    create_topic(&topic, 5);
+    let p = Producer::new(config(&[("partitioner", "fnv1a")])).unwrap();
+    let keys = ["kafka", "giberish123456789", "1234", "user-42", ""];
+    for k in keys {
+        let md = p.send(&ProducerRecord::new(&topic).key(k.as_bytes()).value(b"v")).unwrap().wait_timeout(Duration::from_secs(30)).unwrap();
+        let want = rafka_core::partitioner::fnv1a(k.as_bytes()) % 5;
+        assert_eq!(md.partition as u32, want, "key {k:?}");
+    }
+    // A null key hashes as an empty one: always one partition.
+    let empty = rafka_core::partitioner::fnv1a(b"") % 5;
+    for _ in 0..5 {
+        let md = p.send(&ProducerRecord::new(&topic).value(b"keyless")).unwrap().wait_timeout(Duration::from_secs(30)).unwrap();
+        assert_eq!(md.partition as u32, empty);
+    }
+    let by_partition: Vec<(i32, Option<Vec<u8>>)> = consume(&topic, 10).into_iter().map(|c| (c.partition, c.key)).collect();
+    for (part, key) in by_partition {
+        let k = key.unwrap_or_default();
+        assert_eq!(part as u32, rafka_core::partitioner::fnv1a(&k) % 5, "stored where the report said");
+    }
+}
+
+#[test]
+fn sticky_partitioning_linger_moves_keyless_records_on_after_that_long() {
+    let topic = unique_topic("stickylinger");
+    create_topic(&topic, 8);
+    let p = Producer::new(config(&[("partitioner", "murmur2_random"), ("sticky.partitioning.linger.ms", "300")])).unwrap();
+    let send = || p.send(&ProducerRecord::new(&topic).value(b"x")).unwrap().wait_timeout(Duration::from_secs(30)).unwrap().partition;
+    // Records sent within 300 ms of each other share a partition (murmur2_random alone would
+    // scatter them); after it, the partition changes.
+    let first = send();
+    let t0 = Instant::now();
+    let mut same = 0;
+    while t0.elapsed() < Duration::from_millis(150) {
+        assert_eq!(send(), first);
+        same += 1;
+    }
+    assert!(same > 0);
+    std::thread::sleep(Duration::from_millis(400));
+    assert_ne!(send(), first, "a new sticky partition after sticky.partitioning.linger.ms");
+}
