@@ -65,6 +65,12 @@ pub struct ProducerConfig {
     pub compression_threads: usize,
     /// security.protocol and the SASL settings (see the security block at the end of this file).
     pub security: SecurityConfig,
+    /// `transactional.id`: makes the producer transactional (docs/transactions.md); implies
+    /// idempotence.
+    pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms`: how long the coordinator lets a transaction stay open before
+    /// it aborts it.
+    pub transaction_timeout: Duration,
 }
 
 impl Default for ProducerConfig {
@@ -98,6 +104,8 @@ impl Default for ProducerConfig {
             partitioner_ignore_keys: false,
             partitioner_adaptive: true,
             compression: Compression::default(),
+            transactional_id: None,
+            transaction_timeout: ms(60_000),
             compression_threads: DEFAULT_COMPRESSION_THREADS,
             security: SecurityConfig::default(),
         }
@@ -198,6 +206,8 @@ const KEYS: &[Key] = &[
     Key { name: "partitioner.class", aliases: &[], kind: Kind::Partitioner },
     Key { name: "partitioner.ignore.keys", aliases: &[], kind: Kind::Bool },
     Key { name: "partitioner.adaptive.partitioning.enable", aliases: &[], kind: Kind::Bool },
+    Key { name: "transactional.id", aliases: &[], kind: Kind::Text },
+    Key { name: "transaction.timeout.ms", aliases: &[], kind: int(1, MAX_I32) },
     Key { name: "compression.type", aliases: &["compression.codec"], kind: Kind::Compression },
     Key { name: "compression.gzip.level", aliases: &[], kind: Kind::Level(Codec::Gzip) },
     Key { name: "compression.lz4.level", aliases: &[], kind: Kind::Level(Codec::Lz4) },
@@ -328,6 +338,8 @@ impl Config {
                 "partitioner.ignore.keys" => c.partitioner_ignore_keys = parse_bool(v).expect("checked at set"),
                 "partitioner.adaptive.partitioning.enable" => c.partitioner_adaptive = parse_bool(v).expect("checked at set"),
                 "compression.threads" => c.compression_threads = num(v) as usize,
+                "transactional.id" => c.transactional_id = Some(v.to_string()),
+                "transaction.timeout.ms" => c.transaction_timeout = ms(v),
                 _ => {}
             }
         }
@@ -352,6 +364,19 @@ impl Config {
         } else {
             None
         };
+        // transactional.id implies idempotence (as in the Java client): it cannot be turned off,
+        // and what rules idempotence out rules transactions out.
+        if let Some(id) = &c.transactional_id {
+            if id.is_empty() {
+                return Err(ConfigError::Invalid { key: "transactional.id".into(), value: String::new(), expected: "a non-empty id (or leave it unset)".into() });
+            }
+            if explicit == Some(false) {
+                return Err(ConfigError::Conflict("transactional.id is set, which needs idempotence, but enable.idempotence=false; remove one of them".into()));
+            }
+            if let Some(why) = &conflict {
+                return Err(ConfigError::Conflict(format!("transactional.id is set, which needs idempotence, but {why}; change that setting or remove transactional.id")));
+            }
+        }
         match (explicit, conflict) {
             (Some(true), Some(why)) => return Err(ConfigError::Conflict(format!("enable.idempotence=true was set, but {why}; set enable.idempotence=false or change the other setting"))),
             (None, Some(why)) => {
