@@ -334,3 +334,43 @@ fn busy_error(cell: &TxnCell, call: &str) -> Error {
     let other = cell.job.as_ref().map(|j| j.name()).unwrap_or("another call");
     Error::local(LocalCode::State, format!("{call}: {other} is still under way (waiting for {}); call {other} again to wait for it", cell.waiting_on)).into_retriable()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, ConfigError};
+    use std::time::Duration;
+
+    fn base() -> Config {
+        let mut c = Config::new();
+        c.set("bootstrap.servers", "127.0.0.1:9092").unwrap();
+        c.set("transactional.id", "t-1").unwrap();
+        c
+    }
+
+    #[test]
+    fn transactional_id_implies_idempotence_and_defaults_the_timeout_to_60_s() {
+        let c = base().build().unwrap();
+        assert_eq!(c.transactional_id.as_deref(), Some("t-1"));
+        assert!(c.enable_idempotence);
+        assert_eq!(c.transaction_timeout, Duration::from_millis(60_000));
+        let mut c = base();
+        c.set("transaction.timeout.ms", "5000").unwrap();
+        assert_eq!(c.build().unwrap().transaction_timeout, Duration::from_millis(5000));
+        assert!(base().set("transaction.timeout.ms", "0").is_err());
+    }
+
+    #[test]
+    fn transactional_id_conflicts_name_both_settings() {
+        for (k, v, needle) in [("enable.idempotence", "false", "enable.idempotence=false"), ("acks", "1", "acks=all"), ("retries", "0", "retries"), ("max.in.flight.requests.per.connection", "6", "<= 5")] {
+            let mut c = base();
+            c.set(k, v).unwrap();
+            match c.build() {
+                Err(ConfigError::Conflict(m)) => assert!(m.contains("transactional.id") && m.contains(needle), "{k}={v}: {m}"),
+                other => panic!("{k}={v}: expected a conflict, got {other:?}"),
+            }
+        }
+        let mut c = base();
+        c.set("transactional.id", "").unwrap();
+        assert!(c.build().is_err(), "an empty transactional.id is refused");
+    }
+}

@@ -1,7 +1,8 @@
-//! Transactions against a real broker (`RAFKA_BOOTSTRAP`), read back by Kafka's own consumer
-//! with `isolation.level=read_committed` and without. `RAFKA_BOOTSTRAP_39`, when set, names a
-//! Kafka 3.9 broker (transaction version 1: AddPartitionsToTxn) for the same basic test;
-//! otherwise the test starts one with `scripts/kafka`.
+//! Transactions against a real broker (`RAFKA_BOOTSTRAP`; a Kafka 4.x broker uses transaction
+//! version 2), read back by Kafka's own consumer with `isolation.level=read_committed` and
+//! without. `RAFKA_BOOTSTRAP_39`, when set, names a Kafka 3.9 broker (transaction version 1:
+//! AddPartitionsToTxn) for the same basic test; otherwise that test starts one with
+//! `scripts/kafka` on port 19392 (so the full suite runs under `flock /tmp/rafka-fullsuite.lock`).
 
 mod common;
 
@@ -281,9 +282,23 @@ fn init_transactions_timeout_names_what_it_waited_for() {
 
 #[test]
 fn the_same_transactions_work_against_kafka_3_9() {
-    let bootstrap = match std::env::var("RAFKA_BOOTSTRAP_39") {
-        Ok(b) => b,
-        Err(_) => panic!("RAFKA_BOOTSTRAP_39 is not set: this test needs a Kafka 3.9 broker (scripts/kafka up --version 3.9.1 on another port and state dir)"),
-    };
+    // Transaction version 1 (AddPartitionsToTxn, EndTxn without an epoch bump). A 3.9 broker
+    // given by RAFKA_BOOTSTRAP_39, or its own one on a fixed port (run the full suite under
+    // flock /tmp/rafka-fullsuite.lock), stopped at the end.
+    if let Ok(b) = std::env::var("RAFKA_BOOTSTRAP_39") {
+        return committed_visible_aborted_not(&b);
+    }
+    let state = std::env::temp_dir().join("rafka-txn-3.9.1");
+    let env = [("RAFKA_KAFKA_STATE", state.to_str().unwrap())];
+    let _ = std::panic::catch_unwind(|| kafka_env(&["down"], &env));
+    let out = kafka_env(&["up", "--version", "3.9.1", "--port", "19392"], &env);
+    struct Down<'a>(&'a [(&'a str, &'a str)]);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kafka_env(&["down"], self.0)));
+        }
+    }
+    let _down = Down(&env);
+    let bootstrap = out.lines().last().unwrap().strip_prefix("bootstrap.servers=").unwrap().to_string();
     committed_visible_aborted_not(&bootstrap);
 }
