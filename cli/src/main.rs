@@ -16,10 +16,12 @@ const USAGE: &str = "usage:
       Writes one record per line of standard input. Exits 1 naming the lines that failed.
   rafka perf --topic T --num-records N (--record-size B | --payload-file F [--payload-delimiter D])
              --throughput R [--bootstrap-server H:P] [--producer-props k=v ...] [--producer.config FILE]
-             [--print-metrics] [--warmup-records N]
+             [--print-metrics] [--warmup-records N] [--transactional-id ID] [--transaction-duration-ms MS]
       Sends N records of B random letters (or payloads picked at random from F, split at D, default
       \\n) at up to R records/s (-1: no limit) and prints the summary line of
       kafka-producer-perf-test. Compression and every other setting go in --producer-props.
+      With --transactional-id or --transaction-duration-ms (default 3000) the records go in
+      transactions, each committed once it has been open MS milliseconds.
   rafka --version
 Logs: RAFKA_LOG=info|debug (default warn) on standard error.";
 

@@ -119,6 +119,10 @@ pub fn run(argv: &[String]) -> Result<(), String> {
         props = from_file;
     }
     let print_metrics = a.flag("--print-metrics");
+    // Transactions, as Kafka's tool has them: either flag turns them on.
+    let txn_id = a.take("--transactional-id")?;
+    let txn_ms = a.take("--transaction-duration-ms")?.map(|v| parse_num::<u64>("--transaction-duration-ms", &v)).transpose()?;
+    let transactions = TxnPlan::new(txn_id, txn_ms)?;
     let warmup: u64 = match a.take("--warmup-records")? {
         Some(w) => parse_num("--warmup-records", &w)?,
         None => 0,
@@ -151,6 +155,9 @@ pub fn run(argv: &[String]) -> Result<(), String> {
         config.set("bootstrap.servers", b).map_err(|e| e.to_string())?;
     }
     apply_props(&mut config, &props)?;
+    if let Some(t) = &transactions {
+        config.set("transactional.id", &t.id).map_err(|e| e.to_string())?;
+    }
     if config.get("bootstrap.servers").is_none() {
         return Err("no bootstrap servers: give --bootstrap-server or bootstrap.servers in --producer-props".into());
     }
@@ -177,6 +184,11 @@ pub fn run(argv: &[String]) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
 
+    let txn_timeout = Duration::from_secs(60);
+    if transactions.is_some() {
+        producer.init_transactions(txn_timeout).map_err(|e| format!("init_transactions: {e}"))?;
+    }
+    let mut txn_started: Option<Instant> = None;
     let start = Instant::now();
     let mut steady_start = start;
     let mut last_report = start;
@@ -191,6 +203,12 @@ pub fn run(argv: &[String]) -> Result<(), String> {
                 std::thread::sleep(due - now);
             }
         }
+        if let Some(t) = &transactions {
+            if txn_started.is_none() {
+                producer.begin_transaction().map_err(|e| format!("begin_transaction ({}): {e}", t.id))?;
+                txn_started = Some(Instant::now());
+            }
+        }
         let payload = if payloads.len() == 1 { &payloads[0] } else { &payloads[fastrand_usize(payloads.len())] };
         let opaque = if i >= warmup { STEADY } else { 0 };
         if let Err(e) = producer.send_with_opaque(&ProducerRecord::new(&topic).value(payload), opaque, true) {
@@ -201,10 +219,19 @@ pub fn run(argv: &[String]) -> Result<(), String> {
                 return Err(e.to_string());
             }
         }
+        if let (Some(t), Some(began)) = (&transactions, txn_started) {
+            if began.elapsed() >= t.duration {
+                producer.commit_transaction(txn_timeout).map_err(|e| format!("commit_transaction: {e}"))?;
+                txn_started = None;
+            }
+        }
         if i % 1024 == 0 && last_report.elapsed() >= Duration::from_secs(5) {
             last_report = Instant::now();
             progress(&stats);
         }
+    }
+    if txn_started.is_some() {
+        producer.commit_transaction(Duration::from_secs(3600)).map_err(|e| format!("commit_transaction: {e}"))?;
     }
     producer.flush(Duration::from_secs(3600)).map_err(|e| e.to_string())?;
     let elapsed = start.elapsed().as_secs_f64();
@@ -224,6 +251,28 @@ pub fn run(argv: &[String]) -> Result<(), String> {
         return Err(format!("{failed} record(s) failed; first error: {}", first_error.unwrap_or_default()));
     }
     Ok(())
+}
+
+/// `--transactional-id` / `--transaction-duration-ms`: each transaction commits once it has been
+/// open that long (Kafka's ProducerPerformance: default id
+/// `performance-producer-default-transactional-id`, default duration 3000 ms).
+struct TxnPlan {
+    id: String,
+    duration: Duration,
+}
+
+impl TxnPlan {
+    fn new(id: Option<String>, duration_ms: Option<u64>) -> Result<Option<TxnPlan>, String> {
+        if id.is_none() && duration_ms.is_none() {
+            return Ok(None);
+        }
+        let duration_ms = duration_ms.unwrap_or(3000);
+        if duration_ms == 0 {
+            return Err("--transaction-duration-ms must be at least 1".into());
+        }
+        let id = id.unwrap_or_else(|| "performance-producer-default-transactional-id".into());
+        Ok(Some(TxnPlan { id, duration: Duration::from_millis(duration_ms) }))
+    }
 }
 
 fn progress(stats: &Stats) {

@@ -522,6 +522,9 @@ impl IoThread {
                     let pq = self.parts.get(id).pq.clone();
                     let code = resp.results.iter().filter(|(t, _)| **t == *pq.topic).flat_map(|(_, ps)| ps.iter()).find(|(p, _)| *p == pq.partition).map(|(_, c)| KafkaCode(*c)).unwrap_or(KafkaCode::UNKNOWN_SERVER_ERROR);
                     if code.is_ok() {
+                        // The coordinator now holds an open transaction: it must be ended.
+                        self.txn.started = true;
+                        self.txn.started_at.get_or_insert_with(Instant::now);
                         self.txn.added.insert(id);
                         self.parts.track(id);
                     } else {
