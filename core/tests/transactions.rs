@@ -29,7 +29,8 @@ fn send(p: &Producer, topic: &str, partition: i32, value: &str) -> rafka_core::D
 }
 
 fn consume_at(bootstrap: &str, topic: &str, expected: usize, read_committed: bool) -> Vec<String> {
-    let mut args = vec!["consume", topic, "--max", &*Box::leak(expected.to_string().into_boxed_str()), "--timeout", "8", "--bootstrap", bootstrap];
+    let n = expected.to_string();
+    let mut args = vec!["consume", topic, "--max", &n, "--timeout", "8", "--bootstrap", bootstrap];
     if read_committed {
         args.push("--read-committed");
     }
@@ -302,3 +303,4 @@ fn the_same_transactions_work_against_kafka_3_9() {
     let bootstrap = out.lines().last().unwrap().strip_prefix("bootstrap.servers=").unwrap().to_string();
     committed_visible_aborted_not(&bootstrap);
 }
+
