@@ -53,6 +53,14 @@ pub struct PerfArgs {
     /// Records sent first and left out of a second, steady-state summary line.
     #[arg(long, value_name = "N", default_value_t = 0)]
     warmup_records: u64,
+    /// Sends in transactions with this transactional.id (default with --transaction-duration-ms:
+    /// performance-producer-default-transactional-id).
+    #[arg(long, value_name = "ID")]
+    transactional_id: Option<String>,
+    /// Commits each transaction once it has been open this long (default with
+    /// --transactional-id: 3000).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    transaction_duration_ms: Option<u64>,
 }
 
 /// Kafka's tool prints a progress line this often while records are acknowledged.
@@ -169,7 +177,11 @@ pub fn run(a: PerfArgs) -> Result<(), String> {
         producer_config,
         print_metrics,
         warmup_records: warmup,
+        transactional_id: txn_id,
+        transaction_duration_ms: txn_ms,
     } = a;
+    // Transactions, as Kafka's tool has them: either flag turns them on.
+    let transactions = TxnPlan::new(txn_id, txn_ms)?;
     if let Some(f) = producer_config {
         let mut from_file = read_properties(&f)?;
         from_file.append(&mut props);
@@ -199,6 +211,9 @@ pub fn run(a: PerfArgs) -> Result<(), String> {
         config.set("bootstrap.servers", b).map_err(|e| e.to_string())?;
     }
     apply_props(&mut config, &props)?;
+    if let Some(t) = &transactions {
+        config.set("transactional.id", &t.id).map_err(|e| e.to_string())?;
+    }
     if config.get("bootstrap.servers").is_none() {
         return Err("no bootstrap servers: give --bootstrap-server or bootstrap.servers in --producer-props".into());
     }
@@ -225,6 +240,11 @@ pub fn run(a: PerfArgs) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
 
+    let txn_timeout = Duration::from_secs(60);
+    if transactions.is_some() {
+        producer.init_transactions(txn_timeout).map_err(|e| format!("init_transactions: {e}"))?;
+    }
+    let mut txn_started: Option<Instant> = None;
     let start = Instant::now();
     let mut steady_start = start;
     for i in 0..num {
@@ -238,6 +258,12 @@ pub fn run(a: PerfArgs) -> Result<(), String> {
                 std::thread::sleep(due - now);
             }
         }
+        if let Some(t) = &transactions {
+            if txn_started.is_none() {
+                producer.begin_transaction().map_err(|e| format!("begin_transaction ({}): {e}", t.id))?;
+                txn_started = Some(Instant::now());
+            }
+        }
         let payload = if payloads.len() == 1 { &payloads[0] } else { &payloads[fastrand_usize(payloads.len())] };
         let opaque = if i >= warmup { STEADY } else { 0 };
         if let Err(e) = producer.send_with_opaque(&ProducerRecord::new(&topic).value(payload), opaque, true) {
@@ -248,6 +274,15 @@ pub fn run(a: PerfArgs) -> Result<(), String> {
                 return Err(e.to_string());
             }
         }
+        if let (Some(t), Some(began)) = (&transactions, txn_started) {
+            if began.elapsed() >= t.duration {
+                producer.commit_transaction(txn_timeout).map_err(|e| format!("commit_transaction: {e}"))?;
+                txn_started = None;
+            }
+        }
+    }
+    if txn_started.is_some() {
+        producer.commit_transaction(Duration::from_secs(3600)).map_err(|e| format!("commit_transaction: {e}"))?;
     }
     producer.flush(Duration::from_secs(3600)).map_err(|e| e.to_string())?;
     let elapsed = start.elapsed().as_secs_f64();
@@ -267,6 +302,28 @@ pub fn run(a: PerfArgs) -> Result<(), String> {
         return Err(format!("{failed} record(s) failed; first error: {}", first_error.unwrap_or_default()));
     }
     Ok(())
+}
+
+/// `--transactional-id` / `--transaction-duration-ms`: each transaction commits once it has been
+/// open that long (Kafka's ProducerPerformance: default id
+/// `performance-producer-default-transactional-id`, default duration 3000 ms).
+struct TxnPlan {
+    id: String,
+    duration: Duration,
+}
+
+impl TxnPlan {
+    fn new(id: Option<String>, duration_ms: Option<u64>) -> Result<Option<TxnPlan>, String> {
+        if id.is_none() && duration_ms.is_none() {
+            return Ok(None);
+        }
+        let duration_ms = duration_ms.unwrap_or(3000);
+        if duration_ms == 0 {
+            return Err("--transaction-duration-ms must be at least 1".into());
+        }
+        let id = id.unwrap_or_else(|| "performance-producer-default-transactional-id".into());
+        Ok(Some(TxnPlan { id, duration: Duration::from_millis(duration_ms) }))
+    }
 }
 
 /// Kafka's progress line for the window, then a new window.

@@ -158,20 +158,59 @@ pub struct Error {
     message: String,
     retriable: bool,
     possibly_persisted: bool,
+    /// Transactions: the transaction cannot commit; abort it (then a new one may start).
+    txn_requires_abort: bool,
+    /// Transactions: the producer cannot go on (fenced, not authorized); close it.
+    fatal: bool,
 }
 
 impl Error {
     pub fn local(code: LocalCode, message: impl Into<String>) -> Error {
-        Error { code: Code::Local(code), message: message.into(), retriable: code.is_retriable(), possibly_persisted: false }
+        Error { code: Code::Local(code), message: message.into(), retriable: code.is_retriable(), possibly_persisted: false, txn_requires_abort: false, fatal: false }
     }
 
     pub fn kafka(code: KafkaCode, message: impl Into<String>) -> Error {
-        Error { code: Code::Kafka(code), message: message.into(), retriable: code.is_retriable(), possibly_persisted: false }
+        Error { code: Code::Kafka(code), message: message.into(), retriable: code.is_retriable(), possibly_persisted: false, txn_requires_abort: false, fatal: false }
     }
 
     pub fn with_possibly_persisted(mut self, yes: bool) -> Error {
         self.possibly_persisted = yes;
         self
+    }
+
+    /// Marks the error as one that requires aborting the transaction (librdkafka's
+    /// `txn_requires_abort`); such an error is not retriable.
+    pub fn requiring_abort(mut self) -> Error {
+        self.txn_requires_abort = true;
+        self.retriable = false;
+        self.fatal = false;
+        self
+    }
+
+    /// Marks the error as fatal for the producer (librdkafka's `fatal`).
+    pub fn into_fatal(mut self) -> Error {
+        self.fatal = true;
+        self.retriable = false;
+        self.txn_requires_abort = false;
+        self
+    }
+
+    /// Marks the error as retriable: calling the same operation again may succeed.
+    pub fn into_retriable(mut self) -> Error {
+        self.retriable = true;
+        self
+    }
+
+    /// Transactions: the current transaction cannot be committed; call `abort_transaction`, then
+    /// a new transaction may begin.
+    pub fn txn_requires_abort(&self) -> bool {
+        self.txn_requires_abort
+    }
+
+    /// The producer cannot go on (e.g. fenced by a newer producer with the same
+    /// `transactional.id`); every later call fails with this error. Close the producer.
+    pub fn is_fatal(&self) -> bool {
+        self.fatal
     }
 
     pub fn code(&self) -> Code {

@@ -53,6 +53,7 @@ pub mod producer;
 pub mod protocol;
 pub mod record;
 mod shared;
+pub mod transaction;
 
 pub use config::{Config, ConfigError, ProducerConfig};
 pub use completion::DeliveryFuture;
@@ -60,4 +61,5 @@ pub use delivery::DeliveryMode;
 pub use error::{Code, Error, LocalCode, Result};
 pub use metadata::{BrokerMetadata, ClusterMetadata, PartitionMetadata, TopicMetadata};
 pub use producer::{current_producer_id, Producer, ProducerBuilder, TrySend};
+pub use transaction::{ConsumerGroupMetadata, OffsetAndMetadata, TxnState};
 pub use record::{Delivery, DeliveryResult, OwnedRecord, ProducerRecord, RecordMetadata};

@@ -140,6 +140,7 @@ impl ProducerBuilder {
             deliverer: deliverer.clone(),
             partitioner: self.partitioner,
             meta_queries: SegQueue::new(),
+            txn: crate::transaction::TxnShared::new(),
         });
         let id = NEXT_PRODUCER_ID.fetch_add(1, Ordering::Relaxed);
         crate::logging::register(id, log_level);
@@ -174,7 +175,7 @@ impl ProducerBuilder {
 
 /// A Kafka producer. `Send + Sync`: share it between threads (in an `Arc`). Dropping it closes it.
 pub struct Producer {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
     id: u64,
     mode: DeliveryMode,
     io: Mutex<Option<JoinHandle<()>>>,
@@ -237,6 +238,11 @@ impl Producer {
         }
         if let Some(e) = inner.fatal.get() {
             return Err(e.clone());
+        }
+        if inner.config.transactional_id.is_some() {
+            if let Some(e) = inner.txn.send_refusal() {
+                return Err(e);
+            }
         }
         if rec.topic.is_empty() {
             return Err(Error::local(LocalCode::InvalidArgument, "the topic name is empty"));

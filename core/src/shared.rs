@@ -85,6 +85,9 @@ pub(crate) struct Inner {
     pub partitioner: Option<Arc<dyn Partitioner>>,
     /// `Producer::metadata()` queries: pushed by application threads, popped by the I/O thread.
     pub meta_queries: SegQueue<MetadataQuery>,
+    /// Transactions: the state machine, the job of the transactional call under way and its
+    /// result (see `transaction.rs` for who writes what). Unused without `transactional.id`.
+    pub txn: crate::transaction::TxnShared,
 }
 
 impl Inner {

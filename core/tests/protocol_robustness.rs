@@ -126,6 +126,7 @@ fn corpus() -> Vec<(Kind, i16, Vec<u8>)> {
             3
         ],
         throttle_time_ms: 1,
+        finalized_features: vec![],
     };
     let md = MetadataResponse {
         throttle_time_ms: 1,

@@ -108,6 +108,7 @@ fn api_versions_response_round_trips_at_every_version() {
             },
         ],
         throttle_time_ms: 250,
+        finalized_features: vec![],
     };
     for v in api_versions::MIN_VERSION..=api_versions::MAX_VERSION {
         let body = response_frame(API_KEY_API_VERSIONS, v, |b| resp.encode(b, v));
@@ -139,6 +140,7 @@ fn api_versions_unsupported_answer_in_v0_format_decodes_at_any_requested_version
             max_version: 2,
         }],
         throttle_time_ms: 0,
+        finalized_features: vec![],
     };
     let mut body = Vec::new();
     v0.encode(&mut body, 0);

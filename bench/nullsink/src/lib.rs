@@ -188,7 +188,7 @@ fn answer(frame: &[u8], out: &mut Vec<u8>, shared: &Shared) -> io::Result<()> {
                 (0, UNSUPPORTED_VERSION)
             };
             let start = begin_response(out, h.correlation_id, false);
-            ApiVersionsResponse { error_code, api_keys: ranges, throttle_time_ms: 0 }.encode(out, version);
+            ApiVersionsResponse { error_code, api_keys: ranges, throttle_time_ms: 0, finalized_features: vec![] }.encode(out, version);
             finish_request(out, start);
         }
         API_KEY_METADATA if supported(metadata::MIN_VERSION, metadata::MAX_VERSION) => {

@@ -90,6 +90,12 @@ pub struct ProducerConfig {
     /// From `debug` / `log_level`: the most detailed level this producer's engine logs at; None:
     /// whatever the application's logger lets through.
     pub log_level: Option<log::LevelFilter>,
+    /// `transactional.id`: makes the producer transactional (docs/transactions.md); implies
+    /// idempotence.
+    pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms`: how long the coordinator lets a transaction stay open before
+    /// it aborts it.
+    pub transaction_timeout: Duration,
 }
 
 /// `broker.address.family`: which resolved addresses connections use.
@@ -150,6 +156,8 @@ impl Default for ProducerConfig {
             partitioner_ignore_keys: false,
             partitioner_adaptive: true,
             compression: Compression::default(),
+            transactional_id: None,
+            transaction_timeout: ms(60_000),
             compression_threads: DEFAULT_COMPRESSION_THREADS,
             security: SecurityConfig::default(),
             metadata_max_idle: ms(300_000),
@@ -251,7 +259,6 @@ const fn key(name: &'static str, aliases: &'static [&'static str], kind: Kind, d
     Key { name, aliases, kind, doc }
 }
 
-const TRANSACTIONS: Kind = Kind::Unsupported("transactions, not yet in rafka");
 const KERBEROS: Kind = Kind::Unsupported("SASL GSSAPI (Kerberos), which rafka does not support");
 const OIDC: Kind = Kind::Unsupported(
     "OAUTHBEARER token retrieval from an OIDC token endpoint, which the engine does not do (give tokens with sasl.oauthbearer.token, a token provider, Python's oauth_cb, or in Java a login callback handler such as Kafka's OAuthBearerLoginCallbackHandler)",
@@ -350,9 +357,9 @@ const KEYS: &[Key] = &[
     key("error_cb", &[], OBSERVABILITY, ""),
     key("stats_cb", &[], OBSERVABILITY, ""),
     key("throttle_cb", &[], OBSERVABILITY, ""),
-    key("transactional.id", &[], TRANSACTIONS, ""),
-    key("transaction.timeout.ms", &[], TRANSACTIONS, ""),
-    key("transaction.two.phase.commit.enable", &[], TRANSACTIONS, ""),
+    key("transactional.id", &[], Kind::Text, "Makes the producer transactional (docs/transactions.md); implies idempotence. Unset: no transactions."),
+    key("transaction.timeout.ms", &[], int(1, MAX_I32), "How long the coordinator lets a transaction stay open before it aborts it. Default 60000."),
+    key("transaction.two.phase.commit.enable", &[], Kind::Unsupported("two-phase commit transactions (KIP-939), not in rafka"), ""),
     // Handled by a binding.
     key("key.serializer", &[], Kind::Binding(JAVA_ONLY), ""),
     key("value.serializer", &[], Kind::Binding(JAVA_ONLY), ""),
@@ -610,6 +617,8 @@ impl Config {
                 "partitioner.ignore.keys" => c.partitioner_ignore_keys = parse_bool(v).expect("checked at set"),
                 "partitioner.adaptive.partitioning.enable" => c.partitioner_adaptive = parse_bool(v).expect("checked at set"),
                 "compression.threads" => c.compression_threads = num(v) as usize,
+                "transactional.id" => c.transactional_id = Some(v.to_string()),
+                "transaction.timeout.ms" => c.transaction_timeout = ms(v),
                 _ => {}
             }
         }
@@ -634,6 +643,19 @@ impl Config {
         } else {
             None
         };
+        // transactional.id implies idempotence (as in the Java client): it cannot be turned off,
+        // and what rules idempotence out rules transactions out.
+        if let Some(id) = &c.transactional_id {
+            if id.is_empty() {
+                return Err(ConfigError::Invalid { key: "transactional.id".into(), value: String::new(), expected: "a non-empty id (or leave it unset)".into() });
+            }
+            if explicit == Some(false) {
+                return Err(ConfigError::Conflict("transactional.id is set, which needs idempotence, but enable.idempotence=false; remove one of them".into()));
+            }
+            if let Some(why) = &conflict {
+                return Err(ConfigError::Conflict(format!("transactional.id is set, which needs idempotence, but {why}; change that setting or remove transactional.id")));
+            }
+        }
         match (explicit, conflict) {
             (Some(true), Some(why)) => return Err(ConfigError::Conflict(format!("enable.idempotence=true was set, but {why}; set enable.idempotence=false or change the other setting"))),
             (None, Some(why)) => {

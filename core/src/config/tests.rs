@@ -361,8 +361,7 @@ mod every_key {
     #[test]
     fn keys_of_missing_features_name_the_feature() {
         for (key, feature) in [
-            ("transactional.id", "transactions, not yet in rafka"),
-            ("transaction.timeout.ms", "transactions, not yet in rafka"),
+            ("transaction.two.phase.commit.enable", "two-phase commit"),
             ("sasl.kerberos.keytab", "GSSAPI (Kerberos)"),
             ("sasl.kerberos.service.name", "GSSAPI (Kerberos)"),
             ("sasl.oauthbearer.token.endpoint.url", "OIDC token endpoint"),

@@ -35,6 +35,8 @@ pub(crate) struct ProducerBatch {
     /// Whether an earlier attempt may have been written (an unanswered request): a timeout
     /// report then says the records may have been stored.
     pub maybe_written: bool,
+    /// Part of a transaction: the batch's attributes carry the transactional bit.
+    pub transactional: bool,
 }
 
 impl ProducerBatch {
@@ -71,6 +73,7 @@ impl ProducerBatch {
             created_ns,
             attempts: 0,
             maybe_written: false,
+            transactional: false,
         }
     }
 
@@ -142,6 +145,7 @@ impl ProducerBatch {
             b.producer_id = self.producer_id;
             b.producer_epoch = self.producer_epoch;
             b.maybe_written = self.maybe_written;
+            b.transactional = self.transactional;
             if seq >= 0 {
                 b.base_sequence = seq;
                 seq = seq.wrapping_add(b.record_count()) & i32::MAX;
@@ -163,7 +167,7 @@ impl ProducerBatch {
             &BatchHeader {
                 base_offset: 0,
                 partition_leader_epoch: -1,
-                attributes: self.attributes,
+                attributes: self.attributes | if self.transactional { record_batch::ATTR_TRANSACTIONAL } else { 0 },
                 last_offset_delta: self.records.len() as i32 - 1,
                 base_timestamp: self.base_timestamp,
                 max_timestamp: self.max_timestamp,

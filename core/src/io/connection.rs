@@ -37,6 +37,8 @@ pub(crate) enum RequestKind {
     /// An application's `Producer::metadata()` query, by its id in `IoThread::queries_inflight`.
     MetadataQuery(u64),
     InitProducerId,
+    /// A request of the transaction manager (`io/transaction.rs`).
+    Txn(crate::io::transaction::TxnRequest),
     Produce(Vec<ProducerBatch>),
 }
 
@@ -54,6 +56,20 @@ pub(crate) struct Versions {
     pub produce: Option<i16>,
     pub metadata: Option<i16>,
     pub init_producer_id: Option<i16>,
+    /// Transactions (`io/transaction.rs`): the versions of its APIs, and the broker's finalized
+    /// `transaction.version` feature level (0 when not reported).
+    pub txn: TxnVersions,
+}
+
+/// The transactional APIs' versions on one connection.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct TxnVersions {
+    pub find_coordinator: Option<i16>,
+    pub add_partitions: Option<i16>,
+    pub add_offsets: Option<i16>,
+    pub end_txn: Option<i16>,
+    pub txn_offset_commit: Option<i16>,
+    pub transaction_version: i16,
 }
 
 pub(crate) struct Connection {
@@ -269,6 +285,14 @@ impl Connection {
             produce: pick(messages::API_KEY_PRODUCE, pr::MIN_VERSION, pr::MAX_VERSION),
             metadata: pick(messages::API_KEY_METADATA, md::MIN_VERSION, md::MAX_VERSION),
             init_producer_id: pick(messages::API_KEY_INIT_PRODUCER_ID, ipi::MIN_VERSION, ipi::MAX_VERSION),
+            txn: TxnVersions {
+                find_coordinator: pick(messages::API_KEY_FIND_COORDINATOR, messages::find_coordinator::MIN_VERSION, messages::find_coordinator::MAX_VERSION),
+                add_partitions: pick(messages::API_KEY_ADD_PARTITIONS_TO_TXN, messages::add_partitions_to_txn::MIN_VERSION, messages::add_partitions_to_txn::MAX_VERSION),
+                add_offsets: pick(messages::API_KEY_ADD_OFFSETS_TO_TXN, messages::add_offsets_to_txn::MIN_VERSION, messages::add_offsets_to_txn::MAX_VERSION),
+                end_txn: pick(messages::API_KEY_END_TXN, messages::end_txn::MIN_VERSION, messages::end_txn::MAX_VERSION),
+                txn_offset_commit: pick(messages::API_KEY_TXN_OFFSET_COMMIT, messages::txn_offset_commit::MIN_VERSION, messages::txn_offset_commit::MAX_VERSION),
+                transaction_version: resp.finalized_level("transaction.version").unwrap_or(0),
+            },
         };
         if self.versions.metadata.is_none() || self.versions.produce.is_none() {
             return Err(ConnError(format!(

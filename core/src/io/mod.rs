@@ -8,6 +8,8 @@
 //!   batches) and the list of partitions with work;
 //! - `metadata.rs`: when to ask for metadata and what the answers change;
 //! - `producer_id.rs`: the producer id and epoch (idempotence);
+//! - `transaction.rs`: the transaction manager (coordinators, the transactional requests, which
+//!   partitions a transaction holds);
 //! - `sender.rs`: the produce path, from a ready partition to the report of each batch;
 //! - here: the loop, requests from application threads, lost connections, fatal errors, status.
 //!
@@ -32,6 +34,7 @@ mod partition;
 mod producer_id;
 pub(crate) mod sasl;
 mod sender;
+pub(crate) mod transaction;
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -68,6 +71,7 @@ pub(crate) struct IoThread {
     parts: Partitions,
     meta: MetadataState,
     pid: ProducerIdState,
+    txn: transaction::TxnManager,
     delivery_tx: crossbeam_channel::Sender<DeliveryJob>,
     last_sweep: Instant,
     /// Compression threads (`compression.threads` > 0 and a codec set).
@@ -78,6 +82,7 @@ impl IoThread {
     pub fn new(inner: Arc<Inner>, poll: Poll, delivery_tx: crossbeam_channel::Sender<DeliveryJob>) -> IoThread {
         let bootstrap: Vec<String> = inner.config.bootstrap_servers.iter().map(|(h, p)| format_addr(h, *p)).collect();
         let pid = ProducerIdState::new(inner.config.enable_idempotence);
+        let txn = transaction::TxnManager::new(inner.config.transactional_id.as_deref(), inner.config.transaction_timeout);
         let cfg = &inner.config;
         let compressor = if cfg.compression.is_none() || cfg.compression_threads == 0 {
             None
@@ -96,6 +101,7 @@ impl IoThread {
             parts: Partitions::default(),
             meta: MetadataState { needed: true, ..Default::default() },
             pid,
+            txn,
             delivery_tx,
             last_sweep: Instant::now(),
             compressor,
@@ -151,6 +157,7 @@ impl IoThread {
             self.maybe_request_metadata(now);
             self.send_metadata_queries(now);
             self.maybe_request_pid(now);
+            self.drive_transactions(now);
             if now.duration_since(self.last_sweep) >= EXPIRY_SWEEP {
                 self.last_sweep = now;
                 self.expire(now);
@@ -242,6 +249,7 @@ impl IoThread {
                 // Asked again on another connection (until the query's deadline).
                 RequestKind::MetadataQuery(id) => self.meta.queries.extend(self.meta.queries_inflight.remove(&id)),
                 RequestKind::InitProducerId => self.pid.request_lost(),
+                RequestKind::Txn(r) => self.txn_request_lost(r, c.node_id),
                 RequestKind::ApiVersions | RequestKind::SaslHandshake | RequestKind::SaslAuthenticate => {}
                 RequestKind::Produce(batches) => failed.extend(batches),
             }
@@ -285,6 +293,7 @@ impl IoThread {
             RequestKind::Metadata => self.on_metadata(r.request.version, &r.body, now),
             RequestKind::MetadataQuery(id) => self.on_metadata_query(token, id, r.request.version, &r.body),
             RequestKind::InitProducerId => self.on_init_producer_id(r.request.version, &r.body),
+            RequestKind::Txn(t) => self.on_txn_response(token, t, r.request.version, &r.body),
             RequestKind::Produce(batches) => self.on_produce(r.request.version, &r.body, batches),
         }
     }
@@ -319,10 +328,14 @@ impl IoThread {
         let _ = self.inner.fatal.set(e.clone());
         self.inner.meta_cv.notify_all(); // senders waiting for metadata see it now
         self.pid.state = Pid::Off;
+        self.txn_on_fatal(&e);
         self.fail_everything(&e);
     }
 
     pub(super) fn deliver(&mut self, pq: Arc<PartitionQueue>, records: Vec<PendingRecord>, outcome: Outcome) {
+        if let Outcome::Err(e) = &outcome {
+            self.txn_send_failed(e); // a transaction with a failed send cannot commit
+        }
         if let Err(e) = self.delivery_tx.send(DeliveryJob { pq, records, outcome }) {
             log::error!("delivery channel closed; {} reports lost", e.0.records.len());
         }
@@ -376,6 +389,7 @@ impl IoThread {
         }
         self.net.describe(now, &mut s);
         self.pid.describe(&mut s);
+        self.txn.describe(&mut s);
         s
     }
 }

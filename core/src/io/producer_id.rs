@@ -1,7 +1,8 @@
 //! The producer id and epoch that idempotence needs: asked for with InitProducerId when the
 //! producer starts, and again (an epoch bump, KIP-360) when a partition's sequence numbers can no
 //! longer go on. [`ProducerIdState`] is the state machine; the I/O thread sends its requests and
-//! feeds it the answers. (The transaction manager will sit beside it.)
+//! feeds it the answers. With `transactional.id` the transaction manager (`transaction.rs`)
+//! asks for the id instead, from the transaction coordinator.
 //!
 //! Owned by the I/O thread alone.
 
@@ -83,7 +84,7 @@ impl ProducerIdState {
     }
 
     /// An id was granted; true when it ends an epoch bump (every partition's sequences restart).
-    fn granted(&mut self, id: i64, epoch: i16) -> bool {
+    pub(super) fn granted(&mut self, id: i64, epoch: i16) -> bool {
         self.failures = 0;
         self.state = Pid::Ready { id, epoch };
         std::mem::take(&mut self.bump_pending)
@@ -109,6 +110,9 @@ impl ProducerIdState {
 
 impl IoThread {
     pub(super) fn maybe_request_pid(&mut self, now: Instant) {
+        if self.txn.enabled() {
+            return; // the transaction manager asks the transaction coordinator
+        }
         if !self.pid.request_due(now, self.parts.any_in_flight()) {
             return;
         }

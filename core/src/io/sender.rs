@@ -113,7 +113,11 @@ impl IoThread {
                     continue;
                 }
             }
-            by_leader.entry(ps.leader).or_default().push(id);
+            let leader = ps.leader;
+            if !self.txn.may_send(id) {
+                continue; // transaction version 1: waits for AddPartitionsToTxn
+            }
+            by_leader.entry(leader).or_default().push(id);
         }
         if need_metadata {
             self.meta.needed = true;
@@ -226,6 +230,7 @@ impl IoThread {
     pub(super) fn take_batch(&mut self, id: usize, batch_size: usize, room: usize, send_room: usize, pid: Option<(i64, i16)>, now_ns: u64) -> Option<ProducerBatch> {
         let cfg = &self.inner.config;
         let compressing = !cfg.compression.is_none();
+        let transactional = self.txn.enabled();
         let ps = self.parts.get_mut(id);
         if let Some(b) = ps.retry.front() {
             if b.encoded_len > send_room {
@@ -248,6 +253,7 @@ impl IoThread {
         if let Some((pid, epoch)) = pid {
             ps.assign_sequence(&mut b, pid, epoch);
         }
+        b.transactional = transactional;
         b.attempts = 1;
         ps.inflight += 1;
         Some(b)
@@ -272,7 +278,7 @@ impl IoThread {
             batches.len(),
             batches.iter().map(|b| b.records.len()).sum::<usize>()
         );
-        let v = c.versions.produce.expect("ready connections have a Produce version");
+        let v = self.txn.produce_version(c.versions.produce.expect("ready connections have a Produce version"));
         if v < codec.min_produce_version() {
             let e = Error::kafka(
                 KafkaCode::UNSUPPORTED_COMPRESSION_TYPE,
@@ -293,7 +299,7 @@ impl IoThread {
         let start = buf.len();
         let topic_count = count_runs(&batches);
         {
-            let mut w = produce::ProduceRequestWriter::begin(buf, v, corr, &client_id, None, acks, timeout_ms, topic_count);
+            let mut w = produce::ProduceRequestWriter::begin(buf, v, corr, &client_id, cfg.transactional_id.as_deref(), acks, timeout_ms, topic_count);
             let mut i = 0;
             while i < batches.len() {
                 let topic = batches[i].pq.topic.clone();
@@ -391,6 +397,10 @@ impl IoThread {
     }
 
     pub(super) fn on_batch_error(&mut self, b: ProducerBatch, code: KafkaCode, err: &Error) {
+        if self.txn_batch_error_is_fatal(code, err) {
+            self.fail_batch(b, err.clone().into_fatal());
+            return;
+        }
         let ps = self.parts.get_mut(b.pq.id);
         match code {
             KafkaCode::NOT_LEADER_OR_FOLLOWER | KafkaCode::LEADER_NOT_AVAILABLE | KafkaCode::UNKNOWN_TOPIC_OR_PARTITION | KafkaCode::FENCED_LEADER_EPOCH | KafkaCode::KAFKA_STORAGE_ERROR => {

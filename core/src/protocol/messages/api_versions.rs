@@ -73,6 +73,17 @@ pub struct ApiVersionsResponse {
     pub api_keys: Vec<ApiVersionRange>,
     /// 0 before v1.
     pub throttle_time_ms: i32,
+    /// v3+ (tagged field 2): the cluster-wide feature levels the controller finalized, such as
+    /// `transaction.version` (2 on Kafka 4.x clusters that use KIP-890's new protocol).
+    pub finalized_features: Vec<FinalizedFeature>,
+}
+
+/// A finalized feature: its name and the range of levels in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinalizedFeature {
+    pub name: String,
+    pub max_version_level: i16,
+    pub min_version_level: i16,
 }
 
 impl ApiVersionsResponse {
@@ -82,6 +93,11 @@ impl ApiVersionsResponse {
             .iter()
             .find(|r| r.api_key == api_key)
             .map(|r| (r.min_version, r.max_version))
+    }
+
+    /// The finalized level of feature `name` (its max level), if the broker reported one.
+    pub fn finalized_level(&self, name: &str) -> Option<i16> {
+        self.finalized_features.iter().find(|f| f.name == name).map(|f| f.max_version_level)
     }
 
     /// The highest version both sides speak, given our `(min, max)`; `None` if the ranges don't
@@ -132,13 +148,22 @@ impl ApiVersionsResponse {
         } else {
             0
         };
-        // SupportedFeatures, FinalizedFeaturesEpoch, FinalizedFeatures and ZkMigrationReady are
-        // tagged fields a producer has no use for.
-        d.skip_tagged_fields_flex(flexible)?;
+        // Of the tagged fields (SupportedFeatures, FinalizedFeaturesEpoch, FinalizedFeatures,
+        // ZkMigrationReady) a producer needs only the finalized features (tag 2).
+        let mut finalized_features = Vec::new();
+        if flexible {
+            d.tagged_fields(|tag, data| {
+                if tag == FINALIZED_FEATURES_TAG {
+                    finalized_features = decode_finalized_features(data)?;
+                }
+                Ok(())
+            })?;
+        }
         Ok(ApiVersionsResponse {
             error_code,
             api_keys,
             throttle_time_ms,
+            finalized_features,
         })
     }
 
@@ -160,6 +185,74 @@ impl ApiVersionsResponse {
         if version >= 1 {
             buf.put_i32(self.throttle_time_ms);
         }
-        buf.put_tagged_fields_flex(flexible);
+        if flexible && !self.finalized_features.is_empty() {
+            let mut field = Vec::new();
+            field.put_compact_array_len(self.finalized_features.len());
+            for f in &self.finalized_features {
+                field.put_compact_string(&f.name);
+                field.put_i16(f.max_version_level);
+                field.put_i16(f.min_version_level);
+                field.put_empty_tagged_fields();
+            }
+            buf.put_uvarint(1);
+            buf.put_uvarint(FINALIZED_FEATURES_TAG);
+            buf.put_uvarint(field.len() as u32);
+            buf.extend_from_slice(&field);
+        } else {
+            buf.put_tagged_fields_flex(flexible);
+        }
+    }
+}
+
+const FINALIZED_FEATURES_TAG: u32 = 2;
+
+fn decode_finalized_features(data: &[u8]) -> Result<Vec<FinalizedFeature>, DecodeError> {
+    let mut d = Decoder::new(data);
+    // name (1) + max (2) + min (2) + tags (1)
+    let n = d.compact_array_len("finalized_features", 6)?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let name = d.compact_string("finalized_features.name")?;
+        let max_version_level = d.i16("finalized_features.max_version_level")?;
+        let min_version_level = d.i16("finalized_features.min_version_level")?;
+        d.skip_tagged_fields()?;
+        out.push(FinalizedFeature { name, max_version_level, min_version_level });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod finalized_feature_tests {
+    use super::*;
+
+    #[test]
+    fn finalized_features_round_trip_from_v3_and_are_absent_before() {
+        for v in MIN_VERSION..=MAX_VERSION {
+            let resp = ApiVersionsResponse {
+                error_code: 0,
+                api_keys: vec![ApiVersionRange { api_key: 26, min_version: 0, max_version: 5 }],
+                throttle_time_ms: 0,
+                finalized_features: if v >= FIRST_FLEXIBLE_VERSION {
+                    vec![FinalizedFeature { name: "transaction.version".into(), max_version_level: 2, min_version_level: 2 }]
+                } else {
+                    vec![]
+                },
+            };
+            let mut buf = Vec::new();
+            resp.encode(&mut buf, v);
+            let mut d = Decoder::new(&buf);
+            let back = ApiVersionsResponse::decode(&mut d, v).unwrap();
+            assert_eq!(back, resp, "v{v}");
+            assert!(d.is_empty());
+            let want = (v >= FIRST_FLEXIBLE_VERSION).then_some(2);
+            assert_eq!(back.finalized_level("transaction.version"), want);
+        }
+    }
+
+    #[test]
+    fn a_truncated_finalized_features_field_is_an_error() {
+        let mut field = Vec::new();
+        field.put_uvarint(1_000_000);
+        assert!(decode_finalized_features(&field).is_err());
     }
 }

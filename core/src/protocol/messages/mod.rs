@@ -13,20 +13,30 @@
 //! response decoders) each module also has the opposite direction (request decoders, response
 //! encoders) for round-trip tests, fixtures and mock brokers.
 
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod api_versions;
+pub mod end_txn;
+pub mod find_coordinator;
 pub mod init_producer_id;
 pub mod metadata;
 pub mod produce;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
+pub mod txn_offset_commit;
 
 use super::primitives::{DecodeError, Decoder, WireWrite};
 
 pub const API_KEY_PRODUCE: i16 = 0;
 pub const API_KEY_METADATA: i16 = 3;
+pub const API_KEY_FIND_COORDINATOR: i16 = 10;
 pub const API_KEY_SASL_HANDSHAKE: i16 = 17;
 pub const API_KEY_API_VERSIONS: i16 = 18;
 pub const API_KEY_INIT_PRODUCER_ID: i16 = 22;
+pub const API_KEY_ADD_PARTITIONS_TO_TXN: i16 = 24;
+pub const API_KEY_ADD_OFFSETS_TO_TXN: i16 = 25;
+pub const API_KEY_END_TXN: i16 = 26;
+pub const API_KEY_TXN_OFFSET_COMMIT: i16 = 28;
 pub const API_KEY_SASL_AUTHENTICATE: i16 = 36;
 
 /// Largest frame [`frame_len`] accepts (100 MiB). A broker's response to a producer is small; a
@@ -43,6 +53,11 @@ pub fn is_flexible(api_key: i16, api_version: i16) -> Option<bool> {
         API_KEY_INIT_PRODUCER_ID => init_producer_id::FIRST_FLEXIBLE_VERSION,
         API_KEY_SASL_HANDSHAKE => sasl_handshake::FIRST_FLEXIBLE_VERSION,
         API_KEY_SASL_AUTHENTICATE => sasl_authenticate::FIRST_FLEXIBLE_VERSION,
+        API_KEY_FIND_COORDINATOR => find_coordinator::FIRST_FLEXIBLE_VERSION,
+        API_KEY_ADD_PARTITIONS_TO_TXN => add_partitions_to_txn::FIRST_FLEXIBLE_VERSION,
+        API_KEY_ADD_OFFSETS_TO_TXN => add_offsets_to_txn::FIRST_FLEXIBLE_VERSION,
+        API_KEY_END_TXN => end_txn::FIRST_FLEXIBLE_VERSION,
+        API_KEY_TXN_OFFSET_COMMIT => txn_offset_commit::FIRST_FLEXIBLE_VERSION,
         _ => return None,
     };
     Some(api_version >= first)
