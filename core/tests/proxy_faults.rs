@@ -382,3 +382,47 @@ fn refused_connections_are_retried_with_backoff_and_the_records_delivered_once_a
     assert!(during.iter().all(|i| reports[*i].at >= t0 + Duration::from_secs(2)), "no record was acknowledged while the leader refused connections");
     sent.assert_stored_once_in_order(&c, &reports);
 }
+
+/// The producer is leaked: when records are stuck, closing it would wait for them forever and
+/// hang the test instead of failing it.
+fn leaked_producer(proxy: &FaultProxy, overrides: &[(&str, &str)]) -> &'static Producer {
+    Box::leak(Box::new(producer(proxy, overrides)))
+}
+
+#[test]
+fn garbled_produce_responses_are_retried_and_every_record_stored_once() {
+    let c = cluster();
+    let topic = create_topic(&c, 1);
+    let leader = c.leader_of(&topic, 0);
+    let proxy = proxy(&c);
+    let p = leaked_producer(&proxy, &[("linger.ms", "2"), ("batch.size", "2048"), ("request.timeout.ms", "5000"), ("delivery.timeout.ms", "20000")]);
+    let mut sent = Sent::new(&topic);
+    sent.send(p, 0).unwrap();
+    assert!(sent.wait_for(0..1, Duration::from_secs(30)), "first record delivered");
+    // The garbage starts right after the correlation id, in the response header's tagged
+    // fields: the producer cannot read the stream on and drops the connection.
+    let rule = proxy.add(Rule::new(Fault::Garble).broker(leader).api(API_PRODUCE).times(2));
+    for _ in 0..200 {
+        sent.send(p, 0).unwrap();
+    }
+    // Within delivery.timeout.ms every record is reported, delivered or failed.
+    let reports = sent.all_delivered_once(Duration::from_secs(40));
+    assert_eq!(proxy.hits(rule), Some(2), "two Produce responses were garbled");
+    sent.assert_stored_once_in_order(&c, &reports);
+}
+
+#[test]
+fn a_garbled_metadata_response_is_asked_again_and_send_goes_ahead() {
+    let c = cluster();
+    let topic = create_topic(&c, 1);
+    let proxy = proxy(&c);
+    let rule = proxy.add(Rule::new(Fault::Garble).api(API_METADATA).times(1));
+    let p = leaked_producer(&proxy, &[("max.block.ms", "15000")]);
+    let mut sent = Sent::new(&topic);
+    let t0 = Instant::now();
+    let r = sent.send(p, 0);
+    assert!(r.is_ok(), "send() after one garbled Metadata response: {:?} after {:?}", r.err(), t0.elapsed());
+    assert_eq!(proxy.hits(rule), Some(1));
+    let reports = sent.all_delivered_once(Duration::from_secs(30));
+    sent.assert_stored_once_in_order(&c, &reports);
+}

@@ -521,16 +521,21 @@ impl Connection {
                 break;
             }
             let frame = &avail[4..4 + size];
-            let Some(req) = self.inflight.pop_front() else {
+            // The request stays in `inflight` until its answer is known good: on an error the
+            // connection is closed, and close_connection retries or re-asks whatever is still
+            // there. (Popped first, a garbled header lost the request: its batch was never
+            // reported and close() waited for ever.)
+            let Some(front) = self.inflight.front() else {
                 return Err(ConnError(format!("{} sent a response to no request", self.addr)));
             };
-            let flexible = messages::response_header_flexible(req.api_key, req.version);
+            let flexible = messages::response_header_flexible(front.api_key, front.version);
             let mut d = Decoder::new(frame);
             let corr = messages::decode_response_header(&mut d, flexible)
                 .map_err(|e| ConnError(format!("bad response header from {}: {e}", self.addr)))?;
-            if corr != req.correlation_id {
-                return Err(ConnError(format!("{} answered correlation id {corr}, expected {}", self.addr, req.correlation_id)));
+            if corr != front.correlation_id {
+                return Err(ConnError(format!("{} answered correlation id {corr}, expected {}", self.addr, front.correlation_id)));
             }
+            let req = self.inflight.pop_front().expect("checked above");
             let consumed = frame.len() - d.remaining();
             let body = frame[consumed..].to_vec();
             self.rpos += 4 + size;
