@@ -72,7 +72,7 @@ pub fn run(a: ProduceArgs) -> Result<(), String> {
         let lineno = i + 1;
         lines += 1;
         if let Some(p) = progress.as_mut() {
-            if lines % 256 == 0 {
+            if lines.is_multiple_of(256) {
                 p.tick(lines as u64, acked.load(Ordering::Relaxed), false);
             }
         }

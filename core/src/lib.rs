@@ -50,6 +50,7 @@ mod memory;
 pub mod metadata;
 pub mod partitioner;
 pub mod producer;
+mod producer_txn;
 pub mod protocol;
 pub mod record;
 mod shared;

@@ -38,7 +38,7 @@ pub(crate) enum RequestKind {
     MetadataQuery(u64),
     InitProducerId,
     /// A request of the transaction manager (`io/transaction.rs`).
-    Txn(crate::io::transaction::TxnRequest),
+    Txn(TxnRequest),
     Produce(Vec<ProducerBatch>),
 }
 
@@ -59,6 +59,16 @@ pub(crate) struct Versions {
     /// Transactions (`io/transaction.rs`): the versions of its APIs, and the broker's finalized
     /// `transaction.version` feature level (0 when not reported).
     pub txn: TxnVersions,
+}
+
+/// What a transactional request was, so its answer (or its loss) can be handled.
+pub(crate) enum TxnRequest {
+    FindCoordinator { key_type: i8, key: String },
+    InitProducerId,
+    AddPartitions(Vec<usize>),
+    AddOffsets,
+    TxnOffsetCommit,
+    EndTxn,
 }
 
 /// The transactional APIs' versions on one connection.

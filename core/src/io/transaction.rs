@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use mio::Token;
 
 use super::backoff;
-use super::connection::{InFlight, RequestKind};
+use super::connection::{InFlight, RequestKind, TxnRequest};
 use super::producer_id::Pid;
 use super::IoThread;
 use crate::error::{Error, LocalCode};
@@ -42,16 +42,6 @@ use crate::transaction::{Job, TxnState};
 /// Java's retry backoff for CONCURRENT_TRANSACTIONS on AddPartitionsToTxn: the previous
 /// transaction's markers are usually written within milliseconds.
 const CONCURRENT_TXN_BACKOFF: Duration = Duration::from_millis(20);
-
-/// What a transactional request was, so its answer (or its loss) can be handled.
-pub(crate) enum TxnRequest {
-    FindCoordinator { key_type: i8, key: String },
-    InitProducerId,
-    AddPartitions(Vec<usize>),
-    AddOffsets,
-    TxnOffsetCommit,
-    EndTxn,
-}
 
 /// The step the current job is at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

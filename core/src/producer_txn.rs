@@ -1,0 +1,194 @@
+//! The transactional calls on [`Producer`]: `init_transactions`, `begin_transaction`,
+//! `send_offsets_to_transaction`, `commit_transaction`, `abort_transaction`. They post jobs to
+//! the state in `transaction.rs` (shared with the I/O thread) and wait for their results; the
+//! module doc there says who writes what.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, LocalCode, Result};
+use crate::producer::Producer;
+use crate::transaction::*;
+
+impl Producer {
+    fn txn_shared(&self) -> Result<&TxnShared> {
+        if self.inner.config.transactional_id.is_none() {
+            return Err(Error::local(LocalCode::State, "this producer is not transactional: set transactional.id to use transactions"));
+        }
+        Ok(&self.inner.txn)
+    }
+
+    /// Registers the `transactional.id` with its coordinator: fences any earlier producer with
+    /// the same id and completes or aborts what it left open. Call once, before the first
+    /// transaction. A timeout is retriable: calling again waits for the same request.
+    pub fn init_transactions(&self, timeout: Duration) -> Result<()> {
+        let txn = self.txn_shared()?;
+        {
+            let mut cell = txn.lock();
+            match cell.state {
+                TxnState::Uninitialized => txn.set_state(&mut cell, TxnState::Initializing),
+                TxnState::Initializing => {}
+                s => return Err(state_error(&cell, "init_transactions", s)),
+            }
+        }
+        self.run_job(Job::Init, timeout)
+    }
+
+    /// Starts a transaction: every record sent until it is committed or aborted belongs to it.
+    /// Local: no request is sent.
+    pub fn begin_transaction(&self) -> Result<()> {
+        let txn = self.txn_shared()?;
+        let mut cell = txn.lock();
+        match cell.state {
+            TxnState::Ready => {
+                cell.error = None;
+                txn.set_state(&mut cell, TxnState::InTransaction);
+                Ok(())
+            }
+            s => Err(state_error(&cell, "begin_transaction", s)),
+        }
+    }
+
+    /// Adds a consumer group's offsets to the transaction: they are committed with it (and only
+    /// if it commits). `offsets` are per topic and partition the next offset to read.
+    pub fn send_offsets_to_transaction(&self, offsets: &HashMap<(String, i32), OffsetAndMetadata>, group: &ConsumerGroupMetadata, timeout: Duration) -> Result<()> {
+        let txn = self.txn_shared()?;
+        if group.group_id.is_empty() {
+            return Err(Error::local(LocalCode::InvalidArgument, "send_offsets_to_transaction: the group id is empty"));
+        }
+        {
+            let cell = txn.lock();
+            let resuming = matches!(&cell.job, Some(Job::Offsets { .. }));
+            if cell.state != TxnState::InTransaction && !resuming {
+                return Err(state_error(&cell, "send_offsets_to_transaction", cell.state));
+            }
+        }
+        let mut by_topic: HashMap<&str, Vec<(i32, OffsetAndMetadata)>> = HashMap::new();
+        for ((topic, partition), o) in offsets {
+            by_topic.entry(topic.as_str()).or_default().push((*partition, o.clone()));
+        }
+        let offsets = by_topic.into_iter().map(|(t, mut ps)| {
+            ps.sort_by_key(|p| p.0);
+            (t.to_string(), ps)
+        });
+        self.run_job(Job::Offsets { group: group.clone(), offsets: offsets.collect() }, timeout)
+    }
+
+    /// Sends everything the transaction holds, then commits it. Fails with the transaction's
+    /// first error (`txn_requires_abort()`) if a send or request of it failed. A timeout is
+    /// retriable: call again to go on waiting.
+    pub fn commit_transaction(&self, timeout: Duration) -> Result<()> {
+        let txn = self.txn_shared()?;
+        let deadline = Instant::now() + timeout;
+        {
+            let mut cell = txn.lock();
+            match cell.state {
+                TxnState::InTransaction => txn.set_state(&mut cell, TxnState::Committing),
+                TxnState::Committing => {}
+                s => return Err(state_error(&cell, "commit_transaction", s)),
+            }
+            if cell.job.as_ref().is_some_and(|j| !matches!(j, Job::End { commit: true })) {
+                return Err(busy_error(&cell, "commit_transaction"));
+            }
+        }
+        // Flush in slices, so that a failed send ends the wait at once.
+        if !txn.lock().job.as_ref().is_some_and(|j| matches!(j, Job::End { commit: true })) {
+            loop {
+                let now = Instant::now();
+                let left = deadline.saturating_duration_since(now);
+                let flushed = self.flush(left.min(Duration::from_millis(100)));
+                {
+                    let cell = txn.lock();
+                    if matches!(cell.state, TxnState::AbortableError | TxnState::FatalError) {
+                        return Err(cell.error.clone().unwrap_or_else(|| Error::local(LocalCode::State, "the transaction failed")));
+                    }
+                }
+                match flushed {
+                    Ok(()) => break,
+                    Err(e) if Instant::now() >= deadline => {
+                        return Err(Error::local(LocalCode::TimedOut, format!("commit_transaction: timed out after {} ms flushing the transaction's records ({}); call commit_transaction again to keep waiting", timeout.as_millis(), e.message())).into_retriable())
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        self.run_job(Job::End { commit: true }, deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// Aborts the transaction: records not sent yet are failed (`_PURGE_QUEUE`), those in flight
+    /// are awaited, and the coordinator discards what was written. Works after an abortable
+    /// error; then a new transaction may begin.
+    pub fn abort_transaction(&self, timeout: Duration) -> Result<()> {
+        let txn = self.txn_shared()?;
+        {
+            let mut cell = txn.lock();
+            match cell.state {
+                TxnState::InTransaction | TxnState::AbortableError | TxnState::Committing => txn.set_state(&mut cell, TxnState::Aborting),
+                TxnState::Aborting => {}
+                s => return Err(state_error(&cell, "abort_transaction", s)),
+            }
+            if cell.job.as_ref().is_some_and(|j| !matches!(j, Job::End { commit: false })) {
+                // A commit's EndTxn is out: its answer decides; the abort must wait for it.
+                return Err(busy_error(&cell, "abort_transaction"));
+            }
+        }
+        self.run_job(Job::End { commit: false }, timeout)
+    }
+
+    /// The transaction state (for diagnostics and bindings).
+    pub fn transaction_state(&self) -> Option<TxnState> {
+        self.inner.config.transactional_id.as_ref().map(|_| self.inner.txn.lock().state)
+    }
+
+    /// Posts `job` (or resumes waiting for the same job posted by an earlier call that timed
+    /// out) and waits up to `timeout` for the I/O thread's answer.
+    fn run_job(&self, job: Job, timeout: Duration) -> Result<()> {
+        let txn = &self.inner.txn;
+        let name = job.name();
+        let deadline = Instant::now() + timeout;
+        let mut cell = txn.lock();
+        match &cell.job {
+            Some(j) if j.name() == name => {}
+            Some(_) => return Err(busy_error(&cell, name)),
+            None => {
+                cell.job = Some(job);
+                cell.job_taken = false;
+                cell.result = None;
+                cell.waiting_on = "the I/O thread to take the request".into();
+                self.inner.wake_io_now();
+            }
+        }
+        loop {
+            if let Some(r) = cell.result.take() {
+                cell.job = None;
+                return r;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::local(
+                    LocalCode::TimedOut,
+                    format!("{name}: timed out after {} ms waiting for {}; the request goes on: call {name} again to keep waiting", timeout.as_millis(), cell.waiting_on),
+                )
+                .into_retriable());
+            }
+            cell = txn.cv.wait_timeout(cell, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+}
+
+fn state_error(cell: &TxnCell, call: &str, state: TxnState) -> Error {
+    match state {
+        TxnState::FatalError => cell.error.clone().unwrap_or_else(|| Error::local(LocalCode::Fatal, "the producer hit a fatal error").into_fatal()),
+        TxnState::AbortableError => {
+            let first = cell.error.as_ref().map(|e| e.to_string()).unwrap_or_default();
+            Error::local(LocalCode::State, format!("{call}: the transaction failed ({first}); call abort_transaction first")).requiring_abort()
+        }
+        s => Error::local(LocalCode::State, format!("{call} is not possible in transaction state {s:?}")),
+    }
+}
+
+fn busy_error(cell: &TxnCell, call: &str) -> Error {
+    let other = cell.job.as_ref().map(|j| j.name()).unwrap_or("another call");
+    Error::local(LocalCode::State, format!("{call}: {other} is still under way (waiting for {}); call {other} again to wait for it", cell.waiting_on)).into_retriable()
+}
+
