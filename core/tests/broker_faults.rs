@@ -188,20 +188,10 @@ fn records_not_acknowledged_within_delivery_timeout_fail_saying_they_may_be_stor
 #[test]
 fn producing_to_a_kafka_3_9_broker_negotiates_older_versions_and_reads_back() {
     // Its own single 3.9.1 broker beside the 4.x clusters, stopped at the end.
-    let state = std::env::temp_dir().join("rafka-compat-3.9.1");
-    let env = [("RAFKA_KAFKA_STATE", state.to_str().unwrap())];
-    let _ = std::panic::catch_unwind(|| kafka_env(&["down"], &env));
-    let out = kafka_env(&["up", "--version", "3.9.1", "--port", "19292"], &env);
-    struct Down<'a>(&'a [(&'a str, &'a str)]);
-    impl Drop for Down<'_> {
-        fn drop(&mut self) {
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kafka_env(&["down"], self.0)));
-        }
-    }
-    let _down = Down(&env);
-    let bootstrap = out.lines().last().unwrap().strip_prefix("bootstrap.servers=").unwrap().to_string();
+    let old = Cluster::start_version("compat-3.9.1", "3.9.1", 19292);
+    let bootstrap = old.bootstrap.clone();
     let topic = unique_topic("compat");
-    kafka_env(&["topic", "create", &topic, "--partitions", "2"], &env);
+    old.kafka(&["topic", "create", &topic, "--partitions", "2"]);
     await_topic(&bootstrap, &topic);
     let mut c = rafka_core::Config::new();
     c.set("bootstrap.servers", &bootstrap).unwrap();
@@ -210,7 +200,7 @@ fn producing_to_a_kafka_3_9_broker_negotiates_older_versions_and_reads_back() {
     for f in futures {
         f.wait().unwrap();
     }
-    let got = consume_env(&topic, 200, &env);
+    let got = old.consume(&topic, 200);
     assert_eq!(got.len(), 200);
     assert!(got.iter().all(|r| r.headers == vec![("h".to_string(), Some(b"1".to_vec()))]));
 }

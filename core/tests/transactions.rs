@@ -2,7 +2,7 @@
 //! version 2), read back by Kafka's own consumer with `isolation.level=read_committed` and
 //! without. `RAFKA_BOOTSTRAP_39`, when set, names a Kafka 3.9 broker (transaction version 1:
 //! AddPartitionsToTxn) for the same basic test; otherwise that test starts one with
-//! `scripts/kafka` on port 19392 (so the full suite runs under `flock /tmp/rafka-fullsuite.lock`).
+//! `scripts/kafka` on port 21592 (so the full suite runs under `flock /tmp/rafka-fullsuite.lock`).
 
 mod common;
 
@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::cluster::Cluster;
 use common::*;
 use rafka_core::{ConsumerGroupMetadata, OffsetAndMetadata, Producer, ProducerRecord, TxnState};
 
@@ -289,18 +290,7 @@ fn the_same_transactions_work_against_kafka_3_9() {
     if let Ok(b) = std::env::var("RAFKA_BOOTSTRAP_39") {
         return committed_visible_aborted_not(&b);
     }
-    let state = std::env::temp_dir().join("rafka-txn-3.9.1");
-    let env = [("RAFKA_KAFKA_STATE", state.to_str().unwrap())];
-    let _ = std::panic::catch_unwind(|| kafka_env(&["down"], &env));
-    let out = kafka_env(&["up", "--version", "3.9.1", "--port", "19392"], &env);
-    struct Down<'a>(&'a [(&'a str, &'a str)]);
-    impl Drop for Down<'_> {
-        fn drop(&mut self) {
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kafka_env(&["down"], self.0)));
-        }
-    }
-    let _down = Down(&env);
-    let bootstrap = out.lines().last().unwrap().strip_prefix("bootstrap.servers=").unwrap().to_string();
-    committed_visible_aborted_not(&bootstrap);
+    let old = Cluster::start_version("txn-3.9.1", "3.9.1", 21592);
+    committed_visible_aborted_not(&old.bootstrap);
 }
 

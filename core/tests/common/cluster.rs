@@ -17,12 +17,23 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn start(name: &str, brokers: u32, port: u16) -> Cluster {
+        Cluster::start_with(name, &["--brokers", &brokers.to_string(), "--port", &port.to_string()])
+    }
+
+    /// One broker of an older Kafka `version` (e.g. "3.9.1"), stopped when the guard drops.
+    pub fn start_version(name: &str, version: &str, port: u16) -> StopOnDrop {
+        StopOnDrop(Cluster::start_with(name, &["--version", version, "--port", &port.to_string()]))
+    }
+
+    /// `scripts/kafka up` with `args`, under the state dir `rafka-{name}`.
+    fn start_with(name: &str, args: &[&str]) -> Cluster {
         // A fixed state dir: a cluster left behind by a crashed run is stopped first.
         let state = std::env::temp_dir().join(format!("rafka-{name}"));
         let env = vec![("RAFKA_KAFKA_STATE".to_string(), state.display().to_string())];
         let mut c = Cluster { env, bootstrap: String::new() };
         let _ = std::panic::catch_unwind(|| c.kafka(&["down"]));
-        let out = c.kafka(&["up", "--brokers", &brokers.to_string(), "--port", &port.to_string()]);
+        let up: Vec<&str> = std::iter::once("up").chain(args.iter().copied()).collect();
+        let out = c.kafka(&up);
         c.bootstrap = out.lines().last().and_then(|l| l.strip_prefix("bootstrap.servers=")).expect("up prints bootstrap.servers last").to_string();
         c
     }
@@ -77,6 +88,22 @@ impl Cluster {
             }
         }
         panic!("no leader for {topic}-{partition} in:\n{out}");
+    }
+}
+
+/// A cluster stopped when this is dropped (at the end of the test that started it, pass or fail).
+pub struct StopOnDrop(pub Cluster);
+
+impl std::ops::Deref for StopOnDrop {
+    type Target = Cluster;
+    fn deref(&self) -> &Cluster {
+        &self.0
+    }
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.0.kafka(&["down"])));
     }
 }
 

@@ -5,7 +5,7 @@
 //! later batch several transactions and are spoken between brokers only (KIP-890 part 1), so a
 //! client never sends them; this module implements 0..=3.
 
-use super::check_version;
+use super::{check_version, decode_partition_errors, encode_partition_errors, PartitionErrors};
 use crate::protocol::primitives::{DecodeError, Decoder, WireWrite};
 
 pub const MIN_VERSION: i16 = 0;
@@ -66,7 +66,7 @@ impl AddPartitionsToTxnRequest {
 pub struct AddPartitionsToTxnResponse {
     pub throttle_time_ms: i32,
     /// Topic name and, per partition, its index and error code.
-    pub results: Vec<(String, Vec<(i32, i16)>)>,
+    pub results: PartitionErrors,
 }
 
 impl AddPartitionsToTxnResponse {
@@ -75,21 +75,7 @@ impl AddPartitionsToTxnResponse {
         check_version("AddPartitionsToTxnResponse", version, MIN_VERSION, MAX_VERSION)?;
         let flexible = version >= FIRST_FLEXIBLE_VERSION;
         let throttle_time_ms = d.i32("throttle_time_ms")?;
-        let n = d.array_len_flex("results", 2, flexible)?;
-        let mut results = Vec::with_capacity(n);
-        for _ in 0..n {
-            let name = d.string_flex("results.name", flexible)?;
-            let m = d.array_len_flex("results.partitions", 6, flexible)?;
-            let mut parts = Vec::with_capacity(m);
-            for _ in 0..m {
-                let index = d.i32("results.partition_index")?;
-                let code = d.i16("results.partition_error_code")?;
-                d.skip_tagged_fields_flex(flexible)?;
-                parts.push((index, code));
-            }
-            d.skip_tagged_fields_flex(flexible)?;
-            results.push((name, parts));
-        }
+        let results = decode_partition_errors(d, "results", flexible)?;
         d.skip_tagged_fields_flex(flexible)?;
         Ok(AddPartitionsToTxnResponse { throttle_time_ms, results })
     }
@@ -99,17 +85,7 @@ impl AddPartitionsToTxnResponse {
         assert!((MIN_VERSION..=MAX_VERSION).contains(&version), "AddPartitionsToTxn v{version}");
         let flexible = version >= FIRST_FLEXIBLE_VERSION;
         buf.put_i32(self.throttle_time_ms);
-        buf.put_array_len_flex(self.results.len(), flexible);
-        for (name, parts) in &self.results {
-            buf.put_string_flex(name, flexible);
-            buf.put_array_len_flex(parts.len(), flexible);
-            for (index, code) in parts {
-                buf.put_i32(*index);
-                buf.put_i16(*code);
-                buf.put_tagged_fields_flex(flexible);
-            }
-            buf.put_tagged_fields_flex(flexible);
-        }
+        encode_partition_errors(buf, &self.results, flexible);
         buf.put_tagged_fields_flex(flexible);
     }
 }

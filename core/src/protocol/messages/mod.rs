@@ -185,3 +185,42 @@ pub(crate) fn check_version(
         Err(DecodeError::UnsupportedVersion { api, version })
     }
 }
+
+/// Per topic, per partition: index and error code. The answer shape of AddPartitionsToTxn and
+/// TxnOffsetCommit (`results`/`topics` arrays of `name` + `partitions` of index + error code).
+pub type PartitionErrors = Vec<(String, Vec<(i32, i16)>)>;
+
+/// Reads a [`PartitionErrors`] array; `field` names it in decode errors.
+pub(crate) fn decode_partition_errors(d: &mut Decoder<'_>, field: &'static str, flexible: bool) -> Result<PartitionErrors, DecodeError> {
+    let n = d.array_len_flex(field, 2, flexible)?;
+    let mut topics = Vec::with_capacity(n);
+    for _ in 0..n {
+        let name = d.string_flex("topic name", flexible)?;
+        let m = d.array_len_flex("partitions", 6, flexible)?;
+        let mut parts = Vec::with_capacity(m);
+        for _ in 0..m {
+            let index = d.i32("partition_index")?;
+            let code = d.i16("error_code")?;
+            d.skip_tagged_fields_flex(flexible)?;
+            parts.push((index, code));
+        }
+        d.skip_tagged_fields_flex(flexible)?;
+        topics.push((name, parts));
+    }
+    Ok(topics)
+}
+
+/// Writes a [`PartitionErrors`] array (tests and mock brokers).
+pub(crate) fn encode_partition_errors(buf: &mut Vec<u8>, topics: &PartitionErrors, flexible: bool) {
+    buf.put_array_len_flex(topics.len(), flexible);
+    for (name, parts) in topics {
+        buf.put_string_flex(name, flexible);
+        buf.put_array_len_flex(parts.len(), flexible);
+        for (index, code) in parts {
+            buf.put_i32(*index);
+            buf.put_i16(*code);
+            buf.put_tagged_fields_flex(flexible);
+        }
+        buf.put_tagged_fields_flex(flexible);
+    }
+}

@@ -7,7 +7,7 @@
 //! TRANSACTION_ABORTABLE, and v5 (transaction version 2) adds the group to the transaction
 //! implicitly, so it may be sent only when the transaction uses version 2.
 
-use super::check_version;
+use super::{check_version, decode_partition_errors, encode_partition_errors, PartitionErrors};
 use crate::protocol::primitives::{DecodeError, Decoder, WireWrite};
 
 pub const MIN_VERSION: i16 = 0;
@@ -112,7 +112,7 @@ impl TxnOffsetCommitRequest {
 pub struct TxnOffsetCommitResponse {
     pub throttle_time_ms: i32,
     /// Topic name and, per partition, its index and error code.
-    pub topics: Vec<(String, Vec<(i32, i16)>)>,
+    pub topics: PartitionErrors,
 }
 
 impl TxnOffsetCommitResponse {
@@ -121,21 +121,7 @@ impl TxnOffsetCommitResponse {
         check_version("TxnOffsetCommitResponse", version, MIN_VERSION, MAX_VERSION)?;
         let flexible = version >= FIRST_FLEXIBLE_VERSION;
         let throttle_time_ms = d.i32("throttle_time_ms")?;
-        let n = d.array_len_flex("topics", 2, flexible)?;
-        let mut topics = Vec::with_capacity(n);
-        for _ in 0..n {
-            let name = d.string_flex("topics.name", flexible)?;
-            let m = d.array_len_flex("topics.partitions", 6, flexible)?;
-            let mut parts = Vec::with_capacity(m);
-            for _ in 0..m {
-                let index = d.i32("partition_index")?;
-                let code = d.i16("error_code")?;
-                d.skip_tagged_fields_flex(flexible)?;
-                parts.push((index, code));
-            }
-            d.skip_tagged_fields_flex(flexible)?;
-            topics.push((name, parts));
-        }
+        let topics = decode_partition_errors(d, "topics", flexible)?;
         d.skip_tagged_fields_flex(flexible)?;
         Ok(TxnOffsetCommitResponse { throttle_time_ms, topics })
     }
@@ -145,17 +131,7 @@ impl TxnOffsetCommitResponse {
         assert!((MIN_VERSION..=MAX_VERSION).contains(&version), "TxnOffsetCommit v{version}");
         let flexible = version >= FIRST_FLEXIBLE_VERSION;
         buf.put_i32(self.throttle_time_ms);
-        buf.put_array_len_flex(self.topics.len(), flexible);
-        for (name, parts) in &self.topics {
-            buf.put_string_flex(name, flexible);
-            buf.put_array_len_flex(parts.len(), flexible);
-            for (index, code) in parts {
-                buf.put_i32(*index);
-                buf.put_i16(*code);
-                buf.put_tagged_fields_flex(flexible);
-            }
-            buf.put_tagged_fields_flex(flexible);
-        }
+        encode_partition_errors(buf, &self.topics, flexible);
         buf.put_tagged_fields_flex(flexible);
     }
 }
