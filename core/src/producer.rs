@@ -25,7 +25,9 @@ use crate::error::{Error, LocalCode, Result};
 use crate::io::IoThread;
 use crate::memory::{MemoryPool, Reservation, Reserve};
 use crate::metadata::{ClusterMetadata, MetadataQuery};
-use crate::partitioner::{self, Partitioner};
+use crate::partitioner::Partitioner;
+use crate::parking::{Parked, Parking};
+use crate::placement;
 use crate::protocol::record_batch;
 use crate::record::{Delivery, ProducerRecord};
 use crate::shared::{Inner, MetaWait, TopicTable};
@@ -66,11 +68,24 @@ pub struct ProducerBuilder {
     mode: DeliveryMode,
     token_provider: Option<crate::config::TokenProvider>,
     suppressed: Option<crate::delivery::SuppressedHandler>,
+    queue_until_metadata: bool,
 }
 
 impl ProducerBuilder {
     pub fn new(config: Config) -> Self {
-        ProducerBuilder { config, handler: None, partitioner: None, mode: DeliveryMode::Thread, token_provider: None, suppressed: None }
+        ProducerBuilder { config, handler: None, partitioner: None, mode: DeliveryMode::Thread, token_provider: None, suppressed: None, queue_until_metadata: false }
+    }
+
+    /// librdkafka's semantics for a topic whose metadata is not known yet: sends never wait for
+    /// it. The record is buffered (against `buffer.memory`) until the topic's partitions are
+    /// known, then placed; if they never are, its report fails (`_UNKNOWN_TOPIC` after
+    /// `topic.metadata.propagation.max.ms` of the brokers saying the topic does not exist,
+    /// `_MSG_TIMED_OUT` at `delivery.timeout.ms`). An explicit partition the topic does not have
+    /// fails the send at once (`_UNKNOWN_PARTITION`). Off (the default): `send()` waits up to
+    /// `max.block.ms` for the topic, as the Java producer does. See `parking.rs`.
+    pub fn queue_until_metadata(mut self, on: bool) -> Self {
+        self.queue_until_metadata = on;
+        self
     }
 
     /// A handler for every record sent with `send_with_opaque` (or with no per-record completion).
@@ -140,6 +155,7 @@ impl ProducerBuilder {
             deliverer: deliverer.clone(),
             partitioner: self.partitioner,
             meta_queries: SegQueue::new(),
+            parking: Mutex::new(Parking::default()),
             txn: crate::transaction::TxnShared::new(),
         });
         let id = NEXT_PRODUCER_ID.fetch_add(1, Ordering::Relaxed);
@@ -169,7 +185,15 @@ impl ProducerBuilder {
                 )
             }
         };
-        Ok(Producer { inner, id, mode: self.mode, io: Mutex::new(Some(io)), delivery: Mutex::new(delivery), closed: AtomicBool::new(false) })
+        Ok(Producer {
+            inner,
+            id,
+            mode: self.mode,
+            queue_until_metadata: self.queue_until_metadata,
+            io: Mutex::new(Some(io)),
+            delivery: Mutex::new(delivery),
+            closed: AtomicBool::new(false),
+        })
     }
 }
 
@@ -178,6 +202,8 @@ pub struct Producer {
     pub(crate) inner: Arc<Inner>,
     id: u64,
     mode: DeliveryMode,
+    /// See [`ProducerBuilder::queue_until_metadata`].
+    queue_until_metadata: bool,
     io: Mutex<Option<JoinHandle<()>>>,
     delivery: Mutex<Option<JoinHandle<()>>>,
     closed: AtomicBool,
@@ -284,29 +310,35 @@ impl Producer {
             .with(Cell::take)
             .filter(|c| c.producer == self.id && c.generation == generation && *c.topic.name == *rec.topic);
         let topic = match cached {
-            Some(c) => c.topic,
+            Some(c) => Some(c.topic),
             None => match inner.topics.load().get(rec.topic) {
-                Some(t) => t.clone(),
+                Some(t) => Some(t.clone()),
+                None if self.queue_until_metadata => None,
                 None if !wait_for_metadata => return Ok(TrySend::WouldWait),
-                None => self.wait_for_topic(rec.topic, None, deadline())?,
+                None => Some(self.wait_for_topic(rec.topic, None, deadline())?),
             },
         };
-        let (topic, partition) = match rec.partition {
-            Some(p) if p < 0 => {
+        // `None`: the topic is not known yet and the record will be parked (see `parking.rs`).
+        let target = match (topic, rec.partition) {
+            (_, Some(p)) if p < 0 => {
                 return Err(Error::local(LocalCode::InvalidArgument, format!("partition {p} is negative; use None to let the partitioner choose")))
             }
-            Some(p) if p as u32 >= topic.partition_count() => {
+            (None, _) => None,
+            (Some(topic), Some(p)) if p as u32 >= topic.partition_count() => {
+                if self.queue_until_metadata {
+                    return Err(unknown_partition(&topic, p as u32));
+                }
                 if !wait_for_metadata {
                     LAST_TOPIC.with(|c| c.set(Some(LastTopic { producer: self.id, generation, topic })));
                     return Ok(TrySend::WouldWait);
                 }
                 let t = self.wait_for_topic(rec.topic, Some(p as u32), deadline())?;
-                (t, p as u32)
+                Some((t, p as u32))
             }
-            Some(p) => (topic, p as u32),
-            None => {
-                let p = self.choose_partition(&topic, rec, body_len)?;
-                (topic, p)
+            (Some(topic), Some(p)) => Some((topic, p as u32)),
+            (Some(topic), None) => {
+                let p = placement::choose_partition(&inner.config, inner.partitioner.as_deref(), &topic, rec.key, rec.value, body_len)?;
+                Some((topic, p))
             }
         };
 
@@ -344,6 +376,11 @@ impl Producer {
                 record_batch::encode_record_body_uninit(out, rec.key, rec.value, &hdrs)
             })
         };
+        let Some((topic, partition)) = target else {
+            reservation.keep();
+            std::mem::forget(slot);
+            return self.park(rec.topic, record, rec.partition.map(|p| p as u32));
+        };
         let pq = &topic.partitions[partition as usize];
         let out = pq.push(record, cfg.batch_size);
         reservation.keep();
@@ -361,6 +398,52 @@ impl Producer {
             return Ok(TrySend::Queued);
         }
         LAST_TOPIC.with(|c| c.set(Some(LastTopic { producer: self.id, generation, topic })));
+        Ok(TrySend::Queued)
+    }
+
+    /// A record whose topic has no metadata yet, with `queue_until_metadata`: parked until the
+    /// I/O thread knows the topic (see `parking.rs`). Its memory is reserved already.
+    #[cold]
+    fn park(&self, topic: &str, record: PendingRecord, partition: Option<u32>) -> Result<TrySend> {
+        let inner = &*self.inner;
+        let mut parking = inner.parking.lock().unwrap_or_else(|e| e.into_inner());
+        // The I/O thread publishes a topic under this lock, after moving its parked records in:
+        // if it is published now, this record goes straight to its partition, behind them.
+        if let Some(t) = inner.topics.load().get(topic).cloned() {
+            drop(parking);
+            let p = match partition {
+                Some(p) if p >= t.partition_count() => return Err(unknown_partition(&t, p)),
+                Some(p) => p,
+                None => {
+                    let (key, value) = record_batch::body_key_value(record.body()).unwrap_or((None, None));
+                    placement::choose_partition(&inner.config, inner.partitioner.as_deref(), &t, key, value, record.body().len())?
+                }
+            };
+            let pq = &t.partitions[p as usize];
+            if pq.push(record, inner.config.batch_size).activated {
+                inner.activations.push(pq.clone());
+            }
+            inner.wake_io();
+            if inner.closing.load(Ordering::SeqCst) {
+                self.sweep_after_close(pq);
+            }
+            return Ok(TrySend::Queued);
+        }
+        if !parking.topics.contains_key(topic) {
+            // An error metadata gave for the topic before this first parked record is stale.
+            inner.meta.lock().unwrap_or_else(|e| e.into_inner()).errors.remove(topic);
+        }
+        let parked = parking.topic(topic);
+        parked.unassigned.enqueued.fetch_add(1, Ordering::AcqRel);
+        parked.records.push_back(Parked { record, partition });
+        drop(parking);
+        let mut m = inner.meta.lock().unwrap_or_else(|e| e.into_inner());
+        if !m.wanted.contains(topic) {
+            m.wanted.insert(topic.to_string());
+            m.refresh = true;
+        }
+        drop(m);
+        inner.wake_io();
         Ok(TrySend::Queued)
     }
 
@@ -387,45 +470,6 @@ impl Producer {
                 ),
             )),
         }
-    }
-
-    #[inline]
-    fn choose_partition(&self, topic: &TopicState, rec: &ProducerRecord<'_>, body_len: usize) -> Result<u32> {
-        let cfg = &self.inner.config;
-        let n = topic.partition_count();
-        let key = if cfg.partitioner_ignore_keys { None } else { rec.key };
-        let availability = !cfg.partitioner_availability_timeout.is_zero();
-        // Called when sticky partitioning moves on (once per batch), not per record.
-        let load = |p: u32| {
-            let pq = &topic.partitions[p as usize];
-            if availability && pq.unavailable_until_ns.load(Ordering::Relaxed) > clock::mono_ns() {
-                return partitioner::UNAVAILABLE;
-            }
-            pq.queued_bytes.load(Ordering::Relaxed)
-        };
-        if let Some(linger) = cfg.sticky_linger {
-            let keyless = key.is_none() || (cfg.partitioner == partitioner::PartitionerKind::ConsistentRandom && key == Some(&[]));
-            if keyless && !linger.is_zero() && self.inner.partitioner.is_none() {
-                let load = if cfg.partitioner_adaptive { Some(&load as &dyn Fn(u32) -> usize) } else { None };
-                return Ok(topic.sticky.partition_timed(clock::mono_ns(), linger.as_nanos() as u64, n, load));
-            }
-        }
-        let p = partitioner::choose(
-            cfg.partitioner,
-            rec.topic,
-            key,
-            rec.value,
-            n,
-            &topic.sticky,
-            body_len,
-            cfg.batch_size,
-            self.inner.partitioner.as_deref(),
-            if cfg.partitioner_adaptive { Some(&load) } else { None },
-        );
-        if p >= n {
-            return Err(Error::local(LocalCode::UnknownPartition, format!("the partitioner chose partition {p} of topic {} which has {n}", rec.topic)));
-        }
-        Ok(p)
     }
 
     /// Slow path: asks the I/O thread for the topic's metadata and waits up to `max.block.ms`
@@ -511,7 +555,8 @@ impl Producer {
 
     /// Records sent and not yet reported.
     pub fn in_flight_count(&self) -> u64 {
-        self.inner.topics.load().values().flat_map(|t| t.partitions.iter()).map(|p| p.outstanding()).sum()
+        let parked: u64 = self.inner.parking.lock().unwrap_or_else(|e| e.into_inner()).counters().iter().map(|p| p.outstanding()).sum();
+        self.inner.topics.load().values().flat_map(|t| t.partitions.iter()).map(|p| p.outstanding()).sum::<u64>() + parked
     }
 
     /// Sends everything buffered at once and waits until every record sent before this call is
@@ -520,26 +565,47 @@ impl Producer {
     /// `timeout` is accepted (see [`LONGEST_WAIT`]).
     pub fn flush(&self, timeout: Duration) -> Result<()> {
         let inner = &*self.inner;
-        let targets: Vec<(Arc<PartitionQueue>, u64)> = inner
-            .topics
-            .load()
-            .values()
-            .flat_map(|t| t.partitions.iter())
-            .map(|p| (p.clone(), p.enqueued.load(Ordering::Acquire)))
-            .filter(|(p, n)| p.completed.load(Ordering::Acquire) < *n)
-            .collect();
-        if targets.is_empty() {
-            return Ok(());
-        }
-        inner.flush_requests.fetch_add(1, Ordering::SeqCst);
-        inner.wake_io_now();
-        let done = || targets.iter().all(|(p, n)| p.completed.load(Ordering::Acquire) >= *n);
-        let ok = if crate::delivery::in_delivery_callback() {
-            done()
-        } else {
-            self.wait_reports(deadline_after(timeout), &done)
+        let deadline = deadline_after(timeout);
+        let mut requested = false;
+        let mut targets: Vec<(Arc<PartitionQueue>, u64)>;
+        let ok = loop {
+            // Parked records (see `parking.rs`) count too; when some move into their partitions
+            // while this waits, it looks at the partitions again.
+            let (releases, parked) = {
+                let p = inner.parking.lock().unwrap_or_else(|e| e.into_inner());
+                (p.releases, p.counters())
+            };
+            targets = inner
+                .topics
+                .load()
+                .values()
+                .flat_map(|t| t.partitions.iter())
+                .chain(parked.iter())
+                .map(|p| (p.clone(), p.enqueued.load(Ordering::Acquire)))
+                .filter(|(p, n)| p.completed.load(Ordering::Acquire) < *n)
+                .collect();
+            if targets.is_empty() {
+                break true;
+            }
+            if !requested {
+                requested = true;
+                inner.flush_requests.fetch_add(1, Ordering::SeqCst);
+                inner.wake_io_now();
+            }
+            let done = || targets.iter().all(|(p, n)| p.completed.load(Ordering::Acquire) >= *n);
+            if crate::delivery::in_delivery_callback() {
+                break done();
+            }
+            if !self.wait_reports(deadline, &done) {
+                break false;
+            }
+            if parked.is_empty() || inner.parking.lock().unwrap_or_else(|e| e.into_inner()).releases == releases {
+                break true;
+            }
         };
-        inner.flush_requests.fetch_sub(1, Ordering::SeqCst);
+        if requested {
+            inner.flush_requests.fetch_sub(1, Ordering::SeqCst);
+        }
         if ok {
             Ok(())
         } else {
@@ -599,7 +665,10 @@ impl Producer {
             log::warn!("close() called from a delivery callback: pending records are failed at once");
             false
         } else {
-            let all_done = || inner.topics.load().values().flat_map(|t| t.partitions.iter()).all(|p| p.outstanding() == 0);
+            let all_done = || {
+                inner.topics.load().values().flat_map(|t| t.partitions.iter()).all(|p| p.outstanding() == 0)
+                    && inner.parking.lock().unwrap_or_else(|e| e.into_inner()).topics.is_empty()
+            };
             inner.flush_requests.fetch_add(1, Ordering::SeqCst);
             inner.wake_io_now();
             let ok = self.wait_reports(deadline_after(timeout), &all_done);
@@ -674,6 +743,14 @@ impl Producer {
         }
         Ok(self.wait_for_topic(topic, None, Instant::now() + self.inner.config.max_block)?.partition_count())
     }
+}
+
+/// `_UNKNOWN_PARTITION` for an explicit partition the topic does not have.
+fn unknown_partition(topic: &TopicState, p: u32) -> Error {
+    Error::local(
+        LocalCode::UnknownPartition,
+        format!("partition {p} of topic {} does not exist: the topic has {} partitions (per the last metadata)", topic.name, topic.partition_count()),
+    )
 }
 
 /// What [`Producer::try_send_with_opaque`] did.

@@ -19,6 +19,7 @@ use crate::delivery::Deliverer;
 use crate::error::Error;
 use crate::memory::MemoryPool;
 use crate::metadata::MetadataQuery;
+use crate::parking::Parking;
 use crate::partitioner::Partitioner;
 
 /// What the I/O thread and senders share about topics being looked up. Behind `Inner::meta`.
@@ -85,6 +86,9 @@ pub(crate) struct Inner {
     pub partitioner: Option<Arc<dyn Partitioner>>,
     /// `Producer::metadata()` queries: pushed by application threads, popped by the I/O thread.
     pub meta_queries: SegQueue<MetadataQuery>,
+    /// Records waiting for their topic's metadata (see `parking.rs`): parked by senders (with
+    /// `queue_until_metadata`), moved into partitions or failed by the I/O thread.
+    pub parking: Mutex<Parking>,
     /// Transactions: the state machine, the job of the transactional call under way and its
     /// result (see `transaction.rs` for who writes what). Unused without `transactional.id`.
     pub txn: crate::transaction::TxnShared,

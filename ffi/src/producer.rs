@@ -57,6 +57,8 @@ pub unsafe extern "C" fn rafka_producer_new(
         };
         let mut builder = Producer::builder(c.config.clone())
             .delivery_mode(c.mode)
+            // librdkafka's semantics: rafka_produce() to a topic not known yet queues the record.
+            .queue_until_metadata(true)
             .delivery_handler(move |d, o| reporter.report(d, o));
         if let Some(cb) = c.token_cb {
             builder = builder.oauthbearer_token_provider(crate::oauthbearer::provider(cb, c.opaque));

@@ -464,6 +464,29 @@ static void test_purge_fails_queued_records_with_purge_queue(void) {
     pthread_mutex_destroy(&st.lock);
 }
 
+/* librdkafka's behaviour: a produce to a topic not known yet returns at once having queued the
+ * record; the topic never appearing fails its report with _UNKNOWN_TOPIC. */
+static void test_produce_to_a_missing_topic_queues_and_reports_unknown_topic(void) {
+    char topic[128], err[128];
+    struct reports st;
+    rafka_conf_t *c = base_conf();
+    rafka_producer_t *p;
+    int i;
+    CHECK_EQ(rafka_conf_set(c, "topic.metadata.propagation.max.ms", "1500", err, sizeof err), RAFKA_CONF_OK);
+    CHECK_EQ(rafka_conf_set(c, "max.block.ms", "60000", err, sizeof err), RAFKA_CONF_OK);
+    p = new_producer(c, &st);
+    snprintf(topic, sizeof topic, "capi-missing-%ld-%ld", (long)getpid(), (long)time(NULL));
+    CHECK_EQ(rafka_produce(p, topic, RAFKA_PARTITION_UA, RAFKA_MSG_F_BLOCK, "k1", 2, "v1", 2, NULL, 0, 0, NULL), 0);
+    CHECK_EQ(rafka_outq_len(p), 1);
+    CHECK_EQ(reports_count(&st), 0);
+    for (i = 0; i < 300 && reports_count(&st) < 1; i++) rafka_poll(p, 100);
+    CHECK_EQ(st.count, 1);
+    CHECK_EQ(st.last_err, RAFKA_RESP_ERR__UNKNOWN_TOPIC);
+    CHECK_EQ(rafka_outq_len(p), 0);
+    rafka_producer_free(p);
+    pthread_mutex_destroy(&st.lock);
+}
+
 struct test {
     const char *name;
     void (*fn)(void);
@@ -482,6 +505,7 @@ static const struct test tests[] = {
     {"poll_from_threads", test_poll_from_several_threads_serves_each_report_once},
     {"thread_mode", test_thread_mode_reports_without_poll},
     {"purge", test_purge_fails_queued_records_with_purge_queue},
+    {"missing_topic_queues", test_produce_to_a_missing_topic_queues_and_reports_unknown_topic},
 };
 
 int main(int argc, char **argv) {

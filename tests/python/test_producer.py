@@ -315,15 +315,49 @@ def test_messages_kept_by_callbacks_keep_their_own_contents_after_later_reports(
     p.close()
 
 
-def test_a_partition_the_topic_does_not_have_waits_max_block_ms_then_raises_unknown_partition():
+def test_a_partition_the_topic_does_not_have_raises_unknown_partition_at_once():
     topic = new_topic(partitions=2)
-    p = rafka.Producer({"bootstrap.servers": bootstrap(), "max.block.ms": 1500})
+    p = rafka.Producer({"bootstrap.servers": bootstrap(), "max.block.ms": 60000})
     p.produce(topic, b"known", partition=1)
     assert p.flush(30) == 0
+    started = time.monotonic()
     with pytest.raises(rafka.KafkaException) as e:
         p.produce(topic, b"x", partition=5)
+    assert time.monotonic() - started < 30, "raised without waiting for max.block.ms"
     assert e.value.args[0].code() == rafka.KafkaError._UNKNOWN_PARTITION
+    assert "2 partitions" in e.value.args[0].str()
     assert len(p) == 0
+    p.close()
+
+
+def test_produce_to_a_topic_that_does_not_exist_queues_and_the_report_fails_with_unknown_topic():
+    topic = "py-missing-" + uuid.uuid4().hex[:10]
+    p = rafka.Producer({"bootstrap.servers": bootstrap(), "topic.metadata.propagation.max.ms": 1500,
+                        "max.block.ms": 60000})
+    reports = []
+    p.produce(topic, b"x", on_delivery=lambda e, m: reports.append((e, m)))
+    assert len(p) == 1 and reports == [], "queued, not reported yet"
+    assert p.flush(30) == 0
+    (err, msg), = reports
+    assert err.code() == rafka.KafkaError._UNKNOWN_TOPIC, err
+    assert "UNKNOWN_TOPIC_OR_PARTITION" in err.str() and "topic.metadata.propagation.max.ms" in err.str()
+    assert (msg.topic(), msg.partition(), msg.value()) == (topic, -1, b"x")
+    p.close()
+
+
+def test_records_produced_before_their_topic_exists_are_delivered_once_it_is_created():
+    topic = "py-late-" + uuid.uuid4().hex[:10]
+    p = rafka.Producer({"bootstrap.servers": bootstrap()})
+    reports = []
+    for i in range(20):
+        p.produce(topic, b"v%02d" % i, partition=0, on_delivery=lambda e, m: reports.append((e, m)))
+    assert len(p) == 20
+    subprocess.run([os.path.join(ROOT, "scripts/kafka"), "topic", "create", topic, "--partitions", "1"],
+                   check=True, capture_output=True)
+    assert p.flush(60) == 0
+    assert [e for e, _ in reports] == [None] * 20
+    assert [m.value() for _, m in reports] == [b"v%02d" % i for i in range(20)]
+    assert [m.offset() for _, m in reports] == list(range(20))
     p.close()
 
 

@@ -60,7 +60,7 @@ pub enum Data<'py> {
     Frozen(&'py [u8], Option<Export>),
     /// A writable export: valid only while the GIL is held.
     Mutable(&'py [u8], Export),
-    /// A copy (a non-contiguous buffer, or a writable one that must outlive a GIL release).
+    /// A copy (a non-contiguous buffer).
     Owned(Vec<u8>),
 }
 
@@ -70,13 +70,6 @@ impl Data<'_> {
             Data::None => None,
             Data::Frozen(s, _) | Data::Mutable(s, _) => Some(s),
             Data::Owned(v) => Some(v),
-        }
-    }
-
-    /// Copies a writable buffer, so that the data stays valid with the GIL released.
-    pub fn detach(&mut self) {
-        if let Data::Mutable(s, _) = self {
-            *self = Data::Owned(s.to_vec());
         }
     }
 }

@@ -117,9 +117,9 @@ impl Producer {
         }
     }
 
-    /// Hands one record to the engine without blocking on memory. With the GIL held and every
-    /// buffer borrowed, unless the engine would have to wait for the topic's metadata: then the
-    /// GIL is released for that send (writable buffers copied first).
+    /// Hands one record to the engine without blocking, with the GIL held and every buffer
+    /// borrowed: the engine neither waits for memory (`BufferError`) nor for the topic's metadata
+    /// (the record is queued until it arrives, as librdkafka does).
     fn enqueue(&self, py: Python<'_>, topic: &str, parsed: &mut Parsed<'_>) -> rafka_core::Result<()> {
         // The callback travels with the record as its opaque; `deliver` takes it back.
         let opaque = match parsed.callback.take() {
@@ -135,28 +135,8 @@ impl Producer {
         };
         let r = match tried {
             Ok(TrySend::Queued) => Ok(()),
-            Ok(TrySend::WouldWait) => {
-                parsed.key.detach();
-                parsed.value.detach();
-                parsed.headers.iter_mut().for_each(|(_, v)| v.detach());
-                let rec = parsed.record(topic);
-                match self.engine.get(py).clone() {
-                    Some(engine) => {
-                        let r = py.allow_threads(|| engine.send_with_opaque(&rec, opaque, false));
-                        if r.is_ok() && self.engine.get(py).is_none() {
-                            // close() ran while this send waited and may have served its reports
-                            // already; this record's own (failed) report would wait for the
-                            // producer to be garbage: serve it now.
-                            let _ = py.allow_threads(|| engine.poll(Duration::ZERO));
-                            if let Err(e) = self.serve_all(py) {
-                                e.write_unraisable(py, None);
-                            }
-                        }
-                        r
-                    }
-                    None => Err(closed_engine_error()),
-                }
-            }
+            // Built with `queue_until_metadata`: a topic not known yet queues the record.
+            Ok(TrySend::WouldWait) => Err(rafka_core::Error::local(LocalCode::Internal, "the engine asked to wait for metadata, which a queueing producer never does")),
             Err(e) => Err(e),
         };
         if r.is_err() && opaque > DEFAULT_CB {
@@ -232,7 +212,11 @@ impl Producer {
             return Err(to_py_err(&rafka_core::Error::local(LocalCode::InvalidConfig, "sasl.oauthbearer.config is the argument of oauth_cb; without oauth_cb it has no use (librdkafka's unsecured-JWT builder is not supported)")));
         }
         let oauth = oauth_cb.map(|cb| oauth::OAuthCallback::new(py, cb, oauth_config));
-        let mut builder = rafka_core::Producer::builder(config).delivery_mode(DeliveryMode::Poll).delivery_handler(move |d, opaque| deliver(&s2, d, opaque));
+        // confluent-kafka's semantics: produce() to a topic not known yet queues the record.
+        let mut builder = rafka_core::Producer::builder(config)
+            .delivery_mode(DeliveryMode::Poll)
+            .queue_until_metadata(true)
+            .delivery_handler(move |d, opaque| deliver(&s2, d, opaque));
         if let Some(o) = &oauth {
             builder = builder.oauthbearer_token_provider(o.provider());
         }

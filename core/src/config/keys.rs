@@ -48,7 +48,7 @@ pub(super) const KEYS: &[Key] = &[
     key("topic.metadata.refresh.fast.interval.ms", &[], Kind::NoEffect("metadata after a lost leader is asked again after `retry.backoff.ms`, as in Java"), ""),
     key("topic.metadata.refresh.fast.cnt", &[], Kind::NoEffect(DEPRECATED), ""),
     key("topic.metadata.refresh.sparse", &[], Kind::NoEffect("rafka's metadata requests always name only the topics it sends to (sparse)"), ""),
-    key("topic.metadata.propagation.max.ms", &[], Kind::NoEffect("`send()` waits up to `max.block.ms` for a new topic to appear (Java semantics)"), ""),
+    key("topic.metadata.propagation.max.ms", &[], int(0, 3_600_000), "C, C++ and Python (which queue records to a topic not known yet): how long the brokers may answer that the topic does not exist (it may be being created) before its queued records fail with `_UNKNOWN_TOPIC`. Default 30000. The Rust and Java APIs wait in `send()` up to `max.block.ms` instead."),
     key("topic.blacklist", &[], Kind::NoEffect("rafka never asks for all topics' metadata, so there is nothing to filter"), ""),
     key("allow.auto.create.topics", &[], Kind::NoEffect("a producer's metadata requests always allow auto-creation (as librdkafka's and Java's producers do); the broker's auto.create.topics.enable decides"), ""),
     key("metadata.recovery.strategy", &[], Kind::Choice(&["none", "rebootstrap"]), "`rebootstrap` (default): when no broker named by metadata can be reached, the bootstrap addresses are tried again; `none`: once metadata named brokers, only those are used."),

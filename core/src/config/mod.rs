@@ -69,6 +69,8 @@ pub struct ProducerConfig {
     pub security: SecurityConfig,
     /// `metadata.max.idle.ms`: a topic not sent to for this long leaves metadata requests.
     pub metadata_max_idle: Duration,
+    /// `topic.metadata.propagation.max.ms`: see `crate::parking`.
+    pub topic_metadata_propagation_max: Duration,
     /// `client.rack`: kept, sent nowhere (a producer has no request that carries it).
     pub client_rack: String,
     /// `queue.buffering.max.messages`: records sent and not yet reported; 0: no limit.
@@ -163,6 +165,7 @@ impl Default for ProducerConfig {
             compression_threads: DEFAULT_COMPRESSION_THREADS,
             security: SecurityConfig::default(),
             metadata_max_idle: ms(300_000),
+            topic_metadata_propagation_max: ms(30_000),
             client_rack: String::new(),
             queue_buffering_max_messages: 0,
             delivery_report_only_error: false,
@@ -374,6 +377,7 @@ impl Config {
                 // topic.metadata.refresh.interval.ms=-1: no periodic refresh.
                 "metadata.max.age.ms" => c.metadata_max_age = if v == "-1" { Duration::MAX } else { ms(v) },
                 "metadata.max.idle.ms" => c.metadata_max_idle = ms(v),
+                "topic.metadata.propagation.max.ms" => c.topic_metadata_propagation_max = ms(v),
                 "client.rack" => c.client_rack = v.to_string(),
                 "queue.buffering.max.messages" => c.queue_buffering_max_messages = num(v) as usize,
                 "delivery.report.only.error" => c.delivery_report_only_error = parse_bool(v).expect("checked at set"),

@@ -13,7 +13,7 @@ use std::time::Instant;
 use mio::Token;
 
 use super::connection::{InFlight, RequestKind};
-use super::IoThread;
+use super::{parking, IoThread};
 use crate::accumulator::{PartitionQueue, TopicState};
 use crate::error::{Error, LocalCode};
 use crate::metadata::{format_addr, ClusterMetadata, MetadataQuery};
@@ -168,9 +168,19 @@ impl IoThread {
             let sticky = existing.as_ref().map(|t| t.sticky.clone()).unwrap_or_else(|| Arc::new(StickyPartitioner::new()));
             let state = Arc::new(TopicState { name: name.clone(), partitions, sticky });
             let mut map = (**registry).clone();
-            map.insert(name, state);
+            map.insert(name, state.clone());
+            // A new topic's parked records go into its partitions before senders can see it,
+            // under the parking lock (see `crate::parking`).
+            let inner = self.inner.clone();
+            let mut failed = Vec::new();
+            let mut parking = existing.is_none().then(|| inner.parking.lock().unwrap_or_else(|e| e.into_inner()));
+            if let Some(parking) = parking.as_mut() {
+                parking::release(&inner, parking, &state, &mut failed);
+            }
             self.inner.topics.store(Arc::new(map));
             self.inner.topics_generation.fetch_add(1, Ordering::Release);
+            drop(parking);
+            self.report_parked(failed);
         }
     }
 

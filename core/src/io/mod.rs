@@ -30,6 +30,7 @@ pub(crate) mod compressor;
 pub(crate) mod connection;
 mod connections;
 mod metadata;
+mod parking;
 mod partition;
 mod producer_id;
 pub(crate) mod sasl;
@@ -161,6 +162,7 @@ impl IoThread {
             if now.duration_since(self.last_sweep) >= EXPIRY_SWEEP {
                 self.last_sweep = now;
                 self.expire(now);
+                self.sweep_parked(now);
             }
             let mut next = now + Duration::from_secs(1);
             self.send_ready(now, &mut next);
@@ -209,6 +211,7 @@ impl IoThread {
             // Activations first: a record pushed just before purge() must be purged too.
             self.absorb_activations();
             self.purge_queues();
+            self.fail_parked(&Error::local(LocalCode::PurgedQueue, "purged by purge() while waiting for its topic's metadata"));
             // purge() waits for this: once it returns, what was queued is reported as purged.
             self.inner.purge_requested.store(false, Ordering::SeqCst);
         }
@@ -360,12 +363,13 @@ impl IoThread {
                 self.deliver(pq, recs, Outcome::Err(err.clone()));
             }
         }
+        self.fail_parked(&err);
         self.absorb_activations();
         self.parts.untrack_idle();
     }
 
     fn everything_done(&self) -> bool {
-        self.parts.all_done()
+        self.parts.all_done() && !self.any_parked()
     }
 
     /// What is buffered and what the I/O thread waits on, for the error of a blocked `send()`.

@@ -173,6 +173,25 @@ pub(crate) fn encode_record_body_uninit(
     assert_eq!(w.pos, w.out.len(), "encode_record_body: the slice is not record_body_len bytes");
 }
 
+/// A record's key and value, each `None` when null.
+pub type KeyValue<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
+/// The key and value back out of a body written by [`encode_record_body`] (for choosing a
+/// partition after the record was encoded). `None` when `body` is not such a body.
+pub fn body_key_value(body: &[u8]) -> Option<KeyValue<'_>> {
+    fn opt<'a>(d: &mut Decoder<'a>) -> Option<Option<&'a [u8]>> {
+        let len = d.varint("length").ok()?;
+        if len < 0 {
+            return Some(None);
+        }
+        d.take(len as usize, "bytes").ok().map(Some)
+    }
+    let mut d = Decoder::new(body);
+    let key = opt(&mut d)?;
+    let value = opt(&mut d)?;
+    Some((key, value))
+}
+
 /// Length of the record's inner part (what its length varint counts).
 fn record_inner_len(timestamp_delta: i64, offset_delta: i32, body_len: usize) -> usize {
     1 + varlong_len(timestamp_delta) + varint_len(offset_delta) + body_len
@@ -405,6 +424,18 @@ fn decode_record(d: &mut Decoder<'_>) -> Result<DecodedRecord, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_key_value_reads_back_what_encode_record_body_wrote() {
+        let cases: [KeyValue<'_>; 4] = [(Some(b"k"), Some(b"value")), (None, Some(b"v")), (Some(b""), None), (None, None)];
+        for (key, value) in cases {
+            let headers: [(&[u8], Option<&[u8]>); 1] = [(b"h", Some(b"x"))];
+            let mut body = vec![0u8; record_body_len(key, value, &headers)];
+            encode_record_body(&mut body, key, value, &headers);
+            assert_eq!(body_key_value(&body), Some((key, value)));
+        }
+        assert_eq!(body_key_value(&[0x0a, b'a']), None, "a key of 5 bytes with 1 present");
+    }
 
     #[test]
     fn record_len_matches_what_write_record_appends() {

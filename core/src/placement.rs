@@ -1,0 +1,58 @@
+//! Which partition a record goes to, once its topic's partitions are known: the configured
+//! partitioner (or the application's), sticky lingering, adaptive load and unavailable
+//! partitions. Called by `send()` on the hot path, and by the I/O thread for records that were
+//! queued before their topic's metadata arrived (`parking.rs`).
+
+use std::sync::atomic::Ordering;
+
+use crate::accumulator::TopicState;
+use crate::clock;
+use crate::config::ProducerConfig;
+use crate::error::{Error, LocalCode, Result};
+use crate::partitioner::{self, Partitioner};
+
+/// The partition for a record of `body_len` encoded bytes with this key and value.
+#[inline]
+pub(crate) fn choose_partition(
+    cfg: &ProducerConfig,
+    custom: Option<&dyn Partitioner>,
+    topic: &TopicState,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    body_len: usize,
+) -> Result<u32> {
+    let n = topic.partition_count();
+    let key = if cfg.partitioner_ignore_keys { None } else { key };
+    let availability = !cfg.partitioner_availability_timeout.is_zero();
+    // Called when sticky partitioning moves on (once per batch), not per record.
+    let load = |p: u32| {
+        let pq = &topic.partitions[p as usize];
+        if availability && pq.unavailable_until_ns.load(Ordering::Relaxed) > clock::mono_ns() {
+            return partitioner::UNAVAILABLE;
+        }
+        pq.queued_bytes.load(Ordering::Relaxed)
+    };
+    if let Some(linger) = cfg.sticky_linger {
+        let keyless = key.is_none() || (cfg.partitioner == partitioner::PartitionerKind::ConsistentRandom && key == Some(&[]));
+        if keyless && !linger.is_zero() && custom.is_none() {
+            let load = if cfg.partitioner_adaptive { Some(&load as &dyn Fn(u32) -> usize) } else { None };
+            return Ok(topic.sticky.partition_timed(clock::mono_ns(), linger.as_nanos() as u64, n, load));
+        }
+    }
+    let p = partitioner::choose(
+        cfg.partitioner,
+        &topic.name,
+        key,
+        value,
+        n,
+        &topic.sticky,
+        body_len,
+        cfg.batch_size,
+        custom,
+        if cfg.partitioner_adaptive { Some(&load) } else { None },
+    );
+    if p >= n {
+        return Err(Error::local(LocalCode::UnknownPartition, format!("the partitioner chose partition {p} of topic {} which has {n}", topic.name)));
+    }
+    Ok(p)
+}
