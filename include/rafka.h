@@ -735,7 +735,9 @@ struct rafka_error_t *rafka_begin_transaction(struct rafka_producer_t *producer)
  Adds a consumer group's offsets to the open transaction: they are committed with it, and
  only if it commits (exactly-once consume-transform-produce). `offsets` gives per topic and
  partition the offset of the next record to consume; `cgmd` the group (see
- `rafka_consumer_group_metadata_new_with_genid()`). Waits up to `timeout_ms` (-1: forever).
+ `rafka_consumer_group_metadata_new_with_genid()`). Entries with a negative offset (a
+ position the consumer does not know yet) are skipped, as librdkafka does. Waits up to
+ `timeout_ms` (-1: forever).
  The library keeps neither argument: the caller still owns and destroys them.
 
  Returns NULL on success, else an error the caller frees with `rafka_error_destroy()`.

@@ -56,7 +56,9 @@ pub unsafe extern "C" fn rafka_begin_transaction(producer: *mut rafka_producer_t
 /// Adds a consumer group's offsets to the open transaction: they are committed with it, and
 /// only if it commits (exactly-once consume-transform-produce). `offsets` gives per topic and
 /// partition the offset of the next record to consume; `cgmd` the group (see
-/// `rafka_consumer_group_metadata_new_with_genid()`). Waits up to `timeout_ms` (-1: forever).
+/// `rafka_consumer_group_metadata_new_with_genid()`). Entries with a negative offset (a
+/// position the consumer does not know yet) are skipped, as librdkafka does. Waits up to
+/// `timeout_ms` (-1: forever).
 /// The library keeps neither argument: the caller still owns and destroys them.
 ///
 /// Returns NULL on success, else an error the caller frees with `rafka_error_destroy()`.
@@ -74,7 +76,10 @@ pub unsafe extern "C" fn rafka_send_offsets_to_transaction(
         let p = arg(try_ref(producer, "producer"))?;
         let o = arg(try_ref(offsets, "offsets"))?;
         let g = arg(try_ref(cgmd, "cgmd"))?;
-        engine(p.producer.send_offsets_to_transaction(&o.offsets, &g.metadata, timeout(timeout_ms)))
+        // librdkafka's contract: entries without a valid offset (a position not known yet) are
+        // skipped; the engine itself refuses negative offsets, as the Java client does.
+        let valid = o.offsets.iter().filter(|(_, v)| v.offset >= 0).map(|(k, v)| (k.clone(), v.clone())).collect();
+        engine(p.producer.send_offsets_to_transaction(&valid, &g.metadata, timeout(timeout_ms)))
     })
 }
 
