@@ -195,7 +195,9 @@ public:
     int64_t in_flight() const noexcept { return rafka_outq_len(handle_.get()); }
 
     // ---- transactions (the producer needs "transactional.id") ----
-    // Timeouts in ms, -1 for ever. Each throws TxnError; the std::nothrow overload returns it.
+    // Timeouts in ms, -1 for ever. Each throws TxnError; the std::nothrow overloads return it.
+    // send_offsets_to_transaction has no std::nothrow form (it builds C arguments); a string
+    // that is not UTF-8 in its arguments throws rafka::Error (_INVALID_ARG).
 
     void init_transactions(int timeout_ms = -1) { check(init_transactions(timeout_ms, std::nothrow)); }
     ErrorPtr init_transactions(int timeout_ms, const std::nothrow_t &) noexcept {

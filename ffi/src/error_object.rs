@@ -5,7 +5,7 @@
 
 use std::ffi::{c_char, CString};
 
-use crate::error::{rafka_err_name, rafka_resp_err_t, RAFKA_RESP_ERR_NO_ERROR, RAFKA_RESP_ERR__INTERNAL};
+use crate::error::{rafka_err_name, rafka_resp_err_t, RAFKA_RESP_ERR_NO_ERROR, RAFKA_RESP_ERR__INTERNAL, RAFKA_RESP_ERR__INVALID_ARG};
 use crate::ptr::{guard, guard_with, ArgError};
 
 /// An error. Returned by the library (never NULL when there is an error), owned by the caller,
@@ -31,7 +31,7 @@ impl rafka_error_t {
 
     /// A NULL or non-UTF-8 argument, as `RAFKA_RESP_ERR__INVALID_ARG` ("topic is NULL", ...).
     pub(crate) fn from_arg(e: ArgError) -> *mut rafka_error_t {
-        rafka_error_t::boxed(crate::error::RAFKA_RESP_ERR__INVALID_ARG, &e.to_string(), false, false, false)
+        rafka_error_t::boxed(RAFKA_RESP_ERR__INVALID_ARG, &e.to_string(), false, false, false)
     }
 }
 
