@@ -279,3 +279,47 @@ def test_consume_transform_produce_with_confluent_kafkas_consumer_holds_each_inp
     assert group_offsets(group) == {(inp, 0): n // 2, (inp, 1): n // 2}
     got = consume(out, read_committed=True)
     assert sorted(got) == sorted("out-%d" % i for i in range(n)), "every input exactly once"
+
+
+def test_confluent_kafkas_group_metadata_carries_generation_and_member_id_to_the_coordinator():
+    """The bytes of consumer_group_metadata() are read, not just passed by: with the generation
+    inside them changed, the group coordinator refuses the offsets (KIP-447 fencing of a consumer
+    that lost its generation), which makes the transaction abortable."""
+    import struct
+
+    from confluent_kafka import Consumer
+
+    inp, out = new_topic(), new_topic()
+    group = unique("group")
+    c = Consumer({"bootstrap.servers": bootstrap(), "group.id": group, "group.instance.id": unique("inst"),
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    c.subscribe([inp])
+    deadline = time.monotonic() + 60
+    while not c.assignment() and time.monotonic() < deadline:
+        c.poll(0.2)
+    assert c.assignment(), "the consumer joined its group"
+    meta = c.consumer_group_metadata()
+    assert meta.startswith(b"CGMDv2:")
+    (generation,) = struct.unpack("=i", meta[7:11])
+    assert generation >= 1
+    stale = meta[:7] + struct.pack("=i", generation + 5) + meta[11:]
+
+    p = txn_producer(unique("id"))
+    p.init_transactions(T)
+    p.begin_transaction()
+    p.produce(out, value="refused")
+    with pytest.raises(KafkaException) as e:
+        p.send_offsets_to_transaction([TopicPartition(inp, 0, 1)], stale, T)
+    err = error_of(e)
+    assert err.txn_requires_abort() and not err.fatal(), err
+    assert err.name() == "ILLEGAL_GENERATION", err
+    p.abort_transaction(T)
+
+    p.begin_transaction()
+    p.produce(out, value="accepted")
+    p.send_offsets_to_transaction([TopicPartition(inp, 0, 1)], meta, T)
+    p.commit_transaction(T)
+    p.close(T)
+    c.close()
+    assert group_offsets(group) == {(inp, 0): 1}
+    assert consume(out, read_committed=True) == ["accepted"]
