@@ -64,6 +64,20 @@ typedef enum rafka_conf_res_t {
 typedef struct rafka_conf_t rafka_conf_t;
 
 /*
+ A consumer group's metadata. Created by `rafka_consumer_group_metadata_new()` or
+ `rafka_consumer_group_metadata_new_with_genid()`, owned by the caller, freed by
+ `rafka_consumer_group_metadata_destroy()`; the library never keeps it. Immutable: may be read
+ from any thread.
+ */
+typedef struct rafka_consumer_group_metadata_t rafka_consumer_group_metadata_t;
+
+/*
+ An error. Returned by the library (never NULL when there is an error), owned by the caller,
+ who frees it with `rafka_error_destroy()`. Immutable: may be read from any thread.
+ */
+typedef struct rafka_error_t rafka_error_t;
+
+/*
  Where a token callback puts its answer. Owned by the library and valid only during the
  callback; the callback calls `rafka_oauthbearer_token_set()` or
  `rafka_oauthbearer_token_set_failure()` on it, once.
@@ -74,6 +88,13 @@ typedef struct rafka_oauthbearer_token_t rafka_oauthbearer_token_t;
  A producer. Created by `rafka_producer_new()`, freed by `rafka_producer_free()`.
  */
 typedef struct rafka_producer_t rafka_producer_t;
+
+/*
+ Offsets per (topic, partition). Created by `rafka_topic_partition_list_new()`, owned by the
+ caller, freed by `rafka_topic_partition_list_destroy()`; the library never keeps it. Not
+ thread-safe: one thread at a time.
+ */
+typedef struct rafka_topic_partition_list_t rafka_topic_partition_list_t;
 
 /*
  An error code: 0 OK, < 0 local (`RAFKA_RESP_ERR__*`), > 0 a Kafka broker error code.
@@ -548,6 +569,214 @@ void rafka_producer_free(struct rafka_producer_t *producer);
 rafka_resp_err_t rafka_fatal_error(const struct rafka_producer_t *producer,
                                    char *errstr,
                                    size_t errstr_size);
+
+/*
+ The error's code (RAFKA_RESP_ERR_NO_ERROR for NULL).
+
+ # Safety
+ `error` NULL or a live error object.
+ */
+rafka_resp_err_t rafka_error_code(const struct rafka_error_t *error);
+
+/*
+ The name of the error's code, e.g. "PRODUCER_FENCED" or "_STATE" ("NO_ERROR" for NULL).
+ Static storage: the caller must not free it. Never NULL.
+
+ # Safety
+ `error` NULL or a live error object.
+ */
+const char *rafka_error_name(const struct rafka_error_t *error);
+
+/*
+ What happened, in words (the code's name is not repeated; "Success" for NULL). Owned by the
+ error object: valid until `rafka_error_destroy()`. Never NULL.
+
+ # Safety
+ `error` NULL or a live error object.
+ */
+const char *rafka_error_string(const struct rafka_error_t *error);
+
+/*
+ 1 when calling the same function again may succeed (e.g. a timeout: the request goes on and
+ the next call waits for it), else 0 (also for NULL).
+
+ # Safety
+ `error` NULL or a live error object.
+ */
+int32_t rafka_error_is_retriable(const struct rafka_error_t *error);
+
+/*
+ 1 when the producer cannot go on (e.g. fenced by a newer producer with the same
+ transactional.id): every later call fails; destroy the producer. Else 0 (also for NULL).
+
+ # Safety
+ `error` NULL or a live error object.
+ */
+int32_t rafka_error_is_fatal(const struct rafka_error_t *error);
+
+/*
+ 1 when the current transaction cannot commit: call `rafka_abort_transaction()`, after which
+ a new transaction may begin. Else 0 (also for NULL).
+
+ # Safety
+ `error` NULL or a live error object.
+ */
+int32_t rafka_error_txn_requires_abort(const struct rafka_error_t *error);
+
+/*
+ Frees an error object. NULL is a no-op.
+
+ # Safety
+ `error` NULL or a live error object, not used again afterwards.
+ */
+void rafka_error_destroy(struct rafka_error_t *error);
+
+/*
+ A new, empty list with room for `size` entries (a hint; 0 or negative for none). The caller
+ owns it. NULL only if a panic was caught.
+ */
+struct rafka_topic_partition_list_t *rafka_topic_partition_list_new(int32_t size);
+
+/*
+ Sets the offset of `topic` (NUL-terminated UTF-8, copied) / `partition` in the list: the
+ offset of the next record to consume, i.e. the last one processed plus one. Setting a
+ partition that is already in the list replaces its offset. Returns 0, or
+ RAFKA_RESP_ERR__INVALID_ARG for a NULL or non-UTF-8 argument (`rafka_last_error_message()`
+ says which); topics, partitions and offsets themselves are checked by
+ `rafka_send_offsets_to_transaction()`.
+
+ # Safety
+ `list` NULL or a live list; `topic` NULL or a NUL-terminated string.
+ */
+rafka_resp_err_t rafka_topic_partition_list_add_offset(struct rafka_topic_partition_list_t *list,
+                                                       const char *topic,
+                                                       int32_t partition,
+                                                       int64_t offset);
+
+/*
+ The number of (topic, partition) entries in the list, or -1 when `list` is NULL.
+
+ # Safety
+ `list` NULL or a live list.
+ */
+int32_t rafka_topic_partition_list_cnt(const struct rafka_topic_partition_list_t *list);
+
+/*
+ Frees a list. NULL is a no-op.
+
+ # Safety
+ `list` NULL or a live list, not used again afterwards.
+ */
+void rafka_topic_partition_list_destroy(struct rafka_topic_partition_list_t *list);
+
+/*
+ Metadata with only the group id (NUL-terminated UTF-8, copied): works with every broker, but
+ the group coordinator cannot then refuse offsets from a consumer that lost its partitions in
+ a rebalance (KIP-447); prefer `rafka_consumer_group_metadata_new_with_genid()`. The caller
+ owns the result. NULL when `group_id` is NULL or not UTF-8 (`rafka_last_error_message()`
+ says which).
+
+ # Safety
+ `group_id` NULL or a NUL-terminated string.
+ */
+struct rafka_consumer_group_metadata_t *rafka_consumer_group_metadata_new(const char *group_id);
+
+/*
+ Metadata as a group member sees it: `group_id`, the group's `generation_id` (-1 when
+ unknown), this consumer's `member_id` (NULL or "" when unknown) and its static
+ `group_instance_id` (NULL when it has none). The strings are NUL-terminated UTF-8 and copied.
+ The caller owns the result. NULL when `group_id` is NULL or a string is not UTF-8
+ (`rafka_last_error_message()` says which).
+
+ # Safety
+ Each string NULL or NUL-terminated.
+ */
+struct rafka_consumer_group_metadata_t *rafka_consumer_group_metadata_new_with_genid(const char *group_id,
+                                                                                     int32_t generation_id,
+                                                                                     const char *member_id,
+                                                                                     const char *group_instance_id);
+
+/*
+ Frees group metadata. NULL is a no-op.
+
+ # Safety
+ `cgmd` NULL or live, not used again afterwards.
+ */
+void rafka_consumer_group_metadata_destroy(struct rafka_consumer_group_metadata_t *cgmd);
+
+/*
+ Registers the producer's `transactional.id` with its transaction coordinator: fences any
+ older producer with the same id and finishes what it left open. Call once, before the first
+ `rafka_begin_transaction()`; waits up to `timeout_ms` (-1: forever). A timeout is retriable:
+ call again to keep waiting for the same request. A producer without `transactional.id`
+ gets `_STATE`.
+
+ Returns NULL on success, else an error the caller frees with `rafka_error_destroy()`.
+
+ # Safety
+ `producer` NULL or live.
+ */
+struct rafka_error_t *rafka_init_transactions(struct rafka_producer_t *producer,
+                                              int32_t timeout_ms);
+
+/*
+ Starts a transaction: every record produced until it is committed or aborted belongs to it.
+ Local (sends no request). Fails with `_STATE` before `rafka_init_transactions()` or while a
+ transaction is open.
+
+ Returns NULL on success, else an error the caller frees with `rafka_error_destroy()`.
+
+ # Safety
+ `producer` NULL or live.
+ */
+struct rafka_error_t *rafka_begin_transaction(struct rafka_producer_t *producer);
+
+/*
+ Adds a consumer group's offsets to the open transaction: they are committed with it, and
+ only if it commits (exactly-once consume-transform-produce). `offsets` gives per topic and
+ partition the offset of the next record to consume; `cgmd` the group (see
+ `rafka_consumer_group_metadata_new_with_genid()`). Entries with a negative offset (a
+ position the consumer does not know yet) are skipped, as librdkafka does. Waits up to
+ `timeout_ms` (-1: forever).
+ The library keeps neither argument: the caller still owns and destroys them.
+
+ Returns NULL on success, else an error the caller frees with `rafka_error_destroy()`.
+
+ # Safety
+ `producer`, `offsets` and `cgmd` each NULL or live.
+ */
+struct rafka_error_t *rafka_send_offsets_to_transaction(struct rafka_producer_t *producer,
+                                                        const struct rafka_topic_partition_list_t *offsets,
+                                                        const struct rafka_consumer_group_metadata_t *cgmd,
+                                                        int32_t timeout_ms);
+
+/*
+ Sends every record of the transaction, waits for them, then commits it; waits up to
+ `timeout_ms` (-1: forever) in all. If a record or request of the transaction failed, the
+ error says so and `rafka_error_txn_requires_abort()` is 1: call
+ `rafka_abort_transaction()`. A timeout is retriable: call again to keep waiting.
+
+ Returns NULL on success, else an error the caller frees with `rafka_error_destroy()`.
+
+ # Safety
+ `producer` NULL or live.
+ */
+struct rafka_error_t *rafka_commit_transaction(struct rafka_producer_t *producer,
+                                               int32_t timeout_ms);
+
+/*
+ Aborts the transaction: records not sent yet fail with `_PURGE_QUEUE` (in their delivery
+ reports), those in flight are awaited, and the broker discards what was written, so
+ read_committed consumers never see it. Waits up to `timeout_ms` (-1: forever). Also the way
+ out of an error with `rafka_error_txn_requires_abort()`; then a new transaction may begin.
+
+ Returns NULL on success, else an error the caller frees with `rafka_error_destroy()`.
+
+ # Safety
+ `producer` NULL or live.
+ */
+struct rafka_error_t *rafka_abort_transaction(struct rafka_producer_t *producer,
+                                              int32_t timeout_ms);
 
 #ifdef __cplusplus
 }  // extern "C"

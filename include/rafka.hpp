@@ -4,6 +4,11 @@
 // as the per-message opaque and freed in the trampoline) or returning a std::future; exceptions by
 // default plus non-throwing overloads taking std::nothrow.
 //
+// Transactions (docs/transactions.md): init_transactions(), begin_transaction(),
+// send_offsets_to_transaction(), commit_transaction(), abort_transaction() throw TxnError, an
+// Error that also says whether to retry the call, abort the transaction or give the producer
+// up; their std::nothrow overloads return the C error object (empty on success).
+//
 // Delivery reports run on the thread that calls poll()/flush()/close() (the default, as in
 // librdkafka), or on a background thread when the Producer is built with
 // DeliveryThread::Background; a future returned by send() resolves only when its report is served.
@@ -36,6 +41,47 @@ public:
 
 private:
     rafka_resp_err_t code_;
+};
+
+/// An error of a transactional call: what to do next is in the three flags (librdkafka's
+/// rd_kafka_error_t): retriable() - call the same method again; txn_requires_abort() - call
+/// abort_transaction(), then a new transaction may begin; fatal() - the producer cannot go on.
+class TxnError : public Error {
+public:
+    /// Copies what `e` (not NULL) says; does not take it.
+    explicit TxnError(const rafka_error_t *e)
+        : Error(rafka_error_code(e), rafka_error_string(e)),
+          retriable_(rafka_error_is_retriable(e) != 0),
+          fatal_(rafka_error_is_fatal(e) != 0),
+          txn_requires_abort_(rafka_error_txn_requires_abort(e) != 0) {}
+    bool retriable() const noexcept { return retriable_; }
+    bool fatal() const noexcept { return fatal_; }
+    bool txn_requires_abort() const noexcept { return txn_requires_abort_; }
+
+private:
+    bool retriable_, fatal_, txn_requires_abort_;
+};
+
+struct ErrorDeleter {
+    void operator()(rafka_error_t *e) const noexcept { rafka_error_destroy(e); }
+};
+/// The C error object of a transactional call; empty on success.
+using ErrorPtr = std::unique_ptr<rafka_error_t, ErrorDeleter>;
+
+/// The offset to commit for one partition: the next record to consume (last processed + 1).
+struct TopicPartitionOffset {
+    std::string topic;
+    int32_t partition = 0;
+    int64_t offset = 0;
+};
+
+/// The consumer group a transaction commits offsets for, as the consumer reports it
+/// (generation -1 and an empty member id when unknown).
+struct ConsumerGroupMetadata {
+    std::string group_id;
+    int32_t generation_id = -1;
+    std::string member_id;
+    std::optional<std::string> group_instance_id;
 };
 
 struct Header {
@@ -148,6 +194,46 @@ public:
 
     int64_t in_flight() const noexcept { return rafka_outq_len(handle_.get()); }
 
+    // ---- transactions (the producer needs "transactional.id") ----
+    // Timeouts in ms, -1 for ever. Each throws TxnError; the std::nothrow overloads return it.
+    // send_offsets_to_transaction has no std::nothrow form (it builds C arguments); a string
+    // that is not UTF-8 in its arguments throws rafka::Error (_INVALID_ARG).
+
+    void init_transactions(int timeout_ms = -1) { check(init_transactions(timeout_ms, std::nothrow)); }
+    ErrorPtr init_transactions(int timeout_ms, const std::nothrow_t &) noexcept {
+        return ErrorPtr(rafka_init_transactions(handle_.get(), timeout_ms));
+    }
+
+    void begin_transaction() { check(begin_transaction(std::nothrow)); }
+    ErrorPtr begin_transaction(const std::nothrow_t &) noexcept { return ErrorPtr(rafka_begin_transaction(handle_.get())); }
+
+    /// Commits `offsets` for `group` with the transaction, and only if it commits.
+    void send_offsets_to_transaction(const std::vector<TopicPartitionOffset> &offsets, const ConsumerGroupMetadata &group,
+                                     int timeout_ms = -1) {
+        std::unique_ptr<rafka_topic_partition_list_t, ListDeleter> list(
+            rafka_topic_partition_list_new(static_cast<int32_t>(offsets.size())));
+        std::unique_ptr<rafka_consumer_group_metadata_t, GroupDeleter> cgmd(rafka_consumer_group_metadata_new_with_genid(
+            group.group_id.c_str(), group.generation_id, group.member_id.c_str(),
+            group.group_instance_id ? group.group_instance_id->c_str() : nullptr));
+        if (!list) throw Error(RAFKA_RESP_ERR__INTERNAL, "rafka_topic_partition_list_new failed");
+        if (!cgmd) throw Error(RAFKA_RESP_ERR__INVALID_ARG, rafka_last_error_message());
+        for (const auto &o : offsets) {
+            rafka_resp_err_t err = rafka_topic_partition_list_add_offset(list.get(), o.topic.c_str(), o.partition, o.offset);
+            if (err) throw Error(err, rafka_last_error_message());
+        }
+        check(ErrorPtr(rafka_send_offsets_to_transaction(handle_.get(), list.get(), cgmd.get(), timeout_ms)));
+    }
+
+    void commit_transaction(int timeout_ms = -1) { check(commit_transaction(timeout_ms, std::nothrow)); }
+    ErrorPtr commit_transaction(int timeout_ms, const std::nothrow_t &) noexcept {
+        return ErrorPtr(rafka_commit_transaction(handle_.get(), timeout_ms));
+    }
+
+    void abort_transaction(int timeout_ms = -1) { check(abort_transaction(timeout_ms, std::nothrow)); }
+    ErrorPtr abort_transaction(int timeout_ms, const std::nothrow_t &) noexcept {
+        return ErrorPtr(rafka_abort_transaction(handle_.get(), timeout_ms));
+    }
+
     /// The C handle, for calls the wrapper does not cover. Still owned by this object.
     rafka_producer_t *handle() const noexcept { return handle_.get(); }
 
@@ -158,6 +244,17 @@ private:
     struct ProducerDeleter {
         void operator()(rafka_producer_t *p) const noexcept { rafka_producer_free(p); }
     };
+
+    struct ListDeleter {
+        void operator()(rafka_topic_partition_list_t *l) const noexcept { rafka_topic_partition_list_destroy(l); }
+    };
+    struct GroupDeleter {
+        void operator()(rafka_consumer_group_metadata_t *g) const noexcept { rafka_consumer_group_metadata_destroy(g); }
+    };
+
+    static void check(const ErrorPtr &e) {
+        if (e) throw TxnError(e.get());
+    }
 
     rafka_resp_err_t produce(const Record &r, DeliveryCallback *cb, bool block) noexcept {
         std::vector<rafka_header_t> hs;

@@ -56,6 +56,9 @@ impl Producer {
         if group.group_id.is_empty() {
             return Err(Error::local(LocalCode::InvalidArgument, "send_offsets_to_transaction: the group id is empty"));
         }
+        if let Some(((t, p), o)) = offsets.iter().find(|((t, p), o)| t.is_empty() || *p < 0 || o.offset < 0) {
+            return Err(Error::local(LocalCode::InvalidArgument, format!("send_offsets_to_transaction: invalid entry topic {t:?} partition {p} offset {} (a topic name, a partition >= 0 and an offset >= 0 are needed)", o.offset)));
+        }
         {
             let cell = txn.lock();
             let resuming = matches!(&cell.job, Some(Job::Offsets { .. }));

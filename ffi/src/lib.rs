@@ -3,11 +3,15 @@
 //! per-thread error message), `oauthbearer.rs` (`rafka_oauthbearer_token_t`), `log_sink.rs`
 //! (`rafka_log_cb_t`), `handle.rs` (`rafka_producer_t`, whose functions are in `producer.rs`),
 //! `report.rs` (`rafka_delivery_report_t`, `rafka_dr_cb_t`) and `produce.rs` (`rafka_header_t`,
-//! `rafka_iovec_t`, the produce flags). `ptr.rs` holds the panic boundary and the pointer checks
+//! `rafka_iovec_t`, the produce flags). The transactional calls are in `transaction.rs`, with
+//! their types: `error_object.rs` (`rafka_error_t`), `topic_partition.rs`
+//! (`rafka_topic_partition_list_t`) and `group_metadata.rs` (`rafka_consumer_group_metadata_t`).
+//! `ptr.rs` holds the panic boundary and the pointer checks
 //! every entry point goes through.
 //!
 //! Imports run one way: `ptr` <- `error` <- `last_error` <- `handle` <- `report`, `log_sink`,
-//! `oauthbearer` <- `conf` <- `produce` <- `producer`. The `mod` lines below are in the order
+//! `oauthbearer` <- `conf` <- `produce` <- `producer` <- `error_object`, `topic_partition`,
+//! `group_metadata` <- `transaction`. The `mod` lines below are in the order
 //! cbindgen writes the functions into `include/rafka.h` (see `ffi/cbindgen.toml`): moving one
 //! moves declarations in the header.
 #![allow(non_camel_case_types)]
@@ -23,6 +27,10 @@ pub mod handle;
 pub mod report;
 pub mod produce;
 pub mod producer;
+pub mod error_object;
+pub mod topic_partition;
+pub mod group_metadata;
+pub mod transaction;
 mod ptr;
 
 use std::ffi::c_char;

@@ -24,7 +24,7 @@ use crate::ptr::{as_bytes, guard, guard_result, try_ref, write_errstr};
 use crate::report::Reporter;
 
 /// A C timeout in ms: -1 (any negative) waits for ever, which the engine takes as `Duration::MAX`.
-fn timeout(ms: i32) -> Duration {
+pub(crate) fn timeout(ms: i32) -> Duration {
     u64::try_from(ms).map_or(Duration::MAX, Duration::from_millis)
 }
 

@@ -15,6 +15,11 @@ pub(crate) fn guard<T>(on_panic: T, f: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(on_panic)
 }
 
+/// [`guard`] whose panic value is built only on a panic (an allocated error object, say).
+pub(crate) fn guard_with<T>(on_panic: impl FnOnce() -> T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| on_panic())
+}
+
 /// [`guard`] for a body that returns its error code early with `?`: `Ok(v)` and `Err(code)` both
 /// come out as they are.
 pub(crate) fn guard_result<T>(on_panic: T, f: impl FnOnce() -> Result<T, T>) -> T {

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import fcntl
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -757,6 +758,33 @@ class LocalKafka:
                             str(timeout_s), "read_committed" if read_committed else "read_uncommitted")
         return self._run(cmd, capture=capture, timeout=run_timeout)
 
+    def group_offsets(self, group: str, bootstrap: Optional[str] = None) -> tuple[int, List[dict]]:
+        """The committed offsets of consumer group `group`, read by Kafka's ConsumerGroupCommand
+        (kafka-consumer-groups --describe --offsets): (exit code, [{"topic", "partition", "offset"}]).
+        A group that does not exist, or a partition without a committed offset, gives no entry."""
+        target, version, logdir = self._target(bootstrap)
+        p = self._run(self.java_cmd(version, logdir, "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+                                    "--bootstrap-server", target, "--describe", "--offsets", "--group", group), capture=True)
+        text = (p.stdout or "") + (p.stderr or "")
+        if "does not exist" in text:
+            return 0, []
+        if p.returncode != 0:
+            _stderr(text.strip())
+            return p.returncode, []
+        out: List[dict] = []
+        columns: List[str] = []
+        for line in (p.stdout or "").splitlines():
+            fields = line.split()
+            if fields[:1] == ["GROUP"]:
+                columns = fields
+            elif columns and len(fields) >= len(columns) - 3 and fields[0] == group:
+                row = dict(zip(columns, fields))
+                offset = row.get("CURRENT-OFFSET", "-")
+                if offset != "-":
+                    out.append({"topic": row["TOPIC"], "partition": int(row["PARTITION"]), "offset": int(offset)})
+        out.sort(key=lambda r: (r["topic"], r["partition"]))
+        return 0, out
+
     def _checked(self, p: subprocess.CompletedProcess, what: str) -> subprocess.CompletedProcess:
         if p.returncode != 0:
             raise KafkaError(f"{what} exited {p.returncode}: {(p.stderr or p.stdout or '').strip()[-3000:]}")
@@ -992,7 +1020,10 @@ Data:
   topic list
   consume TOPIC [--max N] [--timeout S] [--read-committed]
                       print TOPIC from the beginning, one JSON object per record
-  (topic and consume take --bootstrap HOST:PORT to talk to another cluster)
+  group offsets GROUP the committed offsets of a consumer group (Kafka's kafka-consumer-groups
+                      --describe --offsets), one JSON object per partition:
+                      {"topic":T,"partition":P,"offset":O}; nothing for a group that does not exist
+  (topic, consume and group take --bootstrap HOST:PORT to talk to another cluster)
 
 Environment:
   RAFKA_KAFKA_STATE   state dir (pids, ports, configs, data, logs)  [/tmp/rafka-kafka]
@@ -1197,6 +1228,28 @@ def _cmd_consume(k: LocalKafka, args: _Args) -> int:
     return k.consume(topic, max_records, timeout, committed, bootstrap, capture=False).returncode
 
 
+def _cmd_group(k: LocalKafka, args: _Args) -> int:
+    if not args or args.next() != "offsets":
+        raise UsageError("group needs a subcommand: offsets")
+    group = bootstrap = None
+    while args:
+        opt = args.next()
+        if opt == "--bootstrap":
+            bootstrap = args.value(opt)
+        elif opt.startswith("-"):
+            raise UsageError(f"group offsets: unknown option '{opt}'")
+        elif group is not None:
+            raise UsageError("group offsets takes one group")
+        else:
+            group = opt
+    if not group:
+        raise UsageError("group offsets needs a group id")
+    code, rows = k.group_offsets(group, bootstrap)
+    for r in rows:
+        print(json.dumps(r, separators=(",", ":")))
+    return code
+
+
 def _dispatch(cmd: str, args: _Args) -> int:
     if cmd in ("help", "-h", "--help"):
         print(USAGE, end="")
@@ -1226,6 +1279,8 @@ def _dispatch(cmd: str, args: _Args) -> int:
         return _cmd_topic(k, args)
     if cmd == "consume":
         return _cmd_consume(k, args)
+    if cmd == "group":
+        return _cmd_group(k, args)
     raise UsageError(f"unknown command '{cmd}'")
 
 

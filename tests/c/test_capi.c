@@ -50,14 +50,11 @@ static void make_topic(char *name, size_t size, const char *tag, int partitions)
     }
 }
 
-/* Runs scripts/kafka consume and returns its output (JSON lines), malloc'd. */
-static char *consume(const char *topic, int max) {
-    char cmd[512];
+/* Runs `cmd` and returns its standard output, malloc'd. */
+static char *run_capture(const char *cmd) {
     size_t cap = 1 << 16, len = 0, n;
     char *out = malloc(cap);
-    FILE *f;
-    snprintf(cmd, sizeof cmd, "%s/scripts/kafka consume %s --max %d", RAFKA_SOURCE_DIR, topic, max);
-    f = popen(cmd, "r");
+    FILE *f = popen(cmd, "r");
     if (!f || !out) exit(2);
     while ((n = fread(out + len, 1, cap - len - 1, f)) > 0) {
         len += n;
@@ -70,6 +67,20 @@ static char *consume(const char *topic, int max) {
     out[len] = 0;
     pclose(f);
     return out;
+}
+
+/* Runs scripts/kafka consume and returns its output (JSON lines), malloc'd. `max` < 0 reads up
+ * to the end offsets seen at start; `options` is added to the command line ("" or
+ * "--read-committed"). */
+static char *consume_with(const char *topic, int max, const char *options) {
+    char cmd[512], count[32] = "";
+    if (max >= 0) snprintf(count, sizeof count, "--max %d", max);
+    snprintf(cmd, sizeof cmd, "%s/scripts/kafka consume %s %s %s", RAFKA_SOURCE_DIR, topic, count, options);
+    return run_capture(cmd);
+}
+
+static char *consume(const char *topic, int max) {
+    return consume_with(topic, max, "");
 }
 
 static int count_lines(const char *s) {
@@ -487,6 +498,274 @@ static void test_produce_to_a_missing_topic_queues_and_reports_unknown_topic(voi
     pthread_mutex_destroy(&st.lock);
 }
 
+/* ---- transactions ----------------------------------------------------------------------------- */
+
+#define TXN_TIMEOUT_MS 30000
+
+/* A call returning rafka_error_t *: NULL expected; an error is printed, counted and destroyed. */
+#define CHECK_NO_ERROR(call)                                                                  \
+    do {                                                                                      \
+        rafka_error_t *e_ = (call);                                                           \
+        if (e_) {                                                                             \
+            fprintf(stderr, "%s:%d: %s failed: %s: %s\n", __FILE__, __LINE__, #call,          \
+                    rafka_error_name(e_), rafka_error_string(e_));                            \
+            failures++;                                                                       \
+            rafka_error_destroy(e_);                                                          \
+        }                                                                                     \
+    } while (0)
+
+/* A unique transactional.id (or group id) for this test run. */
+static void unique_id(char *id, size_t size, const char *tag) {
+    snprintf(id, size, "capi-%s-%ld-%ld", tag, (long)getpid(), (long)time(NULL));
+}
+
+static rafka_producer_t *txn_producer(const char *txn_id, struct reports *st) {
+    char err[256];
+    rafka_conf_t *c = base_conf();
+    if (rafka_conf_set(c, "transactional.id", txn_id, err, sizeof err) != RAFKA_CONF_OK) {
+        fprintf(stderr, "conf: %s\n", err);
+        exit(2);
+    }
+    return new_producer(c, st);
+}
+
+static void produce_value(rafka_producer_t *p, const char *topic, int partition, const char *value) {
+    CHECK_EQ(rafka_produce(p, topic, partition, RAFKA_MSG_F_BLOCK, NULL, 0, value, strlen(value), NULL, 0, 0, NULL), 0);
+}
+
+/* How many times `needle` occurs in `haystack`. */
+static int occurrences(const char *haystack, const char *needle) {
+    int n = 0;
+    for (; (haystack = strstr(haystack, needle)) != NULL; haystack++) n++;
+    return n;
+}
+
+static void test_txn_committed_visible_to_read_committed_aborted_only_to_read_uncommitted(void) {
+    char topic[128], id[128];
+    struct reports st;
+    rafka_producer_t *p;
+    char *committed, *uncommitted;
+    int i;
+    make_topic(topic, sizeof topic, "txn-vis", 2);
+    unique_id(id, sizeof id, "txn-vis");
+    p = txn_producer(id, &st);
+    CHECK_NO_ERROR(rafka_init_transactions(p, TXN_TIMEOUT_MS));
+    CHECK_NO_ERROR(rafka_begin_transaction(p));
+    for (i = 0; i < 4; i++) produce_value(p, topic, i % 2, "committed");
+    CHECK_NO_ERROR(rafka_commit_transaction(p, TXN_TIMEOUT_MS));
+    CHECK_NO_ERROR(rafka_begin_transaction(p));
+    for (i = 0; i < 3; i++) produce_value(p, topic, i % 2, "aborted");
+    CHECK_EQ(rafka_flush(p, TXN_TIMEOUT_MS), 0); /* written to the log, then aborted */
+    CHECK_NO_ERROR(rafka_abort_transaction(p, TXN_TIMEOUT_MS));
+    CHECK_NO_ERROR(rafka_begin_transaction(p));
+    produce_value(p, topic, 0, "committed");
+    CHECK_NO_ERROR(rafka_commit_transaction(p, TXN_TIMEOUT_MS));
+    CHECK_EQ(rafka_producer_close(p, TXN_TIMEOUT_MS), 0);
+    CHECK_EQ(st.ok, 8);
+
+    committed = consume_with(topic, -1, "--read-committed");
+    CHECK_EQ(count_lines(committed), 5);
+    CHECK_EQ(occurrences(committed, "\"value\":\"committed\""), 5);
+    CHECK_EQ(occurrences(committed, "\"value\":\"aborted\""), 0);
+    uncommitted = consume_with(topic, -1, "");
+    CHECK_EQ(occurrences(uncommitted, "\"value\":\"committed\""), 5);
+    CHECK_EQ(occurrences(uncommitted, "\"value\":\"aborted\""), 3);
+    free(committed);
+    free(uncommitted);
+    rafka_producer_free(p);
+    pthread_mutex_destroy(&st.lock);
+}
+
+static void test_txn_second_producer_with_same_id_fences_the_first(void) {
+    char topic[128], id[128];
+    struct reports zst, fst;
+    rafka_producer_t *zombie, *fresh;
+    rafka_error_t *e;
+    char *out;
+    make_topic(topic, sizeof topic, "txn-fence", 1);
+    unique_id(id, sizeof id, "txn-fence");
+    zombie = txn_producer(id, &zst);
+    CHECK_NO_ERROR(rafka_init_transactions(zombie, TXN_TIMEOUT_MS));
+    CHECK_NO_ERROR(rafka_begin_transaction(zombie));
+    produce_value(zombie, topic, 0, "zombie-before");
+    CHECK_EQ(rafka_flush(zombie, TXN_TIMEOUT_MS), 0);
+
+    fresh = txn_producer(id, &fst);
+    CHECK_NO_ERROR(rafka_init_transactions(fresh, TXN_TIMEOUT_MS)); /* fences the zombie */
+
+    /* The zombie's next call, its commit, fails fatally with the coordinator's answer. */
+    e = rafka_commit_transaction(zombie, TXN_TIMEOUT_MS);
+    CHECK(e != NULL);
+    if (e) {
+        fprintf(stderr, "zombie commit: %s: %s\n", rafka_error_name(e), rafka_error_string(e));
+        CHECK_EQ(rafka_error_is_fatal(e), 1);
+        CHECK_EQ(rafka_error_is_retriable(e), 0);
+        CHECK_EQ(rafka_error_txn_requires_abort(e), 0);
+        CHECK(strcmp(rafka_error_name(e), "PRODUCER_FENCED") == 0);
+        rafka_error_destroy(e);
+    }
+    /* Every later call fails with the fatal error, and nothing it sends becomes visible. */
+    e = rafka_begin_transaction(zombie);
+    CHECK(e != NULL && rafka_error_is_fatal(e) == 1);
+    rafka_error_destroy(e);
+    CHECK(rafka_produce(zombie, topic, 0, RAFKA_MSG_F_BLOCK, NULL, 0, "zombie-after", 12, NULL, 0, 0, NULL) != 0);
+    rafka_producer_close(zombie, TXN_TIMEOUT_MS);
+
+    CHECK_NO_ERROR(rafka_begin_transaction(fresh));
+    produce_value(fresh, topic, 0, "fresh");
+    CHECK_NO_ERROR(rafka_commit_transaction(fresh, TXN_TIMEOUT_MS));
+    CHECK_EQ(rafka_producer_close(fresh, TXN_TIMEOUT_MS), 0);
+    out = consume_with(topic, -1, "--read-committed");
+    CHECK_EQ(count_lines(out), 1);
+    CHECK_EQ(occurrences(out, "\"value\":\"fresh\""), 1);
+    free(out);
+    rafka_producer_free(zombie);
+    rafka_producer_free(fresh);
+    pthread_mutex_destroy(&zst.lock);
+    pthread_mutex_destroy(&fst.lock);
+}
+
+/* The group's committed offsets as Kafka's kafka-consumer-groups reports them (JSON lines). */
+static char *group_offsets(const char *group) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s/scripts/kafka group offsets %s", RAFKA_SOURCE_DIR, group);
+    return run_capture(cmd);
+}
+
+static void test_txn_send_offsets_commits_group_offsets_only_with_the_transaction(void) {
+    char out_topic[128], in_topic[128], id[128], group[128], want[256];
+    struct reports st;
+    rafka_producer_t *p;
+    rafka_topic_partition_list_t *offsets;
+    rafka_consumer_group_metadata_t *cgmd;
+    char *got;
+    make_topic(out_topic, sizeof out_topic, "txn-off-out", 1);
+    make_topic(in_topic, sizeof in_topic, "txn-off-in", 2);
+    unique_id(id, sizeof id, "txn-off");
+    unique_id(group, sizeof group, "txn-group");
+    p = txn_producer(id, &st);
+    cgmd = rafka_consumer_group_metadata_new_with_genid(group, -1, "", NULL);
+    CHECK(cgmd != NULL);
+    offsets = rafka_topic_partition_list_new(2);
+    CHECK_EQ(rafka_topic_partition_list_add_offset(offsets, in_topic, 0, 5), 0);
+    CHECK_NO_ERROR(rafka_init_transactions(p, TXN_TIMEOUT_MS));
+
+    /* Aborted: the offsets are not committed. */
+    CHECK_NO_ERROR(rafka_begin_transaction(p));
+    produce_value(p, out_topic, 0, "x");
+    CHECK_NO_ERROR(rafka_send_offsets_to_transaction(p, offsets, cgmd, TXN_TIMEOUT_MS));
+    CHECK_NO_ERROR(rafka_abort_transaction(p, TXN_TIMEOUT_MS));
+    got = group_offsets(group);
+    CHECK_EQ(count_lines(got), 0);
+    free(got);
+
+    /* Sent but not yet committed: not visible; committed: visible. */
+    CHECK_NO_ERROR(rafka_begin_transaction(p));
+    produce_value(p, out_topic, 0, "y");
+    CHECK_EQ(rafka_topic_partition_list_add_offset(offsets, in_topic, 0, 17), 0); /* replaces 5 */
+    CHECK_EQ(rafka_topic_partition_list_add_offset(offsets, in_topic, 1, 3), 0);
+    CHECK_EQ(rafka_topic_partition_list_cnt(offsets), 2);
+    CHECK_NO_ERROR(rafka_send_offsets_to_transaction(p, offsets, cgmd, TXN_TIMEOUT_MS));
+    got = group_offsets(group);
+    CHECK_EQ(count_lines(got), 0);
+    free(got);
+    CHECK_NO_ERROR(rafka_commit_transaction(p, TXN_TIMEOUT_MS));
+    got = group_offsets(group);
+    CHECK_EQ(count_lines(got), 2);
+    snprintf(want, sizeof want, "{\"topic\":\"%s\",\"partition\":0,\"offset\":17}", in_topic);
+    CHECK(strstr(got, want) != NULL);
+    snprintf(want, sizeof want, "{\"topic\":\"%s\",\"partition\":1,\"offset\":3}", in_topic);
+    CHECK(strstr(got, want) != NULL);
+    free(got);
+
+    rafka_topic_partition_list_destroy(offsets);
+    rafka_consumer_group_metadata_destroy(cgmd);
+    CHECK_EQ(rafka_producer_close(p, TXN_TIMEOUT_MS), 0);
+    rafka_producer_free(p);
+    pthread_mutex_destroy(&st.lock);
+}
+
+/* `e` is an error with code `code` and none of the three flags; destroys it. */
+static void check_plain_error(rafka_error_t *e, rafka_resp_err_t code, const char *what) {
+    CHECK(e != NULL);
+    if (!e) return;
+    if (rafka_error_code(e) != code) {
+        fprintf(stderr, "%s: expected %s, got %s: %s\n", what, rafka_err_name(code), rafka_error_name(e), rafka_error_string(e));
+        failures++;
+    }
+    CHECK(strlen(rafka_error_string(e)) > 0);
+    CHECK_EQ(rafka_error_is_retriable(e), 0);
+    CHECK_EQ(rafka_error_is_fatal(e), 0);
+    CHECK_EQ(rafka_error_txn_requires_abort(e), 0);
+    rafka_error_destroy(e);
+}
+
+static void test_txn_misuse_gives_errors_with_their_flags(void) {
+    char topic[128], id[128];
+    struct reports st, pst;
+    rafka_producer_t *p, *plain;
+    rafka_topic_partition_list_t *offsets = rafka_topic_partition_list_new(0);
+    rafka_consumer_group_metadata_t *cgmd;
+    rafka_error_t *e;
+    const char bad_utf8[] = {'g', (char)0xff, 0};
+
+    /* The error accessors on NULL (success). */
+    CHECK_EQ(rafka_error_code(NULL), RAFKA_RESP_ERR_NO_ERROR);
+    CHECK(strcmp(rafka_error_name(NULL), "NO_ERROR") == 0);
+    CHECK(strcmp(rafka_error_string(NULL), "Success") == 0);
+    CHECK_EQ(rafka_error_is_fatal(NULL) + rafka_error_is_retriable(NULL) + rafka_error_txn_requires_abort(NULL), 0);
+    rafka_error_destroy(NULL);
+    rafka_topic_partition_list_destroy(NULL);
+    rafka_consumer_group_metadata_destroy(NULL);
+
+    /* NULL and non-UTF-8 arguments. */
+    check_plain_error(rafka_init_transactions(NULL, 1000), RAFKA_RESP_ERR__INVALID_ARG, "init(NULL)");
+    check_plain_error(rafka_begin_transaction(NULL), RAFKA_RESP_ERR__INVALID_ARG, "begin(NULL)");
+    check_plain_error(rafka_commit_transaction(NULL, 1000), RAFKA_RESP_ERR__INVALID_ARG, "commit(NULL)");
+    check_plain_error(rafka_abort_transaction(NULL, 1000), RAFKA_RESP_ERR__INVALID_ARG, "abort(NULL)");
+    CHECK(rafka_consumer_group_metadata_new(NULL) == NULL);
+    CHECK(strstr(rafka_last_error_message(), "group_id is NULL") != NULL);
+    CHECK(rafka_consumer_group_metadata_new_with_genid("g", 1, bad_utf8, NULL) == NULL);
+    CHECK(strstr(rafka_last_error_message(), "member_id is not valid UTF-8") != NULL);
+    CHECK_EQ(rafka_topic_partition_list_add_offset(offsets, NULL, 0, 1), RAFKA_RESP_ERR__INVALID_ARG);
+    CHECK_EQ(rafka_topic_partition_list_add_offset(offsets, bad_utf8, 0, 1), RAFKA_RESP_ERR__INVALID_ARG);
+    CHECK_EQ(rafka_topic_partition_list_add_offset(NULL, "t", 0, 1), RAFKA_RESP_ERR__INVALID_ARG);
+    CHECK_EQ(rafka_topic_partition_list_cnt(NULL), -1);
+    CHECK_EQ(rafka_topic_partition_list_cnt(offsets), 0);
+
+    /* A producer without transactional.id. */
+    plain = new_producer(base_conf(), &pst);
+    e = rafka_init_transactions(plain, 1000);
+    check_plain_error(e, RAFKA_RESP_ERR__STATE, "init on a non-transactional producer");
+
+    make_topic(topic, sizeof topic, "txn-misuse", 1);
+    unique_id(id, sizeof id, "txn-misuse");
+    p = txn_producer(id, &st);
+    check_plain_error(rafka_begin_transaction(p), RAFKA_RESP_ERR__STATE, "begin before init");
+    CHECK_EQ(rafka_produce(p, topic, 0, 0, NULL, 0, "v", 1, NULL, 0, 0, NULL), RAFKA_RESP_ERR__STATE);
+    CHECK_NO_ERROR(rafka_init_transactions(p, TXN_TIMEOUT_MS));
+    check_plain_error(rafka_commit_transaction(p, 1000), RAFKA_RESP_ERR__STATE, "commit outside a transaction");
+    check_plain_error(rafka_abort_transaction(p, 1000), RAFKA_RESP_ERR__STATE, "abort outside a transaction");
+    CHECK_NO_ERROR(rafka_begin_transaction(p));
+    check_plain_error(rafka_begin_transaction(p), RAFKA_RESP_ERR__STATE, "begin twice");
+    cgmd = rafka_consumer_group_metadata_new("txn-misuse-group");
+    check_plain_error(rafka_send_offsets_to_transaction(p, NULL, cgmd, 1000), RAFKA_RESP_ERR__INVALID_ARG, "offsets NULL");
+    check_plain_error(rafka_send_offsets_to_transaction(p, offsets, NULL, 1000), RAFKA_RESP_ERR__INVALID_ARG, "cgmd NULL");
+    CHECK_EQ(rafka_topic_partition_list_add_offset(offsets, "", 0, 1), 0);
+    check_plain_error(rafka_send_offsets_to_transaction(p, offsets, cgmd, 1000), RAFKA_RESP_ERR__INVALID_ARG, "empty topic");
+    /* Misuse left the transaction usable. */
+    produce_value(p, topic, 0, "after-misuse");
+    CHECK_NO_ERROR(rafka_commit_transaction(p, TXN_TIMEOUT_MS));
+    CHECK_EQ(st.ok, 1);
+
+    rafka_consumer_group_metadata_destroy(cgmd);
+    rafka_topic_partition_list_destroy(offsets);
+    rafka_producer_free(p);
+    rafka_producer_free(plain);
+    pthread_mutex_destroy(&st.lock);
+    pthread_mutex_destroy(&pst.lock);
+}
+
 struct test {
     const char *name;
     void (*fn)(void);
@@ -506,6 +785,10 @@ static const struct test tests[] = {
     {"thread_mode", test_thread_mode_reports_without_poll},
     {"purge", test_purge_fails_queued_records_with_purge_queue},
     {"missing_topic_queues", test_produce_to_a_missing_topic_queues_and_reports_unknown_topic},
+    {"txn_visibility", test_txn_committed_visible_to_read_committed_aborted_only_to_read_uncommitted},
+    {"txn_fencing", test_txn_second_producer_with_same_id_fences_the_first},
+    {"txn_send_offsets", test_txn_send_offsets_commits_group_offsets_only_with_the_transaction},
+    {"txn_misuse", test_txn_misuse_gives_errors_with_their_flags},
 };
 
 int main(int argc, char **argv) {

@@ -46,6 +46,26 @@ std::string consume(const std::string &topic, int max) {
 
 std::map<std::string, std::string> conf() { return {{"bootstrap.servers", bootstrap()}, {"linger.ms", "2"}}; }
 
+std::map<std::string, std::string> txn_conf(const std::string &tag) {
+    auto c = conf();
+    c["transactional.id"] = "cpp-" + tag + "-" + std::to_string(getpid()) + "-" + std::to_string(std::time(nullptr));
+    return c;
+}
+
+size_t occurrences(const std::string &haystack, const std::string &needle) {
+    size_t n = 0;
+    for (size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) n++;
+    return n;
+}
+
+rafka::Record record(const std::string &topic, const std::string &value) {
+    rafka::Record r;
+    r.topic = topic;
+    r.partition = 0;
+    r.value = value;
+    return r;
+}
+
 }  // namespace
 
 TEST(Producer, UnknownSettingThrowsWithSuggestion) {
@@ -145,4 +165,49 @@ TEST(Producer, SendAfterCloseThrowsStateError) {
         EXPECT_EQ(e.code(), RAFKA_RESP_ERR__STATE);
     }
     EXPECT_EQ(p.close(0, std::nothrow), RAFKA_RESP_ERR_NO_ERROR);
+}
+
+TEST(Transactions, CommittedRecordsAndOffsetsAreVisibleAbortedOnesAreNot) {
+    auto topic = make_topic("txn", 1);
+    auto input = make_topic("txn-in", 1);
+    std::string group = "cpp-group-" + std::to_string(getpid()) + "-" + std::to_string(std::time(nullptr));
+    rafka::Producer p(txn_conf("txn"));
+    p.init_transactions(30000);
+    p.begin_transaction();
+    p.send(record(topic, "cpp-aborted"), nullptr);
+    p.flush(30000);
+    p.abort_transaction(30000);
+    p.begin_transaction();
+    p.send(record(topic, "cpp-committed"), nullptr);
+    p.send_offsets_to_transaction({{input, 0, 42}}, rafka::ConsumerGroupMetadata{group, -1, "", std::nullopt}, 30000);
+    p.commit_transaction(30000);
+    p.close();
+    std::string root = RAFKA_SOURCE_DIR;
+    auto committed = run(root + "/scripts/kafka consume " + topic + " --read-committed");
+    EXPECT_EQ(occurrences(committed, "cpp-committed"), 1u) << committed;
+    EXPECT_EQ(occurrences(committed, "cpp-aborted"), 0u) << committed;
+    auto all = run(root + "/scripts/kafka consume " + topic);
+    EXPECT_EQ(occurrences(all, "cpp-aborted"), 1u) << all;
+    auto offsets = run(root + "/scripts/kafka group offsets " + group);
+    EXPECT_EQ(offsets, "{\"topic\":\"" + input + "\",\"partition\":0,\"offset\":42}\n");
+}
+
+TEST(Transactions, CallsOutOfOrderThrowTxnErrorWithItsFlags) {
+    rafka::Producer p(txn_conf("txn-misuse"));
+    try {
+        p.begin_transaction();
+        FAIL() << "begin before init did not throw";
+    } catch (const rafka::TxnError &e) {
+        EXPECT_EQ(e.code(), RAFKA_RESP_ERR__STATE);
+        EXPECT_STREQ(e.name(), "_STATE");
+        EXPECT_FALSE(e.retriable() || e.fatal() || e.txn_requires_abort());
+        EXPECT_NE(std::string(e.what()).find("begin_transaction"), std::string::npos) << e.what();
+    }
+    p.init_transactions(30000);
+    auto err = p.commit_transaction(1000, std::nothrow);
+    ASSERT_TRUE(err);
+    EXPECT_EQ(rafka_error_code(err.get()), RAFKA_RESP_ERR__STATE);
+    EXPECT_FALSE(p.begin_transaction(std::nothrow)) << "begin after init succeeds";
+    EXPECT_THROW(p.send_offsets_to_transaction({{"t", 0, 1}}, rafka::ConsumerGroupMetadata{}, 1000), rafka::TxnError);
+    p.abort_transaction(30000);
 }

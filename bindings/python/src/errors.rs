@@ -68,7 +68,7 @@ impl KafkaError {
     fn fatal(&self) -> bool {
         self.fatal
     }
-    /// Transactions are not supported: always False.
+    /// The transaction cannot commit: call `abort_transaction()`, then a new one may begin.
     fn txn_requires_abort(&self) -> bool {
         self.txn_requires_abort
     }
@@ -96,8 +96,8 @@ pub fn kafka_error(e: &rafka_core::Error) -> KafkaError {
         name: e.name().to_string(),
         message: e.message().to_string(),
         retriable: e.is_retriable(),
-        fatal: e.is_local(LocalCode::Fatal),
-        txn_requires_abort: false,
+        fatal: e.is_fatal() || e.is_local(LocalCode::Fatal),
+        txn_requires_abort: e.txn_requires_abort(),
     }
 }
 

@@ -2,7 +2,8 @@
 //! module per piece: `producer.rs` (`Producer` and its methods), `record.rs` (arguments to
 //! records), `delivery.rs` (reports from the engine to Python callbacks), `message.rs`
 //! (`Message`), `gil_cell.rs` (`GilCell`), `errors.rs` (`KafkaError`, `KafkaException`),
-//! `buffers.rs`, `logbridge.rs` and `oauth.rs`.
+//! `transaction.rs` (`TopicPartition`, `ConsumerGroupMetadata` and the arguments of the
+//! transactional methods), `buffers.rs`, `logbridge.rs` and `oauth.rs`.
 // pyo3 0.22's #[pymethods] expansion converts PyErr into PyErr.
 #![allow(clippy::useless_conversion)]
 
@@ -19,12 +20,14 @@ mod message;
 mod oauth;
 mod producer;
 mod record;
+mod transaction;
 
 use pyo3::prelude::*;
 
 use errors::{KafkaError, KafkaException};
 use message::Message;
 use producer::Producer;
+use transaction::{ConsumerGroupMetadata, TopicPartition};
 
 #[pymodule(gil_used = true)]
 fn _rafka(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -37,6 +40,8 @@ fn _rafka(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Producer>()?;
     m.add_class::<KafkaError>()?;
     m.add_class::<Message>()?;
+    m.add_class::<TopicPartition>()?;
+    m.add_class::<ConsumerGroupMetadata>()?;
     m.add("KafkaException", m.py().get_type::<KafkaException>())?;
     errors::add_constants(&m.py().get_type::<KafkaError>())?;
     Ok(())

@@ -20,7 +20,7 @@ use crate::delivery::{deliver, Shared, DEFAULT_CB};
 use crate::errors::{kafka_error, to_py_err};
 use crate::gil_cell::GilCell;
 use crate::record::{check_callback, int_arg, parse_headers, topic_str, Parsed};
-use crate::{logbridge, oauth};
+use crate::{logbridge, oauth, transaction};
 
 /// Python classes of `rafka.admin`, imported once.
 static ADMIN: GILOnceCell<Py<PyModule>> = GILOnceCell::new();
@@ -412,6 +412,69 @@ impl Producer {
         let engine = self.engine(py)?;
         py.allow_threads(|| engine.purge());
         Ok(())
+    }
+
+    /// Registers `transactional.id` with its coordinator (fencing older producers with the
+    /// same id); once, before the first transaction. Waits up to `timeout` seconds (None: for
+    /// ever); a timeout is retriable: call again to keep waiting.
+    #[pyo3(signature = (timeout=None))]
+    fn init_transactions(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        let engine = self.engine(py)?;
+        let t = timeout_of(timeout);
+        let r = py.allow_threads(|| engine.init_transactions(t));
+        self.drain_logs(py);
+        r.map_err(|e| to_py_err(&e))
+    }
+
+    /// Starts a transaction (local, sends nothing).
+    fn begin_transaction(&self, py: Python<'_>) -> PyResult<()> {
+        self.engine(py)?.begin_transaction().map_err(|e| to_py_err(&e))
+    }
+
+    /// Adds a consumer group's offsets to the transaction: committed with it, only if it
+    /// commits. `positions`: TopicPartitions with the next offset to consume; `group_metadata`:
+    /// a `ConsumerGroupMetadata` or what confluent-kafka's `consumer_group_metadata()` returns.
+    #[pyo3(signature = (positions, group_metadata, timeout=None))]
+    fn send_offsets_to_transaction(&self, py: Python<'_>, positions: &Bound<'_, PyAny>, group_metadata: &Bound<'_, PyAny>, timeout: Option<f64>) -> PyResult<()> {
+        let offsets = transaction::offsets_of(positions)?;
+        let group = transaction::group_of(group_metadata)?;
+        let engine = self.engine(py)?;
+        let t = timeout_of(timeout);
+        let r = py.allow_threads(|| engine.send_offsets_to_transaction(&offsets, &group, t));
+        self.drain_logs(py);
+        r.map_err(|e| to_py_err(&e))
+    }
+
+    /// Sends the transaction's records, then commits it; serves delivery reports as
+    /// `flush()` does. A failed transaction raises with `txn_requires_abort()` True.
+    #[pyo3(signature = (timeout=None))]
+    fn commit_transaction(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        let engine = self.engine(py)?;
+        let t = timeout_of(timeout);
+        let r = py.allow_threads(|| {
+            let r = engine.commit_transaction(t);
+            engine.poll(Duration::ZERO); // the reports of the transaction's records, to serve below
+            r
+        });
+        self.drain_logs(py);
+        self.serve_all(py)?;
+        r.map_err(|e| to_py_err(&e))
+    }
+
+    /// Aborts the transaction: unsent records fail (`_PURGE_QUEUE`), read_committed
+    /// consumers never see what was written. Serves delivery reports as `flush()` does.
+    #[pyo3(signature = (timeout=None))]
+    fn abort_transaction(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        let engine = self.engine(py)?;
+        let t = timeout_of(timeout);
+        let r = py.allow_threads(|| {
+            let r = engine.abort_transaction(t);
+            engine.poll(Duration::ZERO); // the reports of the transaction's records, to serve below
+            r
+        });
+        self.drain_logs(py);
+        self.serve_all(py)?;
+        r.map_err(|e| to_py_err(&e))
     }
 
     /// confluent-kafka's `list_topics`: the cluster's metadata (one topic's, or every topic's),
