@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -224,10 +225,6 @@ class MisuseTest {
         Map<String, Object> noSerializer = config();
         noSerializer.remove(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG);
         assertThrows(ConfigException.class, () -> new RafkaProducer<>(noSerializer));
-
-        Map<String, Object> transactional = config();
-        transactional.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "tx");
-        assertThrows(ConfigException.class, () -> new RafkaProducer<>(transactional));
     }
 
     @Test
@@ -247,14 +244,17 @@ class MisuseTest {
     }
 
     @Test
-    void transactionalMethodsThrowUnsupportedOperationException() {
-        try (Producer<String, String> p = new RafkaProducer<>(config())) {
-            UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class, p::initTransactions);
-            assertNotNull(e.getMessage());
-            assertThrows(UnsupportedOperationException.class, p::beginTransaction);
-            assertThrows(UnsupportedOperationException.class, p::commitTransaction);
-            assertThrows(UnsupportedOperationException.class, p::abortTransaction);
-            assertThrows(UnsupportedOperationException.class, () -> p.sendOffsetsToTransaction(Map.of(), null));
+    void transactionalMethodsWithoutTransactionalIdThrowIllegalStateExceptionAsKafkaProducer() {
+        for (boolean rafka : new boolean[] {true, false}) {
+            try (Producer<String, String> p = rafka ? new RafkaProducer<>(config()) : new KafkaProducer<>(config())) {
+                IllegalStateException e = assertThrows(IllegalStateException.class, p::initTransactions);
+                assertTrue(e.getMessage().contains("transactional.id"), e.getMessage());
+                assertThrows(IllegalStateException.class, p::beginTransaction);
+                assertThrows(IllegalStateException.class, p::commitTransaction);
+                assertThrows(IllegalStateException.class, p::abortTransaction);
+                assertThrows(IllegalStateException.class, () -> p.sendOffsetsToTransaction(Map.of(), new ConsumerGroupMetadata("g")));
+                assertThrows(IllegalArgumentException.class, () -> p.sendOffsetsToTransaction(Map.of(), null));
+            }
         }
     }
 }
