@@ -90,7 +90,7 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
 
     private RafkaProducer(ProducerSettings settings, Serializer<K> keySerializer, Serializer<V> valueSerializer) {
         this.clientId = settings.clientId;
-        this.transactions = new Transactions(settings.transactionalId);
+        this.transactions = new Transactions(settings.transactionalId, settings.idempotent);
         JavaPartitioner jp = null;
         Serializer<K> ks = null;
         Serializer<V> vs = null;
@@ -163,6 +163,7 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
         try {
             long address = handle.acquire();
             try {
+                transactions.throwIfSendRefused();
                 String topic = record.topic();
                 Headers headers = record.headers();
                 byte[] key = serialize(keySerializer, topic, headers, record.key(), "key");
@@ -175,6 +176,7 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
                         partition = partitioner.partition(topic, record.key(), key, record.value(), value, this::partitionsFor);
                     } catch (ApiException e) {
                         // No metadata for the topic within max.block.ms, ...: reported like the engine's errors.
+                        transactions.sendRefused(e, address);
                         future.fail(-1, e);
                         return future;
                     }
@@ -189,6 +191,9 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
                     RuntimeException refused = transactions.sendRefusal(e, topic, partition, address);
                     RuntimeException mapped = refused != null ? refused : ErrorMapping.toException(e);
                     if (mapped instanceof ApiException) {
+                        if (refused == null) {
+                            transactions.sendRefused(mapped, address);
+                        }
                         future.fail(partition, mapped);
                         return future;
                     }
@@ -421,12 +426,15 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
     @Override
     public void sendOffsetsToTransaction(Map<TopicPartition, OffsetAndMetadata> offsets, ConsumerGroupMetadata groupMetadata) {
         Transactions.checkGroupMetadata(groupMetadata);
-        transactions.requireTransactional();
+        transactions.requireTransactionManager();
         long address = handle.acquire();
         try {
-            if (!offsets.isEmpty()) {
-                Transactions.sendOffsets(address, offsets, groupMetadata);
+            if (offsets.isEmpty()) {
+                return;
             }
+            transactions.requireTransactional();
+            transactions.throwIfSendRefused();
+            Transactions.sendOffsets(address, offsets, groupMetadata);
         } catch (NativeException e) {
             throw transactions.toException(e, "sendOffsetsToTransaction", "IN_TRANSACTION", address);
         } finally {
@@ -465,6 +473,7 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
     @Override
     public void abortTransaction() {
         transactional("abortTransaction", "ABORTING_TRANSACTION", RafkaNative::abortTransaction);
+        transactions.aborted();
     }
 
     /** A transactional native call; {@code target} is the state KafkaProducer's call moves to. */
@@ -472,6 +481,9 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
         transactions.requireTransactional();
         long address = handle.acquire();
         try {
+            if (!operation.equals("abortTransaction") && !operation.equals("initTransactions")) {
+                transactions.throwIfSendRefused(); // KafkaProducer: the transaction is in an abortable error
+            }
             call.accept(address);
         } catch (NativeException e) {
             throw transactions.toException(e, operation, target, address);

@@ -42,6 +42,8 @@ public final class ProducerSettings {
     public final String clientId;
     /** {@code transactional.id}, or null when unset or blank (a producer without transactions). */
     public final String transactionalId;
+    /** {@code enable.idempotence} is not {@code false}. */
+    public final boolean idempotent;
     /** {@code partitioner.class} when it names a {@link Partitioner} class (run on the Java side), else null. */
     final Class<?> partitionerClass;
     /** {@code interceptor.classes}, in order. */
@@ -141,6 +143,8 @@ public final class ProducerSettings {
         this.engineSources = sources;
         Object id = originals.get(ProducerConfig.CLIENT_ID_CONFIG);
         this.clientId = id == null ? "rafka" : id.toString();
+        Object idempotence = originals.get(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG);
+        this.idempotent = idempotence == null || !idempotence.toString().trim().equalsIgnoreCase("false");
         Object txnId = originals.get(ProducerConfig.TRANSACTIONAL_ID_CONFIG);
         this.transactionalId = txnId == null || txnId.toString().isBlank() ? null : txnId.toString();
     }

@@ -1,6 +1,7 @@
 package io.rafka.internal;
 
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 
 import org.apache.kafka.clients.consumer.CommitFailedException;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
@@ -43,10 +44,22 @@ public final class Transactions {
     private static final int UNKNOWN_MEMBER_ID = 25;
 
     private final String transactionalId;
+    /**
+     * The first record of the open transaction that send() refused with an API exception (too
+     * large, no metadata within max.block.ms, ...). The engine, in librdkafka's way, leaves the
+     * transaction open then, as the caller was told at once; KafkaProducer makes the transaction
+     * abortable, so a program that ignores the failed future cannot commit without that record.
+     * This is that abortable state, kept here; a successful abort clears it.
+     */
+    private final AtomicReference<RuntimeException> refusedSend = new AtomicReference<>();
+
+    /** Whether KafkaProducer would have an (idempotent) transaction manager: its wording differs. */
+    private final boolean idempotent;
 
     /** {@code transactionalId}: the producer's transactional.id, or null. */
-    public Transactions(String transactionalId) {
+    public Transactions(String transactionalId, boolean idempotent) {
         this.transactionalId = transactionalId;
+        this.idempotent = idempotent;
     }
 
     public boolean enabled() {
@@ -55,9 +68,40 @@ public final class Transactions {
 
     /** KafkaProducer's check before every transactional method. */
     public void requireTransactional() {
+        requireTransactionManager();
         if (transactionalId == null) {
+            throw new IllegalStateException("Transactional method invoked on a non-transactional producer.");
+        }
+    }
+
+    /**
+     * KafkaProducer's first check: an idempotent producer without transactional.id has a
+     * transaction manager (which refuses transactional calls itself, but not empty offsets).
+     */
+    public void requireTransactionManager() {
+        if (transactionalId == null && !idempotent) {
             throw new IllegalStateException("Cannot use transactional methods without enabling transactions by setting the transactional.id configuration property");
         }
+    }
+
+    /** send() refused a record with {@code e} (an API exception, reported through the future). */
+    public void sendRefused(RuntimeException e, long address) {
+        if (transactionalId != null && RafkaNative.transactionState(address) == IN_TRANSACTION) {
+            refusedSend.compareAndSet(null, e);
+        }
+    }
+
+    /** KafkaProducer's check at the start of send(), beginTransaction, sendOffsetsToTransaction and commitTransaction. */
+    public void throwIfSendRefused() {
+        RuntimeException e = refusedSend.get();
+        if (e != null) {
+            throw new KafkaException(ERROR_STATE, e);
+        }
+    }
+
+    /** The transaction was aborted: a new one starts clean. */
+    public void aborted() {
+        refusedSend.set(null);
     }
 
     static String stateName(int state) {
