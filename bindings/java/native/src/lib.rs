@@ -481,13 +481,18 @@ pub extern "system" fn Java_io_rafka_internal_RafkaNative_liveProducers<'l>(_env
     LIVE.load(Ordering::SeqCst) as jlong
 }
 
-/// `void initTransactions(long handle)`: waits up to `max.block.ms`, as every transactional call.
+/// A transactional call that waits, given `max.block.ms` as KafkaProducer's calls are.
+fn waiting_call(env: &mut JNIEnv<'_>, handle: jlong, call: impl FnOnce(&Producer, Duration) -> Result<(), Error>) {
+    entry(env, (), |_| {
+        let p = producer(handle)?;
+        Ok(call(p, p.config().max_block)?)
+    })
+}
+
+/// `void initTransactions(long handle)`.
 #[no_mangle]
 pub extern "system" fn Java_io_rafka_internal_RafkaNative_initTransactions<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) {
-    entry(&mut env, (), |_| {
-        let p = producer(handle)?;
-        Ok(p.init_transactions(p.config().max_block)?)
-    })
+    waiting_call(&mut env, handle, Producer::init_transactions)
 }
 
 /// `void beginTransaction(long handle)`: local, never blocks.
@@ -499,19 +504,13 @@ pub extern "system" fn Java_io_rafka_internal_RafkaNative_beginTransaction<'l>(m
 /// `void commitTransaction(long handle)`.
 #[no_mangle]
 pub extern "system" fn Java_io_rafka_internal_RafkaNative_commitTransaction<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) {
-    entry(&mut env, (), |_| {
-        let p = producer(handle)?;
-        Ok(p.commit_transaction(p.config().max_block)?)
-    })
+    waiting_call(&mut env, handle, Producer::commit_transaction)
 }
 
 /// `void abortTransaction(long handle)`.
 #[no_mangle]
 pub extern "system" fn Java_io_rafka_internal_RafkaNative_abortTransaction<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) {
-    entry(&mut env, (), |_| {
-        let p = producer(handle)?;
-        Ok(p.abort_transaction(p.config().max_block)?)
-    })
+    waiting_call(&mut env, handle, Producer::abort_transaction)
 }
 
 /// A Java string that may be null.

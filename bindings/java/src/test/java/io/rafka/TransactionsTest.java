@@ -78,12 +78,7 @@ class TransactionsTest {
      * behind it: what it has not returned by then it never will).
      */
     static List<String> readAll(String topic, String isolation) {
-        Properties c = new Properties();
-        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, Broker.bootstrap());
-        c.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-        c.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, isolation);
-        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        Properties c = consumerConfig(isolation);
         List<String> out = new ArrayList<>();
         try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(c)) {
             List<TopicPartition> parts = new ArrayList<>();
@@ -118,13 +113,20 @@ class TransactionsTest {
 
     /** The partitions' log end offsets (read_uncommitted's end). */
     static Map<TopicPartition, Long> logEnds(List<TopicPartition> parts) {
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(consumerConfig("read_uncommitted"))) {
+            return consumer.endOffsets(parts);
+        }
+    }
+
+    /** A String consumer that commits nothing itself. */
+    static Properties consumerConfig(String isolation) {
         Properties c = new Properties();
         c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, Broker.bootstrap());
         c.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         c.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(c)) {
-            return consumer.endOffsets(parts);
-        }
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, isolation);
+        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        return c;
     }
 
     static List<String> sorted(List<String> in) {
@@ -376,15 +378,10 @@ class TransactionsTest {
      * without committing, unless the input ends first. True when the input was read to its end.
      */
     static boolean runLoop(String kind, String id, String group, String input, String output, int batches) {
-        Properties c = new Properties();
-        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, Broker.bootstrap());
+        Properties c = consumerConfig("read_committed");
         c.put(ConsumerConfig.GROUP_ID_CONFIG, group);
-        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "37");
-        c.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-        c.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         Producer<String, String> producer = producer(kind, config(id));
         KafkaConsumer<String, String> consumer = new KafkaConsumer<>(c);
         try {
