@@ -436,6 +436,67 @@ class TransactionsTest {
         return true;
     }
 
+    /**
+     * KIP-447: the group coordinator checks the generation and member id that come with the
+     * offsets. A real consumer's metadata commits; the same member with a generation it no longer
+     * has is refused (CommitFailedException), which makes the transaction abortable. So the
+     * metadata reaches the broker whole.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {KAFKA, RAFKA})
+    void offsetsWithAStaleGenerationAreRefusedWithCommitFailedException(String kind) throws Exception {
+        String input = Broker.createTopic("kip447-in", 1);
+        String output = Broker.createTopic("kip447-out", 1);
+        TopicPartition tp = new TopicPartition(input, 0);
+        Properties c = consumerConfig("read_committed");
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, "kip447-" + kind + "-" + UUID.randomUUID().toString().substring(0, 8));
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(c);
+                Producer<String, String> p = producer(kind, config(txnId(kind, "kip447")))) {
+            consumer.subscribe(List.of(input));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (consumer.assignment().isEmpty()) {
+                consumer.poll(Duration.ofMillis(100));
+                assertTrue(System.nanoTime() < deadline, "the consumer joined its group within 60 s");
+            }
+            ConsumerGroupMetadata meta = consumer.groupMetadata();
+            p.initTransactions();
+
+            p.beginTransaction();
+            p.send(new ProducerRecord<>(output, "k", "stale"));
+            ConsumerGroupMetadata stale = new ConsumerGroupMetadata(meta.groupId(), meta.generationId() + 1, meta.memberId(), meta.groupInstanceId());
+            assertThrows(org.apache.kafka.clients.consumer.CommitFailedException.class,
+                    () -> p.sendOffsetsToTransaction(Map.of(tp, new OffsetAndMetadata(7)), stale), kind + ": a generation the member does not have");
+            KafkaException commit = assertThrows(KafkaException.class, p::commitTransaction, kind + ": the transaction cannot commit");
+            assertInstanceOf(org.apache.kafka.clients.consumer.CommitFailedException.class, commit.getCause(), kind + ": " + commit);
+            p.abortTransaction();
+
+            p.beginTransaction();
+            p.send(new ProducerRecord<>(output, "k", "current"));
+            p.sendOffsetsToTransaction(Map.of(tp, new OffsetAndMetadata(5)), meta);
+            p.commitTransaction();
+            assertEquals(5, committedOffset(meta.groupId(), tp), kind + ": the offsets committed with the transaction");
+        }
+        assertEquals(List.of("k=current"), readAll(output, "read_committed"), kind);
+    }
+
+    /**
+     * The group's committed offset of {@code tp}, once there is one: the transaction's offsets
+     * become visible when the coordinator has written its markers, a moment after the commit.
+     */
+    static long committedOffset(String group, TopicPartition tp) throws Exception {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, Broker.bootstrap()))) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (true) {
+                OffsetAndMetadata o = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().get(tp);
+                if (o != null) {
+                    return o.offset();
+                }
+                assertTrue(System.nanoTime() < deadline, "group " + group + " has a committed offset for " + tp + " within 60 s");
+                Thread.sleep(100);
+            }
+        }
+    }
+
     /** The kafka-clients 3.x overload with a bare group id still commits the offsets. */
     @Test
     @SuppressWarnings("deprecation")
@@ -450,10 +511,9 @@ class TransactionsTest {
             p.sendOffsetsToTransaction(Map.of(tp, new OffsetAndMetadata(42, "meta")), group);
             p.commitTransaction();
         }
+        assertEquals(42, committedOffset(group, tp));
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, Broker.bootstrap()))) {
-            OffsetAndMetadata o = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().get(tp);
-            assertEquals(42, o.offset());
-            assertEquals("meta", o.metadata());
+            assertEquals("meta", admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().get(tp).metadata());
         }
     }
 }

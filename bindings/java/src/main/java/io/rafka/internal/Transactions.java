@@ -120,10 +120,7 @@ public final class Transactions {
         if (e.abortable()) {
             if (e.code() > 0 && operation.equals("sendOffsetsToTransaction")) {
                 // The group coordinator refused the offsets; KafkaProducer throws the refusal itself.
-                if (e.code() == ILLEGAL_GENERATION || e.code() == UNKNOWN_MEMBER_ID) {
-                    return new CommitFailedException("Transaction offset Commit failed due to consumer group metadata mismatch: " + e.getMessage());
-                }
-                return ErrorMapping.toException(e);
+                return abortable(e);
             }
             return new KafkaException(ERROR_STATE, cause(e, address));
         }
@@ -191,8 +188,16 @@ public final class Transactions {
     /** The transaction's first failure (the engine keeps it), else {@code e} itself. */
     private static RuntimeException cause(NativeException e, long address) {
         NativeException first = e.code() == ErrorMapping.STATE ? RafkaNative.transactionError(address) : null;
-        NativeException c = first != null ? first : e;
-        return ErrorMapping.toException(c);
+        return abortable(first != null ? first : e);
+    }
+
+    /** An error that made the transaction abortable, as KafkaProducer names it. */
+    private static RuntimeException abortable(NativeException e) {
+        if (e.code() == ILLEGAL_GENERATION || e.code() == UNKNOWN_MEMBER_ID) {
+            // A rebalance took the consumer's partitions (KIP-447).
+            return new CommitFailedException("Transaction offset Commit failed due to consumer group metadata mismatch: " + e.getMessage());
+        }
+        return ErrorMapping.toException(e);
     }
 
     /**
