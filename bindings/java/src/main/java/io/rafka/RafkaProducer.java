@@ -407,13 +407,13 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
      */
     @Override
     public void initTransactions() {
-        transactional("initTransactions", "INITIALIZING", RafkaNative::initTransactions);
+        transactional("initTransactions", "INITIALIZING", false, RafkaNative::initTransactions);
     }
 
     /** Starts a transaction (no request is sent); records sent from now on belong to it. */
     @Override
     public void beginTransaction() {
-        transactional("beginTransaction", "IN_TRANSACTION", RafkaNative::beginTransaction);
+        transactional("beginTransaction", "IN_TRANSACTION", true, RafkaNative::beginTransaction);
     }
 
     /**
@@ -451,7 +451,10 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
      * @deprecated pass {@code consumer.groupMetadata()} to {@link #sendOffsetsToTransaction(Map, ConsumerGroupMetadata)}
      */
     @Deprecated
+    @SuppressWarnings("removal")
     public void sendOffsetsToTransaction(Map<TopicPartition, OffsetAndMetadata> offsets, String consumerGroupId) {
+        // kafka-clients 4.x marks ConsumerGroupMetadata's constructors for removal (consumers make
+        // it); a group id alone is what this overload has.
         sendOffsetsToTransaction(offsets, new ConsumerGroupMetadata(consumerGroupId));
     }
 
@@ -462,7 +465,7 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
      */
     @Override
     public void commitTransaction() {
-        transactional("commitTransaction", "COMMITTING_TRANSACTION", RafkaNative::commitTransaction);
+        transactional("commitTransaction", "COMMITTING_TRANSACTION", true, RafkaNative::commitTransaction);
     }
 
     /**
@@ -472,17 +475,21 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
      */
     @Override
     public void abortTransaction() {
-        transactional("abortTransaction", "ABORTING_TRANSACTION", RafkaNative::abortTransaction);
+        transactional("abortTransaction", "ABORTING_TRANSACTION", false, RafkaNative::abortTransaction);
         transactions.aborted();
     }
 
-    /** A transactional native call; {@code target} is the state KafkaProducer's call moves to. */
-    private void transactional(String operation, String target, java.util.function.LongConsumer call) {
+    /**
+     * A transactional native call; {@code target} is the state KafkaProducer's call moves to;
+     * {@code refusedSendFails}: a record refused by send() fails the call, as KafkaProducer's
+     * abortable error state does.
+     */
+    private void transactional(String operation, String target, boolean refusedSendFails, java.util.function.LongConsumer call) {
         transactions.requireTransactional();
         long address = handle.acquire();
         try {
-            if (!operation.equals("abortTransaction") && !operation.equals("initTransactions")) {
-                transactions.throwIfSendRefused(); // KafkaProducer: the transaction is in an abortable error
+            if (refusedSendFails) {
+                transactions.throwIfSendRefused();
             }
             call.accept(address);
         } catch (NativeException e) {

@@ -62,10 +62,6 @@ public final class Transactions {
         this.idempotent = idempotent;
     }
 
-    public boolean enabled() {
-        return transactionalId != null;
-    }
-
     /** KafkaProducer's check before every transactional method. */
     public void requireTransactional() {
         requireTransactionManager();
