@@ -143,6 +143,18 @@ impl Producer {
         self.inner.config.transactional_id.as_ref().map(|_| self.inner.txn.lock().state)
     }
 
+    /// The error that put the transaction in `AbortableError` (the first one of the
+    /// transaction) or the producer in `FatalError`; None in other states. Bindings use it as the
+    /// cause of a later call's "the transaction failed" error.
+    pub fn transaction_error(&self) -> Option<Error> {
+        self.inner.config.transactional_id.as_ref()?;
+        let cell = self.inner.txn.lock();
+        match cell.state {
+            TxnState::AbortableError | TxnState::FatalError => cell.error.clone(),
+            _ => None,
+        }
+    }
+
     /// Posts `job` (or resumes waiting for the same job posted by an earlier call that timed
     /// out) and waits up to `timeout` for the I/O thread's answer.
     fn run_job(&self, job: Job, timeout: Duration) -> Result<()> {

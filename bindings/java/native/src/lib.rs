@@ -17,11 +17,16 @@
 //!   keeps the current token and refreshes it on its own thread. The engine's token provider runs
 //!   on the I/O thread (`rafka-io`), which attaches to the JVM once, as a daemon, and only reads the
 //!   cached token through `currentToken()`; a Java exception there becomes the provider's `Err`.
+//! - The transactional calls (`initTransactions` ... `abortTransaction`) block the calling Java
+//!   thread in the engine for up to `max.block.ms`; an engine error carries its flags
+//!   (retriable, abortable, fatal) to `NativeException`, which `Transactions` maps to the
+//!   kafka-clients exception.
 /// mimalloc unless `RAFKA_ALLOCATOR=system`: see rafka-core's `alloc.rs`.
 #[global_allocator]
 static ALLOCATOR: rafka_core::alloc::RafkaAlloc = rafka_core::alloc::RafkaAlloc;
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::ffi::c_void;
 use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -29,11 +34,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use jni::objects::{GlobalRef, JByteArray, JClass, JMethodID, JObject, JObjectArray, JString, JValueOwned};
+use jni::objects::{GlobalRef, JByteArray, JClass, JIntArray, JLongArray, JMethodID, JObject, JObjectArray, JString, JValueOwned};
 use jni::signature::{Primitive, ReturnType};
 use jni::sys::{jint, jlong, jlongArray, jvalue, JNI_VERSION_1_8};
 use jni::{JNIEnv, JavaVM};
-use rafka_core::{Config, Delivery, Error, LocalCode, Producer, ProducerBuilder, ProducerRecord};
+use rafka_core::{Config, ConsumerGroupMetadata, Delivery, Error, LocalCode, OffsetAndMetadata, Producer, ProducerBuilder, ProducerRecord, TxnState};
 
 /// What the delivery thread needs to reach Java, resolved once in `JNI_OnLoad`.
 struct Java {
@@ -41,7 +46,7 @@ struct Java {
     /// `io.rafka.internal.SendFuture.complete(int partition, long offset, long timestamp, int code, String message)`.
     complete: JMethodID,
     exception_class: GlobalRef,
-    /// `NativeException(int code, String message)`.
+    /// `NativeException(int code, String message, int flags)`.
     exception_ctor: JMethodID,
     /// `io.rafka.internal.OAuthBearerTokens.currentToken()`: the cached token, or an exception.
     current_token: JMethodID,
@@ -60,7 +65,7 @@ pub extern "system" fn JNI_OnLoad(vm: JavaVM, _reserved: *mut c_void) -> jint {
         let future = env.find_class(FUTURE_CLASS)?;
         let complete = env.get_method_id(&future, "complete", "(IJJILjava/lang/String;)V")?;
         let exception = env.find_class(EXCEPTION_CLASS)?;
-        let exception_ctor = env.get_method_id(&exception, "<init>", "(ILjava/lang/String;)V")?;
+        let exception_ctor = env.get_method_id(&exception, "<init>", "(ILjava/lang/String;I)V")?;
         let exception_class = env.new_global_ref(exception)?;
         let tokens = env.find_class(TOKENS_CLASS)?;
         let current_token = env.get_method_id(&tokens, "currentToken", "()Ljava/lang/String;")?;
@@ -99,22 +104,41 @@ fn entry<'local, T>(env: &mut JNIEnv<'local>, default: T, body: impl FnOnce(&mut
     let failure = match catch_unwind(AssertUnwindSafe(|| body(env))) {
         Ok(Ok(v)) => return v,
         Ok(Err(Failure::Jni(jni::errors::Error::JavaException))) => return default,
-        Ok(Err(Failure::Engine(e))) => (e.code().as_i32(), e.to_string()),
-        Ok(Err(Failure::Jni(e))) => (LocalCode::Internal as i32, format!("{}: JNI call failed: {e}", LocalCode::Internal.name())),
+        Ok(Err(Failure::Engine(e))) => (e.code().as_i32(), e.to_string(), flags(&e)),
+        Ok(Err(Failure::Jni(e))) => (LocalCode::Internal as i32, format!("{}: JNI call failed: {e}", LocalCode::Internal.name()), 0),
         Err(panic) => {
             let what = panic
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            (LocalCode::Internal as i32, format!("{}: rafka panicked (please report it): {what}", LocalCode::Internal.name()))
+            (LocalCode::Internal as i32, format!("{}: rafka panicked (please report it): {what}", LocalCode::Internal.name()), 0)
         }
     };
-    throw(env, failure.0, &failure.1);
+    throw(env, failure.0, &failure.1, failure.2);
     default
 }
 
-fn throw(env: &mut JNIEnv<'_>, code: i32, message: &str) {
+/// `NativeException`'s flag bits (its RETRIABLE, ABORTABLE and FATAL constants).
+const FLAG_RETRIABLE: jint = 1;
+const FLAG_ABORTABLE: jint = 2;
+const FLAG_FATAL: jint = 4;
+
+fn flags(e: &Error) -> jint {
+    let mut f = 0;
+    if e.is_retriable() {
+        f |= FLAG_RETRIABLE;
+    }
+    if e.txn_requires_abort() {
+        f |= FLAG_ABORTABLE;
+    }
+    if e.is_fatal() {
+        f |= FLAG_FATAL;
+    }
+    f
+}
+
+fn throw(env: &mut JNIEnv<'_>, code: i32, message: &str, flags: jint) {
     if env.exception_check().unwrap_or(false) {
         return;
     }
@@ -122,8 +146,8 @@ fn throw(env: &mut JNIEnv<'_>, code: i32, message: &str) {
     let r = env.with_local_frame(4, |env| -> jni::errors::Result<()> {
         let msg = env.new_string(message)?;
         let class: &JClass<'_> = java.exception_class.as_obj().into();
-        let args = [jvalue { i: code }, jvalue { l: msg.as_raw() }];
-        // SAFETY: the constructor id belongs to this class and takes (int, String).
+        let args = [jvalue { i: code }, jvalue { l: msg.as_raw() }, jvalue { i: flags }];
+        // SAFETY: the constructor id belongs to this class and takes (int, String, int).
         let ex = unsafe { env.new_object_unchecked(class, java.exception_ctor, &args) }?;
         env.throw(jni::objects::JThrowable::from(ex))
     });
@@ -455,4 +479,130 @@ pub extern "system" fn Java_io_rafka_internal_RafkaNative_stats<'l>(mut env: JNI
 #[no_mangle]
 pub extern "system" fn Java_io_rafka_internal_RafkaNative_liveProducers<'l>(_env: JNIEnv<'l>, _c: JClass<'l>) -> jlong {
     LIVE.load(Ordering::SeqCst) as jlong
+}
+
+/// A transactional call that waits, given `max.block.ms` as KafkaProducer's calls are.
+fn waiting_call(env: &mut JNIEnv<'_>, handle: jlong, call: impl FnOnce(&Producer, Duration) -> Result<(), Error>) {
+    entry(env, (), |_| {
+        let p = producer(handle)?;
+        Ok(call(p, p.config().max_block)?)
+    })
+}
+
+/// `void initTransactions(long handle)`.
+#[no_mangle]
+pub extern "system" fn Java_io_rafka_internal_RafkaNative_initTransactions<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) {
+    waiting_call(&mut env, handle, Producer::init_transactions)
+}
+
+/// `void beginTransaction(long handle)`: local, never blocks.
+#[no_mangle]
+pub extern "system" fn Java_io_rafka_internal_RafkaNative_beginTransaction<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) {
+    entry(&mut env, (), |_| Ok(producer(handle)?.begin_transaction()?))
+}
+
+/// `void commitTransaction(long handle)`.
+#[no_mangle]
+pub extern "system" fn Java_io_rafka_internal_RafkaNative_commitTransaction<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) {
+    waiting_call(&mut env, handle, Producer::commit_transaction)
+}
+
+/// `void abortTransaction(long handle)`.
+#[no_mangle]
+pub extern "system" fn Java_io_rafka_internal_RafkaNative_abortTransaction<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) {
+    waiting_call(&mut env, handle, Producer::abort_transaction)
+}
+
+/// A Java string that may be null.
+fn optional_string(env: &mut JNIEnv<'_>, s: &JString<'_>) -> jni::errors::Result<Option<String>> {
+    if s.is_null() {
+        return Ok(None);
+    }
+    Ok(Some(env.get_string(s)?.into()))
+}
+
+/// `void sendOffsetsToTransaction(long handle, String[] topics, int[] partitions, long[] offsets,
+/// int[] leaderEpochs, String[] metadata, String groupId, int generationId, String memberId,
+/// String groupInstanceId)`: one entry per partition in the five arrays (a leader epoch < 0 is
+/// none; a metadata element and `groupInstanceId` may be null). Waits up to `max.block.ms`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "system" fn Java_io_rafka_internal_RafkaNative_sendOffsetsToTransaction<'l>(
+    mut env: JNIEnv<'l>,
+    _c: JClass<'l>,
+    handle: jlong,
+    topics: JObjectArray<'l>,
+    partitions: JIntArray<'l>,
+    offsets: JLongArray<'l>,
+    leader_epochs: JIntArray<'l>,
+    metadata: JObjectArray<'l>,
+    group_id: JString<'l>,
+    generation_id: jint,
+    member_id: JString<'l>,
+    group_instance_id: JString<'l>,
+) {
+    entry(&mut env, (), |env| {
+        let p = producer(handle)?;
+        let n = env.get_array_length(&topics)? as usize;
+        let mut parts = vec![0; n];
+        let mut offs = vec![0; n];
+        let mut epochs = vec![0; n];
+        env.get_int_array_region(&partitions, 0, &mut parts)?;
+        env.get_long_array_region(&offsets, 0, &mut offs)?;
+        env.get_int_array_region(&leader_epochs, 0, &mut epochs)?;
+        let mut map = HashMap::with_capacity(n);
+        for i in 0..n {
+            let t = JString::from(env.get_object_array_element(&topics, i as jint)?);
+            let m = JString::from(env.get_object_array_element(&metadata, i as jint)?);
+            let topic: String = env.get_string(&t)?.into();
+            let meta = optional_string(env, &m)?;
+            env.delete_local_ref(t)?;
+            env.delete_local_ref(m)?;
+            let o = OffsetAndMetadata { offset: offs[i], leader_epoch: (epochs[i] >= 0).then_some(epochs[i]), metadata: meta };
+            map.insert((topic, parts[i]), o);
+        }
+        let group = ConsumerGroupMetadata {
+            group_id: env.get_string(&group_id)?.into(),
+            generation_id,
+            member_id: optional_string(env, &member_id)?.unwrap_or_default(),
+            group_instance_id: optional_string(env, &group_instance_id)?,
+        };
+        Ok(p.send_offsets_to_transaction(&map, &group, p.config().max_block)?)
+    })
+}
+
+/// `int transactionState(long handle)`: the engine's transaction state as the ordinal of Java's
+/// `TransactionManager.State` (UNINITIALIZED 0 ... FATAL_ERROR 7), or -1 without `transactional.id`.
+#[no_mangle]
+pub extern "system" fn Java_io_rafka_internal_RafkaNative_transactionState<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) -> jint {
+    entry(&mut env, -1, |_| {
+        Ok(match producer(handle)?.transaction_state() {
+            None => -1,
+            Some(TxnState::Uninitialized) => 0,
+            Some(TxnState::Initializing) => 1,
+            Some(TxnState::Ready) => 2,
+            Some(TxnState::InTransaction) => 3,
+            Some(TxnState::Committing) => 4,
+            Some(TxnState::Aborting) => 5,
+            Some(TxnState::AbortableError) => 6,
+            Some(TxnState::FatalError) => 7,
+        })
+    })
+}
+
+/// `NativeException transactionError(long handle)`: the error behind an abortable or fatal
+/// transaction state, returned (not thrown), or null.
+#[no_mangle]
+pub extern "system" fn Java_io_rafka_internal_RafkaNative_transactionError<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) -> jni::sys::jobject {
+    entry(&mut env, std::ptr::null_mut(), |env| {
+        let Some(e) = producer(handle)?.transaction_error() else { return Ok(std::ptr::null_mut()) };
+        let java = JAVA.get().ok_or_else(|| Error::local(LocalCode::Internal, "the JVM is not reachable from rafka-jni"))?;
+        let msg = env.new_string(e.to_string())?;
+        let class: &JClass<'_> = java.exception_class.as_obj().into();
+        let args = [jvalue { i: e.code().as_i32() }, jvalue { l: msg.as_raw() }, jvalue { i: flags(&e) }];
+        // SAFETY: the constructor id belongs to this class and takes (int, String, int).
+        let ex = unsafe { env.new_object_unchecked(class, java.exception_ctor, &args) }?;
+        env.delete_local_ref(msg)?;
+        Ok(ex.into_raw())
+    })
 }

@@ -23,6 +23,7 @@ import io.rafka.internal.OAuthBearerTokens;
 import io.rafka.internal.ProducerSettings;
 import io.rafka.internal.RafkaNative;
 import io.rafka.internal.SendFuture;
+import io.rafka.internal.Transactions;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.Callback;
@@ -52,7 +53,6 @@ import org.apache.kafka.common.utils.Utils;
  * Thread-safe, like KafkaProducer. Differences are listed in docs/java.md.
  */
 public class RafkaProducer<K, V> implements Producer<K, V> {
-    private static final String NO_TRANSACTIONS = "rafka has no transactions yet: use KafkaProducer for transactional producers";
     private static final byte[][] NO_HEADERS = null;
 
     private final NativeHandle handle;
@@ -65,6 +65,8 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
     /** {@code metric.reporters}; null when there are none. */
     private final MetricReporters reporters;
     private final String clientId;
+    /** transactional.id and the mapping of the engine's transactional errors. */
+    private final Transactions transactions;
     /** The last topic's UTF-8 name: most producers send to one topic. */
     private volatile TopicName lastTopic;
 
@@ -88,6 +90,7 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
 
     private RafkaProducer(ProducerSettings settings, Serializer<K> keySerializer, Serializer<V> valueSerializer) {
         this.clientId = settings.clientId;
+        this.transactions = new Transactions(settings.transactionalId, settings.idempotent);
         JavaPartitioner jp = null;
         Serializer<K> ks = null;
         Serializer<V> vs = null;
@@ -160,6 +163,7 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
         try {
             long address = handle.acquire();
             try {
+                transactions.throwIfSendRefused();
                 String topic = record.topic();
                 Headers headers = record.headers();
                 byte[] key = serialize(keySerializer, topic, headers, record.key(), "key");
@@ -172,6 +176,7 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
                         partition = partitioner.partition(topic, record.key(), key, record.value(), value, this::partitionsFor);
                     } catch (ApiException e) {
                         // No metadata for the topic within max.block.ms, ...: reported like the engine's errors.
+                        transactions.sendRefused(e, address);
                         future.fail(-1, e);
                         return future;
                     }
@@ -183,8 +188,12 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
                 try {
                     RafkaNative.send(address, topicBytes(topic), partition, timestamp, key, value, headerArray(headers), future);
                 } catch (NativeException e) {
-                    RuntimeException mapped = ErrorMapping.toException(e);
+                    RuntimeException refused = transactions.sendRefusal(e, topic, partition, address);
+                    RuntimeException mapped = refused != null ? refused : ErrorMapping.toException(e);
                     if (mapped instanceof ApiException) {
+                        if (refused == null) {
+                            transactions.sendRefused(mapped, address);
+                        }
                         future.fail(partition, mapped);
                         return future;
                     }
@@ -391,29 +400,104 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
         }
     }
 
+    /**
+     * Registers transactional.id with its coordinator, fencing any older producer with the same
+     * id and completing or aborting what it left open. Waits up to max.block.ms; a
+     * TimeoutException may be retried (the same request is awaited again). Call once, first.
+     */
     @Override
     public void initTransactions() {
-        throw new UnsupportedOperationException(NO_TRANSACTIONS);
+        transactional("initTransactions", "INITIALIZING", false, RafkaNative::initTransactions);
     }
 
+    /** Starts a transaction (no request is sent); records sent from now on belong to it. */
     @Override
     public void beginTransaction() {
-        throw new UnsupportedOperationException(NO_TRANSACTIONS);
+        transactional("beginTransaction", "IN_TRANSACTION", true, RafkaNative::beginTransaction);
     }
 
+    /**
+     * Adds the consumer's positions (the next offset to read, per partition) to the transaction:
+     * they are committed if and only if it commits. Pass {@code consumer.groupMetadata()}: its
+     * generation and member id let the group coordinator refuse offsets from a consumer that lost
+     * its partitions in a rebalance (a CommitFailedException; abort the transaction). Empty
+     * offsets do nothing. Waits up to max.block.ms.
+     */
     @Override
     public void sendOffsetsToTransaction(Map<TopicPartition, OffsetAndMetadata> offsets, ConsumerGroupMetadata groupMetadata) {
-        throw new UnsupportedOperationException(NO_TRANSACTIONS);
+        Transactions.checkGroupMetadata(groupMetadata);
+        transactions.requireTransactionManager();
+        long address = handle.acquire();
+        try {
+            if (offsets.isEmpty()) {
+                return;
+            }
+            transactions.requireTransactional();
+            transactions.throwIfSendRefused();
+            Transactions.sendOffsets(address, offsets, groupMetadata);
+        } catch (NativeException e) {
+            throw transactions.toException(e, "sendOffsetsToTransaction", "IN_TRANSACTION", address);
+        } finally {
+            handle.release();
+            Reference.reachabilityFence(this);
+        }
     }
 
+    /**
+     * The kafka-clients 3.x overload, gone from the 4.x {@code Producer} interface: a group id
+     * alone (no generation or member id, so the coordinator cannot fence a consumer that lost its
+     * partitions). Kept for programs built against kafka-clients 3.x.
+     *
+     * @deprecated pass {@code consumer.groupMetadata()} to {@link #sendOffsetsToTransaction(Map, ConsumerGroupMetadata)}
+     */
+    @Deprecated
+    @SuppressWarnings("removal")
+    public void sendOffsetsToTransaction(Map<TopicPartition, OffsetAndMetadata> offsets, String consumerGroupId) {
+        // kafka-clients 4.x marks ConsumerGroupMetadata's constructors for removal (consumers make
+        // it); a group id alone is what this overload has.
+        sendOffsetsToTransaction(offsets, new ConsumerGroupMetadata(consumerGroupId));
+    }
+
+    /**
+     * Sends every record of the transaction, waits for their reports, then commits it. Waits up
+     * to max.block.ms (a TimeoutException may be retried). A failed record of the transaction
+     * fails the commit with a KafkaException whose cause is the first failure: abort then.
+     */
     @Override
     public void commitTransaction() {
-        throw new UnsupportedOperationException(NO_TRANSACTIONS);
+        transactional("commitTransaction", "COMMITTING_TRANSACTION", true, RafkaNative::commitTransaction);
     }
 
+    /**
+     * Aborts the transaction: records not sent yet fail, those in flight are awaited, and
+     * read_committed consumers never see any of it. Works after an abortable error. Waits up to
+     * max.block.ms.
+     */
     @Override
     public void abortTransaction() {
-        throw new UnsupportedOperationException(NO_TRANSACTIONS);
+        transactional("abortTransaction", "ABORTING_TRANSACTION", false, RafkaNative::abortTransaction);
+        transactions.aborted();
+    }
+
+    /**
+     * A transactional native call; {@code target} is the state KafkaProducer's call moves to;
+     * {@code refusedSendFails}: a record refused by send() fails the call, as KafkaProducer's
+     * abortable error state does.
+     */
+    private void transactional(String operation, String target, boolean refusedSendFails, java.util.function.LongConsumer call) {
+        transactions.requireTransactional();
+        long address = handle.acquire();
+        try {
+            if (refusedSendFails) {
+                transactions.throwIfSendRefused();
+            }
+            call.accept(address);
+        } catch (NativeException e) {
+            throw transactions.toException(e, operation, target, address);
+        } finally {
+            handle.release();
+            Reference.reachabilityFence(this);
+        }
     }
 
     /** rafka does not push client telemetry (KIP-714), so there is nothing to subscribe to. */

@@ -128,7 +128,6 @@ class JavaKeysTest {
     @Test
     void keysOfFeaturesRafkaLacksAreRefusedNamingTheFeature() {
         Map<String, String[]> cases = Map.of(
-                "transactional.id", new String[] {"orders-tx", "transactions"},
                 "transaction.two.phase.commit.enable", new String[] {"true", "two-phase commit"},
                 "sasl.login.class", new String[] {"com.example.Login", "custom Login classes"},
                 "sasl.client.callback.handler.class", new String[] {"com.example.Handler", "SASL client callback handlers"},

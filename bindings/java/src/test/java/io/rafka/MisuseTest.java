@@ -19,12 +19,15 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.errors.SerializationException;
@@ -224,10 +227,6 @@ class MisuseTest {
         Map<String, Object> noSerializer = config();
         noSerializer.remove(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG);
         assertThrows(ConfigException.class, () -> new RafkaProducer<>(noSerializer));
-
-        Map<String, Object> transactional = config();
-        transactional.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "tx");
-        assertThrows(ConfigException.class, () -> new RafkaProducer<>(transactional));
     }
 
     @Test
@@ -247,14 +246,30 @@ class MisuseTest {
     }
 
     @Test
-    void transactionalMethodsThrowUnsupportedOperationException() {
-        try (Producer<String, String> p = new RafkaProducer<>(config())) {
-            UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class, p::initTransactions);
-            assertNotNull(e.getMessage());
-            assertThrows(UnsupportedOperationException.class, p::beginTransaction);
-            assertThrows(UnsupportedOperationException.class, p::commitTransaction);
-            assertThrows(UnsupportedOperationException.class, p::abortTransaction);
-            assertThrows(UnsupportedOperationException.class, () -> p.sendOffsetsToTransaction(Map.of(), null));
+    void transactionalMethodsWithoutTransactionalIdThrowIllegalStateExceptionAsKafkaProducer() {
+        Map<String, Object> notIdempotent = config();
+        notIdempotent.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "false");
+        Map<Boolean, String> messages = Map.of(true, "Transactional method invoked on a non-transactional producer.", false,
+                "Cannot use transactional methods without enabling transactions by setting the transactional.id configuration property");
+        for (int i = 0; i < 4; i++) {
+            boolean rafka = i % 2 == 0;
+            boolean idempotent = i < 2;
+            Map<String, Object> c = idempotent ? config() : notIdempotent;
+            try (Producer<String, String> p = rafka ? new RafkaProducer<>(c) : new KafkaProducer<>(c)) {
+                IllegalStateException e = assertThrows(IllegalStateException.class, p::initTransactions);
+                assertEquals(messages.get(idempotent), e.getMessage(), rafka ? "RafkaProducer" : "KafkaProducer");
+                assertThrows(IllegalStateException.class, p::beginTransaction);
+                assertThrows(IllegalStateException.class, p::commitTransaction);
+                assertThrows(IllegalStateException.class, p::abortTransaction);
+                assertThrows(IllegalStateException.class,
+                        () -> p.sendOffsetsToTransaction(Map.of(new TopicPartition("t", 0), new OffsetAndMetadata(1)), new ConsumerGroupMetadata("g")));
+                if (idempotent) {
+                    p.sendOffsetsToTransaction(Map.of(), new ConsumerGroupMetadata("g")); // nothing to send: KafkaProducer does nothing
+                } else {
+                    assertThrows(IllegalStateException.class, () -> p.sendOffsetsToTransaction(Map.of(), new ConsumerGroupMetadata("g")));
+                }
+                assertThrows(IllegalArgumentException.class, () -> p.sendOffsetsToTransaction(Map.of(), null));
+            }
         }
     }
 }

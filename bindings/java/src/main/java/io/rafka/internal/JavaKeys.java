@@ -26,7 +26,6 @@ final class JavaKeys {
 
     /** Keys of features rafka does not have: a ConfigException naming the feature, whatever the value (null/blank is unset). */
     static final Map<String, String> UNSUPPORTED = Map.of(
-            "transactional.id", "transactions (rafka has no transactional producer yet)",
             "sasl.login.class", "custom Login classes (for OAUTHBEARER use sasl.login.callback.handler.class)",
             "sasl.client.callback.handler.class", "SASL client callback handlers (rafka's PLAIN and SCRAM take the credentials from sasl.jaas.config or sasl.username/sasl.password)",
             "ssl.engine.factory.class", "custom SslEngineFactory classes (rafka's TLS is rustls, not a JSSE SSLEngine)",
@@ -57,7 +56,6 @@ final class JavaKeys {
             Map.entry("metrics.sample.window.ms", "tunes the Java client's metrics sampling; rafka's metrics() are read from the engine when asked"),
             Map.entry("metrics.recording.level", "selects which Java client sensors record; rafka has no sensors"),
             Map.entry("enable.metrics.push", "KIP-714 telemetry push; rafka pushes no client telemetry"),
-            Map.entry("transaction.timeout.ms", "read only by transactional producers, and transactional.id is refused"),
             Map.entry("metadata.recovery.rebootstrap.trigger.ms", "rafka's metadata requests may go to any bootstrap server whenever no broker connection is ready, so there is no rebootstrap to trigger"),
             Map.entry("ssl.keymanager.algorithm", "selects the JSSE KeyManagerFactory; rafka presents the key store's one private key and chain itself (the algorithm is still checked to exist)"),
             Map.entry("ssl.trustmanager.algorithm", "selects the JSSE TrustManagerFactory; rafka verifies the broker's chain against the trust store's certificates with rustls's PKIX verifier (the algorithm is still checked to exist)"),
@@ -84,7 +82,10 @@ final class JavaKeys {
             if (text.equalsIgnoreCase("false")) {
                 return true;
             }
-            throw new ConfigException(key, value, "rafka does not support transactions (two-phase commit) yet");
+            throw new ConfigException(key, value, "rafka does not support two-phase commit transactions (KIP-939) yet");
+        }
+        if (key.equals("transactional.id") && text.isBlank()) {
+            return true; // unset: no transactions, as KafkaProducer with a null id
         }
         if (IGNORED.containsKey(key)) {
             checkAlgorithm(key, value, text);

@@ -40,6 +40,10 @@ public final class ProducerSettings {
     /** Keys a plugin (serializer, interceptor, partitioner) read while being configured. */
     private final Set<String> readByPlugins = ConcurrentHashMap.newKeySet();
     public final String clientId;
+    /** {@code transactional.id}, or null when unset or blank (a producer without transactions). */
+    public final String transactionalId;
+    /** {@code enable.idempotence} is not {@code false}. */
+    public final boolean idempotent;
     /** {@code partitioner.class} when it names a {@link Partitioner} class (run on the Java side), else null. */
     final Class<?> partitionerClass;
     /** {@code interceptor.classes}, in order. */
@@ -139,6 +143,10 @@ public final class ProducerSettings {
         this.engineSources = sources;
         Object id = originals.get(ProducerConfig.CLIENT_ID_CONFIG);
         this.clientId = id == null ? "rafka" : id.toString();
+        Object idempotence = originals.get(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG);
+        this.idempotent = idempotence == null || !idempotence.toString().trim().equalsIgnoreCase("false");
+        Object txnId = originals.get(ProducerConfig.TRANSACTIONAL_ID_CONFIG);
+        this.transactionalId = txnId == null || txnId.toString().isBlank() ? null : txnId.toString();
     }
 
     /** An engine error from the settings, with "unknown key" for a key rafka knows replaced by what the key is missing. */

@@ -47,4 +47,27 @@ public final class RafkaNative {
 
     /** {buffer.memory, bytes buffered, records not yet reported}. */
     public static native long[] stats(long handle);
+
+    // Transactions (transactional.id set). Each call that waits waits up to max.block.ms.
+
+    public static native void initTransactions(long handle);
+
+    public static native void beginTransaction(long handle);
+
+    /**
+     * One entry per partition in the five arrays: a leader epoch below 0 is none, a metadata
+     * element may be null; {@code memberId} and {@code groupInstanceId} may be null.
+     */
+    public static native void sendOffsetsToTransaction(long handle, String[] topics, int[] partitions, long[] offsets, int[] leaderEpochs,
+            String[] metadata, String groupId, int generationId, String memberId, String groupInstanceId);
+
+    public static native void commitTransaction(long handle);
+
+    public static native void abortTransaction(long handle);
+
+    /** The ordinal of the state in {@link Transactions#STATES}, or -1 for a producer without transactional.id. */
+    public static native int transactionState(long handle);
+
+    /** The error behind an abortable-error or fatal-error state (returned, not thrown), or null. */
+    public static native NativeException transactionError(long handle);
 }
