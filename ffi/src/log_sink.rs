@@ -27,11 +27,19 @@ static SINK: Mutex<Option<Sink>> = Mutex::new(None);
 struct Forwarder;
 
 impl log::Log for Forwarder {
+    /// Info and above, or what the producer writing the record was configured with (`debug`,
+    /// `log_level`: see `rafka_core::logging`).
     fn enabled(&self, m: &log::Metadata<'_>) -> bool {
-        m.level() <= log::Level::Info
+        match rafka_core::current_producer_id().and_then(rafka_core::logging::level_of) {
+            Some(level) => m.level() <= level,
+            None => m.level() <= log::Level::Info,
+        }
     }
 
     fn log(&self, r: &log::Record<'_>) {
+        if !self.enabled(r.metadata()) {
+            return;
+        }
         let (cb, opaque) = match &*SINK.lock().unwrap_or_else(|e| e.into_inner()) {
             Some(Sink {
                 cb: Some(cb),

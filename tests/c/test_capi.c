@@ -498,6 +498,42 @@ static void test_produce_to_a_missing_topic_queues_and_reports_unknown_topic(voi
     pthread_mutex_destroy(&st.lock);
 }
 
+static int log_by_level[8];
+static void count_log_cb(int32_t level, const char *facility, const char *message, void *opaque) {
+    (void)facility;
+    (void)message;
+    (void)opaque;
+    if (level >= 0 && level < 8) __atomic_fetch_add(&log_by_level[level], 1, __ATOMIC_SEQ_CST);
+}
+
+/* "debug" lets the engine's debug lines (syslog level 7) through to the log callback; without it
+ * the callback sees info and above only. */
+static void test_debug_config_sends_debug_lines_to_the_log_callback(void) {
+    char topic[128], err[128];
+    struct reports st;
+    rafka_conf_t *c = base_conf();
+    rafka_producer_t *p;
+    memset(log_by_level, 0, sizeof log_by_level);
+    CHECK_EQ(rafka_conf_set_log_cb(c, count_log_cb), 0);
+    p = new_producer(c, &st);
+    make_topic(topic, sizeof topic, "nodebug", 1);
+    CHECK_EQ(rafka_produce(p, topic, RAFKA_PARTITION_UA, RAFKA_MSG_F_BLOCK, "k1", 2, "v1", 2, NULL, 0, 0, NULL), 0);
+    CHECK_EQ(rafka_flush(p, 30000), 0);
+    CHECK_EQ(__atomic_load_n(&log_by_level[7], __ATOMIC_SEQ_CST), 0);
+    rafka_producer_free(p);
+    pthread_mutex_destroy(&st.lock);
+
+    c = base_conf();
+    CHECK_EQ(rafka_conf_set(c, "debug", "all", err, sizeof err), RAFKA_CONF_OK);
+    CHECK_EQ(rafka_conf_set_log_cb(c, count_log_cb), 0);
+    p = new_producer(c, &st);
+    CHECK_EQ(rafka_produce(p, topic, RAFKA_PARTITION_UA, RAFKA_MSG_F_BLOCK, "k1", 2, "v1", 2, NULL, 0, 0, NULL), 0);
+    CHECK_EQ(rafka_flush(p, 30000), 0);
+    CHECK(__atomic_load_n(&log_by_level[7], __ATOMIC_SEQ_CST) > 0);
+    rafka_producer_free(p);
+    pthread_mutex_destroy(&st.lock);
+}
+
 /* ---- transactions ----------------------------------------------------------------------------- */
 
 #define TXN_TIMEOUT_MS 30000
@@ -785,6 +821,7 @@ static const struct test tests[] = {
     {"thread_mode", test_thread_mode_reports_without_poll},
     {"purge", test_purge_fails_queued_records_with_purge_queue},
     {"missing_topic_queues", test_produce_to_a_missing_topic_queues_and_reports_unknown_topic},
+    {"debug_log_lines", test_debug_config_sends_debug_lines_to_the_log_callback},
     {"txn_visibility", test_txn_committed_visible_to_read_committed_aborted_only_to_read_uncommitted},
     {"txn_fencing", test_txn_second_producer_with_same_id_fences_the_first},
     {"txn_send_offsets", test_txn_send_offsets_commits_group_offsets_only_with_the_transaction},

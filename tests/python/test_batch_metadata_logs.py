@@ -5,6 +5,7 @@ import logging
 import os
 import sys
 import threading
+import uuid
 
 import pytest
 
@@ -156,6 +157,53 @@ def test_a_logger_in_the_config_gets_that_producers_records():
             break
     assert any("broker -1" in m for m in got), got
     p.close(0)
+
+
+def _collecting_logger(name):
+    got = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            got.append(record)
+
+    logger = logging.getLogger(name + "-" + uuid.uuid4().hex[:6])
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    logger.addHandler(Collect())
+    return logger, got
+
+
+def test_debug_in_the_config_lets_the_engines_debug_records_reach_the_logger():
+    topic = new_topic()
+    quiet, quiet_got = _collecting_logger("rafka-test-no-debug")
+    loud, loud_got = _collecting_logger("rafka-test-debug")
+    plain = rafka.Producer({"bootstrap.servers": bootstrap(), "logger": quiet})
+    debug = rafka.Producer({"bootstrap.servers": bootstrap(), "logger": loud, "debug": "all"})
+    for p in (plain, debug):
+        p.produce(topic, b"x")
+        assert p.flush(30) == 0
+        p.poll(0.1)
+    assert any(r.levelno == logging.DEBUG for r in loud_got), [r.getMessage() for r in loud_got]
+    # The other producer's debug records (the engine emits them now) do not reach its logger.
+    assert not any(r.levelno == logging.DEBUG for r in quiet_got), [r.getMessage() for r in quiet_got]
+    plain.close()
+    debug.close()
+
+
+def test_log_level_3_keeps_the_producers_warnings_from_its_logger():
+    errors_only, got = _collecting_logger("rafka-test-log-level")
+    control, control_got = _collecting_logger("rafka-test-log-level-control")
+    p = rafka.Producer({"bootstrap.servers": "127.0.0.1:1", "logger": errors_only, "log_level": 3})
+    c = rafka.Producer({"bootstrap.servers": "127.0.0.1:1", "logger": control})
+    for _ in range(60):
+        p.poll(0.05)
+        c.poll(0.05)
+        if any(r.levelno == logging.WARNING for r in control_got):
+            break
+    assert any(r.levelno == logging.WARNING for r in control_got), "the control producer warns about 127.0.0.1:1"
+    assert not [r for r in got if r.levelno < logging.ERROR], [r.getMessage() for r in got]
+    p.close(0)
+    c.close(0)
 
 
 def test_buffer_inputs_are_sent_as_their_bytes_and_later_mutation_does_not_change_them():

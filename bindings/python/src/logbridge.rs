@@ -53,6 +53,11 @@ impl log::Log for Bridge {
             return;
         }
         let producer = rafka_core::current_producer_id().unwrap_or(0);
+        // The producer's own `debug` / `log_level` (librdkafka's default: info, so debug lines
+        // only with `debug` set), then the Python logger's level.
+        if producer != 0 && r.level() > rafka_core::logging::level_of(producer).unwrap_or(log::LevelFilter::Info) {
+            return;
+        }
         let mut g = STATE.lock().unwrap_or_else(|e| e.into_inner());
         let st = g.get_or_insert_with(State::default);
         if producer != 0 && st.levels.get(&producer).is_none_or(|l| r.level() > *l) {
