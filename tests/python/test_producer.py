@@ -5,6 +5,7 @@ import gc
 import json
 import os
 import subprocess
+import sys
 import time
 import uuid
 import weakref
@@ -415,3 +416,28 @@ def test_stub_matches_the_native_module():
     r = subprocess.run([sys.executable, "-m", "mypy.stubtest", "rafka"], capture_output=True, text=True,
                        cwd="/tmp")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_delivery_report_only_error_calls_back_for_failures_only_and_frees_the_others_callbacks():
+    topic = new_topic()
+    p = rafka.Producer({"bootstrap.servers": bootstrap(), "delivery.report.only.error": True,
+                        "topic.metadata.propagation.max.ms": 1000})
+    calls = []
+
+    class Callback:
+        def __call__(self, err, msg):
+            calls.append((err, msg.topic()))
+
+    cb = Callback()
+    before = sys.getrefcount(cb)
+    for i in range(500):
+        p.produce(topic, b"v%d" % i, on_delivery=cb)
+    missing = "py-missing-" + uuid.uuid4().hex[:10]
+    p.produce(missing, b"lost", on_delivery=cb)
+    assert p.flush(30) == 0
+    p.poll(0)
+    assert len(calls) == 1 and calls[0][1] == missing, calls
+    assert calls[0][0].code() == rafka.KafkaError._UNKNOWN_TOPIC
+    assert sys.getrefcount(cb) == before, "the withheld reports' callbacks were released"
+    assert len(consume(topic, 500)) == 500
+    p.close()

@@ -110,6 +110,16 @@ pub(crate) fn deliver(shared: &Shared, d: &Delivery<'_>, opaque: usize) {
     lock(&shared.ready).push(report);
 }
 
+/// With `delivery.report.only.error`: a successful record's report is withheld by the engine;
+/// its callback (owned by the opaque) is released here. Any thread: without the GIL, pyo3 defers
+/// the reference drop to the next time a thread holds it.
+pub(crate) fn release_withheld(opaque: usize) {
+    if opaque > DEFAULT_CB {
+        // SAFETY: made by Box::into_raw in `enqueue`; a withheld record is never reported.
+        drop(unsafe { Box::from_raw(opaque as *mut PyObject) });
+    }
+}
+
 /// `reuse`: the Message object of the previous report, taken for this one if nothing else holds
 /// it; left holding this report's.
 fn run_callback<'py>(py: Python<'py>, r: Report, default: Option<&PyObject>, reuse: &mut Option<Bound<'py, Message>>) -> PyResult<()> {

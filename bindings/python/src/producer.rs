@@ -16,7 +16,7 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use rafka_core::{Config, DeliveryMode, LocalCode, TrySend};
 
 use crate::buffers::{self, Data};
-use crate::delivery::{deliver, Shared, DEFAULT_CB};
+use crate::delivery::{deliver, release_withheld, Shared, DEFAULT_CB};
 use crate::errors::{kafka_error, to_py_err};
 use crate::gil_cell::GilCell;
 use crate::record::{check_callback, int_arg, parse_headers, topic_str, Parsed};
@@ -216,7 +216,8 @@ impl Producer {
         let mut builder = rafka_core::Producer::builder(config)
             .delivery_mode(DeliveryMode::Poll)
             .queue_until_metadata(true)
-            .delivery_handler(move |d, opaque| deliver(&s2, d, opaque));
+            .delivery_handler(move |d, opaque| deliver(&s2, d, opaque))
+            .on_report_suppressed(release_withheld);
         if let Some(o) = &oauth {
             builder = builder.oauthbearer_token_provider(o.provider());
         }
