@@ -412,11 +412,22 @@ impl Producer {
         if let Some(t) = inner.topics.load().get(topic).cloned() {
             drop(parking);
             let p = match partition {
-                Some(p) if p >= t.partition_count() => return Err(unknown_partition(&t, p)),
-                Some(p) => p,
+                Some(p) if p >= t.partition_count() => Err(unknown_partition(&t, p)),
+                Some(p) => Ok(p),
                 None => {
                     let (key, value) = record_batch::body_key_value(record.body()).unwrap_or((None, None));
-                    placement::choose_partition(&inner.config, inner.partitioner.as_deref(), &t, key, value, record.body().len())?
+                    placement::choose_partition(&inner.config, inner.partitioner.as_deref(), &t, key, value, record.body().len())
+                }
+            };
+            let p = match p {
+                Ok(p) => p,
+                Err(e) => {
+                    // Not accepted after all: give back what enqueue() reserved for it.
+                    inner.memory.release(record.mem_size());
+                    if let Some(records) = &inner.deliverer.records {
+                        records.release(1);
+                    }
+                    return Err(e);
                 }
             };
             let pq = &t.partitions[p as usize];
