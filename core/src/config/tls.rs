@@ -146,15 +146,16 @@ pub fn client_config(s: &TlsSettings) -> Result<Arc<ClientConfig>, String> {
         let b = if with_crls { b.only_check_end_entity_revocation() } else { b };
         b.build().map_err(|e| format!("TLS setup: {e}"))
     };
-    let builder = if !s.verify_certificates {
+    let verifier: Arc<dyn ServerCertVerifier> = if !s.verify_certificates {
         log::warn!("enable.ssl.certificate.verification=false: ANY broker certificate is accepted (no CA, host name or expiry check); connections can be intercepted. Use only for testing");
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider.signature_verification_algorithms)))
+        Arc::new(AcceptAnyCertificate(provider.signature_verification_algorithms))
     } else if s.verify_hostname {
-        builder.with_webpki_verifier(webpki()?)
+        webpki()?
     } else {
         log::warn!("ssl.endpoint.identification.algorithm=none: broker certificates are checked against the CA but not against the broker's host name");
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(NoHostnameCheck(webpki()?)))
+        Arc::new(NoHostnameCheck(webpki()?))
     };
+    let builder = builder.dangerous().with_custom_certificate_verifier(Arc::new(KeepsRejected(verifier)));
     let config = match (&s.cert_pem, &s.key_pem) {
         (Some(cert), Some(key)) => builder.with_client_auth_cert(certs(cert)?, private_key(key.expose(), s.key_password.as_ref().map(Secret::expose))?).map_err(|e| format!("the client certificate and key do not fit: {e}"))?,
         (None, None) => builder.with_no_client_auth(),
@@ -250,5 +251,47 @@ impl ServerCertVerifier for AcceptAnyCertificate {
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.supported_schemes()
+    }
+}
+
+thread_local! {
+    /// The certificate the last failed verification on this thread rejected (DER): the I/O
+    /// thread reads it right after the handshake error, to name its subject and dates.
+    static REJECTED: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The broker certificate the last verification on this thread rejected, if any (taken).
+pub(crate) fn take_rejected_cert() -> Option<Vec<u8>> {
+    REJECTED.with(|r| r.borrow_mut().take())
+}
+
+/// Any verifier, keeping the certificate it rejects for the error message (rustls does not
+/// hand it out after a failed handshake).
+#[derive(Debug)]
+struct KeepsRejected(Arc<dyn ServerCertVerifier>);
+
+impl ServerCertVerifier for KeepsRejected {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let r = self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp, now);
+        if r.is_err() {
+            REJECTED.with(|c| *c.borrow_mut() = Some(end_entity.to_vec()));
+        }
+        r
+    }
+    fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(m, c, d)
+    }
+    fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(m, c, d)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
     }
 }
