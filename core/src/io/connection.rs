@@ -126,6 +126,10 @@ pub(crate) struct Connection {
     responses: u64,
     /// A bootstrap address that answered, when this connection goes to a broker metadata named.
     bootstrap_answered: Option<String>,
+    /// The broker answered a request beyond the set-up (ApiVersions, SASL): only then does the
+    /// connection count as working (a SASL listener answers ApiVersions, then hangs up on a
+    /// client without SASL).
+    pub confirmed: bool,
 }
 
 /// How a step of the SASL exchange went.
@@ -216,6 +220,7 @@ impl Connection {
             received_bytes: 0,
             responses: 0,
             bootstrap_answered: bootstrap_answered.map(str::to_string),
+            confirmed: false,
         })
     }
 
@@ -516,7 +521,11 @@ impl Connection {
                 self.make_read_room();
                 let tls = self.tls.as_mut().expect("TLS connection");
                 match tls.reader().read(&mut self.rbuf[self.rend..]) {
-                    Ok(0) => return Err(ConnError(format!("connection closed by {}", self.addr))),
+                    Ok(0) => {
+                        // The broker closed the TLS session (close_notify).
+                        self.diagnose_closed();
+                        return Err(ConnError(format!("connection closed by {}", self.addr)));
+                    }
                     Ok(n) => self.rend += n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) => return Err(ConnError(format!("TLS read from {}: {e}", self.addr))),

@@ -139,7 +139,8 @@ impl Connections {
         r.last_error = error;
     }
 
-    /// The connection set up and working: no more backoff for its broker.
+    /// The connection to `node` answered its first request beyond the set-up: it works, so no
+    /// more backoff for its broker, and what was diagnosed no longer holds.
     pub fn connected(&mut self, node: i32) {
         if let Some(r) = self.reconnect.remove(&node) {
             if r.unlogged > 0 {

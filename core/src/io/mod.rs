@@ -278,16 +278,19 @@ impl IoThread {
     }
 
     pub(super) fn handle_response(&mut self, token: Token, r: Response, now: Instant) {
+        if !matches!(r.request.kind, RequestKind::ApiVersions | RequestKind::SaslHandshake | RequestKind::SaslAuthenticate) {
+            if let Some(c) = self.net.conns.get_mut(&token).filter(|c| !c.confirmed) {
+                c.confirmed = true;
+                let node = c.node_id;
+                self.net.connected(node);
+            }
+        }
         match r.request.kind {
             RequestKind::ApiVersions => {
                 let client_id = self.inner.config.client_id.clone();
                 let Some(c) = self.net.conns.get_mut(&token) else { return };
                 match c.on_api_versions(r.request.version, &r.body, &client_id) {
-                    Ok(true) => {
-                        let node = c.node_id;
-                        log::debug!("broker {node} ({}) ready: {:?}", c.addr, c.versions);
-                        self.net.connected(node);
-                    }
+                    Ok(true) => log::debug!("broker {} ({}) ready: {:?}", c.node_id, c.addr, c.versions),
                     Ok(false) => {}
                     Err(e) => self.close_connection(token, &e.0, now),
                 }
@@ -313,11 +316,7 @@ impl IoThread {
         };
         match step {
             Ok(connection::SaslOutcome::Continue) => {}
-            Ok(connection::SaslOutcome::Done) => {
-                let node = c.node_id;
-                log::debug!("broker {node} ({}) authenticated and ready: {:?}", c.addr, c.versions);
-                self.net.connected(node);
-            }
+            Ok(connection::SaslOutcome::Done) => log::debug!("broker {} ({}) authenticated and ready: {:?}", c.node_id, c.addr, c.versions),
             Ok(connection::SaslOutcome::Failed(d)) => {
                 self.close_connection(token, &d.message, now);
                 self.set_fatal(d.to_error());
