@@ -220,9 +220,14 @@ pub(crate) fn tls_failed(addr: &str, e: &rustls::Error, cert: Option<&CertInfo>,
             ssl(format!("the certificate of {addr} is not valid yet{when}{about}: check this machine's clock and the broker's certificate"))
         }
         E::AlertReceived(A::CertificateRequired) => ssl(client_cert_required(addr)),
-        E::AlertReceived(A::HandshakeFailure | A::BadCertificate) if !sasl => ssl(format!(
-            "{addr} refused the TLS handshake ({e}): it probably requires a client certificate (ssl.client.auth=required on the broker) \
-             or refuses the one given; set ssl.certificate.location and ssl.key.location to a certificate the broker's truststore accepts"
+        E::AlertReceived(A::BadCertificate | A::UnknownCA | A::CertificateUnknown) => ssl(format!(
+            "{addr} refused our client certificate ({e}): set ssl.certificate.location and ssl.key.location to a certificate \
+             signed by a CA in the broker's truststore (or, if none is set, the broker requires one: ssl.client.auth=required)"
+        )),
+        E::AlertReceived(A::HandshakeFailure) => ssl(format!(
+            "{addr} refused the TLS handshake ({e}): either no TLS version or cipher suite is in common (ssl.enabled.protocols, \
+             ssl.cipher.suites), or the broker requires a client certificate (ssl.client.auth=required): set ssl.certificate.location \
+             and ssl.key.location"
         )),
         E::InvalidMessage(_) | E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => Diagnosis::local(
             LocalCode::Transport,
