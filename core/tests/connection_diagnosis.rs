@@ -8,7 +8,8 @@
 //! - 33104 PLAINTEXT advertised as 127.0.0.1:33199, where nothing listens;
 //! - 33105 SSL with an expired certificate (its own CA, made here with openssl).
 //!
-//! Plus, without a broker: a closed port (33198), an HTTP server (33110), a name under
+//! Plus, without a broker: a closed port (33198), an HTTP server (33110), a stand-in for a broker
+//! older than Kafka 2.1 (33111, answering ApiVersions only), a name under
 //! `.invalid`. Each test asserts the error's code, that its message names the cause and the
 //! setting, and that it came within 5 s of the call (the bound; `max.block.ms` is 20 s).
 
@@ -220,4 +221,66 @@ fn metadata_on_a_closed_port_fails_fast_too() {
 #[test]
 fn a_bootstrap_name_that_does_not_resolve_says_so() {
     fails_fast("kafka-broker.invalid:9092", &[], "t", false, local(LocalCode::Resolve), &["bootstrap.servers name kafka-broker.invalid does not resolve"]);
+}
+
+/// A stand-in for a broker older than Kafka 2.1 (no real one runs on a current JVM): it answers
+/// ApiVersions, as old brokers do, in the v0 format (UNSUPPORTED_VERSION for a newer request,
+/// then its ranges), offering Produce 0..2 and Metadata 0..1.
+fn old_broker(port: u16) {
+    let l = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind the old broker's port");
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            std::thread::spawn(move || loop {
+                let mut size = [0u8; 4];
+                if s.read_exact(&mut size).is_err() {
+                    return;
+                }
+                let mut req = vec![0u8; i32::from_be_bytes(size) as usize];
+                if s.read_exact(&mut req).is_err() {
+                    return;
+                }
+                let version = i16::from_be_bytes([req[2], req[3]]);
+                let mut body = Vec::new();
+                body.extend_from_slice(&req[4..8]); // correlation id
+                body.extend_from_slice(&(if version > 0 { 35i16 } else { 0 }).to_be_bytes());
+                body.extend_from_slice(&3i32.to_be_bytes());
+                for (key, min, max) in [(0i16, 0i16, 2i16), (3, 0, 1), (18, 0, 0)] {
+                    for v in [key, min, max] {
+                        body.extend_from_slice(&v.to_be_bytes());
+                    }
+                }
+                let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+                frame.extend_from_slice(&body);
+                if s.write_all(&frame).is_err() {
+                    return;
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn a_broker_too_old_is_named_with_its_version_ranges_and_ours() {
+    old_broker(33111);
+    fails_fast("127.0.0.1:33111", &[], "t", false, Code::Kafka(KafkaCode(35)), &["is too old for rafka", "Produce 0..2 and Metadata 0..1", "rafka needs Produce 3..12"]);
+}
+
+#[test]
+fn identical_connect_failures_are_logged_once_at_warn_then_only_counted() {
+    capture_debug_logs();
+    let p = Producer::new(secure_config("127.0.0.1:33197", &[("reconnect.backoff.ms", "20"), ("reconnect.backoff.max.ms", "100")])).unwrap();
+    // Calls that want metadata keep the I/O thread trying (each fails fast with the diagnosis).
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(2) {
+        let _ = p.metadata(None, Duration::from_secs(1));
+    }
+    drop(p);
+    let lines: Vec<String> = captured_logs().into_iter().filter(|l| l.contains("nothing listens on 127.0.0.1:33197")).collect();
+    let first = lines.iter().filter(|l| l.starts_with("WARN") && !l.contains("(repeated")).count();
+    let summaries = lines.iter().filter(|l| l.starts_with("WARN") && l.contains("(repeated")).count();
+    let debugs = lines.iter().filter(|l| l.starts_with("DEBUG")).count();
+    assert_eq!(first, 1, "one WARN for the first failure: {lines:#?}");
+    assert!(summaries <= 1, "at most one count in 2 s (when the failure changed, at close): {lines:#?}");
+    assert!(debugs >= 3, "each repeat is still logged at debug level: {lines:#?}");
 }

@@ -171,3 +171,8 @@ pub fn assert_logs_hold_no_secret(secrets: &[&str]) {
         }
     }
 }
+
+/// The log lines captured so far (see [`capture_debug_logs`]), as `LEVEL target: message`.
+pub fn captured_logs() -> Vec<String> {
+    LOGS.0.lock().unwrap().clone()
+}
