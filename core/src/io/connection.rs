@@ -522,7 +522,9 @@ impl Connection {
                 let tls = self.tls.as_mut().expect("TLS connection");
                 match tls.reader().read(&mut self.rbuf[self.rend..]) {
                     Ok(0) => {
-                        // The broker closed the TLS session (close_notify).
+                        // The broker closed the TLS session (close_notify): what it sent before
+                        // (a refusal, say) is read first.
+                        self.parse_frames(responses)?;
                         self.diagnose_closed();
                         return Err(ConnError(format!("connection closed by {}", self.addr)));
                     }

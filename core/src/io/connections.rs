@@ -48,6 +48,11 @@ pub(super) struct Connections {
     /// `Inner::diagnosis` (see `IoThread::publish_diagnosis`).
     pub diagnosed: Option<Diagnosis>,
     pub became_ready: bool,
+    /// Some connection (any / to a broker metadata named) has answered a request: from then on
+    /// a failure is an outage (a broker restarting, a failover), not a misconfiguration, and is
+    /// no longer diagnosed; the calls wait as they always did.
+    ever_confirmed: bool,
+    broker_confirmed: bool,
 }
 
 impl Connections {
@@ -64,6 +69,8 @@ impl Connections {
             bootstrap_answered: None,
             diagnosed: None,
             became_ready: false,
+            ever_confirmed: false,
+            broker_confirmed: false,
         }
     }
 
@@ -89,7 +96,7 @@ impl Connections {
         let addr = if node < 0 { self.bootstrap.get((-node - 1) as usize).cloned() } else { self.brokers.get(&node).cloned() }?;
         let token = Token(self.next_token);
         self.next_token += 1;
-        let answered = if node >= 0 { self.bootstrap_answered.clone() } else { None };
+        let answered = self.advertised_suspect(node).then(|| self.bootstrap_answered.clone()).flatten();
         let (sasl, tls) = (cfg.security.sasl.as_ref(), cfg.security.tls.as_ref());
         match Connection::connect(node, &addr, token, self.poll.registry(), &SocketOptions::of(cfg), sasl, tls, answered.as_deref()) {
             Ok(c) => {
@@ -113,7 +120,9 @@ impl Connections {
             Some(d) => d.message.clone(),
             None => error,
         };
-        if diagnosis.is_some() {
+        // Misconfigurations show from the first attempt; once anything worked, only an
+        // advertised listener nobody reaches is still worth naming.
+        if diagnosis.is_some() && (!self.ever_confirmed || self.advertised_suspect(node)) {
             self.diagnosed = diagnosis;
         }
         let r = self.reconnect.entry(node).or_insert(ReconnectState { until: now, failures: 0, last_error: String::new(), unlogged: 0, logged_at: now });
@@ -149,8 +158,17 @@ impl Connections {
         }
         if node < 0 {
             self.bootstrap_answered = self.bootstrap.get((-node - 1) as usize).cloned();
+        } else {
+            self.broker_confirmed = true;
         }
+        self.ever_confirmed = true;
         self.became_ready = true;
+    }
+
+    /// A failure to reach `node` may be an advertised-listener problem: it is a broker metadata
+    /// named, a bootstrap address answered, and no such broker ever did.
+    fn advertised_suspect(&self, node: i32) -> bool {
+        node >= 0 && self.bootstrap_answered.is_some() && !self.broker_confirmed
     }
 
     pub fn ready_connection(&mut self, node: i32, now: Instant, cfg: &ProducerConfig, fatal: bool) -> Option<Token> {
@@ -203,7 +221,7 @@ impl Connections {
             log::debug!("connection to broker {} ({}) failed during set-up: {why}", c.node_id, c.addr);
         }
         let mut diagnosis = c.diagnosis.take();
-        if diagnosis.is_none() && c.state == ConnState::Connecting && c.node_id >= 0 {
+        if diagnosis.is_none() && c.state == ConnState::Connecting && self.advertised_suspect(c.node_id) {
             // A connect that timed out to a broker metadata named, while bootstrap answered.
             if let Some(boot) = &self.bootstrap_answered {
                 diagnosis = Some(diagnose::advertised_unreachable(boot, &c.addr, c.node_id, why));
