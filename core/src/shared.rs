@@ -101,7 +101,7 @@ pub(crate) struct Inner {
     pub meta_queries: SegQueue<MetadataQuery>,
     /// Why connections fail, when the I/O thread recognised it (see [`DiagnosisSeen`]). Written
     /// by the I/O thread alone: set (or its count raised) when a connection attempt fails in a
-    /// recognised way, cleared when any connection becomes ready. Read by application threads
+    /// recognised way, cleared when any connection answers a request. Read by application threads
     /// waiting on the cluster (`send()` for metadata, `flush()`, `metadata()`, transactional
     /// calls), which fail with it once it is settled ([`Inner::settled_diagnosis`]) rather than
     /// wait out their timeout. The I/O thread notifies `meta_cv` when it changes.
@@ -157,12 +157,9 @@ impl Inner {
         self.meta_cv.notify_all();
     }
 
-    /// I/O thread: a connection became ready; what was diagnosed no longer holds.
+    /// I/O thread: a connection answered a request; what was diagnosed no longer holds.
     pub fn clear_diagnosis(&self) {
-        let mut g = self.diagnosis.lock().unwrap_or_else(|e| e.into_inner());
-        if g.is_some() {
-            *g = None;
-        }
+        *self.diagnosis.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// The diagnosed error once it is settled: seen on two attempts in a row, or standing for
