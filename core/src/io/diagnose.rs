@@ -467,6 +467,9 @@ mod tests {
         let e = C::ExpiredContext { time: UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_700_000_000)), not_after: UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_577_923_200)) };
         let d = tls_failed("h:1", &rustls::Error::InvalidCertificate(e), Some(&info), false);
         assert!(msg(&d).contains("has expired on 2020-01-02 00:00:00 UTC") && msg(&d).contains("valid from 2020-01-01"), "{d:?}");
+        let e = C::NotValidYetContext { time: UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_577_923_200)), not_before: UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_700_000_000)) };
+        let d = tls_failed("h:1", &rustls::Error::InvalidCertificate(e), None, false);
+        assert!(msg(&d).contains("is not valid yet before 2023-11-14 22:13:20 UTC") && msg(&d).contains("clock"), "{d:?}");
         let d = tls_failed("h:1", &rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired), None, false);
         assert!(msg(&d).contains("requires a client certificate"), "{d:?}");
     }
