@@ -224,6 +224,11 @@ typedef struct rafka_iovec_t {
 #define RAFKA_RESP_ERR__TRANSPORT -195
 
 /*
+ A host name (in `bootstrap.servers`, or advertised by a broker) does not resolve.
+ */
+#define RAFKA_RESP_ERR__RESOLVE -193
+
+/*
  The partition does not exist in the topic.
  */
 #define RAFKA_RESP_ERR__UNKNOWN_PARTITION -190
@@ -247,6 +252,11 @@ typedef struct rafka_iovec_t {
  No room in `buffer.memory` (at once without `RAFKA_MSG_F_BLOCK`, else after `max.block.ms`).
  */
 #define RAFKA_RESP_ERR__QUEUE_FULL -184
+
+/*
+ A TLS handshake failed: the broker's certificate (untrusted, misnamed, expired) or ours.
+ */
+#define RAFKA_RESP_ERR__SSL -181
 
 /*
  The producer is closed: nothing more can be produced.

@@ -30,6 +30,10 @@ pub enum LocalCode {
     Closed = -197,
     /// A broker connection failed.
     Transport = -195,
+    /// A host name (in `bootstrap.servers`, or advertised by a broker) does not resolve.
+    Resolve = -193,
+    /// A TLS handshake failed: the broker's certificate (untrusted, misnamed, expired) or ours.
+    Ssl = -181,
     /// The record was removed from the queue by `purge()`.
     PurgedQueue = -152,
     /// The producer hit an error it cannot recover from; every later send fails with it.
@@ -54,6 +58,8 @@ impl LocalCode {
             LocalCode::State => "_STATE",
             LocalCode::Closed => "_DESTROY",
             LocalCode::Transport => "_TRANSPORT",
+            LocalCode::Resolve => "_RESOLVE",
+            LocalCode::Ssl => "_SSL",
             LocalCode::PurgedQueue => "_PURGE_QUEUE",
             LocalCode::Fatal => "_FATAL",
             LocalCode::MessageTooLarge => "_MSG_SIZE_TOO_LARGE",
@@ -73,6 +79,8 @@ impl LocalCode {
             LocalCode::State => "producer is closed",
             LocalCode::Closed => "producer closed before the record was delivered",
             LocalCode::Transport => "broker connection failed",
+            LocalCode::Resolve => "host name does not resolve",
+            LocalCode::Ssl => "TLS handshake failed",
             LocalCode::PurgedQueue => "record purged from the queue",
             LocalCode::Fatal => "fatal producer error",
             LocalCode::MessageTooLarge => "record larger than max.request.size or buffer.memory",
@@ -91,7 +99,7 @@ impl LocalCode {
     /// Every local code: the one table of their numbers and names. The C header's
     /// `RAFKA_RESP_ERR__*` and the JVM binding's `ErrorMapping` are checked against it by
     /// `ffi/tests/error_codes.rs`.
-    pub const ALL: [LocalCode; 14] = [
+    pub const ALL: [LocalCode; 16] = [
         LocalCode::MessageTimedOut,
         LocalCode::UnknownPartition,
         LocalCode::UnknownTopic,
@@ -101,6 +109,8 @@ impl LocalCode {
         LocalCode::State,
         LocalCode::Closed,
         LocalCode::Transport,
+        LocalCode::Resolve,
+        LocalCode::Ssl,
         LocalCode::PurgedQueue,
         LocalCode::Fatal,
         LocalCode::MessageTooLarge,
@@ -198,6 +208,12 @@ impl Error {
     /// Marks the error as retriable: calling the same operation again may succeed.
     pub fn into_retriable(mut self) -> Error {
         self.retriable = true;
+        self
+    }
+
+    /// The same error with `what` (the call and what it waited for) put before its message.
+    pub fn context(mut self, what: &str) -> Error {
+        self.message = format!("{what}: {}", self.message);
         self
     }
 

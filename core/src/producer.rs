@@ -156,6 +156,7 @@ impl ProducerBuilder {
             partitioner: self.partitioner,
             meta_queries: SegQueue::new(),
             parking: Mutex::new(Parking::default()),
+            diagnosis: Mutex::new(None),
             txn: crate::transaction::TxnShared::new(),
         });
         let id = NEXT_PRODUCER_ID.fetch_add(1, Ordering::Relaxed);
@@ -492,6 +493,9 @@ impl Producer {
         g.errors.remove(name);
         g.refresh = true;
         inner.wake_io();
+        // A recognised connection problem ends the wait only while no metadata arrives at all
+        // (a broker that answers metadata but cannot take records is flush()'s to report).
+        let generation_at_start = g.generation;
         loop {
             if let Some(t) = inner.topics.load().get(name) {
                 if partition.is_none_or(|p| p < t.partition_count()) {
@@ -510,6 +514,10 @@ impl Producer {
             // A fatal error (an authentication failure, say) ends the wait at once.
             if let Some(e) = inner.fatal.get() {
                 return Err(e.clone());
+            }
+            // So does a connection problem the I/O thread recognised (it goes on retrying).
+            if let Some(e) = inner.settled_diagnosis().filter(|_| g.generation == generation_at_start) {
+                return Err(e.context(&format!("no metadata for topic {name}")));
             }
             let now = Instant::now();
             if now >= deadline {
@@ -578,6 +586,7 @@ impl Producer {
         let inner = &*self.inner;
         let deadline = deadline_after(timeout);
         let mut requested = false;
+        let mut diagnosed = None;
         let mut targets: Vec<(Arc<PartitionQueue>, u64)>;
         let ok = loop {
             // Parked records (see `parking.rs`) count too; when some move into their partitions
@@ -607,7 +616,21 @@ impl Producer {
             if crate::delivery::in_delivery_callback() {
                 break done();
             }
-            if !self.wait_reports(deadline, &done) {
+            // In slices, so that a connection problem the I/O thread recognised ends the wait.
+            let reported = loop {
+                let slice = deadline.min(Instant::now() + Duration::from_millis(100));
+                if self.wait_reports(slice, &done) {
+                    break true;
+                }
+                if let Some(e) = inner.settled_diagnosis() {
+                    diagnosed = Some(e);
+                    break false;
+                }
+                if Instant::now() >= deadline {
+                    break false;
+                }
+            };
+            if !reported {
                 break false;
             }
             if parked.is_empty() || inner.parking.lock().unwrap_or_else(|e| e.into_inner()).releases == releases {
@@ -619,6 +642,10 @@ impl Producer {
         }
         if ok {
             Ok(())
+        } else if let Some(e) = diagnosed {
+            // The records stay queued (each until its delivery.timeout.ms) while rafka retries.
+            let left: u64 = targets.iter().map(|(p, n)| n.saturating_sub(p.completed.load(Ordering::Acquire))).sum();
+            Err(e.context(&format!("flush: {left} record(s) unreported, still queued")))
         } else {
             let left: u64 = targets.iter().map(|(p, n)| n.saturating_sub(p.completed.load(Ordering::Acquire))).sum();
             Err(Error::local(LocalCode::TimedOut, format!("flush: {left} record(s) still unreported after {} ms", timeout.as_millis())))
@@ -740,6 +767,9 @@ impl Producer {
             }
             if inner.shutdown.load(Ordering::SeqCst) {
                 return Err(Error::local(LocalCode::State, "the producer was closed while waiting for metadata"));
+            }
+            if let Some(e) = inner.settled_diagnosis() {
+                return Err(e.context("metadata"));
             }
             if Instant::now() >= deadline {
                 return Err(Error::local(LocalCode::TimedOut, format!("no metadata answer within {} ms", timeout.as_millis())));

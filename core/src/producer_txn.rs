@@ -186,7 +186,11 @@ impl Producer {
                 )
                 .into_retriable());
             }
-            cell = txn.cv.wait_timeout(cell, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            // A connection problem the I/O thread recognised ends the wait (the request goes on).
+            if let Some(e) = self.inner.settled_diagnosis() {
+                return Err(e.context(&format!("{name}: waiting for {}; the request goes on, call {name} again to keep waiting", cell.waiting_on)).into_retriable());
+            }
+            cell = txn.cv.wait_timeout(cell, (deadline - now).min(Duration::from_millis(100))).unwrap_or_else(|e| e.into_inner()).0;
         }
     }
 }

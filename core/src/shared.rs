@@ -37,6 +37,20 @@ pub(crate) struct MetaWait {
     pub generation: u64,
 }
 
+/// The last connection failure the I/O thread recognised (`io/diagnose.rs`), with when it was
+/// first seen and how many attempts in a row showed it. Behind `Inner::diagnosis`.
+pub(crate) struct DiagnosisSeen {
+    pub error: Error,
+    pub first_seen: Instant,
+    pub count: u32,
+}
+
+/// A diagnosis is settled, and fails the calls waiting on connections, once this many attempts
+/// in a row showed it ...
+const SETTLED_AFTER_ATTEMPTS: u32 = 2;
+/// ... or once it has stood this long.
+const SETTLED_AFTER: Duration = Duration::from_secs(2);
+
 /// Topic name to its partitions' queues: read by every `send()`, replaced whole (copy on write)
 /// by the I/O thread when metadata adds a topic or partitions.
 pub(crate) type TopicTable = HashMap<Arc<str>, Arc<TopicState>, rustc_hash::FxBuildHasher>;
@@ -89,6 +103,13 @@ pub(crate) struct Inner {
     /// Records waiting for their topic's metadata (see `parking.rs`): parked by senders (with
     /// `queue_until_metadata`), moved into partitions or failed by the I/O thread.
     pub parking: Mutex<Parking>,
+    /// Why connections fail, when the I/O thread recognised it (see [`DiagnosisSeen`]). Written
+    /// by the I/O thread alone: set (or its count raised) when a connection attempt fails in a
+    /// recognised way, cleared when any connection answers a request. Read by application threads
+    /// waiting on the cluster (`send()` for metadata, `flush()`, `metadata()`, transactional
+    /// calls), which fail with it once it is settled ([`Inner::settled_diagnosis`]) rather than
+    /// wait out their timeout. The I/O thread notifies `meta_cv` when it changes.
+    pub diagnosis: Mutex<Option<DiagnosisSeen>>,
     /// Transactions: the state machine, the job of the transactional call under way and its
     /// result (see `transaction.rs` for who writes what). Unused without `transactional.id`.
     pub txn: crate::transaction::TxnShared,
@@ -127,6 +148,30 @@ impl Inner {
             g = self.status_cv.wait_timeout(g, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
         }
         g.1.clone()
+    }
+
+    /// I/O thread: a connection attempt failed with this recognised error.
+    pub fn note_diagnosis(&self, error: Error) {
+        let mut g = self.diagnosis.lock().unwrap_or_else(|e| e.into_inner());
+        match g.as_mut() {
+            Some(d) if d.error == error => d.count += 1,
+            _ => *g = Some(DiagnosisSeen { error, first_seen: Instant::now(), count: 1 }),
+        }
+        drop(g);
+        self.meta_cv.notify_all();
+    }
+
+    /// I/O thread: a connection answered a request; what was diagnosed no longer holds.
+    pub fn clear_diagnosis(&self) {
+        *self.diagnosis.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// The diagnosed error once it is settled: seen on two attempts in a row, or standing for
+    /// two seconds. Application threads.
+    pub fn settled_diagnosis(&self) -> Option<Error> {
+        let g = self.diagnosis.lock().unwrap_or_else(|e| e.into_inner());
+        let d = g.as_ref()?;
+        (d.count >= SETTLED_AFTER_ATTEMPTS || d.first_seen.elapsed() >= SETTLED_AFTER).then(|| d.error.clone())
     }
 
     /// The I/O thread's answer to [`Inner::status_report`].

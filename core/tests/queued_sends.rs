@@ -110,7 +110,7 @@ fn records_queued_with_no_reachable_broker_fail_with_msg_timed_out_saying_no_bro
     p.send_with_opaque(&ProducerRecord::new("no-broker").value(b"v"), 0, false).unwrap();
     let (code, msg) = rx.recv_timeout(T).unwrap().expect("the record fails");
     assert_eq!(code, Code::Local(LocalCode::MessageTimedOut), "{msg}");
-    assert!(msg.contains("no broker answered"), "{msg}");
+    assert!(msg.contains("no broker answered") && msg.contains("127.0.0.1:1"), "the diagnosis names the address: {msg}");
     p.close(T).unwrap();
 }
 

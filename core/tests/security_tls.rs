@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::secure::*;
-use rafka_core::{Producer, ProducerRecord};
+use rafka_core::{Code, LocalCode, Producer, ProducerRecord};
 
 /// A SASL_SSL listener, server authentication only.
 fn sasl_ssl() -> &'static SecureCluster {
@@ -71,7 +71,7 @@ fn java_pem_strings_work_like_pem_files() {
 fn an_untrusted_ca_is_rejected_fast() {
     let c = sasl_ssl();
     let cfg = config(&c.secure_bootstrap, &[("security.protocol", "SASL_SSL"), ("ssl.ca.location", &c.pem("other-ca.pem")), ("sasl.mechanism", "PLAIN"), ("sasl.username", "alice"), ("sasl.password", "alice-secret")]);
-    c.assert_fails_fast(cfg, "UnknownIssuer");
+    c.assert_fails_fast_with(cfg, Code::Local(LocalCode::Ssl), "UnknownIssuer");
 }
 
 #[test]
@@ -83,7 +83,7 @@ fn a_host_name_mismatch_is_rejected_unless_verification_is_off() {
     let ca = c.pem("ca.pem");
     let mut s = base.to_vec();
     s.push(("ssl.ca.location", &ca));
-    c.assert_fails_fast(config(&by_ip, &s), "not valid for name");
+    c.assert_fails_fast_with(config(&by_ip, &s), Code::Local(LocalCode::Ssl), "not valid for the name 127.0.0.1");
     s.push(("ssl.endpoint.identification.algorithm", "none"));
     let t = c.topic("tls-noverify");
     c.produce_and_read_back(Producer::new(config(&by_ip, &s)).unwrap(), &t);
@@ -206,14 +206,14 @@ fn ssl_crl_location_rejects_a_revoked_broker_certificate() {
     let t = c.topic("crl-ok");
     c.produce_and_read_back(Producer::new(mtls_config(c, &[("ssl.crl.location", &none_revoked)])).unwrap(), &t);
     let revoked = crl(c, "server", Some(&c.pem("server.pem")));
-    c.assert_fails_fast(mtls_config(c, &[("ssl.crl.location", &revoked)]), "Revoked");
+    c.assert_fails_fast_with(mtls_config(c, &[("ssl.crl.location", &revoked)]), Code::Local(LocalCode::Ssl), "Revoked");
 }
 
 #[test]
 fn certificate_verification_off_accepts_a_certificate_of_an_unknown_ca() {
     let c = mtls();
     let other = c.pem("other-ca.pem");
-    c.assert_fails_fast(mtls_config(c, &[("ssl.ca.location", &other)]), "UnknownIssuer");
+    c.assert_fails_fast_with(mtls_config(c, &[("ssl.ca.location", &other)]), Code::Local(LocalCode::Ssl), "UnknownIssuer");
     let t = c.topic("noverify");
     c.produce_and_read_back(Producer::new(mtls_config(c, &[("ssl.ca.location", &other), ("enable.ssl.certificate.verification", "false")])).unwrap(), &t);
 }
@@ -227,7 +227,7 @@ fn tls_versions_and_cipher_suites_reach_the_handshake() {
     let t = c.topic("tls13");
     c.produce_and_read_back(Producer::new(mtls_config(c, &[("ssl.protocol", "TLSv1.3"), ("ssl.cipher.suites", "TLS_CHACHA20_POLY1305_SHA256")])).unwrap(), &t);
     // ...and offering only ECDSA suites, which an RSA certificate cannot serve, fails the handshake.
-    c.assert_fails_fast(mtls_config(c, &[("ssl.enabled.protocols", "TLSv1.2"), ("ssl.cipher.suites", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")]), "");
+    c.assert_fails_fast_with(mtls_config(c, &[("ssl.enabled.protocols", "TLSv1.2"), ("ssl.cipher.suites", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")]), Code::Local(LocalCode::Ssl), "");
     // A TLS 1.2 suite with only TLS 1.3 enabled can never negotiate: refused when built.
     let e = Producer::new(mtls_config(c, &[("ssl.enabled.protocols", "TLSv1.3"), ("ssl.cipher.suites", "ECDHE-RSA-AES128-GCM-SHA256")])).err().expect("no usable suite").to_string();
     assert!(e.contains("ssl.cipher.suites has no suite for the enabled protocol versions"), "{e}");

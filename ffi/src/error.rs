@@ -26,6 +26,8 @@ pub const RAFKA_RESP_ERR__MSG_TIMED_OUT: rafka_resp_err_t = -192;
 pub const RAFKA_RESP_ERR__DESTROY: rafka_resp_err_t = -197;
 /// A broker connection failed.
 pub const RAFKA_RESP_ERR__TRANSPORT: rafka_resp_err_t = -195;
+/// A host name (in `bootstrap.servers`, or advertised by a broker) does not resolve.
+pub const RAFKA_RESP_ERR__RESOLVE: rafka_resp_err_t = -193;
 /// The partition does not exist in the topic.
 pub const RAFKA_RESP_ERR__UNKNOWN_PARTITION: rafka_resp_err_t = -190;
 /// The topic is not known to the cluster.
@@ -36,6 +38,8 @@ pub const RAFKA_RESP_ERR__INVALID_ARG: rafka_resp_err_t = -186;
 pub const RAFKA_RESP_ERR__TIMED_OUT: rafka_resp_err_t = -185;
 /// No room in `buffer.memory` (at once without `RAFKA_MSG_F_BLOCK`, else after `max.block.ms`).
 pub const RAFKA_RESP_ERR__QUEUE_FULL: rafka_resp_err_t = -184;
+/// A TLS handshake failed: the broker's certificate (untrusted, misnamed, expired) or ours.
+pub const RAFKA_RESP_ERR__SSL: rafka_resp_err_t = -181;
 /// The producer is closed: nothing more can be produced.
 pub const RAFKA_RESP_ERR__STATE: rafka_resp_err_t = -172;
 /// The record was purged from the queue by `rafka_purge()`.

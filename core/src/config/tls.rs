@@ -146,15 +146,16 @@ pub fn client_config(s: &TlsSettings) -> Result<Arc<ClientConfig>, String> {
         let b = if with_crls { b.only_check_end_entity_revocation() } else { b };
         b.build().map_err(|e| format!("TLS setup: {e}"))
     };
-    let builder = if !s.verify_certificates {
+    let verifier: Arc<dyn ServerCertVerifier> = if !s.verify_certificates {
         log::warn!("enable.ssl.certificate.verification=false: ANY broker certificate is accepted (no CA, host name or expiry check); connections can be intercepted. Use only for testing");
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider.signature_verification_algorithms)))
-    } else if s.verify_hostname {
-        builder.with_webpki_verifier(webpki()?)
+        Arc::new(AcceptAnyCertificate(provider.signature_verification_algorithms))
     } else {
-        log::warn!("ssl.endpoint.identification.algorithm=none: broker certificates are checked against the CA but not against the broker's host name");
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(NoHostnameCheck(webpki()?)))
+        if !s.verify_hostname {
+            log::warn!("ssl.endpoint.identification.algorithm=none: broker certificates are checked against the CA but not against the broker's host name");
+        }
+        Arc::new(WebPki { inner: webpki()?, forgive_name: !s.verify_hostname })
     };
+    let builder = builder.dangerous().with_custom_certificate_verifier(verifier);
     let config = match (&s.cert_pem, &s.key_pem) {
         (Some(cert), Some(key)) => builder.with_client_auth_cert(certs(cert)?, private_key(key.expose(), s.key_password.as_ref().map(Secret::expose))?).map_err(|e| format!("the client certificate and key do not fit: {e}"))?,
         (None, None) => builder.with_no_client_auth(),
@@ -203,36 +204,6 @@ pub fn server_name(addr: &str) -> Result<ServerName<'static>, String> {
     ServerName::try_from(host.to_string()).map_err(|e| format!("{host} is not a valid TLS server name: {e}"))
 }
 
-/// `ssl.endpoint.identification.algorithm=none`: the chain must still lead to a trusted CA;
-/// only a name mismatch is forgiven.
-#[derive(Debug)]
-struct NoHostnameCheck(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for NoHostnameCheck {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
-            Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. })) => Ok(ServerCertVerified::assertion()),
-            r => r,
-        }
-    }
-    fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(m, c, d)
-    }
-    fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(m, c, d)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
 /// `enable.ssl.certificate.verification=false`: the certificate is not checked at all; the
 /// handshake's signatures still are (they prove the peer holds the key it presented).
 #[derive(Debug)]
@@ -250,5 +221,55 @@ impl ServerCertVerifier for AcceptAnyCertificate {
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.supported_schemes()
+    }
+}
+
+thread_local! {
+    /// The certificate the last failed verification on this thread rejected (DER): the I/O
+    /// thread reads it right after the handshake error, to name its subject and dates.
+    static REJECTED: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The broker certificate the last verification on this thread rejected, if any (taken).
+pub(crate) fn take_rejected_cert() -> Option<Vec<u8>> {
+    REJECTED.with(|r| r.borrow_mut().take())
+}
+
+/// The CA (and, unless `forgive_name`, host name) check: webpki's, keeping the certificate it
+/// rejects for the error message (rustls does not hand it out after a failed handshake).
+/// `forgive_name` is `ssl.endpoint.identification.algorithm=none`: the chain must still lead to a
+/// trusted CA; only a name mismatch is forgiven.
+#[derive(Debug)]
+struct WebPki {
+    inner: Arc<WebPkiServerVerifier>,
+    forgive_name: bool,
+}
+
+impl ServerCertVerifier for WebPki {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let r = match self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+            Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. })) if self.forgive_name => Ok(ServerCertVerified::assertion()),
+            r => r,
+        };
+        if r.is_err() {
+            REJECTED.with(|c| *c.borrow_mut() = Some(end_entity.to_vec()));
+        }
+        r
+    }
+    fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(m, c, d)
+    }
+    fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(m, c, d)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
     }
 }

@@ -12,6 +12,7 @@ use mio::{Interest, Registry, Token};
 
 use crate::config::{SaslConfig, TlsClient};
 use crate::io::batch::ProducerBatch;
+use crate::io::diagnose::{self, Diagnosis};
 use crate::io::sasl::SaslSession;
 use crate::protocol::messages::{self, api_versions::ApiVersionsResponse};
 use crate::protocol::primitives::Decoder;
@@ -117,6 +118,18 @@ pub(crate) struct Connection {
     sasl_authenticate_version: i16,
     /// Correlation ids of this connection's own requests (the SASL exchange).
     next_own_correlation: i32,
+    /// Why the connection failed, when `diagnose` recognised it; read by `Connections::remove`.
+    pub diagnosis: Option<Diagnosis>,
+    /// Bytes ever read from the socket (TLS records included), and responses parsed: what the
+    /// recognisers ask of a connection that was closed on us.
+    received_bytes: u64,
+    responses: u64,
+    /// A bootstrap address that answered, when this connection goes to a broker metadata named.
+    bootstrap_answered: Option<String>,
+    /// The broker answered a request beyond the set-up (ApiVersions, SASL): only then does the
+    /// connection count as working (a SASL listener answers ApiVersions, then hangs up on a
+    /// client without SASL).
+    pub confirmed: bool,
 }
 
 /// How a step of the SASL exchange went.
@@ -127,7 +140,7 @@ pub(crate) enum SaslOutcome {
     Done,
     /// The broker refused us (or we refused the broker): an authentication error, not a
     /// network one. The message holds no credential.
-    Failed(String),
+    Failed(Diagnosis),
 }
 
 /// A complete response frame: the request it answers and its body after the header.
@@ -152,27 +165,33 @@ impl Connection {
         sock: &SocketOptions,
         sasl: Option<&SaslConfig>,
         tls: Option<&TlsClient>,
-    ) -> Result<Connection, ConnError> {
+        bootstrap_answered: Option<&str>,
+    ) -> Result<Connection, (ConnError, Option<Diagnosis>)> {
+        let plain = |e: String| (ConnError(e), None);
         let tls = match tls {
             Some(t) => {
-                let name = crate::config::tls::server_name(addr).map_err(ConnError)?;
-                let c = rustls::ClientConnection::new(t.0.clone(), name).map_err(|e| ConnError(format!("TLS setup for {addr}: {e}")))?;
+                let name = crate::config::tls::server_name(addr).map_err(plain)?;
+                let c = rustls::ClientConnection::new(t.0.clone(), name).map_err(|e| plain(format!("TLS setup for {addr}: {e}")))?;
                 Some(Box::new(c))
             }
             None => None,
         };
-        let mut resolved = addr.to_socket_addrs().map_err(|e| ConnError(format!("cannot resolve {addr}: {e}")))?.peekable();
+        let mut resolved = addr
+            .to_socket_addrs()
+            .map_err(|e| (ConnError(format!("cannot resolve {addr}: {e}")), Some(diagnose::does_not_resolve(addr, node_id, &e))))?
+            .peekable();
         if resolved.peek().is_none() {
-            return Err(ConnError(format!("{addr} resolves to no address")));
+            return Err(plain(format!("{addr} resolves to no address")));
         }
         let sa: SocketAddr = resolved
             .find(|a| sock.family.allows(a))
-            .ok_or_else(|| ConnError(format!("{addr} resolves to no {:?} address (broker.address.family)", sock.family)))?;
-        let mut stream = TcpStream::connect(sa).map_err(|e| ConnError(format!("connect to {addr}: {e}")))?;
+            .ok_or_else(|| plain(format!("{addr} resolves to no {:?} address (broker.address.family)", sock.family)))?;
+        let mut stream = TcpStream::connect(sa)
+            .map_err(|e| (ConnError(format!("connect to {addr}: {e}")), diagnose::connect_failed(addr, node_id, &e, bootstrap_answered)))?;
         set_socket_options(&stream, sock);
         registry
             .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
-            .map_err(|e| ConnError(format!("register {addr}: {e}")))?;
+            .map_err(|e| plain(format!("register {addr}: {e}")))?;
         let now = Instant::now();
         Ok(Connection {
             node_id,
@@ -197,6 +216,11 @@ impl Connection {
             sasl: sasl.map(|c| (c.clone(), SaslSession::new(c.mechanism))),
             sasl_authenticate_version: 0,
             next_own_correlation: 1,
+            diagnosis: None,
+            received_bytes: 0,
+            responses: 0,
+            bootstrap_answered: bootstrap_answered.map(str::to_string),
+            confirmed: false,
         })
     }
 
@@ -224,6 +248,7 @@ impl Connection {
     /// Called when the socket reports writable while connecting: did the connect succeed?
     fn finish_connect(&mut self) -> Result<bool, ConnError> {
         if let Ok(Some(e)) | Err(e) = self.stream.take_error() {
+            self.diagnosis = diagnose::connect_failed(&self.addr, self.node_id, &e, self.bootstrap_answered.as_deref());
             return Err(ConnError(format!("connect to {}: {e}", self.addr)));
         }
         match self.stream.peer_addr() {
@@ -305,6 +330,13 @@ impl Connection {
             },
         };
         if self.versions.metadata.is_none() || self.versions.produce.is_none() {
+            self.diagnosis = Some(diagnose::broker_too_old(
+                &self.addr,
+                resp.version_range(messages::API_KEY_PRODUCE),
+                resp.version_range(messages::API_KEY_METADATA),
+                (pr::MIN_VERSION, pr::MAX_VERSION),
+                (md::MIN_VERSION, md::MAX_VERSION),
+            ));
             return Err(ConnError(format!(
                 "broker {} supports no Produce ({}..{}) or Metadata ({}..{}) version rafka speaks",
                 self.addr,
@@ -351,7 +383,10 @@ impl Connection {
         let Some((cfg, session)) = self.sasl.as_mut() else { return Ok(SaslOutcome::Done) };
         let mechanism = session.mechanism_name();
         match session.next(cfg, server) {
-            Err(why) => Ok(SaslOutcome::Failed(format!("{mechanism} authentication with {}: {why}", self.addr))),
+            Err(why) => Ok(SaslOutcome::Failed(Diagnosis {
+                code: crate::error::Code::Kafka(diagnose::SASL_AUTHENTICATION_FAILED),
+                message: format!("{mechanism} authentication with {}: {why}", self.addr),
+            })),
             Ok(None) => {
                 self.state = ConnState::Ready;
                 Ok(SaslOutcome::Done)
@@ -372,12 +407,7 @@ impl Connection {
             .map_err(|e| ConnError(format!("bad SaslHandshake response from {}: {e}", self.addr)))?;
         if resp.error_code != 0 {
             let ours = self.sasl.as_ref().map(|(_, s)| s.mechanism_name()).unwrap_or("?");
-            return Ok(SaslOutcome::Failed(format!(
-                "broker {} does not enable SASL mechanism {ours} (error code {}); it offers {}",
-                self.addr,
-                resp.error_code,
-                resp.mechanisms.join(", ")
-            )));
+            return Ok(SaslOutcome::Failed(diagnose::sasl_handshake_refused(&self.addr, resp.error_code, ours, &resp.mechanisms, self.tls.is_some())));
         }
         self.sasl_step(client_id, &[])
     }
@@ -388,12 +418,15 @@ impl Connection {
             .map_err(|e| ConnError(format!("bad SaslAuthenticate response from {}: {e}", self.addr)))?;
         if resp.error_code != 0 {
             let mechanism = self.sasl.as_ref().map(|(_, s)| s.mechanism_name()).unwrap_or("?");
-            return Ok(SaslOutcome::Failed(format!(
-                "{mechanism} authentication with {} failed (error code {}): {}",
-                self.addr,
-                resp.error_code,
-                resp.error_message.as_deref().unwrap_or("no message")
-            )));
+            return Ok(SaslOutcome::Failed(Diagnosis {
+                code: crate::error::Code::Kafka(diagnose::SASL_AUTHENTICATION_FAILED),
+                message: format!(
+                    "{mechanism} authentication with {} failed (error code {}): {}; check sasl.username and sasl.password (or the token)",
+                    self.addr,
+                    resp.error_code,
+                    resp.error_message.as_deref().unwrap_or("no message")
+                ),
+            }));
         }
         self.sasl_step(client_id, &resp.auth_bytes)
     }
@@ -457,8 +490,18 @@ impl Connection {
         loop {
             let tls = self.tls.as_mut().expect("TLS connection");
             match tls.read_tls(&mut self.stream) {
-                Ok(0) => return Err(ConnError(format!("connection closed by {}", self.addr))),
-                Ok(_) => self.last_activity = Instant::now(),
+                Ok(0) => {
+                    if tls.is_handshaking() {
+                        self.diagnosis = diagnose::closed_during_tls_handshake(&self.addr, self.sasl.is_some(), self.received_bytes);
+                    } else {
+                        self.diagnose_closed();
+                    }
+                    return Err(ConnError(format!("connection closed by {}", self.addr)));
+                }
+                Ok(n) => {
+                    self.received_bytes += n as u64;
+                    self.last_activity = Instant::now();
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(ConnError(format!("read from {}: {e}", self.addr))),
@@ -466,14 +509,25 @@ impl Connection {
             if let Err(e) = tls.process_new_packets() {
                 // Tell the broker why (an alert), then give up on this connection.
                 let _ = tls.write_tls(&mut self.stream);
-                self.tls_failed = true;
+                let cert = tls.peer_certificates().and_then(|c| c.first()).and_then(|c| diagnose::cert_info(c)).or_else(diagnose::take_rejected_cert);
+                let d = diagnose::tls_failed(&self.addr, &e, cert.as_ref(), self.sasl.is_some());
+                // A certificate problem (or a refused one of ours) does not fix itself: the
+                // I/O thread makes it fatal. A port that does not speak TLS is a transport problem.
+                self.tls_failed = d.code == crate::error::Code::Local(crate::error::LocalCode::Ssl);
+                self.diagnosis = Some(d);
                 return Err(ConnError(format!("TLS handshake with {} failed: {e}", self.addr)));
             }
             loop {
                 self.make_read_room();
                 let tls = self.tls.as_mut().expect("TLS connection");
                 match tls.reader().read(&mut self.rbuf[self.rend..]) {
-                    Ok(0) => return Err(ConnError(format!("connection closed by {}", self.addr))),
+                    Ok(0) => {
+                        // The broker closed the TLS session (close_notify): what it sent before
+                        // (a refusal, say) is read first.
+                        self.parse_frames(responses)?;
+                        self.diagnose_closed();
+                        return Err(ConnError(format!("connection closed by {}", self.addr)));
+                    }
                     Ok(n) => self.rend += n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) => return Err(ConnError(format!("TLS read from {}: {e}", self.addr))),
@@ -490,9 +544,13 @@ impl Connection {
         loop {
             self.make_read_room();
             match self.stream.read(&mut self.rbuf[self.rend..]) {
-                Ok(0) => return Err(ConnError(format!("connection closed by {}", self.addr))),
+                Ok(0) => {
+                    self.diagnose_closed();
+                    return Err(ConnError(format!("connection closed by {}", self.addr)));
+                }
                 Ok(n) => {
                     self.rend += n;
+                    self.received_bytes += n as u64;
                     self.last_activity = Instant::now();
                     self.parse_frames(responses)?;
                 }
@@ -519,9 +577,29 @@ impl Connection {
         }
     }
 
+    /// The broker closed the connection: recognise when in the set-up that happened.
+    fn diagnose_closed(&mut self) {
+        let front = self.inflight.front().map(|f| f.api_key);
+        self.diagnosis = match self.state {
+            ConnState::Negotiating if self.responses == 0 => Some(diagnose::closed_before_api_versions(&self.addr)),
+            ConnState::Authenticating if front == Some(messages::API_KEY_SASL_HANDSHAKE) => Some(diagnose::closed_at_sasl_handshake(&self.addr, self.tls.is_some())),
+            // Only ApiVersions was answered and our first request got no answer.
+            ConnState::Ready if self.sasl.is_none() && self.responses == 1 && front.is_some() => Some(diagnose::closed_after_api_versions(&self.addr, self.tls.is_some())),
+            _ => None,
+        };
+    }
+
     fn parse_frames(&mut self, responses: &mut Vec<Response>) -> Result<(), ConnError> {
         loop {
             let avail = &self.rbuf[self.rpos..self.rend];
+            if self.responses == 0 && self.tls.is_none() {
+                // The first bytes back: do they look like anything but a Kafka response?
+                if let Some(d) = diagnose::first_bytes(&self.addr, avail, self.sasl.is_some()) {
+                    let e = ConnError(format!("{} answered with bytes that are not a Kafka response: {}", self.addr, d.message));
+                    self.diagnosis = Some(d);
+                    return Err(e);
+                }
+            }
             if avail.len() < 4 {
                 break;
             }
@@ -549,6 +627,7 @@ impl Connection {
             let consumed = frame.len() - d.remaining();
             let body = frame[consumed..].to_vec();
             self.rpos += 4 + size;
+            self.responses += 1;
             responses.push(Response { request: req, body });
         }
         if self.rpos == self.rend {
@@ -667,7 +746,7 @@ mod socket_tests {
     fn address_family_filters_resolved_addresses() {
         let reg = mio::Poll::new().unwrap();
         let only_v6 = SocketOptions { family: crate::config::AddressFamily::V6, ..opts() };
-        let e = Connection::connect(1, "127.0.0.1:9", Token(1), reg.registry(), &only_v6, None, None).err().expect("no v6 address");
+        let e = Connection::connect(1, "127.0.0.1:9", Token(1), reg.registry(), &only_v6, None, None, None).err().expect("no v6 address").0;
         assert!(e.0.contains("no V6 address") && e.0.contains("broker.address.family"), "{}", e.0);
     }
 }

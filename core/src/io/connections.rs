@@ -6,19 +6,27 @@
 //! the I/O thread's (`IoThread::close_connection`); this room only opens, finds and forgets them.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::{Poll, Token};
 
 use super::backoff;
 use super::connection::{ConnState, Connection, SocketOptions};
+use super::diagnose::{self, Diagnosis};
 use crate::config::ProducerConfig;
 
 pub(super) struct ReconnectState {
     until: Instant,
     failures: u32,
     pub last_error: String,
+    /// Log summary: failures identical to `last_error` not logged since `logged_at`.
+    unlogged: u32,
+    logged_at: Instant,
 }
+
+/// Identical connect failures of one broker are logged at WARN once, then as a count at most
+/// this often.
+const REPEAT_SUMMARY_EVERY: Duration = Duration::from_secs(30);
 
 pub(super) struct Connections {
     pub poll: Poll,
@@ -32,6 +40,19 @@ pub(super) struct Connections {
     /// Brokers whose last connection failed: not reconnected before `until`.
     pub reconnect: HashMap<i32, ReconnectState>,
     correlation: i32,
+    /// The bootstrap address whose connection last became ready: a broker metadata named that
+    /// cannot be reached is then an advertised-listener problem.
+    bootstrap_answered: Option<String>,
+    /// What `diagnose` recognised in connection failures since the I/O thread last looked, and
+    /// whether a connection became ready meanwhile: the I/O thread publishes both to
+    /// `Inner::diagnosis` (see `IoThread::publish_diagnosis`).
+    pub diagnosed: Option<Diagnosis>,
+    pub became_ready: bool,
+    /// Some connection (any / to a broker metadata named) has answered a request: from then on
+    /// a failure is an outage (a broker restarting, a failover), not a misconfiguration, and is
+    /// no longer diagnosed; the calls wait as they always did.
+    ever_confirmed: bool,
+    broker_confirmed: bool,
 }
 
 impl Connections {
@@ -45,6 +66,11 @@ impl Connections {
             brokers: HashMap::new(),
             reconnect: HashMap::new(),
             correlation: 1,
+            bootstrap_answered: None,
+            diagnosed: None,
+            became_ready: false,
+            ever_confirmed: false,
+            broker_confirmed: false,
         }
     }
 
@@ -70,32 +96,79 @@ impl Connections {
         let addr = if node < 0 { self.bootstrap.get((-node - 1) as usize).cloned() } else { self.brokers.get(&node).cloned() }?;
         let token = Token(self.next_token);
         self.next_token += 1;
-        match Connection::connect(node, &addr, token, self.poll.registry(), &SocketOptions::of(cfg), cfg.security.sasl.as_ref(), cfg.security.tls.as_ref()) {
+        let answered = self.advertised_suspect(node).then(|| self.bootstrap_answered.clone()).flatten();
+        let (sasl, tls) = (cfg.security.sasl.as_ref(), cfg.security.tls.as_ref());
+        match Connection::connect(node, &addr, token, self.poll.registry(), &SocketOptions::of(cfg), sasl, tls, answered.as_deref()) {
             Ok(c) => {
                 log::debug!("connecting to broker {node} at {addr}");
                 self.conns.insert(token, c);
                 self.node_conn.insert(node, token);
                 Some(token)
             }
-            Err(e) => {
-                self.note_connect_failure(node, e.0, now, cfg);
+            Err((e, diagnosis)) => {
+                self.note_connect_failure(node, e.0, diagnosis, now, cfg);
                 None
             }
         }
     }
 
-    pub fn note_connect_failure(&mut self, node: i32, error: String, now: Instant, cfg: &ProducerConfig) {
-        let r = self.reconnect.entry(node).or_insert(ReconnectState { until: now, failures: 0, last_error: String::new() });
+    /// A connection to `node` failed before it became ready: back off its reconnects, keep what
+    /// `diagnose` recognised for the I/O thread, and log (identical failures summarised: the
+    /// first at WARN, then a count every 30 s; each one at DEBUG).
+    pub fn note_connect_failure(&mut self, node: i32, error: String, diagnosis: Option<Diagnosis>, now: Instant, cfg: &ProducerConfig) {
+        let error = match &diagnosis {
+            Some(d) => d.message.clone(),
+            None => error,
+        };
+        // Misconfigurations show from the first attempt; once anything worked, only an
+        // advertised listener nobody reaches is still worth naming.
+        if diagnosis.is_some() && (!self.ever_confirmed || self.advertised_suspect(node)) {
+            self.diagnosed = diagnosis;
+        }
+        let r = self.reconnect.entry(node).or_insert(ReconnectState { until: now, failures: 0, last_error: String::new(), unlogged: 0, logged_at: now });
         r.failures += 1;
         let backoff = backoff(cfg.reconnect_backoff, cfg.reconnect_backoff_max, r.failures);
         r.until = now + backoff;
-        log::warn!("broker {node}: {error}; retrying in {backoff:?}");
+        if error != r.last_error {
+            if r.unlogged > 0 {
+                log::warn!("broker {node}: {} (repeated {} times in the last {} s)", r.last_error, r.unlogged, now.duration_since(r.logged_at).as_secs());
+            }
+            log::warn!("broker {node}: {error}; retrying in {backoff:?}");
+            r.unlogged = 0;
+            r.logged_at = now;
+        } else {
+            log::debug!("broker {node}: {error}; retrying in {backoff:?}");
+            r.unlogged += 1;
+            if now.duration_since(r.logged_at) >= REPEAT_SUMMARY_EVERY {
+                log::warn!("broker {node}: {error} (repeated {} times in the last {} s)", r.unlogged, now.duration_since(r.logged_at).as_secs());
+                r.unlogged = 0;
+                r.logged_at = now;
+            }
+        }
         r.last_error = error;
     }
 
-    /// The connection set up and working: no more backoff for its broker.
+    /// The connection to `node` answered its first request beyond the set-up: it works, so no
+    /// more backoff for its broker, and what was diagnosed no longer holds.
     pub fn connected(&mut self, node: i32) {
-        self.reconnect.remove(&node);
+        if let Some(r) = self.reconnect.remove(&node) {
+            if r.unlogged > 0 {
+                log::warn!("broker {node}: {} (repeated {} times before the connection succeeded)", r.last_error, r.unlogged);
+            }
+        }
+        if node < 0 {
+            self.bootstrap_answered = self.bootstrap.get((-node - 1) as usize).cloned();
+        } else {
+            self.broker_confirmed = true;
+        }
+        self.ever_confirmed = true;
+        self.became_ready = true;
+    }
+
+    /// A failure to reach `node` may be an advertised-listener problem: it is a broker metadata
+    /// named, a bootstrap address answered, and no such broker ever did.
+    fn advertised_suspect(&self, node: i32) -> bool {
+        node >= 0 && self.bootstrap_answered.is_some() && !self.broker_confirmed
     }
 
     pub fn ready_connection(&mut self, node: i32, now: Instant, cfg: &ProducerConfig, fatal: bool) -> Option<Token> {
@@ -141,15 +214,25 @@ impl Connections {
         let was_ready = c.state == ConnState::Ready;
         if was_ready && c.inflight.is_empty() && c.unacked.is_empty() {
             log::debug!("connection to broker {} ({}) closed: {why}", c.node_id, c.addr);
-        } else {
+        } else if was_ready && c.diagnosis.is_none() {
             log::warn!("connection to broker {} ({}) failed with {} requests in flight: {why}", c.node_id, c.addr, c.inflight.len());
+        } else {
+            // Set-up failures are logged (and summarised) by note_connect_failure.
+            log::debug!("connection to broker {} ({}) failed during set-up: {why}", c.node_id, c.addr);
         }
-        if was_ready {
+        let mut diagnosis = c.diagnosis.take();
+        if diagnosis.is_none() && c.state == ConnState::Connecting && self.advertised_suspect(c.node_id) {
+            // A connect that timed out to a broker metadata named, while bootstrap answered.
+            if let Some(boot) = &self.bootstrap_answered {
+                diagnosis = Some(diagnose::advertised_unreachable(boot, &c.addr, c.node_id, why));
+            }
+        }
+        if was_ready && diagnosis.is_none() {
             // A connection that worked and then dropped (a load balancer cutting idle
             // connections, a broker restart) is reopened at once when needed.
             self.reconnect.remove(&c.node_id);
         } else {
-            self.note_connect_failure(c.node_id, why.to_string(), now, cfg);
+            self.note_connect_failure(c.node_id, why.to_string(), diagnosis, now, cfg);
         }
         Some(c)
     }

@@ -29,6 +29,7 @@ pub(crate) mod batch;
 pub(crate) mod compressor;
 pub(crate) mod connection;
 mod connections;
+pub(crate) mod diagnose;
 mod metadata;
 mod parking;
 mod partition;
@@ -141,14 +142,16 @@ impl IoThread {
                     self.handle_response(token, r, now);
                 }
                 if let Err(e) = result {
-                    let tls_failed = self.net.conns.get(&token).is_some_and(|c| c.tls_failed);
+                    let tls_failed = self.net.conns.get(&token).and_then(|c| c.tls_failed.then(|| c.diagnosis.clone()).flatten());
                     self.close_connection(token, &e.0, now);
-                    if tls_failed {
-                        // An untrusted or misnamed certificate does not fix itself: fail fast.
-                        self.set_fatal(Error::kafka(KafkaCode(58), e.0));
+                    if let Some(d) = tls_failed {
+                        // An untrusted, misnamed or expired certificate does not fix itself: fail fast.
+                        self.publish_diagnosis();
+                        self.set_fatal(d.to_error());
                     }
                 }
             }
+            self.publish_diagnosis();
             self.absorb_activations();
             self.absorb_compressed();
             self.handle_requests(now);
@@ -278,16 +281,19 @@ impl IoThread {
     }
 
     pub(super) fn handle_response(&mut self, token: Token, r: Response, now: Instant) {
+        if !matches!(r.request.kind, RequestKind::ApiVersions | RequestKind::SaslHandshake | RequestKind::SaslAuthenticate) {
+            if let Some(c) = self.net.conns.get_mut(&token).filter(|c| !c.confirmed) {
+                c.confirmed = true;
+                let node = c.node_id;
+                self.net.connected(node);
+            }
+        }
         match r.request.kind {
             RequestKind::ApiVersions => {
                 let client_id = self.inner.config.client_id.clone();
                 let Some(c) = self.net.conns.get_mut(&token) else { return };
                 match c.on_api_versions(r.request.version, &r.body, &client_id) {
-                    Ok(true) => {
-                        let node = c.node_id;
-                        log::debug!("broker {node} ({}) ready: {:?}", c.addr, c.versions);
-                        self.net.connected(node);
-                    }
+                    Ok(true) => log::debug!("broker {} ({}) ready: {:?}", c.node_id, c.addr, c.versions),
                     Ok(false) => {}
                     Err(e) => self.close_connection(token, &e.0, now),
                 }
@@ -313,16 +319,23 @@ impl IoThread {
         };
         match step {
             Ok(connection::SaslOutcome::Continue) => {}
-            Ok(connection::SaslOutcome::Done) => {
-                let node = c.node_id;
-                log::debug!("broker {node} ({}) authenticated and ready: {:?}", c.addr, c.versions);
-                self.net.connected(node);
-            }
-            Ok(connection::SaslOutcome::Failed(why)) => {
-                self.close_connection(token, &why, now);
-                self.set_fatal(Error::kafka(KafkaCode(58), why));
+            Ok(connection::SaslOutcome::Done) => log::debug!("broker {} ({}) authenticated and ready: {:?}", c.node_id, c.addr, c.versions),
+            Ok(connection::SaslOutcome::Failed(d)) => {
+                self.close_connection(token, &d.message, now);
+                self.set_fatal(d.to_error());
             }
             Err(e) => self.close_connection(token, &e.0, now),
+        }
+    }
+
+    /// Tells waiting application threads what the connections' failures were recognised as
+    /// (`Inner::diagnosis`): cleared when a connection became ready, then the latest diagnosis.
+    fn publish_diagnosis(&mut self) {
+        if std::mem::take(&mut self.net.became_ready) {
+            self.inner.clear_diagnosis();
+        }
+        if let Some(d) = self.net.diagnosed.take() {
+            self.inner.note_diagnosis(d.to_error());
         }
     }
 

@@ -123,7 +123,10 @@ impl IoThread {
                 let why = match &t.unknown_since {
                     Some(_) => "the brokers answered UNKNOWN_TOPIC_OR_PARTITION".to_string(),
                     None if answered => "the brokers' metadata did not list it".to_string(),
-                    None => "no broker answered a metadata request in that time (see the connection errors logged)".to_string(),
+                    None => match inner.settled_diagnosis() {
+                        Some(d) => format!("no broker answered a metadata request in that time: {d}"),
+                        None => "no broker answered a metadata request in that time (see the connection errors logged)".to_string(),
+                    },
                 };
                 let e = Error::local(
                     LocalCode::MessageTimedOut,

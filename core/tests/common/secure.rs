@@ -92,6 +92,11 @@ impl SecureCluster {
     /// whose message contains `needle`, not with a delivery timeout; and a later `send()` is
     /// refused with the same error (the failure is fatal).
     pub fn assert_fails_fast(&self, cfg: rafka_core::Config, needle: &str) {
+        self.assert_fails_fast_with(cfg, Code::Kafka(KafkaCode(58)), needle)
+    }
+
+    /// [`SecureCluster::assert_fails_fast`] with another error code (`_SSL` for certificates).
+    pub fn assert_fails_fast_with(&self, cfg: rafka_core::Config, code: Code, needle: &str) {
         let t = self.topic("auth-bad");
         let p = Producer::new(cfg).unwrap();
         let t0 = Instant::now();
@@ -103,10 +108,10 @@ impl SecureCluster {
         // code check below tells the authentication error from a timeout; this bound only keeps a
         // slow failure from passing. (10 s was exceeded once on a busy CI-sized machine: 10.2 s.)
         assert!(t0.elapsed() < Duration::from_secs(18), "failed after {:?}: {err}", t0.elapsed());
-        assert_eq!(err.code(), Code::Kafka(KafkaCode(58)), "{err}");
+        assert_eq!(err.code(), code, "{err}");
         assert!(err.message().contains(needle), "{err}");
         let again = p.send(&ProducerRecord::new(&t).partition(0).value(b"x")).err().expect("send after the failure is refused");
-        assert_eq!(again.code(), Code::Kafka(KafkaCode(58)), "{again}");
+        assert_eq!(again.code(), code, "{again}");
     }
 }
 
@@ -165,4 +170,9 @@ pub fn assert_logs_hold_no_secret(secrets: &[&str]) {
             panic!("a secret reached the log: {l}");
         }
     }
+}
+
+/// The log lines captured so far (see [`capture_debug_logs`]), as `LEVEL target: message`.
+pub fn captured_logs() -> Vec<String> {
+    LOGS.0.lock().unwrap().clone()
 }

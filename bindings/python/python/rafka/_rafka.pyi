@@ -15,6 +15,8 @@ class KafkaError:
     # Code constants: Kafka's names, librdkafka's aliases, rafka's local codes (negative).
     _DESTROY: int
     _TRANSPORT: int
+    _RESOLVE: int
+    _SSL: int
     _MSG_TIMED_OUT: int
     _UNKNOWN_PARTITION: int
     _UNKNOWN_TOPIC: int

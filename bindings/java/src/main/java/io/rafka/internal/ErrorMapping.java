@@ -4,6 +4,7 @@ import org.apache.kafka.clients.producer.BufferExhaustedException;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.errors.NetworkException;
+import org.apache.kafka.common.errors.SslAuthenticationException;
 import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.errors.TimeoutException;
 import org.apache.kafka.common.protocol.Errors;
@@ -28,6 +29,8 @@ public final class ErrorMapping {
     static final int STATE = -172;
     static final int DESTROY = -197;
     static final int TRANSPORT = -195;
+    static final int RESOLVE = -193;
+    static final int SSL = -181;
     static final int PURGE_QUEUE = -152;
     static final int FATAL = -150;
     static final int MSG_SIZE_TOO_LARGE = -130;
@@ -51,8 +54,11 @@ public final class ErrorMapping {
                 return new RecordTooLargeException(message);
             case INVALID_CONFIG:
                 return new ConfigException(message);
-            case TRANSPORT:
+            case TRANSPORT: // a connection failed (the message names why: docs/troubleshooting.md)
+            case RESOLVE: // a host name does not resolve
                 return new NetworkException(message);
+            case SSL: // a TLS handshake failed (a certificate)
+                return new SslAuthenticationException(message);
             case STATE: // the producer is closed
                 return new IllegalStateException("Cannot perform operation after producer has been closed (" + message + ")");
             case INVALID_ARG:
