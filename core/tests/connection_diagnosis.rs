@@ -1,15 +1,16 @@
 //! Misconfigured connections fail within seconds with an error that names the cause (issue 26).
 //!
 //! One real broker (`scripts/kafka up --security sasl_ssl`, state dir `$TMPDIR/rafka-diag`,
-//! stopped at exit) with a listener per misconfiguration, all on ports 33100-33199:
-//! - 33100 PLAINTEXT (tools, and a TLS or SASL client pointed at the wrong port);
-//! - 33102 SASL_SSL, advertised as localhost, SCRAM-SHA-512 not enabled;
-//! - 33103 SSL that requires a client certificate;
-//! - 33104 PLAINTEXT advertised as 127.0.0.1:33199, where nothing listens;
-//! - 33105 SSL with an expired certificate (its own CA, made here with openssl).
+//! stopped at exit) with a listener per misconfiguration, all on ports 23100-23199 (below the
+//! ephemeral range, 32768 and up, where an outgoing connection may hold a port for a while):
+//! - 23100 PLAINTEXT (tools, and a TLS or SASL client pointed at the wrong port);
+//! - 23102 SASL_SSL, advertised as localhost, SCRAM-SHA-512 not enabled;
+//! - 23103 SSL that requires a client certificate;
+//! - 23104 PLAINTEXT advertised as 127.0.0.1:23199, where nothing listens;
+//! - 23105 SSL with an expired certificate (its own CA, made here with openssl).
 //!
-//! Plus, without a broker: a closed port (33198), an HTTP server (33110), a stand-in for a broker
-//! older than Kafka 2.1 (33111, answering ApiVersions only), a name under
+//! Plus, without a broker: a closed port (23198), an HTTP server (23110), a stand-in for a broker
+//! older than Kafka 2.1 (23111, answering ApiVersions only), a name under
 //! `.invalid`. Each test asserts the error's code, that its message names the cause and the
 //! setting, and that it came within 5 s of the call (the issue's bound; `max.block.ms` is 20 s).
 
@@ -24,13 +25,13 @@ use common::secure::*;
 use rafka_core::protocol::error_codes::KafkaCode;
 use rafka_core::{Code, LocalCode, Producer, ProducerRecord};
 
-const PLAIN: &str = "127.0.0.1:33100";
-const SASL_SSL: &str = "localhost:33102";
-const MTLS: &str = "localhost:33103";
-const ADVERTISES_NOTHING: &str = "127.0.0.1:33104";
-const EXPIRED: &str = "localhost:33105";
-const CLOSED_PORT: &str = "127.0.0.1:33198";
-const HTTP_PORT: u16 = 33110;
+const PLAIN: &str = "127.0.0.1:23100";
+const SASL_SSL: &str = "localhost:23102";
+const MTLS: &str = "localhost:23103";
+const ADVERTISES_NOTHING: &str = "127.0.0.1:23104";
+const EXPIRED: &str = "localhost:23105";
+const CLOSED_PORT: &str = "127.0.0.1:23198";
+const HTTP_PORT: u16 = 23110;
 
 /// The issue's bound on how long a misconfigured call may take to fail.
 const FAST: Duration = Duration::from_secs(5);
@@ -69,9 +70,9 @@ fn cluster() -> &'static SecureCluster {
         let tls = std::env::temp_dir().join("rafka-diag").join("tls");
         let expired = expired_dir();
         let settings = [
-            "controller.quorum.voters=1@127.0.0.1:33101".to_string(),
-            format!("listeners=PLAINTEXT://{PLAIN},CONTROLLER://127.0.0.1:33101,SECURE://127.0.0.1:33102,MTLS://127.0.0.1:33103,ADV://{ADVERTISES_NOTHING},EXPIRED://127.0.0.1:33105"),
-            format!("advertised.listeners=PLAINTEXT://{PLAIN},SECURE://{SASL_SSL},MTLS://{MTLS},ADV://127.0.0.1:33199,EXPIRED://{EXPIRED}"),
+            "controller.quorum.voters=1@127.0.0.1:23101".to_string(),
+            format!("listeners=PLAINTEXT://{PLAIN},CONTROLLER://127.0.0.1:23101,SECURE://127.0.0.1:23102,MTLS://127.0.0.1:23103,ADV://{ADVERTISES_NOTHING},EXPIRED://127.0.0.1:23105"),
+            format!("advertised.listeners=PLAINTEXT://{PLAIN},SECURE://{SASL_SSL},MTLS://{MTLS},ADV://127.0.0.1:23199,EXPIRED://{EXPIRED}"),
             "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SECURE:SASL_SSL,MTLS:SSL,ADV:PLAINTEXT,EXPIRED:SSL".into(),
             "listener.name.secure.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,OAUTHBEARER".into(),
             "listener.name.mtls.ssl.keystore.type=PEM".into(),
@@ -87,7 +88,7 @@ fn cluster() -> &'static SecureCluster {
             extra.push("--set");
             extra.push(s.as_str());
         }
-        SecureCluster::start("rafka-diag", "33100", "sasl_ssl", &extra)
+        SecureCluster::start("rafka-diag", "23100", "sasl_ssl", &extra)
     })
 }
 
@@ -124,7 +125,7 @@ fn a_tls_client_at_a_plaintext_listener_is_told_to_use_plaintext() {
 #[test]
 fn a_plaintext_client_at_a_tls_listener_is_told_to_use_ssl() {
     cluster();
-    fails_fast("127.0.0.1:33102", &[], "t", false, local(LocalCode::Transport), &["is a TLS listener", "security.protocol=SSL"]);
+    fails_fast("127.0.0.1:23102", &[], "t", false, local(LocalCode::Transport), &["is a TLS listener", "security.protocol=SSL"]);
 }
 
 #[test]
@@ -151,7 +152,7 @@ fn a_mechanism_the_broker_does_not_enable_is_named_with_those_it_does() {
 fn wrong_credentials_fail_fast_as_an_authentication_error() {
     let c = cluster();
     let s = [("security.protocol", "SASL_SSL"), ("ssl.ca.location", &c.pem("ca.pem")), ("sasl.mechanism", "PLAIN"), ("sasl.username", "alice"), ("sasl.password", "diag-wrong-pw-577")];
-    let m = fails_fast(SASL_SSL, &s, "t", false, Code::Kafka(KafkaCode(58)), &["PLAIN authentication with localhost:33102 failed", "sasl.password"]);
+    let m = fails_fast(SASL_SSL, &s, "t", false, Code::Kafka(KafkaCode(58)), &["PLAIN authentication with localhost:23102 failed", "sasl.password"]);
     assert!(!m.contains("diag-wrong-pw-577"), "{m}");
 }
 
@@ -166,7 +167,7 @@ fn an_untrusted_ca_is_named_with_the_certificate_subject() {
 fn a_host_name_mismatch_names_the_names_the_certificate_holds() {
     let c = cluster();
     let s = [("security.protocol", "SASL_SSL"), ("ssl.ca.location", &c.pem("ca.pem")), ("sasl.mechanism", "PLAIN"), ("sasl.username", "alice"), ("sasl.password", "alice-secret")];
-    fails_fast("127.0.0.1:33102", &s, "t", false, local(LocalCode::Ssl), &["not valid for the name 127.0.0.1", "localhost", "CN=localhost"]);
+    fails_fast("127.0.0.1:23102", &s, "t", false, local(LocalCode::Ssl), &["not valid for the name 127.0.0.1", "localhost", "CN=localhost"]);
 }
 
 #[test]
@@ -186,7 +187,7 @@ fn a_listener_requiring_a_client_certificate_says_so() {
 fn an_advertised_listener_nobody_can_reach_is_named_and_bootstrap_said_to_work() {
     let c = cluster();
     let t = c.topic("diag-adv");
-    fails_fast(ADVERTISES_NOTHING, &[], &t, true, local(LocalCode::Transport), &["bootstrap 127.0.0.1:33104 answered", "127.0.0.1:33199 (node 1)", "advertised.listeners"]);
+    fails_fast(ADVERTISES_NOTHING, &[], &t, true, local(LocalCode::Transport), &["bootstrap 127.0.0.1:23104 answered", "127.0.0.1:23199 (node 1)", "advertised.listeners"]);
 }
 
 #[test]
@@ -205,7 +206,7 @@ fn an_http_server_on_the_port_is_not_kafka() {
 
 #[test]
 fn a_closed_port_says_nothing_listens() {
-    fails_fast(CLOSED_PORT, &[], "t", false, local(LocalCode::Transport), &["nothing listens on 127.0.0.1:33198", "bootstrap.servers"]);
+    fails_fast(CLOSED_PORT, &[], "t", false, local(LocalCode::Transport), &["nothing listens on 127.0.0.1:23198", "bootstrap.servers"]);
 }
 
 #[test]
@@ -215,7 +216,7 @@ fn metadata_on_a_closed_port_fails_fast_too() {
     let e = p.metadata(None, Duration::from_secs(20)).expect_err("nothing listens");
     assert!(t0.elapsed() < FAST, "{:?}: {e}", t0.elapsed());
     assert_eq!(e.code(), local(LocalCode::Transport), "{e}");
-    assert!(e.message().contains("nothing listens on 127.0.0.1:33198"), "{e}");
+    assert!(e.message().contains("nothing listens on 127.0.0.1:23198"), "{e}");
 }
 
 #[test]
@@ -262,21 +263,21 @@ fn old_broker(port: u16) {
 
 #[test]
 fn a_broker_too_old_is_named_with_its_version_ranges_and_ours() {
-    old_broker(33111);
-    fails_fast("127.0.0.1:33111", &[], "t", false, Code::Kafka(KafkaCode(35)), &["is too old for rafka", "Produce 0..2 and Metadata 0..1", "rafka needs Produce 3..12"]);
+    old_broker(23111);
+    fails_fast("127.0.0.1:23111", &[], "t", false, Code::Kafka(KafkaCode(35)), &["is too old for rafka", "Produce 0..2 and Metadata 0..1", "rafka needs Produce 3..12"]);
 }
 
 #[test]
 fn identical_connect_failures_are_logged_once_at_warn_then_only_counted() {
     capture_debug_logs();
-    let p = Producer::new(secure_config("127.0.0.1:33197", &[("reconnect.backoff.ms", "20"), ("reconnect.backoff.max.ms", "100")])).unwrap();
+    let p = Producer::new(secure_config("127.0.0.1:23197", &[("reconnect.backoff.ms", "20"), ("reconnect.backoff.max.ms", "100")])).unwrap();
     // Calls that want metadata keep the I/O thread trying (each fails fast with the diagnosis).
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_secs(2) {
         let _ = p.metadata(None, Duration::from_secs(1));
     }
     drop(p);
-    let lines: Vec<String> = captured_logs().into_iter().filter(|l| l.contains("nothing listens on 127.0.0.1:33197")).collect();
+    let lines: Vec<String> = captured_logs().into_iter().filter(|l| l.contains("nothing listens on 127.0.0.1:23197")).collect();
     let first = lines.iter().filter(|l| l.starts_with("WARN") && !l.contains("(repeated")).count();
     let summaries = lines.iter().filter(|l| l.starts_with("WARN") && l.contains("(repeated")).count();
     let debugs = lines.iter().filter(|l| l.starts_with("DEBUG")).count();
