@@ -202,8 +202,9 @@ impl IoThread {
             Job::End { commit: false } => Step::Drain,
         };
         if let Job::End { commit: false } = job {
-            // Abort: what is not sent yet never will be.
+            // Abort: what is not sent yet never will be, parked records included.
             self.absorb_activations();
+            self.fail_parked(&Error::local(LocalCode::PurgedQueue, "the transaction was aborted while the record waited for its topic's metadata"));
             let err = Arc::new(Error::local(LocalCode::PurgedQueue, "the transaction was aborted before the record was sent"));
             for id in self.parts.tracked.clone() {
                 let ps = self.parts.get_mut(id);

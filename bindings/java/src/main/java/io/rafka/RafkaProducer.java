@@ -189,7 +189,7 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
                     RafkaNative.send(address, topicBytes(topic), partition, timestamp, key, value, headerArray(headers), future);
                 } catch (NativeException e) {
                     RuntimeException refused = transactions.sendRefusal(e, topic, partition, address);
-                    RuntimeException mapped = refused != null ? refused : ErrorMapping.toException(e);
+                    RuntimeException mapped = refused != null ? refused : ErrorMapping.forWait(e);
                     if (mapped instanceof ApiException) {
                         if (refused == null) {
                             transactions.sendRefused(mapped, address);
@@ -370,7 +370,7 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
         try {
             return call.apply(address);
         } catch (NativeException e) {
-            throw ErrorMapping.toException(e);
+            throw ErrorMapping.forWait(e);
         } finally {
             handle.release();
             Reference.reachabilityFence(this);

@@ -71,4 +71,18 @@ public final class ErrorMapping {
     public static RuntimeException toException(NativeException e) {
         return toException(e.code(), e.getMessage());
     }
+
+    /**
+     * For a call that waited on the cluster ({@code send()} for metadata, {@code partitionsFor},
+     * {@code flush}, the transactional calls) and ended early because rafka recognised why no
+     * broker can be reached: KafkaProducer's exception for such a wait, {@link TimeoutException},
+     * so that code written for it keeps working, carrying rafka's diagnosis (docs/troubleshooting.md)
+     * and thrown within seconds rather than after {@code max.block.ms}.
+     */
+    public static RuntimeException forWait(NativeException e) {
+        if (e.code() == TRANSPORT || e.code() == RESOLVE) {
+            return new TimeoutException(e.getMessage());
+        }
+        return toException(e);
+    }
 }

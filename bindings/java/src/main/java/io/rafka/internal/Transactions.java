@@ -137,7 +137,7 @@ public final class Transactions {
             }
             return new IllegalStateException("TransactionalId " + transactionalId + ": Invalid transition attempted from state " + stateName(state) + " to state " + target);
         }
-        return ErrorMapping.toException(e);
+        return ErrorMapping.forWait(e);
     }
 
     /**
