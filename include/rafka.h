@@ -315,6 +315,11 @@ typedef struct rafka_iovec_t {
 #define RAFKA_RESP_ERR_MESSAGE_TOO_LARGE 10
 
 /*
+ librdkafka's name for the same code (`RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE`).
+ */
+#define RAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE 10
+
+/*
  Kafka: the topic or partition does not exist.
  */
 #define RAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART 3
