@@ -182,6 +182,37 @@ typedef void (*rafka_log_cb_t)(int32_t level,
 typedef void (*rafka_oauthbearer_token_cb_t)(struct rafka_oauthbearer_token_t *token, void *opaque);
 
 /*
+ A partitioner: returns the partition, in `0..partition_cnt`, for a record of `topic`
+ (NUL-terminated) with this key (`key` NULL and `keylen` 0 when the record has none).
+ `opaque` is the configuration's global opaque (`rafka_conf_set_opaque()`). A value out of
+ range fails the record with RAFKA_RESP_ERR__UNKNOWN_PARTITION ("the application's partitioner
+ chose partition ..."): from `rafka_produce()` when the topic's partitions are known, else in
+ its delivery report.
+
+ Called only for records produced with RAFKA_PARTITION_UA, on the thread that calls
+ `rafka_produce()`, or on the producer's I/O thread for records produced before their topic's
+ partitions were known; so from several threads at once. It must be thread-safe, quick (it
+ delays every record of the producer behind it) and must not call back into the producer.
+ The pointers are valid only during the call.
+ */
+typedef int32_t (*rafka_partitioner_cb_t)(const char *topic,
+                                          const void *key,
+                                          size_t keylen,
+                                          int32_t partition_cnt,
+                                          void *opaque);
+
+/*
+ An interceptor hook. `record` describes the record (the delivery report's type; see
+ `rafka_conf_interceptor_add_on_send()` and `..._on_acknowledgement()` for what each field holds
+ when); it and everything it points to are valid only during the call. `ic_opaque` is the
+ pointer given when the hook was added. The return value is ignored (as librdkafka does); a
+ hook must not call back into the producer.
+ */
+typedef rafka_resp_err_t (*rafka_interceptor_cb_t)(struct rafka_producer_t *producer,
+                                                   const struct rafka_delivery_report_t *record,
+                                                   void *ic_opaque);
+
+/*
  One record header. `name` is a NUL-terminated UTF-8 string; `value` may be NULL (a null header).
  */
 typedef struct rafka_header_t {
@@ -294,6 +325,11 @@ typedef struct rafka_iovec_t {
 #define RAFKA_RESP_ERR_MESSAGE_TOO_LARGE 10
 
 /*
+ librdkafka's name for the same code (`RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE`).
+ */
+#define RAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE 10
+
+/*
  Kafka: the topic or partition does not exist.
  */
 #define RAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART 3
@@ -378,6 +414,56 @@ rafka_resp_err_t rafka_conf_set_oauthbearer_token_cb(struct rafka_conf_t *conf,
                                                      rafka_oauthbearer_token_cb_t token_cb);
 
 /*
+ Sets the partitioner (see `rafka_partitioner_cb_t`) for records produced with
+ RAFKA_PARTITION_UA, instead of the `partitioner` setting; NULL removes it. It gets the
+ configuration's global opaque. `rafka_msg_partitioner_murmur2()` and its siblings are
+ librdkafka's built-in partitioners in this shape. Returns RAFKA_RESP_ERR__INVALID_ARG when
+ `conf` is NULL.
+
+ # Safety
+ `conf` must be NULL or a live configuration.
+ */
+rafka_resp_err_t rafka_conf_set_partitioner_cb(struct rafka_conf_t *conf,
+                                               rafka_partitioner_cb_t partitioner_cb);
+
+/*
+ Adds an on_send interceptor named `ic_name` (NUL-terminated; copied): `on_send` runs in
+ `rafka_produce()` / `rafka_produce_iov()` on the calling thread, once the arguments were checked
+ and before the record is queued, with the record as given: `err` 0, `errstr` NULL, `partition`
+ as passed (RAFKA_PARTITION_UA when the partitioner will choose), `offset` -1, `timestamp` as
+ passed (0: now), `latency_us` 0. It cannot change or drop the record. Hooks run in the order
+ added; several may be added under different names. `ic_opaque` is passed to `on_send` and is
+ never dereferenced or freed by the library. Returns RAFKA_RESP_ERR__INVALID_ARG for a NULL
+ argument or a name already used by another on_send interceptor of `conf`.
+
+ # Safety
+ `conf` NULL or live; `ic_name` NULL or NUL-terminated.
+ */
+rafka_resp_err_t rafka_conf_interceptor_add_on_send(struct rafka_conf_t *conf,
+                                                    const char *ic_name,
+                                                    rafka_interceptor_cb_t on_send,
+                                                    void *ic_opaque);
+
+/*
+ Adds an on_acknowledgement interceptor named `ic_name` (NUL-terminated; copied):
+ `on_acknowledgement` runs once for every record's outcome, just before its delivery report
+ callback and on the same thread (whoever serves reports: `rafka_poll()` / `rafka_flush()`, or
+ the delivery thread), with the report's fields; it also runs for records whose delivery
+ report is withheld (`delivery.report.only.error=true`) and, on the calling thread, for a
+ record that `rafka_produce()` refused after the on_send hooks saw it (then `err` is the code
+ returned, `errstr` its message, `offset` -1). So every on_send call is matched by exactly one
+ on_acknowledgement call. Order, `ic_opaque` and the result as for
+ `rafka_conf_interceptor_add_on_send()`.
+
+ # Safety
+ `conf` NULL or live; `ic_name` NULL or NUL-terminated.
+ */
+rafka_resp_err_t rafka_conf_interceptor_add_on_acknowledgement(struct rafka_conf_t *conf,
+                                                               const char *ic_name,
+                                                               rafka_interceptor_cb_t on_acknowledgement,
+                                                               void *ic_opaque);
+
+/*
  Sets the application's global opaque, passed to every callback. The library never
  dereferences or frees it: the caller owns what it points to and keeps it alive while the
  producer lives.
@@ -395,6 +481,105 @@ rafka_resp_err_t rafka_conf_set_opaque(struct rafka_conf_t *conf, void *opaque);
  `conf` must be NULL or a live configuration, not used again afterwards.
  */
 void rafka_conf_free(struct rafka_conf_t *conf);
+
+/*
+ librdkafka's `murmur2` partitioner (the Java client's placement of a key): a NULL key
+ hashes like an empty one.
+ In the shape of `rafka_partitioner_cb_t` (`topic` and `opaque` unused), so it can be set as the
+ partitioner or called from one; -1 when `partition_cnt` is not positive.
+
+ # Safety
+ `key` NULL or valid for `keylen` bytes.
+ */
+int32_t rafka_msg_partitioner_murmur2(const char *topic,
+                                      const void *key,
+                                      size_t keylen,
+                                      int32_t partition_cnt,
+                                      void *opaque);
+
+/*
+ librdkafka's `murmur2_random`: murmur2 of the key; a NULL key gets a random partition.
+ In the shape of `rafka_partitioner_cb_t` (`topic` and `opaque` unused), so it can be set as the
+ partitioner or called from one; -1 when `partition_cnt` is not positive.
+
+ # Safety
+ `key` NULL or valid for `keylen` bytes.
+ */
+int32_t rafka_msg_partitioner_murmur2_random(const char *topic,
+                                             const void *key,
+                                             size_t keylen,
+                                             int32_t partition_cnt,
+                                             void *opaque);
+
+/*
+ librdkafka's `consistent`: CRC-32 of the key; NULL and empty keys go to one partition.
+ In the shape of `rafka_partitioner_cb_t` (`topic` and `opaque` unused), so it can be set as the
+ partitioner or called from one; -1 when `partition_cnt` is not positive.
+
+ # Safety
+ `key` NULL or valid for `keylen` bytes.
+ */
+int32_t rafka_msg_partitioner_consistent(const char *topic,
+                                         const void *key,
+                                         size_t keylen,
+                                         int32_t partition_cnt,
+                                         void *opaque);
+
+/*
+ librdkafka's `consistent_random`: CRC-32 of the key; NULL and empty keys random.
+ In the shape of `rafka_partitioner_cb_t` (`topic` and `opaque` unused), so it can be set as the
+ partitioner or called from one; -1 when `partition_cnt` is not positive.
+
+ # Safety
+ `key` NULL or valid for `keylen` bytes.
+ */
+int32_t rafka_msg_partitioner_consistent_random(const char *topic,
+                                                const void *key,
+                                                size_t keylen,
+                                                int32_t partition_cnt,
+                                                void *opaque);
+
+/*
+ librdkafka's `fnv1a` (Sarama's hash partitioner): a NULL key hashes like an empty one.
+ In the shape of `rafka_partitioner_cb_t` (`topic` and `opaque` unused), so it can be set as the
+ partitioner or called from one; -1 when `partition_cnt` is not positive.
+
+ # Safety
+ `key` NULL or valid for `keylen` bytes.
+ */
+int32_t rafka_msg_partitioner_fnv1a(const char *topic,
+                                    const void *key,
+                                    size_t keylen,
+                                    int32_t partition_cnt,
+                                    void *opaque);
+
+/*
+ librdkafka's `fnv1a_random`: FNV-1a of the key; a NULL key gets a random partition.
+ In the shape of `rafka_partitioner_cb_t` (`topic` and `opaque` unused), so it can be set as the
+ partitioner or called from one; -1 when `partition_cnt` is not positive.
+
+ # Safety
+ `key` NULL or valid for `keylen` bytes.
+ */
+int32_t rafka_msg_partitioner_fnv1a_random(const char *topic,
+                                           const void *key,
+                                           size_t keylen,
+                                           int32_t partition_cnt,
+                                           void *opaque);
+
+/*
+ librdkafka's `random`: a random partition whatever the key.
+ In the shape of `rafka_partitioner_cb_t` (`topic` and `opaque` unused), so it can be set as the
+ partitioner or called from one; -1 when `partition_cnt` is not positive.
+
+ # Safety
+ `key` NULL or valid for `keylen` bytes.
+ */
+int32_t rafka_msg_partitioner_random(const char *topic,
+                                     const void *key,
+                                     size_t keylen,
+                                     int32_t partition_cnt,
+                                     void *opaque);
 
 /*
  The name of an error code, e.g. "_QUEUE_FULL" or "NOT_LEADER_OR_FOLLOWER".

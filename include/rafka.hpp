@@ -1,6 +1,6 @@
 // rafka.hpp: a header-only C++17 wrapper over the C API in rafka.h.
 //
-// RAII handles; configuration from a map; send() with a std::function delivery callback (carried
+// RAII handles; configuration from a map; an optional Partitioner (std::function); send() with a std::function delivery callback (carried
 // as the per-message opaque and freed in the trampoline) or returning a std::future; exceptions by
 // default plus non-throwing overloads taking std::nothrow.
 //
@@ -119,29 +119,34 @@ using DeliveryCallback = std::function<void(const DeliveryReport &)>;
 
 enum class DeliveryThread { Poll, Background };
 
+/// A custom partitioner: the partition, in 0..partition_count-1, for a record of `topic` with
+/// `key` (nullopt when it has none). Called from rafka_produce()'s thread or the producer's I/O
+/// thread, possibly from several at once: it must be thread-safe and quick. A value out of range,
+/// or an exception, fails the record with RAFKA_RESP_ERR__UNKNOWN_PARTITION.
+using Partitioner = std::function<int32_t(std::string_view topic, std::optional<std::string_view> key, int32_t partition_count)>;
+
 class Producer {
 public:
     /// Throws rafka::Error when a setting is unknown or invalid or the producer cannot be built.
     explicit Producer(const std::map<std::string, std::string> &config, DeliveryThread mode = DeliveryThread::Poll) {
-        std::unique_ptr<rafka_conf_t, ConfDeleter> conf(rafka_conf_new());
-        char err[512] = "";
-        if (!conf) throw Error(RAFKA_RESP_ERR__INTERNAL, "rafka_conf_new failed");
-        for (const auto &kv : config) {
-            if (rafka_conf_set(conf.get(), kv.first.c_str(), kv.second.c_str(), err, sizeof err) != RAFKA_CONF_OK)
-                throw Error(RAFKA_RESP_ERR__INVALID_CONFIG, err);
-        }
-        if (rafka_conf_set(conf.get(), "delivery.report.mode", mode == DeliveryThread::Background ? "thread" : "poll",
-                           err, sizeof err) != RAFKA_CONF_OK)
-            throw Error(RAFKA_RESP_ERR__INVALID_CONFIG, err);
-        rafka_conf_set_dr_cb(conf.get(), &Producer::trampoline);
-        rafka_producer_t *p = rafka_producer_new(conf.get(), err, sizeof err);
-        if (!p) throw Error(RAFKA_RESP_ERR__INVALID_CONFIG, err);
-        conf.release();  // the producer owns it now
-        handle_.reset(p);
+        init(config, mode);
+    }
+
+    /// A producer whose records without a partition go where `partitioner` says (instead of the
+    /// `partitioner` setting).
+    Producer(const std::map<std::string, std::string> &config, Partitioner partitioner,
+             DeliveryThread mode = DeliveryThread::Poll)
+        : partitioner_(std::make_unique<Partitioner>(std::move(partitioner))) {
+        init(config, mode);
     }
 
     Producer(Producer &&) noexcept = default;
-    Producer &operator=(Producer &&) noexcept = default;
+    Producer &operator=(Producer &&other) noexcept {
+        handle_.reset();  // the old producer closes while its partitioner still lives
+        partitioner_ = std::move(other.partitioner_);
+        handle_ = std::move(other.handle_);
+        return *this;
+    }
     ~Producer() = default;  // closes (waiting for pending reports) and frees
 
     /// Sends a record; `callback` runs once with its report. Throws rafka::Error if not accepted
@@ -252,6 +257,40 @@ private:
         void operator()(rafka_consumer_group_metadata_t *g) const noexcept { rafka_consumer_group_metadata_destroy(g); }
     };
 
+    void init(const std::map<std::string, std::string> &config, DeliveryThread mode) {
+        std::unique_ptr<rafka_conf_t, ConfDeleter> conf(rafka_conf_new());
+        char err[512] = "";
+        if (!conf) throw Error(RAFKA_RESP_ERR__INTERNAL, "rafka_conf_new failed");
+        for (const auto &kv : config) {
+            if (rafka_conf_set(conf.get(), kv.first.c_str(), kv.second.c_str(), err, sizeof err) != RAFKA_CONF_OK)
+                throw Error(RAFKA_RESP_ERR__INVALID_CONFIG, err);
+        }
+        if (rafka_conf_set(conf.get(), "delivery.report.mode", mode == DeliveryThread::Background ? "thread" : "poll",
+                           err, sizeof err) != RAFKA_CONF_OK)
+            throw Error(RAFKA_RESP_ERR__INVALID_CONFIG, err);
+        rafka_conf_set_dr_cb(conf.get(), &Producer::trampoline);
+        if (partitioner_) {
+            // The conf opaque carries the partitioner, which outlives the handle (declared first).
+            rafka_conf_set_opaque(conf.get(), partitioner_.get());
+            rafka_conf_set_partitioner_cb(conf.get(), &Producer::partition_trampoline);
+        }
+        rafka_producer_t *p = rafka_producer_new(conf.get(), err, sizeof err);
+        if (!p) throw Error(RAFKA_RESP_ERR__INVALID_CONFIG, err);
+        conf.release();  // the producer owns it now
+        handle_.reset(p);
+    }
+
+    static int32_t partition_trampoline(const char *topic, const void *key, size_t keylen, int32_t partition_count,
+                                        void *opaque) noexcept {
+        try {
+            std::optional<std::string_view> k;
+            if (key) k = std::string_view(static_cast<const char *>(key), keylen);
+            return (*static_cast<Partitioner *>(opaque))(topic, k, partition_count);
+        } catch (...) {
+            return -1;  // an exception must not cross into the library: the record fails
+        }
+    }
+
     static void check(const ErrorPtr &e) {
         if (e) throw TxnError(e.get());
     }
@@ -287,6 +326,7 @@ private:
         }
     }
 
+    std::unique_ptr<Partitioner> partitioner_;  // before handle_: destroyed after it
     std::unique_ptr<rafka_producer_t, ProducerDeleter> handle_;
 };
 

@@ -64,6 +64,9 @@ pub(crate) struct Deliverer {
     /// `queue.buffering.max.messages`: one unit per record not yet reported; None: no limit.
     pub records: Option<MemoryPool>,
     handler: Option<DeliveryHandler>,
+    /// [`ProducerBuilder::on_acknowledgement`](crate::ProducerBuilder::on_acknowledgement): sees
+    /// every record's report first, whatever its completion and `delivery.report.only.error`.
+    on_ack: Option<DeliveryHandler>,
     /// `delivery.report.only.error`, and who is told of the withheld reports.
     only_error: bool,
     suppressed: Option<SuppressedHandler>,
@@ -81,6 +84,7 @@ impl Deliverer {
         memory: Arc<MemoryPool>,
         records: Option<MemoryPool>,
         handler: Option<DeliveryHandler>,
+        on_ack: Option<DeliveryHandler>,
         only_error: Option<Option<SuppressedHandler>>,
         rx: crossbeam_channel::Receiver<DeliveryJob>,
     ) -> Self {
@@ -88,6 +92,7 @@ impl Deliverer {
             memory,
             records,
             handler,
+            on_ack,
             only_error: only_error.is_some(),
             suppressed: only_error.flatten(),
             outstanding: AtomicUsize::new(0),
@@ -125,6 +130,12 @@ impl Deliverer {
                 body: rec.body(),
             };
             released += rec.mem_size();
+            if let Some(a) = &self.on_ack {
+                let o = if let Completion::Opaque(o) = &completion { *o } else { 0 };
+                if catch_unwind(AssertUnwindSafe(|| a(&d, o))).is_err() {
+                    log::error!("an on_acknowledgement hook panicked (record to {}-{}); the producer goes on", d.topic, d.partition);
+                }
+            }
             if self.only_error && error.is_none() {
                 match completion {
                     Completion::Future(slot) => slot.complete(d.to_result()),

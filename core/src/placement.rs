@@ -52,7 +52,12 @@ pub(crate) fn choose_partition(
         if cfg.partitioner_adaptive { Some(&load) } else { None },
     );
     if p >= n {
-        return Err(Error::local(LocalCode::UnknownPartition, format!("the partitioner chose partition {p} of topic {} which has {n}", topic.name)));
+        // A custom partitioner (a C callback's int32_t, say) may answer a negative number.
+        let (who, p) = match custom {
+            Some(_) => ("the application's partitioner", p as i32 as i64),
+            None => ("the partitioner", p as i64),
+        };
+        return Err(Error::local(LocalCode::UnknownPartition, format!("{who} chose partition {p} of topic {}, which has {n} partitions", topic.name)));
     }
     Ok(p)
 }

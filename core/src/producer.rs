@@ -64,6 +64,7 @@ pub fn current_producer_id() -> Option<u64> {
 pub struct ProducerBuilder {
     config: Config,
     handler: Option<DeliveryHandler>,
+    on_ack: Option<DeliveryHandler>,
     partitioner: Option<Arc<dyn Partitioner>>,
     mode: DeliveryMode,
     token_provider: Option<crate::config::TokenProvider>,
@@ -73,7 +74,7 @@ pub struct ProducerBuilder {
 
 impl ProducerBuilder {
     pub fn new(config: Config) -> Self {
-        ProducerBuilder { config, handler: None, partitioner: None, mode: DeliveryMode::Thread, token_provider: None, suppressed: None, queue_until_metadata: false }
+        ProducerBuilder { config, handler: None, on_ack: None, partitioner: None, mode: DeliveryMode::Thread, token_provider: None, suppressed: None, queue_until_metadata: false }
     }
 
     /// librdkafka's semantics for a topic whose metadata is not known yet: sends never wait for
@@ -91,6 +92,16 @@ impl ProducerBuilder {
     /// A handler for every record sent with `send_with_opaque` (or with no per-record completion).
     pub fn delivery_handler(mut self, h: impl Fn(&Delivery<'_>, usize) + Send + Sync + 'static) -> Self {
         self.handler = Some(Arc::new(h));
+        self
+    }
+
+    /// A hook that sees every record's report before its completion runs (its callback, future
+    /// or delivery handler), on the same thread, whatever `delivery.report.only.error` says:
+    /// for interceptors (librdkafka's `on_acknowledgement`, Java's `onAcknowledgement`). The
+    /// second argument is the record's opaque (`send_with_opaque`), 0 for other sends. It must
+    /// be quick: it delays every report after it. A panic in it is caught and logged.
+    pub fn on_acknowledgement(mut self, f: impl Fn(&Delivery<'_>, usize) + Send + Sync + 'static) -> Self {
+        self.on_ack = Some(Arc::new(f));
         self
     }
 
@@ -132,7 +143,7 @@ impl ProducerBuilder {
         let (tx, rx) = crossbeam_channel::unbounded::<DeliveryJob>();
         let records = (config.queue_buffering_max_messages > 0).then(|| MemoryPool::new(config.queue_buffering_max_messages));
         let only_error = config.delivery_report_only_error.then_some(self.suppressed);
-        let deliverer = Arc::new(Deliverer::new(memory.clone(), records, self.handler, only_error, rx));
+        let deliverer = Arc::new(Deliverer::new(memory.clone(), records, self.handler, self.on_ack, only_error, rx));
         let log_level = config.log_level;
         let inner = Arc::new(Inner {
             config,

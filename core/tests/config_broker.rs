@@ -1,6 +1,7 @@
 //! Configuration keys whose effect shows in delivery, against the real broker (docs/configuration.md):
 //! `queue.buffering.max.messages`, `delivery.report.only.error`, `message.timeout.ms` below the
-//! request timeout, the `fnv1a` partitioner, `sticky.partitioning.linger.ms`.
+//! request timeout, the `fnv1a` partitioner, `sticky.partitioning.linger.ms`; and the builder's
+//! `on_acknowledgement` hook (interceptors), which sees reports `delivery.report.only.error` withholds.
 
 mod common;
 
@@ -152,4 +153,40 @@ fn sticky_partitioning_linger_moves_keyless_records_on_after_that_long() {
     assert!(same > 0);
     std::thread::sleep(Duration::from_millis(400));
     assert_ne!(send(), first, "a new sticky partition after sticky.partitioning.linger.ms");
+}
+
+#[test]
+fn on_acknowledgement_sees_every_record_even_those_delivery_report_only_error_withholds() {
+    let topic = unique_topic("onack");
+    create_topic(&topic, 1);
+    // (opaque, failed, offset) per acknowledgement. (That the hook runs just before each report
+    // is shown by the C API's interceptor test, tests/c/test_capi.c.)
+    let acks = Arc::new(Mutex::new(Vec::new()));
+    let completed = Arc::new(AtomicUsize::new(0));
+    let a2 = acks.clone();
+    let p = Producer::builder(config(&[("delivery.report.only.error", "true"), ("linger.ms", "0")]))
+        .delivery_handler({
+            let c = completed.clone();
+            move |_, _| {
+                c.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+        .on_acknowledgement(move |d, o| a2.lock().unwrap().push((o, d.error.is_some(), d.offset)))
+        .build()
+        .unwrap();
+    p.send_with_opaque(&ProducerRecord::new(&topic).value(b"a"), 7, true).unwrap();
+    let cb_ran = Arc::new(AtomicUsize::new(0));
+    let c3 = cb_ran.clone();
+    p.send_with_callback(&ProducerRecord::new(&topic).value(b"b"), move |_| {
+        c3.fetch_add(1, Ordering::SeqCst);
+    })
+    .unwrap();
+    p.send(&ProducerRecord::new(&topic).value(b"c")).unwrap().wait_timeout(Duration::from_secs(30)).unwrap();
+    p.flush(Duration::from_secs(30)).unwrap();
+    let acks = acks.lock().unwrap().clone();
+    // Successful records: no report under delivery.report.only.error, and still acknowledged;
+    // the opaque for send_with_opaque, 0 for the others.
+    assert_eq!(acks, vec![(7, false, 0), (0, false, 1), (0, false, 2)]);
+    assert_eq!(completed.load(Ordering::SeqCst), 0);
+    assert_eq!(cb_ran.load(Ordering::SeqCst), 0, "no callback for a success under delivery.report.only.error");
 }

@@ -5,8 +5,10 @@ use std::ffi::{c_char, c_void};
 use rafka_core::{Config, ConfigError, DeliveryMode};
 
 use crate::error::{rafka_resp_err_t, RAFKA_RESP_ERR__INTERNAL};
+use crate::interceptor::{rafka_interceptor_cb_t, Interceptors};
 use crate::log_sink::rafka_log_cb_t;
 use crate::oauthbearer::rafka_oauthbearer_token_cb_t;
+use crate::partitioner::rafka_partitioner_cb_t;
 use crate::ptr::{guard, guard_result, try_mut, try_ref, try_str, write_errstr};
 use crate::report::rafka_dr_cb_t;
 
@@ -18,6 +20,8 @@ pub struct rafka_conf_t {
     pub(crate) dr_cb: rafka_dr_cb_t,
     pub(crate) log_cb: rafka_log_cb_t,
     pub(crate) token_cb: rafka_oauthbearer_token_cb_t,
+    pub(crate) partitioner_cb: rafka_partitioner_cb_t,
+    pub(crate) interceptors: Interceptors,
     pub(crate) opaque: usize,
 }
 
@@ -50,6 +54,8 @@ pub extern "C" fn rafka_conf_new() -> *mut rafka_conf_t {
             dr_cb: None,
             log_cb: None,
             token_cb: None,
+            partitioner_cb: None,
+            interceptors: Interceptors::default(),
             opaque: 0,
         }))
     })
@@ -188,6 +194,72 @@ pub unsafe extern "C" fn rafka_conf_set_oauthbearer_token_cb(
     guard_result(RAFKA_RESP_ERR__INTERNAL, || {
         try_mut(conf, "conf")?.token_cb = token_cb;
         Ok(0)
+    })
+}
+
+/// Sets the partitioner (see `rafka_partitioner_cb_t`) for records produced with
+/// RAFKA_PARTITION_UA, instead of the `partitioner` setting; NULL removes it. It gets the
+/// configuration's global opaque. `rafka_msg_partitioner_murmur2()` and its siblings are
+/// librdkafka's built-in partitioners in this shape. Returns RAFKA_RESP_ERR__INVALID_ARG when
+/// `conf` is NULL.
+///
+/// # Safety
+/// `conf` must be NULL or a live configuration.
+#[no_mangle]
+pub unsafe extern "C" fn rafka_conf_set_partitioner_cb(
+    conf: *mut rafka_conf_t,
+    partitioner_cb: rafka_partitioner_cb_t,
+) -> rafka_resp_err_t {
+    guard_result(RAFKA_RESP_ERR__INTERNAL, || {
+        try_mut(conf, "conf")?.partitioner_cb = partitioner_cb;
+        Ok(0)
+    })
+}
+
+/// Adds an on_send interceptor named `ic_name` (NUL-terminated; copied): `on_send` runs in
+/// `rafka_produce()` / `rafka_produce_iov()` on the calling thread, once the arguments were checked
+/// and before the record is queued, with the record as given: `err` 0, `errstr` NULL, `partition`
+/// as passed (RAFKA_PARTITION_UA when the partitioner will choose), `offset` -1, `timestamp` as
+/// passed (0: now), `latency_us` 0. It cannot change or drop the record. Hooks run in the order
+/// added; several may be added under different names. `ic_opaque` is passed to `on_send` and is
+/// never dereferenced or freed by the library. Returns RAFKA_RESP_ERR__INVALID_ARG for a NULL
+/// argument or a name already used by another on_send interceptor of `conf`.
+///
+/// # Safety
+/// `conf` NULL or live; `ic_name` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn rafka_conf_interceptor_add_on_send(
+    conf: *mut rafka_conf_t,
+    ic_name: *const c_char,
+    on_send: rafka_interceptor_cb_t,
+    ic_opaque: *mut c_void,
+) -> rafka_resp_err_t {
+    guard_result(RAFKA_RESP_ERR__INTERNAL, || {
+        try_mut(conf, "conf")?.interceptors.add(true, ic_name, on_send, ic_opaque)
+    })
+}
+
+/// Adds an on_acknowledgement interceptor named `ic_name` (NUL-terminated; copied):
+/// `on_acknowledgement` runs once for every record's outcome, just before its delivery report
+/// callback and on the same thread (whoever serves reports: `rafka_poll()` / `rafka_flush()`, or
+/// the delivery thread), with the report's fields; it also runs for records whose delivery
+/// report is withheld (`delivery.report.only.error=true`) and, on the calling thread, for a
+/// record that `rafka_produce()` refused after the on_send hooks saw it (then `err` is the code
+/// returned, `errstr` its message, `offset` -1). So every on_send call is matched by exactly one
+/// on_acknowledgement call. Order, `ic_opaque` and the result as for
+/// `rafka_conf_interceptor_add_on_send()`.
+///
+/// # Safety
+/// `conf` NULL or live; `ic_name` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn rafka_conf_interceptor_add_on_acknowledgement(
+    conf: *mut rafka_conf_t,
+    ic_name: *const c_char,
+    on_acknowledgement: rafka_interceptor_cb_t,
+    ic_opaque: *mut c_void,
+) -> rafka_resp_err_t {
+    guard_result(RAFKA_RESP_ERR__INTERNAL, || {
+        try_mut(conf, "conf")?.interceptors.add(false, ic_name, on_acknowledgement, ic_opaque)
     })
 }
 

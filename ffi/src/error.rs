@@ -54,6 +54,8 @@ pub const RAFKA_RESP_ERR__INVALID_CONFIG: rafka_resp_err_t = -131;
 pub const RAFKA_RESP_ERR__INTERNAL: rafka_resp_err_t = -132;
 /// Kafka: the record is larger than the broker or topic accepts.
 pub const RAFKA_RESP_ERR_MESSAGE_TOO_LARGE: rafka_resp_err_t = 10;
+/// librdkafka's name for the same code (`RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE`).
+pub const RAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE: rafka_resp_err_t = 10;
 /// Kafka: the topic or partition does not exist.
 pub const RAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART: rafka_resp_err_t = 3;
 

@@ -7,10 +7,14 @@ use std::sync::Arc;
 
 use rafka_core::Producer;
 
+use crate::interceptor::Interceptors;
+
 /// A producer. Created by `rafka_producer_new()`, freed by `rafka_producer_free()`.
 pub struct rafka_producer_t {
     pub(crate) producer: Producer,
     /// This handle's own address, which delivery callbacks receive: set once the handle is
     /// boxed, NULL again once it is freed (see `report::Reporter`).
     pub(crate) this: Arc<AtomicPtr<rafka_producer_t>>,
+    /// The configuration's interceptors (`interceptor.rs`): on_send runs in `rafka_produce()`.
+    pub(crate) interceptors: Arc<Interceptors>,
 }

@@ -2,16 +2,18 @@
 //! restated: `conf.rs` (`rafka_conf_t`), `error.rs` (`rafka_resp_err_t`), `last_error.rs` (the
 //! per-thread error message), `oauthbearer.rs` (`rafka_oauthbearer_token_t`), `log_sink.rs`
 //! (`rafka_log_cb_t`), `handle.rs` (`rafka_producer_t`, whose functions are in `producer.rs`),
-//! `report.rs` (`rafka_delivery_report_t`, `rafka_dr_cb_t`) and `produce.rs` (`rafka_header_t`,
-//! `rafka_iovec_t`, the produce flags). The transactional calls are in `transaction.rs`, with
+//! `report.rs` (`rafka_delivery_report_t`, `rafka_dr_cb_t`), `produce.rs` (`rafka_header_t`,
+//! `rafka_iovec_t`, the produce flags), `partitioner.rs` (`rafka_partitioner_cb_t` and the
+//! built-in partitioners) and `interceptor.rs` (`rafka_interceptor_cb_t`). The transactional calls are in `transaction.rs`, with
 //! their types: `error_object.rs` (`rafka_error_t`), `topic_partition.rs`
 //! (`rafka_topic_partition_list_t`) and `group_metadata.rs` (`rafka_consumer_group_metadata_t`).
 //! `ptr.rs` holds the panic boundary and the pointer checks
 //! every entry point goes through.
 //!
 //! Imports run one way: `ptr` <- `error` <- `last_error` <- `handle` <- `report`, `log_sink`,
-//! `oauthbearer` <- `conf` <- `produce` <- `producer` <- `error_object`, `topic_partition`,
-//! `group_metadata` <- `transaction`. The `mod` lines below are in the order
+//! `oauthbearer`, `partitioner`, `interceptor` <- `conf` <- `produce` <- `producer` <- `error_object`, `topic_partition`,
+//! `group_metadata` <- `transaction` (one exception: the handle holds the producer's
+//! `interceptor::Interceptors`, whose hooks are given the handle). The `mod` lines below are in the order
 //! cbindgen writes the functions into `include/rafka.h` (see `ffi/cbindgen.toml`): moving one
 //! moves declarations in the header.
 #![allow(non_camel_case_types)]
@@ -19,6 +21,8 @@
 #![allow(clippy::manual_c_str_literals)] // c"" literals need Rust 1.77; the workspace supports 1.75
 
 pub mod conf;
+pub mod partitioner;
+pub mod interceptor;
 pub mod error;
 pub mod oauthbearer;
 pub mod log_sink;

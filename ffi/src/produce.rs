@@ -3,13 +3,14 @@
 //! entry points themselves are the producer handle's (`producer.rs`).
 
 use std::cell::RefCell;
-use std::ffi::{c_char, c_void};
+use std::ffi::{c_char, c_void, CStr};
 
 use rafka_core::ProducerRecord;
 
 use crate::error::rafka_resp_err_t;
 use crate::handle::rafka_producer_t;
-use crate::last_error::{err, invalid};
+use crate::interceptor::Sending;
+use crate::last_error::{err, invalid, rafka_last_error_message};
 use crate::ptr::{as_bytes, try_ref, try_slice, try_str};
 
 /// One record header. `name` is a NUL-terminated UTF-8 string; `value` may be NULL (a null header).
@@ -88,6 +89,7 @@ pub(crate) unsafe fn produce_parts(
     msg_opaque: *mut c_void,
 ) -> Result<rafka_resp_err_t, rafka_resp_err_t> {
     let p = try_ref(producer, "producer")?;
+    let topic_c = topic;
     let topic = try_str(topic, "topic")?;
     if flags & !(RAFKA_MSG_F_FREE | RAFKA_MSG_F_COPY | RAFKA_MSG_F_BLOCK) != 0 {
         return Err(invalid("unknown bits in flags"));
@@ -115,11 +117,29 @@ pub(crate) unsafe fn produce_parts(
         headers: hs,
         timestamp: (timestamp > 0).then_some(timestamp),
     };
+    let ic = &p.interceptors;
+    let sending = (ic.has_on_send() || ic.has_on_ack()).then(|| Sending {
+        topic: CStr::from_ptr(topic_c),
+        partition,
+        key: record.key,
+        value,
+        timestamp,
+        msg_opaque,
+    });
+    if let Some(s) = &sending {
+        ic.on_send(producer, &s.report(0, std::ptr::null()));
+    }
     match p
         .producer
         .send_with_opaque(&record, msg_opaque as usize, flags & RAFKA_MSG_F_BLOCK != 0)
     {
         Ok(()) => Ok(0),
-        Err(e) => Err(err(&e)),
+        Err(e) => {
+            let code = err(&e);
+            if let Some(s) = &sending {
+                ic.on_ack(producer, &s.report(code, rafka_last_error_message()));
+            }
+            Err(code)
+        }
     }
 }

@@ -19,6 +19,7 @@ use crate::error::*;
 use crate::handle::rafka_producer_t;
 use crate::last_error::{err, invalid};
 use crate::log_sink;
+use crate::partitioner::CPartitioner;
 use crate::produce::{gathered, produce_parts, rafka_header_t, rafka_iovec_t, RAFKA_MSG_F_FREE};
 use crate::ptr::{as_bytes, guard, guard_result, try_ref, write_errstr};
 use crate::report::Reporter;
@@ -60,6 +61,13 @@ pub unsafe extern "C" fn rafka_producer_new(
             // librdkafka's semantics: rafka_produce() to a topic not known yet queues the record.
             .queue_until_metadata(true)
             .delivery_handler(move |d, o| reporter.report(d, o));
+        if let Some(cb) = c.partitioner_cb {
+            builder = builder.partitioner(CPartitioner { cb, opaque: c.opaque });
+        }
+        let interceptors = Arc::new(c.interceptors.clone());
+        if interceptors.has_on_ack() {
+            builder = builder.on_acknowledgement(interceptors.clone().engine_hook(this.clone()));
+        }
         if let Some(cb) = c.token_cb {
             builder = builder.oauthbearer_token_provider(crate::oauthbearer::provider(cb, c.opaque));
         }
@@ -74,6 +82,7 @@ pub unsafe extern "C" fn rafka_producer_new(
         let handle = Box::into_raw(Box::new(rafka_producer_t {
             producer,
             this: this.clone(),
+            interceptors,
         }));
         this.store(handle, Ordering::Release);
         if c.log_cb.is_some() {

@@ -64,33 +64,34 @@ pub(crate) struct Reporter {
 impl Reporter {
     pub(crate) fn report(&self, d: &Delivery<'_>, msg_opaque: usize) {
         let Some(cb) = self.dr_cb else { return };
-        let errstr = d
-            .error
-            .map(|e| CString::new(e.to_string().replace('\0', "")).unwrap_or_default());
-        let (key, value) = d.key_value();
-        let report = rafka_delivery_report_t {
-            err: d.error.map_or(0, code_of),
-            errstr: errstr.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
-            topic: d.topic_c.as_ptr(),
-            partition: d.partition,
-            offset: d.offset,
-            timestamp: d.timestamp,
-            key: key.map_or(std::ptr::null(), |k| k.as_ptr().cast()),
-            key_len: key.map_or(0, |k| k.len()),
-            value: value.map_or(std::ptr::null(), |v| v.as_ptr().cast()),
-            value_len: value.map_or(0, |v| v.len()),
-            msg_opaque: msg_opaque as *mut c_void,
-            possibly_persisted: d.error.is_some_and(|e| e.possibly_persisted()) as i32,
-            latency_us: d.latency_us.min(i64::MAX as u64) as i64,
-        };
-        // SAFETY: the callback was given by the application for exactly this signature; the report
-        // and its strings live until it returns.
-        unsafe {
-            cb(
-                self.handle.load(Ordering::Acquire),
-                &report,
-                self.opaque as *mut c_void,
-            )
-        };
+        with_report(d, msg_opaque, |report| {
+            // SAFETY: the callback was given by the application for exactly this signature; the
+            // report and its strings live until it returns.
+            unsafe { cb(self.handle.load(Ordering::Acquire), report, self.opaque as *mut c_void) };
+        });
     }
+}
+
+/// Calls `f` with the C report of `d` (valid during the call).
+pub(crate) fn with_report(d: &Delivery<'_>, msg_opaque: usize, f: impl FnOnce(&rafka_delivery_report_t)) {
+    let errstr = d
+        .error
+        .map(|e| CString::new(e.to_string().replace('\0', "")).unwrap_or_default());
+    let (key, value) = d.key_value();
+    let report = rafka_delivery_report_t {
+        err: d.error.map_or(0, code_of),
+        errstr: errstr.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+        topic: d.topic_c.as_ptr(),
+        partition: d.partition,
+        offset: d.offset,
+        timestamp: d.timestamp,
+        key: key.map_or(std::ptr::null(), |k| k.as_ptr().cast()),
+        key_len: key.map_or(0, |k| k.len()),
+        value: value.map_or(std::ptr::null(), |v| v.as_ptr().cast()),
+        value_len: value.map_or(0, |v| v.len()),
+        msg_opaque: msg_opaque as *mut c_void,
+        possibly_persisted: d.error.is_some_and(|e| e.possibly_persisted()) as i32,
+        latency_us: d.latency_us.min(i64::MAX as u64) as i64,
+    };
+    f(&report);
 }

@@ -534,6 +534,242 @@ static void test_debug_config_sends_debug_lines_to_the_log_callback(void) {
     pthread_mutex_destroy(&st.lock);
 }
 
+/* ---- extension points: partitioner and interceptors ----------------------------------------- */
+
+struct partitioner_calls {
+    pthread_mutex_t lock;
+    int calls, wrong_args;
+    char topic[128];
+};
+static struct partitioner_calls part_calls;
+
+/* Keys "k<D>..." go to partition D (which may not exist); key "neg" to -1. The conf opaque is the
+ * report bookkeeping, which it checks it is given. */
+static int32_t digit_partitioner(const char *topic, const void *key, size_t keylen, int32_t partition_cnt,
+                                 void *opaque) {
+    const char *k = key;
+    int32_t p;
+    pthread_mutex_lock(&part_calls.lock);
+    part_calls.calls++;
+    if (opaque == NULL || strcmp(topic, part_calls.topic) != 0 || partition_cnt != 4 || key == NULL)
+        part_calls.wrong_args++;
+    pthread_mutex_unlock(&part_calls.lock);
+    if (keylen == 3 && memcmp(k, "neg", 3) == 0) return -1;
+    p = keylen >= 2 ? k[1] - '0' : 0;
+    return p;
+}
+
+/* Each consumed line has the partition its key names ("k<P>..."): returns how many do not. */
+static int lines_off_their_key_partition(const char *out) {
+    int wrong = 0;
+    const char *line = out;
+    while ((line = strstr(line, "{\"partition\":")) != NULL) {
+        int part = atoi(line + 13);
+        const char *key = strstr(line, "\"key\":\"k");
+        const char *next = strchr(line + 1, '\n');
+        if (!key || (next && key > next) || key[8] - '0' != part) wrong++;
+        line += 13;
+    }
+    return wrong;
+}
+
+static void test_partitioner_cb_places_records_where_it_says(void) {
+    char topic[128], key[16], *out;
+    struct reports st;
+    rafka_conf_t *c = base_conf();
+    rafka_producer_t *p;
+    int i, calls;
+    make_topic(topic, sizeof topic, "partitioner", 4);
+    memset(&part_calls, 0, sizeof part_calls);
+    pthread_mutex_init(&part_calls.lock, NULL);
+    strcpy(part_calls.topic, topic);
+    CHECK_EQ(rafka_conf_set_partitioner_cb(c, digit_partitioner), RAFKA_RESP_ERR_NO_ERROR);
+    p = new_producer(c, &st);
+    /* Before the topic's partitions are known the record is queued; the partitioner then runs on
+     * the I/O thread and an answer out of range fails the record in its report. */
+    CHECK_EQ(rafka_produce(p, topic, RAFKA_PARTITION_UA, 0, "k7", 2, "v7", 2, NULL, 0, 0, NULL), 0);
+    CHECK_EQ(rafka_flush(p, 30000), RAFKA_RESP_ERR_NO_ERROR);
+    CHECK_EQ(st.failed, 1);
+    CHECK_EQ(st.last_err, RAFKA_RESP_ERR__UNKNOWN_PARTITION);
+    for (i = 0; i < 12; i++) {
+        snprintf(key, sizeof key, "k%d-%d", i % 4, i);
+        CHECK_EQ(rafka_produce(p, topic, RAFKA_PARTITION_UA, RAFKA_MSG_F_BLOCK, key, strlen(key), "v", 1, NULL, 0, 0,
+                               NULL),
+                 0);
+    }
+    /* An explicit partition bypasses the partitioner. */
+    CHECK_EQ(rafka_produce(p, topic, 3, 0, "k3-explicit", 11, "v", 1, NULL, 0, 0, NULL), 0);
+    /* Once the partitions are known, an answer out of range fails rafka_produce() itself. */
+    CHECK_EQ(rafka_produce(p, topic, RAFKA_PARTITION_UA, 0, "k4", 2, "v", 1, NULL, 0, 0, NULL),
+             RAFKA_RESP_ERR__UNKNOWN_PARTITION);
+    CHECK(strstr(rafka_last_error_message(), "application's partitioner chose partition 4") != NULL);
+    CHECK_EQ(rafka_produce(p, topic, RAFKA_PARTITION_UA, 0, "neg", 3, "v", 1, NULL, 0, 0, NULL),
+             RAFKA_RESP_ERR__UNKNOWN_PARTITION);
+    CHECK(strstr(rafka_last_error_message(), "chose partition -1") != NULL);
+    CHECK_EQ(rafka_flush(p, 30000), RAFKA_RESP_ERR_NO_ERROR);
+    CHECK_EQ(st.ok, 13);
+    pthread_mutex_lock(&part_calls.lock);
+    calls = part_calls.calls;
+    CHECK_EQ(part_calls.wrong_args, 0);
+    pthread_mutex_unlock(&part_calls.lock);
+    CHECK_EQ(calls, 1 + 12 + 2);
+    rafka_producer_free(p);
+    pthread_mutex_destroy(&st.lock);
+    pthread_mutex_destroy(&part_calls.lock);
+
+    out = consume(topic, 13);
+    CHECK_EQ(count_lines(out), 13);
+    CHECK_EQ(lines_off_their_key_partition(out), 0);
+    free(out);
+}
+
+static void test_builtin_partitioners_match_librdkafkas_placement(void) {
+    int i, seen_other = 0;
+    /* murmur2 as the Java client: toPositive(murmur2("user-1")) % 7 == 3; a NULL key hashes as "". */
+    CHECK_EQ(rafka_msg_partitioner_murmur2("t", "user-1", 6, 7, NULL), 1404122828 % 7);
+    CHECK_EQ(rafka_msg_partitioner_murmur2("t", NULL, 0, 7, NULL), 275646681 % 7);
+    CHECK_EQ(rafka_msg_partitioner_murmur2_random("t", "user-1", 6, 7, NULL), 1404122828 % 7);
+    /* fnv1a("kafka") == 0x0d33c4e1 (librdkafka's rdfnv1a.c unit test) */
+    CHECK_EQ(rafka_msg_partitioner_fnv1a("t", "kafka", 5, 7, NULL), 0x0d33c4e1 % 7);
+    CHECK_EQ(rafka_msg_partitioner_fnv1a_random("t", "kafka", 5, 7, NULL), 0x0d33c4e1 % 7);
+    /* consistent: CRC-32; a NULL key goes where an empty one does */
+    CHECK_EQ(rafka_msg_partitioner_consistent("t", NULL, 0, 7, NULL),
+             rafka_msg_partitioner_consistent("t", "", 0, 7, NULL));
+    CHECK_EQ(rafka_msg_partitioner_consistent("t", "kafka", 5, 7, NULL),
+             rafka_msg_partitioner_consistent_random("t", "kafka", 5, 7, NULL));
+    for (i = 0; i < 200; i++) {
+        int32_t r = rafka_msg_partitioner_random("t", "same", 4, 7, NULL);
+        CHECK(r >= 0 && r < 7);
+        seen_other |= r != rafka_msg_partitioner_random("t", "same", 4, 7, NULL);
+    }
+    CHECK(seen_other);
+    CHECK_EQ(rafka_msg_partitioner_murmur2("t", "k", 1, 0, NULL), -1);
+}
+
+/* Interceptors: what each hook saw, in order. */
+struct ic_log {
+    pthread_mutex_t lock;
+    char seq[512]; /* one letter per event: S(end), A(ck), R(eport) */
+    int sends, acks, ack_errors, acks_with_partition, bad_opaque;
+    long long ack_opaque_sum;
+};
+static struct ic_log ic;
+
+static void ic_event(char what) {
+    size_t n = strlen(ic.seq);
+    if (n + 1 < sizeof ic.seq) ic.seq[n] = what;
+}
+
+static rafka_resp_err_t ic_on_send(rafka_producer_t *p, const rafka_delivery_report_t *r, void *ic_opaque) {
+    (void)p;
+    pthread_mutex_lock(&ic.lock);
+    ic.sends++;
+    ic_event('S');
+    if (ic_opaque != &ic || r->err != 0 || r->offset != -1 || r->key == NULL || r->value == NULL) ic.bad_opaque++;
+    pthread_mutex_unlock(&ic.lock);
+    return RAFKA_RESP_ERR_NO_ERROR;
+}
+
+static rafka_resp_err_t ic_on_ack(rafka_producer_t *p, const rafka_delivery_report_t *r, void *ic_opaque) {
+    (void)p;
+    pthread_mutex_lock(&ic.lock);
+    ic.acks++;
+    ic_event('A');
+    if (ic_opaque != &ic) ic.bad_opaque++;
+    if (r->err) ic.ack_errors++;
+    if (r->err == 0 && r->partition >= 0 && r->offset >= 0) ic.acks_with_partition++;
+    ic.ack_opaque_sum += (long long)(intptr_t)r->msg_opaque;
+    pthread_mutex_unlock(&ic.lock);
+    return RAFKA_RESP_ERR_NO_ERROR;
+}
+
+static void ic_dr_cb(rafka_producer_t *p, const rafka_delivery_report_t *r, void *opaque) {
+    pthread_mutex_lock(&ic.lock);
+    ic_event('R');
+    pthread_mutex_unlock(&ic.lock);
+    dr_cb(p, r, opaque);
+}
+
+static void test_interceptors_see_each_send_and_each_outcome_before_the_report(void) {
+    char topic[128], err[128], *out;
+    struct reports st;
+    rafka_conf_t *c = base_conf();
+    rafka_producer_t *p;
+    int i;
+    make_topic(topic, sizeof topic, "interceptors", 2);
+    memset(&ic, 0, sizeof ic);
+    pthread_mutex_init(&ic.lock, NULL);
+    CHECK_EQ(rafka_conf_interceptor_add_on_send(c, "audit", ic_on_send, &ic), 0);
+    CHECK_EQ(rafka_conf_interceptor_add_on_acknowledgement(c, "audit", ic_on_ack, &ic), 0);
+    /* the same name twice for one hook is refused, as librdkafka does */
+    CHECK_EQ(rafka_conf_interceptor_add_on_send(c, "audit", ic_on_send, &ic), RAFKA_RESP_ERR__INVALID_ARG);
+    CHECK_EQ(rafka_conf_interceptor_add_on_send(c, NULL, ic_on_send, &ic), RAFKA_RESP_ERR__INVALID_ARG);
+    CHECK_EQ(rafka_conf_interceptor_add_on_acknowledgement(c, "x", NULL, &ic), RAFKA_RESP_ERR__INVALID_ARG);
+    p = new_producer(c, &st);
+    rafka_producer_free(p);
+    pthread_mutex_destroy(&st.lock);
+
+    /* Poll mode: nothing acknowledged before the application serves reports; each ack right
+     * before its report. */
+    c = base_conf();
+    CHECK_EQ(rafka_conf_interceptor_add_on_send(c, "audit", ic_on_send, &ic), 0);
+    CHECK_EQ(rafka_conf_interceptor_add_on_acknowledgement(c, "audit", ic_on_ack, &ic), 0);
+    rafka_conf_set_dr_cb(c, ic_dr_cb);
+    rafka_conf_set_opaque(c, &st);
+    memset(&st, 0, sizeof st);
+    pthread_mutex_init(&st.lock, NULL);
+    st.key_value_ok = 1;
+    memset(ic.seq, 0, sizeof ic.seq);
+    ic.sends = ic.acks = 0;
+    p = rafka_producer_new(c, err, sizeof err);
+    CHECK(p != NULL);
+    for (i = 1; i <= 5; i++) {
+        char key[16], val[16];
+        snprintf(key, sizeof key, "k%d", i);
+        snprintf(val, sizeof val, "v%d", i);
+        CHECK_EQ(rafka_produce(p, topic, RAFKA_PARTITION_UA, RAFKA_MSG_F_BLOCK, key, strlen(key), val, strlen(val),
+                               NULL, 0, 0, (void *)(intptr_t)i),
+                 0);
+    }
+    CHECK_EQ(ic.sends, 5);
+    CHECK_EQ(rafka_flush(p, 30000), 0);
+    /* a record refused by rafka_produce() after on_send saw it is acknowledged with the error */
+    CHECK_EQ(rafka_produce(p, topic, 9, 0, "k6", 2, "v6", 2, NULL, 0, 0, (void *)(intptr_t)6),
+             RAFKA_RESP_ERR__UNKNOWN_PARTITION);
+    pthread_mutex_lock(&ic.lock);
+    CHECK_EQ(strcmp(ic.seq, "SSSSSARARARARARSA"), 0);
+    if (strcmp(ic.seq, "SSSSSARARARARARSA") != 0) fprintf(stderr, "sequence: %s\n", ic.seq);
+    CHECK_EQ(ic.sends, 6);
+    CHECK_EQ(ic.acks, 6);
+    CHECK_EQ(ic.ack_errors, 1);
+    CHECK_EQ(ic.acks_with_partition, 5);
+    CHECK_EQ(ic.ack_opaque_sum, 21);
+    CHECK_EQ(ic.bad_opaque, 0);
+    pthread_mutex_unlock(&ic.lock);
+    CHECK_EQ(st.ok, 5);
+    rafka_producer_free(p);
+    pthread_mutex_destroy(&st.lock);
+
+    /* delivery.report.only.error: successes get no report, but each still its acknowledgement */
+    c = base_conf();
+    CHECK_EQ(rafka_conf_set(c, "delivery.report.only.error", "true", err, sizeof err), RAFKA_CONF_OK);
+    CHECK_EQ(rafka_conf_interceptor_add_on_acknowledgement(c, "audit", ic_on_ack, &ic), 0);
+    memset(ic.seq, 0, sizeof ic.seq);
+    ic.acks = 0;
+    p = new_producer(c, &st);
+    for (i = 0; i < 3; i++) CHECK_EQ(rafka_produce(p, topic, 0, RAFKA_MSG_F_BLOCK, "k0", 2, "v0", 2, NULL, 0, 0, NULL), 0);
+    CHECK_EQ(rafka_flush(p, 30000), 0);
+    CHECK_EQ(st.count, 0);
+    CHECK_EQ(ic.acks, 3);
+    rafka_producer_free(p);
+    pthread_mutex_destroy(&st.lock);
+    pthread_mutex_destroy(&ic.lock);
+
+    out = consume(topic, 8);
+    CHECK_EQ(count_lines(out), 8);
+    free(out);
+}
+
 /* ---- transactions ----------------------------------------------------------------------------- */
 
 #define TXN_TIMEOUT_MS 30000
@@ -822,6 +1058,9 @@ static const struct test tests[] = {
     {"purge", test_purge_fails_queued_records_with_purge_queue},
     {"missing_topic_queues", test_produce_to_a_missing_topic_queues_and_reports_unknown_topic},
     {"debug_log_lines", test_debug_config_sends_debug_lines_to_the_log_callback},
+    {"partitioner_cb", test_partitioner_cb_places_records_where_it_says},
+    {"builtin_partitioners", test_builtin_partitioners_match_librdkafkas_placement},
+    {"interceptors", test_interceptors_see_each_send_and_each_outcome_before_the_report},
     {"txn_visibility", test_txn_committed_visible_to_read_committed_aborted_only_to_read_uncommitted},
     {"txn_fencing", test_txn_second_producer_with_same_id_fences_the_first},
     {"txn_send_offsets", test_txn_send_offsets_commits_group_offsets_only_with_the_transaction},

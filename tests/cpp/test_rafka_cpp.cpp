@@ -102,6 +102,49 @@ TEST(Producer, CallbackSendDeliversEveryRecordWithHeadersReadBackByKafka) {
     EXPECT_NE(out.find("nullh"), std::string::npos) << out;
 }
 
+TEST(Producer, PartitionerPlacesRecordsWhereItSaysReadBackByKafka) {
+    auto topic = make_topic("partitioner", 3);
+    std::atomic<int> calls{0};
+    // The key's last digit names the partition; "bad" gets 7, which the topic does not have.
+    rafka::Producer p(conf(), [&](std::string_view t, std::optional<std::string_view> key, int32_t n) -> int32_t {
+        calls++;
+        if (t != topic || n != 3 || !key) return -1;
+        if (*key == "bad") return 7;
+        return key->back() - '0';
+    });
+    std::atomic<int> ok{0}, wrong_partition{0}, failed{0};
+    for (int i = 0; i < 9; i++) {
+        rafka::Record r;
+        r.topic = topic;
+        r.key = "key" + std::to_string(i % 3);
+        r.value = "v";
+        int want = i % 3;
+        p.send(r, [&, want](const rafka::DeliveryReport &d) {
+            if (!d.ok()) failed++;
+            else if (d.metadata.partition != want) wrong_partition++;
+            else ok++;
+        });
+    }
+    p.flush(30000);
+    EXPECT_EQ(ok.load(), 9);
+    EXPECT_EQ(wrong_partition.load(), 0);
+    EXPECT_EQ(failed.load(), 0);
+    rafka::Record bad;
+    bad.topic = topic;
+    bad.key = "bad";
+    try {
+        p.send(bad, [](const rafka::DeliveryReport &) {});
+        FAIL() << "no exception";
+    } catch (const rafka::Error &e) {
+        EXPECT_EQ(e.code(), RAFKA_RESP_ERR__UNKNOWN_PARTITION);
+    }
+    EXPECT_EQ(calls.load(), 10);
+    p.close();
+    auto out = consume(topic, 9);
+    EXPECT_EQ(occurrences(out, "{\"partition\":2,"), 3u) << out;
+    EXPECT_EQ(occurrences(out, "\"key\":\"key2\""), 3u) << out;
+}
+
 TEST(Producer, FutureResolvesWithMetadataOnBackgroundThread) {
     auto topic = make_topic("future", 1);
     rafka::Producer p(conf(), rafka::DeliveryThread::Background);

@@ -441,3 +441,21 @@ def test_delivery_report_only_error_calls_back_for_failures_only_and_frees_the_o
     assert sys.getrefcount(cb) == before, "the withheld reports' callbacks were released"
     assert len(consume(topic, 500)) == 500
     p.close()
+
+
+def test_partitioner_callable_is_refused_saying_why():
+    with pytest.raises(rafka.KafkaException) as e:
+        rafka.Producer({"bootstrap.servers": bootstrap(), "partitioner": lambda key, n: 0})
+    err = e.value.args[0]
+    assert err.code() == rafka.KafkaError._INVALID_CONFIG
+    assert "not a callable" in err.str() and "GIL" in err.str()
+
+
+def test_named_partitioner_murmur2_places_keys_as_librdkafka_does():
+    topic = new_topic(7)
+    p = rafka.Producer({"bootstrap.servers": bootstrap(), "partitioner": "murmur2"})
+    for _ in range(3):
+        p.produce(topic, value=b"v", key=b"user-1")
+    assert p.flush(30) == 0
+    # toPositive(murmur2(b"user-1")) == 1404122828 (Kafka's Utils.murmur2), % 7 == 3
+    assert [r["partition"] for r in consume(topic, 3)] == [1404122828 % 7] * 3

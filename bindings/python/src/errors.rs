@@ -6,21 +6,10 @@ use pyo3::types::PyType;
 use rafka_core::protocol::error_codes::KafkaCode;
 use rafka_core::{Code, LocalCode};
 
+use crate::rdkafka_codes::LIBRDKAFKA_CODES;
+
 // An error with its KafkaError in args[0], as confluent-kafka raises it.
 create_exception!(_rafka, KafkaException, PyException);
-
-/// librdkafka's names for broker codes where Kafka's own name differs; code written for
-/// confluent-kafka compares against these.
-const LIBRDKAFKA_ALIASES: &[(&str, i32)] = &[
-    ("NO_ERROR", 0),
-    ("UNKNOWN", -1),
-    ("INVALID_MSG", 2),
-    ("UNKNOWN_TOPIC_OR_PART", 3),
-    ("INVALID_MSG_SIZE", 4),
-    ("NOT_LEADER_FOR_PARTITION", 6),
-    ("MSG_SIZE_TOO_LARGE", 10),
-    ("TOPIC_EXCEPTION", 17),
-];
 
 /// confluent-kafka's `KafkaError` shape.
 #[pyclass(module = "rafka._rafka", frozen)]
@@ -39,14 +28,19 @@ impl KafkaError {
     #[new]
     #[pyo3(signature = (error, reason=None, fatal=false, retriable=false, txn_requires_abort=false))]
     fn new(error: i32, reason: Option<String>, fatal: bool, retriable: bool, txn_requires_abort: bool) -> Self {
-        let code = Code::from_i32(error);
+        // A code the engine does not know (`_ALL_BROKERS_DOWN`, which rafka never reports, ...) is
+        // named and described as librdkafka does.
+        let code = Code::from_i32(error).filter(|c| match c {
+            Code::Kafka(k) => error == -1 || k.name() != "UNKNOWN",
+            Code::Local(_) => true,
+        });
         KafkaError {
             code: error,
-            name: code.map_or("UNKNOWN", |c| c.name()).to_string(),
+            name: code.map_or_else(|| librdkafka_name(error).unwrap_or("UNKNOWN"), |c| c.name()).to_string(),
             message: reason.unwrap_or_else(|| match code {
                 Some(Code::Local(l)) => l.description().to_string(),
                 Some(Code::Kafka(k)) => k.description().to_string(),
-                None => "unknown error".to_string(),
+                None => librdkafka_name(error).map_or_else(|| "unknown error".to_string(), |n| format!("librdkafka error {n}")),
             }),
             retriable,
             fatal,
@@ -110,13 +104,19 @@ pub fn to_py_err(e: &rafka_core::Error) -> PyErr {
     })
 }
 
-/// The code constants: every Kafka code by Kafka's name, librdkafka's aliases, and rafka's local
-/// codes (`_MSG_TIMED_OUT`, ...) with the numbers rafka reports.
+/// librdkafka's name for a code rafka itself never reports (`_ALL_BROKERS_DOWN`, ...).
+fn librdkafka_name(code: i32) -> Option<&'static str> {
+    LIBRDKAFKA_CODES.iter().find(|(_, c)| *c == code).map(|(n, _)| *n)
+}
+
+/// The code constants: every Kafka code by Kafka's name, every librdkafka code by librdkafka's
+/// name and number (all of confluent-kafka's constants), and rafka's local codes (`_MSG_TIMED_OUT`,
+/// ...) with the numbers rafka reports (librdkafka's where librdkafka has the code).
 pub fn add_constants(ty: &Bound<'_, PyType>) -> PyResult<()> {
     for k in KafkaCode::all() {
         ty.setattr(k.name(), k.0 as i32)?;
     }
-    for (name, code) in LIBRDKAFKA_ALIASES {
+    for (name, code) in LIBRDKAFKA_CODES {
         ty.setattr(*name, *code)?;
     }
     for l in LocalCode::ALL {

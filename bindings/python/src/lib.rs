@@ -19,6 +19,7 @@ mod logbridge;
 mod message;
 mod oauth;
 mod producer;
+mod rdkafka_codes;
 mod record;
 mod transaction;
 

@@ -191,6 +191,9 @@ impl Producer {
                         check_callback(&oauth_cb, py, "oauth_cb")?;
                         continue;
                     }
+                    "partitioner" if v.is_callable() => {
+                        return Err(to_py_err(&rafka_core::Error::local(LocalCode::InvalidConfig, "partitioner takes a name (murmur2_random, consistent_random, fnv1a, ...), not a callable: rafka places records queued before their topic's partitions are known on its I/O thread, which never waits for the GIL (docs/python.md, Partitioning). Pass partition= to produce() to choose the partition in Python")));
+                    }
                     "sasl.oauthbearer.config" => {
                         // The callback's argument (librdkafka passes it to its token callback too).
                         oauth_config = v.str()?.to_string();

@@ -12,20 +12,70 @@ class KafkaException(Exception): ...
 
 @final
 class KafkaError:
-    # Code constants: Kafka's names, librdkafka's aliases, rafka's local codes (negative).
+    # Code constants: Kafka's names, every librdkafka name confluent-kafka has (its numbers), rafka's local codes.
+    _BAD_MSG: int
+    _BAD_COMPRESSION: int
     _DESTROY: int
+    _FAIL: int
     _TRANSPORT: int
+    _CRIT_SYS_RESOURCE: int
     _RESOLVE: int
-    _SSL: int
     _MSG_TIMED_OUT: int
+    _PARTITION_EOF: int
     _UNKNOWN_PARTITION: int
+    _FS: int
     _UNKNOWN_TOPIC: int
+    _ALL_BROKERS_DOWN: int
     _INVALID_ARG: int
     _TIMED_OUT: int
     _QUEUE_FULL: int
+    _ISR_INSUFF: int
+    _NODE_UPDATE: int
+    _SSL: int
+    _WAIT_COORD: int
+    _UNKNOWN_GROUP: int
+    _IN_PROGRESS: int
+    _PREV_IN_PROGRESS: int
+    _EXISTING_SUBSCRIPTION: int
+    _ASSIGN_PARTITIONS: int
+    _REVOKE_PARTITIONS: int
+    _CONFLICT: int
     _STATE: int
+    _UNKNOWN_PROTOCOL: int
+    _NOT_IMPLEMENTED: int
+    _AUTHENTICATION: int
+    _NO_OFFSET: int
+    _OUTDATED: int
+    _TIMED_OUT_QUEUE: int
+    _UNSUPPORTED_FEATURE: int
+    _WAIT_CACHE: int
+    _INTR: int
+    _KEY_SERIALIZATION: int
+    _VALUE_SERIALIZATION: int
+    _KEY_DESERIALIZATION: int
+    _VALUE_DESERIALIZATION: int
+    _PARTIAL: int
+    _READ_ONLY: int
+    _NOENT: int
+    _UNDERFLOW: int
+    _INVALID_TYPE: int
+    _RETRY: int
     _PURGE_QUEUE: int
+    _PURGE_INFLIGHT: int
     _FATAL: int
+    _INCONSISTENT: int
+    _GAPLESS_GUARANTEE: int
+    _MAX_POLL_EXCEEDED: int
+    _UNKNOWN_BROKER: int
+    _NOT_CONFIGURED: int
+    _FENCED: int
+    _APPLICATION: int
+    _ASSIGNMENT_LOST: int
+    _NOOP: int
+    _AUTO_OFFSET_RESET: int
+    _LOG_TRUNCATION: int
+    _INVALID_DIFFERENT_RECORD: int
+    _DESTROY_BROKER: int
     _INTERNAL: int
     _INVALID_CONFIG: int
     _MSG_SIZE_TOO_LARGE: int
@@ -49,6 +99,7 @@ class KafkaError:
     MESSAGE_TOO_LARGE: int
     MSG_SIZE_TOO_LARGE: int
     STALE_CONTROLLER_EPOCH: int
+    STALE_CTRL_EPOCH: int
     OFFSET_METADATA_TOO_LARGE: int
     NETWORK_EXCEPTION: int
     COORDINATOR_LOAD_IN_PROGRESS: int
