@@ -33,6 +33,7 @@ from rafkatools.bench import (ROOT, git_describe, kafka_classpath, machine_meta,
 from rafkatools.cluster import KafkaError, LocalKafka  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "txn-perf"
+NOTES = "## Notes (by hand)"
 CLIENTS = ["rafka", "rafka C API", "java", "librdkafka"]
 PERF_TOOLS = {"rafka", "java"}  # the ones that only end a transaction by time
 
@@ -197,6 +198,10 @@ def report(doc: dict) -> None:
                            "does not hold" + (" (throughput short)" if ratio < need else "") + (" (CPU over half)" if cpu > 0.5 else ""))
                 lines.append(f"- {w}, {c} vs {other}: {ratio:.2f}x the committed records/s (goal {need}x), {cpu:.2f}x the CPU "
                              f"per record ({cpu_net:.2f}x net of start-up; goal <= 0.5x): **{verdict}**.")
+    # A hand-written section (what the figures mean for this commit) survives a rewrite.
+    old = OUT.with_suffix(".md").read_text() if OUT.with_suffix(".md").exists() else ""
+    if NOTES in old:
+        lines += ["", old[old.index(NOTES):].rstrip("\n")]
     write_markdown(OUT.with_suffix(".md"), lines, echo=True)
 
 
