@@ -3,12 +3,20 @@
  *
  * usage: producer_bench --bootstrap B --topic T --records N --size S [--threads T] [--keys K]
  *                       [--warmup W] [--set key=value]...
+ *                       [--transaction-duration-ms D] [--transaction-records R]
  *
  * Payloads (and keys "key-<i % K>", K=0 for none) are made before timing. W warm-up records are
  * sent and flushed first; then T threads send N records between them, serving delivery reports
  * with poll(0) as they go (and poll(10) when the queue is full), and the clock stops after flush.
  * Only acknowledged records are counted. Latency is the library's own send-to-report time
  * (rd_kafka_message_latency / report->latency_us), kept in a log-linear histogram.
+ *
+ * With --transaction-duration-ms or --transaction-records (and --set transactional.id=...), the
+ * producer calls init_transactions and then sends in transactions: one begins before its first
+ * record and commits once it has been open D ms or holds R records (whichever comes first when
+ * both are given; the last one commits at the end), as Kafka's ProducerPerformance does with
+ * --transaction-duration-ms. One thread only; warm-up records go in a transaction of their own.
+ * "transactions" counts the commits, "committed" the records in committed transactions.
  *
  * Prints one JSON line. A setting the library rejects prints {"unavailable": ...} and exits 3. */
 #define _POSIX_C_SOURCE 200809L
@@ -44,6 +52,8 @@ static const char *topic;
 static long records_per_thread, size, nkeys;
 static char *payload;
 static char (*keys)[24];
+static long txn_ms, txn_records; /* 0: not transactional */
+static long commits, committed;
 
 static double now_s(void) {
     struct timespec ts;
@@ -110,6 +120,17 @@ static int produce_one(long i) {
 }
 #define POLL(t) rd_kafka_poll(h, t)
 #define FLUSH() rd_kafka_flush(h, 300000)
+/* A transactional call's error, NULL on success: the message in static storage, error freed. */
+static const char *txn_result(rd_kafka_error_t *e) {
+    static char msg[512];
+    if (!e) return NULL;
+    snprintf(msg, sizeof msg, "%s: %s", rd_kafka_error_name(e), rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    return msg;
+}
+#define TXN_INIT() txn_result(rd_kafka_init_transactions(h, 60000))
+#define TXN_BEGIN() txn_result(rd_kafka_begin_transaction(h))
+#define TXN_COMMIT() txn_result(rd_kafka_commit_transaction(h, 60000))
 #else
 static void dr(rafka_producer_t *p, const rafka_delivery_report_t *r, void *opaque) {
     (void)p;
@@ -126,7 +147,52 @@ static int produce_one(long i) {
 }
 #define POLL(t) rafka_poll(h, t)
 #define FLUSH() rafka_flush(h, 300000)
+static const char *txn_result(rafka_error_t *e) {
+    static char msg[512];
+    if (!e) return NULL;
+    snprintf(msg, sizeof msg, "%s: %s", rafka_error_name(e), rafka_error_string(e));
+    rafka_error_destroy(e);
+    return msg;
+}
+#define TXN_INIT() txn_result(rafka_init_transactions(h, 60000))
+#define TXN_BEGIN() txn_result(rafka_begin_transaction(h))
+#define TXN_COMMIT() txn_result(rafka_commit_transaction(h, 60000))
 #endif
+
+static void txn_failed(const char *call, const char *why) {
+    fprintf(stderr, "%s failed: %s\n", call, why);
+    printf("{\"client\": \"%s\", \"transaction_error\": \"%s: ", CLIENT, call);
+    for (; *why; why++) putchar(*why == '"' || *why == '\\' || (unsigned char)*why < 0x20 ? '\'' : *why);
+    printf("\"}\n");
+    exit(1);
+}
+
+/* The transactional loop: begin, produce, commit every txn_ms / txn_records, commit the rest. */
+static void send_in_transactions(long n) {
+    long i, in_txn = 0;
+    double began = 0;
+    const char *e;
+    for (i = 0; i < n; i++) {
+        if (!in_txn) {
+            if ((e = TXN_BEGIN())) txn_failed("begin_transaction", e);
+            began = now_s();
+        }
+        if (produce_one(i)) report(1, "produce() failed", 0);
+        in_txn++;
+        if ((i & 1023) == 0) POLL(0);
+        if ((txn_records && in_txn >= txn_records) || (txn_ms && (now_s() - began) * 1000.0 >= (double)txn_ms)) {
+            if ((e = TXN_COMMIT())) txn_failed("commit_transaction", e);
+            commits++;
+            committed += in_txn;
+            in_txn = 0;
+        }
+    }
+    if (in_txn) {
+        if ((e = TXN_COMMIT())) txn_failed("commit_transaction", e);
+        commits++;
+        committed += in_txn;
+    }
+}
 
 static void *sender(void *arg) {
     long base = (long)(intptr_t)arg, i;
@@ -161,11 +227,15 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[a], "--keys")) nkeys = atol(argv[a + 1]);
         else if (!strcmp(argv[a], "--warmup")) warmup = atol(argv[a + 1]);
         else if (!strcmp(argv[a], "--set") && nset < MAX_SETTINGS) set[nset++] = argv[a + 1];
+        else if (!strcmp(argv[a], "--transaction-duration-ms")) txn_ms = atol(argv[a + 1]);
+        else if (!strcmp(argv[a], "--transaction-records")) txn_records = atol(argv[a + 1]);
         else break;
     }
-    if (a != argc || !bootstrap || !topic || records <= 0 || threads < 1 || threads > 64) {
+    if (a != argc || !bootstrap || !topic || records <= 0 || threads < 1 || threads > 64 || txn_ms < 0 ||
+        txn_records < 0 || ((txn_ms || txn_records) && threads != 1)) {
         fprintf(stderr, "usage: %s --bootstrap B --topic T --records N --size S [--threads T] [--keys K] "
-                        "[--warmup W] [--set key=value]...\n", argv[0]);
+                        "[--warmup W] [--set key=value]... [--transaction-duration-ms D] "
+                        "[--transaction-records R] (transactions: one thread)\n", argv[0]);
         return 2;
     }
     payload = malloc((size_t)size + 1);
@@ -198,27 +268,44 @@ int main(int argc, char **argv) {
     h = rafka_producer_new(conf, err, sizeof err);
 #endif
     if (!h) unavailable(err);
+    if (txn_ms || txn_records) {
+        const char *e = TXN_INIT();
+        if (e) txn_failed("init_transactions", e);
+    }
 
     if (warmup > 0) {
         records_per_thread = warmup;
-        sender((void *)0);
+        if (txn_ms || txn_records) {
+            long keep = txn_records;
+            txn_records = warmup; /* one transaction */
+            send_in_transactions(warmup);
+            txn_records = keep;
+        } else {
+            sender((void *)0);
+        }
         FLUSH();
     }
+    commits = committed = 0;
     atomic_store(&acked, 0);
     atomic_store(&failed, 0);
     for (i = 0; i < BUCKETS; i++) atomic_store(&hist[i], 0);
 
     records_per_thread = records / threads;
     t0 = now_s();
-    for (i = 0; i < threads; i++) pthread_create(&tid[i], NULL, sender, (void *)(intptr_t)(i * records_per_thread));
-    for (i = 0; i < threads; i++) pthread_join(tid[i], NULL);
+    if (txn_ms || txn_records) {
+        send_in_transactions(records_per_thread);
+    } else {
+        for (i = 0; i < threads; i++) pthread_create(&tid[i], NULL, sender, (void *)(intptr_t)(i * records_per_thread));
+        for (i = 0; i < threads; i++) pthread_join(tid[i], NULL);
+    }
     FLUSH();
     wall = now_s() - t0;
 
     printf("{\"client\": \"%s\", \"records\": %ld, \"acked\": %ld, \"failed\": %ld, \"seconds\": %.4f, "
-           "\"p50_ms\": %.3f, \"p99_ms\": %.3f, \"first_error\": \"%s\"}\n",
+           "\"p50_ms\": %.3f, \"p99_ms\": %.3f, \"transactions\": %ld, \"committed\": %ld, "
+           "\"first_error\": \"%s\"}\n",
            CLIENT, records_per_thread * threads, atomic_load(&acked), atomic_load(&failed), wall,
-           percentile_ms(0.50), percentile_ms(0.99), first_error);
+           percentile_ms(0.50), percentile_ms(0.99), commits, committed, first_error);
     fflush(stdout);
 #ifdef USE_RDKAFKA
     rd_kafka_destroy(h);

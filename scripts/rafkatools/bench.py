@@ -1,7 +1,7 @@
 """What the benchmark runners in bench/ share: running a child and measuring it, the perf tools'
 summary line, medians, the command-line basics, machine metadata and writing the results.
 
-Runners: bench/suite.py (bench/run), bench/producer_perf.py, bench/compression_perf.py,
+Runners: bench/suite.py (bench/run), bench/producer_perf.py, bench/compression_perf.py, bench/txn_perf.py,
 bench/tls_perf.py, bench/java/run.py, bench/python/compare.py. A benchmark, not a test: nothing
 here asserts a speed.
 """
