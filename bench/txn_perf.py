@@ -61,7 +61,7 @@ def build_c(target: Path) -> dict:
 
 def main():
     ap = parser(__doc__, records=300_000)
-    ap.add_argument("--port", type=int, default=40150)
+    ap.add_argument("--port", type=int, default=19682)
     ap.add_argument("--verify-records", type=int, default=30_000)
     ap.add_argument("--count-records", type=int, default=50_000,
                     help="records per run of the 1,000-record-transaction workload (rafka's commits are slow there)")
