@@ -525,7 +525,10 @@ impl IoThread {
                     }
                 }
                 if let Some((code, part)) = worst {
-                    let e = Error::kafka(code, format!("AddPartitionsToTxn for {part} to the transaction coordinator, broker {node}: {}", code.description()));
+                    let mut e = Error::kafka(code, format!("AddPartitionsToTxn for {part} to the transaction coordinator, broker {node}: {}", code.description()));
+                    if matches!(code, KafkaCode::INVALID_PRODUCER_EPOCH | KafkaCode::PRODUCER_FENCED) {
+                        e = fenced(code, e.message(), self.txn.id.as_deref().unwrap_or_default());
+                    }
                     if is_fatal(code) {
                         return self.txn_fatal(e.into_fatal());
                     }
@@ -615,16 +618,17 @@ impl IoThread {
                 let code = KafkaCode(resp.error_code);
                 if !code.is_ok() {
                     let what = format!("EndTxn ({}) to the transaction coordinator, broker {node}", if matches!(self.txn.job, Some(Job::End { commit: true })) { "commit" } else { "abort" });
-                    let mut hint = String::new();
-                    if let Some(t) = self.txn.started_at {
-                        let open = t.elapsed();
-                        if matches!(code, KafkaCode::INVALID_PRODUCER_EPOCH | KafkaCode::PRODUCER_FENCED | KafkaCode::INVALID_TXN_STATE) && open.as_millis() as i64 >= self.txn.timeout_ms as i64 {
-                            hint = format!(
-                                "; the transaction was open {} ms, longer than transaction.timeout.ms ({} ms): the coordinator aborted it and bumped the epoch",
-                                open.as_millis(),
-                                self.txn.timeout_ms
-                            );
-                        }
+                    let hint = match code {
+                        KafkaCode::INVALID_PRODUCER_EPOCH | KafkaCode::PRODUCER_FENCED | KafkaCode::INVALID_TXN_STATE => self.txn.expired_hint().unwrap_or_default(),
+                        _ => String::new(),
+                    };
+                    if !hint.is_empty() && self.txn.tv2 && matches!(self.txn.job, Some(Job::End { commit: true })) {
+                        // Transaction version 2: the coordinator takes the abort of the epoch it
+                        // bumped at the expiry, so the producer may go on (a fence since then
+                        // shows in that abort's answer).
+                        let e = Error::kafka(code, format!("{what}: {}{hint}; call abort_transaction to go on", code.description())).requiring_abort();
+                        self.txn_abortable(e.clone());
+                        return self.finish_job(Err(e));
                     }
                     return self.job_error_hint(code, what, &hint);
                 }
@@ -656,6 +660,11 @@ impl IoThread {
     /// `job_error` with a diagnosis appended to the message.
     fn job_error_hint(&mut self, code: KafkaCode, what: String, hint: &str) {
         let e = Error::kafka(code, format!("{what}: {}{hint}", code.description()));
+        if matches!(code, KafkaCode::INVALID_PRODUCER_EPOCH | KafkaCode::PRODUCER_FENCED) {
+            // The Java client: an older coordinator may still answer INVALID_PRODUCER_EPOCH.
+            let e = if hint.is_empty() { fenced(code, e.message(), self.txn.id.as_deref().unwrap_or_default()) } else { Error::kafka(KafkaCode::PRODUCER_FENCED, e.message()) };
+            return self.txn_fatal(e);
+        }
         if is_fatal(code) {
             return self.txn_fatal(e.into_fatal());
         }
@@ -769,25 +778,63 @@ impl IoThread {
         txn.cv.notify_all();
     }
 
-    /// A produce answer that is fatal for a transactional producer (fenced by a newer
-    /// instance, not authorized): true when handled here.
-    pub(super) fn txn_batch_error_is_fatal(&mut self, code: KafkaCode, err: &Error) -> bool {
+    /// A produce answer that a transactional producer handles itself: Some(the error to fail
+    /// the batch with) when handled here.
+    ///
+    /// INVALID_PRODUCER_EPOCH (the partition leader's word for a stale epoch; since KIP-890 it
+    /// also turns the coordinator's PRODUCER_FENCED into it) means one of two things:
+    /// - the transaction was open past `transaction.timeout.ms`, and the coordinator aborted it
+    ///   and bumped the epoch. With transaction version 2 the coordinator still takes the abort
+    ///   of the old epoch, so (as the Java client since KIP-890) the transaction is abortable:
+    ///   `abort_transaction` ends it and the next transaction runs under the new epoch; if a
+    ///   newer producer fenced this one meanwhile, that abort fails with PRODUCER_FENCED;
+    /// - otherwise a newer producer with the same transactional.id fenced this one: reported as
+    ///   PRODUCER_FENCED, fatal, as the Java client reports `ProducerFencedException`.
+    pub(super) fn txn_batch_error(&mut self, code: KafkaCode, err: &Error) -> Option<Error> {
         if self.txn.enabled() && matches!(code, KafkaCode::OUT_OF_ORDER_SEQUENCE_NUMBER | KafkaCode::UNKNOWN_PRODUCER_ID) {
             // The partition's sequence is lost: this transaction cannot commit; its abort bumps
             // the epoch (InitProducerId) so that the next one can.
             self.txn_abortable(err.clone().requiring_abort());
-            return false;
+            return None;
         }
         if !self.txn.enabled() || !matches!(code, KafkaCode::PRODUCER_FENCED | KafkaCode::INVALID_PRODUCER_EPOCH | KafkaCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED) {
-            return false;
+            return None;
         }
-        let mut msg = err.message().to_string();
-        if let Some(t) = self.txn.started_at {
-            if t.elapsed().as_millis() as i64 >= self.txn.timeout_ms as i64 {
-                msg.push_str(&format!("; the transaction was open longer than transaction.timeout.ms ({} ms), so the coordinator aborted it and bumped the epoch", self.txn.timeout_ms));
+        if code == KafkaCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED {
+            let e = err.clone().into_fatal();
+            self.txn_fatal(e.clone());
+            return Some(e);
+        }
+        if let Some(expired) = self.txn.expired_hint() {
+            if self.txn.tv2 {
+                let e = Error::kafka(code, format!("{}{expired}; call abort_transaction to go on", err.message())).requiring_abort();
+                self.txn_abortable(e.clone());
+                return Some(e);
             }
+            let e = Error::kafka(KafkaCode::PRODUCER_FENCED, format!("{}{expired}, which fences this producer (transaction version 1)", err.message())).into_fatal();
+            self.txn_fatal(e.clone());
+            return Some(e);
         }
-        self.txn_fatal(Error::kafka(code, msg).into_fatal());
-        true
+        let e = fenced(code, err.message(), self.txn.id.as_deref().unwrap_or_default()).into_fatal();
+        self.txn_fatal(e.clone());
+        Some(e)
     }
+}
+
+impl TxnManager {
+    /// When the transaction has been open longer than `transaction.timeout.ms`: the words that
+    /// say the coordinator aborted it for that.
+    fn expired_hint(&self) -> Option<String> {
+        let open = self.started_at?.elapsed().as_millis();
+        (open >= self.timeout_ms as u128).then(|| {
+            format!("; the transaction was open {open} ms, longer than transaction.timeout.ms ({} ms): the coordinator aborted it and bumped the epoch", self.timeout_ms)
+        })
+    }
+}
+
+/// PRODUCER_FENCED for a stale epoch, whichever of PRODUCER_FENCED and INVALID_PRODUCER_EPOCH
+/// the broker answered (the Java client reports both as `ProducerFencedException`).
+fn fenced(code: KafkaCode, message: &str, id: &str) -> Error {
+    let answered = if code == KafkaCode::PRODUCER_FENCED { String::new() } else { format!(" (the broker answered {})", code.name()) };
+    Error::kafka(KafkaCode::PRODUCER_FENCED, format!("{message}{answered}; a newer producer with transactional.id '{id}' fenced this one"))
 }
