@@ -241,3 +241,35 @@ fn expired_transaction(send_after: bool) {
     p.close(T).unwrap();
     assert_eq!(read_committed(&c, &topic, 3), vec![2], "only the next transaction's record is visible");
 }
+
+/// A commit that timed out (the coordinator killed) and was not called again finishes on its
+/// own; the next transaction's commit then does its own EndTxn, rather than returning the
+/// answer meant for the one before.
+#[test]
+fn a_commit_left_after_its_timeout_finishes_and_the_next_transaction_commits_its_own() {
+    let c = cluster();
+    let topic = topic(&c, "txnfault-left", 1);
+    let id = unique_topic("txnfault-id");
+    let p = producer(&c, &id, &[]);
+    p.init_transactions(T).unwrap();
+    p.begin_transaction().unwrap();
+    send(&p, &topic, 0, 0).wait_timeout(T).unwrap();
+    let node = coordinator_of(&c, &id);
+    c.kafka(&["kill", &node.to_string()]);
+    let e = p.commit_transaction(Duration::from_millis(1000)).unwrap_err();
+    assert!(e.is_retriable() && e.name() == "_TIMED_OUT", "{e}");
+    assert!(e.message().contains("EndTxn") || e.message().contains("coordinator"), "the timeout names the request: {e}");
+    // Not called again: the commit goes on in the I/O thread while the coordinator moves.
+    let start = Instant::now();
+    while p.transaction_state() != Some(TxnState::Ready) {
+        assert!(start.elapsed() < Duration::from_secs(120), "the commit never finished: {:?}", p.transaction_state());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    c.kafka(&["restart", &node.to_string()]);
+    p.begin_transaction().unwrap();
+    let second = send(&p, &topic, 0, 1);
+    retried("commit_transaction", || p.commit_transaction(CALL)).unwrap();
+    second.wait_timeout(T).unwrap();
+    p.close(T).unwrap();
+    assert_eq!(read_committed(&c, &topic, 2), vec![0, 1], "both transactions committed");
+}

@@ -182,7 +182,7 @@ impl IoThread {
             if let (Some(job), false) = (cell.job.clone(), cell.job_taken) {
                 cell.job_taken = true;
                 drop(cell);
-                self.start_job(job);
+                self.start_job(job, now);
             }
         }
         if self.txn.job.is_some() {
@@ -191,9 +191,10 @@ impl IoThread {
         self.maybe_add_partitions(now);
     }
 
-    fn start_job(&mut self, job: Job) {
+    fn start_job(&mut self, job: Job, now: Instant) {
         self.txn.failures = 0;
-        self.txn.retry_at = Instant::now();
+        // `now` (the turn's time), not a later instant: the job advances in this same turn.
+        self.txn.retry_at = now;
         self.txn.step = match &job {
             Job::Init => Step::InitPid,
             Job::Offsets { .. } if self.txn.tv2 => Step::OffsetCommit,
@@ -283,8 +284,21 @@ impl IoThread {
             self.find_coordinator(key_type, key, now);
             return;
         };
+        let role = if group.is_some() { "group" } else { "transaction" };
         let Some(token) = self.ready_connection(node, now) else {
-            self.waiting_on(format!("a connection to the {} coordinator, broker {node} ({})", if group.is_some() { "group" } else { "transaction" }, self.net.brokers.get(&node).cloned().unwrap_or_default()));
+            if let Some(r) = self.net.reconnect.get(&node) {
+                // The coordinator is unreachable (killed, restarting): ask again which broker
+                // coordinates, rather than wait for this one to come back.
+                let e = Error::kafka(KafkaCode::COORDINATOR_NOT_AVAILABLE, format!("the {role} coordinator, broker {node}, is unreachable ({})", r.last_error));
+                match &group {
+                    Some(g) => {
+                        self.txn.groups.remove(g);
+                    }
+                    None => self.txn.coordinator = None,
+                }
+                return self.job_retry(&e, None);
+            }
+            self.waiting_on(format!("a connection to the {role} coordinator, broker {node} ({})", self.net.brokers.get(&node).cloned().unwrap_or_default()));
             return;
         };
         self.send_txn_request(token, node, now);
@@ -412,7 +426,12 @@ impl IoThread {
             self.find_coordinator(find_coordinator::KEY_TYPE_TRANSACTION, key, now);
             return;
         };
-        let Some(token) = self.ready_connection(node, now) else { return };
+        let Some(token) = self.ready_connection(node, now) else {
+            if self.net.reconnect.contains_key(&node) {
+                self.txn.coordinator = None; // unreachable: FindCoordinator again
+            }
+            return;
+        };
         let ids = std::mem::take(&mut self.txn.pending);
         let mut topics: Vec<(String, Vec<i32>)> = Vec::new();
         for id in &ids {
