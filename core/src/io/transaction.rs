@@ -14,11 +14,14 @@
 //! - Transaction version 2 (KIP-890 part 2, the broker's finalized `transaction.version` >= 2
 //!   and EndTxn v5): Produce v12 adds partitions implicitly, TxnOffsetCommit v5 adds the group,
 //!   and every EndTxn returns a new epoch, under which sequences restart.
-//! - Errors: coordinator moves, CONCURRENT_TRANSACTIONS, COORDINATOR_LOAD_IN_PROGRESS and other
-//!   retriable codes are retried with backoff until the calling thread's timeout; the call may
-//!   be repeated to keep waiting. PRODUCER_FENCED, INVALID_PRODUCER_EPOCH,
-//!   TRANSACTIONAL_ID_AUTHORIZATION_FAILED (and the like) are fatal: the producer stops. Others
-//!   make the transaction abortable.
+//! - Errors: coordinator moves, an unreachable coordinator, CONCURRENT_TRANSACTIONS,
+//!   COORDINATOR_LOAD_IN_PROGRESS and other retriable codes are retried with backoff; the
+//!   calling thread's timeout ends the wait, not the work, and the call may be repeated to keep
+//!   waiting. PRODUCER_FENCED, INVALID_PRODUCER_EPOCH (reported as PRODUCER_FENCED, as the Java
+//!   client does), TRANSACTIONAL_ID_AUTHORIZATION_FAILED (and the like) are fatal: the producer
+//!   stops; except a stale epoch after the transaction outlived `transaction.timeout.ms` under
+//!   transaction version 2, which is abortable (`txn_batch_error`). Others make the transaction
+//!   abortable.
 //!
 //! Owned by the I/O thread; it reads and writes `Inner::txn` (the shared cell) only under its
 //! lock.
