@@ -58,22 +58,23 @@ fn read_committed(c: &Cluster, topic: &str, max: usize) -> Vec<i64> {
 
 /// The broker that coordinates `txn_id`, from Kafka's kafka-transactions tool.
 fn coordinator_of(c: &Cluster, txn_id: &str) -> i32 {
-    let out = transactions_tool(c, &["describe", "--transactional-id", txn_id]);
-    let mut lines = out.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
-    let row: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
-    let col = header.iter().position(|h| *h == "CoordinatorId").unwrap_or_else(|| panic!("no CoordinatorId in:\n{out}"));
-    row[col].parse().unwrap_or_else(|_| panic!("no coordinator in:\n{out}"))
+    let v = describe(c, txn_id, "CoordinatorId");
+    v.parse().unwrap_or_else(|_| panic!("no coordinator: {v:?}"))
 }
 
 /// The coordinator's state of `txn_id` (Ongoing, PrepareAbort, CompleteAbort, ...).
 fn coordinator_state(c: &Cluster, txn_id: &str) -> String {
+    describe(c, txn_id, "TransactionState")
+}
+
+/// One column of `kafka-transactions describe --transactional-id txn_id`.
+fn describe(c: &Cluster, txn_id: &str, column: &str) -> String {
     let out = transactions_tool(c, &["describe", "--transactional-id", txn_id]);
     let mut lines = out.lines().filter(|l| !l.trim().is_empty());
     let header: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
     let row: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
-    let col = header.iter().position(|h| *h == "TransactionState").unwrap_or_else(|| panic!("no TransactionState in:\n{out}"));
-    row[col].to_string()
+    let col = header.iter().position(|h| *h == column).unwrap_or_else(|| panic!("no {column} in:\n{out}"));
+    row.get(col).unwrap_or_else(|| panic!("no {column} value in:\n{out}")).to_string()
 }
 
 fn transactions_tool(c: &Cluster, args: &[&str]) -> String {
