@@ -42,6 +42,12 @@ impl Producer {
         match cell.state {
             TxnState::Ready => {
                 cell.error = None;
+                if cell.result.is_some() {
+                    // The answer to a call that timed out and was not called again (the job
+                    // finished meanwhile): it belongs to the transaction before, not this one.
+                    cell.job = None;
+                    cell.result = None;
+                }
                 txn.set_state(&mut cell, TxnState::InTransaction);
                 Ok(())
             }
@@ -109,13 +115,19 @@ impl Producer {
                 match flushed {
                     Ok(()) => break,
                     Err(e) if Instant::now() >= deadline => {
-                        return Err(Error::local(LocalCode::TimedOut, format!("commit_transaction: timed out after {} ms flushing the transaction's records ({}); call commit_transaction again to keep waiting", timeout.as_millis(), e.message())).into_retriable())
+                        let left = e.message().strip_prefix("flush: ").and_then(|m| m.split(" record(s)").next()).unwrap_or("some");
+                        let why = format!("; {}", self.inner.status_report());
+                        return Err(Error::local(
+                            LocalCode::TimedOut,
+                            format!("commit_transaction: timed out after {} ms waiting for the transaction's records to be acknowledged before EndTxn ({left} record(s) unreported{why}); they go on: call commit_transaction again to keep waiting", timeout.as_millis()),
+                        )
+                        .into_retriable());
                     }
                     Err(_) => {}
                 }
             }
         }
-        self.run_job(Job::End { commit: true }, deadline.saturating_duration_since(Instant::now()))
+        self.run_job_until(Job::End { commit: true }, timeout, deadline)
     }
 
     /// Aborts the transaction: records not sent yet are failed (`_PURGE_QUEUE`), those in flight
@@ -158,9 +170,13 @@ impl Producer {
     /// Posts `job` (or resumes waiting for the same job posted by an earlier call that timed
     /// out) and waits up to `timeout` for the I/O thread's answer.
     fn run_job(&self, job: Job, timeout: Duration) -> Result<()> {
+        self.run_job_until(job, timeout, Instant::now() + timeout)
+    }
+
+    /// `run_job` up to `deadline`, the end of a call that took `timeout` in all.
+    fn run_job_until(&self, job: Job, timeout: Duration, deadline: Instant) -> Result<()> {
         let txn = &self.inner.txn;
         let name = job.name();
-        let deadline = Instant::now() + timeout;
         let mut cell = txn.lock();
         match &cell.job {
             Some(j) if j.name() == name => {}

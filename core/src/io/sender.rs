@@ -397,8 +397,8 @@ impl IoThread {
     }
 
     pub(super) fn on_batch_error(&mut self, b: ProducerBatch, code: KafkaCode, err: &Error) {
-        if self.txn_batch_error_is_fatal(code, err) {
-            self.fail_batch(b, err.clone().into_fatal());
+        if let Some(e) = self.txn_batch_error(code, err) {
+            self.fail_batch(b, e);
             return;
         }
         let ps = self.parts.get_mut(b.pq.id);

@@ -14,11 +14,14 @@
 //! - Transaction version 2 (KIP-890 part 2, the broker's finalized `transaction.version` >= 2
 //!   and EndTxn v5): Produce v12 adds partitions implicitly, TxnOffsetCommit v5 adds the group,
 //!   and every EndTxn returns a new epoch, under which sequences restart.
-//! - Errors: coordinator moves, CONCURRENT_TRANSACTIONS, COORDINATOR_LOAD_IN_PROGRESS and other
-//!   retriable codes are retried with backoff until the calling thread's timeout; the call may
-//!   be repeated to keep waiting. PRODUCER_FENCED, INVALID_PRODUCER_EPOCH,
-//!   TRANSACTIONAL_ID_AUTHORIZATION_FAILED (and the like) are fatal: the producer stops. Others
-//!   make the transaction abortable.
+//! - Errors: coordinator moves, an unreachable coordinator, CONCURRENT_TRANSACTIONS,
+//!   COORDINATOR_LOAD_IN_PROGRESS and other retriable codes are retried with backoff; the
+//!   calling thread's timeout ends the wait, not the work, and the call may be repeated to keep
+//!   waiting. PRODUCER_FENCED, INVALID_PRODUCER_EPOCH (reported as PRODUCER_FENCED, as the Java
+//!   client does), TRANSACTIONAL_ID_AUTHORIZATION_FAILED (and the like) are fatal: the producer
+//!   stops; except a stale epoch after the transaction outlived `transaction.timeout.ms` under
+//!   transaction version 2, which is abortable (`txn_batch_error`). Others make the transaction
+//!   abortable.
 //!
 //! Owned by the I/O thread; it reads and writes `Inner::txn` (the shared cell) only under its
 //! lock.
@@ -182,7 +185,7 @@ impl IoThread {
             if let (Some(job), false) = (cell.job.clone(), cell.job_taken) {
                 cell.job_taken = true;
                 drop(cell);
-                self.start_job(job);
+                self.start_job(job, now);
             }
         }
         if self.txn.job.is_some() {
@@ -191,9 +194,10 @@ impl IoThread {
         self.maybe_add_partitions(now);
     }
 
-    fn start_job(&mut self, job: Job) {
+    fn start_job(&mut self, job: Job, now: Instant) {
         self.txn.failures = 0;
-        self.txn.retry_at = Instant::now();
+        // `now` (the turn's time), not a later instant: the job advances in this same turn.
+        self.txn.retry_at = now;
         self.txn.step = match &job {
             Job::Init => Step::InitPid,
             Job::Offsets { .. } if self.txn.tv2 => Step::OffsetCommit,
@@ -284,8 +288,21 @@ impl IoThread {
             self.find_coordinator(key_type, key, now);
             return;
         };
+        let role = if group.is_some() { "group" } else { "transaction" };
         let Some(token) = self.ready_connection(node, now) else {
-            self.waiting_on(format!("a connection to the {} coordinator, broker {node} ({})", if group.is_some() { "group" } else { "transaction" }, self.net.brokers.get(&node).cloned().unwrap_or_default()));
+            if let Some(r) = self.net.reconnect.get(&node) {
+                // The coordinator is unreachable (killed, restarting): ask again which broker
+                // coordinates, rather than wait for this one to come back.
+                let e = Error::kafka(KafkaCode::COORDINATOR_NOT_AVAILABLE, format!("the {role} coordinator, broker {node}, is unreachable ({})", r.last_error));
+                match &group {
+                    Some(g) => {
+                        self.txn.groups.remove(g);
+                    }
+                    None => self.txn.coordinator = None,
+                }
+                return self.job_retry(&e, None);
+            }
+            self.waiting_on(format!("a connection to the {role} coordinator, broker {node} ({})", self.net.brokers.get(&node).cloned().unwrap_or_default()));
             return;
         };
         self.send_txn_request(token, node, now);
@@ -413,7 +430,12 @@ impl IoThread {
             self.find_coordinator(find_coordinator::KEY_TYPE_TRANSACTION, key, now);
             return;
         };
-        let Some(token) = self.ready_connection(node, now) else { return };
+        let Some(token) = self.ready_connection(node, now) else {
+            if self.net.reconnect.contains_key(&node) {
+                self.txn.coordinator = None; // unreachable: FindCoordinator again
+            }
+            return;
+        };
         let ids = std::mem::take(&mut self.txn.pending);
         let mut topics: Vec<(String, Vec<i32>)> = Vec::new();
         for id in &ids {
@@ -526,7 +548,10 @@ impl IoThread {
                     }
                 }
                 if let Some((code, part)) = worst {
-                    let e = Error::kafka(code, format!("AddPartitionsToTxn for {part} to the transaction coordinator, broker {node}: {}", code.description()));
+                    let mut e = Error::kafka(code, format!("AddPartitionsToTxn for {part} to the transaction coordinator, broker {node}: {}", code.description()));
+                    if matches!(code, KafkaCode::INVALID_PRODUCER_EPOCH | KafkaCode::PRODUCER_FENCED) {
+                        e = fenced(code, e.message(), self.txn.id.as_deref().unwrap_or_default());
+                    }
                     if is_fatal(code) {
                         return self.txn_fatal(e.into_fatal());
                     }
@@ -616,16 +641,17 @@ impl IoThread {
                 let code = KafkaCode(resp.error_code);
                 if !code.is_ok() {
                     let what = format!("EndTxn ({}) to the transaction coordinator, broker {node}", if matches!(self.txn.job, Some(Job::End { commit: true })) { "commit" } else { "abort" });
-                    let mut hint = String::new();
-                    if let Some(t) = self.txn.started_at {
-                        let open = t.elapsed();
-                        if matches!(code, KafkaCode::INVALID_PRODUCER_EPOCH | KafkaCode::PRODUCER_FENCED | KafkaCode::INVALID_TXN_STATE) && open.as_millis() as i64 >= self.txn.timeout_ms as i64 {
-                            hint = format!(
-                                "; the transaction was open {} ms, longer than transaction.timeout.ms ({} ms): the coordinator aborted it and bumped the epoch",
-                                open.as_millis(),
-                                self.txn.timeout_ms
-                            );
-                        }
+                    let hint = match code {
+                        KafkaCode::INVALID_PRODUCER_EPOCH | KafkaCode::PRODUCER_FENCED | KafkaCode::INVALID_TXN_STATE => self.txn.expired_hint().unwrap_or_default(),
+                        _ => String::new(),
+                    };
+                    if !hint.is_empty() && self.txn.tv2 && matches!(self.txn.job, Some(Job::End { commit: true })) {
+                        // Transaction version 2: the coordinator takes the abort of the epoch it
+                        // bumped at the expiry, so the producer may go on (a fence since then
+                        // shows in that abort's answer).
+                        let e = Error::kafka(code, format!("{what}: {}{hint}; call abort_transaction to go on", code.description())).requiring_abort();
+                        self.txn_abortable(e.clone());
+                        return self.finish_job(Err(e));
                     }
                     return self.job_error_hint(code, what, &hint);
                 }
@@ -657,6 +683,11 @@ impl IoThread {
     /// `job_error` with a diagnosis appended to the message.
     fn job_error_hint(&mut self, code: KafkaCode, what: String, hint: &str) {
         let e = Error::kafka(code, format!("{what}: {}{hint}", code.description()));
+        if matches!(code, KafkaCode::INVALID_PRODUCER_EPOCH | KafkaCode::PRODUCER_FENCED) {
+            // The Java client: an older coordinator may still answer INVALID_PRODUCER_EPOCH.
+            let e = if hint.is_empty() { fenced(code, e.message(), self.txn.id.as_deref().unwrap_or_default()) } else { Error::kafka(KafkaCode::PRODUCER_FENCED, e.message()) };
+            return self.txn_fatal(e);
+        }
         if is_fatal(code) {
             return self.txn_fatal(e.into_fatal());
         }
@@ -770,25 +801,63 @@ impl IoThread {
         txn.cv.notify_all();
     }
 
-    /// A produce answer that is fatal for a transactional producer (fenced by a newer
-    /// instance, not authorized): true when handled here.
-    pub(super) fn txn_batch_error_is_fatal(&mut self, code: KafkaCode, err: &Error) -> bool {
+    /// A produce answer that a transactional producer handles itself: Some(the error to fail
+    /// the batch with) when handled here.
+    ///
+    /// INVALID_PRODUCER_EPOCH (the partition leader's word for a stale epoch; since KIP-890 it
+    /// also turns the coordinator's PRODUCER_FENCED into it) means one of two things:
+    /// - the transaction was open past `transaction.timeout.ms`, and the coordinator aborted it
+    ///   and bumped the epoch. With transaction version 2 the coordinator still takes the abort
+    ///   of the old epoch, so (as the Java client since KIP-890) the transaction is abortable:
+    ///   `abort_transaction` ends it and the next transaction runs under the new epoch; if a
+    ///   newer producer fenced this one meanwhile, that abort fails with PRODUCER_FENCED;
+    /// - otherwise a newer producer with the same transactional.id fenced this one: reported as
+    ///   PRODUCER_FENCED, fatal, as the Java client reports `ProducerFencedException`.
+    pub(super) fn txn_batch_error(&mut self, code: KafkaCode, err: &Error) -> Option<Error> {
         if self.txn.enabled() && matches!(code, KafkaCode::OUT_OF_ORDER_SEQUENCE_NUMBER | KafkaCode::UNKNOWN_PRODUCER_ID) {
             // The partition's sequence is lost: this transaction cannot commit; its abort bumps
             // the epoch (InitProducerId) so that the next one can.
             self.txn_abortable(err.clone().requiring_abort());
-            return false;
+            return None;
         }
         if !self.txn.enabled() || !matches!(code, KafkaCode::PRODUCER_FENCED | KafkaCode::INVALID_PRODUCER_EPOCH | KafkaCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED) {
-            return false;
+            return None;
         }
-        let mut msg = err.message().to_string();
-        if let Some(t) = self.txn.started_at {
-            if t.elapsed().as_millis() as i64 >= self.txn.timeout_ms as i64 {
-                msg.push_str(&format!("; the transaction was open longer than transaction.timeout.ms ({} ms), so the coordinator aborted it and bumped the epoch", self.txn.timeout_ms));
+        if code == KafkaCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED {
+            let e = err.clone().into_fatal();
+            self.txn_fatal(e.clone());
+            return Some(e);
+        }
+        if let Some(expired) = self.txn.expired_hint() {
+            if self.txn.tv2 {
+                let e = Error::kafka(code, format!("{}{expired}; call abort_transaction to go on", err.message())).requiring_abort();
+                self.txn_abortable(e.clone());
+                return Some(e);
             }
+            let e = Error::kafka(KafkaCode::PRODUCER_FENCED, format!("{}{expired}, which fences this producer (transaction version 1)", err.message())).into_fatal();
+            self.txn_fatal(e.clone());
+            return Some(e);
         }
-        self.txn_fatal(Error::kafka(code, msg).into_fatal());
-        true
+        let e = fenced(code, err.message(), self.txn.id.as_deref().unwrap_or_default()).into_fatal();
+        self.txn_fatal(e.clone());
+        Some(e)
     }
+}
+
+impl TxnManager {
+    /// When the transaction has been open longer than `transaction.timeout.ms`: the words that
+    /// say the coordinator aborted it for that.
+    fn expired_hint(&self) -> Option<String> {
+        let open = self.started_at?.elapsed().as_millis();
+        (open >= self.timeout_ms as u128).then(|| {
+            format!("; the transaction was open {open} ms, longer than transaction.timeout.ms ({} ms): the coordinator aborted it and bumped the epoch", self.timeout_ms)
+        })
+    }
+}
+
+/// PRODUCER_FENCED for a stale epoch, whichever of PRODUCER_FENCED and INVALID_PRODUCER_EPOCH
+/// the broker answered (the Java client reports both as `ProducerFencedException`).
+fn fenced(code: KafkaCode, message: &str, id: &str) -> Error {
+    let answered = if code == KafkaCode::PRODUCER_FENCED { String::new() } else { format!(" (the broker answered {})", code.name()) };
+    Error::kafka(KafkaCode::PRODUCER_FENCED, format!("{message}{answered}; a newer producer with transactional.id '{id}' fenced this one"))
 }
