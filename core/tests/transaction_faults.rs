@@ -1,5 +1,5 @@
-//! Transactions against failing brokers, on a private 3-broker cluster (ports 36150-36152, their
-//! controllers 37150-37152; started by the first test, stopped when the binary exits): the
+//! Transactions against failing brokers, on a private 3-broker cluster (ports 24150-24152, their
+//! controllers 25150-25152; started by the first test, stopped when the binary exits): the
 //! transaction coordinator or a partition leader SIGKILLed and restarted in the middle of a
 //! transaction, and `transaction.timeout.ms` passing with a transaction open. Read back by
 //! Kafka's own consumer with `isolation.level=read_committed`.
@@ -14,7 +14,7 @@ use common::cluster::Cluster;
 use common::*;
 use rafka_core::{DeliveryFuture, Error, Producer, ProducerRecord, TxnState};
 
-const PORT: u16 = 36150;
+const PORT: u16 = 24150;
 const T: Duration = Duration::from_secs(30);
 /// The timeout of each commit or abort call while a broker is down: short, so that the calls
 /// time out and are called again.
