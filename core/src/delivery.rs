@@ -27,6 +27,9 @@ pub type DeliveryHandler = Arc<dyn Fn(&Delivery<'_>, usize) + Send + Sync>;
 /// report is withheld, so that a binding can free what the opaque owns.
 pub type SuppressedHandler = Arc<dyn Fn(usize) + Send + Sync>;
 
+/// A producer-wide statistics handler: gets each JSON document of `statistics.interval.ms`.
+pub type StatsHandler = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Who runs delivery callbacks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum DeliveryMode {
@@ -49,6 +52,13 @@ pub(crate) struct DeliveryJob {
     pub outcome: Outcome,
 }
 
+/// What the I/O thread hands to the delivery thread / `poll()`: a batch's reports, or a
+/// statistics document (built on the I/O thread, handed over so the handler never runs there).
+pub(crate) enum Job {
+    Report(DeliveryJob),
+    Stats(String),
+}
+
 thread_local! {
     /// True while this thread runs delivery callbacks: `close()` and `flush()` called from a
     /// callback must not wait for reports that only this thread can serve.
@@ -64,6 +74,8 @@ pub(crate) struct Deliverer {
     /// `queue.buffering.max.messages`: one unit per record not yet reported; None: no limit.
     pub records: Option<MemoryPool>,
     handler: Option<DeliveryHandler>,
+    /// Gets the statistics documents (`Job::Stats`); the I/O thread builds none without it.
+    stats: Option<StatsHandler>,
     /// `delivery.report.only.error`, and who is told of the withheld reports.
     only_error: bool,
     suppressed: Option<SuppressedHandler>,
@@ -73,7 +85,7 @@ pub(crate) struct Deliverer {
     progress: Condvar,
     /// Serialises `poll` callers, so reports of one partition never run concurrently.
     poll_lock: Mutex<()>,
-    pub rx: crossbeam_channel::Receiver<DeliveryJob>,
+    pub rx: crossbeam_channel::Receiver<Job>,
 }
 
 impl Deliverer {
@@ -81,13 +93,15 @@ impl Deliverer {
         memory: Arc<MemoryPool>,
         records: Option<MemoryPool>,
         handler: Option<DeliveryHandler>,
+        stats: Option<StatsHandler>,
         only_error: Option<Option<SuppressedHandler>>,
-        rx: crossbeam_channel::Receiver<DeliveryJob>,
+        rx: crossbeam_channel::Receiver<Job>,
     ) -> Self {
         Deliverer {
             memory,
             records,
             handler,
+            stats,
             only_error: only_error.is_some(),
             suppressed: only_error.flatten(),
             outstanding: AtomicUsize::new(0),
@@ -95,6 +109,30 @@ impl Deliverer {
             progress: Condvar::new(),
             poll_lock: Mutex::new(()),
             rx,
+        }
+    }
+
+    pub fn wants_stats(&self) -> bool {
+        self.stats.is_some()
+    }
+
+    /// Serves one job from the I/O thread; returns how many records it reported. Delivery
+    /// thread or a `poll` caller.
+    pub fn serve(&self, job: Job) -> usize {
+        match job {
+            Job::Report(j) => {
+                let n = j.records.len();
+                self.run(j);
+                n
+            }
+            Job::Stats(json) => {
+                if let Some(h) = &self.stats {
+                    if catch_unwind(AssertUnwindSafe(|| h(&json))).is_err() {
+                        log::error!("the statistics handler panicked; the producer goes on");
+                    }
+                }
+                0
+            }
         }
     }
 
@@ -174,11 +212,9 @@ impl Deliverer {
         let mut served = 0;
         let first = if timeout.is_zero() { self.rx.try_recv().ok() } else { self.rx.recv_deadline(deadline).ok() };
         let Some(job) = first else { return 0 };
-        served += job.records.len();
-        self.run(job);
+        served += self.serve(job);
         while let Ok(job) = self.rx.try_recv() {
-            served += job.records.len();
-            self.run(job);
+            served += self.serve(job);
         }
         served
     }

@@ -345,7 +345,10 @@ impl IoThread {
         // acks=0: a batch is done once it is written; offsets are unknown (-1).
         for batches in done {
             for b in batches {
-                self.parts.get_mut(b.pq.id).inflight -= 1;
+                let ps = self.parts.get_mut(b.pq.id);
+                ps.inflight -= 1;
+                ps.acked_msgs += b.records.len() as u64;
+                ps.acked_bytes += b.records_len as u64;
                 self.deliver(b.pq, b.records, Outcome::Ok { base_offset: -1, log_append_time: -1 });
             }
         }
