@@ -9,6 +9,7 @@ use crate::log_sink::rafka_log_cb_t;
 use crate::oauthbearer::rafka_oauthbearer_token_cb_t;
 use crate::ptr::{guard, guard_result, try_mut, try_ref, try_str, write_errstr};
 use crate::report::rafka_dr_cb_t;
+use crate::stats::rafka_stats_cb_t;
 
 /// Configuration of a producer. Created by `rafka_conf_new()`, freed by `rafka_conf_free()` or
 /// taken over by a successful `rafka_producer_new()`. Not thread-safe: one thread at a time.
@@ -18,6 +19,7 @@ pub struct rafka_conf_t {
     pub(crate) dr_cb: rafka_dr_cb_t,
     pub(crate) log_cb: rafka_log_cb_t,
     pub(crate) token_cb: rafka_oauthbearer_token_cb_t,
+    pub(crate) stats_cb: rafka_stats_cb_t,
     pub(crate) opaque: usize,
 }
 
@@ -50,6 +52,7 @@ pub extern "C" fn rafka_conf_new() -> *mut rafka_conf_t {
             dr_cb: None,
             log_cb: None,
             token_cb: None,
+            stats_cb: None,
             opaque: 0,
         }))
     })
@@ -154,6 +157,23 @@ pub unsafe extern "C" fn rafka_conf_set_dr_cb(
 ) -> rafka_resp_err_t {
     guard_result(RAFKA_RESP_ERR__INTERNAL, || {
         try_mut(conf, "conf")?.dr_cb = dr_cb;
+        Ok(0)
+    })
+}
+
+/// Sets the statistics callback (see `rafka_stats_cb_t`), called every `statistics.interval.ms`
+/// (which must be set above 0 too); NULL removes it. Returns RAFKA_RESP_ERR__INVALID_ARG when
+/// `conf` is NULL.
+///
+/// # Safety
+/// `conf` must be NULL or a live configuration.
+#[no_mangle]
+pub unsafe extern "C" fn rafka_conf_set_stats_cb(
+    conf: *mut rafka_conf_t,
+    stats_cb: rafka_stats_cb_t,
+) -> rafka_resp_err_t {
+    guard_result(RAFKA_RESP_ERR__INTERNAL, || {
+        try_mut(conf, "conf")?.stats_cb = stats_cb;
         Ok(0)
     })
 }

@@ -25,6 +25,7 @@ pub mod log_sink;
 pub mod last_error;
 pub mod handle;
 pub mod report;
+pub mod stats;
 pub mod produce;
 pub mod producer;
 pub mod error_object;

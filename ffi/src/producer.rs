@@ -60,6 +60,9 @@ pub unsafe extern "C" fn rafka_producer_new(
             // librdkafka's semantics: rafka_produce() to a topic not known yet queues the record.
             .queue_until_metadata(true)
             .delivery_handler(move |d, o| reporter.report(d, o));
+        if let Some(cb) = c.stats_cb {
+            builder = builder.stats_handler(crate::stats::handler(cb, this.clone(), c.opaque));
+        }
         if let Some(cb) = c.token_cb {
             builder = builder.oauthbearer_token_provider(crate::oauthbearer::provider(cb, c.opaque));
         }
