@@ -30,6 +30,17 @@ pub type SuppressedHandler = Arc<dyn Fn(usize) + Send + Sync>;
 /// A producer-wide statistics handler: gets each JSON document of `statistics.interval.ms`.
 pub type StatsHandler = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// A producer-wide throttle handler: `(broker name, broker id, throttle time ms)` for each
+/// Produce response that carried a throttle time above 0 (librdkafka's `throttle_cb`).
+pub type ThrottleHandler = Arc<dyn Fn(&str, i32, i32) + Send + Sync>;
+
+/// The client-wide handlers besides delivery reports, all run where reports run.
+#[derive(Default, Clone)]
+pub(crate) struct ClientHandlers {
+    pub stats: Option<StatsHandler>,
+    pub throttle: Option<ThrottleHandler>,
+}
+
 /// Who runs delivery callbacks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum DeliveryMode {
@@ -57,6 +68,8 @@ pub(crate) struct DeliveryJob {
 pub(crate) enum Job {
     Report(DeliveryJob),
     Stats(String),
+    /// A Produce response from broker `name` (`host:port/id`) carried `ms` > 0.
+    Throttle { name: String, node_id: i32, ms: i32 },
 }
 
 thread_local! {
@@ -74,8 +87,9 @@ pub(crate) struct Deliverer {
     /// `queue.buffering.max.messages`: one unit per record not yet reported; None: no limit.
     pub records: Option<MemoryPool>,
     handler: Option<DeliveryHandler>,
-    /// Gets the statistics documents (`Job::Stats`); the I/O thread builds none without it.
-    stats: Option<StatsHandler>,
+    /// Get the statistics documents and throttle times (`Job::Stats`, `Job::Throttle`); the I/O
+    /// thread sends neither without its handler.
+    handlers: ClientHandlers,
     /// `delivery.report.only.error`, and who is told of the withheld reports.
     only_error: bool,
     suppressed: Option<SuppressedHandler>,
@@ -93,7 +107,7 @@ impl Deliverer {
         memory: Arc<MemoryPool>,
         records: Option<MemoryPool>,
         handler: Option<DeliveryHandler>,
-        stats: Option<StatsHandler>,
+        handlers: ClientHandlers,
         only_error: Option<Option<SuppressedHandler>>,
         rx: crossbeam_channel::Receiver<Job>,
     ) -> Self {
@@ -101,7 +115,7 @@ impl Deliverer {
             memory,
             records,
             handler,
-            stats,
+            handlers,
             only_error: only_error.is_some(),
             suppressed: only_error.flatten(),
             outstanding: AtomicUsize::new(0),
@@ -113,7 +127,11 @@ impl Deliverer {
     }
 
     pub fn wants_stats(&self) -> bool {
-        self.stats.is_some()
+        self.handlers.stats.is_some()
+    }
+
+    pub fn wants_throttle(&self) -> bool {
+        self.handlers.throttle.is_some()
     }
 
     /// Serves one job from the I/O thread; returns how many records it reported. Delivery
@@ -126,9 +144,17 @@ impl Deliverer {
                 n
             }
             Job::Stats(json) => {
-                if let Some(h) = &self.stats {
+                if let Some(h) = &self.handlers.stats {
                     if catch_unwind(AssertUnwindSafe(|| h(&json))).is_err() {
                         log::error!("the statistics handler panicked; the producer goes on");
+                    }
+                }
+                0
+            }
+            Job::Throttle { name, node_id, ms } => {
+                if let Some(h) = &self.handlers.throttle {
+                    if catch_unwind(AssertUnwindSafe(|| h(&name, node_id, ms))).is_err() {
+                        log::error!("the throttle handler panicked; the producer goes on");
                     }
                 }
                 0

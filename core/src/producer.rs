@@ -20,7 +20,7 @@ use crate::clock::{self, deadline_after};
 pub use crate::clock::LONGEST_WAIT;
 use crate::config::{Config, ProducerConfig};
 use crate::completion::{Completion, DeliveryFuture, FutureSlot};
-use crate::delivery::{Deliverer, DeliveryHandler, DeliveryJob, DeliveryMode, Job, Outcome, StatsHandler};
+use crate::delivery::{ClientHandlers, Deliverer, DeliveryHandler, DeliveryJob, DeliveryMode, Job, Outcome};
 use crate::error::{Error, LocalCode, Result};
 use crate::io::IoThread;
 use crate::memory::{MemoryPool, Reservation, Reserve};
@@ -64,7 +64,7 @@ pub fn current_producer_id() -> Option<u64> {
 pub struct ProducerBuilder {
     config: Config,
     handler: Option<DeliveryHandler>,
-    stats: Option<StatsHandler>,
+    handlers: ClientHandlers,
     partitioner: Option<Arc<dyn Partitioner>>,
     mode: DeliveryMode,
     token_provider: Option<crate::config::TokenProvider>,
@@ -74,7 +74,7 @@ pub struct ProducerBuilder {
 
 impl ProducerBuilder {
     pub fn new(config: Config) -> Self {
-        ProducerBuilder { config, handler: None, stats: None, partitioner: None, mode: DeliveryMode::Thread, token_provider: None, suppressed: None, queue_until_metadata: false }
+        ProducerBuilder { config, handler: None, handlers: ClientHandlers::default(), partitioner: None, mode: DeliveryMode::Thread, token_provider: None, suppressed: None, queue_until_metadata: false }
     }
 
     /// librdkafka's semantics for a topic whose metadata is not known yet: sends never wait for
@@ -98,7 +98,15 @@ impl ProducerBuilder {
     /// Gets each statistics document (JSON in librdkafka's schema, docs/observability.md) every
     /// `statistics.interval.ms`, on the delivery thread or in `poll()`, never on the I/O thread.
     pub fn stats_handler(mut self, h: impl Fn(&str) + Send + Sync + 'static) -> Self {
-        self.stats = Some(Arc::new(h));
+        self.handlers.stats = Some(Arc::new(h));
+        self
+    }
+
+    /// Called with `(broker name "host:port/id", broker id, throttle time ms)` for each Produce
+    /// response whose throttle time is above 0 (the broker is holding back this client for a
+    /// quota), on the delivery thread or in `poll()`.
+    pub fn throttle_handler(mut self, h: impl Fn(&str, i32, i32) + Send + Sync + 'static) -> Self {
+        self.handlers.throttle = Some(Arc::new(h));
         self
     }
 
@@ -140,7 +148,7 @@ impl ProducerBuilder {
         let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         let records = (config.queue_buffering_max_messages > 0).then(|| MemoryPool::new(config.queue_buffering_max_messages));
         let only_error = config.delivery_report_only_error.then_some(self.suppressed);
-        let deliverer = Arc::new(Deliverer::new(memory.clone(), records, self.handler, self.stats, only_error, rx));
+        let deliverer = Arc::new(Deliverer::new(memory.clone(), records, self.handler, self.handlers, only_error, rx));
         let log_level = config.log_level;
         let inner = Arc::new(Inner {
             config,

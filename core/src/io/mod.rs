@@ -309,7 +309,10 @@ impl IoThread {
             RequestKind::MetadataQuery(id) => self.on_metadata_query(token, id, r.request.version, &r.body),
             RequestKind::InitProducerId => self.on_init_producer_id(r.request.version, &r.body),
             RequestKind::Txn(t) => self.on_txn_response(token, t, r.request.version, &r.body),
-            RequestKind::Produce(batches) => self.on_produce(r.request.version, &r.body, batches),
+            RequestKind::Produce(batches) => {
+                let node = self.net.conns.get(&token).map_or(-1, |c| c.node_id);
+                self.on_produce(node, r.request.version, &r.body, batches)
+            }
         }
     }
 
