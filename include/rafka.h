@@ -178,6 +178,18 @@ typedef int (*rafka_stats_cb_t)(struct rafka_producer_t *producer,
                                 void *opaque);
 
 /*
+ The throttle callback, called from `rafka_poll()` / `rafka_flush()` (or the delivery thread
+ in "thread" mode) for each Produce response whose throttle time is above 0: the broker's name
+ ("host:port/id", NUL-terminated, valid during the call only), its id and the throttle time in
+ ms. `opaque` is the configuration's global opaque.
+ */
+typedef void (*rafka_throttle_cb_t)(struct rafka_producer_t *producer,
+                                    const char *broker_name,
+                                    int32_t broker_id,
+                                    int throttle_time_ms,
+                                    void *opaque);
+
+/*
  The log callback: `level` is a syslog level (3 error, 4 warning, 6 info, 7 debug); `facility`
  and `message` are NUL-terminated, valid during the call. It may run on any thread.
  */
@@ -379,6 +391,16 @@ rafka_resp_err_t rafka_conf_set_dr_cb(struct rafka_conf_t *conf, rafka_dr_cb_t d
  `conf` must be NULL or a live configuration.
  */
 rafka_resp_err_t rafka_conf_set_stats_cb(struct rafka_conf_t *conf, rafka_stats_cb_t stats_cb);
+
+/*
+ Sets the throttle callback (see `rafka_throttle_cb_t`); NULL removes it. Returns
+ RAFKA_RESP_ERR__INVALID_ARG when `conf` is NULL.
+
+ # Safety
+ `conf` must be NULL or a live configuration.
+ */
+rafka_resp_err_t rafka_conf_set_throttle_cb(struct rafka_conf_t *conf,
+                                            rafka_throttle_cb_t throttle_cb);
 
 /*
  Sets the log callback (see `rafka_log_cb_t`); NULL removes it. Log lines of every producer in

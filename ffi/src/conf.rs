@@ -10,6 +10,7 @@ use crate::oauthbearer::rafka_oauthbearer_token_cb_t;
 use crate::ptr::{guard, guard_result, try_mut, try_ref, try_str, write_errstr};
 use crate::report::rafka_dr_cb_t;
 use crate::stats::rafka_stats_cb_t;
+use crate::throttle::rafka_throttle_cb_t;
 
 /// Configuration of a producer. Created by `rafka_conf_new()`, freed by `rafka_conf_free()` or
 /// taken over by a successful `rafka_producer_new()`. Not thread-safe: one thread at a time.
@@ -20,6 +21,7 @@ pub struct rafka_conf_t {
     pub(crate) log_cb: rafka_log_cb_t,
     pub(crate) token_cb: rafka_oauthbearer_token_cb_t,
     pub(crate) stats_cb: rafka_stats_cb_t,
+    pub(crate) throttle_cb: rafka_throttle_cb_t,
     pub(crate) opaque: usize,
 }
 
@@ -53,6 +55,7 @@ pub extern "C" fn rafka_conf_new() -> *mut rafka_conf_t {
             log_cb: None,
             token_cb: None,
             stats_cb: None,
+            throttle_cb: None,
             opaque: 0,
         }))
     })
@@ -174,6 +177,22 @@ pub unsafe extern "C" fn rafka_conf_set_stats_cb(
 ) -> rafka_resp_err_t {
     guard_result(RAFKA_RESP_ERR__INTERNAL, || {
         try_mut(conf, "conf")?.stats_cb = stats_cb;
+        Ok(0)
+    })
+}
+
+/// Sets the throttle callback (see `rafka_throttle_cb_t`); NULL removes it. Returns
+/// RAFKA_RESP_ERR__INVALID_ARG when `conf` is NULL.
+///
+/// # Safety
+/// `conf` must be NULL or a live configuration.
+#[no_mangle]
+pub unsafe extern "C" fn rafka_conf_set_throttle_cb(
+    conf: *mut rafka_conf_t,
+    throttle_cb: rafka_throttle_cb_t,
+) -> rafka_resp_err_t {
+    guard_result(RAFKA_RESP_ERR__INTERNAL, || {
+        try_mut(conf, "conf")?.throttle_cb = throttle_cb;
         Ok(0)
     })
 }

@@ -26,6 +26,7 @@ pub mod last_error;
 pub mod handle;
 pub mod report;
 pub mod stats;
+pub mod throttle;
 pub mod produce;
 pub mod producer;
 pub mod error_object;

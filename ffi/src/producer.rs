@@ -63,6 +63,9 @@ pub unsafe extern "C" fn rafka_producer_new(
         if let Some(cb) = c.stats_cb {
             builder = builder.stats_handler(crate::stats::handler(cb, this.clone(), c.opaque));
         }
+        if let Some(cb) = c.throttle_cb {
+            builder = builder.throttle_handler(crate::throttle::handler(cb, this.clone(), c.opaque));
+        }
         if let Some(cb) = c.token_cb {
             builder = builder.oauthbearer_token_provider(crate::oauthbearer::provider(cb, c.opaque));
         }

@@ -73,3 +73,39 @@ def test_an_exception_in_stats_cb_is_raised_from_poll():
             p.poll(0.1)
     assert len(raised) == 1
     p.close()
+
+
+KAFKA = os.path.join(ROOT, "scripts/kafka")
+
+
+@pytest.fixture(scope="module")
+def throttling():
+    """A private broker (own state dir, port 38190) whose default client quota is 1 KiB/s of
+    produce traffic, stopped after the module."""
+    env = dict(os.environ, RAFKA_KAFKA_STATE="/tmp/rafka-py-throttle")
+    subprocess.run([KAFKA, "down"], env=env, capture_output=True)
+    out = subprocess.run([KAFKA, "up", "--port", "38190"], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        pytest.fail("could not start the broker:\n" + out.stdout + out.stderr)
+    subprocess.run([KAFKA, "quota", "set", "producer_byte_rate=1024"], env=env, check=True, capture_output=True)
+    yield env, out.stdout.splitlines()[-1].split("=", 1)[1]
+    subprocess.run([KAFKA, "down"], env=env, capture_output=True)
+
+
+def test_throttle_cb_gets_a_throttle_event_from_a_broker_over_quota(throttling):
+    env, bs = throttling
+    topic = "py-throttled-" + uuid.uuid4().hex[:10]
+    subprocess.run([KAFKA, "topic", "create", topic, "--partitions", "1"], env=env, check=True, capture_output=True)
+    events = []
+    p = rafka.Producer({"bootstrap.servers": bs, "linger.ms": 0, "throttle_cb": events.append})
+    for _ in range(20):
+        p.produce(topic, value=b"q" * 1024)
+        p.flush(60)
+        if events:
+            break
+    assert events, "no throttle event"
+    e = events[0]
+    assert isinstance(e, rafka.ThrottleEvent)
+    assert e.broker_id == 1 and e.broker_name == bs + "/1"
+    assert e.throttle_time > 0
+    p.close()

@@ -50,6 +50,23 @@ pub(crate) struct Producer {
     oauth: Option<oauth::OAuthCallback>,
 }
 
+/// confluent-kafka's `ThrottleEvent`: what `throttle_cb` gets.
+#[pyclass(module = "rafka._rafka", frozen, get_all)]
+pub(crate) struct ThrottleEvent {
+    /// The broker's name, `host:port/id`.
+    broker_name: String,
+    broker_id: i32,
+    /// Seconds (confluent-kafka's unit), from the broker's throttle time in ms.
+    throttle_time: f64,
+}
+
+#[pymethods]
+impl ThrottleEvent {
+    fn __repr__(&self) -> String {
+        format!("{}/{} throttled for {} ms", self.broker_name, self.broker_id, (self.throttle_time * 1000.0).round())
+    }
+}
+
 #[derive(Default)]
 struct PyRefs {
     /// `on_delivery` from the configuration: for records produced without a callback.
@@ -58,6 +75,8 @@ struct PyRefs {
     logger: Option<Py<PyAny>>,
     /// confluent-kafka's `stats_cb(json_str)`, called from poll()/flush().
     stats_cb: Option<PyObject>,
+    /// confluent-kafka's `throttle_cb(ThrottleEvent)`, called from poll()/flush().
+    throttle_cb: Option<PyObject>,
 }
 
 fn closed_error() -> PyErr {
@@ -84,6 +103,12 @@ impl Producer {
     /// Hands queued statistics documents to `stats_cb`; the first exception it raises stops it
     /// and is returned, the documents after it stay queued.
     fn serve_stats(&self, py: Python<'_>) -> PyResult<()> {
+        loop {
+            let Some((name, id, ms)) = lock(&self.shared.throttles).pop_front() else { break };
+            let Some(cb) = self.refs.get(py).throttle_cb.as_ref().map(|c| c.clone_ref(py)) else { break };
+            let event = Py::new(py, ThrottleEvent { broker_name: name, broker_id: id, throttle_time: ms as f64 / 1000.0 })?;
+            cb.call1(py, (event,))?;
+        }
         loop {
             let Some(json) = lock(&self.shared.stats).pop_front() else { return Ok(()) };
             // Our own reference: the callback may end in the collector clearing `refs`.
@@ -187,6 +212,7 @@ impl Producer {
         let mut logger: Option<Py<PyAny>> = None;
         let mut default_cb: Option<PyObject> = None;
         let mut stats_cb: Option<PyObject> = None;
+        let mut throttle_cb: Option<PyObject> = None;
         let (mut oauth_cb, mut oauth_config): (Option<PyObject>, String) = (None, String::new());
         for d in [conf, kwargs].into_iter().flatten() {
             for (k, v) in d.iter() {
@@ -204,6 +230,11 @@ impl Producer {
                     "stats_cb" => {
                         stats_cb = Some(v.unbind());
                         check_callback(&stats_cb, py, "stats_cb")?;
+                        continue;
+                    }
+                    "throttle_cb" => {
+                        throttle_cb = Some(v.unbind());
+                        check_callback(&throttle_cb, py, "throttle_cb")?;
                         continue;
                     }
                     "oauth_cb" => {
@@ -241,6 +272,10 @@ impl Producer {
         if let Some(o) = &oauth {
             builder = builder.oauthbearer_token_provider(o.provider());
         }
+        if throttle_cb.is_some() {
+            let s4 = shared.clone();
+            builder = builder.throttle_handler(move |name, id, ms| lock(&s4.throttles).push_back((name.to_string(), id, ms)));
+        }
         if stats_cb.is_some() {
             let s3 = shared.clone();
             builder = builder.stats_handler(move |json| lock(&s3.stats).push_back(json.to_string()));
@@ -252,7 +287,7 @@ impl Producer {
             engine: GilCell::new(Some(Arc::new(inner))),
             collected: AtomicBool::new(false),
             shared,
-            refs: GilCell::new(PyRefs { default_cb, logger: Some(logger), stats_cb }),
+            refs: GilCell::new(PyRefs { default_cb, logger: Some(logger), stats_cb, throttle_cb }),
             level_read_ms: AtomicU64::new(0),
             created: Instant::now(),
             oauth,
@@ -568,6 +603,9 @@ impl Producer {
             visit.call(l)?;
         }
         if let Some(cb) = &refs.stats_cb {
+            visit.call(cb)?;
+        }
+        if let Some(cb) = &refs.throttle_cb {
             visit.call(cb)?;
         }
         if let Some(o) = &self.oauth {

@@ -104,7 +104,7 @@ pub(super) const KEYS: &[Key] = &[
     key("statistics.interval.ms", &[], int(0, 86_400_000), "Every this many ms the I/O thread builds a JSON statistics document in librdkafka's schema (docs/observability.md), handed to the stats handler on the delivery thread or `poll()`. Default 0: off, and nothing is counted for it."),
     key("error_cb", &[], OBSERVABILITY, ""),
     key("stats_cb", &[], Kind::Binding("a callback (Rust `ProducerBuilder::stats_handler`, C `rafka_conf_set_stats_cb`, Python's `stats_cb` config entry); it gets the documents of `statistics.interval.ms`"), ""),
-    key("throttle_cb", &[], Kind::Binding("a callback (Rust `ProducerBuilder::throttle_handler`): broker name, broker id and throttle time of each Produce response the broker throttled"), ""),
+    key("throttle_cb", &[], Kind::Binding("a callback (Rust `ProducerBuilder::throttle_handler`, C `rafka_conf_set_throttle_cb`, Python's `throttle_cb` config entry): broker name, broker id and throttle time of each Produce response the broker throttled"), ""),
     key("transactional.id", &[], Kind::Text, "Makes the producer transactional (docs/transactions.md); implies idempotence. Unset: no transactions."),
     key("transaction.timeout.ms", &[], int(1, MAX_I32), "How long the coordinator lets a transaction stay open before it aborts it. Default 60000."),
     key("transaction.two.phase.commit.enable", &[], Kind::Unsupported("two-phase commit transactions (KIP-939), not in rafka"), ""),
