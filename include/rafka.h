@@ -165,6 +165,31 @@ typedef void (*rafka_dr_cb_t)(struct rafka_producer_t *producer,
                               void *opaque);
 
 /*
+ The statistics callback, called every `statistics.interval.ms` from `rafka_poll()` /
+ `rafka_flush()` (or the delivery thread in "thread" mode). `json` is a NUL-terminated JSON
+ document of `json_len` bytes (the NUL not counted), allocated with the C library's `malloc`.
+ Return 0 and the library frees it after the call; return non-zero and the application owns
+ it and frees it with `free()` (librdkafka's contract). `opaque` is the configuration's global
+ opaque.
+ */
+typedef int (*rafka_stats_cb_t)(struct rafka_producer_t *producer,
+                                char *json,
+                                size_t json_len,
+                                void *opaque);
+
+/*
+ The throttle callback, called from `rafka_poll()` / `rafka_flush()` (or the delivery thread
+ in "thread" mode) for each Produce response whose throttle time is above 0: the broker's name
+ ("host:port/id", NUL-terminated, valid during the call only), its id and the throttle time in
+ ms. `opaque` is the configuration's global opaque.
+ */
+typedef void (*rafka_throttle_cb_t)(struct rafka_producer_t *producer,
+                                    const char *broker_name,
+                                    int32_t broker_id,
+                                    int throttle_time_ms,
+                                    void *opaque);
+
+/*
  The log callback: `level` is a syslog level (3 error, 4 warning, 6 info, 7 debug); `facility`
  and `message` are NUL-terminated, valid during the call. It may run on any thread.
  */
@@ -392,6 +417,26 @@ enum rafka_conf_res_t rafka_conf_get(const struct rafka_conf_t *conf,
  `conf` must be NULL or a live configuration.
  */
 rafka_resp_err_t rafka_conf_set_dr_cb(struct rafka_conf_t *conf, rafka_dr_cb_t dr_cb);
+
+/*
+ Sets the statistics callback (see `rafka_stats_cb_t`), called every `statistics.interval.ms`
+ (which must be set above 0 too); NULL removes it. Returns RAFKA_RESP_ERR__INVALID_ARG when
+ `conf` is NULL.
+
+ # Safety
+ `conf` must be NULL or a live configuration.
+ */
+rafka_resp_err_t rafka_conf_set_stats_cb(struct rafka_conf_t *conf, rafka_stats_cb_t stats_cb);
+
+/*
+ Sets the throttle callback (see `rafka_throttle_cb_t`); NULL removes it. Returns
+ RAFKA_RESP_ERR__INVALID_ARG when `conf` is NULL.
+
+ # Safety
+ `conf` must be NULL or a live configuration.
+ */
+rafka_resp_err_t rafka_conf_set_throttle_cb(struct rafka_conf_t *conf,
+                                            rafka_throttle_cb_t throttle_cb);
 
 /*
  Sets the log callback (see `rafka_log_cb_t`); NULL removes it. Log lines of every producer in

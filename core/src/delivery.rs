@@ -27,6 +27,20 @@ pub type DeliveryHandler = Arc<dyn Fn(&Delivery<'_>, usize) + Send + Sync>;
 /// report is withheld, so that a binding can free what the opaque owns.
 pub type SuppressedHandler = Arc<dyn Fn(usize) + Send + Sync>;
 
+/// A producer-wide statistics handler: gets each JSON document of `statistics.interval.ms`.
+pub type StatsHandler = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// A producer-wide throttle handler: `(broker name, broker id, throttle time ms)` for each
+/// Produce response that carried a throttle time above 0 (librdkafka's `throttle_cb`).
+pub type ThrottleHandler = Arc<dyn Fn(&str, i32, i32) + Send + Sync>;
+
+/// The client-wide handlers besides delivery reports, all run where reports run.
+#[derive(Default, Clone)]
+pub(crate) struct ClientHandlers {
+    pub stats: Option<StatsHandler>,
+    pub throttle: Option<ThrottleHandler>,
+}
+
 /// Who runs delivery callbacks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum DeliveryMode {
@@ -49,6 +63,15 @@ pub(crate) struct DeliveryJob {
     pub outcome: Outcome,
 }
 
+/// What the I/O thread hands to the delivery thread / `poll()`: a batch's reports, or a
+/// statistics document (built on the I/O thread, handed over so the handler never runs there).
+pub(crate) enum Job {
+    Report(DeliveryJob),
+    Stats(String),
+    /// A Produce response from broker `name` (`host:port/id`) carried `ms` > 0.
+    Throttle { name: String, node_id: i32, ms: i32 },
+}
+
 thread_local! {
     /// True while this thread runs delivery callbacks: `close()` and `flush()` called from a
     /// callback must not wait for reports that only this thread can serve.
@@ -67,6 +90,9 @@ pub(crate) struct Deliverer {
     /// [`ProducerBuilder::on_acknowledgement`](crate::ProducerBuilder::on_acknowledgement): sees
     /// every record's report first, whatever its completion and `delivery.report.only.error`.
     on_ack: Option<DeliveryHandler>,
+    /// Get the statistics documents and throttle times (`Job::Stats`, `Job::Throttle`); the I/O
+    /// thread sends neither without its handler.
+    handlers: ClientHandlers,
     /// `delivery.report.only.error`, and who is told of the withheld reports.
     only_error: bool,
     suppressed: Option<SuppressedHandler>,
@@ -76,7 +102,7 @@ pub(crate) struct Deliverer {
     progress: Condvar,
     /// Serialises `poll` callers, so reports of one partition never run concurrently.
     poll_lock: Mutex<()>,
-    pub rx: crossbeam_channel::Receiver<DeliveryJob>,
+    pub rx: crossbeam_channel::Receiver<Job>,
 }
 
 impl Deliverer {
@@ -85,14 +111,16 @@ impl Deliverer {
         records: Option<MemoryPool>,
         handler: Option<DeliveryHandler>,
         on_ack: Option<DeliveryHandler>,
+        handlers: ClientHandlers,
         only_error: Option<Option<SuppressedHandler>>,
-        rx: crossbeam_channel::Receiver<DeliveryJob>,
+        rx: crossbeam_channel::Receiver<Job>,
     ) -> Self {
         Deliverer {
             memory,
             records,
             handler,
             on_ack,
+            handlers,
             only_error: only_error.is_some(),
             suppressed: only_error.flatten(),
             outstanding: AtomicUsize::new(0),
@@ -100,6 +128,42 @@ impl Deliverer {
             progress: Condvar::new(),
             poll_lock: Mutex::new(()),
             rx,
+        }
+    }
+
+    pub fn wants_stats(&self) -> bool {
+        self.handlers.stats.is_some()
+    }
+
+    pub fn wants_throttle(&self) -> bool {
+        self.handlers.throttle.is_some()
+    }
+
+    /// Serves one job from the I/O thread; returns how many records it reported. Delivery
+    /// thread or a `poll` caller.
+    pub fn serve(&self, job: Job) -> usize {
+        match job {
+            Job::Report(j) => {
+                let n = j.records.len();
+                self.run(j);
+                n
+            }
+            Job::Stats(json) => {
+                if let Some(h) = &self.handlers.stats {
+                    if catch_unwind(AssertUnwindSafe(|| h(&json))).is_err() {
+                        log::error!("the statistics handler panicked; the producer goes on");
+                    }
+                }
+                0
+            }
+            Job::Throttle { name, node_id, ms } => {
+                if let Some(h) = &self.handlers.throttle {
+                    if catch_unwind(AssertUnwindSafe(|| h(&name, node_id, ms))).is_err() {
+                        log::error!("the throttle handler panicked; the producer goes on");
+                    }
+                }
+                0
+            }
         }
     }
 
@@ -185,11 +249,9 @@ impl Deliverer {
         let mut served = 0;
         let first = if timeout.is_zero() { self.rx.try_recv().ok() } else { self.rx.recv_deadline(deadline).ok() };
         let Some(job) = first else { return 0 };
-        served += job.records.len();
-        self.run(job);
+        served += self.serve(job);
         while let Ok(job) = self.rx.try_recv() {
-            served += job.records.len();
-            self.run(job);
+            served += self.serve(job);
         }
         served
     }

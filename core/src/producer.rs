@@ -20,7 +20,7 @@ use crate::clock::{self, deadline_after};
 pub use crate::clock::LONGEST_WAIT;
 use crate::config::{Config, ProducerConfig};
 use crate::completion::{Completion, DeliveryFuture, FutureSlot};
-use crate::delivery::{Deliverer, DeliveryHandler, DeliveryJob, DeliveryMode, Outcome};
+use crate::delivery::{ClientHandlers, Deliverer, DeliveryHandler, DeliveryJob, DeliveryMode, Job, Outcome};
 use crate::error::{Error, LocalCode, Result};
 use crate::io::IoThread;
 use crate::memory::{MemoryPool, Reservation, Reserve};
@@ -65,6 +65,7 @@ pub struct ProducerBuilder {
     config: Config,
     handler: Option<DeliveryHandler>,
     on_ack: Option<DeliveryHandler>,
+    handlers: ClientHandlers,
     partitioner: Option<Arc<dyn Partitioner>>,
     mode: DeliveryMode,
     token_provider: Option<crate::config::TokenProvider>,
@@ -74,7 +75,7 @@ pub struct ProducerBuilder {
 
 impl ProducerBuilder {
     pub fn new(config: Config) -> Self {
-        ProducerBuilder { config, handler: None, on_ack: None, partitioner: None, mode: DeliveryMode::Thread, token_provider: None, suppressed: None, queue_until_metadata: false }
+        ProducerBuilder { config, handler: None, on_ack: None, handlers: ClientHandlers::default(), partitioner: None, mode: DeliveryMode::Thread, token_provider: None, suppressed: None, queue_until_metadata: false }
     }
 
     /// librdkafka's semantics for a topic whose metadata is not known yet: sends never wait for
@@ -102,6 +103,21 @@ impl ProducerBuilder {
     /// be quick: it delays every report after it. A panic in it is caught and logged.
     pub fn on_acknowledgement(mut self, f: impl Fn(&Delivery<'_>, usize) + Send + Sync + 'static) -> Self {
         self.on_ack = Some(Arc::new(f));
+        self
+    }
+
+    /// Gets each statistics document (JSON in librdkafka's schema, docs/observability.md) every
+    /// `statistics.interval.ms`, on the delivery thread or in `poll()`, never on the I/O thread.
+    pub fn stats_handler(mut self, h: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.handlers.stats = Some(Arc::new(h));
+        self
+    }
+
+    /// Called with `(broker name "host:port/id", broker id, throttle time ms)` for each Produce
+    /// response whose throttle time is above 0 (the broker is holding back this client for a
+    /// quota), on the delivery thread or in `poll()`.
+    pub fn throttle_handler(mut self, h: impl Fn(&str, i32, i32) + Send + Sync + 'static) -> Self {
+        self.handlers.throttle = Some(Arc::new(h));
         self
     }
 
@@ -140,10 +156,10 @@ impl ProducerBuilder {
         let poll = mio::Poll::new().map_err(|e| Error::local(LocalCode::Internal, format!("cannot create poll: {e}")))?;
         let waker = IoThread::new_waker(&poll).map_err(|e| Error::local(LocalCode::Internal, format!("cannot create waker: {e}")))?;
         let memory = Arc::new(MemoryPool::new(config.buffer_memory));
-        let (tx, rx) = crossbeam_channel::unbounded::<DeliveryJob>();
+        let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         let records = (config.queue_buffering_max_messages > 0).then(|| MemoryPool::new(config.queue_buffering_max_messages));
         let only_error = config.delivery_report_only_error.then_some(self.suppressed);
-        let deliverer = Arc::new(Deliverer::new(memory.clone(), records, self.handler, self.on_ack, only_error, rx));
+        let deliverer = Arc::new(Deliverer::new(memory.clone(), records, self.handler, self.on_ack, self.handlers, only_error, rx));
         let log_level = config.log_level;
         let inner = Arc::new(Inner {
             config,
@@ -190,7 +206,7 @@ impl ProducerBuilder {
                         .spawn(move || {
                             CURRENT_PRODUCER.with(|c| c.set(id));
                             while let Ok(job) = d.rx.recv() {
-                                d.run(job);
+                                d.serve(job);
                             }
                         })
                         .map_err(|e| Error::local(LocalCode::Internal, format!("cannot start the delivery thread: {e}")))?,
@@ -736,7 +752,7 @@ impl Producer {
                 let _ = h.join();
             }
             while let Ok(job) = inner.deliverer.rx.try_recv() {
-                inner.deliverer.run(job);
+                inner.deliverer.serve(job);
             }
         }
         if complete {

@@ -11,6 +11,8 @@ use crate::oauthbearer::rafka_oauthbearer_token_cb_t;
 use crate::partitioner::rafka_partitioner_cb_t;
 use crate::ptr::{guard, guard_result, try_mut, try_ref, try_str, write_errstr};
 use crate::report::rafka_dr_cb_t;
+use crate::stats::rafka_stats_cb_t;
+use crate::throttle::rafka_throttle_cb_t;
 
 /// Configuration of a producer. Created by `rafka_conf_new()`, freed by `rafka_conf_free()` or
 /// taken over by a successful `rafka_producer_new()`. Not thread-safe: one thread at a time.
@@ -22,6 +24,8 @@ pub struct rafka_conf_t {
     pub(crate) token_cb: rafka_oauthbearer_token_cb_t,
     pub(crate) partitioner_cb: rafka_partitioner_cb_t,
     pub(crate) interceptors: Interceptors,
+    pub(crate) stats_cb: rafka_stats_cb_t,
+    pub(crate) throttle_cb: rafka_throttle_cb_t,
     pub(crate) opaque: usize,
 }
 
@@ -56,6 +60,8 @@ pub extern "C" fn rafka_conf_new() -> *mut rafka_conf_t {
             token_cb: None,
             partitioner_cb: None,
             interceptors: Interceptors::default(),
+            stats_cb: None,
+            throttle_cb: None,
             opaque: 0,
         }))
     })
@@ -160,6 +166,39 @@ pub unsafe extern "C" fn rafka_conf_set_dr_cb(
 ) -> rafka_resp_err_t {
     guard_result(RAFKA_RESP_ERR__INTERNAL, || {
         try_mut(conf, "conf")?.dr_cb = dr_cb;
+        Ok(0)
+    })
+}
+
+/// Sets the statistics callback (see `rafka_stats_cb_t`), called every `statistics.interval.ms`
+/// (which must be set above 0 too); NULL removes it. Returns RAFKA_RESP_ERR__INVALID_ARG when
+/// `conf` is NULL.
+///
+/// # Safety
+/// `conf` must be NULL or a live configuration.
+#[no_mangle]
+pub unsafe extern "C" fn rafka_conf_set_stats_cb(
+    conf: *mut rafka_conf_t,
+    stats_cb: rafka_stats_cb_t,
+) -> rafka_resp_err_t {
+    guard_result(RAFKA_RESP_ERR__INTERNAL, || {
+        try_mut(conf, "conf")?.stats_cb = stats_cb;
+        Ok(0)
+    })
+}
+
+/// Sets the throttle callback (see `rafka_throttle_cb_t`); NULL removes it. Returns
+/// RAFKA_RESP_ERR__INVALID_ARG when `conf` is NULL.
+///
+/// # Safety
+/// `conf` must be NULL or a live configuration.
+#[no_mangle]
+pub unsafe extern "C" fn rafka_conf_set_throttle_cb(
+    conf: *mut rafka_conf_t,
+    throttle_cb: rafka_throttle_cb_t,
+) -> rafka_resp_err_t {
+    guard_result(RAFKA_RESP_ERR__INTERNAL, || {
+        try_mut(conf, "conf")?.throttle_cb = throttle_cb;
         Ok(0)
     })
 }

@@ -29,6 +29,8 @@ pub mod log_sink;
 pub mod last_error;
 pub mod handle;
 pub mod report;
+pub mod stats;
+pub mod throttle;
 pub mod produce;
 pub mod producer;
 pub mod error_object;

@@ -68,6 +68,12 @@ pub unsafe extern "C" fn rafka_producer_new(
         if interceptors.has_on_ack() {
             builder = builder.on_acknowledgement(interceptors.clone().engine_hook(this.clone()));
         }
+        if let Some(cb) = c.stats_cb {
+            builder = builder.stats_handler(crate::stats::handler(cb, this.clone(), c.opaque));
+        }
+        if let Some(cb) = c.throttle_cb {
+            builder = builder.throttle_handler(crate::throttle::handler(cb, this.clone(), c.opaque));
+        }
         if let Some(cb) = c.token_cb {
             builder = builder.oauthbearer_token_provider(crate::oauthbearer::provider(cb, c.opaque));
         }

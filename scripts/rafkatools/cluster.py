@@ -742,6 +742,15 @@ class LocalKafka:
             args += ["--config", f"{k}={v}"]
         self._checked(self.topic_command(args, bootstrap), f"topic create {name}")
 
+    def client_quota(self, setting: Optional[str], bootstrap: Optional[str] = None) -> str:
+        """Kafka's ConfigCommand: sets `setting` (e.g. "producer_byte_rate=1024") as the default
+        quota of every client, or with None removes producer_byte_rate from it."""
+        target, version, logdir = self._target(bootstrap)
+        change = ["--add-config", setting] if setting else ["--delete-config", "producer_byte_rate"]
+        cmd = self.java_cmd(version, logdir, "kafka.admin.ConfigCommand", "--bootstrap-server", target, "--alter",
+                            *change, "--entity-type", "clients", "--entity-default")
+        return self._checked(self._run(cmd, capture=True), "quota").stdout
+
     def delete_topic(self, name: str, bootstrap: Optional[str] = None) -> subprocess.CompletedProcess:
         """Deletes a topic; returns TopicCommand's result (deleting a missing topic is not an error here)."""
         return self.topic_command(["--delete", "--topic", name], bootstrap)
@@ -1023,7 +1032,11 @@ Data:
   group offsets GROUP the committed offsets of a consumer group (Kafka's kafka-consumer-groups
                       --describe --offsets), one JSON object per partition:
                       {"topic":T,"partition":P,"offset":O}; nothing for a group that does not exist
-  (topic, consume and group take --bootstrap HOST:PORT to talk to another cluster)
+  quota set KEY=VALUE the default quota of every client (Kafka's kafka-configs --alter
+                      --add-config KEY=VALUE --entity-type clients --entity-default),
+                      e.g. producer_byte_rate=1024 to make brokers throttle producers
+  quota clear         remove producer_byte_rate from that default
+  (topic, consume, group and quota take --bootstrap HOST:PORT to talk to another cluster)
 
 Environment:
   RAFKA_KAFKA_STATE   state dir (pids, ports, configs, data, logs)  [/tmp/rafka-kafka]
@@ -1250,6 +1263,25 @@ def _cmd_group(k: LocalKafka, args: _Args) -> int:
     return code
 
 
+def _cmd_quota(k: LocalKafka, args: _Args) -> int:
+    sub = args.next() if args else None
+    if sub not in ("set", "clear"):
+        raise UsageError("quota needs a subcommand: set KEY=VALUE | clear")
+    setting = bootstrap = None
+    while args:
+        opt = args.next()
+        if opt == "--bootstrap":
+            bootstrap = args.value(opt)
+        elif opt.startswith("-") or sub == "clear" or setting is not None or "=" not in opt:
+            raise UsageError(f"quota {sub}: unexpected '{opt}'")
+        else:
+            setting = opt
+    if sub == "set" and setting is None:
+        raise UsageError("quota set needs KEY=VALUE")
+    print(k.client_quota(setting, bootstrap), end="")
+    return 0
+
+
 def _dispatch(cmd: str, args: _Args) -> int:
     if cmd in ("help", "-h", "--help"):
         print(USAGE, end="")
@@ -1281,6 +1313,8 @@ def _dispatch(cmd: str, args: _Args) -> int:
         return _cmd_consume(k, args)
     if cmd == "group":
         return _cmd_group(k, args)
+    if cmd == "quota":
+        return _cmd_quota(k, args)
     raise UsageError(f"unknown command '{cmd}'")
 
 

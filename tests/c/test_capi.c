@@ -1038,6 +1038,53 @@ static void test_txn_misuse_gives_errors_with_their_flags(void) {
     pthread_mutex_destroy(&pst.lock);
 }
 
+/* ---- statistics ---------------------------------------------------------------------------- */
+struct stats_seen {
+    int calls;
+    int acked_doc;   /* a document counted the 5 records acknowledged */
+    int well_formed; /* every document was NUL-terminated at json_len and an object */
+    char *kept;      /* the one document the application took ownership of */
+};
+
+static int stats_cb(rafka_producer_t *p, char *json, size_t len, void *opaque) {
+    struct stats_seen *s = opaque;
+    (void)p;
+    s->calls++;
+    if (json[len] != '\0' || strlen(json) != len || json[0] != '{' || json[len - 1] != '}') s->well_formed = 0;
+    if (strstr(json, "\"txmsgs\":5,") && strstr(json, "\"type\":\"producer\"")) s->acked_doc = 1;
+    if (s->kept == NULL) {
+        s->kept = json; /* returning 1: ours to free() */
+        return 1;
+    }
+    return 0;
+}
+
+static void test_stats_cb_gets_json_documents_from_poll(void) {
+    char topic[128], err[256];
+    struct stats_seen seen = {0, 0, 1, NULL};
+    rafka_conf_t *c = base_conf();
+    rafka_producer_t *p;
+    int i;
+    CHECK_EQ(rafka_conf_set(c, "statistics.interval.ms", "100", err, sizeof err), RAFKA_CONF_OK);
+    CHECK_EQ(rafka_conf_set_stats_cb(c, stats_cb), RAFKA_RESP_ERR_NO_ERROR);
+    rafka_conf_set_opaque(c, &seen);
+    p = rafka_producer_new(c, err, sizeof err);
+    CHECK(p != NULL);
+    make_topic(topic, sizeof topic, "stats", 1);
+    for (i = 0; i < 5; i++)
+        CHECK_EQ(rafka_produce(p, topic, RAFKA_PARTITION_UA, RAFKA_MSG_F_COPY, "k", 1, "value", 5, NULL, 0, 0, NULL),
+                 RAFKA_RESP_ERR_NO_ERROR);
+    CHECK_EQ(rafka_flush(p, 30000), RAFKA_RESP_ERR_NO_ERROR);
+    for (i = 0; i < 300 && !seen.acked_doc; i++) rafka_poll(p, 100);
+    CHECK(seen.acked_doc);
+    CHECK(seen.well_formed);
+    CHECK(seen.calls >= 2);
+    CHECK(seen.kept != NULL && seen.kept[0] == '{');
+    free(seen.kept);
+    CHECK_EQ(rafka_producer_close(p, 10000), RAFKA_RESP_ERR_NO_ERROR);
+    rafka_producer_free(p);
+}
+
 struct test {
     const char *name;
     void (*fn)(void);
@@ -1065,6 +1112,7 @@ static const struct test tests[] = {
     {"txn_fencing", test_txn_second_producer_with_same_id_fences_the_first},
     {"txn_send_offsets", test_txn_send_offsets_commits_group_offsets_only_with_the_transaction},
     {"txn_misuse", test_txn_misuse_gives_errors_with_their_flags},
+    {"stats_cb", test_stats_cb_gets_json_documents_from_poll},
 };
 
 int main(int argc, char **argv) {

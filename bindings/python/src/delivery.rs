@@ -38,6 +38,11 @@ pub(crate) struct Shared {
     spare: Mutex<Vec<Report>>,
     /// The Message object `serve` last handed to a callback (see `Message`).
     reuse: Mutex<Option<Py<Message>>>,
+    /// Statistics documents for `stats_cb`, in order: queued by the engine's stats handler
+    /// (the thread in the engine's poll, GIL released), taken by `Producer::serve` (GIL held).
+    pub(crate) stats: Mutex<std::collections::VecDeque<String>>,
+    /// Throttle reports for `throttle_cb` (broker name, id, ms), queued and taken likewise.
+    pub(crate) throttles: Mutex<std::collections::VecDeque<(String, i32, i32)>>,
 }
 
 impl Shared {

@@ -27,7 +27,7 @@ use pyo3::prelude::*;
 
 use errors::{KafkaError, KafkaException};
 use message::Message;
-use producer::Producer;
+use producer::{Producer, ThrottleEvent};
 use transaction::{ConsumerGroupMetadata, TopicPartition};
 
 #[pymodule(gil_used = true)]
@@ -41,6 +41,7 @@ fn _rafka(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Producer>()?;
     m.add_class::<KafkaError>()?;
     m.add_class::<Message>()?;
+    m.add_class::<ThrottleEvent>()?;
     m.add_class::<TopicPartition>()?;
     m.add_class::<ConsumerGroupMetadata>()?;
     m.add("KafkaException", m.py().get_type::<KafkaException>())?;

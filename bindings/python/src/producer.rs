@@ -16,7 +16,7 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use rafka_core::{Config, DeliveryMode, LocalCode, TrySend};
 
 use crate::buffers::{self, Data};
-use crate::delivery::{deliver, release_withheld, Shared, DEFAULT_CB};
+use crate::delivery::{deliver, lock, release_withheld, Shared, DEFAULT_CB};
 use crate::errors::{kafka_error, to_py_err};
 use crate::gil_cell::GilCell;
 use crate::record::{check_callback, int_arg, parse_headers, topic_str, Parsed};
@@ -50,12 +50,33 @@ pub(crate) struct Producer {
     oauth: Option<oauth::OAuthCallback>,
 }
 
+/// confluent-kafka's `ThrottleEvent`: what `throttle_cb` gets.
+#[pyclass(module = "rafka._rafka", frozen, get_all)]
+pub(crate) struct ThrottleEvent {
+    /// The broker's name, `host:port/id`.
+    broker_name: String,
+    broker_id: i32,
+    /// Seconds (confluent-kafka's unit), from the broker's throttle time in ms.
+    throttle_time: f64,
+}
+
+#[pymethods]
+impl ThrottleEvent {
+    fn __repr__(&self) -> String {
+        format!("{}/{} throttled for {} ms", self.broker_name, self.broker_id, (self.throttle_time * 1000.0).round())
+    }
+}
+
 #[derive(Default)]
 struct PyRefs {
     /// `on_delivery` from the configuration: for records produced without a callback.
     default_cb: Option<PyObject>,
     /// Where the engine's log lines go (see `logbridge`).
     logger: Option<Py<PyAny>>,
+    /// confluent-kafka's `stats_cb(json_str)`, called from poll()/flush().
+    stats_cb: Option<PyObject>,
+    /// confluent-kafka's `throttle_cb(ThrottleEvent)`, called from poll()/flush().
+    throttle_cb: Option<PyObject>,
 }
 
 fn closed_error() -> PyErr {
@@ -75,7 +96,25 @@ impl Producer {
 
     /// Runs the callbacks of queued reports on this thread (see `Shared::serve`).
     fn serve(&self, py: Python<'_>) -> PyResult<()> {
-        self.shared.serve(py, || self.refs.get(py).default_cb.as_ref().map(|c| c.clone_ref(py)))
+        self.shared.serve(py, || self.refs.get(py).default_cb.as_ref().map(|c| c.clone_ref(py)))?;
+        self.serve_stats(py)
+    }
+
+    /// Hands queued statistics documents to `stats_cb`; the first exception it raises stops it
+    /// and is returned, the documents after it stay queued.
+    fn serve_stats(&self, py: Python<'_>) -> PyResult<()> {
+        loop {
+            let Some((name, id, ms)) = lock(&self.shared.throttles).pop_front() else { break };
+            let Some(cb) = self.refs.get(py).throttle_cb.as_ref().map(|c| c.clone_ref(py)) else { break };
+            let event = Py::new(py, ThrottleEvent { broker_name: name, broker_id: id, throttle_time: ms as f64 / 1000.0 })?;
+            cb.call1(py, (event,))?;
+        }
+        loop {
+            let Some(json) = lock(&self.shared.stats).pop_front() else { return Ok(()) };
+            // Our own reference: the callback may end in the collector clearing `refs`.
+            let Some(cb) = self.refs.get(py).stats_cb.as_ref().map(|c| c.clone_ref(py)) else { return Ok(()) };
+            cb.call1(py, (json,))?;
+        }
     }
 
     /// Serves every queued report; returns the first exception.
@@ -172,6 +211,8 @@ impl Producer {
         let mut config = Config::new();
         let mut logger: Option<Py<PyAny>> = None;
         let mut default_cb: Option<PyObject> = None;
+        let mut stats_cb: Option<PyObject> = None;
+        let mut throttle_cb: Option<PyObject> = None;
         let (mut oauth_cb, mut oauth_config): (Option<PyObject>, String) = (None, String::new());
         for d in [conf, kwargs].into_iter().flatten() {
             for (k, v) in d.iter() {
@@ -184,6 +225,16 @@ impl Producer {
                     "on_delivery" | "delivery.report.cb" => {
                         default_cb = Some(v.unbind());
                         check_callback(&default_cb, py, "on_delivery")?;
+                        continue;
+                    }
+                    "stats_cb" => {
+                        stats_cb = Some(v.unbind());
+                        check_callback(&stats_cb, py, "stats_cb")?;
+                        continue;
+                    }
+                    "throttle_cb" => {
+                        throttle_cb = Some(v.unbind());
+                        check_callback(&throttle_cb, py, "throttle_cb")?;
                         continue;
                     }
                     "oauth_cb" => {
@@ -224,6 +275,14 @@ impl Producer {
         if let Some(o) = &oauth {
             builder = builder.oauthbearer_token_provider(o.provider());
         }
+        if throttle_cb.is_some() {
+            let s4 = shared.clone();
+            builder = builder.throttle_handler(move |name, id, ms| lock(&s4.throttles).push_back((name.to_string(), id, ms)));
+        }
+        if stats_cb.is_some() {
+            let s3 = shared.clone();
+            builder = builder.stats_handler(move |json| lock(&s3.stats).push_back(json.to_string()));
+        }
         let inner = builder.build().map_err(|e| to_py_err(&e))?;
         logbridge::register(logger.bind(py), inner.id())?;
         Ok(Producer {
@@ -231,7 +290,7 @@ impl Producer {
             engine: GilCell::new(Some(Arc::new(inner))),
             collected: AtomicBool::new(false),
             shared,
-            refs: GilCell::new(PyRefs { default_cb, logger: Some(logger) }),
+            refs: GilCell::new(PyRefs { default_cb, logger: Some(logger), stats_cb, throttle_cb }),
             level_read_ms: AtomicU64::new(0),
             created: Instant::now(),
             oauth,
@@ -545,6 +604,12 @@ impl Producer {
         }
         if let Some(l) = &refs.logger {
             visit.call(l)?;
+        }
+        if let Some(cb) = &refs.stats_cb {
+            visit.call(cb)?;
+        }
+        if let Some(cb) = &refs.throttle_cb {
+            visit.call(cb)?;
         }
         if let Some(o) = &self.oauth {
             o.traverse(&visit)?;

@@ -91,6 +91,8 @@ pub struct ProducerConfig {
     /// `sticky.partitioning.linger.ms`: a keyless record's sticky partition changes after this
     /// long too (librdkafka); None: only when a batch fills (Java).
     pub sticky_linger: Option<Duration>,
+    /// `statistics.interval.ms`: how often the I/O thread builds a statistics document; None: never.
+    pub statistics_interval: Option<Duration>,
     /// From `debug` / `log_level`: the most detailed level this producer's engine logs at; None:
     /// whatever the application's logger lets through.
     pub log_level: Option<log::LevelFilter>,
@@ -175,6 +177,7 @@ impl Default for ProducerConfig {
             metadata_rebootstrap: true,
             partitioner_availability_timeout: Duration::ZERO,
             sticky_linger: None,
+            statistics_interval: None,
             log_level: None,
         }
     }
@@ -387,6 +390,7 @@ impl Config {
                 "metadata.recovery.strategy" => c.metadata_rebootstrap = v.eq_ignore_ascii_case("rebootstrap"),
                 "partitioner.availability.timeout.ms" => c.partitioner_availability_timeout = ms(v),
                 "sticky.partitioning.linger.ms" => c.sticky_linger = Some(ms(v)),
+                "statistics.interval.ms" => c.statistics_interval = (num(v) > 0).then(|| ms(v)),
                 "reconnect.backoff.ms" => c.reconnect_backoff = ms(v),
                 "reconnect.backoff.max.ms" => c.reconnect_backoff_max = ms(v),
                 "socket.connection.setup.timeout.ms" => c.socket_connection_setup_timeout = ms(v),

@@ -366,8 +366,7 @@ mod every_key {
             ("sasl.kerberos.service.name", "GSSAPI (Kerberos)"),
             ("sasl.oauthbearer.token.endpoint.url", "OIDC token endpoint"),
             ("sasl.oauthbearer.method", "OIDC"),
-            ("statistics.interval.ms", "statistics"),
-            ("error_cb", "error and throttle callbacks"),
+            ("error_cb", "error callback"),
             ("key.serializer", "Java binding"),
             ("dr_msg_cb", "C API"),
         ] {

@@ -122,8 +122,10 @@ pub(crate) struct Connection {
     pub diagnosis: Option<Diagnosis>,
     /// Bytes ever read from the socket (TLS records included), and responses parsed: what the
     /// recognisers ask of a connection that was closed on us.
-    received_bytes: u64,
-    responses: u64,
+    pub received_bytes: u64,
+    pub responses: u64,
+    /// Requests ever put in the write buffer (statistics).
+    pub requests: u64,
     /// A bootstrap address that answered, when this connection goes to a broker metadata named.
     bootstrap_answered: Option<String>,
     /// The broker answered a request beyond the set-up (ApiVersions, SASL): only then does the
@@ -218,6 +220,7 @@ impl Connection {
             next_own_correlation: 1,
             diagnosis: None,
             received_bytes: 0,
+            requests: 0,
             responses: 0,
             bootstrap_answered: bootstrap_answered.map(str::to_string),
             confirmed: false,
@@ -236,6 +239,7 @@ impl Connection {
     /// Records that the bytes just appended to the write buffer form a request awaiting `inflight`.
     pub fn push_request(&mut self, inflight: Option<InFlight>, appended: usize) {
         self.enqueued_bytes += appended as u64;
+        self.requests += 1;
         if let Some(f) = inflight {
             self.inflight.push_back(f);
         }

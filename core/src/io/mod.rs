@@ -36,6 +36,7 @@ mod partition;
 mod producer_id;
 pub(crate) mod sasl;
 mod sender;
+mod stats;
 pub(crate) mod transaction;
 
 use std::fmt::Write as _;
@@ -47,7 +48,7 @@ use mio::{Events, Poll, Token, Waker};
 
 use crate::accumulator::{PartitionQueue, PendingRecord};
 use crate::clock;
-use crate::delivery::{DeliveryJob, Outcome};
+use crate::delivery::{DeliveryJob, Job, Outcome};
 use crate::error::{Error, LocalCode};
 use crate::metadata::format_addr;
 use crate::protocol::error_codes::KafkaCode;
@@ -74,14 +75,15 @@ pub(crate) struct IoThread {
     meta: MetadataState,
     pid: ProducerIdState,
     txn: transaction::TxnManager,
-    delivery_tx: crossbeam_channel::Sender<DeliveryJob>,
+    delivery_tx: crossbeam_channel::Sender<Job>,
     last_sweep: Instant,
     /// Compression threads (`compression.threads` > 0 and a codec set).
     compressor: Option<CompressorPool>,
+    stats: stats::Stats,
 }
 
 impl IoThread {
-    pub fn new(inner: Arc<Inner>, poll: Poll, delivery_tx: crossbeam_channel::Sender<DeliveryJob>) -> IoThread {
+    pub fn new(inner: Arc<Inner>, poll: Poll, delivery_tx: crossbeam_channel::Sender<Job>) -> IoThread {
         let bootstrap: Vec<String> = inner.config.bootstrap_servers.iter().map(|(h, p)| format_addr(h, *p)).collect();
         let pid = ProducerIdState::new(inner.config.enable_idempotence);
         let txn = transaction::TxnManager::new(inner.config.transactional_id.as_deref(), inner.config.transaction_timeout);
@@ -97,7 +99,9 @@ impl IoThread {
                 }
             }
         };
+        let stats = stats::Stats::new(cfg.statistics_interval, inner.deliverer.wants_stats());
         IoThread {
+            stats,
             inner,
             net: Connections::new(poll, bootstrap),
             parts: Partitions::default(),
@@ -170,6 +174,7 @@ impl IoThread {
             let mut next = now + Duration::from_secs(1);
             self.send_ready(now, &mut next);
             self.flush_all(now);
+            self.maybe_emit_stats(now, &mut next);
             if self.inner.shutdown.load(Ordering::SeqCst) {
                 // Forced: requests in flight are abandoned (their records reported as closed,
                 // possibly stored), so that close() keeps its timeout.
@@ -246,6 +251,7 @@ impl IoThread {
     /// idempotence).
     fn close_connection(&mut self, token: Token, why: &str, now: Instant) {
         let Some(mut c) = self.net.remove(token, why, now, &self.inner.config) else { return };
+        self.stats.connection_closed(&c);
         self.meta.needed = true;
         let err = Error::kafka(KafkaCode::NETWORK_EXCEPTION, format!("connection to broker {} ({}) lost: {why}", c.node_id, c.addr));
         let mut failed = Vec::new();
@@ -303,7 +309,10 @@ impl IoThread {
             RequestKind::MetadataQuery(id) => self.on_metadata_query(token, id, r.request.version, &r.body),
             RequestKind::InitProducerId => self.on_init_producer_id(r.request.version, &r.body),
             RequestKind::Txn(t) => self.on_txn_response(token, t, r.request.version, &r.body),
-            RequestKind::Produce(batches) => self.on_produce(r.request.version, &r.body, batches),
+            RequestKind::Produce(batches) => {
+                let node = self.net.conns.get(&token).map_or(-1, |c| c.node_id);
+                self.on_produce(node, r.request.version, &r.body, batches)
+            }
         }
     }
 
@@ -352,8 +361,8 @@ impl IoThread {
         if let Outcome::Err(e) = &outcome {
             self.txn_send_failed(e); // a transaction with a failed send cannot commit
         }
-        if let Err(e) = self.delivery_tx.send(DeliveryJob { pq, records, outcome }) {
-            log::error!("delivery channel closed; {} reports lost", e.0.records.len());
+        if self.delivery_tx.send(Job::Report(DeliveryJob { pq, records, outcome })).is_err() {
+            log::error!("delivery channel closed; reports lost");
         }
     }
 

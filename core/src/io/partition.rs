@@ -51,6 +51,10 @@ pub(super) struct PartState {
     /// first sequence: if batch 1 were refused (say NOT_LEADER_OR_FOLLOWER) and batch 2 taken,
     /// batch 1 could never be written after it. So until confirmed, one batch is in flight.
     pub confirmed: bool,
+    /// Records and record bytes (uncompressed, with their per-record framing) acknowledged, or
+    /// written under acks=0: the statistics' `txmsgs` / `txbytes`. Per batch, I/O thread.
+    pub acked_msgs: u64,
+    pub acked_bytes: u64,
 }
 
 impl PartState {
@@ -74,6 +78,8 @@ impl PartState {
             next_send_seal: 0,
             split_cap: usize::MAX,
             confirmed: false,
+            acked_msgs: 0,
+            acked_bytes: 0,
         }
     }
 
@@ -187,6 +193,8 @@ impl PartState {
 
     /// A batch was acknowledged.
     pub fn acknowledged(&mut self, b: &ProducerBatch) {
+        self.acked_msgs += b.records.len() as u64;
+        self.acked_bytes += b.records_len as u64;
         if b.base_sequence >= 0 {
             self.acked_next = b.base_sequence.wrapping_add(b.record_count()) & i32::MAX;
             self.confirmed = true;

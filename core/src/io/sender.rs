@@ -19,7 +19,7 @@ use super::partition::seq_before;
 use super::IoThread;
 use crate::clock;
 use crate::config::Acks;
-use crate::delivery::Outcome;
+use crate::delivery::{Job, Outcome};
 use crate::error::{Error, LocalCode};
 use crate::protocol::error_codes::KafkaCode;
 use crate::protocol::messages::{self, produce};
@@ -345,7 +345,10 @@ impl IoThread {
         // acks=0: a batch is done once it is written; offsets are unknown (-1).
         for batches in done {
             for b in batches {
-                self.parts.get_mut(b.pq.id).inflight -= 1;
+                let ps = self.parts.get_mut(b.pq.id);
+                ps.inflight -= 1;
+                ps.acked_msgs += b.records.len() as u64;
+                ps.acked_bytes += b.records_len as u64;
                 self.deliver(b.pq, b.records, Outcome::Ok { base_offset: -1, log_append_time: -1 });
             }
         }
@@ -354,7 +357,8 @@ impl IoThread {
         }
     }
 
-    pub(super) fn on_produce(&mut self, version: i16, body: &[u8], batches: Vec<ProducerBatch>) {
+    /// A Produce response from broker `node`.
+    pub(super) fn on_produce(&mut self, node: i32, version: i16, body: &[u8], batches: Vec<ProducerBatch>) {
         let resp = match produce::ProduceResponse::decode(&mut Decoder::new(body), version) {
             Ok(r) => r,
             Err(e) => {
@@ -367,6 +371,13 @@ impl IoThread {
                 return;
             }
         };
+        if resp.throttle_time_ms > 0 && self.inner.deliverer.wants_throttle() {
+            let addr = self.net.brokers.get(&node).cloned().unwrap_or_default();
+            let job = Job::Throttle { name: format!("{addr}/{node}"), node_id: node, ms: resp.throttle_time_ms };
+            if self.delivery_tx.send(job).is_err() {
+                log::debug!("delivery channel closed; throttle report dropped");
+            }
+        }
         for b in batches {
             self.parts.get_mut(b.pq.id).inflight -= 1;
             let p = resp

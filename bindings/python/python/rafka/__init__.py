@@ -6,12 +6,12 @@ Pythonic ``send()`` on top of ``produce()``.
 import time
 from concurrent.futures import Future
 
-from rafka._rafka import ConsumerGroupMetadata, KafkaError, KafkaException, Message, TopicPartition
+from rafka._rafka import ConsumerGroupMetadata, KafkaError, KafkaException, Message, ThrottleEvent, TopicPartition
 from rafka._rafka import Producer as _NativeProducer
 from rafka.admin import BrokerMetadata, ClusterMetadata, PartitionMetadata, TopicMetadata
 
 __all__ = ["BrokerMetadata", "ClusterMetadata", "ConsumerGroupMetadata", "KafkaError", "KafkaException", "Message",
-           "PartitionMetadata", "Producer", "TopicMetadata", "TopicPartition"]
+           "PartitionMetadata", "Producer", "ThrottleEvent", "TopicMetadata", "TopicPartition"]
 
 
 class Producer(_NativeProducer):

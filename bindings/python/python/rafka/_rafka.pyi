@@ -2,7 +2,7 @@ from typing_extensions import disjoint_base, final
 from rafka.admin import ClusterMetadata
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-__all__ = ["ConsumerGroupMetadata", "KafkaError", "KafkaException", "Message", "Producer", "TopicPartition"]
+__all__ = ["ConsumerGroupMetadata", "KafkaError", "KafkaException", "Message", "Producer", "ThrottleEvent", "TopicPartition"]
 
 _Buf = Union[bytes, bytearray, memoryview, str]
 _Headers = Union[Dict[str, Optional[_Buf]], Sequence[Tuple[str, Optional[_Buf]]]]
@@ -239,6 +239,15 @@ class KafkaError:
     def txn_requires_abort(self) -> bool: ...
     def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
+
+@final
+class ThrottleEvent:
+    @property
+    def broker_name(self) -> str: ...
+    @property
+    def broker_id(self) -> int: ...
+    @property
+    def throttle_time(self) -> float: ...
 
 @final
 class Message:

@@ -1,0 +1,313 @@
+//! Statistics (`statistics.interval.ms`): every interval the I/O thread writes one JSON document
+//! in librdkafka's schema (same names, same meanings; docs/observability.md lists each field and
+//! what is left out) and hands it to the delivery channel, so the application's handler runs on
+//! the delivery thread or in `poll()`, never here.
+//!
+//! Owned by the I/O thread alone. The document is read from state the I/O thread keeps anyway:
+//! per connection its request and byte counters (`Connection`: written by the I/O thread on
+//! every request and read, read here), per partition its acknowledged totals (`PartState`,
+//! per acknowledged batch), and shared counters written by other threads and only read here
+//! (`MemoryPool::used`; each `PartitionQueue`'s `enqueued` (senders) and `completed` (delivery
+//! thread); the parked records' counters under the `parking` lock). Nothing is counted per record on
+//! `send()`; with the interval unset (or no handler) no document is ever built.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::connection::{ConnState, Connection};
+use super::producer_id::Pid;
+use super::IoThread;
+use crate::clock;
+use crate::delivery::Job;
+
+/// What one broker's closed connections carried: added to its live connection's counters.
+#[derive(Default, Clone, Copy)]
+pub(super) struct BrokerTotals {
+    requests: u64,
+    tx_bytes: u64,
+    responses: u64,
+    rx_bytes: u64,
+    /// Connections that were up (ready) and were closed.
+    disconnects: u64,
+}
+
+impl BrokerTotals {
+    fn add_connection(&mut self, c: &Connection) {
+        self.requests += c.requests;
+        self.tx_bytes += c.written_bytes;
+        self.responses += c.responses;
+        self.rx_bytes += c.received_bytes;
+    }
+}
+
+/// The statistics room of the I/O thread.
+pub(super) struct Stats {
+    /// None: statistics are off (no interval, or no handler to give them to).
+    interval: Option<Duration>,
+    next: Instant,
+    started_ns: u64,
+    /// Broker id (negative: a bootstrap address) to the totals of its closed connections.
+    closed: HashMap<i32, BrokerTotals>,
+}
+
+impl Stats {
+    pub fn new(interval: Option<Duration>, wanted: bool) -> Stats {
+        let interval = interval.filter(|_| wanted);
+        Stats { interval, next: Instant::now() + interval.unwrap_or_default(), started_ns: clock::mono_ns(), closed: HashMap::new() }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.interval.is_some()
+    }
+
+    /// A connection is closing: keeps what it counted (statistics on only).
+    pub fn connection_closed(&mut self, c: &Connection) {
+        if !self.enabled() {
+            return;
+        }
+        let t = self.closed.entry(c.node_id).or_default();
+        t.add_connection(c);
+        if c.state == ConnState::Ready {
+            t.disconnects += 1;
+        }
+    }
+}
+
+impl IoThread {
+    /// Emits a document when the interval has passed; lowers `next` to the next emission.
+    pub(super) fn maybe_emit_stats(&mut self, now: Instant, next: &mut Instant) {
+        let Some(interval) = self.stats.interval else { return };
+        if now >= self.stats.next {
+            self.stats.next = now + interval;
+            let doc = self.stats_json();
+            if self.delivery_tx.send(Job::Stats(doc)).is_err() {
+                log::debug!("delivery channel closed; statistics dropped");
+            }
+        }
+        if self.stats.next < *next {
+            *next = self.stats.next;
+        }
+    }
+
+    /// The statistics document (librdkafka's schema; docs/observability.md).
+    pub(super) fn stats_json(&self) -> String {
+        let cfg = &self.inner.config;
+        let now_ns = clock::mono_ns();
+        let mut j = Json::default();
+        j.open('{');
+        j.str_field("name", &format!("{}#producer-{}", cfg.client_id, crate::producer::current_producer_id().unwrap_or(0)));
+        j.str_field("client_id", &cfg.client_id);
+        j.str_field("type", "producer");
+        j.num_field("ts", now_ns / 1000);
+        j.num_field("time", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+        j.num_field("age", now_ns.saturating_sub(self.stats.started_ns) / 1000);
+        // Records sent and not yet reported, as `Producer::in_flight_count` counts them.
+        let parked: u64 = self.inner.parking.lock().unwrap_or_else(|e| e.into_inner()).counters().iter().map(|p| p.outstanding()).sum();
+        let queued: u64 = self.parts.iter().map(|p| p.pq.outstanding()).sum();
+        j.num_field("msg_cnt", queued + parked);
+        j.num_field("msg_size", self.inner.memory.used() as u64);
+        j.num_field("msg_max", cfg.queue_buffering_max_messages as u64);
+        j.num_field("msg_size_max", cfg.buffer_memory as u64);
+
+        // Brokers: every broker metadata named, and live connections to bootstrap addresses.
+        let mut rows: BTreeMap<String, (i32, String, BrokerTotals, Option<&Connection>)> = BTreeMap::new();
+        let live: HashMap<i32, &Connection> = self.net.conns.values().map(|c| (c.node_id, c)).collect();
+        for (id, addr) in &self.net.brokers {
+            rows.insert(format!("{addr}/{id}"), (*id, addr.clone(), self.stats.closed.get(id).copied().unwrap_or_default(), live.get(id).copied()));
+        }
+        for c in live.values().filter(|c| c.node_id < 0) {
+            rows.insert(format!("{}/bootstrap", c.addr), (-1, c.addr.clone(), self.stats.closed.get(&c.node_id).copied().unwrap_or_default(), Some(c)));
+        }
+        let mut sum = BrokerTotals::default();
+        for (_, _, t, c) in rows.values() {
+            let mut t = *t;
+            if let Some(c) = c {
+                t.add_connection(c);
+            }
+            sum.requests += t.requests;
+            sum.tx_bytes += t.tx_bytes;
+            sum.responses += t.responses;
+            sum.rx_bytes += t.rx_bytes;
+        }
+        j.num_field("tx", sum.requests);
+        j.num_field("tx_bytes", sum.tx_bytes);
+        j.num_field("rx", sum.responses);
+        j.num_field("rx_bytes", sum.rx_bytes);
+        let (mut txmsgs, mut txmsg_bytes) = (0, 0);
+        for p in self.parts.iter() {
+            txmsgs += p.acked_msgs;
+            txmsg_bytes += p.acked_bytes;
+        }
+        j.num_field("txmsgs", txmsgs);
+        j.num_field("txmsg_bytes", txmsg_bytes);
+
+        j.key("brokers");
+        j.open('{');
+        for (name, (id, addr, closed, conn)) in &rows {
+            let mut t = *closed;
+            if let Some(c) = conn {
+                t.add_connection(c);
+            }
+            j.key(name);
+            j.open('{');
+            j.str_field("name", name);
+            j.signed_field("nodeid", *id as i64);
+            j.str_field("nodename", addr);
+            let state = match conn.map(|c| c.state) {
+                Some(ConnState::Connecting) => "CONNECT",
+                Some(ConnState::Negotiating) => "APIVERSION_QUERY",
+                Some(ConnState::Authenticating) => "AUTH_REQ",
+                Some(ConnState::Ready) => "UP",
+                None if self.stats.closed.contains_key(id) => "DOWN",
+                None => "INIT",
+            };
+            j.str_field("state", state);
+            j.num_field("waitresp_cnt", conn.map_or(0, |c| c.inflight.len() as u64));
+            j.num_field("tx", t.requests);
+            j.num_field("txbytes", t.tx_bytes);
+            j.num_field("rx", t.responses);
+            j.num_field("rxbytes", t.rx_bytes);
+            j.num_field("disconnects", t.disconnects);
+            j.close('}');
+        }
+        j.close('}');
+
+        // Topics: every partition the I/O thread knows.
+        let mut topics: BTreeMap<&str, Vec<&super::partition::PartState>> = BTreeMap::new();
+        for p in self.parts.iter() {
+            topics.entry(&p.pq.topic).or_default().push(p);
+        }
+        j.key("topics");
+        j.open('{');
+        for (topic, mut parts) in topics {
+            parts.sort_by_key(|p| p.pq.partition);
+            j.key(topic);
+            j.open('{');
+            j.str_field("topic", topic);
+            j.key("partitions");
+            j.open('{');
+            for p in parts {
+                j.key(&p.pq.partition.to_string());
+                j.open('{');
+                j.signed_field("partition", p.pq.partition as i64);
+                j.signed_field("leader", p.leader as i64);
+                j.num_field("msgq_bytes", p.queued_bytes() as u64);
+                j.num_field("msgs", p.pq.enqueued.load(Ordering::Relaxed));
+                j.num_field("txmsgs", p.acked_msgs);
+                j.num_field("txbytes", p.acked_bytes);
+                if cfg.enable_idempotence {
+                    j.signed_field("next_ack_seq", p.acked_next as i64);
+                }
+                j.close('}');
+            }
+            j.close('}');
+            j.close('}');
+        }
+        j.close('}');
+
+        if cfg.enable_idempotence {
+            j.key("eos");
+            j.open('{');
+            let (state, id, epoch) = match self.pid.state {
+                Pid::Off => ("FatalError", -1, -1),
+                Pid::Needed => ("RequestPID", -1, -1),
+                Pid::Requesting => ("WaitPID", -1, -1),
+                Pid::Ready { id, epoch } if self.pid.bump_pending => ("DrainBump", id, epoch as i64),
+                Pid::Ready { id, epoch } => ("Assigned", id, epoch as i64),
+            };
+            j.str_field("idemp_state", state);
+            j.signed_field("producer_id", id);
+            j.signed_field("producer_epoch", epoch);
+            j.close('}');
+        }
+        j.close('}');
+        j.out
+    }
+}
+
+/// A small JSON writer: objects, string and integer values, commas where they belong.
+#[derive(Default)]
+struct Json {
+    out: String,
+    /// The current object has a member already (a comma goes before the next).
+    comma: bool,
+}
+
+impl Json {
+    fn open(&mut self, c: char) {
+        self.out.push(c);
+        self.comma = false;
+    }
+
+    fn close(&mut self, c: char) {
+        self.out.push(c);
+        self.comma = true;
+    }
+
+    fn key(&mut self, k: &str) {
+        if self.comma {
+            self.out.push(',');
+        }
+        self.string(k);
+        self.out.push(':');
+        self.comma = false;
+    }
+
+    fn str_field(&mut self, k: &str, v: &str) {
+        self.key(k);
+        self.string(v);
+        self.comma = true;
+    }
+
+    fn num_field(&mut self, k: &str, v: u64) {
+        self.key(k);
+        let _ = write!(self.out, "{v}");
+        self.comma = true;
+    }
+
+    fn signed_field(&mut self, k: &str, v: i64) {
+        self.key(k);
+        let _ = write!(self.out, "{v}");
+        self.comma = true;
+    }
+
+    fn string(&mut self, s: &str) {
+        self.out.push('"');
+        for ch in s.chars() {
+            match ch {
+                '"' => self.out.push_str("\\\""),
+                '\\' => self.out.push_str("\\\\"),
+                '\n' => self.out.push_str("\\n"),
+                '\r' => self.out.push_str("\\r"),
+                '\t' => self.out.push_str("\\t"),
+                c if (c as u32) < 0x20 => {
+                    let _ = write!(self.out, "\\u{:04x}", c as u32);
+                }
+                c => self.out.push(c),
+            }
+        }
+        self.out.push('"');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Json;
+
+    #[test]
+    fn json_writer_escapes_strings_and_separates_members() {
+        let mut j = Json::default();
+        j.open('{');
+        j.str_field("a\"b", "line\nnext\\\u{1}");
+        j.num_field("n", 7);
+        j.key("o");
+        j.open('{');
+        j.signed_field("m", -1);
+        j.close('}');
+        j.num_field("z", 0);
+        j.close('}');
+        assert_eq!(j.out, r#"{"a\"b":"line\nnext\\\u0001","n":7,"o":{"m":-1},"z":0}"#);
+    }
+}

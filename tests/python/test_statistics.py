@@ -1,0 +1,111 @@
+"""stats_cb with statistics.interval.ms (confluent-kafka's shape: the JSON string, from poll() and
+flush()) against the real broker."""
+import json
+import os
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+
+import rafka
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def bootstrap():
+    b = os.environ.get("RAFKA_BOOTSTRAP")
+    if not b:
+        pytest.fail("RAFKA_BOOTSTRAP is not set: these tests need a running broker")
+    return b
+
+
+def new_topic(partitions=1):
+    name = "py-stats-" + uuid.uuid4().hex[:10]
+    subprocess.run([os.path.join(ROOT, "scripts/kafka"), "topic", "create", name,
+                    "--partitions", str(partitions)], check=True, capture_output=True)
+    return name
+
+
+def test_stats_cb_gets_json_counting_the_records_and_bytes_acknowledged():
+    topic = new_topic(2)
+    docs = []
+    threads = set()
+
+    def stats_cb(s):
+        threads.add(threading.get_ident())
+        docs.append(json.loads(s))
+
+    p = rafka.Producer({"bootstrap.servers": bootstrap(), "statistics.interval.ms": 100,
+                        "client.id": "py-stats", "stats_cb": stats_cb})
+    for i in range(40):
+        p.produce(topic, value=b"x" * 50, key=b"k%d" % i)
+    assert p.flush(30) == 0
+    deadline = time.monotonic() + 30
+    while not any(d["txmsgs"] == 40 for d in docs) and time.monotonic() < deadline:
+        p.poll(0.1)
+    d = next(d for d in docs if d["txmsgs"] == 40)
+    assert threads == {threading.get_ident()}, "stats_cb ran on another thread than poll()/flush()"
+    assert d["type"] == "producer" and d["client_id"] == "py-stats"
+    assert d["msg_cnt"] == 0 and d["msg_size"] == 0
+    assert 40 * 52 <= d["txmsg_bytes"] < 40 * 150
+    parts = d["topics"][topic]["partitions"]
+    assert sorted(parts) == ["0", "1"]
+    assert sum(x["txmsgs"] for x in parts.values()) == 40
+    assert any(b["state"] == "UP" for b in d["brokers"].values())
+    assert d["tx"] >= 3 and d["rx"] >= 3
+    p.close()
+
+
+def test_an_exception_in_stats_cb_is_raised_from_poll():
+    raised = []
+
+    def stats_cb(s):
+        if not raised:
+            raised.append(s)
+            raise ValueError("from stats_cb")
+
+    p = rafka.Producer({"bootstrap.servers": bootstrap(), "statistics.interval.ms": 50, "stats_cb": stats_cb})
+    time.sleep(0.3)
+    with pytest.raises(ValueError, match="from stats_cb"):
+        for _ in range(50):
+            p.poll(0.1)
+    assert len(raised) == 1
+    p.close()
+
+
+KAFKA = os.path.join(ROOT, "scripts/kafka")
+
+
+@pytest.fixture(scope="module")
+def throttling():
+    """A private broker (own state dir, port 25190) whose default client quota is 1 KiB/s of
+    produce traffic, stopped after the module."""
+    env = dict(os.environ, RAFKA_KAFKA_STATE="/tmp/rafka-py-throttle")
+    subprocess.run([KAFKA, "down"], env=env, capture_output=True)
+    out = subprocess.run([KAFKA, "up", "--port", "25190"], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        pytest.fail("could not start the broker:\n" + out.stdout + out.stderr)
+    subprocess.run([KAFKA, "quota", "set", "producer_byte_rate=1024"], env=env, check=True, capture_output=True)
+    yield env, out.stdout.splitlines()[-1].split("=", 1)[1]
+    subprocess.run([KAFKA, "down"], env=env, capture_output=True)
+
+
+def test_throttle_cb_gets_a_throttle_event_from_a_broker_over_quota(throttling):
+    env, bs = throttling
+    topic = "py-throttled-" + uuid.uuid4().hex[:10]
+    subprocess.run([KAFKA, "topic", "create", topic, "--partitions", "1"], env=env, check=True, capture_output=True)
+    events = []
+    p = rafka.Producer({"bootstrap.servers": bs, "linger.ms": 0, "throttle_cb": events.append})
+    for _ in range(20):
+        p.produce(topic, value=b"q" * 1024)
+        p.flush(60)
+        if events:
+            break
+    assert events, "no throttle event"
+    e = events[0]
+    assert isinstance(e, rafka.ThrottleEvent)
+    assert e.broker_id == 1 and e.broker_name == bs + "/1"
+    assert e.throttle_time > 0
+    p.close()
