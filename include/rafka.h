@@ -178,6 +178,18 @@ typedef int (*rafka_stats_cb_t)(struct rafka_producer_t *producer,
                                 void *opaque);
 
 /*
+ The error callback, called from `rafka_poll()` / `rafka_flush()` (or the delivery thread in
+ "thread" mode) with `RAFKA_RESP_ERR__ALL_BROKERS_DOWN` once when every broker connection is
+ down (again only after one came back and all were lost again), and with the producer's fatal
+ error. `reason` is NUL-terminated and valid during the call only; `opaque` is the
+ configuration's global opaque.
+ */
+typedef void (*rafka_error_cb_t)(struct rafka_producer_t *producer,
+                                 int err,
+                                 const char *reason,
+                                 void *opaque);
+
+/*
  The throttle callback, called from `rafka_poll()` / `rafka_flush()` (or the delivery thread
  in "thread" mode) for each Produce response whose throttle time is above 0: the broker's name
  ("host:port/id", NUL-terminated, valid during the call only), its id and the throttle time in
@@ -293,6 +305,11 @@ typedef struct rafka_iovec_t {
  The topic is not known to the cluster.
  */
 #define RAFKA_RESP_ERR__UNKNOWN_TOPIC -188
+
+/*
+ Every broker connection is down (given to the error callback, `rafka_error_cb_t`).
+ */
+#define RAFKA_RESP_ERR__ALL_BROKERS_DOWN -187
 
 /*
  An argument was invalid: a NULL pointer, a topic that is not UTF-8, an unknown flag, ...
@@ -427,6 +444,15 @@ rafka_resp_err_t rafka_conf_set_dr_cb(struct rafka_conf_t *conf, rafka_dr_cb_t d
  `conf` must be NULL or a live configuration.
  */
 rafka_resp_err_t rafka_conf_set_stats_cb(struct rafka_conf_t *conf, rafka_stats_cb_t stats_cb);
+
+/*
+ Sets the error callback (see `rafka_error_cb_t`); NULL removes it. Returns
+ RAFKA_RESP_ERR__INVALID_ARG when `conf` is NULL.
+
+ # Safety
+ `conf` must be NULL or a live configuration.
+ */
+rafka_resp_err_t rafka_conf_set_error_cb(struct rafka_conf_t *conf, rafka_error_cb_t error_cb);
 
 /*
  Sets the throttle callback (see `rafka_throttle_cb_t`); NULL removes it. Returns

@@ -28,6 +28,10 @@ pub type DeliveryHandler = Arc<dyn Fn(&Delivery<'_>, usize) + Send + Sync>;
 pub type SuppressedHandler = Arc<dyn Fn(usize) + Send + Sync>;
 
 /// A producer-wide statistics handler: gets each JSON document of `statistics.interval.ms`.
+/// Gets client-wide errors that no call returns (librdkafka's `error_cb`): all brokers down, a
+/// fatal error.
+pub type ErrorHandler = Arc<dyn Fn(&Error) + Send + Sync>;
+
 pub type StatsHandler = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// A producer-wide throttle handler: `(broker name, broker id, throttle time ms)` for each
@@ -37,6 +41,7 @@ pub type ThrottleHandler = Arc<dyn Fn(&str, i32, i32) + Send + Sync>;
 /// The client-wide handlers besides delivery reports, all run where reports run.
 #[derive(Default, Clone)]
 pub(crate) struct ClientHandlers {
+    pub error: Option<ErrorHandler>,
     pub stats: Option<StatsHandler>,
     pub throttle: Option<ThrottleHandler>,
 }
@@ -68,6 +73,8 @@ pub(crate) struct DeliveryJob {
 pub(crate) enum Job {
     Report(DeliveryJob),
     Stats(String),
+    /// A client-wide error for the error handler.
+    Error(Error),
     /// A Produce response from broker `name` (`host:port/id`) carried `ms` > 0.
     Throttle { name: String, node_id: i32, ms: i32 },
 }
@@ -131,6 +138,10 @@ impl Deliverer {
         }
     }
 
+    pub fn wants_errors(&self) -> bool {
+        self.handlers.error.is_some()
+    }
+
     pub fn wants_stats(&self) -> bool {
         self.handlers.stats.is_some()
     }
@@ -152,6 +163,14 @@ impl Deliverer {
                 if let Some(h) = &self.handlers.stats {
                     if catch_unwind(AssertUnwindSafe(|| h(&json))).is_err() {
                         log::error!("the statistics handler panicked; the producer goes on");
+                    }
+                }
+                0
+            }
+            Job::Error(e) => {
+                if let Some(h) = &self.handlers.error {
+                    if catch_unwind(AssertUnwindSafe(|| h(&e))).is_err() {
+                        log::error!("the error handler panicked; the producer goes on");
                     }
                 }
                 0

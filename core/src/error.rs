@@ -18,6 +18,8 @@ pub enum LocalCode {
     UnknownPartition = -190,
     /// The topic does not exist (or no metadata arrived for it within `max.block.ms`).
     UnknownTopic = -188,
+    /// Every broker connection is down (told through the error handler, librdkafka's `error_cb`).
+    AllBrokersDown = -187,
     /// An argument was invalid (empty topic, bad partition number, ...).
     InvalidArgument = -186,
     /// An operation (flush, close, a wait on a delivery) did not finish within its timeout.
@@ -52,6 +54,7 @@ impl LocalCode {
             LocalCode::MessageTimedOut => "_MSG_TIMED_OUT",
             LocalCode::UnknownPartition => "_UNKNOWN_PARTITION",
             LocalCode::UnknownTopic => "_UNKNOWN_TOPIC",
+            LocalCode::AllBrokersDown => "_ALL_BROKERS_DOWN",
             LocalCode::InvalidArgument => "_INVALID_ARG",
             LocalCode::TimedOut => "_TIMED_OUT",
             LocalCode::QueueFull => "_QUEUE_FULL",
@@ -73,6 +76,7 @@ impl LocalCode {
             LocalCode::MessageTimedOut => "record not acknowledged within delivery.timeout.ms",
             LocalCode::UnknownPartition => "partition not present in the topic",
             LocalCode::UnknownTopic => "topic not known to the cluster",
+            LocalCode::AllBrokersDown => "all broker connections are down",
             LocalCode::InvalidArgument => "invalid argument",
             LocalCode::TimedOut => "operation timed out",
             LocalCode::QueueFull => "no room in buffer.memory for the record",
@@ -93,16 +97,17 @@ impl LocalCode {
     /// or a failed connection may clear; the others will not. The C API's
     /// `rafka_err_is_retriable()` and [`Error::is_retriable`] both answer from here.
     pub fn is_retriable(self) -> bool {
-        matches!(self, LocalCode::MessageTimedOut | LocalCode::QueueFull | LocalCode::Transport | LocalCode::TimedOut)
+        matches!(self, LocalCode::MessageTimedOut | LocalCode::QueueFull | LocalCode::Transport | LocalCode::TimedOut | LocalCode::AllBrokersDown)
     }
 
     /// Every local code: the one table of their numbers and names. The C header's
     /// `RAFKA_RESP_ERR__*` and the JVM binding's `ErrorMapping` are checked against it by
     /// `ffi/tests/error_codes.rs`.
-    pub const ALL: [LocalCode; 16] = [
+    pub const ALL: [LocalCode; 17] = [
         LocalCode::MessageTimedOut,
         LocalCode::UnknownPartition,
         LocalCode::UnknownTopic,
+        LocalCode::AllBrokersDown,
         LocalCode::InvalidArgument,
         LocalCode::TimedOut,
         LocalCode::QueueFull,
@@ -281,7 +286,7 @@ mod tests {
     #[test]
     fn retriable_local_codes_are_the_transient_ones() {
         let retriable: Vec<LocalCode> = LocalCode::ALL.into_iter().filter(|l| l.is_retriable()).collect();
-        assert_eq!(retriable, [LocalCode::MessageTimedOut, LocalCode::TimedOut, LocalCode::QueueFull, LocalCode::Transport]);
+        assert_eq!(retriable, [LocalCode::MessageTimedOut, LocalCode::AllBrokersDown, LocalCode::TimedOut, LocalCode::QueueFull, LocalCode::Transport]);
         for l in LocalCode::ALL {
             assert_eq!(Error::local(l, "x").is_retriable(), l.is_retriable(), "{l:?}");
             assert_eq!(Code::from_i32(l as i32), Some(Code::Local(l)));

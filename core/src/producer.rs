@@ -106,6 +106,15 @@ impl ProducerBuilder {
         self
     }
 
+    /// Gets client-wide errors that no call returns (librdkafka's `error_cb`), on the delivery
+    /// thread or in `poll()`: `_ALL_BROKERS_DOWN` once when every broker connection is down (with
+    /// the connection diagnosis when there is one; again only after a connection came back and
+    /// all were lost again), and the producer's fatal error.
+    pub fn error_handler(mut self, h: impl Fn(&Error) + Send + Sync + 'static) -> Self {
+        self.handlers.error = Some(Arc::new(h));
+        self
+    }
+
     /// Gets each statistics document (JSON in librdkafka's schema, docs/observability.md) every
     /// `statistics.interval.ms`, on the delivery thread or in `poll()`, never on the I/O thread.
     pub fn stats_handler(mut self, h: impl Fn(&str) + Send + Sync + 'static) -> Self {

@@ -150,3 +150,24 @@ fn without_queueing_send_waits_for_the_topic_as_the_java_producer_does() {
     assert_eq!(e.code(), Code::Local(LocalCode::UnknownTopic), "{e}");
     assert!(e.to_string().contains("max.block.ms"), "{e}");
 }
+
+#[test]
+fn the_error_handler_hears_all_brokers_down_once_naming_the_cause() {
+    let mut c = config(&[("reconnect.backoff.ms", "20"), ("reconnect.backoff.max.ms", "100")]);
+    c.set("bootstrap.servers", "127.0.0.1:1").unwrap();
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let p = Producer::builder(c)
+        .queue_until_metadata(true)
+        .error_handler(move |e| {
+            let _ = tx.lock().unwrap().send((e.code(), e.to_string()));
+        })
+        .build()
+        .unwrap();
+    let (code, msg) = rx.recv_timeout(T).expect("an error report");
+    assert_eq!(code, Code::Local(LocalCode::AllBrokersDown), "{msg}");
+    assert!(msg.contains("1/1 brokers are down"), "{msg}");
+    // Retries go on (every 20-100 ms): the state is told once, not per attempt.
+    assert!(rx.recv_timeout(Duration::from_secs(2)).is_err(), "told again while nothing changed");
+    p.close(Duration::from_secs(1)).unwrap();
+}

@@ -12,6 +12,7 @@ use crate::partitioner::rafka_partitioner_cb_t;
 use crate::ptr::{guard, guard_result, try_mut, try_ref, try_str, write_errstr};
 use crate::report::rafka_dr_cb_t;
 use crate::stats::rafka_stats_cb_t;
+use crate::error_cb::rafka_error_cb_t;
 use crate::throttle::rafka_throttle_cb_t;
 
 /// Configuration of a producer. Created by `rafka_conf_new()`, freed by `rafka_conf_free()` or
@@ -24,6 +25,7 @@ pub struct rafka_conf_t {
     pub(crate) token_cb: rafka_oauthbearer_token_cb_t,
     pub(crate) partitioner_cb: rafka_partitioner_cb_t,
     pub(crate) interceptors: Interceptors,
+    pub(crate) error_cb: rafka_error_cb_t,
     pub(crate) stats_cb: rafka_stats_cb_t,
     pub(crate) throttle_cb: rafka_throttle_cb_t,
     pub(crate) opaque: usize,
@@ -60,6 +62,7 @@ pub extern "C" fn rafka_conf_new() -> *mut rafka_conf_t {
             token_cb: None,
             partitioner_cb: None,
             interceptors: Interceptors::default(),
+            error_cb: None,
             stats_cb: None,
             throttle_cb: None,
             opaque: 0,
@@ -183,6 +186,19 @@ pub unsafe extern "C" fn rafka_conf_set_stats_cb(
 ) -> rafka_resp_err_t {
     guard_result(RAFKA_RESP_ERR__INTERNAL, || {
         try_mut(conf, "conf")?.stats_cb = stats_cb;
+        Ok(0)
+    })
+}
+
+/// Sets the error callback (see `rafka_error_cb_t`); NULL removes it. Returns
+/// RAFKA_RESP_ERR__INVALID_ARG when `conf` is NULL.
+///
+/// # Safety
+/// `conf` must be NULL or a live configuration.
+#[no_mangle]
+pub unsafe extern "C" fn rafka_conf_set_error_cb(conf: *mut rafka_conf_t, error_cb: rafka_error_cb_t) -> rafka_resp_err_t {
+    guard_result(RAFKA_RESP_ERR__INTERNAL, || {
+        try_mut(conf, "conf")?.error_cb = error_cb;
         Ok(0)
     })
 }

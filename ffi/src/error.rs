@@ -32,6 +32,8 @@ pub const RAFKA_RESP_ERR__RESOLVE: rafka_resp_err_t = -193;
 pub const RAFKA_RESP_ERR__UNKNOWN_PARTITION: rafka_resp_err_t = -190;
 /// The topic is not known to the cluster.
 pub const RAFKA_RESP_ERR__UNKNOWN_TOPIC: rafka_resp_err_t = -188;
+/// Every broker connection is down (given to the error callback, `rafka_error_cb_t`).
+pub const RAFKA_RESP_ERR__ALL_BROKERS_DOWN: rafka_resp_err_t = -187;
 /// An argument was invalid: a NULL pointer, a topic that is not UTF-8, an unknown flag, ...
 pub const RAFKA_RESP_ERR__INVALID_ARG: rafka_resp_err_t = -186;
 /// An operation did not finish within its timeout.

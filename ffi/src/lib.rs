@@ -24,6 +24,7 @@ pub mod conf;
 pub mod partitioner;
 pub mod interceptor;
 pub mod error;
+pub mod error_cb;
 pub mod oauthbearer;
 pub mod log_sink;
 pub mod last_error;

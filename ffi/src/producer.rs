@@ -68,6 +68,9 @@ pub unsafe extern "C" fn rafka_producer_new(
         if interceptors.has_on_ack() {
             builder = builder.on_acknowledgement(interceptors.clone().engine_hook(this.clone()));
         }
+        if let Some(cb) = c.error_cb {
+            builder = builder.error_handler(crate::error_cb::handler(cb, this.clone(), c.opaque));
+        }
         if let Some(cb) = c.stats_cb {
             builder = builder.stats_handler(crate::stats::handler(cb, this.clone(), c.opaque));
         }

@@ -770,6 +770,36 @@ static void test_interceptors_see_each_send_and_each_outcome_before_the_report(v
     free(out);
 }
 
+static int error_cb_calls, error_cb_last;
+static void count_error_cb(rafka_producer_t *p, int err, const char *reason, void *opaque) {
+    (void)p;
+    (void)opaque;
+    if (reason && strstr(reason, "brokers are down")) __atomic_fetch_add(&error_cb_calls, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&error_cb_last, err, __ATOMIC_SEQ_CST);
+}
+
+/* librdkafka's error_cb: with no broker reachable it is told _ALL_BROKERS_DOWN once, from
+ * rafka_poll, not once per reconnect attempt. */
+static void test_error_cb_hears_all_brokers_down_once(void) {
+    char err[128];
+    struct reports st;
+    rafka_conf_t *c = base_conf();
+    rafka_producer_t *p;
+    int i;
+    error_cb_calls = 0;
+    error_cb_last = 0;
+    CHECK_EQ(rafka_conf_set(c, "bootstrap.servers", "127.0.0.1:1", err, sizeof err), RAFKA_CONF_OK);
+    CHECK_EQ(rafka_conf_set(c, "reconnect.backoff.max.ms", "100", err, sizeof err), RAFKA_CONF_OK);
+    CHECK_EQ(rafka_conf_set_error_cb(c, count_error_cb), 0);
+    p = new_producer(c, &st);
+    for (i = 0; i < 100 && __atomic_load_n(&error_cb_calls, __ATOMIC_SEQ_CST) == 0; i++) rafka_poll(p, 100);
+    for (i = 0; i < 15; i++) rafka_poll(p, 100); /* 1.5 s more of reconnect attempts */
+    CHECK_EQ(__atomic_load_n(&error_cb_calls, __ATOMIC_SEQ_CST), 1);
+    CHECK_EQ(__atomic_load_n(&error_cb_last, __ATOMIC_SEQ_CST), RAFKA_RESP_ERR__ALL_BROKERS_DOWN);
+    rafka_producer_free(p);
+    pthread_mutex_destroy(&st.lock);
+}
+
 /* ---- transactions ----------------------------------------------------------------------------- */
 
 #define TXN_TIMEOUT_MS 30000
@@ -1105,6 +1135,7 @@ static const struct test tests[] = {
     {"purge", test_purge_fails_queued_records_with_purge_queue},
     {"missing_topic_queues", test_produce_to_a_missing_topic_queues_and_reports_unknown_topic},
     {"debug_log_lines", test_debug_config_sends_debug_lines_to_the_log_callback},
+    {"error_cb", test_error_cb_hears_all_brokers_down_once},
     {"partitioner_cb", test_partitioner_cb_places_records_where_it_says},
     {"builtin_partitioners", test_builtin_partitioners_match_librdkafkas_placement},
     {"interceptors", test_interceptors_see_each_send_and_each_outcome_before_the_report},

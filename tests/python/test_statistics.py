@@ -109,3 +109,19 @@ def test_throttle_cb_gets_a_throttle_event_from_a_broker_over_quota(throttling):
     assert e.broker_id == 1 and e.broker_name == bs + "/1"
     assert e.throttle_time > 0
     p.close()
+
+
+def test_error_cb_hears_all_brokers_down_once_from_poll():
+    errors = []
+    p = rafka.Producer({"bootstrap.servers": "127.0.0.1:1", "reconnect.backoff.max.ms": 100,
+                        "error_cb": errors.append})
+    for _ in range(100):
+        p.poll(0.1)
+        if errors:
+            break
+    for _ in range(15):  # 1.5 s more of reconnect attempts: told once, not per attempt
+        p.poll(0.1)
+    assert len(errors) == 1, [e.str() for e in errors]
+    assert errors[0].code() == rafka.KafkaError._ALL_BROKERS_DOWN
+    assert "1/1 brokers are down" in errors[0].str() and "127.0.0.1:1" in errors[0].str()
+    p.close(0)

@@ -43,6 +43,8 @@ pub(crate) struct Shared {
     pub(crate) stats: Mutex<std::collections::VecDeque<String>>,
     /// Throttle reports for `throttle_cb` (broker name, id, ms), queued and taken likewise.
     pub(crate) throttles: Mutex<std::collections::VecDeque<(String, i32, i32)>>,
+    /// Client-wide errors for `error_cb`, queued and taken likewise.
+    pub(crate) errors: Mutex<std::collections::VecDeque<rafka_core::Error>>,
 }
 
 impl Shared {

@@ -77,6 +77,8 @@ struct PyRefs {
     stats_cb: Option<PyObject>,
     /// confluent-kafka's `throttle_cb(ThrottleEvent)`, called from poll()/flush().
     throttle_cb: Option<PyObject>,
+    /// confluent-kafka's `error_cb(KafkaError)`, called from poll()/flush().
+    error_cb: Option<PyObject>,
 }
 
 fn closed_error() -> PyErr {
@@ -100,9 +102,16 @@ impl Producer {
         self.serve_stats(py)
     }
 
-    /// Hands queued statistics documents to `stats_cb`; the first exception it raises stops it
-    /// and is returned, the documents after it stay queued.
+    /// Hands queued client-wide errors to `error_cb`, throttle reports to `throttle_cb` and
+    /// statistics documents to `stats_cb`; the first exception one raises stops it and is
+    /// returned, what is after it stays queued.
     fn serve_stats(&self, py: Python<'_>) -> PyResult<()> {
+        loop {
+            let Some(e) = lock(&self.shared.errors).pop_front() else { break };
+            let Some(cb) = self.refs.get(py).error_cb.as_ref().map(|c| c.clone_ref(py)) else { break };
+            let err = Py::new(py, kafka_error(&e))?;
+            cb.call1(py, (err,))?;
+        }
         loop {
             let Some((name, id, ms)) = lock(&self.shared.throttles).pop_front() else { break };
             let Some(cb) = self.refs.get(py).throttle_cb.as_ref().map(|c| c.clone_ref(py)) else { break };
@@ -213,6 +222,7 @@ impl Producer {
         let mut default_cb: Option<PyObject> = None;
         let mut stats_cb: Option<PyObject> = None;
         let mut throttle_cb: Option<PyObject> = None;
+        let mut error_cb: Option<PyObject> = None;
         let (mut oauth_cb, mut oauth_config): (Option<PyObject>, String) = (None, String::new());
         for d in [conf, kwargs].into_iter().flatten() {
             for (k, v) in d.iter() {
@@ -230,6 +240,11 @@ impl Producer {
                     "stats_cb" => {
                         stats_cb = Some(v.unbind());
                         check_callback(&stats_cb, py, "stats_cb")?;
+                        continue;
+                    }
+                    "error_cb" => {
+                        error_cb = Some(v.unbind());
+                        check_callback(&error_cb, py, "error_cb")?;
                         continue;
                     }
                     "throttle_cb" => {
@@ -275,6 +290,10 @@ impl Producer {
         if let Some(o) = &oauth {
             builder = builder.oauthbearer_token_provider(o.provider());
         }
+        if error_cb.is_some() {
+            let s5 = shared.clone();
+            builder = builder.error_handler(move |e| lock(&s5.errors).push_back(e.clone()));
+        }
         if throttle_cb.is_some() {
             let s4 = shared.clone();
             builder = builder.throttle_handler(move |name, id, ms| lock(&s4.throttles).push_back((name.to_string(), id, ms)));
@@ -290,7 +309,7 @@ impl Producer {
             engine: GilCell::new(Some(Arc::new(inner))),
             collected: AtomicBool::new(false),
             shared,
-            refs: GilCell::new(PyRefs { default_cb, logger: Some(logger), stats_cb, throttle_cb }),
+            refs: GilCell::new(PyRefs { default_cb, logger: Some(logger), stats_cb, throttle_cb, error_cb }),
             level_read_ms: AtomicU64::new(0),
             created: Instant::now(),
             oauth,
@@ -609,6 +628,9 @@ impl Producer {
             visit.call(cb)?;
         }
         if let Some(cb) = &refs.throttle_cb {
+            visit.call(cb)?;
+        }
+        if let Some(cb) = &refs.error_cb {
             visit.call(cb)?;
         }
         if let Some(o) = &self.oauth {

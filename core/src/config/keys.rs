@@ -11,7 +11,6 @@ const KERBEROS: Kind = Kind::Unsupported("SASL GSSAPI (Kerberos), which rafka do
 const OIDC: Kind = Kind::Unsupported(
     "OAUTHBEARER token retrieval from an OIDC token endpoint, which the engine does not do (give tokens with sasl.oauthbearer.token, a token provider, Python's oauth_cb, or in Java a login callback handler such as Kafka's OAuthBearerLoginCallbackHandler)",
 );
-const OBSERVABILITY: Kind = Kind::Unsupported("the error callback, not yet in rafka (it arrives with the observability work)");
 const JAVA_ONLY: &str = "the Java binding (RafkaProducer) reads it; it has no meaning as an engine string";
 const C_API: &str = "set with its own function in librdkafka's C API, not as a string; rafka's C API has its own calls (rafka.h)";
 const DEPRECATED: &str = "deprecated and unused in librdkafka too";
@@ -102,7 +101,7 @@ pub(super) const KEYS: &[Key] = &[
     key("metrics.num.samples", &[], Kind::NoEffect("tunes the Java client's own metrics"), ""),
     key("metrics.recording.level", &[], Kind::NoEffect("tunes the Java client's own metrics"), ""),
     key("statistics.interval.ms", &[], int(0, 86_400_000), "Every this many ms the I/O thread builds a JSON statistics document in librdkafka's schema (docs/observability.md), handed to the stats handler on the delivery thread or `poll()`. Default 0: off, and nothing is counted for it."),
-    key("error_cb", &[], OBSERVABILITY, ""),
+    key("error_cb", &[], Kind::Binding("a callback (Rust `ProducerBuilder::error_handler`, C `rafka_conf_set_error_cb`, Python's `error_cb` config entry): `_ALL_BROKERS_DOWN` once when every broker connection is down (with the connection diagnosis), and the producer's fatal error"), ""),
     key("stats_cb", &[], Kind::Binding("a callback (Rust `ProducerBuilder::stats_handler`, C `rafka_conf_set_stats_cb`, Python's `stats_cb` config entry); it gets the documents of `statistics.interval.ms`"), ""),
     key("throttle_cb", &[], Kind::Binding("a callback (Rust `ProducerBuilder::throttle_handler`, C `rafka_conf_set_throttle_cb`, Python's `throttle_cb` config entry): broker name, broker id and throttle time of each Produce response the broker throttled"), ""),
     key("transactional.id", &[], Kind::Text, "Makes the producer transactional (docs/transactions.md); implies idempotence. Unset: no transactions."),

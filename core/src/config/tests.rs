@@ -366,7 +366,7 @@ mod every_key {
             ("sasl.kerberos.service.name", "GSSAPI (Kerberos)"),
             ("sasl.oauthbearer.token.endpoint.url", "OIDC token endpoint"),
             ("sasl.oauthbearer.method", "OIDC"),
-            ("error_cb", "error callback"),
+            ("error_cb", "rafka_conf_set_error_cb"),
             ("key.serializer", "Java binding"),
             ("dr_msg_cb", "C API"),
         ] {

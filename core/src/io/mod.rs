@@ -77,6 +77,10 @@ pub(crate) struct IoThread {
     txn: transaction::TxnManager,
     delivery_tx: crossbeam_channel::Sender<Job>,
     last_sweep: Instant,
+    /// For the error handler's `_ALL_BROKERS_DOWN`: a connection was lost (or failed) since one
+    /// was last ready, and whether that state was reported already.
+    lost_since_ready: bool,
+    all_down_reported: bool,
     /// Compression threads (`compression.threads` > 0 and a codec set).
     compressor: Option<CompressorPool>,
     stats: stats::Stats,
@@ -110,6 +114,8 @@ impl IoThread {
             txn,
             delivery_tx,
             last_sweep: Instant::now(),
+            lost_since_ready: false,
+            all_down_reported: false,
             compressor,
         }
     }
@@ -170,6 +176,7 @@ impl IoThread {
                 self.last_sweep = now;
                 self.expire(now);
                 self.sweep_parked(now);
+                self.report_all_brokers_down();
             }
             let mut next = now + Duration::from_secs(1);
             self.send_ready(now, &mut next);
@@ -251,6 +258,7 @@ impl IoThread {
     /// idempotence).
     fn close_connection(&mut self, token: Token, why: &str, now: Instant) {
         let Some(mut c) = self.net.remove(token, why, now, &self.inner.config) else { return };
+        self.lost_since_ready = true;
         self.stats.connection_closed(&c);
         self.meta.needed = true;
         let err = Error::kafka(KafkaCode::NETWORK_EXCEPTION, format!("connection to broker {} ({}) lost: {why}", c.node_id, c.addr));
@@ -350,6 +358,9 @@ impl IoThread {
 
     pub(super) fn set_fatal(&mut self, e: Error) {
         log::error!("fatal: {e}");
+        if self.inner.fatal.get().is_none() && self.inner.deliverer.wants_errors() {
+            let _ = self.delivery_tx.send(Job::Error(e.clone()));
+        }
         let _ = self.inner.fatal.set(e.clone());
         self.inner.meta_cv.notify_all(); // senders waiting for metadata see it now
         self.pid.state = Pid::Off;
@@ -364,6 +375,33 @@ impl IoThread {
         if self.delivery_tx.send(Job::Report(DeliveryJob { pq, records, outcome })).is_err() {
             log::error!("delivery channel closed; reports lost");
         }
+    }
+
+    /// The error handler hears `_ALL_BROKERS_DOWN` once when no connection is ready after one
+    /// was lost or failed (with the connection diagnosis when there is one), and again only after
+    /// a connection was ready in between. Every `EXPIRY_SWEEP`.
+    fn report_all_brokers_down(&mut self) {
+        if !self.inner.deliverer.wants_errors() {
+            return;
+        }
+        if self.net.conns.values().any(|c| c.state == connection::ConnState::Ready) {
+            self.lost_since_ready = false;
+            self.all_down_reported = false;
+            return;
+        }
+        if !self.lost_since_ready || self.all_down_reported || self.inner.closing.load(Ordering::Relaxed) {
+            return;
+        }
+        self.all_down_reported = true;
+        let known = self.net.brokers.len().max(self.inner.config.bootstrap_servers.len());
+        // The diagnosis of the last failure, settled or not (all connections failed already).
+        let diagnosis = self.inner.diagnosis.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|d| d.error.clone());
+        let why = match diagnosis {
+            Some(d) => format!(": {d}"),
+            None => " (see the connection errors logged)".to_string(),
+        };
+        let e = Error::local(LocalCode::AllBrokersDown, format!("{known}/{known} brokers are down{why}"));
+        let _ = self.delivery_tx.send(Job::Error(e));
     }
 
     fn fail_everything(&mut self, err: &Error) {

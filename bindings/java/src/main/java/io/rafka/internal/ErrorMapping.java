@@ -23,6 +23,7 @@ public final class ErrorMapping {
     static final int MSG_TIMED_OUT = -192;
     static final int UNKNOWN_PARTITION = -190;
     static final int UNKNOWN_TOPIC = -188;
+    static final int ALL_BROKERS_DOWN = -187;
     static final int INVALID_ARG = -186;
     static final int TIMED_OUT = -185;
     static final int QUEUE_FULL = -184;
@@ -45,6 +46,7 @@ public final class ErrorMapping {
         switch (code) {
             case MSG_TIMED_OUT: // not acknowledged within delivery.timeout.ms
             case UNKNOWN_TOPIC: // no metadata within max.block.ms
+            case ALL_BROKERS_DOWN: // told to librdkafka-style error callbacks; a wait would have timed out
             case UNKNOWN_PARTITION: // the partition is not in the metadata within max.block.ms
             case TIMED_OUT: // flush/close/partitionsFor
                 return new TimeoutException(message);
