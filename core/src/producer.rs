@@ -71,11 +71,21 @@ pub struct ProducerBuilder {
     token_provider: Option<crate::config::TokenProvider>,
     suppressed: Option<crate::delivery::SuppressedHandler>,
     queue_until_metadata: bool,
+    /// Reserved here so that [`ProducerBuilder::id`] is known before the threads start.
+    id: u64,
 }
 
 impl ProducerBuilder {
     pub fn new(config: Config) -> Self {
-        ProducerBuilder { config, handler: None, on_ack: None, handlers: ClientHandlers::default(), partitioner: None, mode: DeliveryMode::Thread, token_provider: None, suppressed: None, queue_until_metadata: false }
+        let id = NEXT_PRODUCER_ID.fetch_add(1, Ordering::Relaxed);
+        ProducerBuilder { id, config, handler: None, on_ack: None, handlers: ClientHandlers::default(), partitioner: None, mode: DeliveryMode::Thread, token_provider: None, suppressed: None, queue_until_metadata: false }
+    }
+
+    /// The [`Producer::id`] the built producer will have. A log sink that routes records by
+    /// [`current_producer_id`] registers it before [`ProducerBuilder::build`], since the I/O
+    /// thread may log (a refused connection) before `build` returns.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// librdkafka's semantics for a topic whose metadata is not known yet: sends never wait for
@@ -195,7 +205,7 @@ impl ProducerBuilder {
             diagnosis: Mutex::new(None),
             txn: crate::transaction::TxnShared::new(),
         });
-        let id = NEXT_PRODUCER_ID.fetch_add(1, Ordering::Relaxed);
+        let id = self.id;
         crate::logging::register(id, log_level);
         let io = IoThread::new(inner.clone(), poll, tx);
         let io = std::thread::Builder::new()

@@ -129,7 +129,8 @@ static void dr_cb(rafka_producer_t *p, const rafka_delivery_report_t *r, void *o
     if (r->topic == NULL || strncmp(r->topic, "capi-", 5) != 0) st->key_value_ok = 0;
     if (r->key && r->value) {
         /* keys are "k<N>", values "v<N>..." */
-        if (((const char *)r->key)[0] != 'k' || ((const char *)r->value)[0] != 'v' ||
+        if (r->key_len < 1 || r->value_len < r->key_len || ((const char *)r->key)[0] != 'k' ||
+            ((const char *)r->value)[0] != 'v' ||
             memcmp((const char *)r->key + 1, (const char *)r->value + 1, r->key_len - 1) != 0)
             st->key_value_ok = 0;
     }
@@ -574,7 +575,7 @@ static int lines_off_their_key_partition(const char *out) {
 }
 
 static void test_partitioner_cb_places_records_where_it_says(void) {
-    char topic[128], key[16], *out;
+    char topic[128], key[16], value[16], *out;
     struct reports st;
     rafka_conf_t *c = base_conf();
     rafka_producer_t *p;
@@ -593,12 +594,13 @@ static void test_partitioner_cb_places_records_where_it_says(void) {
     CHECK_EQ(st.last_err, RAFKA_RESP_ERR__UNKNOWN_PARTITION);
     for (i = 0; i < 12; i++) {
         snprintf(key, sizeof key, "k%d-%d", i % 4, i);
-        CHECK_EQ(rafka_produce(p, topic, RAFKA_PARTITION_UA, RAFKA_MSG_F_BLOCK, key, strlen(key), "v", 1, NULL, 0, 0,
-                               NULL),
+        snprintf(value, sizeof value, "v%d-%d", i % 4, i);
+        CHECK_EQ(rafka_produce(p, topic, RAFKA_PARTITION_UA, RAFKA_MSG_F_BLOCK, key, strlen(key), value, strlen(value),
+                               NULL, 0, 0, NULL),
                  0);
     }
     /* An explicit partition bypasses the partitioner. */
-    CHECK_EQ(rafka_produce(p, topic, 3, 0, "k3-explicit", 11, "v", 1, NULL, 0, 0, NULL), 0);
+    CHECK_EQ(rafka_produce(p, topic, 3, 0, "k3-explicit", 11, "v3-explicit", 11, NULL, 0, 0, NULL), 0);
     /* Once the partitions are known, an answer out of range fails rafka_produce() itself. */
     CHECK_EQ(rafka_produce(p, topic, RAFKA_PARTITION_UA, 0, "k4", 2, "v", 1, NULL, 0, 0, NULL),
              RAFKA_RESP_ERR__UNKNOWN_PARTITION);
@@ -608,6 +610,7 @@ static void test_partitioner_cb_places_records_where_it_says(void) {
     CHECK(strstr(rafka_last_error_message(), "chose partition -1") != NULL);
     CHECK_EQ(rafka_flush(p, 30000), RAFKA_RESP_ERR_NO_ERROR);
     CHECK_EQ(st.ok, 13);
+    CHECK(st.key_value_ok);
     pthread_mutex_lock(&part_calls.lock);
     calls = part_calls.calls;
     CHECK_EQ(part_calls.wrong_args, 0);

@@ -302,8 +302,14 @@ impl Producer {
             let s3 = shared.clone();
             builder = builder.stats_handler(move |json| lock(&s3.stats).push_back(json.to_string()));
         }
-        let inner = builder.build().map_err(|e| to_py_err(&e))?;
-        logbridge::register(logger.bind(py), inner.id())?;
+        // Registered before the engine's threads start: the first connection failure is logged
+        // at once, and a record of an unregistered producer is dropped.
+        let id = builder.id();
+        logbridge::register(logger.bind(py), id)?;
+        let inner = builder.build().map_err(|e| {
+            logbridge::unregister(id);
+            to_py_err(&e)
+        })?;
         Ok(Producer {
             id: inner.id(),
             engine: GilCell::new(Some(Arc::new(inner))),
