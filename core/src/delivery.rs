@@ -9,7 +9,7 @@
 
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -103,8 +103,6 @@ pub(crate) struct Deliverer {
     /// `delivery.report.only.error`, and who is told of the withheld reports.
     only_error: bool,
     suppressed: Option<SuppressedHandler>,
-    /// Reports not yet served, across partitions: what `len(producer)` and `flush()` look at.
-    pub outstanding: AtomicUsize,
     lock: Mutex<()>,
     progress: Condvar,
     /// Serialises `poll` callers, so reports of one partition never run concurrently.
@@ -130,7 +128,6 @@ impl Deliverer {
             handlers,
             only_error: only_error.is_some(),
             suppressed: only_error.flatten(),
-            outstanding: AtomicUsize::new(0),
             lock: Mutex::new(()),
             progress: Condvar::new(),
             poll_lock: Mutex::new(()),
@@ -252,7 +249,6 @@ impl Deliverer {
             r.release(n);
         }
         job.pq.completed.fetch_add(n as u64, Ordering::AcqRel);
-        self.outstanding.fetch_sub(n, Ordering::AcqRel);
         let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         self.progress.notify_all();
     }
