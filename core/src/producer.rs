@@ -67,6 +67,7 @@ pub struct ProducerBuilder {
     on_ack: Option<DeliveryHandler>,
     handlers: ClientHandlers,
     partitioner: Option<Arc<dyn Partitioner>>,
+    resolver: Option<crate::io::resolver::ResolveFn>,
     mode: DeliveryMode,
     token_provider: Option<crate::config::TokenProvider>,
     suppressed: Option<crate::delivery::SuppressedHandler>,
@@ -78,7 +79,7 @@ pub struct ProducerBuilder {
 impl ProducerBuilder {
     pub fn new(config: Config) -> Self {
         let id = NEXT_PRODUCER_ID.fetch_add(1, Ordering::Relaxed);
-        ProducerBuilder { id, config, handler: None, on_ack: None, handlers: ClientHandlers::default(), partitioner: None, mode: DeliveryMode::Thread, token_provider: None, suppressed: None, queue_until_metadata: false }
+        ProducerBuilder { id, config, handler: None, on_ack: None, handlers: ClientHandlers::default(), partitioner: None, resolver: None, mode: DeliveryMode::Thread, token_provider: None, suppressed: None, queue_until_metadata: false }
     }
 
     /// The [`Producer::id`] the built producer will have. A log sink that routes records by
@@ -153,6 +154,16 @@ impl ProducerBuilder {
         self
     }
 
+    /// Resolves broker names (`host:port`) to the addresses to try, in order, instead of the
+    /// system's resolver (librdkafka's `resolve_cb`): service discovery, pinned addresses, tests.
+    /// Runs on a lookup thread, never on the I/O thread; a call that takes longer than
+    /// `socket.connection.setup.timeout.ms` fails the connection attempt (and is not started
+    /// again for that name while it runs).
+    pub fn resolver(mut self, f: impl Fn(&str) -> std::io::Result<Vec<std::net::SocketAddr>> + Send + Sync + 'static) -> Self {
+        self.resolver = Some(Arc::new(f));
+        self
+    }
+
     pub fn delivery_mode(mut self, mode: DeliveryMode) -> Self {
         self.mode = mode;
         self
@@ -200,6 +211,7 @@ impl ProducerBuilder {
             status_cv: Condvar::new(),
             deliverer: deliverer.clone(),
             partitioner: self.partitioner,
+            resolver: self.resolver,
             meta_queries: SegQueue::new(),
             parking: Mutex::new(Parking::default()),
             diagnosis: Mutex::new(None),

@@ -98,6 +98,8 @@ pub(crate) struct Inner {
     pub deliverer: Arc<Deliverer>,
     /// A custom partitioner given to the builder; called by `send()`.
     pub partitioner: Option<Arc<dyn Partitioner>>,
+    /// The application's DNS resolver (`ProducerBuilder::resolver`), if any; set at build.
+    pub resolver: Option<crate::io::resolver::ResolveFn>,
     /// `Producer::metadata()` queries: pushed by application threads, popped by the I/O thread.
     pub meta_queries: SegQueue<MetadataQuery>,
     /// Records waiting for their topic's metadata (see `parking.rs`): parked by senders (with

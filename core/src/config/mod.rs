@@ -52,6 +52,8 @@ pub struct ProducerConfig {
     pub reconnect_backoff: Duration,
     pub reconnect_backoff_max: Duration,
     pub socket_connection_setup_timeout: Duration,
+    /// `socket.connection.setup.timeout.max.ms`: the set-up timeout grows per failed attempt up to this.
+    pub socket_connection_setup_timeout_max: Duration,
     /// -1: the OS default.
     pub send_buffer_bytes: i32,
     pub receive_buffer_bytes: i32,
@@ -155,6 +157,7 @@ impl Default for ProducerConfig {
             reconnect_backoff: ms(50),
             reconnect_backoff_max: ms(1000),
             socket_connection_setup_timeout: ms(10_000),
+            socket_connection_setup_timeout_max: ms(30_000),
             send_buffer_bytes: 131_072,
             receive_buffer_bytes: 32_768,
             batch_num_messages: 100_000,
@@ -394,6 +397,10 @@ impl Config {
                 "reconnect.backoff.ms" => c.reconnect_backoff = ms(v),
                 "reconnect.backoff.max.ms" => c.reconnect_backoff_max = ms(v),
                 "socket.connection.setup.timeout.ms" => c.socket_connection_setup_timeout = ms(v),
+                "socket.connection.setup.timeout.max.ms" => c.socket_connection_setup_timeout_max = ms(v),
+                // Both values try every address a name resolves to; the canonical-name step of
+                // the second serves Kerberos principals only (see the key's doc).
+                "client.dns.lookup" => {}
                 "send.buffer.bytes" => c.send_buffer_bytes = num(v) as i32,
                 "receive.buffer.bytes" => c.receive_buffer_bytes = num(v) as i32,
                 "batch.num.messages" => c.batch_num_messages = num(v) as usize,

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use mio::net::TcpStream;
@@ -112,6 +112,9 @@ pub(crate) struct Connection {
     pub versions: Versions,
     pub last_activity: Instant,
     pub connect_started: Instant,
+    /// How long the set-up (TCP, TLS, SASL, ApiVersions) may take: `socket.connection.setup.timeout.ms`,
+    /// grown per failed attempt up to `.max.ms` (set by `Connections`).
+    pub setup_timeout: std::time::Duration,
     api_versions_version: i16,
     /// SASL_*: the credentials and the exchange in progress; None for PLAINTEXT.
     sasl: Option<(SaslConfig, SaslSession)>,
@@ -162,6 +165,7 @@ impl Connection {
     pub fn connect(
         node_id: i32,
         addr: &str,
+        sa: SocketAddr,
         token: Token,
         registry: &Registry,
         sock: &SocketOptions,
@@ -178,16 +182,6 @@ impl Connection {
             }
             None => None,
         };
-        let mut resolved = addr
-            .to_socket_addrs()
-            .map_err(|e| (ConnError(format!("cannot resolve {addr}: {e}")), Some(diagnose::does_not_resolve(addr, node_id, &e))))?
-            .peekable();
-        if resolved.peek().is_none() {
-            return Err(plain(format!("{addr} resolves to no address")));
-        }
-        let sa: SocketAddr = resolved
-            .find(|a| sock.family.allows(a))
-            .ok_or_else(|| plain(format!("{addr} resolves to no {:?} address (broker.address.family)", sock.family)))?;
         let mut stream = TcpStream::connect(sa)
             .map_err(|e| (ConnError(format!("connect to {addr}: {e}")), diagnose::connect_failed(addr, node_id, &e, bootstrap_answered)))?;
         set_socket_options(&stream, sock);
@@ -214,6 +208,7 @@ impl Connection {
             versions: Versions::default(),
             last_activity: now,
             connect_started: now,
+            setup_timeout: std::time::Duration::from_secs(10),
             api_versions_version: messages::api_versions::MAX_VERSION,
             sasl: sasl.map(|c| (c.clone(), SaslSession::new(c.mechanism))),
             sasl_authenticate_version: 0,
@@ -656,7 +651,7 @@ impl Connection {
 }
 
 /// The socket settings of broker connections (`send.buffer.bytes`, `receive.buffer.bytes`,
-/// `socket.keepalive.enable`, `socket.nagle.disable`, `broker.address.family`).
+/// `socket.keepalive.enable`, `socket.nagle.disable`).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SocketOptions {
     /// SO_SNDBUF / SO_RCVBUF; 0 or -1: the OS default.
@@ -664,7 +659,6 @@ pub(crate) struct SocketOptions {
     pub recv_buf: i32,
     pub keepalive: bool,
     pub nodelay: bool,
-    pub family: crate::config::AddressFamily,
 }
 
 impl SocketOptions {
@@ -674,7 +668,6 @@ impl SocketOptions {
             recv_buf: cfg.receive_buffer_bytes,
             keepalive: cfg.socket_keepalive,
             nodelay: cfg.socket_nodelay,
-            family: cfg.broker_address_family,
         }
     }
 }
@@ -721,7 +714,7 @@ mod socket_tests {
     }
 
     fn opts() -> SocketOptions {
-        SocketOptions { send_buf: 0, recv_buf: 0, keepalive: false, nodelay: true, family: crate::config::AddressFamily::Any }
+        SocketOptions { send_buf: 0, recv_buf: 0, keepalive: false, nodelay: true }
     }
 
     #[test]
@@ -744,13 +737,5 @@ mod socket_tests {
         assert_eq!(get(&s, libc::SOL_SOCKET, libc::SO_RCVBUF), 2 * 40000);
         let (s, _l) = stream(&SocketOptions { send_buf: -1, ..opts() });
         assert_eq!(get(&s, libc::SOL_SOCKET, libc::SO_SNDBUF), default_snd);
-    }
-
-    #[test]
-    fn address_family_filters_resolved_addresses() {
-        let reg = mio::Poll::new().unwrap();
-        let only_v6 = SocketOptions { family: crate::config::AddressFamily::V6, ..opts() };
-        let e = Connection::connect(1, "127.0.0.1:9", Token(1), reg.registry(), &only_v6, None, None, None).err().expect("no v6 address").0;
-        assert!(e.0.contains("no V6 address") && e.0.contains("broker.address.family"), "{}", e.0);
     }
 }

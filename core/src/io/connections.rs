@@ -13,6 +13,7 @@ use mio::{Poll, Token};
 use super::backoff;
 use super::connection::{ConnState, Connection, SocketOptions};
 use super::diagnose::{self, Diagnosis};
+use super::resolver::{Resolution, Resolver, Unresolved};
 use crate::config::ProducerConfig;
 
 pub(super) struct ReconnectState {
@@ -53,10 +54,12 @@ pub(super) struct Connections {
     /// no longer diagnosed; the calls wait as they always did.
     ever_confirmed: bool,
     broker_confirmed: bool,
+    /// Broker names to addresses, looked up off this thread.
+    resolver: Resolver,
 }
 
 impl Connections {
-    pub fn new(poll: Poll, bootstrap: Vec<String>) -> Connections {
+    pub fn new(poll: Poll, bootstrap: Vec<String>, resolver: Resolver) -> Connections {
         Connections {
             poll,
             conns: HashMap::new(),
@@ -71,6 +74,7 @@ impl Connections {
             became_ready: false,
             ever_confirmed: false,
             broker_confirmed: false,
+            resolver,
         }
     }
 
@@ -94,18 +98,35 @@ impl Connections {
             return None;
         }
         let addr = if node < 0 { self.bootstrap.get((-node - 1) as usize).cloned() } else { self.brokers.get(&node).cloned() }?;
+        let setup = self.setup_timeout(node, cfg);
+        let sa = match self.resolver.resolve(&addr, cfg.broker_address_family, now, setup) {
+            Resolution::Connect(sa) => sa,
+            Resolution::Waiting => return None,
+            Resolution::Failed(why, cause) => {
+                let diagnosis = match cause {
+                    Unresolved::Error(e) => Some(diagnose::does_not_resolve(&addr, node, &e)),
+                    Unresolved::WrongFamily(family, all) => Some(diagnose::no_address_of_family(&addr, node, family, &all)),
+                    Unresolved::Timeout => None,
+                };
+                self.note_connect_failure(node, why, diagnosis, now, cfg);
+                return None;
+            }
+        };
         let token = Token(self.next_token);
         self.next_token += 1;
         let answered = self.advertised_suspect(node).then(|| self.bootstrap_answered.clone()).flatten();
         let (sasl, tls) = (cfg.security.sasl.as_ref(), cfg.security.tls.as_ref());
-        match Connection::connect(node, &addr, token, self.poll.registry(), &SocketOptions::of(cfg), sasl, tls, answered.as_deref()) {
-            Ok(c) => {
-                log::debug!("connecting to broker {node} at {addr}");
+        match Connection::connect(node, &addr, sa, token, self.poll.registry(), &SocketOptions::of(cfg), sasl, tls, answered.as_deref()) {
+            Ok(mut c) => {
+                let (i, n) = self.resolver.position(&addr).unwrap_or((0, 1));
+                log::debug!("connecting to broker {node} at {addr} ({sa}, address {} of {n})", i + 1);
+                c.setup_timeout = setup;
                 self.conns.insert(token, c);
                 self.node_conn.insert(node, token);
                 Some(token)
             }
             Err((e, diagnosis)) => {
+                self.resolver.failed(&addr);
                 self.note_connect_failure(node, e.0, diagnosis, now, cfg);
                 None
             }
@@ -165,6 +186,20 @@ impl Connections {
         self.became_ready = true;
     }
 
+    /// How long the next attempt to `node` may take to set up: `socket.connection.setup.timeout.ms`
+    /// doubled per consecutive failure up to `socket.connection.setup.timeout.max.ms`, +-20% (as
+    /// the Java client grows it).
+    fn setup_timeout(&self, node: i32, cfg: &ProducerConfig) -> Duration {
+        let failures = self.reconnect.get(&node).map_or(0, |r| r.failures);
+        let base = cfg.socket_connection_setup_timeout;
+        if failures == 0 {
+            return base;
+        }
+        let max = cfg.socket_connection_setup_timeout_max.max(base);
+        let grown = base.saturating_mul(1u32 << failures.min(16)).min(max);
+        grown.mul_f64(0.8 + 0.4 * fastrand::f64()).clamp(base, max)
+    }
+
     /// A failure to reach `node` may be an advertised-listener problem: it is a broker metadata
     /// named, a bootstrap address answered, and no such broker ever did.
     fn advertised_suspect(&self, node: i32) -> bool {
@@ -212,6 +247,10 @@ impl Connections {
             self.node_conn.remove(&c.node_id);
         }
         let was_ready = c.state == ConnState::Ready;
+        if !was_ready {
+            // client.dns.lookup=use_all_dns_ips: the next attempt tries the name's next address.
+            self.resolver.failed(&c.addr);
+        }
         if was_ready && c.inflight.is_empty() && c.unacked.is_empty() {
             log::debug!("connection to broker {} ({}) closed: {why}", c.node_id, c.addr);
         } else if was_ready && c.diagnosis.is_none() {
@@ -239,12 +278,12 @@ impl Connections {
 
     /// Connections to close: set-up, request and idle timeouts, with the reason.
     pub fn overdue(&self, now: Instant, cfg: &ProducerConfig) -> Vec<(Token, String)> {
-        let (req_timeout, idle, setup) = (cfg.request_timeout, cfg.connections_max_idle, cfg.socket_connection_setup_timeout);
+        let (req_timeout, idle) = (cfg.request_timeout, cfg.connections_max_idle);
         let mut dead = Vec::new();
         for (t, c) in self.conns.iter() {
             if c.state != ConnState::Ready {
-                if now.duration_since(c.connect_started) > setup {
-                    dead.push((*t, format!("connection setup took longer than socket.connection.setup.timeout.ms ({} ms)", setup.as_millis())));
+                if now.duration_since(c.connect_started) > c.setup_timeout {
+                    dead.push((*t, format!("connection setup took longer than {} ms (socket.connection.setup.timeout.ms, grown per failed attempt up to socket.connection.setup.timeout.max.ms)", c.setup_timeout.as_millis())));
                 }
             } else if let Some(f) = c.inflight.front() {
                 if now.duration_since(f.sent_at) > req_timeout {
@@ -311,11 +350,18 @@ mod tests {
 
     /// Which node `any_connection` opens a connection to, with broker 1 known from metadata.
     fn first_node(rebootstrap: bool) -> i32 {
-        let mut c = Connections::new(Poll::new().unwrap(), vec!["127.0.0.1:9".into()]);
+        let mut c = Connections::new(Poll::new().unwrap(), vec!["127.0.0.1:9".into()], Resolver::new(std::sync::Weak::new(), None));
         c.brokers.insert(1, "127.0.0.1:9".into());
         let cfg = ProducerConfig { metadata_rebootstrap: rebootstrap, ..ProducerConfig::default() };
-        assert_eq!(c.any_connection(Instant::now(), &cfg, false), None, "connecting, not ready");
-        *c.node_conn.keys().next().expect("a connection is being opened")
+        // The first calls wait for the (threaded) lookup of the address.
+        for _ in 0..2000 {
+            assert_eq!(c.any_connection(Instant::now(), &cfg, false), None, "connecting, not ready");
+            if let Some(n) = c.node_conn.keys().next() {
+                return *n;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        panic!("no connection opened")
     }
 
     #[test]
@@ -324,5 +370,22 @@ mod tests {
         assert!(nodes.iter().all(|n| *n == 1), "{nodes:?}");
         let nodes: Vec<i32> = (0..40).map(|_| first_node(true)).collect();
         assert!(nodes.contains(&-1), "rebootstrap: bootstrap addresses stay candidates: {nodes:?}");
+    }
+
+    #[test]
+    fn the_setup_timeout_doubles_per_failed_attempt_up_to_its_maximum() {
+        let mut c = Connections::new(Poll::new().unwrap(), vec!["127.0.0.1:9".into()], Resolver::new(std::sync::Weak::new(), None));
+        let cfg = ProducerConfig { socket_connection_setup_timeout: Duration::from_secs(10), socket_connection_setup_timeout_max: Duration::from_secs(30), ..ProducerConfig::default() };
+        assert_eq!(c.setup_timeout(-1, &cfg), Duration::from_secs(10), "first attempt: the base");
+        let now = Instant::now();
+        c.note_connect_failure(-1, "refused".into(), None, now, &cfg);
+        let t = c.setup_timeout(-1, &cfg);
+        assert!(t >= Duration::from_secs(16) && t <= Duration::from_secs(24), "one failure: 20 s +-20%: {t:?}");
+        for _ in 0..5 {
+            c.note_connect_failure(-1, "refused".into(), None, now, &cfg);
+        }
+        assert!(c.setup_timeout(-1, &cfg) <= Duration::from_secs(30), "capped");
+        let small_max = ProducerConfig { socket_connection_setup_timeout_max: Duration::from_secs(1), ..cfg };
+        assert_eq!(c.setup_timeout(-1, &small_max), Duration::from_secs(10), "a maximum below the base: the base");
     }
 }

@@ -62,6 +62,20 @@ pub(crate) fn does_not_resolve(addr: &str, node: i32, e: &io::Error) -> Diagnosi
     Diagnosis::local(LocalCode::Resolve, format!("{} name {host} does not resolve ({e}): {fix}", whose(node)))
 }
 
+/// The host name of `addr` resolves, but to no address `broker.address.family` allows.
+pub(crate) fn no_address_of_family(addr: &str, node: i32, family: crate::config::AddressFamily, all: &[std::net::SocketAddr]) -> Diagnosis {
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+    let ips: Vec<String> = all.iter().map(|a| a.ip().to_string()).collect();
+    let (want, other) = match family {
+        crate::config::AddressFamily::V6 => ("v6", "IPv4"),
+        _ => ("v4", "IPv6"),
+    };
+    Diagnosis::local(
+        LocalCode::Resolve,
+        format!("{} name {host} resolves only to {other} addresses ({}), and broker.address.family={want} allows none of them: set broker.address.family=any (the default), or use a name with {want} addresses", whose(node), ips.join(", ")),
+    )
+}
+
 /// A TCP connect failed. `bootstrap_answered`: a bootstrap address that answered (metadata came
 /// back from it), when `node` is a broker named by that metadata.
 pub(crate) fn connect_failed(addr: &str, node: i32, e: &io::Error, bootstrap_answered: Option<&str>) -> Option<Diagnosis> {

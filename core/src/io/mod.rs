@@ -34,6 +34,7 @@ mod metadata;
 mod parking;
 mod partition;
 mod producer_id;
+pub(crate) mod resolver;
 pub(crate) mod sasl;
 mod sender;
 mod stats;
@@ -104,10 +105,11 @@ impl IoThread {
             }
         };
         let stats = stats::Stats::new(cfg.statistics_interval, inner.deliverer.wants_stats());
+        let resolver = resolver::Resolver::new(Arc::downgrade(&inner), inner.resolver.clone());
         IoThread {
             stats,
             inner,
-            net: Connections::new(poll, bootstrap),
+            net: Connections::new(poll, bootstrap, resolver),
             parts: Partitions::default(),
             meta: MetadataState { needed: true, ..Default::default() },
             pid,
