@@ -35,6 +35,9 @@ pub(crate) struct ProducerBatch {
     /// Whether an earlier attempt may have been written (an unanswered request): a timeout
     /// report then says the records may have been stored.
     pub maybe_written: bool,
+    /// Why the last attempt failed, for the report if `delivery.timeout.ms` runs out while it
+    /// waits for a retry.
+    pub last_error: Option<Arc<str>>,
     /// Part of a transaction: the batch's attributes carry the transactional bit.
     pub transactional: bool,
 }
@@ -73,6 +76,7 @@ impl ProducerBatch {
             created_ns,
             attempts: 0,
             maybe_written: false,
+            last_error: None,
             transactional: false,
         }
     }

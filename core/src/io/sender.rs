@@ -526,6 +526,7 @@ impl IoThread {
         }
         let mut b = b;
         b.maybe_written |= ambiguous;
+        b.last_error = Some(err.to_string().into());
         let ps = self.parts.get_mut(b.pq.id);
         let backoff = backoff(cfg.retry_backoff, cfg.retry_backoff_max, b.attempts);
         ps.backoff_until_ns = ps.backoff_until_ns.max(now_ns + backoff.as_nanos() as u64);
@@ -571,9 +572,10 @@ impl IoThread {
             }
             let pq = ps.pq.clone();
             for b in expired_batches {
+                let last = b.last_error.as_deref().map(|e| format!("; last error: {e}")).unwrap_or_default();
                 let e = Error::local(
                     LocalCode::MessageTimedOut,
-                    format!("not acknowledged within delivery.timeout.ms ({} ms) after {} attempt(s)", timeout_ns / 1_000_000, b.attempts),
+                    format!("not acknowledged within delivery.timeout.ms ({} ms) after {} attempt(s){last}", timeout_ns / 1_000_000, b.attempts),
                 )
                 .with_possibly_persisted(b.maybe_written);
                 self.fail_batch(b, e);
