@@ -477,7 +477,7 @@ static void test_purge_fails_queued_records_with_purge_queue(void) {
 }
 
 /* librdkafka's behaviour: a produce to a topic not known yet returns at once having queued the
- * record; the topic never appearing fails its report with _UNKNOWN_TOPIC. */
+ * record; the topic never appearing fails its report with UNKNOWN_TOPIC_OR_PART (the broker's code, as librdkafka reports it). */
 static void test_produce_to_a_missing_topic_queues_and_reports_unknown_topic(void) {
     char topic[128], err[128];
     struct reports st;
@@ -493,7 +493,7 @@ static void test_produce_to_a_missing_topic_queues_and_reports_unknown_topic(voi
     CHECK_EQ(reports_count(&st), 0);
     for (i = 0; i < 300 && reports_count(&st) < 1; i++) rafka_poll(p, 100);
     CHECK_EQ(st.count, 1);
-    CHECK_EQ(st.last_err, RAFKA_RESP_ERR__UNKNOWN_TOPIC);
+    CHECK_EQ(st.last_err, RAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
     CHECK_EQ(rafka_outq_len(p), 0);
     rafka_producer_free(p);
     pthread_mutex_destroy(&st.lock);

@@ -28,3 +28,10 @@ def test_codes_rafka_never_reports_still_have_librdkafkas_names():
     assert rafka.KafkaError._SSL == -181
     assert rafka.KafkaError._AUTHENTICATION == -169
     assert rafka.KafkaError.UNKNOWN_TOPIC_OR_PART == 3
+
+
+def test_every_code_has_the_name_confluent_kafka_gives_it():
+    codes = set(_int_constants(confluent_kafka.KafkaError).values())
+    different = {c: (rafka.KafkaError(c).name(), confluent_kafka.KafkaError(c).name()) for c in codes
+                 if rafka.KafkaError(c).name() != confluent_kafka.KafkaError(c).name()}
+    assert different == {}

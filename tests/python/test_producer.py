@@ -340,7 +340,7 @@ def test_produce_to_a_topic_that_does_not_exist_queues_and_the_report_fails_with
     assert len(p) == 1 and reports == [], "queued, not reported yet"
     assert p.flush(30) == 0
     (err, msg), = reports
-    assert err.code() == rafka.KafkaError._UNKNOWN_TOPIC, err
+    assert err.code() == rafka.KafkaError.UNKNOWN_TOPIC_OR_PART, err
     assert "UNKNOWN_TOPIC_OR_PARTITION" in err.str() and "topic.metadata.propagation.max.ms" in err.str()
     assert (msg.topic(), msg.partition(), msg.value()) == (topic, -1, b"x")
     p.close()
@@ -411,6 +411,37 @@ def test_confluent_script_runs_with_only_the_import_changed(tmp_path):
     assert sorted(raw(r, "value") for r in consume(topic, 3)) == [b"alpha", b"beta", b"gamma"]
 
 
+# confluent-kafka scripts (tests/python/confluent_scripts, written in its documentation's style) run
+# twice, under confluent-kafka itself and with only the import changed to rafka, against the same
+# broker: each prints what a user would look at (error names, counts), and the outputs must match.
+CONFLUENT_SCRIPTS_DIR = os.path.join(os.path.dirname(__file__), "confluent_scripts")
+CONFLUENT_SCRIPTS = sorted(f for f in os.listdir(CONFLUENT_SCRIPTS_DIR) if f.endswith(".py"))
+
+
+def run_confluent_script(script, module, tmp_path, topic):
+    src = open(os.path.join(CONFLUENT_SCRIPTS_DIR, script)).read()
+    assert "from confluent_kafka import" in src
+    path = tmp_path / f"{module}_{script}"
+    path.write_text(src.replace("from confluent_kafka import", f"from {module} import"))
+    r = subprocess.run([sys.executable, str(path), bootstrap(), topic], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, f"{module} {script}: {r.stdout}{r.stderr}"
+    return r.stdout
+
+
+def test_the_confluent_scripts_are_there():
+    assert set(CONFLUENT_SCRIPTS) >= {"unknown_topic.py", "unreachable_broker.py", "small_message_timeout.py", "only_errors_reported.py"}
+
+
+@pytest.mark.parametrize("script", CONFLUENT_SCRIPTS)
+def test_script_prints_the_same_under_confluent_kafka_and_rafka(script, tmp_path):
+    import confluent_kafka  # noqa: F401  the reference must be installed, never skipped
+    topic = new_topic()
+    reference = run_confluent_script(script, "confluent_kafka", tmp_path, topic)
+    ours = run_confluent_script(script, "rafka", tmp_path, topic)
+    assert ours == reference, f"confluent-kafka printed:\n{reference}\nrafka printed:\n{ours}"
+    assert reference.strip(), "the script printed nothing"
+
+
 def test_stub_matches_the_native_module():
     import sys
     r = subprocess.run([sys.executable, "-m", "mypy.stubtest", "rafka"], capture_output=True, text=True,
@@ -437,7 +468,7 @@ def test_delivery_report_only_error_calls_back_for_failures_only_and_frees_the_o
     assert p.flush(30) == 0
     p.poll(0)
     assert len(calls) == 1 and calls[0][1] == missing, calls
-    assert calls[0][0].code() == rafka.KafkaError._UNKNOWN_TOPIC
+    assert calls[0][0].code() == rafka.KafkaError.UNKNOWN_TOPIC_OR_PART
     assert sys.getrefcount(cb) == before, "the withheld reports' callbacks were released"
     assert len(consume(topic, 500)) == 500
     p.close()

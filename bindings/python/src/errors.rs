@@ -36,7 +36,7 @@ impl KafkaError {
         });
         KafkaError {
             code: error,
-            name: code.map_or_else(|| librdkafka_name(error).unwrap_or("UNKNOWN"), |c| c.name()).to_string(),
+            name: librdkafka_name(error).or_else(|| code.map(|c| c.name())).unwrap_or("UNKNOWN").to_string(),
             message: reason.unwrap_or_else(|| match code {
                 Some(Code::Local(l)) => l.description().to_string(),
                 Some(Code::Kafka(k)) => k.description().to_string(),
@@ -87,7 +87,9 @@ impl KafkaError {
 pub fn kafka_error(e: &rafka_core::Error) -> KafkaError {
     KafkaError {
         code: e.code().as_i32(),
-        name: e.name().to_string(),
+        // librdkafka's name, as confluent-kafka's name() gives it (UNKNOWN_TOPIC_OR_PART, not
+        // Kafka's UNKNOWN_TOPIC_OR_PARTITION); the engine's for codes librdkafka lacks.
+        name: librdkafka_name(e.code().as_i32()).unwrap_or(e.name()).to_string(),
         message: e.message().to_string(),
         retriable: e.is_retriable(),
         fatal: e.is_fatal() || e.is_local(LocalCode::Fatal),

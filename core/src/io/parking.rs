@@ -93,8 +93,10 @@ impl IoThread {
             let end = if code == KafkaCode::UNKNOWN_TOPIC_OR_PARTITION {
                 let since = *t.unknown_since.get_or_insert(now);
                 (now.duration_since(since) >= cfg.topic_metadata_propagation_max).then(|| {
-                    Error::local(
-                        LocalCode::UnknownTopic,
+                    // The broker's code, as librdkafka reports it (its _UNKNOWN_TOPIC is for
+                    // other cases): code that compares with UNKNOWN_TOPIC_OR_PART keeps working.
+                    Error::kafka(
+                        KafkaCode::UNKNOWN_TOPIC_OR_PARTITION,
                         format!(
                             "topic {name} does not exist: the brokers answered UNKNOWN_TOPIC_OR_PARTITION for topic.metadata.propagation.max.ms ({} ms); create it, or enable auto.create.topics.enable on the brokers",
                             cfg.topic_metadata_propagation_max.as_millis()
