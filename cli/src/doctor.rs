@@ -99,10 +99,16 @@ struct Report {
     json: bool,
 }
 
+/// A line on standard output; a closed pipe (`rafka doctor | head`) is not an error.
+fn out(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
 impl Report {
     fn add(&mut self, name: &'static str, status: Status, message: String, details: Value) {
         if !self.json {
-            println!("{:<4} {:<20} {message}", status.word(), name);
+            out(&format!("{:<4} {:<20} {message}", status.word(), name));
         }
         self.checks.push(Check { name, status, message, details });
     }
@@ -270,9 +276,9 @@ fn finish(r: Report, a: &DoctorArgs, security: &str, started: Instant) -> ExitCo
             "elapsed_ms": ms(started.elapsed()),
             "checks": r.checks.iter().map(|c| json!({"name": c.name, "status": c.status.word(), "message": c.message, "details": c.details})).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&doc).expect("JSON"));
+        out(&serde_json::to_string_pretty(&doc).expect("JSON"));
     } else {
-        println!("{} check(s): {ok} OK, {warn} WARN, {fail} FAIL ({:.1} s)", r.checks.len(), started.elapsed().as_secs_f64());
+        out(&format!("{} check(s): {ok} OK, {warn} WARN, {fail} FAIL ({:.1} s)", r.checks.len(), started.elapsed().as_secs_f64()));
     }
     if worst == Status::Fail {
         ExitCode::from(1)
@@ -378,7 +384,7 @@ fn tls_check(r: &mut Report, who: &str, h: &Handshake, details: Value) {
                 Some(d) if d < 30 => Status::Warn,
                 _ => Status::Ok,
             };
-            let left = days.map_or(String::new(), |d| if d < 0 { format!(", EXPIRED {} day(s) ago", -d) } else { format!(" ({d} days left)") });
+            let left = days.map_or(String::new(), |d| if d < 0 { format!(", EXPIRED {} day(s) ago", -d) } else { format!(" ({d} day(s) left)") });
             (status, format!("; certificate {} valid until {}{left}", c.subject, c.not_after))
         }
         None => (Status::Ok, "; no certificate could be read".to_string()),
@@ -530,8 +536,8 @@ fn acks_check(r: &mut Report, topic: &str, acks: Acks, parts: &[&rafka_core::Par
 }
 
 /// Writes `n` records to the topic, one at a time, spread over its partitions; p50/p99 of
-/// send-to-acknowledgement, overall and per leader. Returns the p99.
-fn produce_probe(r: &mut Report, config: &Config, cfg: &ProducerConfig, topic: &str, n: u64, timeout: Duration) -> Option<Duration> {
+/// send-to-acknowledgement, overall and per leader. Returns (p50, p99).
+fn produce_probe(r: &mut Report, config: &Config, cfg: &ProducerConfig, topic: &str, n: u64, timeout: Duration) -> Option<(Duration, Duration)> {
     let mut config = config.clone();
     let t = timeout.as_millis().to_string();
     let bounded = [("linger.ms", "0".to_string()), ("max.block.ms", t.clone()), ("request.timeout.ms", t), ("delivery.timeout.ms", (timeout.as_millis() * 2).to_string())];
@@ -606,7 +612,7 @@ fn produce_probe(r: &mut Report, config: &Config, cfg: &ProducerConfig, topic: &
         json!({"topic": topic, "records": n + 1, "timed": n, "acks": acks_name(cfg.acks), "p50_ms": ms(p50), "p99_ms": ms(p99),
                "per_leader": per_leader.iter().map(|(b, v)| json!({"broker": b, "records": v.len(), "p50_ms": ms(percentile(v, 50.0)), "p99_ms": ms(percentile(v, 99.0))})).collect::<Vec<_>>()}),
     );
-    Some(p99)
+    Some((p50, p99))
 }
 
 fn round_up_pow2(n: f64, min: u64, max: u64) -> u64 {
@@ -619,17 +625,19 @@ fn mib(b: f64) -> String {
 
 /// Recommended linger.ms, batch.size, buffer.memory and partitions for `rate` records/s of
 /// `size` bytes, with the arithmetic.
-fn sizing(r: &mut Report, cfg: &ProducerConfig, rate: f64, size: u64, latency: Option<Duration>, partitions: Option<usize>, brokers: usize) {
+fn sizing(r: &mut Report, cfg: &ProducerConfig, rate: f64, size: u64, latency: Option<(Duration, Duration)>, partitions: Option<usize>, brokers: usize) {
     let bytes = rate * size as f64; // bytes/s
-    let (lat, lat_src) = match latency {
-        Some(l) => (l.as_secs_f64().max(0.001), format!("{:.1} ms (p99 of the produce probe)", ms(l))),
-        None => (0.050, "50 ms (assumed: no produce probe ran; pass --topic to measure it)".to_string()),
+    // The typical latency (p50) bounds steady throughput per partition; the tail (p99) is what
+    // buffer.memory must ride out.
+    let (typ, lat, lat_src) = match latency {
+        Some((p50, p99)) => (p50.as_secs_f64().max(0.001), p99.as_secs_f64().max(0.001), format!("p50 {:.1} ms, p99 {:.1} ms (the produce probe)", ms(p50), ms(p99))),
+        None => (0.050, 0.050, "50 ms (assumed: no produce probe ran; pass --topic to measure it)".to_string()),
     };
     let linger = if cfg.linger.is_zero() { 0.005 } else { cfg.linger.as_secs_f64() };
     let in_flight = cfg.max_in_flight.max(1) as f64;
     // A partition sends at most max.in.flight batches per round trip.
     let batch_for = |p: f64| round_up_pow2(bytes / p * linger, 16 * 1024, 1024 * 1024);
-    let per_partition_max = |batch: u64| batch as f64 * in_flight / lat;
+    let per_partition_max = |batch: u64| batch as f64 * in_flight / typ;
     let needed_parts = |batch: u64| (bytes / per_partition_max(batch) * 2.0).ceil().max(1.0) as usize;
     let parts = partitions.unwrap_or_else(|| needed_parts(1024 * 1024).max(brokers));
     let batch = batch_for(parts as f64);
@@ -646,7 +654,7 @@ fn sizing(r: &mut Report, cfg: &ProducerConfig, rate: f64, size: u64, latency: O
             bytes / parts as f64 * linger
         ),
         format!(
-            "buffer.memory = {}: it holds what waits (linger.ms) and what is in flight (latency): {} /s x ({:.1} + {:.1}) ms x 2 headroom = {}, and at least 2 batches per partition ({parts} x {batch} x 2) and the 32 MiB default",
+            "buffer.memory = {}: it holds what waits (linger.ms) and what is in flight (p99 latency): {} /s x ({:.1} + {:.1}) ms x 2 headroom = {}, and at least 2 batches per partition ({parts} x {batch} x 2) and the 32 MiB default",
             mib(buffer),
             mib(bytes),
             linger * 1e3,
@@ -654,8 +662,8 @@ fn sizing(r: &mut Report, cfg: &ProducerConfig, rate: f64, size: u64, latency: O
             mib(buffer_min)
         ),
         format!(
-            "partitions >= {part_need}: one partition carries at most batch.size x max.in.flight.requests.per.connection / latency = {batch} x {in_flight} / {:.1} ms = {}/s from this client; twice the throughput over that, and at least one per broker. The broker's own per-partition limit (disk, replication) may be lower: measure with rafka perf",
-            lat * 1e3,
+            "partitions >= {part_need}: one partition carries at most batch.size x max.in.flight.requests.per.connection / p50 latency = {batch} x {in_flight} / {:.1} ms = {}/s from this client; twice the throughput over that, and at least one per broker. The broker's own per-partition limit (disk, replication) may be lower: measure with rafka perf",
+            typ * 1e3,
             mib(per_partition_max(batch))
         ),
     ];
@@ -682,7 +690,7 @@ fn sizing(r: &mut Report, cfg: &ProducerConfig, rate: f64, size: u64, latency: O
         "sizing",
         status,
         message,
-        json!({"target_rate": rate, "record_size": size, "latency_ms": lat * 1e3, "latency_measured": latency.is_some(),
+        json!({"target_rate": rate, "record_size": size, "latency_p50_ms": typ * 1e3, "latency_p99_ms": lat * 1e3, "latency_measured": latency.is_some(),
                "linger_ms": linger * 1e3, "batch_size": batch, "buffer_memory": buffer as u64, "partitions": part_need, "reasoning": lines}),
     );
 }

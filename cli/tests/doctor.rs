@@ -109,9 +109,11 @@ fn a_healthy_broker_exits_0_with_ok_lines_for_each_step() {
     let t = topic("doctor-ok", &[]);
     let r = doctor(&["--bootstrap-server", PLAIN, "--topic", &t]);
     assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
-    for name in ["dns", "tcp", "api_versions", "metadata", "advertised_listener", "latency", "topic", "min_insync_replicas", "produce"] {
+    for name in ["dns", "tcp", "api_versions", "metadata", "advertised_listener", "topic", "min_insync_replicas", "produce"] {
         r.line("OK", name);
     }
+    // A round trip over 200 ms is a WARN: a busy machine may see one, a healthy broker still.
+    assert!(r.stdout.lines().any(|l| l.starts_with("OK   latency") || l.starts_with("WARN latency")), "{}", r.stdout);
     assert!(r.line("OK", "produce").contains(&format!("wrote 21 record(s) to {t}")), "{}", r.stdout);
     assert!(r.line("OK", "min_insync_replicas").contains("min.insync.replicas=1"), "{}", r.stdout);
     // One broker: acks=all is honest about a replication factor of 1.
