@@ -514,7 +514,7 @@ fn acks_check(r: &mut Report, topic: &str, acks: Acks, parts: &[&rafka_core::Par
                     details,
                 );
             } else if rf <= 1 || min_isr <= 1 {
-                let why = if rf <= 1 { format!("replication factor {rf}: one broker holds each partition, so losing its disk loses data and its downtime stops sends") } else { format!("min.insync.replicas=1: when the ISR shrinks to the leader, acks=all is acknowledged by the leader alone, and losing it then loses acknowledged records") };
+                let why = if rf <= 1 { format!("replication factor {rf}: one broker holds each partition, so losing its disk loses data and its downtime stops sends") } else { "min.insync.replicas=1: when the ISR shrinks to the leader, acks=all is acknowledged by the leader alone, and losing it then loses acknowledged records".to_string() };
                 r.add("acks", Status::Warn, format!("acks=all on {topic}: {why} (replication factor 3 with min.insync.replicas=2 survives one broker)"), details);
             } else {
                 r.add("acks", Status::Ok, format!("acks=all on {topic}: every record is on at least {min_isr} of {rf} replicas when acknowledged; sends keep working with {} broker(s) down", rf - min_isr), details);

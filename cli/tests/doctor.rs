@@ -5,7 +5,9 @@
 //! - 26100 PLAINTEXT, healthy (and the one `scripts/kafka pause` stops);
 //! - 26102 SASL_SSL advertised as localhost (users alice/alice-secret; the harness's test CA,
 //!   and `other-ca.pem`, a CA that signed nothing the broker holds);
-//! - 26104 PLAINTEXT advertised as 127.0.0.1:26199, where nothing listens.
+//! - 26104 PLAINTEXT advertised as 127.0.0.1:26199, where nothing listens;
+//! - 26106 PLAINTEXT advertised as kafka-1.invalid:26106, a name nothing resolves (a container's
+//!   name seen from outside the container network).
 //!
 //! The pause test stops the one broker every other test talks to: it holds [`LOCK`] for writing,
 //! the others for reading.
@@ -21,6 +23,8 @@ const PLAIN: &str = "127.0.0.1:26100";
 const SASL_SSL: &str = "localhost:26102";
 const ADVERTISES_NOTHING: &str = "127.0.0.1:26104";
 const NOTHING_LISTENS: &str = "127.0.0.1:26199";
+const ADVERTISES_A_NAME: &str = "127.0.0.1:26106";
+const UNRESOLVABLE: &str = "kafka-1.invalid:26106";
 
 static LOCK: RwLock<()> = RwLock::new(());
 
@@ -52,9 +56,9 @@ fn broker() {
             libc::atexit(stop_broker);
         });
         stop_broker();
-        let listeners = format!("listeners=PLAINTEXT://{PLAIN},CONTROLLER://127.0.0.1:27100,SECURE://127.0.0.1:26102,ADV://{ADVERTISES_NOTHING}");
-        let advertised = format!("advertised.listeners=PLAINTEXT://{PLAIN},SECURE://{SASL_SSL},ADV://{NOTHING_LISTENS}");
-        let map = "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SECURE:SASL_SSL,ADV:PLAINTEXT";
+        let listeners = format!("listeners=PLAINTEXT://{PLAIN},CONTROLLER://127.0.0.1:27100,SECURE://127.0.0.1:26102,ADV://{ADVERTISES_NOTHING},NAMED://{ADVERTISES_A_NAME}");
+        let advertised = format!("advertised.listeners=PLAINTEXT://{PLAIN},SECURE://{SASL_SSL},ADV://{NOTHING_LISTENS},NAMED://{UNRESOLVABLE}");
+        let map = "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SECURE:SASL_SSL,ADV:PLAINTEXT,NAMED:PLAINTEXT";
         kafka(&["up", "--port", "26100", "--security", "sasl_ssl", "--set", &listeners, "--set", &advertised, "--set", map]);
     });
 }
@@ -161,6 +165,16 @@ fn an_advertised_listener_nobody_can_reach_fails_naming_it_and_the_bootstrap() {
     r.line("OK", "metadata");
     let l = r.line("FAIL", "advertised_listener");
     assert!(l.contains(&format!("bootstrap {ADVERTISES_NOTHING} answered")) && l.contains(NOTHING_LISTENS) && l.contains("advertised.listeners"), "{l}");
+}
+
+#[test]
+fn an_advertised_name_that_does_not_resolve_fails_naming_it_and_the_bootstrap() {
+    broker();
+    let _g = LOCK.read().unwrap_or_else(|e| e.into_inner());
+    let r = doctor(&["--bootstrap-server", ADVERTISES_A_NAME]);
+    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    let l = r.line("FAIL", "advertised_listener");
+    assert!(l.contains(&format!("bootstrap {ADVERTISES_A_NAME} answered")) && l.contains(UNRESOLVABLE) && l.contains("does not resolve"), "{l}");
 }
 
 #[test]
