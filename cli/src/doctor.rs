@@ -353,7 +353,8 @@ fn connection_checks(r: &mut Report, cfg: &ProducerConfig, addr: &str, role: &st
             } else {
                 let ips: Vec<String> = h.resolved.iter().map(|a| a.ip().to_string()).collect();
                 r.add("dns", Status::Ok, format!("{addr} resolves to {}", ips.join(", ")), d(json!({"resolved": ips})));
-                r.add("tcp", Status::Ok, format!("{addr} accepts TCP connections (connected in {:.1} ms)", ms(h.tcp_connect)), d(json!({"connect_ms": ms(h.tcp_connect)})));
+                let at = if h.resolved.len() > 1 { format!(" at {}", h.connected_to.ip()) } else { String::new() };
+                r.add("tcp", Status::Ok, format!("{addr} accepts TCP connections{at} (connected in {:.1} ms)", ms(h.tcp_connect)), d(json!({"connect_ms": ms(h.tcp_connect), "connected_to": h.connected_to.to_string()})));
             }
             tls_check(r, &who, h, d(json!({})));
             if advertised.is_none() {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Poll, Token};
 
 use crate::config::ProducerConfig;
-use crate::error::{Code, Error, LocalCode};
+use crate::error::{Error, LocalCode};
 use crate::io::connection::{ConnError, ConnState, Connection, InFlight, RequestKind, Response, SaslOutcome, SocketOptions};
 use crate::io::diagnose::{self, Diagnosis};
 use crate::metadata::ClusterMetadata;
@@ -93,9 +93,11 @@ pub struct TlsFacts {
 #[derive(Clone, Debug)]
 pub struct Handshake {
     pub addr: String,
-    /// What the host name resolved to (the connection uses the first that
-    /// `broker.address.family` allows).
+    /// What the host name resolved to.
     pub resolved: Vec<SocketAddr>,
+    /// The address the connection went to: the first of `resolved` that
+    /// `broker.address.family` allows and that accepted the TCP connection.
+    pub connected_to: SocketAddr,
     /// From the start of the TCP connect until it completed.
     pub tcp_connect: Duration,
     /// SSL / SASL_SSL.
@@ -131,16 +133,34 @@ impl BrokerProbe {
             Ok(a) => a.collect(),
             Err(e) => return Err(ProbeError { stage: Stage::Resolve, error: diagnose::does_not_resolve(addr, node_id, &e).to_error() }),
         };
+        let family = config.broker_address_family;
+        let allowed: Vec<SocketAddr> = resolved.iter().copied().filter(|a| family.allows(a)).collect();
+        if allowed.is_empty() {
+            return Err(ProbeError { stage: Stage::Resolve, error: diagnose::no_address_of_family(addr, node_id, family, &resolved).to_error() });
+        }
+        // Each address in turn while the TCP connect fails, as the producer does
+        // (client.dns.lookup=use_all_dns_ips); any later failure is the broker's answer.
+        let mut last = None;
+        for sa in allowed {
+            match BrokerProbe::connect_to(config, addr, sa, node_id, bootstrap_answered, deadline, &resolved) {
+                Err(e) if e.stage == Stage::Connect && Instant::now() < deadline => last = Some(e),
+                other => return other,
+            }
+        }
+        Err(last.expect("at least one address was tried"))
+    }
+
+    /// [`BrokerProbe::connect`] to one resolved address.
+    fn connect_to(config: &ProducerConfig, addr: &str, sa: SocketAddr, node_id: i32, bootstrap_answered: Option<&str>, deadline: Instant, resolved: &[SocketAddr]) -> Result<BrokerProbe, ProbeError> {
         let poll = Poll::new().map_err(|e| request_error(format!("cannot create a poll: {e}")))?;
         let (sasl, tls) = (config.security.sasl.as_ref(), config.security.tls.as_ref());
         let started = Instant::now();
-        let conn = Connection::connect(node_id, addr, TOKEN, poll.registry(), &SocketOptions::of(config), sasl, tls, bootstrap_answered).map_err(|(e, d)| {
-            let stage = if d.as_ref().is_some_and(|d| d.code == Code::Local(LocalCode::Resolve)) { Stage::Resolve } else { Stage::Connect };
-            ProbeError { stage, error: failure(e, d) }
-        })?;
+        let conn = Connection::connect(node_id, addr, sa, TOKEN, poll.registry(), &SocketOptions::of(config), sasl, tls, bootstrap_answered)
+            .map_err(|(e, d)| ProbeError { stage: Stage::Connect, error: failure(e, d) })?;
         let handshake = Handshake {
             addr: addr.to_string(),
-            resolved,
+            resolved: resolved.to_vec(),
+            connected_to: sa,
             tcp_connect: Duration::ZERO,
             tls: None,
             sasl_mechanism: sasl.map(|s| s.mechanism.name()),
