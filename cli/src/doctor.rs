@@ -709,6 +709,39 @@ mod tests {
         assert_eq!(percentile(&[], 50.0), Duration::ZERO);
     }
 
+    fn sized(rate: f64, size: u64, latency: (u64, u64), partitions: usize) -> (Status, Value) {
+        let mut c = Config::new();
+        c.set("bootstrap.servers", "h:1").unwrap();
+        let cfg = c.build().unwrap(); // linger.ms 5, max.in.flight 5, buffer.memory 32 MiB
+        let mut r = Report { checks: Vec::new(), json: true };
+        let l = (Duration::from_millis(latency.0), Duration::from_millis(latency.1));
+        sizing(&mut r, &cfg, rate, size, Some(l), Some(partitions), 1);
+        let c = r.checks.pop().unwrap();
+        (c.status, c.details)
+    }
+
+    #[test]
+    fn sizing_fits_a_batch_to_linger_and_keeps_the_default_buffer_when_it_is_enough() {
+        // 20 MB/s over 6 partitions: 16,667 B per partition per 5 ms -> 32 KiB batches; in
+        // flight 20 MB/s x 21 ms x 2 = 0.84 MB, below the 32 MiB default.
+        let (status, d) = sized(20_000.0, 1000, (2, 16), 6);
+        assert_eq!(status, Status::Ok, "{d}");
+        assert_eq!(d["batch_size"], 32768);
+        assert_eq!(d["buffer_memory"], 32 << 20);
+        assert_eq!(d["partitions"], 1, "32 KiB x 5 in flight / 2 ms is 82 MB/s per partition: {d}");
+    }
+
+    #[test]
+    fn sizing_warns_when_buffer_memory_cannot_hold_what_is_in_flight() {
+        // 200 MB/s x (5 + 100) ms x 2 = 42 MB > 32 MiB; 524,288 B x 5 / 10 ms = 262 MB/s per
+        // partition, so 2 partitions for twice the headroom.
+        let (status, d) = sized(200_000.0, 1000, (10, 100), 3);
+        assert_eq!(status, Status::Warn, "{d}");
+        assert_eq!(d["batch_size"], 524288);
+        assert_eq!(d["buffer_memory"], 41 << 20, "42,000,000 B rounded up to whole MiB: {d}");
+        assert_eq!(d["partitions"], 2);
+    }
+
     #[test]
     fn batch_sizes_round_up_to_a_power_of_two_within_bounds() {
         assert_eq!(round_up_pow2(1000.0, 16384, 1 << 20), 16384);
