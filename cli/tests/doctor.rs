@@ -68,6 +68,11 @@ fn topic(prefix: &str, extra: &[&str]) -> String {
     let mut args = vec!["topic", "create", &t, "--partitions", "2"];
     args.extend_from_slice(extra);
     kafka(&args);
+    // Creation reaches the broker's metadata cache asynchronously: wait until it serves the
+    // topic, or the doctor could (rightly) report it unknown.
+    let mut c = rafka_core::Config::new();
+    c.set("bootstrap.servers", PLAIN).unwrap();
+    rafka_core::Producer::new(c).unwrap().partition_count(&t).unwrap_or_else(|e| panic!("topic {t} never appeared: {e}"));
     t
 }
 
