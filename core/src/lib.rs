@@ -51,6 +51,7 @@ mod parking;
 pub mod metadata;
 pub mod partitioner;
 mod placement;
+pub mod probe;
 pub mod producer;
 mod producer_txn;
 pub mod protocol;

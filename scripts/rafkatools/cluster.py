@@ -559,8 +559,12 @@ class LocalKafka:
         s = ClusterState(brokers, version, port, port + CONTROLLER_OFFSET, "",
                          ",".join(f"127.0.0.1:{port + n}" for n in range(brokers)), security)
         self.check_java(version)
+        # A --set listeners=... replaces the secured listener's port: P+100 is then not ours to
+        # check (it may be another cluster's broker port).
+        own_listeners = any(kv.split("=", 1)[0].strip() == "listeners" for kv in settings)
         for n in range(1, brokers + 1):
-            ports = [s.broker_port(n), s.controller_port_of(n)] + ([s.broker_port(n) + SECURE_OFFSET] if security else [])
+            secure = [s.broker_port(n) + SECURE_OFFSET] if security and not own_listeners else []
+            ports = [s.broker_port(n), s.controller_port_of(n)] + secure
             for p in ports:
                 if self._port_in_use(p):
                     raise KafkaError(

@@ -41,6 +41,9 @@ pub(crate) enum RequestKind {
     /// A request of the transaction manager (`io/transaction.rs`).
     Txn(TxnRequest),
     Produce(Vec<ProducerBatch>),
+    /// A request of `crate::probe` (diagnosis tools), answered to the probe alone; the I/O
+    /// thread never sends one.
+    Probe,
 }
 
 pub(crate) struct InFlight {
@@ -240,6 +243,11 @@ impl Connection {
         }
     }
 
+    /// SSL / SASL_SSL: the TLS session (handshake state, protocol, the broker's certificates).
+    pub fn tls_session(&self) -> Option<&rustls::ClientConnection> {
+        self.tls.as_deref()
+    }
+
     pub fn has_pending_writes(&self) -> bool {
         self.wpos < self.wbuf.len() || self.tls.as_ref().is_some_and(|t| t.wants_write())
     }
@@ -364,9 +372,9 @@ impl Connection {
         Ok(true)
     }
 
-    /// Encodes one of the connection's own requests (not flexible-header ones but SaslAuthenticate
-    /// v2) and queues it.
-    fn send_own(&mut self, client_id: &str, api_key: i16, version: i16, kind: RequestKind, body: impl FnOnce(&mut Vec<u8>, i16)) {
+    /// Encodes one of the connection's own requests (the SASL exchange, or a probe's) and queues
+    /// it; the request header is the flexible one when `messages::is_flexible` says so.
+    pub(crate) fn send_own(&mut self, client_id: &str, api_key: i16, version: i16, kind: RequestKind, body: impl FnOnce(&mut Vec<u8>, i16)) {
         let corr = self.next_own_correlation;
         self.next_own_correlation += 1;
         let start = self.wbuf.len();

@@ -5,7 +5,7 @@
 //! Pure functions, called by the I/O thread (`connection.rs`, `connections.rs`) where a
 //! connection fails; no I/O and no state here, so each signature is unit-tested without a broker.
 //! The messages are listed, with causes and fixes, in docs/troubleshooting.md: change both
-//! together. `rafka doctor` (when it comes) is meant to reuse the same functions.
+//! together. `rafka doctor` reaches the same functions through `crate::probe`.
 
 use std::io;
 
@@ -188,6 +188,8 @@ pub(crate) struct CertInfo {
     pub subject: String,
     pub not_before: String,
     pub not_after: String,
+    /// `not_after` in seconds since the epoch (for the days left before expiry).
+    pub not_after_unix: Option<i64>,
 }
 
 impl CertInfo {
@@ -346,7 +348,7 @@ pub(crate) fn cert_info(der: &[u8]) -> Option<CertInfo> {
     let (_, subject, _) = tlv(r)?;
     let (t1, nb, vr) = tlv(validity)?;
     let (t2, na, _) = tlv(vr)?;
-    Some(CertInfo { subject: name_text(subject), not_before: der_time(t1, nb)?, not_after: der_time(t2, na)? })
+    Some(CertInfo { subject: name_text(subject), not_before: der_time(t1, nb)?, not_after: der_time(t2, na)?, not_after_unix: der_time_unix(t2, na) })
 }
 
 /// The subject and dates of the certificate the last failed verification on this thread
@@ -400,6 +402,21 @@ fn name_text(mut b: &[u8]) -> String {
     } else {
         parts.join(", ")
     }
+}
+
+/// A DER time (see [`der_time`]) in seconds since the epoch.
+fn der_time_unix(tag: u8, b: &[u8]) -> Option<i64> {
+    let t = der_time(tag, b)?;
+    let n = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
+    // Howard Hinnant's days_from_civil, the inverse of `utc`.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + n(11..13)? * 3600 + n(14..16)? * 60 + n(17..19)?)
 }
 
 /// UTCTime (0x17, YYMMDDHHMMSSZ) or GeneralizedTime (0x18, YYYYMMDDHHMMSSZ) as text.
@@ -471,7 +488,7 @@ mod tests {
     fn certificate_errors_are_named_with_their_facts() {
         use rustls::pki_types::{ServerName, UnixTime};
         use rustls::CertificateError as C;
-        let info = CertInfo { subject: "CN=localhost".into(), not_before: "2020-01-01 00:00:00 UTC".into(), not_after: "2020-01-02 00:00:00 UTC".into() };
+        let info = CertInfo { subject: "CN=localhost".into(), not_before: "2020-01-01 00:00:00 UTC".into(), not_after: "2020-01-02 00:00:00 UTC".into(), not_after_unix: None };
         let d = tls_failed("h:1", &rustls::Error::InvalidCertificate(C::UnknownIssuer), Some(&info), false);
         assert_eq!(d.code, Code::Local(LocalCode::Ssl));
         assert!(msg(&d).contains("not signed by a CA this client trusts") && msg(&d).contains("CN=localhost") && msg(&d).contains("ssl.ca.location"), "{d:?}");
@@ -511,6 +528,8 @@ mod tests {
         assert_eq!(utc(1_577_923_200), "2020-01-02 00:00:00 UTC");
         assert_eq!(der_time(0x17, b"200101000000Z").unwrap(), "2020-01-01 00:00:00 UTC");
         assert_eq!(der_time(0x18, b"20491231235959Z").unwrap(), "2049-12-31 23:59:59 UTC");
+        assert_eq!(der_time_unix(0x17, b"200102000000Z"), Some(1_577_923_200));
+        assert_eq!(utc(der_time_unix(0x18, b"20491231235959Z").unwrap() as u64), "2049-12-31 23:59:59 UTC");
         // A SEQUENCE { SET { SEQUENCE { OID 2.5.4.3, UTF8String "kafka" } } }
         let name = [0x31, 0x0e, 0x30, 0x0c, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x05, b'k', b'a', b'f', b'k', b'a'];
         assert_eq!(name_text(&name), "CN=kafka");

@@ -272,7 +272,7 @@ impl IoThread {
                 RequestKind::MetadataQuery(id) => self.meta.queries.extend(self.meta.queries_inflight.remove(&id)),
                 RequestKind::InitProducerId => self.pid.request_lost(),
                 RequestKind::Txn(r) => self.txn_request_lost(r, c.node_id),
-                RequestKind::ApiVersions | RequestKind::SaslHandshake | RequestKind::SaslAuthenticate => {}
+                RequestKind::ApiVersions | RequestKind::SaslHandshake | RequestKind::SaslAuthenticate | RequestKind::Probe => {}
                 RequestKind::Produce(batches) => failed.extend(batches),
             }
         }
@@ -319,6 +319,7 @@ impl IoThread {
             RequestKind::MetadataQuery(id) => self.on_metadata_query(token, id, r.request.version, &r.body),
             RequestKind::InitProducerId => self.on_init_producer_id(r.request.version, &r.body),
             RequestKind::Txn(t) => self.on_txn_response(token, t, r.request.version, &r.body),
+            RequestKind::Probe => {}
             RequestKind::Produce(batches) => {
                 let node = self.net.conns.get(&token).map_or(-1, |c| c.node_id);
                 self.on_produce(node, r.request.version, &r.body, batches)

@@ -16,6 +16,7 @@
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod api_versions;
+pub mod describe_configs;
 pub mod end_txn;
 pub mod find_coordinator;
 pub mod init_producer_id;
@@ -37,6 +38,7 @@ pub const API_KEY_ADD_PARTITIONS_TO_TXN: i16 = 24;
 pub const API_KEY_ADD_OFFSETS_TO_TXN: i16 = 25;
 pub const API_KEY_END_TXN: i16 = 26;
 pub const API_KEY_TXN_OFFSET_COMMIT: i16 = 28;
+pub const API_KEY_DESCRIBE_CONFIGS: i16 = 32;
 pub const API_KEY_SASL_AUTHENTICATE: i16 = 36;
 
 /// Largest frame [`frame_len`] accepts (100 MiB). A broker's response to a producer is small; a
@@ -58,6 +60,7 @@ pub fn is_flexible(api_key: i16, api_version: i16) -> Option<bool> {
         API_KEY_ADD_OFFSETS_TO_TXN => add_offsets_to_txn::FIRST_FLEXIBLE_VERSION,
         API_KEY_END_TXN => end_txn::FIRST_FLEXIBLE_VERSION,
         API_KEY_TXN_OFFSET_COMMIT => txn_offset_commit::FIRST_FLEXIBLE_VERSION,
+        API_KEY_DESCRIBE_CONFIGS => describe_configs::FIRST_FLEXIBLE_VERSION,
         _ => return None,
     };
     Some(api_version >= first)
