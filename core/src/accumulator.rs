@@ -53,6 +53,8 @@ struct Node {
     timestamp: i64,
     /// `clock::mono_ns()` at `send()`: starts `delivery.timeout.ms` and measures latency.
     enqueued_ns: u64,
+    /// The record's own deadline (`clock::mono_ns()` scale); 0: none, only `delivery.timeout.ms`.
+    deadline_ns: u64,
     completion: Completion,
 }
 
@@ -95,7 +97,7 @@ impl PendingRecord {
         unsafe {
             let p = alloc(layout) as *mut Node;
             let Some(node) = NonNull::new(p) else { handle_alloc_error(layout) };
-            ptr::write(p, Node { next: AtomicPtr::new(ptr::null_mut()), len: body_len, timestamp, enqueued_ns, completion });
+            ptr::write(p, Node { next: AtomicPtr::new(ptr::null_mut()), len: body_len, timestamp, enqueued_ns, deadline_ns: 0, completion });
             // Owned from here, so a panic in `encode` frees the node (its body bytes are never read).
             let rec = PendingRecord(node);
             encode(std::slice::from_raw_parts_mut((p as *mut u8).add(BODY_OFFSET).cast::<MaybeUninit<u8>>(), body_len));
@@ -134,6 +136,25 @@ impl PendingRecord {
     #[inline]
     pub fn enqueued_ns(&self) -> u64 {
         self.node().enqueued_ns
+    }
+
+    /// The record's own deadline (`clock::mono_ns()` scale); 0: none.
+    #[inline]
+    pub fn deadline_ns(&self) -> u64 {
+        self.node().deadline_ns
+    }
+
+    /// Gives the record its own deadline (before it is queued; 0 is taken as 1).
+    pub fn set_deadline_ns(&mut self, ns: u64) {
+        // SAFETY: exclusive access through &mut self.
+        unsafe { (*self.0.as_ptr()).deadline_ns = ns.max(1) }
+    }
+
+    /// Whether the record's own deadline has passed at `now_ns`.
+    #[inline]
+    pub fn past_deadline(&self, now_ns: u64) -> bool {
+        let d = self.node().deadline_ns;
+        d != 0 && d <= now_ns
     }
 
     /// Takes how the record is to be reported, leaving a no-op in its place.
@@ -298,6 +319,13 @@ pub(crate) struct PartitionQueue {
     /// this time (monotonic ns), set by the I/O thread when the partition's leader has not taken
     /// its batches for that long (or it has no leader), cleared when a request takes them.
     pub unavailable_until_ns: AtomicU64,
+    /// The earliest own deadline (`PendingRecord::deadline_ns`) of a record in this partition
+    /// that the I/O thread has not looked at yet; `u64::MAX`: none. Lowered by senders after they
+    /// push a record with a deadline (`note_deadline`); swapped to `u64::MAX` by the I/O thread
+    /// before it takes the queue for its deadline sweep, which puts back the earliest deadline it
+    /// leaves queued. A sender's lowering after the swap stays; one before the swap comes after
+    /// its push, so the sweep sees the record. Records without a deadline never touch it.
+    pub earliest_deadline_ns: AtomicU64,
 }
 
 /// What `push` asks the caller to do next.
@@ -343,6 +371,7 @@ impl PartitionQueue {
             queued_bytes: AtomicUsize::new(0),
             enqueued: AtomicU64::new(0),
             unavailable_until_ns: AtomicU64::new(0),
+            earliest_deadline_ns: AtomicU64::new(u64::MAX),
             completed: AtomicU64::new(0),
             active: AtomicBool::new(false),
         }
@@ -399,6 +428,12 @@ impl PartitionQueue {
         // sender won it, the sender has queued an activation and the partition comes back through
         // that (true).
         self.active.swap(true, Ordering::SeqCst)
+    }
+
+    /// A record with its own deadline `ns` was pushed (after the push: see `earliest_deadline_ns`).
+    #[inline]
+    pub fn note_deadline(&self, ns: u64) {
+        self.earliest_deadline_ns.fetch_min(ns, Ordering::SeqCst);
     }
 
     /// Records pushed but not yet reported.

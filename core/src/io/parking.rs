@@ -45,8 +45,13 @@ pub(super) fn release(inner: &Inner, parking: &mut Parking, state: &TopicState, 
         match p {
             Ok(p) => {
                 let pq = &state.partitions[p as usize];
+                let deadline_ns = record.deadline_ns();
                 if pq.push(record, cfg.batch_size).activated {
                     inner.activations.push(pq.clone());
+                }
+                if deadline_ns != 0 {
+                    pq.note_deadline(deadline_ns);
+                    inner.note_deadline(deadline_ns);
                 }
                 // After the push: a flush() counting this topic's parked records then finds the
                 // record in its partition (see `Parking::releases`).
