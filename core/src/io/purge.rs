@@ -89,7 +89,7 @@ impl IoThread {
                 failed.push((t.unassigned.clone(), purged.into_iter().map(|p| p.record).collect::<Vec<_>>()));
             }
         }
-        parking.topics.retain(|_, t| !t.records.is_empty());
+        parking.remove_empty();
         drop(parking);
         let e = Error::local(LocalCode::PurgedQueue, "purged by purge() while waiting for its topic's metadata");
         for (pq, recs) in failed {
@@ -213,7 +213,7 @@ impl IoThread {
                 }
             }
         }
-        parking.topics.retain(|_, t| !t.records.is_empty());
+        parking.remove_empty();
         drop(parking);
         for (pq, name, recs) in failed {
             let where_ = format!("waiting for the metadata of topic {name}, which no broker has given yet");
