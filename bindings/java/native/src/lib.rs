@@ -316,6 +316,7 @@ pub extern "system" fn Java_io_rafka_internal_RafkaNative_send<'l>(
                 value: value.map(|r| &bytes[r]),
                 headers: Vec::with_capacity(header_ranges.len() / 2),
                 timestamp: (timestamp >= 0).then_some(timestamp),
+                deadline: None,
             };
             for pair in header_ranges.chunks(2) {
                 let k = pair[0].clone().map_or("", |r| std::str::from_utf8(&bytes[r]).unwrap_or(""));
