@@ -55,17 +55,45 @@ impl Reports {
 }
 
 /// A producer whose one request in flight stays unanswered while the broker is paused, so that
-/// later records wait in the queue behind it.
-fn producer(c: &Cluster, extra: &[(&str, &str)]) -> Producer {
+/// later records wait in the queue behind it. Its statistics tell when a request is in flight.
+struct Prod {
+    p: Producer,
+    stats: Arc<Mutex<String>>,
+}
+
+impl std::ops::Deref for Prod {
+    type Target = Producer;
+    fn deref(&self) -> &Producer {
+        &self.p
+    }
+}
+
+impl Prod {
+    /// Waits until the statistics show a request to the broker unanswered (the paused broker's).
+    fn wait_for_a_request_in_flight(&self) {
+        let stats = self.stats.clone();
+        stats.lock().unwrap().clear(); // a document from before the pause may show the warm-up's request
+        wait_until("a Produce request in flight", Duration::from_secs(20), move || {
+            let s = stats.lock().unwrap();
+            s.match_indices("\"waitresp_cnt\":").any(|(i, m)| s[i + m.len()..].starts_with(|c: char| c.is_ascii_digit() && c != '0'))
+        });
+    }
+}
+
+fn producer(c: &Cluster, extra: &[(&str, &str)]) -> Prod {
     let mut settings = vec![
         ("max.in.flight.requests.per.connection", "1"),
         ("linger.ms", "0"),
         ("request.timeout.ms", "60000"),
         ("delivery.timeout.ms", "120000"),
         ("acks", "all"),
+        ("statistics.interval.ms", "50"),
     ];
     settings.extend_from_slice(extra);
-    Producer::new(c.config(&settings)).unwrap()
+    let stats = Arc::new(Mutex::new(String::new()));
+    let s = stats.clone();
+    let p = Producer::builder(c.config(&settings)).stats_handler(move |j| *s.lock().unwrap() = j.to_string()).build().unwrap();
+    Prod { p, stats }
 }
 
 fn topic(c: &Cluster, prefix: &str, partitions: u32) -> String {
@@ -114,7 +142,7 @@ fn records_past_their_own_deadline_behind_a_paused_broker_fail_at_it_while_the_o
     // In flight when its deadline passes: not pulled back, reported once with the answer.
     r.send(&p, ProducerRecord::new(&t).value(b"inflight").timeout(Duration::from_millis(100)));
     // linger.ms=0: sent at once, and unanswered while the broker is paused.
-    std::thread::sleep(Duration::from_millis(300));
+    p.wait_for_a_request_in_flight();
     let big = vec![b'x'; 20_000];
     let before = p.buffered_bytes();
     let sent_at = Instant::now();
@@ -174,7 +202,7 @@ fn records_without_a_deadline_are_untouched_by_one_that_expires_in_a_compressed_
     let paused = Paused::pause(&c);
     r.send(&p, ProducerRecord::new(&t).value(b"a"));
     // linger.ms=0: sent at once, and unanswered while the broker is paused.
-    std::thread::sleep(Duration::from_millis(300));
+    p.wait_for_a_request_in_flight();
     for i in 0..50 {
         if i % 5 == 0 {
             r.send(&p, ProducerRecord::new(&t).value(format!("d{i}").as_bytes()).timeout(Duration::from_millis(100)));
@@ -209,7 +237,7 @@ fn purging_the_queue_of_one_partition_reports_each_of_its_queued_records_once_an
     r.send(&p, ProducerRecord::new(&t).partition(0).value(b"a0"));
     r.send(&p, ProducerRecord::new(&t).partition(1).value(b"a1"));
     // linger.ms=0: sent at once, and unanswered while the broker is paused.
-    std::thread::sleep(Duration::from_millis(300));
+    p.wait_for_a_request_in_flight();
     for i in 0..5 {
         r.send(&p, ProducerRecord::new(&t).partition(0).value(format!("q0-{i}").as_bytes()));
         r.send(&p, ProducerRecord::new(&t).partition(1).value(format!("q1-{i}").as_bytes()));
@@ -243,7 +271,7 @@ fn purging_in_flight_records_reports_purge_inflight_once_and_queued_records_are_
     let paused = Paused::pause(&c);
     r.send(&p, ProducerRecord::new(&t).value(b"sent"));
     // linger.ms=0: sent at once, and unanswered while the broker is paused.
-    std::thread::sleep(Duration::from_millis(300));
+    p.wait_for_a_request_in_flight();
     r.send(&p, ProducerRecord::new(&t).value(b"queued"));
     p.purge_with(PurgeFlags::INFLIGHT, PurgeTarget::Topic(&t));
     let e = r.one("sent", Duration::from_secs(5)).1.expect_err("purged in flight");
@@ -271,13 +299,13 @@ fn a_non_blocking_purge_of_queue_and_in_flight_returns_at_once_and_reports_every
     let paused = Paused::pause(&c);
     r.send(&p, ProducerRecord::new(&t).value(b"sent"));
     // linger.ms=0: sent at once, and unanswered while the broker is paused.
-    std::thread::sleep(Duration::from_millis(300));
+    p.wait_for_a_request_in_flight();
     for i in 0..20 {
         r.send(&p, ProducerRecord::new(&t).value(format!("q{i}").as_bytes()));
     }
     let t0 = Instant::now();
     p.purge_with(PurgeFlags::QUEUE | PurgeFlags::INFLIGHT | PurgeFlags::NON_BLOCKING, PurgeTarget::All);
-    assert!(t0.elapsed() < Duration::from_millis(100), "non-blocking purge waited {:?}", t0.elapsed());
+    assert!(t0.elapsed() < Duration::from_millis(500), "non-blocking purge waited {:?}", t0.elapsed());
     let e = r.one("sent", Duration::from_secs(5)).1.expect_err("purged");
     assert!(e.is_local(LocalCode::PurgedInflight), "{e}");
     for i in 0..20 {
