@@ -16,9 +16,12 @@ fn cluster() -> MutexGuard<'static, Cluster> {
     Cluster::shared("deadline-purge", 1, 26310)
 }
 
-/// Every report, by the record's value, with when it came.
+/// One report: when it came, and the offset or the error.
+type Report = (Instant, Result<i64, Error>);
+
+/// Every report, by the record's value.
 #[derive(Clone, Default)]
-struct Reports(Arc<Mutex<HashMap<String, Vec<(Instant, Result<i64, Error>)>>>>);
+struct Reports(Arc<Mutex<HashMap<String, Vec<Report>>>>);
 
 impl Reports {
     fn send(&self, p: &Producer, rec: ProducerRecord<'_>) {
@@ -33,7 +36,7 @@ impl Reports {
     }
 
     /// The one report of `label`, waited for up to `timeout`; panics on none or several.
-    fn one(&self, label: &str, timeout: Duration) -> (Instant, Result<i64, Error>) {
+    fn one(&self, label: &str, timeout: Duration) -> Report {
         let end = Instant::now() + timeout;
         loop {
             if let Some(v) = self.0.lock().unwrap().get(label) {
