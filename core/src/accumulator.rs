@@ -78,7 +78,8 @@ const _: fn() = || {
 };
 
 impl PendingRecord {
-    /// Allocates a record whose body is `body_len` bytes and has `encode` write every one of them.
+    /// Allocates a record whose body is `body_len` bytes and has `encode` write every one of them;
+    /// `deadline_ns` is its own deadline (`clock::mono_ns()` scale), 0 for none.
     ///
     /// # Safety
     /// `encode` must initialise every byte of the slice it is given, or panic (the node is then
@@ -88,6 +89,7 @@ impl PendingRecord {
         body_len: usize,
         timestamp: i64,
         enqueued_ns: u64,
+        deadline_ns: u64,
         completion: Completion,
         encode: impl FnOnce(&mut [MaybeUninit<u8>]),
     ) -> Self {
@@ -97,7 +99,7 @@ impl PendingRecord {
         unsafe {
             let p = alloc(layout) as *mut Node;
             let Some(node) = NonNull::new(p) else { handle_alloc_error(layout) };
-            ptr::write(p, Node { next: AtomicPtr::new(ptr::null_mut()), len: body_len, timestamp, enqueued_ns, deadline_ns: 0, completion });
+            ptr::write(p, Node { next: AtomicPtr::new(ptr::null_mut()), len: body_len, timestamp, enqueued_ns, deadline_ns, completion });
             // Owned from here, so a panic in `encode` frees the node (its body bytes are never read).
             let rec = PendingRecord(node);
             encode(std::slice::from_raw_parts_mut((p as *mut u8).add(BODY_OFFSET).cast::<MaybeUninit<u8>>(), body_len));
@@ -110,7 +112,7 @@ impl PendingRecord {
         // SAFETY: the closure fills all of `out`, body.len() bytes of the new node, disjoint from
         // `body`.
         unsafe {
-            PendingRecord::new(body.len(), timestamp, enqueued_ns, completion, |out| {
+            PendingRecord::new(body.len(), timestamp, enqueued_ns, 0, completion, |out| {
                 ptr::copy_nonoverlapping(body.as_ptr(), out.as_mut_ptr().cast::<u8>(), body.len())
             })
         }
@@ -142,12 +144,6 @@ impl PendingRecord {
     #[inline]
     pub fn deadline_ns(&self) -> u64 {
         self.node().deadline_ns
-    }
-
-    /// Gives the record its own deadline (before it is queued; 0 is taken as 1).
-    pub fn set_deadline_ns(&mut self, ns: u64) {
-        // SAFETY: exclusive access through &mut self.
-        unsafe { (*self.0.as_ptr()).deadline_ns = ns.max(1) }
     }
 
     /// Whether the record's own deadline has passed at `now_ns`.
@@ -207,7 +203,7 @@ unsafe impl Sync for RecordQueue {}
 impl RecordQueue {
     fn new() -> Self {
         // SAFETY: the stub has an empty body.
-        let stub = NonNull::new(unsafe { PendingRecord::new(0, 0, 0, Completion::Opaque(0), |_| {}) }.into_raw()).unwrap();
+        let stub = NonNull::new(unsafe { PendingRecord::new(0, 0, 0, 0, Completion::Opaque(0), |_| {}) }.into_raw()).unwrap();
         RecordQueue { head: AtomicPtr::new(stub.as_ptr()), tail: AtomicPtr::new(stub.as_ptr()), stub, consuming: AtomicBool::new(false) }
     }
 
@@ -690,7 +686,7 @@ mod tests {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             // SAFETY: the encoder panics, which `new` allows instead of filling the body.
             unsafe {
-                PendingRecord::new(100, 0, 0, Completion::Callback(cb), |out| {
+                PendingRecord::new(100, 0, 0, 0, Completion::Callback(cb), |out| {
                     out[0].write(1);
                     panic!("encoder bug (expected by this test)");
                 })
@@ -728,7 +724,7 @@ mod tests {
         assert!(matches!(r.take_completion(), Completion::Opaque(7)));
         assert!(matches!(r.take_completion(), Completion::Opaque(0)));
         // SAFETY: an empty body has no bytes to fill.
-        let empty = unsafe { PendingRecord::new(0, 0, 0, Completion::Opaque(0), |_| {}) };
+        let empty = unsafe { PendingRecord::new(0, 0, 0, 0, Completion::Opaque(0), |_| {}) };
         assert!(empty.body().is_empty());
     }
 }

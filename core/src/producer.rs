@@ -421,15 +421,15 @@ impl Producer {
         // One clock read per record: the wall-clock timestamp is derived from the monotonic one.
         let now_ns = clock::mono_ns();
         let timestamp = rec.timestamp.unwrap_or_else(|| clock::wall_ms_at(now_ns));
-        // SAFETY: the encoder writes exactly the body_len bytes it was sized for, or panics.
-        let mut record = unsafe {
-            PendingRecord::new(body_len, timestamp, now_ns, completion, |out| {
-                record_batch::encode_record_body_uninit(out, rec.key, rec.value, &hdrs)
-            })
-        };
         let deadline_ns = match rec.deadline {
             None => 0,
-            Some(d) => set_deadline(&mut record, d),
+            Some(d) => deadline_ns(d),
+        };
+        // SAFETY: the encoder writes exactly the body_len bytes it was sized for, or panics.
+        let record = unsafe {
+            PendingRecord::new(body_len, timestamp, now_ns, deadline_ns, completion, |out| {
+                record_batch::encode_record_body_uninit(out, rec.key, rec.value, &hdrs)
+            })
         };
         let Some((topic, partition)) = target else {
             reservation.keep();
@@ -911,12 +911,10 @@ impl Drop for RecordSlot<'_> {
     }
 }
 
-/// Gives `record` its own deadline `at`; returns it on the `clock::mono_ns()` scale.
+/// A record's own deadline on the `clock::mono_ns()` scale (never 0, which stands for none).
 #[cold]
-fn set_deadline(record: &mut PendingRecord, at: Instant) -> u64 {
-    let ns = clock::mono_ns_of(at);
-    record.set_deadline_ns(ns);
-    record.deadline_ns()
+fn deadline_ns(at: Instant) -> u64 {
+    clock::mono_ns_of(at)
 }
 
 #[cfg(test)]
