@@ -26,7 +26,7 @@ endforeach()
 
 set(RAFKA_C_CASES version conf_set_results producer_new_with_bad_conf_keeps_conf error_names
   null_pointers produce_roundtrip non_utf8_topic oversized_message produce_after_close
-  close_in_callback poll_from_threads thread_mode purge missing_topic_queues debug_log_lines error_cb partitioner_cb
+  close_in_callback poll_from_threads thread_mode purge purge_partition produce_timeout missing_topic_queues debug_log_lines error_cb partitioner_cb
   builtin_partitioners interceptors txn_visibility txn_fencing
   txn_send_offsets txn_misuse stats_cb)
 

@@ -40,6 +40,32 @@
 #define RAFKA_MSG_F_BLOCK 4
 
 /*
+ `rafka_produce_timeout()`: no deadline of the record's own, only `delivery.timeout.ms`.
+ */
+#define RAFKA_NO_TIMEOUT -1
+
+/*
+ `rafka_purge_flags()`: the records not yet sent (queued, or waiting for their topic's
+ metadata), each reported with RAFKA_RESP_ERR__PURGE_QUEUE.
+ */
+#define RAFKA_PURGE_F_QUEUE 1
+
+/*
+ `rafka_purge_flags()`: the records sent and not yet answered, and those waiting for a retry,
+ each reported with RAFKA_RESP_ERR__PURGE_INFLIGHT (possibly persisted: the broker's later
+ answer is ignored, so the application cannot know whether they were written). Under
+ idempotence the producer then bumps its epoch before sending the partition's next batch;
+ records produced again may duplicate ones that were written.
+ */
+#define RAFKA_PURGE_F_INFLIGHT 2
+
+/*
+ `rafka_purge_flags()`: return at once instead of waiting until the I/O thread has taken the
+ records off (their reports follow either way).
+ */
+#define RAFKA_PURGE_F_NON_BLOCKING 4
+
+/*
  The result of `rafka_conf_set()`.
  */
 typedef enum rafka_conf_res_t {
@@ -340,6 +366,12 @@ typedef struct rafka_iovec_t {
  The record was purged from the queue by `rafka_purge()`.
  */
 #define RAFKA_RESP_ERR__PURGE_QUEUE -152
+
+/*
+ The record was sent and not yet answered when `rafka_purge_flags()` with
+ `RAFKA_PURGE_F_INFLIGHT` gave up on it: it may have been written.
+ */
+#define RAFKA_RESP_ERR__PURGE_INFLIGHT -151
 
 /*
  The producer hit an unrecoverable error; see `rafka_fatal_error()`.
@@ -742,6 +774,34 @@ rafka_resp_err_t rafka_produce(struct rafka_producer_t *producer,
                                void *msg_opaque);
 
 /*
+ `rafka_produce()` with a delivery deadline of the record's own, `timeout_ms` from now
+ (RAFKA_NO_TIMEOUT: none, as `rafka_produce()`), for a record worth sending only until then.
+ A record still unsent at its deadline (queued, behind a full in-flight window, waiting for a
+ leader or for its topic's metadata) gets its report at once with RAFKA_RESP_ERR__MSG_TIMED_OUT
+ (the message says where it waited), and its buffer memory is released. A record already sent
+ is not pulled back: under idempotence its sequence number is taken, and leaving it out would
+ be a gap the broker refuses; its report comes with the broker's answer or at
+ `delivery.timeout.ms`. Such reports can come before those of earlier records of the partition
+ still in flight. Ownership and return codes as `rafka_produce()`.
+
+ # Safety
+ As `rafka_produce()`.
+ */
+rafka_resp_err_t rafka_produce_timeout(struct rafka_producer_t *producer,
+                                       const char *topic,
+                                       int32_t partition,
+                                       int32_t flags,
+                                       const void *key,
+                                       size_t key_len,
+                                       const void *value,
+                                       size_t value_len,
+                                       const struct rafka_header_t *headers,
+                                       size_t header_cnt,
+                                       int64_t timestamp,
+                                       int32_t timeout_ms,
+                                       void *msg_opaque);
+
+/*
  Like `rafka_produce()`, with the value given as `iovcnt` pieces that the library gathers into
  the record itself, so the caller need not join them first. `iov` may be NULL when `iovcnt` is 0
  (an empty value). RAFKA_MSG_F_FREE is not accepted here (the pieces stay the caller's).
@@ -785,13 +845,36 @@ int32_t rafka_poll(struct rafka_producer_t *producer, int32_t timeout_ms);
 rafka_resp_err_t rafka_flush(struct rafka_producer_t *producer, int32_t timeout_ms);
 
 /*
- Fails every record still waiting in a queue (not those already sent) with
- RAFKA_RESP_ERR__PURGE_QUEUE; their reports follow as usual.
+ Fails every record not yet sent with RAFKA_RESP_ERR__PURGE_QUEUE; their reports follow as
+ usual. The same as `rafka_purge_flags(producer, RAFKA_PURGE_F_QUEUE)`.
 
  # Safety
  `producer` NULL or live.
  */
 rafka_resp_err_t rafka_purge(struct rafka_producer_t *producer);
+
+/*
+ librdkafka's `rd_kafka_purge()`: purges what `flags` (RAFKA_PURGE_F_*) name in every
+ partition. Every purged record gets exactly one delivery report. Returns 0, or
+ RAFKA_RESP_ERR__INVALID_ARG for NULL or unknown flag bits.
+
+ # Safety
+ `producer` NULL or live.
+ */
+rafka_resp_err_t rafka_purge_flags(struct rafka_producer_t *producer, int32_t flags);
+
+/*
+ `rafka_purge_flags()` for one topic (`partition` RAFKA_PARTITION_UA) or one partition of it.
+ Records of the topic waiting for its metadata are purged with a partition only when they were
+ produced to that partition. `topic` is a NUL-terminated UTF-8 string, not kept.
+
+ # Safety
+ `producer` NULL or live; `topic` NULL or NUL-terminated.
+ */
+rafka_resp_err_t rafka_purge_partition(struct rafka_producer_t *producer,
+                                       const char *topic,
+                                       int32_t partition,
+                                       int32_t flags);
 
 /*
  The number of records produced whose delivery report has not been served yet.

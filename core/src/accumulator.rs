@@ -53,6 +53,8 @@ struct Node {
     timestamp: i64,
     /// `clock::mono_ns()` at `send()`: starts `delivery.timeout.ms` and measures latency.
     enqueued_ns: u64,
+    /// The record's own deadline (`clock::mono_ns()` scale); 0: none, only `delivery.timeout.ms`.
+    deadline_ns: u64,
     completion: Completion,
 }
 
@@ -76,7 +78,8 @@ const _: fn() = || {
 };
 
 impl PendingRecord {
-    /// Allocates a record whose body is `body_len` bytes and has `encode` write every one of them.
+    /// Allocates a record whose body is `body_len` bytes and has `encode` write every one of them;
+    /// `deadline_ns` is its own deadline (`clock::mono_ns()` scale), 0 for none.
     ///
     /// # Safety
     /// `encode` must initialise every byte of the slice it is given, or panic (the node is then
@@ -86,6 +89,7 @@ impl PendingRecord {
         body_len: usize,
         timestamp: i64,
         enqueued_ns: u64,
+        deadline_ns: u64,
         completion: Completion,
         encode: impl FnOnce(&mut [MaybeUninit<u8>]),
     ) -> Self {
@@ -95,7 +99,7 @@ impl PendingRecord {
         unsafe {
             let p = alloc(layout) as *mut Node;
             let Some(node) = NonNull::new(p) else { handle_alloc_error(layout) };
-            ptr::write(p, Node { next: AtomicPtr::new(ptr::null_mut()), len: body_len, timestamp, enqueued_ns, completion });
+            ptr::write(p, Node { next: AtomicPtr::new(ptr::null_mut()), len: body_len, timestamp, enqueued_ns, deadline_ns, completion });
             // Owned from here, so a panic in `encode` frees the node (its body bytes are never read).
             let rec = PendingRecord(node);
             encode(std::slice::from_raw_parts_mut((p as *mut u8).add(BODY_OFFSET).cast::<MaybeUninit<u8>>(), body_len));
@@ -108,7 +112,7 @@ impl PendingRecord {
         // SAFETY: the closure fills all of `out`, body.len() bytes of the new node, disjoint from
         // `body`.
         unsafe {
-            PendingRecord::new(body.len(), timestamp, enqueued_ns, completion, |out| {
+            PendingRecord::new(body.len(), timestamp, enqueued_ns, 0, completion, |out| {
                 ptr::copy_nonoverlapping(body.as_ptr(), out.as_mut_ptr().cast::<u8>(), body.len())
             })
         }
@@ -134,6 +138,19 @@ impl PendingRecord {
     #[inline]
     pub fn enqueued_ns(&self) -> u64 {
         self.node().enqueued_ns
+    }
+
+    /// The record's own deadline (`clock::mono_ns()` scale); 0: none.
+    #[inline]
+    pub fn deadline_ns(&self) -> u64 {
+        self.node().deadline_ns
+    }
+
+    /// Whether the record's own deadline has passed at `now_ns`.
+    #[inline]
+    pub fn past_deadline(&self, now_ns: u64) -> bool {
+        let d = self.node().deadline_ns;
+        d != 0 && d <= now_ns
     }
 
     /// Takes how the record is to be reported, leaving a no-op in its place.
@@ -186,7 +203,7 @@ unsafe impl Sync for RecordQueue {}
 impl RecordQueue {
     fn new() -> Self {
         // SAFETY: the stub has an empty body.
-        let stub = NonNull::new(unsafe { PendingRecord::new(0, 0, 0, Completion::Opaque(0), |_| {}) }.into_raw()).unwrap();
+        let stub = NonNull::new(unsafe { PendingRecord::new(0, 0, 0, 0, Completion::Opaque(0), |_| {}) }.into_raw()).unwrap();
         RecordQueue { head: AtomicPtr::new(stub.as_ptr()), tail: AtomicPtr::new(stub.as_ptr()), stub, consuming: AtomicBool::new(false) }
     }
 
@@ -298,6 +315,13 @@ pub(crate) struct PartitionQueue {
     /// this time (monotonic ns), set by the I/O thread when the partition's leader has not taken
     /// its batches for that long (or it has no leader), cleared when a request takes them.
     pub unavailable_until_ns: AtomicU64,
+    /// The earliest own deadline (`PendingRecord::deadline_ns`) of a record in this partition
+    /// that the I/O thread has not looked at yet; `u64::MAX`: none. Lowered by senders after they
+    /// push a record with a deadline (`note_deadline`); swapped to `u64::MAX` by the I/O thread
+    /// before it takes the queue for its deadline sweep, which puts back the earliest deadline it
+    /// leaves queued. A sender's lowering after the swap stays; one before the swap comes after
+    /// its push, so the sweep sees the record. Records without a deadline never touch it.
+    pub earliest_deadline_ns: AtomicU64,
 }
 
 /// What `push` asks the caller to do next.
@@ -343,6 +367,7 @@ impl PartitionQueue {
             queued_bytes: AtomicUsize::new(0),
             enqueued: AtomicU64::new(0),
             unavailable_until_ns: AtomicU64::new(0),
+            earliest_deadline_ns: AtomicU64::new(u64::MAX),
             completed: AtomicU64::new(0),
             active: AtomicBool::new(false),
         }
@@ -399,6 +424,12 @@ impl PartitionQueue {
         // sender won it, the sender has queued an activation and the partition comes back through
         // that (true).
         self.active.swap(true, Ordering::SeqCst)
+    }
+
+    /// A record with its own deadline `ns` was pushed (after the push: see `earliest_deadline_ns`).
+    #[inline]
+    pub fn note_deadline(&self, ns: u64) {
+        self.earliest_deadline_ns.fetch_min(ns, Ordering::SeqCst);
     }
 
     /// Records pushed but not yet reported.
@@ -655,7 +686,7 @@ mod tests {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             // SAFETY: the encoder panics, which `new` allows instead of filling the body.
             unsafe {
-                PendingRecord::new(100, 0, 0, Completion::Callback(cb), |out| {
+                PendingRecord::new(100, 0, 0, 0, Completion::Callback(cb), |out| {
                     out[0].write(1);
                     panic!("encoder bug (expected by this test)");
                 })
@@ -693,7 +724,7 @@ mod tests {
         assert!(matches!(r.take_completion(), Completion::Opaque(7)));
         assert!(matches!(r.take_completion(), Completion::Opaque(0)));
         // SAFETY: an empty body has no bytes to fill.
-        let empty = unsafe { PendingRecord::new(0, 0, 0, Completion::Opaque(0), |_| {}) };
+        let empty = unsafe { PendingRecord::new(0, 0, 0, 0, Completion::Opaque(0), |_| {}) };
         assert!(empty.body().is_empty());
     }
 }

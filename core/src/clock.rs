@@ -43,6 +43,13 @@ pub(crate) fn instant_of(ns: u64) -> Instant {
     }
 }
 
+/// The `mono_ns` value an `Instant` stands for, through its distance from now (at least 1).
+pub(crate) fn mono_ns_of(t: Instant) -> u64 {
+    let (now, now_ns) = (Instant::now(), mono_ns());
+    let ns = if t >= now { now_ns.saturating_add((t - now).as_nanos().min(u64::MAX as u128) as u64) } else { now_ns.saturating_sub((now - t).as_nanos().min(u64::MAX as u128) as u64) };
+    ns.max(1)
+}
+
 /// Milliseconds since the Unix epoch, read from the wall clock.
 /// The longest wait a timeout given to the producer stands for. The public methods take any
 /// `Duration` and cap it at this, so a binding says "wait for ever" as `Duration::MAX` and no

@@ -38,6 +38,9 @@ pub enum LocalCode {
     Ssl = -181,
     /// The record was removed from the queue by `purge()`.
     PurgedQueue = -152,
+    /// The record was sent and not yet answered when `purge()` with in-flight records gave up on
+    /// it: it may have been written.
+    PurgedInflight = -151,
     /// The producer hit an error it cannot recover from; every later send fails with it.
     Fatal = -150,
     /// The record is larger than `max.request.size` or `buffer.memory`.
@@ -64,6 +67,7 @@ impl LocalCode {
             LocalCode::Resolve => "_RESOLVE",
             LocalCode::Ssl => "_SSL",
             LocalCode::PurgedQueue => "_PURGE_QUEUE",
+            LocalCode::PurgedInflight => "_PURGE_INFLIGHT",
             LocalCode::Fatal => "_FATAL",
             LocalCode::MessageTooLarge => "_MSG_SIZE_TOO_LARGE",
             LocalCode::InvalidConfig => "_INVALID_CONFIG",
@@ -86,6 +90,7 @@ impl LocalCode {
             LocalCode::Resolve => "host name does not resolve",
             LocalCode::Ssl => "TLS handshake failed",
             LocalCode::PurgedQueue => "record purged from the queue",
+            LocalCode::PurgedInflight => "record purged while in flight (it may have been written)",
             LocalCode::Fatal => "fatal producer error",
             LocalCode::MessageTooLarge => "record larger than max.request.size or buffer.memory",
             LocalCode::InvalidConfig => "invalid configuration",
@@ -103,7 +108,7 @@ impl LocalCode {
     /// Every local code: the one table of their numbers and names. The C header's
     /// `RAFKA_RESP_ERR__*` and the JVM binding's `ErrorMapping` are checked against it by
     /// `ffi/tests/error_codes.rs`.
-    pub const ALL: [LocalCode; 17] = [
+    pub const ALL: [LocalCode; 18] = [
         LocalCode::MessageTimedOut,
         LocalCode::UnknownPartition,
         LocalCode::UnknownTopic,
@@ -117,6 +122,7 @@ impl LocalCode {
         LocalCode::Resolve,
         LocalCode::Ssl,
         LocalCode::PurgedQueue,
+        LocalCode::PurgedInflight,
         LocalCode::Fatal,
         LocalCode::MessageTooLarge,
         LocalCode::InvalidConfig,

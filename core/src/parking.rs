@@ -48,6 +48,10 @@ pub(crate) struct Parking {
     /// Bumped each time the I/O thread moves parked records into partitions: a `flush()` that
     /// saw parked records looks at the partitions again.
     pub releases: u64,
+    /// Counters of topics taken out of parking whose failed records may not be reported yet, so
+    /// that a `flush()` right after a purge (or an expiry) waits for those reports too. Kept
+    /// until reported (pruned when a topic is next taken out).
+    pub retired: Vec<Arc<PartitionQueue>>,
 }
 
 impl Parking {
@@ -63,6 +67,35 @@ impl Parking {
 
     /// The queues that count parked records (see [`ParkedTopic::unassigned`]).
     pub fn counters(&self) -> Vec<Arc<PartitionQueue>> {
-        self.topics.values().map(|t| t.unassigned.clone()).collect()
+        self.topics.values().map(|t| t.unassigned.clone()).chain(self.retired.iter().cloned()).collect()
+    }
+
+    /// Takes a topic out of parking (its records released, failed or expired); its counters stay
+    /// in `retired` until its failed records are reported.
+    pub fn remove(&mut self, name: &str) -> Option<ParkedTopic> {
+        let t = self.topics.remove(name)?;
+        self.retire(t.unassigned.clone());
+        Some(t)
+    }
+
+    /// Takes out every topic left without parked records.
+    pub fn remove_empty(&mut self) {
+        let empty: Vec<Arc<str>> = self.topics.iter().filter(|(_, t)| t.records.is_empty()).map(|(k, _)| k.clone()).collect();
+        for name in empty {
+            self.remove(&name);
+        }
+    }
+
+    /// Takes out every topic.
+    pub fn remove_all(&mut self) -> Vec<ParkedTopic> {
+        let names: Vec<Arc<str>> = self.topics.keys().cloned().collect();
+        names.iter().filter_map(|n| self.remove(n)).collect()
+    }
+
+    fn retire(&mut self, counters: Arc<PartitionQueue>) {
+        self.retired.retain(|q| q.outstanding() > 0);
+        if counters.outstanding() > 0 {
+            self.retired.push(counters);
+        }
     }
 }

@@ -29,6 +29,7 @@ use crate::partitioner::Partitioner;
 use crate::parking::{Parked, Parking};
 use crate::placement;
 use crate::protocol::record_batch;
+use crate::purge::{PurgeFlags, PurgeTarget};
 use crate::record::{Delivery, ProducerRecord};
 use crate::shared::{Inner, MetaWait, TopicTable};
 
@@ -206,6 +207,9 @@ impl ProducerBuilder {
             meta_cv: Condvar::new(),
             flush_requests: AtomicUsize::new(0),
             purge_requested: AtomicBool::new(false),
+            purges: Mutex::new(Default::default()),
+            purges_done: AtomicU64::new(0),
+            earliest_deadline_ns: AtomicU64::new(u64::MAX),
             status_wanted: AtomicBool::new(false),
             status: Mutex::new((0, String::new())),
             status_cv: Condvar::new(),
@@ -429,9 +433,13 @@ impl Producer {
         // One clock read per record: the wall-clock timestamp is derived from the monotonic one.
         let now_ns = clock::mono_ns();
         let timestamp = rec.timestamp.unwrap_or_else(|| clock::wall_ms_at(now_ns));
+        let deadline_ns = match rec.deadline {
+            None => 0,
+            Some(d) => deadline_ns(d),
+        };
         // SAFETY: the encoder writes exactly the body_len bytes it was sized for, or panics.
         let record = unsafe {
-            PendingRecord::new(body_len, timestamp, now_ns, completion, |out| {
+            PendingRecord::new(body_len, timestamp, now_ns, deadline_ns, completion, |out| {
                 record_batch::encode_record_body_uninit(out, rec.key, rec.value, &hdrs)
             })
         };
@@ -444,6 +452,10 @@ impl Producer {
         let out = pq.push(record, cfg.batch_size);
         reservation.keep();
         std::mem::forget(slot);
+        if deadline_ns != 0 {
+            pq.note_deadline(deadline_ns);
+            inner.note_deadline(deadline_ns);
+        }
         if out.activated {
             inner.activations.push(pq.clone());
             inner.wake_io();
@@ -490,8 +502,13 @@ impl Producer {
                 }
             };
             let pq = &t.partitions[p as usize];
+            let deadline_ns = record.deadline_ns();
             if pq.push(record, inner.config.batch_size).activated {
                 inner.activations.push(pq.clone());
+            }
+            if deadline_ns != 0 {
+                pq.note_deadline(deadline_ns);
+                inner.note_deadline(deadline_ns);
             }
             inner.wake_io();
             if inner.closing.load(Ordering::SeqCst) {
@@ -505,8 +522,12 @@ impl Producer {
         }
         let parked = parking.topic(topic);
         parked.unassigned.enqueued.fetch_add(1, Ordering::AcqRel);
+        let deadline_ns = record.deadline_ns();
         parked.records.push_back(Parked { record, partition });
         drop(parking);
+        if deadline_ns != 0 {
+            inner.note_deadline(deadline_ns);
+        }
         let mut m = inner.meta.lock().unwrap_or_else(|e| e.into_inner());
         if !m.wanted.contains(topic) {
             m.wanted.insert(topic.to_string());
@@ -727,15 +748,36 @@ impl Producer {
         }
     }
 
-    /// Fails every record still waiting in a queue (not those already sent) with `_PURGE_QUEUE`.
-    /// Returns once the I/O thread has taken them off the queues (their reports follow on the
-    /// delivery thread or `poll`), so a `flush()` right after it cannot send them instead.
+    /// Fails every record not yet sent with `_PURGE_QUEUE`: `purge_with(PurgeFlags::QUEUE,
+    /// PurgeTarget::All)`.
     pub fn purge(&self) {
+        self.purge_with(PurgeFlags::QUEUE, PurgeTarget::All);
+    }
+
+    /// librdkafka's `rd_kafka_purge`, for every partition or one topic or partition.
+    /// [`PurgeFlags::QUEUE`] fails the records not yet sent with `_PURGE_QUEUE`;
+    /// [`PurgeFlags::INFLIGHT`] fails those sent and not answered (and batches waiting for a
+    /// retry) with `_PURGE_INFLIGHT` (see the flag for what that means under idempotence). Every
+    /// purged record gets exactly one report, on the delivery thread or `poll`. Unless
+    /// [`PurgeFlags::NON_BLOCKING`] is given, returns once the I/O thread has taken the records
+    /// off (at most 10 s), so a `flush()` right after it cannot send them instead. Neither
+    /// QUEUE nor INFLIGHT: nothing is purged.
+    pub fn purge_with(&self, flags: PurgeFlags, target: PurgeTarget<'_>) {
         let inner = &*self.inner;
+        let id = {
+            let mut g = inner.purges.lock().unwrap_or_else(|e| e.into_inner());
+            g.last_id += 1;
+            let id = g.last_id;
+            g.pending.push_back(crate::purge::PurgeRequest::new(id, flags, target));
+            id
+        };
         inner.purge_requested.store(true, Ordering::SeqCst);
         inner.wake_io_now();
+        if flags.contains(PurgeFlags::NON_BLOCKING) {
+            return;
+        }
         let deadline = Instant::now() + Duration::from_secs(10);
-        while inner.purge_requested.load(Ordering::SeqCst) && Instant::now() < deadline && !inner.shutdown.load(Ordering::SeqCst) {
+        while inner.purges_done.load(Ordering::SeqCst) < id && Instant::now() < deadline && !inner.shutdown.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_micros(200));
         }
     }
@@ -879,6 +921,12 @@ impl Drop for RecordSlot<'_> {
             p.release(1);
         }
     }
+}
+
+/// A record's own deadline on the `clock::mono_ns()` scale (never 0, which stands for none).
+#[cold]
+fn deadline_ns(at: Instant) -> u64 {
+    clock::mono_ns_of(at)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! What the application hands to `send()` and what it gets back in a delivery report.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::error::Error;
 use crate::protocol::primitives::Decoder;
@@ -19,6 +20,15 @@ pub struct ProducerRecord<'a> {
     pub headers: Vec<(&'a str, Option<&'a [u8]>)>,
     /// Milliseconds since the Unix epoch; `None`: the time of `send()`.
     pub timestamp: Option<i64>,
+    /// The record's own delivery deadline, for a record that is worth sending only until then
+    /// (`None`: `delivery.timeout.ms` alone). A record still unsent at its deadline (queued,
+    /// lingering, behind a full in-flight window, waiting for a leader or for its topic's
+    /// metadata) is reported at once with `_MSG_TIMED_OUT` and its memory given back. A record
+    /// already sent is not pulled back: under idempotence its sequence number is taken, and
+    /// leaving it out would be a gap the broker refuses; its report comes with the broker's
+    /// answer, or at `delivery.timeout.ms`. Such a report can come before the reports of earlier
+    /// records of the partition that are in flight.
+    pub deadline: Option<Instant>,
 }
 
 impl<'a> ProducerRecord<'a> {
@@ -49,6 +59,16 @@ impl<'a> ProducerRecord<'a> {
     }
     pub fn timestamp(mut self, ms: i64) -> Self {
         self.timestamp = Some(ms);
+        self
+    }
+    /// See [`ProducerRecord::deadline`](#structfield.deadline).
+    pub fn deadline(mut self, at: Instant) -> Self {
+        self.deadline = Some(at);
+        self
+    }
+    /// A deadline `timeout` from now (this call), capped at a century.
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.deadline = Some(crate::clock::deadline_after(timeout));
         self
     }
 }

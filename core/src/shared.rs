@@ -87,8 +87,20 @@ pub(crate) struct Inner {
     /// `flush()` and `close()` calls under way (application threads): the I/O thread sends
     /// without lingering while it is above zero.
     pub flush_requests: AtomicUsize,
-    /// Set by `purge()`, cleared by the I/O thread once the queues are emptied.
+    /// Set by `purge()` after it queued a request in `purges`; cleared by the I/O thread when it
+    /// has done every request (see `purge.rs`).
     pub purge_requested: AtomicBool,
+    /// Purges asked for, in order: pushed by application threads, taken by the I/O thread.
+    pub purges: Mutex<crate::purge::PurgeRequests>,
+    /// The number of the last purge the I/O thread has done (a blocking `purge()` waits for its own).
+    pub purges_done: AtomicU64,
+    /// The earliest own deadline of a record not yet looked at by the I/O thread's deadline sweep
+    /// (`clock::mono_ns()` scale; `u64::MAX`: none). Lowered by senders after they queue (or park)
+    /// a record with a deadline, each after its partition's `earliest_deadline_ns`; swapped to
+    /// `u64::MAX` by the I/O thread before its sweep, which puts back the earliest deadline left.
+    /// A sender that lowers it below what it was wakes the I/O thread, which then sleeps no longer
+    /// than the deadline.
+    pub earliest_deadline_ns: AtomicU64,
     /// A blocked `send()` asks the I/O thread for its status report: set by the sender, cleared
     /// by the I/O thread, which writes `status` (a generation and the text) and notifies `status_cv`.
     pub status_wanted: AtomicBool,
@@ -125,6 +137,14 @@ impl Inner {
             if let Err(e) = self.waker.wake() {
                 log::error!("cannot wake the I/O thread: {e}");
             }
+        }
+    }
+
+    /// A record with its own deadline `ns` was queued or parked. Any thread.
+    #[cold]
+    pub fn note_deadline(&self, ns: u64) {
+        if self.earliest_deadline_ns.fetch_min(ns, Ordering::SeqCst) > ns {
+            self.wake_io_now();
         }
     }
 

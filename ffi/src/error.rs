@@ -46,6 +46,9 @@ pub const RAFKA_RESP_ERR__SSL: rafka_resp_err_t = -181;
 pub const RAFKA_RESP_ERR__STATE: rafka_resp_err_t = -172;
 /// The record was purged from the queue by `rafka_purge()`.
 pub const RAFKA_RESP_ERR__PURGE_QUEUE: rafka_resp_err_t = -152;
+/// The record was sent and not yet answered when `rafka_purge_flags()` with
+/// `RAFKA_PURGE_F_INFLIGHT` gave up on it: it may have been written.
+pub const RAFKA_RESP_ERR__PURGE_INFLIGHT: rafka_resp_err_t = -151;
 /// The producer hit an unrecoverable error; see `rafka_fatal_error()`.
 pub const RAFKA_RESP_ERR__FATAL: rafka_resp_err_t = -150;
 /// The record is larger than `max.request.size` or `buffer.memory`.

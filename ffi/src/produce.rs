@@ -37,6 +37,8 @@ pub const RAFKA_MSG_F_FREE: i32 = 0x1;
 pub const RAFKA_MSG_F_COPY: i32 = 0x2;
 /// Block up to `max.block.ms` when the buffer is full, instead of failing with `_QUEUE_FULL` at once.
 pub const RAFKA_MSG_F_BLOCK: i32 = 0x4;
+/// `rafka_produce_timeout()`: no deadline of the record's own, only `delivery.timeout.ms`.
+pub const RAFKA_NO_TIMEOUT: i32 = -1;
 
 thread_local! {
     /// The scratch buffer `rafka_produce_iov()` gathers into.
@@ -86,6 +88,7 @@ pub(crate) unsafe fn produce_parts(
     headers: *const rafka_header_t,
     header_cnt: usize,
     timestamp: i64,
+    timeout_ms: i32,
     msg_opaque: *mut c_void,
 ) -> Result<rafka_resp_err_t, rafka_resp_err_t> {
     let p = try_ref(producer, "producer")?;
@@ -103,6 +106,9 @@ pub(crate) unsafe fn produce_parts(
     if timestamp < 0 {
         return Err(invalid("timestamp must be >= 0 (0: now)"));
     }
+    if timeout_ms < RAFKA_NO_TIMEOUT {
+        return Err(invalid("timeout_ms must be >= 0, or RAFKA_NO_TIMEOUT (-1) for none"));
+    }
     let headers = try_slice(headers, header_cnt, "headers")?;
     let mut hs = Vec::with_capacity(header_cnt);
     for h in headers {
@@ -116,6 +122,7 @@ pub(crate) unsafe fn produce_parts(
         value,
         headers: hs,
         timestamp: (timestamp > 0).then_some(timestamp),
+        deadline: (timeout_ms >= 0).then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64)),
     };
     let ic = &p.interceptors;
     let sending = (ic.has_on_send() || ic.has_on_ack()).then(|| Sending {

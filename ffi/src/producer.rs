@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rafka_core::Producer;
+use rafka_core::{Producer, PurgeFlags, PurgeTarget};
 
 use crate::conf::rafka_conf_t;
 use crate::error::*;
@@ -20,8 +20,8 @@ use crate::handle::rafka_producer_t;
 use crate::last_error::{err, invalid};
 use crate::log_sink;
 use crate::partitioner::CPartitioner;
-use crate::produce::{gathered, produce_parts, rafka_header_t, rafka_iovec_t, RAFKA_MSG_F_FREE};
-use crate::ptr::{as_bytes, guard, guard_result, try_ref, write_errstr};
+use crate::produce::{gathered, produce_parts, rafka_header_t, rafka_iovec_t, RAFKA_MSG_F_FREE, RAFKA_NO_TIMEOUT, RAFKA_PARTITION_UA};
+use crate::ptr::{as_bytes, guard, guard_result, try_ref, try_str, write_errstr};
 use crate::report::Reporter;
 
 /// A C timeout in ms: -1 (any negative) waits for ever, which the engine takes as `Duration::MAX`.
@@ -135,7 +135,48 @@ pub unsafe extern "C" fn rafka_produce(
         let v = as_bytes(value, value_len);
         produce_parts(
             producer, topic, partition, flags, key, key_len, v, headers, header_cnt, timestamp,
-            msg_opaque,
+            RAFKA_NO_TIMEOUT, msg_opaque,
+        )?;
+        if flags & RAFKA_MSG_F_FREE != 0 && !value.is_null() {
+            libc::free(value as *mut c_void);
+        }
+        Ok(0)
+    })
+}
+
+/// `rafka_produce()` with a delivery deadline of the record's own, `timeout_ms` from now
+/// (RAFKA_NO_TIMEOUT: none, as `rafka_produce()`), for a record worth sending only until then.
+/// A record still unsent at its deadline (queued, behind a full in-flight window, waiting for a
+/// leader or for its topic's metadata) gets its report at once with RAFKA_RESP_ERR__MSG_TIMED_OUT
+/// (the message says where it waited), and its buffer memory is released. A record already sent
+/// is not pulled back: under idempotence its sequence number is taken, and leaving it out would
+/// be a gap the broker refuses; its report comes with the broker's answer or at
+/// `delivery.timeout.ms`. Such reports can come before those of earlier records of the partition
+/// still in flight. Ownership and return codes as `rafka_produce()`.
+///
+/// # Safety
+/// As `rafka_produce()`.
+#[no_mangle]
+pub unsafe extern "C" fn rafka_produce_timeout(
+    producer: *mut rafka_producer_t,
+    topic: *const c_char,
+    partition: i32,
+    flags: i32,
+    key: *const c_void,
+    key_len: usize,
+    value: *const c_void,
+    value_len: usize,
+    headers: *const rafka_header_t,
+    header_cnt: usize,
+    timestamp: i64,
+    timeout_ms: i32,
+    msg_opaque: *mut c_void,
+) -> rafka_resp_err_t {
+    guard_result(RAFKA_RESP_ERR__INTERNAL, || {
+        let v = as_bytes(value, value_len);
+        produce_parts(
+            producer, topic, partition, flags, key, key_len, v, headers, header_cnt, timestamp,
+            timeout_ms, msg_opaque,
         )?;
         if flags & RAFKA_MSG_F_FREE != 0 && !value.is_null() {
             libc::free(value as *mut c_void);
@@ -181,6 +222,7 @@ pub unsafe extern "C" fn rafka_produce_iov(
                 headers,
                 header_cnt,
                 timestamp,
+                RAFKA_NO_TIMEOUT,
                 msg_opaque,
             )
         })
@@ -221,8 +263,8 @@ pub unsafe extern "C" fn rafka_flush(
     })
 }
 
-/// Fails every record still waiting in a queue (not those already sent) with
-/// RAFKA_RESP_ERR__PURGE_QUEUE; their reports follow as usual.
+/// Fails every record not yet sent with RAFKA_RESP_ERR__PURGE_QUEUE; their reports follow as
+/// usual. The same as `rafka_purge_flags(producer, RAFKA_PURGE_F_QUEUE)`.
 ///
 /// # Safety
 /// `producer` NULL or live.
@@ -232,6 +274,65 @@ pub unsafe extern "C" fn rafka_purge(producer: *mut rafka_producer_t) -> rafka_r
         try_ref(producer, "producer")?.producer.purge();
         Ok(0)
     })
+}
+
+/// `rafka_purge_flags()`: the records not yet sent (queued, or waiting for their topic's
+/// metadata), each reported with RAFKA_RESP_ERR__PURGE_QUEUE.
+pub const RAFKA_PURGE_F_QUEUE: i32 = 0x1;
+/// `rafka_purge_flags()`: the records sent and not yet answered, and those waiting for a retry,
+/// each reported with RAFKA_RESP_ERR__PURGE_INFLIGHT (possibly persisted: the broker's later
+/// answer is ignored, so the application cannot know whether they were written). Under
+/// idempotence the producer then bumps its epoch before sending the partition's next batch;
+/// records produced again may duplicate ones that were written.
+pub const RAFKA_PURGE_F_INFLIGHT: i32 = 0x2;
+/// `rafka_purge_flags()`: return at once instead of waiting until the I/O thread has taken the
+/// records off (their reports follow either way).
+pub const RAFKA_PURGE_F_NON_BLOCKING: i32 = 0x4;
+
+/// librdkafka's `rd_kafka_purge()`: purges what `flags` (RAFKA_PURGE_F_*) name in every
+/// partition. Every purged record gets exactly one delivery report. Returns 0, or
+/// RAFKA_RESP_ERR__INVALID_ARG for NULL or unknown flag bits.
+///
+/// # Safety
+/// `producer` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn rafka_purge_flags(producer: *mut rafka_producer_t, flags: i32) -> rafka_resp_err_t {
+    guard_result(RAFKA_RESP_ERR__INTERNAL, || {
+        let p = try_ref(producer, "producer")?;
+        p.producer.purge_with(purge_flags(flags)?, PurgeTarget::All);
+        Ok(0)
+    })
+}
+
+/// `rafka_purge_flags()` for one topic (`partition` RAFKA_PARTITION_UA) or one partition of it.
+/// Records of the topic waiting for its metadata are purged with a partition only when they were
+/// produced to that partition. `topic` is a NUL-terminated UTF-8 string, not kept.
+///
+/// # Safety
+/// `producer` NULL or live; `topic` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn rafka_purge_partition(
+    producer: *mut rafka_producer_t,
+    topic: *const c_char,
+    partition: i32,
+    flags: i32,
+) -> rafka_resp_err_t {
+    guard_result(RAFKA_RESP_ERR__INTERNAL, || {
+        let p = try_ref(producer, "producer")?;
+        let topic = try_str(topic, "topic")?;
+        let flags = purge_flags(flags)?;
+        let target = match partition {
+            RAFKA_PARTITION_UA => PurgeTarget::Topic(topic),
+            p if p >= 0 => PurgeTarget::Partition(topic, p),
+            _ => return Err(invalid("partition must be >= 0 or RAFKA_PARTITION_UA")),
+        };
+        p.producer.purge_with(flags, target);
+        Ok(0)
+    })
+}
+
+fn purge_flags(flags: i32) -> Result<PurgeFlags, rafka_resp_err_t> {
+    u32::try_from(flags).ok().and_then(PurgeFlags::from_bits).ok_or_else(|| invalid("unknown bits in the purge flags"))
 }
 
 /// The number of records produced whose delivery report has not been served yet.

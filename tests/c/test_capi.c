@@ -476,6 +476,88 @@ static void test_purge_fails_queued_records_with_purge_queue(void) {
     pthread_mutex_destroy(&st.lock);
 }
 
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A record's own deadline: one waiting for a topic that does not exist fails at it with
+ * _MSG_TIMED_OUT (long before topic.metadata.propagation.max.ms), records without one or with a
+ * generous one are delivered, and nothing else is reported. */
+static void test_produce_timeout_fails_a_record_at_its_own_deadline(void) {
+    char topic[128], missing[128], err[128];
+    struct reports st;
+    rafka_conf_t *c = base_conf();
+    rafka_producer_t *p;
+    double t0;
+    char *out;
+    int i;
+    CHECK_EQ(rafka_conf_set(c, "topic.metadata.propagation.max.ms", "60000", err, sizeof err), RAFKA_CONF_OK);
+    p = new_producer(c, &st);
+    make_topic(topic, sizeof topic, "deadline", 1);
+    snprintf(missing, sizeof missing, "capi-deadline-missing-%ld-%ld", (long)getpid(), (long)time(NULL));
+    CHECK_EQ(rafka_produce_timeout(p, topic, 0, 0, "k1", 2, "v1", 2, NULL, 0, 0, -2, NULL), RAFKA_RESP_ERR__INVALID_ARG);
+    t0 = now_s();
+    CHECK_EQ(rafka_produce_timeout(p, missing, RAFKA_PARTITION_UA, 0, "k1", 2, "v1", 2, NULL, 0, 0, 100, (void *)100), 0);
+    CHECK_EQ(rafka_produce_timeout(p, topic, 0, 0, "k2", 2, "v2", 2, NULL, 0, 0, 60000, (void *)1), 0);
+    CHECK_EQ(rafka_produce_timeout(p, topic, 0, 0, "k3", 2, "v3", 2, NULL, 0, 0, RAFKA_NO_TIMEOUT, (void *)2), 0);
+    for (i = 0; i < 100 && reports_count(&st) < 3; i++) rafka_poll(p, 100);
+    CHECK(now_s() - t0 < 8.0);
+    CHECK_EQ(st.count, 3);
+    CHECK_EQ(st.ok, 2);
+    CHECK_EQ(st.failed, 1);
+    CHECK_EQ(st.last_err, RAFKA_RESP_ERR__MSG_TIMED_OUT);
+    CHECK_EQ(st.seen_opaque_sum, 103);
+    CHECK_EQ(st.key_value_ok, 1);
+    CHECK_EQ(rafka_outq_len(p), 0);
+    rafka_producer_free(p);
+    pthread_mutex_destroy(&st.lock);
+    out = consume(topic, 2);
+    CHECK_EQ(count_lines(out), 2);
+    free(out);
+}
+
+/* Purge flags: the queue of one partition only, each purged record reported once with
+ * _PURGE_QUEUE; the other partition's records are delivered and only they are read back. */
+static void test_purge_partition_purges_only_that_partitions_queue(void) {
+    char topic[128], err[128];
+    struct reports st;
+    rafka_conf_t *c = base_conf();
+    rafka_producer_t *p;
+    char *out;
+    int i;
+    CHECK_EQ(rafka_conf_set(c, "linger.ms", "60000", err, sizeof err), RAFKA_CONF_OK);
+    CHECK_EQ(rafka_conf_set(c, "batch.size", "1000000", err, sizeof err), RAFKA_CONF_OK);
+    p = new_producer(c, &st);
+    make_topic(topic, sizeof topic, "purgepart", 2);
+    for (i = 0; i < 5; i++) {
+        CHECK_EQ(rafka_produce(p, topic, 0, RAFKA_MSG_F_BLOCK, "k1", 2, "v1", 2, NULL, 0, 0, NULL), 0);
+        CHECK_EQ(rafka_produce(p, topic, 1, RAFKA_MSG_F_BLOCK, "k2", 2, "v2", 2, NULL, 0, 0, NULL), 0);
+    }
+    CHECK_EQ(rafka_purge_flags(p, 0x8), RAFKA_RESP_ERR__INVALID_ARG);
+    CHECK_EQ(rafka_purge_partition(p, topic, -2, RAFKA_PURGE_F_QUEUE), RAFKA_RESP_ERR__INVALID_ARG);
+    CHECK_EQ(rafka_purge_partition(p, NULL, 0, RAFKA_PURGE_F_QUEUE), RAFKA_RESP_ERR__INVALID_ARG);
+    CHECK_EQ(rafka_purge_partition(p, topic, 0, RAFKA_PURGE_F_QUEUE), 0);
+    for (i = 0; i < 100 && reports_count(&st) < 5; i++) rafka_poll(p, 100);
+    CHECK_EQ(st.count, 5);
+    CHECK_EQ(st.failed, 5);
+    CHECK_EQ(st.last_err, RAFKA_RESP_ERR__PURGE_QUEUE);
+    CHECK_EQ(rafka_flush(p, 30000), 0);
+    CHECK_EQ(st.count, 10);
+    CHECK_EQ(st.ok, 5);
+    /* Nothing left: a purge of everything, non-blocking, reports nothing more. */
+    CHECK_EQ(rafka_purge_flags(p, RAFKA_PURGE_F_QUEUE | RAFKA_PURGE_F_INFLIGHT | RAFKA_PURGE_F_NON_BLOCKING), 0);
+    rafka_poll(p, 200);
+    CHECK_EQ(st.count, 10);
+    rafka_producer_free(p);
+    pthread_mutex_destroy(&st.lock);
+    out = consume(topic, 5);
+    CHECK_EQ(count_lines(out), 5);
+    CHECK(strstr(out, "\"partition\":0") == NULL);
+    free(out);
+}
+
 /* librdkafka's behaviour: a produce to a topic not known yet returns at once having queued the
  * record; the topic never appearing fails its report with UNKNOWN_TOPIC_OR_PART (the broker's code, as librdkafka reports it). */
 static void test_produce_to_a_missing_topic_queues_and_reports_unknown_topic(void) {
@@ -1136,6 +1218,8 @@ static const struct test tests[] = {
     {"poll_from_threads", test_poll_from_several_threads_serves_each_report_once},
     {"thread_mode", test_thread_mode_reports_without_poll},
     {"purge", test_purge_fails_queued_records_with_purge_queue},
+    {"purge_partition", test_purge_partition_purges_only_that_partitions_queue},
+    {"produce_timeout", test_produce_timeout_fails_a_record_at_its_own_deadline},
     {"missing_topic_queues", test_produce_to_a_missing_topic_queues_and_reports_unknown_topic},
     {"debug_log_lines", test_debug_config_sends_debug_lines_to_the_log_callback},
     {"error_cb", test_error_cb_hears_all_brokers_down_once},

@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyTypeError};
+use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyDict, PyList, PyTuple};
-use rafka_core::{Config, DeliveryMode, LocalCode, TrySend};
+use rafka_core::{Config, DeliveryMode, LocalCode, PurgeFlags, PurgeTarget, TrySend};
 
 use crate::buffers::{self, Data};
 use crate::delivery::{deliver, lock, release_withheld, Shared, DEFAULT_CB};
@@ -323,7 +323,9 @@ impl Producer {
     }
 
     /// Queue one record; raises BufferError when the buffer is full, as confluent-kafka does.
-    #[pyo3(signature = (topic, value=None, key=None, partition=None, on_delivery=None, callback=None, timestamp=None, headers=None))]
+    /// `timeout` (seconds, rafka's own): the record's delivery deadline, for a record worth
+    /// sending only until then; still unsent then, it is reported with `_MSG_TIMED_OUT`.
+    #[pyo3(signature = (topic, value=None, key=None, partition=None, on_delivery=None, callback=None, timestamp=None, headers=None, timeout=None))]
     #[allow(clippy::too_many_arguments)]
     fn produce<'py>(
         &self,
@@ -336,10 +338,16 @@ impl Producer {
         callback: Option<PyObject>,
         timestamp: Option<&Bound<'py, PyAny>>,
         headers: Option<&Bound<'py, PyAny>>,
+        timeout: Option<f64>,
     ) -> PyResult<()> {
         if self.engine.get(py).is_none() {
             return Err(closed_error());
         }
+        let deadline = match timeout {
+            None => None,
+            Some(t) if t.is_finite() && t >= 0.0 => Some(Instant::now() + Duration::from_secs_f64(t.min(LONGEST_DEADLINE_S))),
+            Some(t) => return Err(PyValueError::new_err(format!("timeout must be a number of seconds >= 0, not {t}"))),
+        };
         let topic = topic_str(topic)?;
         let callback = on_delivery.or(callback);
         check_callback(&callback, py, "on_delivery")?;
@@ -351,6 +359,7 @@ impl Producer {
             key: buffers::extract(key, &|| "key".into())?,
             headers: parse_headers(headers, &mut keep, &|| "headers".into())?,
             callback,
+            deadline,
         };
         let r = self.enqueue(py, topic, &mut parsed);
         self.drain_logs(py);
@@ -405,6 +414,7 @@ impl Producer {
                     key: buffers::extract(k.as_ref(), &|| what("key"))?,
                     headers: parse_headers(h.as_ref(), &mut keep, &|| what("headers"))?,
                     callback: cb,
+                    deadline: None,
                 };
                 keep.extend([v, k, h].into_iter().flatten());
                 p
@@ -420,6 +430,7 @@ impl Producer {
                     value: buffers::extract(Some(&v), &|| what("value"))?,
                     headers: Vec::new(),
                     callback: default.as_ref().map(|c| c.clone_ref(py)),
+                    deadline: None,
                 };
                 keep.push(k);
                 keep.push(v);
@@ -432,6 +443,7 @@ impl Producer {
                     value: buffers::extract(Some(item), &|| format!("messages[{i}]"))?,
                     headers: Vec::new(),
                     callback: default.as_ref().map(|c| c.clone_ref(py)),
+                    deadline: None,
                 }
             };
             parsed.push(p);
@@ -496,9 +508,32 @@ impl Producer {
         Ok(engine.in_flight_count())
     }
 
-    fn purge(&self, py: Python<'_>) -> PyResult<()> {
+    /// confluent-kafka's `purge()`: `in_queue` fails the records not yet sent with
+    /// `_PURGE_QUEUE`, `in_flight` those sent and not yet answered with `_PURGE_INFLIGHT`
+    /// (possibly written); `blocking=False` returns without waiting for the I/O thread. rafka's
+    /// own `topic` (and `partition`) limit it to one topic (or partition). The reports come
+    /// through poll()/flush() as usual.
+    #[pyo3(signature = (in_queue=true, in_flight=true, blocking=true, *, topic=None, partition=None))]
+    fn purge(&self, py: Python<'_>, in_queue: bool, in_flight: bool, blocking: bool, topic: Option<String>, partition: Option<i32>) -> PyResult<()> {
         let engine = self.engine(py)?;
-        py.allow_threads(|| engine.purge());
+        let mut flags = PurgeFlags::empty();
+        if in_queue {
+            flags = flags | PurgeFlags::QUEUE;
+        }
+        if in_flight {
+            flags = flags | PurgeFlags::INFLIGHT;
+        }
+        if !blocking {
+            flags = flags | PurgeFlags::NON_BLOCKING;
+        }
+        let target = match (&topic, partition) {
+            (None, None) => PurgeTarget::All,
+            (Some(t), None) => PurgeTarget::Topic(t),
+            (Some(t), Some(p)) if p >= 0 => PurgeTarget::Partition(t, p),
+            (Some(_), Some(p)) => return Err(PyValueError::new_err(format!("partition must be >= 0, not {p}"))),
+            (None, Some(_)) => return Err(PyValueError::new_err("partition needs topic")),
+        };
+        py.allow_threads(|| engine.purge_with(flags, target));
         Ok(())
     }
 
@@ -704,3 +739,6 @@ impl Drop for Producer {
         }
     }
 }
+
+/// The longest `produce(timeout=)` taken as such (a century); longer is capped.
+const LONGEST_DEADLINE_S: f64 = 100.0 * 365.0 * 86400.0;

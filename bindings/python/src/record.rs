@@ -17,6 +17,8 @@ pub(crate) struct Parsed<'py> {
     pub(crate) value: Data<'py>,
     pub(crate) headers: Vec<(&'py str, Data<'py>)>,
     pub(crate) callback: Option<PyObject>,
+    /// `produce(..., timeout=)`: the record's own delivery deadline.
+    pub(crate) deadline: Option<std::time::Instant>,
 }
 
 impl Parsed<'_> {
@@ -28,6 +30,7 @@ impl Parsed<'_> {
             value: self.value.slice(),
             headers: if self.headers.is_empty() { Vec::new() } else { self.headers.iter().map(|(k, v)| (*k, v.slice())).collect() },
             timestamp: (self.timestamp != 0).then_some(self.timestamp),
+            deadline: self.deadline,
         }
     }
 }

@@ -34,6 +34,7 @@ mod metadata;
 mod parking;
 mod partition;
 mod producer_id;
+mod purge;
 pub(crate) mod resolver;
 pub(crate) mod sasl;
 mod sender;
@@ -181,6 +182,7 @@ impl IoThread {
                 self.report_all_brokers_down();
             }
             let mut next = now + Duration::from_secs(1);
+            self.expire_deadlines(&mut next);
             self.send_ready(now, &mut next);
             self.flush_all(now);
             self.maybe_emit_stats(now, &mut next);
@@ -224,34 +226,10 @@ impl IoThread {
                 }
             }
         }
-        if self.inner.purge_requested.load(Ordering::SeqCst) {
-            // Activations first: a record pushed just before purge() must be purged too.
-            self.absorb_activations();
-            self.purge_queues();
-            self.fail_parked(&Error::local(LocalCode::PurgedQueue, "purged by purge() while waiting for its topic's metadata"));
-            // purge() waits for this: once it returns, what was queued is reported as purged.
-            self.inner.purge_requested.store(false, Ordering::SeqCst);
-        }
+        self.handle_purges();
         if self.inner.status_wanted.swap(false, Ordering::SeqCst) {
             let report = self.status_report(now);
             self.inner.publish_status(report);
-        }
-    }
-
-    fn purge_queues(&mut self) {
-        let err = Arc::new(Error::local(LocalCode::PurgedQueue, "purged from the queue by purge()"));
-        for id in self.parts.tracked.clone() {
-            let ps = self.parts.get_mut(id);
-            // Only partitions with nothing in flight or waiting for retry: their queued records
-            // are next in line, so failing them keeps reports in order.
-            if ps.inflight > 0 || !ps.retry.is_empty() || ps.sealing > 0 {
-                continue;
-            }
-            let recs = ps.take_unsent();
-            if !recs.is_empty() {
-                let pq = ps.pq.clone();
-                self.deliver(pq, recs, Outcome::Err(err.clone()));
-            }
         }
     }
 

@@ -24,7 +24,7 @@ type Failed = Vec<(Arc<PartitionQueue>, Vec<PendingRecord>, Error)>;
 /// with the parking lock held and before `state` is published (see `crate::parking`). Records
 /// whose explicit partition the topic lacks go into `failed`.
 pub(super) fn release(inner: &Inner, parking: &mut Parking, state: &TopicState, failed: &mut Failed) {
-    let Some(parked) = parking.topics.remove(&state.name) else { return };
+    let Some(parked) = parking.remove(&state.name) else { return };
     parking.releases += 1;
     let cfg = &inner.config;
     let n = state.partition_count();
@@ -45,8 +45,13 @@ pub(super) fn release(inner: &Inner, parking: &mut Parking, state: &TopicState, 
         match p {
             Ok(p) => {
                 let pq = &state.partitions[p as usize];
+                let deadline_ns = record.deadline_ns();
                 if pq.push(record, cfg.batch_size).activated {
                     inner.activations.push(pq.clone());
+                }
+                if deadline_ns != 0 {
+                    pq.note_deadline(deadline_ns);
+                    inner.note_deadline(deadline_ns);
                 }
                 // After the push: a flush() counting this topic's parked records then finds the
                 // record in its partition (see `Parking::releases`).
@@ -109,7 +114,7 @@ impl IoThread {
                 None
             };
             if let Some(err) = end {
-                let t = parking.topics.remove(&name).expect("listed above");
+                let t = parking.remove(&name).expect("listed above");
                 failed.push((t.unassigned, t.records.into_iter().map(|p| p.record).collect(), err));
             }
         }
@@ -137,7 +142,7 @@ impl IoThread {
                 failed.push((t.unassigned.clone(), expired, e));
             }
         }
-        parking.topics.retain(|_, t| !t.records.is_empty());
+        parking.remove_empty();
         drop(parking);
         self.report_parked(failed);
     }
@@ -146,7 +151,7 @@ impl IoThread {
     pub(super) fn fail_parked(&mut self, err: &Error) {
         let inner = self.inner.clone();
         let mut parking = inner.parking.lock().unwrap_or_else(|e| e.into_inner());
-        let failed: Failed = parking.topics.drain().map(|(_, t)| (t.unassigned, t.records.into_iter().map(|p| p.record).collect(), err.clone())).collect();
+        let failed: Failed = parking.remove_all().into_iter().map(|t| (t.unassigned, t.records.into_iter().map(|p| p.record).collect(), err.clone())).collect();
         drop(parking);
         self.report_parked(failed);
     }

@@ -1,5 +1,5 @@
 //! Per-partition state of the I/O thread: what it has taken from a partition's queue and not yet
-//! reported. Each partition keeps its leader, the record carried over from the last batch, the
+//! reported. Each partition keeps its leader, the records taken off its queue and not yet batched, the
 //! batches sealed for compression, the batches waiting to be sent again (in sequence order), and
 //! its sequence numbers under idempotence. [`Partitions`] holds them all, indexed by the queue's
 //! id, and the list of partitions with something to do (`tracked`).
@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::batch::ProducerBatch;
-use crate::accumulator::{PartitionQueue, PendingRecord};
+use crate::accumulator::{Consumer, PartitionQueue, PendingRecord};
 use crate::protocol::record_batch::{self, RECORD_BATCH_OVERHEAD};
 
 pub(super) struct PartState {
@@ -24,8 +24,11 @@ pub(super) struct PartState {
     active: bool,
     /// When the current linger window started.
     pub linger_start_ns: Option<u64>,
-    /// A record popped that did not fit the last batch; it goes first into the next.
-    carry: Option<PendingRecord>,
+    /// Records taken off the queue and not yet batched, ahead of it in order: the record that
+    /// did not fit the last batch, or what the deadline sweep (`take_past_deadline`) left.
+    held: VecDeque<PendingRecord>,
+    /// Body bytes of `held`.
+    held_bytes: usize,
     /// Batches to send again, in sequence order.
     pub retry: VecDeque<ProducerBatch>,
     pub backoff_until_ns: u64,
@@ -65,7 +68,8 @@ impl PartState {
             tracked: false,
             active: false,
             linger_start_ns: None,
-            carry: None,
+            held: VecDeque::new(),
+            held_bytes: 0,
             retry: VecDeque::new(),
             backoff_until_ns: 0,
             inflight: 0,
@@ -84,7 +88,7 @@ impl PartState {
     }
 
     pub fn has_queued(&self) -> bool {
-        self.carry.is_some() || !self.pq.is_empty()
+        !self.held.is_empty() || !self.pq.is_empty()
     }
 
     /// Batches sealed and not sent yet (compression).
@@ -104,11 +108,31 @@ impl PartState {
         self.sealed.drain(..).flat_map(|b| b.records).collect()
     }
 
-    /// Every record not yet put into a request, in order: sealed batches, the carried record,
+    /// The next record in line: held first, then the queue's.
+    #[inline]
+    fn next_record(&mut self, queue: &mut Consumer<'_>) -> Option<PendingRecord> {
+        match self.held.pop_front() {
+            Some(r) => {
+                self.held_bytes -= r.body().len();
+                Some(r)
+            }
+            None => queue.pop(),
+        }
+    }
+
+    /// Puts a record back first in line.
+    #[inline]
+    fn hold_first(&mut self, r: PendingRecord) {
+        self.held_bytes += r.body().len();
+        self.held.push_front(r);
+    }
+
+    /// Every record not yet put into a request, in order: sealed batches, the held records,
     /// then the queue. Only while none is compressing.
     pub fn take_unsent(&mut self) -> Vec<PendingRecord> {
         let mut recs = self.take_sealed_records();
-        recs.extend(self.carry.take());
+        recs.extend(self.held.drain(..));
+        self.held_bytes = 0;
         let mut c = self.pq.consumer();
         while let Some(r) = c.pop() {
             recs.push(r);
@@ -122,19 +146,65 @@ impl PartState {
         let mut out = Vec::new();
         let pq = self.pq.clone();
         let mut queue = pq.consumer();
-        while let Some(r) = self.carry.take().or_else(|| queue.pop()) {
+        while let Some(r) = self.next_record(&mut queue) {
             if keep(&r) {
                 out.push(r);
             } else {
-                self.carry = Some(r);
+                self.hold_first(r);
                 break;
             }
         }
         out
     }
 
+    /// The deadline sweep: takes out every unsent record whose own deadline has passed at
+    /// `now_ns`, keeping the others in order, and returns them with the earliest deadline left
+    /// among what this partition holds (`u64::MAX`: none). Sealed batches (compression) that hold
+    /// such a record are taken apart, their records put back in line to be batched again; while
+    /// a batch is at the compression threads the answer is at most 1 ms ahead, to look again
+    /// when it is back. Records in flight or waiting for a retry have sequence numbers (under
+    /// idempotence) and stay. The caller swapped `pq.earliest_deadline_ns` beforehand.
+    pub fn take_past_deadline(&mut self, now_ns: u64) -> (Vec<PendingRecord>, u64) {
+        if self.sealing == 0 && self.sealed.iter().any(|b| b.records.iter().any(|r| r.past_deadline(now_ns))) {
+            let recs = self.take_sealed_records();
+            for r in recs.into_iter().rev() {
+                self.hold_first(r);
+            }
+        }
+        let pq = self.pq.clone();
+        let mut queue = pq.consumer();
+        while let Some(r) = queue.pop() {
+            self.held_bytes += r.body().len();
+            self.held.push_back(r);
+        }
+        drop(queue);
+        let mut expired = Vec::new();
+        let mut earliest = u64::MAX;
+        if self.held.iter().any(|r| r.past_deadline(now_ns)) {
+            let mut kept = VecDeque::with_capacity(self.held.len());
+            for r in self.held.drain(..) {
+                if r.past_deadline(now_ns) {
+                    self.held_bytes -= r.body().len();
+                    expired.push(r);
+                } else {
+                    kept.push_back(r);
+                }
+            }
+            self.held = kept;
+        }
+        for r in self.held.iter().chain(self.sealed.iter().flat_map(|b| b.records.iter())) {
+            if r.deadline_ns() != 0 {
+                earliest = earliest.min(r.deadline_ns());
+            }
+        }
+        if self.sealing > 0 {
+            earliest = earliest.min(now_ns + 1_000_000);
+        }
+        (expired, earliest)
+    }
+
     pub fn queued_bytes(&self) -> usize {
-        self.pq.queued_bytes.load(Ordering::Relaxed) + self.carry.as_ref().map_or(0, |r| r.body().len())
+        self.pq.queued_bytes.load(Ordering::Relaxed) + self.held_bytes
     }
 
     /// One new batch from the queue: at most `limit` bytes encoded (at least one record, if that
@@ -148,18 +218,18 @@ impl PartState {
         let pq = self.pq.clone();
         let mut queue = pq.consumer();
         loop {
-            let Some(r) = self.carry.take().or_else(|| queue.pop()) else { break };
+            let Some(r) = self.next_record(&mut queue) else { break };
             if records.is_empty() {
                 base_ts = r.timestamp();
             }
             let len = record_batch::record_len(r.timestamp() - base_ts, records.len() as i32, r.body().len());
             if !records.is_empty() && (size + len > limit || records.len() >= max_records) {
-                self.carry = Some(r);
+                self.hold_first(r);
                 break;
             }
             if records.is_empty() {
                 if size + len > room {
-                    self.carry = Some(r);
+                    self.hold_first(r);
                     return None;
                 }
                 // Room for the batch at once: growing a Vec of records copies them over and over.

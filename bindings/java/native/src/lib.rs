@@ -274,9 +274,10 @@ fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str, Failure> {
 }
 
 /// `void send(long handle, byte[] topicUtf8, int partition, long timestamp, byte[] key,
-/// byte[] value, byte[][] headers, SendFuture future)`: `partition < 0` lets the partitioner
-/// choose, `timestamp < 0` stamps the record now, `headers` alternates UTF-8 keys and values
-/// (or is null). On success the engine owns a global reference to `future` until the report.
+/// byte[] value, byte[][] headers, long timeoutNanos, SendFuture future)`: `partition < 0` lets
+/// the partitioner choose, `timestamp < 0` stamps the record now, `headers` alternates UTF-8 keys
+/// and values (or is null), `timeoutNanos >= 0` gives the record a deadline of its own that far
+/// from now (`RafkaProducer.send(record, timeout, callback)`). On success the engine owns a global reference to `future` until the report.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_io_rafka_internal_RafkaNative_send<'l>(
@@ -289,6 +290,7 @@ pub extern "system" fn Java_io_rafka_internal_RafkaNative_send<'l>(
     key: JByteArray<'l>,
     value: JByteArray<'l>,
     headers: JObjectArray<'l>,
+    timeout_nanos: jlong,
     future: JObject<'l>,
 ) {
     entry(&mut env, (), |env| {
@@ -316,6 +318,7 @@ pub extern "system" fn Java_io_rafka_internal_RafkaNative_send<'l>(
                 value: value.map(|r| &bytes[r]),
                 headers: Vec::with_capacity(header_ranges.len() / 2),
                 timestamp: (timestamp >= 0).then_some(timestamp),
+                deadline: (timeout_nanos >= 0).then(|| std::time::Instant::now() + std::time::Duration::from_nanos(timeout_nanos as u64)),
             };
             for pair in header_ranges.chunks(2) {
                 let k = pair[0].clone().map_or("", |r| std::str::from_utf8(&bytes[r]).unwrap_or(""));

@@ -151,14 +151,40 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
      */
     @Override
     public Future<RecordMetadata> send(ProducerRecord<K, V> record, Callback callback) {
-        Interceptors<K, V> ic = interceptors;
-        if (ic == null) {
-            return doSend(record, callback, null);
-        }
-        return doSend(ic.onSend(record), callback, ic);
+        return send(record, null, callback);
     }
 
-    private Future<RecordMetadata> doSend(ProducerRecord<K, V> record, Callback callback, Interceptors<K, V> ic) {
+    /**
+     * {@link #send(ProducerRecord, Callback)} with a delivery deadline of the record's own,
+     * {@code timeout} from now ({@code null}: none, only {@code delivery.timeout.ms}), for a record
+     * worth sending only until then (rafka's own; KafkaProducer has no such overload). A record
+     * still unsent when it passes (queued, behind a full in-flight window, waiting for a leader or
+     * for its topic's metadata) fails at once with a {@link org.apache.kafka.common.errors.TimeoutException}
+     * saying its own deadline passed and where it waited, and its buffer memory is released. A
+     * record already sent is not pulled back: under idempotence its sequence number is taken, and
+     * leaving it out would be a gap the broker refuses; it completes with the broker's answer, or at
+     * {@code delivery.timeout.ms}. Such a record can complete before earlier records of its
+     * partition that are in flight.
+     */
+    public Future<RecordMetadata> send(ProducerRecord<K, V> record, Duration timeout, Callback callback) {
+        long timeoutNanos = -1;
+        if (timeout != null) {
+            if (timeout.isNegative()) {
+                throw new IllegalArgumentException("timeout must not be negative: " + timeout);
+            }
+            timeoutNanos = timeout.compareTo(LONGEST_TIMEOUT) > 0 ? LONGEST_TIMEOUT.toNanos() : timeout.toNanos();
+        }
+        Interceptors<K, V> ic = interceptors;
+        if (ic == null) {
+            return doSend(record, callback, null, timeoutNanos);
+        }
+        return doSend(ic.onSend(record), callback, ic, timeoutNanos);
+    }
+
+    /** The longest per-record timeout taken as such (a century); longer ones are capped. */
+    private static final Duration LONGEST_TIMEOUT = Duration.ofDays(36500);
+
+    private Future<RecordMetadata> doSend(ProducerRecord<K, V> record, Callback callback, Interceptors<K, V> ic, long timeoutNanos) {
         int partition = -1;
         try {
             long address = handle.acquire();
@@ -186,7 +212,7 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
                 }
                 long timestamp = record.timestamp() == null ? -1 : record.timestamp();
                 try {
-                    RafkaNative.send(address, topicBytes(topic), partition, timestamp, key, value, headerArray(headers), future);
+                    RafkaNative.send(address, topicBytes(topic), partition, timestamp, key, value, headerArray(headers), timeoutNanos, future);
                 } catch (NativeException e) {
                     RuntimeException refused = transactions.sendRefusal(e, topic, partition, address);
                     RuntimeException mapped = refused != null ? refused : ErrorMapping.forWait(e);

@@ -33,6 +33,7 @@ public final class ErrorMapping {
     static final int RESOLVE = -193;
     static final int SSL = -181;
     static final int PURGE_QUEUE = -152;
+    static final int PURGE_INFLIGHT = -151;
     static final int FATAL = -150;
     static final int MSG_SIZE_TOO_LARGE = -130;
     static final int INVALID_CONFIG = -131;
@@ -65,7 +66,7 @@ public final class ErrorMapping {
                 return new IllegalStateException("Cannot perform operation after producer has been closed (" + message + ")");
             case INVALID_ARG:
                 return new IllegalArgumentException(message);
-            default: // DESTROY (closed before delivery), PURGE_QUEUE, FATAL, INTERNAL
+            default: // DESTROY (closed before delivery), PURGE_QUEUE, PURGE_INFLIGHT, FATAL, INTERNAL
                 return new KafkaException(message);
         }
     }

@@ -24,7 +24,7 @@ public final class RafkaNative {
      * UTF-8 key, value, key, value... or null. Blocks up to max.block.ms for metadata or buffer space.
      */
     public static native void send(long handle, byte[] topic, int partition, long timestamp, byte[] key, byte[] value,
-            byte[][] headers, SendFuture future);
+            byte[][] headers, long timeoutNanos, SendFuture future);
 
     public static native void flush(long handle, long timeoutMs);
 
