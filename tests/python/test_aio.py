@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 
@@ -249,7 +250,7 @@ def test_loop_closed_with_records_in_flight_delivers_and_logs_the_reports():
         asyncio.run(main())
         print("loop closed", flush=True)
     """)
-    out = subprocess.run([sys.executable, "-c", script, bootstrap(), topic], capture_output=True, text=True, timeout=25)
+    out = subprocess.run([sys.executable, "-c", script, bootstrap(), topic], capture_output=True, text=True, timeout=40)
     assert out.returncode == 0, out.stderr
     assert "loop closed" in out.stdout
     assert "25 delivery report(s) came after the event loop was closed" in out.stderr, out.stderr
@@ -258,7 +259,7 @@ def test_loop_closed_with_records_in_flight_delivers_and_logs_the_reports():
 
 
 def test_works_under_uvloop():
-    uvloop = pytest.importorskip("uvloop", reason="uvloop is in requirements-dev.txt")
+    import uvloop  # requirements-dev.txt
     topic = new_topic(2)
 
     async def main():
@@ -279,8 +280,6 @@ def test_error_cb_runs_on_the_loop():
     errors = []
 
     async def main():
-        loop_thread = asyncio.get_running_loop()
-        import threading
         me = threading.get_ident()
 
         def error_cb(err):
@@ -292,7 +291,6 @@ def test_error_cb_runs_on_the_loop():
                 break
             await asyncio.sleep(0.1)
         await p.close(0)
-        assert loop_thread is asyncio.get_running_loop()
 
     asyncio.run(main())
     assert errors and errors[0] == ("_ALL_BROKERS_DOWN", True)
