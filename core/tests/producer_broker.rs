@@ -516,5 +516,5 @@ fn reports_served_hook_runs_once_per_run_of_reports_after_their_memory_is_releas
     assert!(!calls.is_empty() && calls.len() <= n / 10, "{} calls for {n} reports", calls.len());
     // The last call came after every report, with every record's memory given back.
     assert_eq!(calls.last().unwrap().0, n);
-    assert!(calls.iter().any(|c| *c == (n, 0, 0)), "no call saw all {n} reports with their memory released: {:?}", calls.last());
+    assert!(calls.contains(&(n, 0, 0)), "no call saw all {n} reports with their memory released: {:?}", calls.last());
 }

@@ -305,3 +305,21 @@ def test_closed_producer_refuses_produce():
             await p.produce("t", b"x")
 
     asyncio.run(main())
+
+
+def test_producer_in_a_cycle_through_on_delivery_is_collected():
+    import gc
+    import weakref
+
+    class Service:
+        def __init__(self):
+            self.producer = AIOProducer(conf(on_delivery=self.delivered))
+
+        def delivered(self, err, msg):
+            pass
+
+    s = Service()
+    producer = weakref.ref(s.producer)
+    del s
+    gc.collect()
+    assert producer() is None

@@ -526,6 +526,35 @@ impl AioProducer {
     fn closed(&self, py: Python<'_>) -> bool {
         self.engine.get(py).is_none()
     }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        // SAFETY: the collector calls this with the GIL held.
+        let st = unsafe { self.shared.py.get_unchecked() };
+        for o in [&st.on_delivery, &st.error_cb, &st.room].into_iter().flatten() {
+            visit.call(o)?;
+        }
+        if let Some(l) = &st.logger {
+            visit.call(l)?;
+        }
+        if let Some(lp) = &st.lp {
+            visit.call(&lp.call_soon_threadsafe)?;
+            visit.call(&lp.create_future)?;
+        }
+        Ok(())
+    }
+
+    /// A producer in a reference cycle (an `on_delivery` bound to the object that holds it) that
+    /// became garbage: its engine is closed on a thread of its own (records in flight still go,
+    /// within `delivery.timeout.ms`); their reports have no one left to go to.
+    fn __clear__(&self) {
+        Python::with_gil(|py| {
+            let st = self.shared.py.update(py, std::mem::take);
+            drop(st);
+            if let Some(engine) = self.engine.take(py) {
+                crate::producer::close_collected(engine, self.shared.id);
+            }
+        });
+    }
 }
 
 impl Drop for AioProducer {

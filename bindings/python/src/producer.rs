@@ -195,6 +195,19 @@ impl Producer {
     }
 }
 
+/// Closes the engine of a producer the garbage collector found unreachable, on a thread of its
+/// own: it may wait up to delivery.timeout.ms for records in flight, which the collector (run by
+/// whichever thread allocated) must not.
+pub(crate) fn close_collected(engine: Arc<rafka_core::Producer>, id: u64) {
+    let dropped = std::thread::Builder::new().name("rafka-collected".into()).spawn(move || {
+        drop(engine);
+        logbridge::unregister(id);
+    });
+    if let Err(e) = dropped {
+        log::error!("cannot start a thread to close a collected producer ({e}); it stays open");
+    }
+}
+
 /// A Python timeout in seconds. None, a negative number or NaN waits for ever, which the engine
 /// takes as `Duration::MAX` (so does a number too large for a `Duration`).
 pub(crate) fn timeout_of(t: Option<f64>) -> Duration {
@@ -632,14 +645,7 @@ impl Producer {
             // which may wait up to delivery.timeout.ms for records in flight; the collector
             // (run by whichever thread allocated) does not wait for that.
             if let Some(engine) = self.engine.take(py) {
-                let id = self.id;
-                let dropped = std::thread::Builder::new().name("rafka-collected".into()).spawn(move || {
-                    drop(engine);
-                    logbridge::unregister(id);
-                });
-                if let Err(e) = dropped {
-                    log::error!("cannot start a thread to close a collected producer ({e}); it stays open");
-                }
+                close_collected(engine, self.id);
             }
         });
     }
