@@ -17,7 +17,8 @@
 //!   (the Python side runs them in the loop's executor), so the delivery thread's `with_gil`
 //!   always gets it.
 //! - With the loop closed (or never bound), `wake` serves the reports itself on the delivery
-//!   thread: `on_delivery` if given, and a warning through the logger that counts them.
+//!   thread: `on_delivery` if given, and a warning through the logger that counts them. So does
+//!   a `Wake` that a closing loop drops uncalled, on the thread that closes the loop.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -126,7 +127,7 @@ fn wake(shared: &Arc<AioShared>) {
     Python::with_gil(|py| {
         let st = shared.py.get(py);
         let scheduled = match &st.lp {
-            Some(lp) => match Py::new(py, Wake { shared: shared.clone() }) {
+            Some(lp) => match Py::new(py, Wake::new(shared.clone())) {
                 Ok(w) => lp.call_soon_threadsafe.call1(py, (w,)).is_ok(),
                 Err(_) => false,
             },
@@ -168,7 +169,7 @@ fn serve_orphans(py: Python<'_>, shared: &AioShared) {
     }
     let first = first.map(|f| format!("; first failure: {f}")).unwrap_or_default();
     let to = if on_delivery.is_some() { "on_delivery got them on rafka's delivery thread" } else { "no on_delivery is configured" };
-    let text = format!("{} delivery report(s) came after the event loop was closed, so no future got them ({ok} delivered, {failed} failed{first}); {to}", ok + failed);
+    let text = format!("{} delivery report(s) reached no future: the event loop was closed before it took them ({ok} delivered, {failed} failed{first}); {to}", ok + failed);
     if let Some(logger) = &shared.py.get(py).logger {
         let _ = logger.call_method1(py, "log", (30, "%s", text));
     }
@@ -184,17 +185,40 @@ fn call_on_delivery(py: Python<'_>, cb: &PyObject, msg: MessageData) -> PyResult
     Ok(())
 }
 
-/// What `wake` schedules on the loop: resolves the queued reports' futures.
+/// What `wake` schedules on the loop: resolves the queued reports' futures. A loop closed with
+/// it still in its queue drops it uncalled: then it serves the reports as orphans (and lets
+/// `wake` schedule again), so they are neither lost silently nor left behind a `scheduled` flag
+/// that nothing clears.
 #[pyclass(module = "rafka._rafka", name = "_AioWake", frozen)]
 struct Wake {
     shared: Arc<AioShared>,
+    called: AtomicBool,
+}
+
+impl Wake {
+    fn new(shared: Arc<AioShared>) -> Self {
+        Wake { shared, called: AtomicBool::new(false) }
+    }
 }
 
 #[pymethods]
 impl Wake {
     fn __call__(&self, py: Python<'_>) -> PyResult<()> {
+        self.called.store(true, Ordering::SeqCst);
         self.shared.scheduled.store(false, Ordering::SeqCst);
         serve(py, &self.shared)
+    }
+}
+
+impl Drop for Wake {
+    fn drop(&mut self) {
+        if !*self.called.get_mut() {
+            // Dropped by Python (the loop's queue cleared), so the GIL is held.
+            Python::with_gil(|py| {
+                self.shared.scheduled.store(false, Ordering::SeqCst);
+                serve_orphans(py, &self.shared);
+            });
+        }
     }
 }
 
