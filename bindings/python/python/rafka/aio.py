@@ -14,7 +14,7 @@ from rafka._rafka import _AioProducer, _aio_exiting
 __all__ = ["AIOProducer"]
 
 # Producers not closed yet: closed at interpreter exit so that records in flight are not lost.
-_open = weakref.WeakSet()
+_open: "weakref.WeakSet[AIOProducer]" = weakref.WeakSet()
 
 
 class AIOProducer:
