@@ -121,14 +121,15 @@ fn queue_withheld(shared: &AioShared, opaque: usize) {
 /// one `Wake` on the loop if there is anything for it and none is scheduled.
 fn wake(shared: &Arc<AioShared>) {
     let wanted = !lock(&shared.ready).is_empty() || !lock(&shared.errors).is_empty() || shared.room_wanted.load(Ordering::SeqCst);
-    if !wanted || shared.scheduled.swap(true, Ordering::SeqCst) || EXITING.load(Ordering::SeqCst) {
+    if !wanted || EXITING.load(Ordering::SeqCst) || shared.scheduled.swap(true, Ordering::SeqCst) {
         return;
     }
     Python::with_gil(|py| {
-        let st = shared.py.get(py);
-        let scheduled = match &st.lp {
-            Some(lp) => match Py::new(py, Wake::new(shared.clone())) {
-                Ok(w) => lp.call_soon_threadsafe.call1(py, (w,)).is_ok(),
+        // Cloned: calling it runs Python code, which may end in the collector clearing `py`.
+        let call = shared.py.get(py).lp.as_ref().map(|lp| lp.call_soon_threadsafe.clone_ref(py));
+        let scheduled = match call {
+            Some(call) => match Py::new(py, Wake::new(shared.clone())) {
+                Ok(w) => call.call1(py, (w,)).is_ok(),
                 Err(_) => false,
             },
             None => false,
@@ -168,9 +169,9 @@ fn serve_orphans(py: Python<'_>, shared: &AioShared) {
         }
     }
     let first = first.map(|f| format!("; first failure: {f}")).unwrap_or_default();
-    let to = if on_delivery.is_some() { "on_delivery got them on rafka's delivery thread" } else { "no on_delivery is configured" };
+    let to = if on_delivery.is_some() { "on_delivery got them" } else { "no on_delivery is configured" };
     let text = format!("{} delivery report(s) reached no future: the event loop was closed before it took them ({ok} delivered, {failed} failed{first}); {to}", ok + failed);
-    if let Some(logger) = &shared.py.get(py).logger {
+    if let Some(logger) = shared.py.get(py).logger.as_ref().map(|l| l.clone_ref(py)) {
         let _ = logger.call_method1(py, "log", (30, "%s", text));
     }
 }
@@ -315,8 +316,9 @@ impl AioProducer {
 
     /// A new future of the bound loop.
     fn new_future(&self, py: Python<'_>) -> PyResult<PyObject> {
-        match &self.shared.py.get(py).lp {
-            Some(lp) => lp.create_future.call0(py),
+        // Cloned: the call runs Python code (see `GilCell::get`).
+        match self.shared.py.get(py).lp.as_ref().map(|lp| lp.create_future.clone_ref(py)) {
+            Some(create) => create.call0(py),
             None => Err(PyRuntimeError::new_err("AIOProducer is not bound to an event loop")),
         }
     }
