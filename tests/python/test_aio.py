@@ -235,6 +235,22 @@ def test_produce_nowait_future_resolves_after_flush():
     assert asyncio.run(main()) == list(range(20))
 
 
+def test_purge_fails_the_unsent_records_futures_with_purge_queue():
+    topic = new_topic(1)
+
+    async def main():
+        async with AIOProducer(conf(**{"linger.ms": 20000})) as p:
+            futs = [p.produce_nowait(topic, b"p%d" % i) for i in range(5)]
+            await p.purge()
+            results = await asyncio.gather(*futs, return_exceptions=True)
+            after = await asyncio.gather(p.produce(topic, b"after"), p.flush())
+            return results, after[0]
+
+    results, after = asyncio.run(main())
+    assert all(isinstance(r, KafkaException) and r.args[0].name() == "_PURGE_QUEUE" for r in results), results
+    assert [raw(r, "value") for r in consume(topic, 1)] == [after.value()]
+
+
 def test_loop_closed_with_records_in_flight_delivers_and_logs_the_reports():
     # The loop ends while records wait for linger.ms: no crash, no hang; at exit the producer is
     # closed, the records are sent, and their reports (no future can take them) are counted in

@@ -528,6 +528,14 @@ impl AioProducer {
         Ok(engine.in_flight_count())
     }
 
+    /// Fails every record still waiting in a queue (not those sent) with `_PURGE_QUEUE`; waits
+    /// (GIL released) until the engine took them off its queues. Blocks: for an executor.
+    fn purge_blocking(&self, py: Python<'_>) -> PyResult<()> {
+        let engine = self.engine(py)?;
+        py.allow_threads(|| engine.purge());
+        Ok(())
+    }
+
     /// Flushes up to `timeout` s and closes the engine (GIL released); records still unsent
     /// then fail with `_DESTROY`. Every report is queued (for the loop, or served as orphans)
     /// before it returns. Blocks: for an executor.

@@ -116,6 +116,12 @@ class AIOProducer:
         self._core.serve_ready()
         return left
 
+    async def purge(self):
+        """Fail every record not sent yet with ``_PURGE_QUEUE`` (their futures raise
+        ``KafkaException``); records already sent are still reported as they complete."""
+        loop = self._running_loop()
+        await loop.run_in_executor(None, self._core.purge_blocking)
+
     async def close(self, timeout=None):
         """Flush (up to ``timeout`` s) and close; records not reported by then fail with
         ``_DESTROY``. Every future is resolved when it returns. Calling it again does nothing."""
