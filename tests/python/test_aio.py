@@ -235,6 +235,17 @@ def test_produce_nowait_future_resolves_after_flush():
     assert asyncio.run(main()) == list(range(20))
 
 
+def test_list_topics_returns_the_topics_partitions():
+    topic = new_topic(3)
+
+    async def main():
+        async with AIOProducer(conf()) as p:
+            return await p.list_topics(topic, timeout=20)
+
+    md = asyncio.run(main())
+    assert sorted(md.topics[topic].partitions) == [0, 1, 2]
+
+
 def test_purge_fails_the_unsent_records_futures_with_purge_queue():
     topic = new_topic(1)
 

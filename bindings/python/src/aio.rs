@@ -528,6 +528,17 @@ impl AioProducer {
         Ok(engine.in_flight_count())
     }
 
+    /// The cluster's metadata as `Producer.list_topics` returns it; waits (GIL released) up to
+    /// `timeout` s. Blocks: for an executor.
+    #[pyo3(signature = (topic=None, timeout=-1.0))]
+    fn list_topics_blocking(&self, py: Python<'_>, topic: Option<String>, timeout: f64) -> PyResult<PyObject> {
+        let engine = self.engine(py)?;
+        let t = crate::producer::timeout_of(Some(timeout));
+        let names: Option<Vec<&str>> = topic.as_deref().map(|t| vec![t]);
+        let md = py.allow_threads(|| engine.metadata(names.as_deref(), t)).map_err(|e| to_py_err(&e))?;
+        crate::producer::cluster_metadata(py, &md)
+    }
+
     /// Fails every record still waiting in a queue (not those sent) with `_PURGE_QUEUE`; waits
     /// (GIL released) until the engine took them off its queues. Blocks: for an executor.
     fn purge_blocking(&self, py: Python<'_>) -> PyResult<()> {

@@ -195,6 +195,34 @@ impl Producer {
     }
 }
 
+/// `rafka.admin.ClusterMetadata` (confluent-kafka's shape) of the engine's metadata answer.
+pub(crate) fn cluster_metadata(py: Python<'_>, md: &rafka_core::ClusterMetadata) -> PyResult<PyObject> {
+    let admin = ADMIN.get_or_try_init(py, || py.import("rafka.admin").map(Bound::unbind))?.bind(py);
+    let err_obj = |e: &Option<rafka_core::Error>| -> PyResult<PyObject> {
+        Ok(match e {
+            Some(e) => Py::new(py, kafka_error(e))?.into_any(),
+            None => py.None(),
+        })
+    };
+    let brokers = PyDict::new(py);
+    for b in &md.brokers {
+        brokers.set_item(b.id, admin.getattr("BrokerMetadata")?.call1((b.id, &b.host, b.port))?)?;
+    }
+    let topics = PyDict::new(py);
+    for t in &md.topics {
+        let parts = PyDict::new(py);
+        for p in &t.partitions {
+            let pm = admin.getattr("PartitionMetadata")?.call1((p.id, p.leader, p.replicas.clone(), p.isrs.clone(), err_obj(&p.error)?))?;
+            parts.set_item(p.id, pm)?;
+        }
+        topics.set_item(&t.name, admin.getattr("TopicMetadata")?.call1((&t.name, parts, err_obj(&t.error)?))?)?;
+    }
+    let cm = admin
+        .getattr("ClusterMetadata")?
+        .call1((md.cluster_id.clone(), md.controller_id, brokers, topics, md.orig_broker_id, md.orig_broker_name.clone()))?;
+    Ok(cm.unbind())
+}
+
 /// Closes the engine of a producer the garbage collector found unreachable, on a thread of its
 /// own: it may wait up to delivery.timeout.ms for records in flight, which the collector (run by
 /// whichever thread allocated) must not.
@@ -563,30 +591,7 @@ impl Producer {
         let r = py.allow_threads(|| engine.metadata(names.as_deref(), t));
         self.drain_logs(py);
         let md = r.map_err(|e| to_py_err(&e))?;
-        let admin = ADMIN.get_or_try_init(py, || py.import("rafka.admin").map(Bound::unbind))?.bind(py);
-        let err_obj = |e: &Option<rafka_core::Error>| -> PyResult<PyObject> {
-            Ok(match e {
-                Some(e) => Py::new(py, kafka_error(e))?.into_any(),
-                None => py.None(),
-            })
-        };
-        let brokers = PyDict::new(py);
-        for b in &md.brokers {
-            brokers.set_item(b.id, admin.getattr("BrokerMetadata")?.call1((b.id, &b.host, b.port))?)?;
-        }
-        let topics = PyDict::new(py);
-        for t in &md.topics {
-            let parts = PyDict::new(py);
-            for p in &t.partitions {
-                let pm = admin.getattr("PartitionMetadata")?.call1((p.id, p.leader, p.replicas.clone(), p.isrs.clone(), err_obj(&p.error)?))?;
-                parts.set_item(p.id, pm)?;
-            }
-            topics.set_item(&t.name, admin.getattr("TopicMetadata")?.call1((&t.name, parts, err_obj(&t.error)?))?)?;
-        }
-        let cm = admin
-            .getattr("ClusterMetadata")?
-            .call1((md.cluster_id.clone(), md.controller_id, brokers, topics, md.orig_broker_id, md.orig_broker_name.clone()))?;
-        Ok(cm.unbind())
+        cluster_metadata(py, &md)
     }
 
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {

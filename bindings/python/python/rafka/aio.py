@@ -116,6 +116,12 @@ class AIOProducer:
         self._core.serve_ready()
         return left
 
+    async def list_topics(self, topic=None, timeout=-1):
+        """The cluster's metadata (``rafka.admin.ClusterMetadata``), as ``Producer.list_topics``
+        returns it; raises ``KafkaException`` (``_TIMED_OUT``) after ``timeout`` s."""
+        loop = self._running_loop()
+        return await loop.run_in_executor(None, self._core.list_topics_blocking, topic, timeout)
+
     async def purge(self):
         """Fail every record not sent yet with ``_PURGE_QUEUE`` (their futures raise
         ``KafkaException``); records already sent are still reported as they complete."""
