@@ -38,12 +38,17 @@ pub type StatsHandler = Arc<dyn Fn(&str) + Send + Sync>;
 /// Produce response that carried a throttle time above 0 (librdkafka's `throttle_cb`).
 pub type ThrottleHandler = Arc<dyn Fn(&str, i32, i32) + Send + Sync>;
 
+/// Called once after a run of delivery reports (see
+/// [`ProducerBuilder::on_reports_served`](crate::ProducerBuilder::on_reports_served)).
+pub type ServedHandler = Arc<dyn Fn() + Send + Sync>;
+
 /// The client-wide handlers besides delivery reports, all run where reports run.
 #[derive(Default, Clone)]
 pub(crate) struct ClientHandlers {
     pub error: Option<ErrorHandler>,
     pub stats: Option<StatsHandler>,
     pub throttle: Option<ThrottleHandler>,
+    pub served: Option<ServedHandler>,
 }
 
 /// Who runs delivery callbacks.
@@ -183,6 +188,16 @@ impl Deliverer {
         }
     }
 
+    /// Runs the `on_reports_served` hook: after a run of jobs, once no more is waiting (or the
+    /// thread that served them stops serving), every report's memory already released.
+    pub fn served(&self) {
+        if let Some(h) = &self.handlers.served {
+            if catch_unwind(AssertUnwindSafe(|| h())).is_err() {
+                log::error!("the reports-served hook panicked; the producer goes on");
+            }
+        }
+    }
+
     /// Runs one job's reports in order. Delivery thread or a `poll` caller.
     pub fn run(&self, job: DeliveryJob) {
         IN_DELIVERY.with(|c| c.set(true));
@@ -268,6 +283,7 @@ impl Deliverer {
         while let Ok(job) = self.rx.try_recv() {
             served += self.serve(job);
         }
+        self.served();
         served
     }
 

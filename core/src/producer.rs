@@ -150,6 +150,19 @@ impl ProducerBuilder {
         self
     }
 
+    /// A hook called after a run of delivery reports, once no more report is ready to be served
+    /// right away, with the buffer memory of every report before it already released: on the
+    /// delivery thread, the thread in `poll()`, or one that sends or closes (reports of records
+    /// failed by `close`). Never on the I/O thread. For a binding that hands reports to another
+    /// thread: queue them in the delivery handler, wake that thread once here (one wake-up per
+    /// batch, not per record), and retry there sends that failed for want of memory. It may also
+    /// run after jobs that carried no report (statistics, errors). It must not wait for the
+    /// producer (flush, close).
+    pub fn on_reports_served(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.handlers.served = Some(Arc::new(f));
+        self
+    }
+
     pub fn partitioner(mut self, p: impl Partitioner + 'static) -> Self {
         self.partitioner = Some(Arc::new(p));
         self
@@ -242,6 +255,9 @@ impl ProducerBuilder {
                             CURRENT_PRODUCER.with(|c| c.set(id));
                             while let Ok(job) = d.rx.recv() {
                                 d.serve(job);
+                                if d.rx.is_empty() {
+                                    d.served();
+                                }
                             }
                         })
                         .map_err(|e| Error::local(LocalCode::Internal, format!("cannot start the delivery thread: {e}")))?,
@@ -632,6 +648,7 @@ impl Producer {
         if !recs.is_empty() {
             let e = Arc::new(Error::local(LocalCode::Closed, "the producer was closed before the record was sent"));
             self.inner.deliverer.run(DeliveryJob { pq: pq.clone(), records: recs, outcome: Outcome::Err(e) });
+            self.inner.deliverer.served();
         }
     }
 
@@ -827,6 +844,7 @@ impl Producer {
             while let Ok(job) = inner.deliverer.rx.try_recv() {
                 inner.deliverer.serve(job);
             }
+            inner.deliverer.served();
         }
         if complete {
             Ok(())

@@ -477,3 +477,44 @@ fn records_sent_within_linger_ms_are_stored_as_one_batch() {
     assert_eq!(offsets, (1..=10).collect::<Vec<i64>>());
     assert_eq!(broker_batch_codecs(&topic, 0).len(), 2, "the first record's batch, then one batch of ten");
 }
+
+#[test]
+fn reports_served_hook_runs_once_per_run_of_reports_after_their_memory_is_released() {
+    let topic = unique_topic("served");
+    create_topic(&topic, 2);
+    await_topic(&bootstrap(), &topic);
+    let reported = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // Per call of the hook: (reports so far, buffered bytes, records in flight).
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let me: Arc<std::sync::OnceLock<std::sync::Weak<Producer>>> = Arc::new(std::sync::OnceLock::new());
+    let (r1, r2, c2, m2) = (reported.clone(), reported.clone(), calls.clone(), me.clone());
+    let p = Arc::new(
+        Producer::builder(config(&[("linger.ms", "50")]))
+            .delivery_handler(move |_, _| {
+                r1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            })
+            .on_reports_served(move || {
+                let n = r2.load(std::sync::atomic::Ordering::SeqCst);
+                let p = m2.get().and_then(|w| w.upgrade());
+                let (bytes, in_flight) = p.map_or((usize::MAX, u64::MAX), |p| (p.buffered_bytes(), p.in_flight_count()));
+                c2.lock().unwrap().push((n, bytes, in_flight));
+            })
+            .build()
+            .unwrap(),
+    );
+    me.set(Arc::downgrade(&p)).unwrap();
+    let n = 1000;
+    for i in 0..n {
+        p.send_with_opaque(&ProducerRecord::new(&topic).value(format!("s{i}").as_bytes()), 1, true).unwrap();
+    }
+    p.flush(Duration::from_secs(30)).unwrap();
+    // close() joins the delivery thread: every call of the hook is over when it returns.
+    p.close(Duration::from_secs(30)).unwrap();
+    let calls = calls.lock().unwrap().clone();
+    assert_eq!(reported.load(std::sync::atomic::Ordering::SeqCst), n);
+    // Batched: far fewer calls than reports (1000 records lingering 50 ms in 2 partitions).
+    assert!(!calls.is_empty() && calls.len() <= n / 10, "{} calls for {n} reports", calls.len());
+    // The last call came after every report, with every record's memory given back.
+    assert_eq!(calls.last().unwrap().0, n);
+    assert!(calls.contains(&(n, 0, 0)), "no call saw all {n} reports with their memory released: {:?}", calls.last());
+}

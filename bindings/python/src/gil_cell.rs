@@ -32,6 +32,15 @@ impl<T> GilCell<T> {
     }
 }
 
+impl<T> GilCell<T> {
+    /// Changes the value in place; `f` must not run Python code or release the GIL.
+    pub(crate) fn update<R>(&self, _py: Python<'_>, f: impl FnOnce(&mut T) -> R) -> R {
+        // SAFETY: GIL held; no reference from `get` lives across code that can reach this, and
+        // `f` runs no Python code that could reach `get` meanwhile.
+        f(unsafe { &mut *self.0.get() })
+    }
+}
+
 impl<T: Default> GilCell<T> {
     pub(crate) fn take(&self, _py: Python<'_>) -> T {
         // SAFETY: GIL held, and no reference from `get` lives across code that can reach this.

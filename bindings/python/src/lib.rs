@@ -1,5 +1,6 @@
 //! Python binding of the rafka producer engine, with confluent-kafka's `Producer` API. One
-//! module per piece: `producer.rs` (`Producer` and its methods), `record.rs` (arguments to
+//! module per piece: `producer.rs` (`Producer` and its methods), `aio.rs` (the engine side of
+//! `rafka.aio.AIOProducer`), `record.rs` (arguments to
 //! records), `delivery.rs` (reports from the engine to Python callbacks), `message.rs`
 //! (`Message`), `gil_cell.rs` (`GilCell`), `errors.rs` (`KafkaError`, `KafkaException`),
 //! `transaction.rs` (`TopicPartition`, `ConsumerGroupMetadata` and the arguments of the
@@ -11,6 +12,7 @@
 #[global_allocator]
 static ALLOCATOR: rafka_core::alloc::RafkaAlloc = rafka_core::alloc::RafkaAlloc;
 
+mod aio;
 mod buffers;
 mod delivery;
 mod errors;
@@ -39,6 +41,8 @@ fn _rafka(m: &Bound<'_, PyModule>) -> PyResult<()> {
         return Err(pyo3::exceptions::PyImportError::new_err("rafka needs the GIL: run this free-threaded Python with PYTHON_GIL=1"));
     }
     m.add_class::<Producer>()?;
+    m.add_class::<aio::AioProducer>()?;
+    m.add_function(wrap_pyfunction!(aio::_aio_exiting, m)?)?;
     m.add_class::<KafkaError>()?;
     m.add_class::<Message>()?;
     m.add_class::<ThrottleEvent>()?;

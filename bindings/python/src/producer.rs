@@ -15,11 +15,11 @@ use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use rafka_core::{Config, DeliveryMode, LocalCode, PurgeFlags, PurgeTarget, TrySend};
 
-use crate::buffers::{self, Data};
+use crate::buffers;
 use crate::delivery::{deliver, lock, release_withheld, Shared, DEFAULT_CB};
 use crate::errors::{kafka_error, to_py_err};
 use crate::gil_cell::GilCell;
-use crate::record::{check_callback, int_arg, parse_headers, topic_str, Parsed};
+use crate::record::{check_callback, int_arg, parse_headers, parse_item, topic_str, Parsed};
 use crate::{logbridge, oauth, transaction};
 
 /// Python classes of `rafka.admin`, imported once.
@@ -195,9 +195,50 @@ impl Producer {
     }
 }
 
+/// `rafka.admin.ClusterMetadata` (confluent-kafka's shape) of the engine's metadata answer.
+pub(crate) fn cluster_metadata(py: Python<'_>, md: &rafka_core::ClusterMetadata) -> PyResult<PyObject> {
+    let admin = ADMIN.get_or_try_init(py, || py.import("rafka.admin").map(Bound::unbind))?.bind(py);
+    let err_obj = |e: &Option<rafka_core::Error>| -> PyResult<PyObject> {
+        Ok(match e {
+            Some(e) => Py::new(py, kafka_error(e))?.into_any(),
+            None => py.None(),
+        })
+    };
+    let brokers = PyDict::new(py);
+    for b in &md.brokers {
+        brokers.set_item(b.id, admin.getattr("BrokerMetadata")?.call1((b.id, &b.host, b.port))?)?;
+    }
+    let topics = PyDict::new(py);
+    for t in &md.topics {
+        let parts = PyDict::new(py);
+        for p in &t.partitions {
+            let pm = admin.getattr("PartitionMetadata")?.call1((p.id, p.leader, p.replicas.clone(), p.isrs.clone(), err_obj(&p.error)?))?;
+            parts.set_item(p.id, pm)?;
+        }
+        topics.set_item(&t.name, admin.getattr("TopicMetadata")?.call1((&t.name, parts, err_obj(&t.error)?))?)?;
+    }
+    let cm = admin
+        .getattr("ClusterMetadata")?
+        .call1((md.cluster_id.clone(), md.controller_id, brokers, topics, md.orig_broker_id, md.orig_broker_name.clone()))?;
+    Ok(cm.unbind())
+}
+
+/// Closes the engine of a producer the garbage collector found unreachable, on a thread of its
+/// own: it may wait up to delivery.timeout.ms for records in flight, which the collector (run by
+/// whichever thread allocated) must not.
+pub(crate) fn close_collected(engine: Arc<rafka_core::Producer>, id: u64) {
+    let dropped = std::thread::Builder::new().name("rafka-collected".into()).spawn(move || {
+        drop(engine);
+        logbridge::unregister(id);
+    });
+    if let Err(e) = dropped {
+        log::error!("cannot start a thread to close a collected producer ({e}); it stays open");
+    }
+}
+
 /// A Python timeout in seconds. None, a negative number or NaN waits for ever, which the engine
 /// takes as `Duration::MAX` (so does a number too large for a `Duration`).
-fn timeout_of(t: Option<f64>) -> Duration {
+pub(crate) fn timeout_of(t: Option<f64>) -> Duration {
     match t {
         Some(t) if t >= 0.0 => Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX),
         _ => Duration::MAX,
@@ -212,65 +253,84 @@ fn send_error(e: &rafka_core::Error) -> PyErr {
     }
 }
 
+/// A Python configuration: the engine's string settings and the Python objects beside them.
+pub(crate) struct Conf {
+    pub(crate) config: Config,
+    pub(crate) logger: Option<Py<PyAny>>,
+    pub(crate) default_cb: Option<PyObject>,
+    pub(crate) stats_cb: Option<PyObject>,
+    pub(crate) throttle_cb: Option<PyObject>,
+    pub(crate) error_cb: Option<PyObject>,
+    pub(crate) oauth_cb: Option<PyObject>,
+    pub(crate) oauth_config: String,
+}
+
+/// Reads confluent-kafka's configuration dict (and keyword arguments): callables and the logger
+/// are kept aside, every other key goes to the engine's `Config`.
+pub(crate) fn parse_conf(py: Python<'_>, conf: Option<&Bound<'_, PyDict>>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Conf> {
+    let mut config = Config::new();
+    let mut logger: Option<Py<PyAny>> = None;
+    let mut default_cb: Option<PyObject> = None;
+    let mut stats_cb: Option<PyObject> = None;
+    let mut throttle_cb: Option<PyObject> = None;
+    let mut error_cb: Option<PyObject> = None;
+    let (mut oauth_cb, mut oauth_config): (Option<PyObject>, String) = (None, String::new());
+    for d in [conf, kwargs].into_iter().flatten() {
+        for (k, v) in d.iter() {
+            let k: String = k.extract().map_err(|_| PyTypeError::new_err("conf keys must be str"))?;
+            match k.as_str() {
+                "logger" => {
+                    logger = Some(v.unbind());
+                    continue;
+                }
+                "on_delivery" | "delivery.report.cb" => {
+                    default_cb = Some(v.unbind());
+                    check_callback(&default_cb, py, "on_delivery")?;
+                    continue;
+                }
+                "stats_cb" => {
+                    stats_cb = Some(v.unbind());
+                    check_callback(&stats_cb, py, "stats_cb")?;
+                    continue;
+                }
+                "error_cb" => {
+                    error_cb = Some(v.unbind());
+                    check_callback(&error_cb, py, "error_cb")?;
+                    continue;
+                }
+                "throttle_cb" => {
+                    throttle_cb = Some(v.unbind());
+                    check_callback(&throttle_cb, py, "throttle_cb")?;
+                    continue;
+                }
+                "oauth_cb" => {
+                    oauth_cb = Some(v.unbind());
+                    check_callback(&oauth_cb, py, "oauth_cb")?;
+                    continue;
+                }
+                "partitioner" if v.is_callable() => {
+                    return Err(to_py_err(&rafka_core::Error::local(LocalCode::InvalidConfig, "partitioner takes a name (murmur2_random, consistent_random, fnv1a, ...), not a callable: rafka places records queued before their topic's partitions are known on its I/O thread, which never waits for the GIL (docs/python.md, Partitioning). Pass partition= to produce() to choose the partition in Python")));
+                }
+                "sasl.oauthbearer.config" => {
+                    // The callback's argument (librdkafka passes it to its token callback too).
+                    oauth_config = v.str()?.to_string();
+                    continue;
+                }
+                _ => {}
+            }
+            let v = if let Ok(b) = v.extract::<bool>() { b.to_string() } else { v.str()?.to_string() };
+            config.set(&k, &v).map_err(|e| to_py_err(&e.into()))?;
+        }
+    }
+    Ok(Conf { config, logger, default_cb, stats_cb, throttle_cb, error_cb, oauth_cb, oauth_config })
+}
+
 #[pymethods]
 impl Producer {
     #[new]
     #[pyo3(signature = (conf=None, **kwargs))]
     fn new(py: Python<'_>, conf: Option<&Bound<'_, PyDict>>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        let mut config = Config::new();
-        let mut logger: Option<Py<PyAny>> = None;
-        let mut default_cb: Option<PyObject> = None;
-        let mut stats_cb: Option<PyObject> = None;
-        let mut throttle_cb: Option<PyObject> = None;
-        let mut error_cb: Option<PyObject> = None;
-        let (mut oauth_cb, mut oauth_config): (Option<PyObject>, String) = (None, String::new());
-        for d in [conf, kwargs].into_iter().flatten() {
-            for (k, v) in d.iter() {
-                let k: String = k.extract().map_err(|_| PyTypeError::new_err("conf keys must be str"))?;
-                match k.as_str() {
-                    "logger" => {
-                        logger = Some(v.unbind());
-                        continue;
-                    }
-                    "on_delivery" | "delivery.report.cb" => {
-                        default_cb = Some(v.unbind());
-                        check_callback(&default_cb, py, "on_delivery")?;
-                        continue;
-                    }
-                    "stats_cb" => {
-                        stats_cb = Some(v.unbind());
-                        check_callback(&stats_cb, py, "stats_cb")?;
-                        continue;
-                    }
-                    "error_cb" => {
-                        error_cb = Some(v.unbind());
-                        check_callback(&error_cb, py, "error_cb")?;
-                        continue;
-                    }
-                    "throttle_cb" => {
-                        throttle_cb = Some(v.unbind());
-                        check_callback(&throttle_cb, py, "throttle_cb")?;
-                        continue;
-                    }
-                    "oauth_cb" => {
-                        oauth_cb = Some(v.unbind());
-                        check_callback(&oauth_cb, py, "oauth_cb")?;
-                        continue;
-                    }
-                    "partitioner" if v.is_callable() => {
-                        return Err(to_py_err(&rafka_core::Error::local(LocalCode::InvalidConfig, "partitioner takes a name (murmur2_random, consistent_random, fnv1a, ...), not a callable: rafka places records queued before their topic's partitions are known on its I/O thread, which never waits for the GIL (docs/python.md, Partitioning). Pass partition= to produce() to choose the partition in Python")));
-                    }
-                    "sasl.oauthbearer.config" => {
-                        // The callback's argument (librdkafka passes it to its token callback too).
-                        oauth_config = v.str()?.to_string();
-                        continue;
-                    }
-                    _ => {}
-                }
-                let v = if let Ok(b) = v.extract::<bool>() { b.to_string() } else { v.str()?.to_string() };
-                config.set(&k, &v).map_err(|e| to_py_err(&e.into()))?;
-            }
-        }
+        let Conf { config, logger, default_cb, stats_cb, throttle_cb, error_cb, oauth_cb, oauth_config } = parse_conf(py, conf, kwargs)?;
         let logger = match logger {
             Some(l) => l,
             None => py.import("logging")?.call_method1("getLogger", ("rafka",))?.unbind(),
@@ -398,54 +458,7 @@ impl Producer {
         let mut keep: Vec<Bound<'py, PyAny>> = Vec::new();
         let mut parsed: Vec<Parsed<'py>> = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
-            let what = |f: &str| format!("messages[{i}] {f}");
-            let p = if let Ok(d) = item.downcast::<PyDict>() {
-                let get = |f: &str| -> PyResult<Option<Bound<'py, PyAny>>> { d.get_item(f) };
-                let (v, k, part, ts, h, cb) = (get("value")?, get("key")?, get("partition")?, get("timestamp")?, get("headers")?, get("callback")?);
-                let cb = match cb.filter(|c| !c.is_none()) {
-                    Some(c) => Some(c.unbind()),
-                    None => default.as_ref().map(|c| c.clone_ref(py)),
-                };
-                check_callback(&cb, py, &what("callback"))?;
-                let p = Parsed {
-                    partition: int_arg(part.as_ref(), partition, &|| what("partition"))?,
-                    timestamp: int_arg(ts.as_ref(), 0, &|| what("timestamp"))?,
-                    value: buffers::extract(v.as_ref(), &|| what("value"))?,
-                    key: buffers::extract(k.as_ref(), &|| what("key"))?,
-                    headers: parse_headers(h.as_ref(), &mut keep, &|| what("headers"))?,
-                    callback: cb,
-                    deadline: None,
-                };
-                keep.extend([v, k, h].into_iter().flatten());
-                p
-            } else if let Ok(t) = item.downcast::<PyTuple>() {
-                if t.len() != 2 {
-                    return Err(PyTypeError::new_err(format!("messages[{i}]: a tuple must be (key, value)")));
-                }
-                let (k, v) = (t.get_item(0)?, t.get_item(1)?);
-                let p = Parsed {
-                    partition,
-                    timestamp: 0,
-                    key: buffers::extract(Some(&k), &|| what("key"))?,
-                    value: buffers::extract(Some(&v), &|| what("value"))?,
-                    headers: Vec::new(),
-                    callback: default.as_ref().map(|c| c.clone_ref(py)),
-                    deadline: None,
-                };
-                keep.push(k);
-                keep.push(v);
-                p
-            } else {
-                Parsed {
-                    partition,
-                    timestamp: 0,
-                    key: Data::None,
-                    value: buffers::extract(Some(item), &|| format!("messages[{i}]"))?,
-                    headers: Vec::new(),
-                    callback: default.as_ref().map(|c| c.clone_ref(py)),
-                    deadline: None,
-                }
-            };
+            let p = parse_item(py, item, i, partition, default.as_ref(), &mut keep)?;
             parsed.push(p);
         }
         let mut queued = 0;
@@ -610,30 +623,7 @@ impl Producer {
         let r = py.allow_threads(|| engine.metadata(names.as_deref(), t));
         self.drain_logs(py);
         let md = r.map_err(|e| to_py_err(&e))?;
-        let admin = ADMIN.get_or_try_init(py, || py.import("rafka.admin").map(Bound::unbind))?.bind(py);
-        let err_obj = |e: &Option<rafka_core::Error>| -> PyResult<PyObject> {
-            Ok(match e {
-                Some(e) => Py::new(py, kafka_error(e))?.into_any(),
-                None => py.None(),
-            })
-        };
-        let brokers = PyDict::new(py);
-        for b in &md.brokers {
-            brokers.set_item(b.id, admin.getattr("BrokerMetadata")?.call1((b.id, &b.host, b.port))?)?;
-        }
-        let topics = PyDict::new(py);
-        for t in &md.topics {
-            let parts = PyDict::new(py);
-            for p in &t.partitions {
-                let pm = admin.getattr("PartitionMetadata")?.call1((p.id, p.leader, p.replicas.clone(), p.isrs.clone(), err_obj(&p.error)?))?;
-                parts.set_item(p.id, pm)?;
-            }
-            topics.set_item(&t.name, admin.getattr("TopicMetadata")?.call1((&t.name, parts, err_obj(&t.error)?))?)?;
-        }
-        let cm = admin
-            .getattr("ClusterMetadata")?
-            .call1((md.cluster_id.clone(), md.controller_id, brokers, topics, md.orig_broker_id, md.orig_broker_name.clone()))?;
-        Ok(cm.unbind())
+        cluster_metadata(py, &md)
     }
 
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
@@ -692,14 +682,7 @@ impl Producer {
             // which may wait up to delivery.timeout.ms for records in flight; the collector
             // (run by whichever thread allocated) does not wait for that.
             if let Some(engine) = self.engine.take(py) {
-                let id = self.id;
-                let dropped = std::thread::Builder::new().name("rafka-collected".into()).spawn(move || {
-                    drop(engine);
-                    logbridge::unregister(id);
-                });
-                if let Err(e) = dropped {
-                    log::error!("cannot start a thread to close a collected producer ({e}); it stays open");
-                }
+                close_collected(engine, self.id);
             }
         });
     }

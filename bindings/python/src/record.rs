@@ -3,7 +3,7 @@
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyDict, PyString, PyTuple};
 use rafka_core::ProducerRecord;
 
 use crate::buffers::{self, Data};
@@ -82,4 +82,65 @@ pub(crate) fn topic_str<'py>(topic: &Bound<'py, PyAny>) -> PyResult<&'py str> {
     let b = buffers::str_bytes(s)?;
     // SAFETY: UTF-8 cached in the str, which the caller holds for the call.
     Ok(unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(b.as_ptr(), b.len())) })
+}
+
+/// One item of `produce_batch`'s list (`messages[i]`): a dict as confluent-kafka's
+/// `produce_batch` takes (`value`, `key`, `partition`, `timestamp`, `headers`, `callback`), a
+/// `(key, value)` tuple or a bare value. `keep` holds the objects the record borrows.
+pub(crate) fn parse_item<'py>(
+    py: Python<'py>,
+    item: &Bound<'py, PyAny>,
+    i: usize,
+    partition: i32,
+    default: Option<&PyObject>,
+    keep: &mut Vec<Bound<'py, PyAny>>,
+) -> PyResult<Parsed<'py>> {
+    let what = |f: &str| format!("messages[{i}] {f}");
+    if let Ok(d) = item.downcast::<PyDict>() {
+        let get = |f: &str| -> PyResult<Option<Bound<'py, PyAny>>> { d.get_item(f) };
+        let (v, k, part, ts, h, cb) = (get("value")?, get("key")?, get("partition")?, get("timestamp")?, get("headers")?, get("callback")?);
+        let cb = match cb.filter(|c| !c.is_none()) {
+            Some(c) => Some(c.unbind()),
+            None => default.map(|c| c.clone_ref(py)),
+        };
+        check_callback(&cb, py, &what("callback"))?;
+        let p = Parsed {
+            partition: int_arg(part.as_ref(), partition, &|| what("partition"))?,
+            timestamp: int_arg(ts.as_ref(), 0, &|| what("timestamp"))?,
+            value: buffers::extract(v.as_ref(), &|| what("value"))?,
+            key: buffers::extract(k.as_ref(), &|| what("key"))?,
+            headers: parse_headers(h.as_ref(), keep, &|| what("headers"))?,
+            callback: cb,
+            deadline: None,
+        };
+        keep.extend([v, k, h].into_iter().flatten());
+        Ok(p)
+    } else if let Ok(t) = item.downcast::<PyTuple>() {
+        if t.len() != 2 {
+            return Err(PyTypeError::new_err(format!("messages[{i}]: a tuple must be (key, value)")));
+        }
+        let (k, v) = (t.get_item(0)?, t.get_item(1)?);
+        let p = Parsed {
+            partition,
+            timestamp: 0,
+            key: buffers::extract(Some(&k), &|| what("key"))?,
+            value: buffers::extract(Some(&v), &|| what("value"))?,
+            headers: Vec::new(),
+            callback: default.map(|c| c.clone_ref(py)),
+            deadline: None,
+        };
+        keep.push(k);
+        keep.push(v);
+        Ok(p)
+    } else {
+        Ok(Parsed {
+            partition,
+            timestamp: 0,
+            key: Data::None,
+            value: buffers::extract(Some(item), &|| format!("messages[{i}]"))?,
+            headers: Vec::new(),
+            callback: default.map(|c| c.clone_ref(py)),
+            deadline: None,
+        })
+    }
 }
