@@ -42,6 +42,7 @@ mod clock;
 pub mod completion;
 pub mod compression;
 pub mod config;
+pub mod counters;
 pub mod delivery;
 pub mod error;
 mod io;
@@ -60,6 +61,7 @@ pub mod transaction;
 
 pub use config::{Config, ConfigError, ProducerConfig};
 pub use completion::DeliveryFuture;
+pub use counters::{ProducerCounters, TopicCounters};
 pub use delivery::DeliveryMode;
 pub use error::{Code, Error, LocalCode, Result};
 pub use metadata::{BrokerMetadata, ClusterMetadata, PartitionMetadata, TopicMetadata};

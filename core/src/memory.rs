@@ -5,7 +5,7 @@
 //! sender that finds the pool full takes the mutex, to sleep on the condvar until memory is
 //! released or its deadline passes.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
@@ -19,6 +19,8 @@ pub(crate) struct MemoryPool {
     waiters: AtomicUsize,
     lock: Mutex<()>,
     freed: Condvar,
+    /// Nanoseconds senders spent in `reserve`'s slow path, summed (`Producer::counters`).
+    waited_ns: AtomicU64,
 }
 
 pub(crate) enum Reserve {
@@ -31,7 +33,7 @@ pub(crate) enum Reserve {
 
 impl MemoryPool {
     pub fn new(limit: usize) -> Self {
-        MemoryPool { limit, used: AtomicUsize::new(0), waiters: AtomicUsize::new(0), lock: Mutex::new(()), freed: Condvar::new() }
+        MemoryPool { limit, used: AtomicUsize::new(0), waiters: AtomicUsize::new(0), lock: Mutex::new(()), freed: Condvar::new(), waited_ns: AtomicU64::new(0) }
     }
 
     pub fn limit(&self) -> usize {
@@ -46,6 +48,11 @@ impl MemoryPool {
     /// for `linger.ms`, since lingering would only keep the sender blocked longer.
     pub fn has_waiters(&self) -> bool {
         self.waiters.load(Ordering::Relaxed) > 0
+    }
+
+    /// Nanoseconds senders have waited for memory, summed.
+    pub fn waited_ns(&self) -> u64 {
+        self.waited_ns.load(Ordering::Relaxed)
     }
 
     /// Takes `n` bytes if they fit right now.
@@ -68,6 +75,7 @@ impl MemoryPool {
             return Reserve::Ok;
         }
         self.waiters.fetch_add(1, Ordering::SeqCst);
+        let started = Instant::now();
         let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let result = loop {
             // Checked under the lock: a release that happened before we locked is seen here, and
@@ -86,6 +94,7 @@ impl MemoryPool {
         };
         drop(guard);
         self.waiters.fetch_sub(1, Ordering::SeqCst);
+        self.waited_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         result
     }
 

@@ -209,6 +209,9 @@ impl ProducerBuilder {
             status_wanted: AtomicBool::new(false),
             status: Mutex::new((0, String::new())),
             status_cv: Condvar::new(),
+            counters_wanted: AtomicBool::new(false),
+            counters: Mutex::new((0, Default::default())),
+            counters_cv: Condvar::new(),
             deliverer: deliverer.clone(),
             partitioner: self.partitioner,
             resolver: self.resolver,
@@ -628,6 +631,32 @@ impl Producer {
     /// Bytes of `buffer.memory` held by records not yet reported.
     pub fn buffered_bytes(&self) -> usize {
         self.inner.memory.used()
+    }
+
+    /// A snapshot of the producer's counters (see [`crate::counters`]), copied by the I/O thread
+    /// on its next turn; `_TIMED_OUT` if it does not answer within `timeout`, `_STATE` once the
+    /// producer is closed. Maxima are since the previous call.
+    pub fn counters(&self, timeout: Duration) -> Result<crate::ProducerCounters> {
+        let inner = &*self.inner;
+        if inner.shutdown.load(Ordering::SeqCst) {
+            return Err(Error::local(LocalCode::State, "the producer is closed"));
+        }
+        let mut g = inner.counters.lock().unwrap_or_else(|e| e.into_inner());
+        let gen = g.0;
+        inner.counters_wanted.store(true, Ordering::SeqCst);
+        inner.wake_io_now();
+        let deadline = deadline_after(timeout);
+        while g.0 == gen {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::local(LocalCode::TimedOut, "the I/O thread did not answer a counters request in time"));
+            }
+            g = inner.counters_cv.wait_timeout(g, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        let mut snapshot = g.1.clone();
+        drop(g);
+        snapshot.records_in_flight = self.in_flight_count();
+        Ok(snapshot)
     }
 
     /// Records sent and not yet reported.

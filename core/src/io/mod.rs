@@ -232,6 +232,10 @@ impl IoThread {
             // purge() waits for this: once it returns, what was queued is reported as purged.
             self.inner.purge_requested.store(false, Ordering::SeqCst);
         }
+        if self.inner.counters_wanted.swap(false, Ordering::SeqCst) {
+            let snapshot = self.counters_snapshot();
+            self.inner.publish_counters(snapshot);
+        }
         if self.inner.status_wanted.swap(false, Ordering::SeqCst) {
             let report = self.status_report(now);
             self.inner.publish_status(report);
@@ -320,6 +324,7 @@ impl IoThread {
             RequestKind::InitProducerId => self.on_init_producer_id(r.request.version, &r.body),
             RequestKind::Txn(t) => self.on_txn_response(token, t, r.request.version, &r.body),
             RequestKind::Produce(batches) => {
+                self.stats.tallies.produce_answered(r.request.sent_at.elapsed());
                 let node = self.net.conns.get(&token).map_or(-1, |c| c.node_id);
                 self.on_produce(node, r.request.version, &r.body, batches)
             }
@@ -373,6 +378,7 @@ impl IoThread {
     pub(super) fn deliver(&mut self, pq: Arc<PartitionQueue>, records: Vec<PendingRecord>, outcome: Outcome) {
         if let Outcome::Err(e) = &outcome {
             self.txn_send_failed(e); // a transaction with a failed send cannot commit
+            self.stats.tallies.records_failed(&pq.topic, records.len());
         }
         if self.delivery_tx.send(Job::Report(DeliveryJob { pq, records, outcome })).is_err() {
             log::error!("delivery channel closed; reports lost");

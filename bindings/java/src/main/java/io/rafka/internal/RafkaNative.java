@@ -45,8 +45,12 @@ public final class RafkaNative {
     /** Producers created and not yet freed in this process (for tests and leak checks). */
     public static native long liveProducers();
 
-    /** {buffer.memory, bytes buffered, records not yet reported}. */
-    public static native long[] stats(long handle);
+    /**
+     * The engine's counters: {@code {double[] client, String[] topics, double[] perTopic}}, laid
+     * out as the native side documents (read by {@link ProducerMetrics}). Waits up to 2 s for the
+     * engine's I/O thread.
+     */
+    public static native Object[] counters(long handle);
 
     // Transactions (transactional.id set). Each call that waits waits up to max.block.ms.
 
