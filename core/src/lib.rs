@@ -45,6 +45,7 @@ pub mod config;
 pub mod counters;
 pub mod delivery;
 pub mod error;
+pub mod interrupt;
 mod io;
 pub mod logging;
 mod memory;

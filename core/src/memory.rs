@@ -29,6 +29,8 @@ pub(crate) enum Reserve {
     TimedOut,
     /// `wake_all` was called (the producer is closing).
     Interrupted,
+    /// The calling thread's interruption check fired (see `crate::interrupt`).
+    ThreadInterrupted,
 }
 
 impl MemoryPool {
@@ -86,11 +88,15 @@ impl MemoryPool {
             if interrupted() {
                 break Reserve::Interrupted;
             }
+            if crate::interrupt::interrupted() {
+                break Reserve::ThreadInterrupted;
+            }
             let now = Instant::now();
             if now >= deadline {
                 break Reserve::TimedOut;
             }
-            guard = self.freed.wait_timeout(guard, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            let wait = if crate::interrupt::checked() { (deadline - now).min(crate::interrupt::SLICE) } else { deadline - now };
+            guard = self.freed.wait_timeout(guard, wait).unwrap_or_else(|e| e.into_inner()).0;
         };
         drop(guard);
         self.waiters.fetch_sub(1, Ordering::SeqCst);
@@ -179,6 +185,23 @@ mod tests {
         let r = pool.reserve(5, t0 + Duration::from_millis(50), &|| false);
         assert!(matches!(r, Reserve::TimedOut));
         assert!(t0.elapsed() >= Duration::from_millis(50));
+    }
+
+    #[test]
+    fn blocked_reserve_ends_when_the_threads_interrupt_check_fires_and_counts_its_wait() {
+        static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        let pool = Arc::new(MemoryPool::new(10));
+        assert!(pool.try_reserve(10));
+        let p2 = pool.clone();
+        let t = std::thread::spawn(move || {
+            crate::interrupt::set_interrupt_check(Some(|| STOP.load(Ordering::SeqCst)));
+            p2.reserve(4, Instant::now() + Duration::from_secs(60), &|| false)
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        STOP.store(true, Ordering::SeqCst);
+        assert!(matches!(t.join().unwrap(), Reserve::ThreadInterrupted));
+        assert!(pool.waited_ns() > 0, "the wait is counted");
+        assert_eq!(pool.used(), 10);
     }
 
     #[test]

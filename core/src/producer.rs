@@ -414,6 +414,7 @@ impl Producer {
             match inner.memory.reserve(mem, deadline(), &|| inner.closing.load(Ordering::SeqCst)) {
                 Reserve::Ok => {}
                 Reserve::Interrupted => return Err(Error::local(LocalCode::State, "the producer was closed while send() waited for memory")),
+                Reserve::ThreadInterrupted => return Err(Error::local(LocalCode::Interrupted, "send() was interrupted while it waited for room in buffer.memory")),
                 Reserve::TimedOut => {
                     let why = inner.status_report();
                     return Err(Error::local(
@@ -534,6 +535,7 @@ impl Producer {
         match records.reserve(1, deadline(), &|| inner.closing.load(Ordering::SeqCst)) {
             Reserve::Ok => Ok(()),
             Reserve::Interrupted => Err(Error::local(LocalCode::State, "the producer was closed while send() waited for room under queue.buffering.max.messages")),
+            Reserve::ThreadInterrupted => Err(Error::local(LocalCode::Interrupted, "send() was interrupted while it waited for room under queue.buffering.max.messages")),
             Reserve::TimedOut => Err(Error::local(
                 LocalCode::QueueFull,
                 format!(
@@ -571,6 +573,9 @@ impl Producer {
             }
             if inner.closing.load(Ordering::SeqCst) {
                 return Err(Error::local(LocalCode::State, "the producer was closed while send() waited for metadata"));
+            }
+            if crate::interrupt::interrupted() {
+                return Err(Error::local(LocalCode::Interrupted, format!("interrupted while waiting for metadata of topic {name}")));
             }
             // A fatal error (an authentication failure, say) ends the wait at once.
             if let Some(e) = inner.fatal.get() {
@@ -711,6 +716,10 @@ impl Producer {
                 }
                 if let Some(e) = inner.settled_diagnosis() {
                     diagnosed = Some(e);
+                    break false;
+                }
+                if crate::interrupt::interrupted() {
+                    diagnosed = Some(Error::local(LocalCode::Interrupted, "flush() was interrupted"));
                     break false;
                 }
                 if Instant::now() >= deadline {

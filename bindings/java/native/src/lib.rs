@@ -161,8 +161,31 @@ fn producer<'a>(handle: jlong) -> Result<&'a Producer, Failure> {
     if handle == 0 {
         return Err(Error::local(LocalCode::State, "the producer is closed").into());
     }
+    // The engine's waits on this thread end with `_INTR` once Thread.interrupt() was called
+    // (`InterruptException` in Java, as KafkaProducer's waits end).
+    rafka_core::interrupt::set_interrupt_check(Some(java_thread_interrupted));
     // SAFETY: a non-zero handle came from `create` and has not been freed (see the module docs).
     Ok(unsafe { &*(handle as *const Producer) })
+}
+
+/// `Thread.currentThread().isInterrupted()` of the calling Java thread (which is in a native
+/// method of ours, so attached); false if that cannot be asked. The flag is left as it is.
+fn java_thread_interrupted() -> bool {
+    let Some(java) = JAVA.get() else { return false };
+    let Ok(mut env) = java.vm.get_env() else { return false };
+    let r = env.with_local_frame(4, |env| -> jni::errors::Result<bool> {
+        let thread = env.call_static_method("java/lang/Thread", "currentThread", "()Ljava/lang/Thread;", &[])?.l()?;
+        env.call_method(&thread, "isInterrupted", "()Z", &[])?.z()
+    });
+    match r {
+        Ok(b) => b,
+        Err(_) => {
+            if env.exception_check().unwrap_or(false) {
+                let _ = env.exception_clear();
+            }
+            false
+        }
+    }
 }
 
 /// A Java timeout in ms, negative taken as 0; `Long.MAX_VALUE` ("forever", as `close()` passes

@@ -34,6 +34,7 @@ import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.ApiException;
+import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.Headers;
@@ -142,7 +143,9 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
      * (and may replace the record); a closed producer throws IllegalStateException, a serializer's
      * failure is thrown (a ClassCastException as a SerializationException), and errors of the Kafka
      * API kind (no room in the buffer within max.block.ms, a record too large, ...) go to the
-     * callback and the returned future. The interceptors' onAcknowledgement sees every outcome.
+     * callback and the returned future. A thread interrupted while send() waits for buffer space
+     * or metadata gets an InterruptException (its flag set). The interceptors' onAcknowledgement
+     * sees every outcome.
      */
     @Override
     public Future<RecordMetadata> send(ProducerRecord<K, V> record, Callback callback) {
@@ -184,7 +187,7 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
                     RafkaNative.send(address, topicBytes(topic), partition, timestamp, key, value, headerArray(headers), future);
                 } catch (NativeException e) {
                     RuntimeException refused = transactions.sendRefusal(e, topic, partition, address);
-                    RuntimeException mapped = refused != null ? refused : ErrorMapping.forWait(e);
+                    RuntimeException mapped = refused != null ? refused : ErrorMapping.forSend(e, topic, partition);
                     if (mapped instanceof ApiException) {
                         if (refused == null) {
                             transactions.sendRefused(mapped, address);
@@ -241,16 +244,23 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
         return out;
     }
 
-    /** Sends everything buffered and waits until every record sent before it is reported. */
+    /**
+     * Sends everything buffered and waits until every record sent before it is reported; an
+     * interrupted thread gets an InterruptException ("Flush interrupted.", its flag set).
+     */
     @Override
     public void flush() {
         if (handle.isClosed()) {
             return;
         }
-        withNative(handle.acquire(), address -> {
-            RafkaNative.flush(address, Long.MAX_VALUE);
-            return null;
-        });
+        try {
+            withNative(handle.acquire(), address -> {
+                RafkaNative.flush(address, Long.MAX_VALUE);
+                return null;
+            });
+        } catch (InterruptException e) {
+            throw new InterruptException("Flush interrupted.", new InterruptedException(e.getMessage()));
+        }
     }
 
     /**

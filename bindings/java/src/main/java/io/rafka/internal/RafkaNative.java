@@ -21,7 +21,8 @@ public final class RafkaNative {
     /**
      * Queues a record; {@code future} gets its report on the engine's delivery thread.
      * {@code partition < 0}: the partitioner chooses; {@code timestamp < 0}: now; {@code headers}:
-     * UTF-8 key, value, key, value... or null. Blocks up to max.block.ms for metadata or buffer space.
+     * UTF-8 key, value, key, value... or null. Blocks up to max.block.ms for metadata or buffer space
+     * (an interrupted calling thread ends the wait: code _INTR).
      */
     public static native void send(long handle, byte[] topic, int partition, long timestamp, byte[] key, byte[] value,
             byte[][] headers, SendFuture future);
