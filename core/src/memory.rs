@@ -77,7 +77,8 @@ impl MemoryPool {
             return Reserve::Ok;
         }
         self.waiters.fetch_add(1, Ordering::SeqCst);
-        let started = Instant::now();
+        // When this sender first slept: the clock is read for the wait's length only if it slept.
+        let mut slept_from = None;
         let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let result = loop {
             // Checked under the lock: a release that happened before we locked is seen here, and
@@ -95,12 +96,15 @@ impl MemoryPool {
             if now >= deadline {
                 break Reserve::TimedOut;
             }
+            slept_from.get_or_insert(now);
             let wait = if crate::interrupt::checked() { (deadline - now).min(crate::interrupt::SLICE) } else { deadline - now };
             guard = self.freed.wait_timeout(guard, wait).unwrap_or_else(|e| e.into_inner()).0;
         };
         drop(guard);
         self.waiters.fetch_sub(1, Ordering::SeqCst);
-        self.waited_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        if let Some(from) = slept_from {
+            self.waited_ns.fetch_add(from.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        }
         result
     }
 
