@@ -411,21 +411,7 @@ impl Producer {
                     format!("buffer.memory ({} bytes) is full and the send was asked not to block", inner.memory.limit()),
                 ));
             }
-            match inner.memory.reserve(mem, deadline(), &|| inner.closing.load(Ordering::SeqCst)) {
-                Reserve::Ok => {}
-                Reserve::Interrupted => return Err(Error::local(LocalCode::State, "the producer was closed while send() waited for memory")),
-                Reserve::ThreadInterrupted => return Err(Error::local(LocalCode::Interrupted, "send() was interrupted while it waited for room in buffer.memory")),
-                Reserve::TimedOut => {
-                    let why = inner.status_report();
-                    return Err(Error::local(
-                        LocalCode::QueueFull,
-                        format!(
-                            "send() waited max.block.ms ({} ms) for room in buffer.memory; sending falls behind producing: {why}",
-                            cfg.max_block.as_millis()
-                        ),
-                    ));
-                }
-            }
+            self.wait_for_memory(mem, deadline())?;
         }
 
         // Given back should anything below panic before the record is queued.
@@ -519,6 +505,29 @@ impl Producer {
         drop(m);
         inner.wake_io();
         Ok(TrySend::Queued)
+    }
+
+    /// `send()` found `buffer.memory` full: waits for room up to `deadline` (out of line: the
+    /// common path, where the record fits, stays small).
+    #[cold]
+    #[inline(never)]
+    fn wait_for_memory(&self, mem: usize, deadline: Instant) -> Result<()> {
+        let inner = &*self.inner;
+        match inner.memory.reserve(mem, deadline, &|| inner.closing.load(Ordering::SeqCst)) {
+            Reserve::Ok => Ok(()),
+            Reserve::Interrupted => Err(Error::local(LocalCode::State, "the producer was closed while send() waited for memory")),
+            Reserve::ThreadInterrupted => Err(Error::local(LocalCode::Interrupted, "send() was interrupted while it waited for room in buffer.memory")),
+            Reserve::TimedOut => {
+                let why = inner.status_report();
+                Err(Error::local(
+                    LocalCode::QueueFull,
+                    format!(
+                        "send() waited max.block.ms ({} ms) for room in buffer.memory; sending falls behind producing: {why}",
+                        inner.config.max_block.as_millis()
+                    ),
+                ))
+            }
+        }
     }
 
     /// `queue.buffering.max.messages`: one slot for the record, waiting as for buffer memory.
