@@ -394,6 +394,11 @@ typedef struct rafka_iovec_t {
 #define RAFKA_RESP_ERR__INTERNAL -132
 
 /*
+ A blocking call was interrupted (a binding's interruption check; the C API never reports it).
+ */
+#define RAFKA_RESP_ERR__INTR -163
+
+/*
  Kafka: the record is larger than the broker or topic accepts.
  */
 #define RAFKA_RESP_ERR_MESSAGE_TOO_LARGE 10

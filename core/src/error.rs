@@ -49,6 +49,9 @@ pub enum LocalCode {
     InvalidConfig = -131,
     /// A bug in rafka (a panic was caught); please report it.
     Internal = -132,
+    /// A blocking call was interrupted: the binding's interruption check (see
+    /// [`crate::interrupt`]) said the calling thread was interrupted while it waited.
+    Interrupted = -163,
 }
 
 impl LocalCode {
@@ -72,6 +75,7 @@ impl LocalCode {
             LocalCode::MessageTooLarge => "_MSG_SIZE_TOO_LARGE",
             LocalCode::InvalidConfig => "_INVALID_CONFIG",
             LocalCode::Internal => "_INTERNAL",
+            LocalCode::Interrupted => "_INTR",
         }
     }
 
@@ -95,6 +99,7 @@ impl LocalCode {
             LocalCode::MessageTooLarge => "record larger than max.request.size or buffer.memory",
             LocalCode::InvalidConfig => "invalid configuration",
             LocalCode::Internal => "internal error in rafka",
+            LocalCode::Interrupted => "operation interrupted",
         }
     }
 
@@ -108,7 +113,7 @@ impl LocalCode {
     /// Every local code: the one table of their numbers and names. The C header's
     /// `RAFKA_RESP_ERR__*` and the JVM binding's `ErrorMapping` are checked against it by
     /// `ffi/tests/error_codes.rs`.
-    pub const ALL: [LocalCode; 18] = [
+    pub const ALL: [LocalCode; 19] = [
         LocalCode::MessageTimedOut,
         LocalCode::UnknownPartition,
         LocalCode::UnknownTopic,
@@ -127,6 +132,7 @@ impl LocalCode {
         LocalCode::MessageTooLarge,
         LocalCode::InvalidConfig,
         LocalCode::Internal,
+        LocalCode::Interrupted,
     ];
 }
 

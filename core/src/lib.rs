@@ -42,8 +42,10 @@ mod clock;
 pub mod completion;
 pub mod compression;
 pub mod config;
+pub mod counters;
 pub mod delivery;
 pub mod error;
+pub mod interrupt;
 mod io;
 pub mod logging;
 mod memory;
@@ -62,6 +64,7 @@ pub mod transaction;
 
 pub use config::{Config, ConfigError, ProducerConfig};
 pub use completion::DeliveryFuture;
+pub use counters::{ProducerCounters, TopicCounters};
 pub use delivery::DeliveryMode;
 pub use error::{Code, Error, LocalCode, Result};
 pub use metadata::{BrokerMetadata, ClusterMetadata, PartitionMetadata, TopicMetadata};

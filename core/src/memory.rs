@@ -5,7 +5,7 @@
 //! sender that finds the pool full takes the mutex, to sleep on the condvar until memory is
 //! released or its deadline passes.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
@@ -19,6 +19,8 @@ pub(crate) struct MemoryPool {
     waiters: AtomicUsize,
     lock: Mutex<()>,
     freed: Condvar,
+    /// Nanoseconds senders spent in `reserve`'s slow path, summed (`Producer::counters`).
+    waited_ns: AtomicU64,
 }
 
 pub(crate) enum Reserve {
@@ -27,11 +29,13 @@ pub(crate) enum Reserve {
     TimedOut,
     /// `wake_all` was called (the producer is closing).
     Interrupted,
+    /// The calling thread's interruption check fired (see `crate::interrupt`).
+    ThreadInterrupted,
 }
 
 impl MemoryPool {
     pub fn new(limit: usize) -> Self {
-        MemoryPool { limit, used: AtomicUsize::new(0), waiters: AtomicUsize::new(0), lock: Mutex::new(()), freed: Condvar::new() }
+        MemoryPool { limit, used: AtomicUsize::new(0), waiters: AtomicUsize::new(0), lock: Mutex::new(()), freed: Condvar::new(), waited_ns: AtomicU64::new(0) }
     }
 
     pub fn limit(&self) -> usize {
@@ -46,6 +50,11 @@ impl MemoryPool {
     /// for `linger.ms`, since lingering would only keep the sender blocked longer.
     pub fn has_waiters(&self) -> bool {
         self.waiters.load(Ordering::Relaxed) > 0
+    }
+
+    /// Nanoseconds senders have waited for memory, summed.
+    pub fn waited_ns(&self) -> u64 {
+        self.waited_ns.load(Ordering::Relaxed)
     }
 
     /// Takes `n` bytes if they fit right now.
@@ -68,6 +77,8 @@ impl MemoryPool {
             return Reserve::Ok;
         }
         self.waiters.fetch_add(1, Ordering::SeqCst);
+        // When this sender first slept: the clock is read for the wait's length only if it slept.
+        let mut slept_from = None;
         let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let result = loop {
             // Checked under the lock: a release that happened before we locked is seen here, and
@@ -78,14 +89,22 @@ impl MemoryPool {
             if interrupted() {
                 break Reserve::Interrupted;
             }
+            if crate::interrupt::interrupted() {
+                break Reserve::ThreadInterrupted;
+            }
             let now = Instant::now();
             if now >= deadline {
                 break Reserve::TimedOut;
             }
-            guard = self.freed.wait_timeout(guard, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            slept_from.get_or_insert(now);
+            let wait = if crate::interrupt::checked() { (deadline - now).min(crate::interrupt::SLICE) } else { deadline - now };
+            guard = self.freed.wait_timeout(guard, wait).unwrap_or_else(|e| e.into_inner()).0;
         };
         drop(guard);
         self.waiters.fetch_sub(1, Ordering::SeqCst);
+        if let Some(from) = slept_from {
+            self.waited_ns.fetch_add(from.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        }
         result
     }
 
@@ -170,6 +189,23 @@ mod tests {
         let r = pool.reserve(5, t0 + Duration::from_millis(50), &|| false);
         assert!(matches!(r, Reserve::TimedOut));
         assert!(t0.elapsed() >= Duration::from_millis(50));
+    }
+
+    #[test]
+    fn blocked_reserve_ends_when_the_threads_interrupt_check_fires_and_counts_its_wait() {
+        static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        let pool = Arc::new(MemoryPool::new(10));
+        assert!(pool.try_reserve(10));
+        let p2 = pool.clone();
+        let t = std::thread::spawn(move || {
+            crate::interrupt::set_interrupt_check(Some(|| STOP.load(Ordering::SeqCst)));
+            p2.reserve(4, Instant::now() + Duration::from_secs(60), &|| false)
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        STOP.store(true, Ordering::SeqCst);
+        assert!(matches!(t.join().unwrap(), Reserve::ThreadInterrupted));
+        assert!(pool.waited_ns() > 0, "the wait is counted");
+        assert_eq!(pool.used(), 10);
     }
 
     #[test]

@@ -226,6 +226,9 @@ impl ProducerBuilder {
             status_wanted: AtomicBool::new(false),
             status: Mutex::new((0, String::new())),
             status_cv: Condvar::new(),
+            counters_wanted: AtomicBool::new(false),
+            counters: Mutex::new((0, Default::default())),
+            counters_cv: Condvar::new(),
             deliverer: deliverer.clone(),
             partitioner: self.partitioner,
             resolver: self.resolver,
@@ -428,20 +431,7 @@ impl Producer {
                     format!("buffer.memory ({} bytes) is full and the send was asked not to block", inner.memory.limit()),
                 ));
             }
-            match inner.memory.reserve(mem, deadline(), &|| inner.closing.load(Ordering::SeqCst)) {
-                Reserve::Ok => {}
-                Reserve::Interrupted => return Err(Error::local(LocalCode::State, "the producer was closed while send() waited for memory")),
-                Reserve::TimedOut => {
-                    let why = inner.status_report();
-                    return Err(Error::local(
-                        LocalCode::QueueFull,
-                        format!(
-                            "send() waited max.block.ms ({} ms) for room in buffer.memory; sending falls behind producing: {why}",
-                            cfg.max_block.as_millis()
-                        ),
-                    ));
-                }
-            }
+            self.wait_for_memory(mem, deadline())?;
         }
 
         // Given back should anything below panic before the record is queued.
@@ -554,6 +544,29 @@ impl Producer {
         Ok(TrySend::Queued)
     }
 
+    /// `send()` found `buffer.memory` full: waits for room up to `deadline` (out of line: the
+    /// common path, where the record fits, stays small).
+    #[cold]
+    #[inline(never)]
+    fn wait_for_memory(&self, mem: usize, deadline: Instant) -> Result<()> {
+        let inner = &*self.inner;
+        match inner.memory.reserve(mem, deadline, &|| inner.closing.load(Ordering::SeqCst)) {
+            Reserve::Ok => Ok(()),
+            Reserve::Interrupted => Err(Error::local(LocalCode::State, "the producer was closed while send() waited for memory")),
+            Reserve::ThreadInterrupted => Err(Error::local(LocalCode::Interrupted, "send() was interrupted while it waited for room in buffer.memory")),
+            Reserve::TimedOut => {
+                let why = inner.status_report();
+                Err(Error::local(
+                    LocalCode::QueueFull,
+                    format!(
+                        "send() waited max.block.ms ({} ms) for room in buffer.memory; sending falls behind producing: {why}",
+                        inner.config.max_block.as_millis()
+                    ),
+                ))
+            }
+        }
+    }
+
     /// `queue.buffering.max.messages`: one slot for the record, waiting as for buffer memory.
     #[cold]
     fn reserve_record_slot(&self, records: &MemoryPool, block: bool, deadline: &mut dyn FnMut() -> Instant) -> Result<()> {
@@ -568,6 +581,7 @@ impl Producer {
         match records.reserve(1, deadline(), &|| inner.closing.load(Ordering::SeqCst)) {
             Reserve::Ok => Ok(()),
             Reserve::Interrupted => Err(Error::local(LocalCode::State, "the producer was closed while send() waited for room under queue.buffering.max.messages")),
+            Reserve::ThreadInterrupted => Err(Error::local(LocalCode::Interrupted, "send() was interrupted while it waited for room under queue.buffering.max.messages")),
             Reserve::TimedOut => Err(Error::local(
                 LocalCode::QueueFull,
                 format!(
@@ -605,6 +619,9 @@ impl Producer {
             }
             if inner.closing.load(Ordering::SeqCst) {
                 return Err(Error::local(LocalCode::State, "the producer was closed while send() waited for metadata"));
+            }
+            if crate::interrupt::interrupted() {
+                return Err(Error::local(LocalCode::Interrupted, format!("interrupted while waiting for metadata of topic {name}")));
             }
             // A fatal error (an authentication failure, say) ends the wait at once.
             if let Some(e) = inner.fatal.get() {
@@ -668,6 +685,32 @@ impl Producer {
         self.inner.memory.used()
     }
 
+    /// A snapshot of the producer's counters (see [`crate::counters`]), copied by the I/O thread
+    /// on its next turn; `_TIMED_OUT` if it does not answer within `timeout`, `_STATE` once the
+    /// producer is closed. Maxima are since the previous call.
+    pub fn counters(&self, timeout: Duration) -> Result<crate::ProducerCounters> {
+        let inner = &*self.inner;
+        if inner.shutdown.load(Ordering::SeqCst) {
+            return Err(Error::local(LocalCode::State, "the producer is closed"));
+        }
+        let mut g = inner.counters.lock().unwrap_or_else(|e| e.into_inner());
+        let gen = g.0;
+        inner.counters_wanted.store(true, Ordering::SeqCst);
+        inner.wake_io_now();
+        let deadline = deadline_after(timeout);
+        while g.0 == gen {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::local(LocalCode::TimedOut, "the I/O thread did not answer a counters request in time"));
+            }
+            g = inner.counters_cv.wait_timeout(g, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        let mut snapshot = g.1.clone();
+        drop(g);
+        snapshot.records_in_flight = self.in_flight_count();
+        Ok(snapshot)
+    }
+
     /// Records sent and not yet reported.
     pub fn in_flight_count(&self) -> u64 {
         let parked: u64 = self.inner.parking.lock().unwrap_or_else(|e| e.into_inner()).counters().iter().map(|p| p.outstanding()).sum();
@@ -720,6 +763,10 @@ impl Producer {
                 }
                 if let Some(e) = inner.settled_diagnosis() {
                     diagnosed = Some(e);
+                    break false;
+                }
+                if crate::interrupt::interrupted() {
+                    diagnosed = Some(Error::local(LocalCode::Interrupted, "flush() was interrupted"));
                     break false;
                 }
                 if Instant::now() >= deadline {

@@ -106,6 +106,12 @@ pub(crate) struct Inner {
     pub status_wanted: AtomicBool,
     pub status: Mutex<(u64, String)>,
     pub status_cv: Condvar,
+    /// `Producer::counters` asks the I/O thread for a snapshot the same way: set by the caller,
+    /// cleared by the I/O thread, which writes `counters` (a generation and the snapshot) and
+    /// notifies `counters_cv`.
+    pub counters_wanted: AtomicBool,
+    pub counters: Mutex<(u64, crate::counters::ProducerCounters)>,
+    pub counters_cv: Condvar,
     /// Runs reports (delivery thread or `poll()`); the I/O thread counts jobs into it.
     pub deliverer: Arc<Deliverer>,
     /// A custom partitioner given to the builder; called by `send()`.
@@ -194,6 +200,14 @@ impl Inner {
         let g = self.diagnosis.lock().unwrap_or_else(|e| e.into_inner());
         let d = g.as_ref()?;
         (d.count >= SETTLED_AFTER_ATTEMPTS || d.first_seen.elapsed() >= SETTLED_AFTER).then(|| d.error.clone())
+    }
+
+    /// The I/O thread's answer to a `Producer::counters` request.
+    pub fn publish_counters(&self, snapshot: crate::counters::ProducerCounters) {
+        let mut s = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        s.0 += 1;
+        s.1 = snapshot;
+        self.counters_cv.notify_all();
     }
 
     /// The I/O thread's answer to [`Inner::status_report`].

@@ -57,6 +57,8 @@ pub const RAFKA_RESP_ERR__MSG_SIZE_TOO_LARGE: rafka_resp_err_t = -130;
 pub const RAFKA_RESP_ERR__INVALID_CONFIG: rafka_resp_err_t = -131;
 /// A bug in rafka (a panic was caught at the C boundary).
 pub const RAFKA_RESP_ERR__INTERNAL: rafka_resp_err_t = -132;
+/// A blocking call was interrupted (a binding's interruption check; the C API never reports it).
+pub const RAFKA_RESP_ERR__INTR: rafka_resp_err_t = -163;
 /// Kafka: the record is larger than the broker or topic accepts.
 pub const RAFKA_RESP_ERR_MESSAGE_TOO_LARGE: rafka_resp_err_t = 10;
 /// librdkafka's name for the same code (`RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE`).

@@ -227,6 +227,10 @@ impl IoThread {
             }
         }
         self.handle_purges();
+        if self.inner.counters_wanted.swap(false, Ordering::SeqCst) {
+            let snapshot = self.counters_snapshot();
+            self.inner.publish_counters(snapshot);
+        }
         if self.inner.status_wanted.swap(false, Ordering::SeqCst) {
             let report = self.status_report(now);
             self.inner.publish_status(report);
@@ -299,6 +303,7 @@ impl IoThread {
             RequestKind::Txn(t) => self.on_txn_response(token, t, r.request.version, &r.body),
             RequestKind::Probe => {}
             RequestKind::Produce(batches) => {
+                self.stats.tallies.produce_answered(r.request.sent_at.elapsed());
                 let node = self.net.conns.get(&token).map_or(-1, |c| c.node_id);
                 self.on_produce(node, r.request.version, &r.body, batches)
             }
@@ -352,6 +357,7 @@ impl IoThread {
     pub(super) fn deliver(&mut self, pq: Arc<PartitionQueue>, records: Vec<PendingRecord>, outcome: Outcome) {
         if let Outcome::Err(e) = &outcome {
             self.txn_send_failed(e); // a transaction with a failed send cannot commit
+            self.stats.tallies.records_failed(&pq.topic, records.len());
         }
         if self.delivery_tx.send(Job::Report(DeliveryJob { pq, records, outcome })).is_err() {
             log::error!("delivery channel closed; reports lost");

@@ -58,6 +58,19 @@ pub(super) struct PartState {
     /// written under acks=0: the statistics' `txmsgs` / `txbytes`. Per batch, I/O thread.
     pub acked_msgs: u64,
     pub acked_bytes: u64,
+    /// What `Producer::counters` reports per topic (see `crate::counters::TopicCounters`): per
+    /// batch written or retried, I/O thread.
+    pub sent: SendTally,
+}
+
+/// A partition's part of [`crate::counters::TopicCounters`].
+#[derive(Default, Clone, Copy)]
+pub(super) struct SendTally {
+    pub records: u64,
+    pub bytes: u64,
+    pub batches: u64,
+    pub ratio_sum: f64,
+    pub retried: u64,
 }
 
 impl PartState {
@@ -84,6 +97,7 @@ impl PartState {
             confirmed: false,
             acked_msgs: 0,
             acked_bytes: 0,
+            sent: SendTally::default(),
         }
     }
 

@@ -315,6 +315,7 @@ impl IoThread {
             w.finish();
         }
         let n = c.write_buffer().len() - start;
+        self.stats.tallies.produce_written(&batches, &mut self.parts, clock::mono_ns());
         if acks == 0 {
             c.push_request(None, n);
             let end = c.enqueued_bytes;
@@ -371,6 +372,7 @@ impl IoThread {
                 return;
             }
         };
+        self.stats.tallies.produce_throttled(resp.throttle_time_ms);
         if resp.throttle_time_ms > 0 && self.inner.deliverer.wants_throttle() {
             let addr = self.net.brokers.get(&node).cloned().unwrap_or_default();
             let job = Job::Throttle { name: format!("{addr}/{node}"), node_id: node, ms: resp.throttle_time_ms };
@@ -531,6 +533,7 @@ impl IoThread {
         let backoff = backoff(cfg.retry_backoff, cfg.retry_backoff_max, b.attempts);
         ps.backoff_until_ns = ps.backoff_until_ns.max(now_ns + backoff.as_nanos() as u64);
         log::debug!("retrying batch for {}-{} (attempt {}) in {backoff:?}: {err}", b.pq.topic, b.pq.partition, b.attempts + 1);
+        ps.sent.retried += b.records.len() as u64;
         let pos = ps.retry_position(&b);
         ps.retry.insert(pos, b);
         let id = ps.pq.id;

@@ -14,12 +14,17 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::batch::ProducerBatch;
 use super::connection::{ConnState, Connection};
+use super::partition::Partitions;
 use super::producer_id::Pid;
 use super::IoThread;
 use crate::clock;
+use crate::counters::{ProducerCounters, TopicCounters};
+use crate::protocol::record_batch::RECORD_BATCH_OVERHEAD;
 use crate::delivery::Job;
 
 /// What one broker's closed connections carried: added to its live connection's counters.
@@ -50,12 +55,84 @@ pub(super) struct Stats {
     started_ns: u64,
     /// Broker id (negative: a bootstrap address) to the totals of its closed connections.
     closed: HashMap<i32, BrokerTotals>,
+    /// `Producer::counters`: kept whether statistics are on or not.
+    pub tallies: Tallies,
+}
+
+/// The client-wide part of [`ProducerCounters`] the I/O thread counts (per request, per batch,
+/// per failed report, per closed connection); the rest is read when a snapshot is taken.
+#[derive(Default)]
+pub(super) struct Tallies {
+    produce_requests: u64,
+    produce_records: u64,
+    latency_count: u64,
+    latency_ns_sum: u64,
+    latency_ns_max: u64,
+    batches: u64,
+    batch_bytes_sum: u64,
+    batch_bytes_max: u64,
+    queue_ns_sum: u64,
+    queue_ns_max: u64,
+    throttle_count: u64,
+    throttle_ms_sum: u64,
+    throttle_ms_max: u64,
+    closed_tx_bytes: u64,
+    /// Records reported failed, per topic (failures are rare: a map lookup each is fine).
+    failed: HashMap<Arc<str>, u64>,
+}
+
+impl Tallies {
+    /// A Produce request was written with these batches.
+    pub fn produce_written(&mut self, batches: &[ProducerBatch], parts: &mut Partitions, now_ns: u64) {
+        self.produce_requests += 1;
+        for b in batches {
+            let records = b.records.len() as u64;
+            let bytes = b.encoded_len as u64;
+            self.produce_records += records;
+            self.batches += 1;
+            self.batch_bytes_sum += bytes;
+            self.batch_bytes_max = self.batch_bytes_max.max(bytes);
+            let queued = now_ns.saturating_sub(b.created_ns);
+            self.queue_ns_sum += queued;
+            self.queue_ns_max = self.queue_ns_max.max(queued);
+            let t = &mut parts.get_mut(b.pq.id).sent;
+            t.records += records;
+            t.bytes += bytes;
+            t.batches += 1;
+            t.ratio_sum += bytes as f64 / (b.records_len + RECORD_BATCH_OVERHEAD) as f64;
+        }
+    }
+
+    /// A Produce response arrived `latency` after its request was written.
+    pub fn produce_answered(&mut self, latency: Duration) {
+        let ns = latency.as_nanos() as u64;
+        self.latency_count += 1;
+        self.latency_ns_sum += ns;
+        self.latency_ns_max = self.latency_ns_max.max(ns);
+    }
+
+    /// A Produce response asked for this throttle time.
+    pub fn produce_throttled(&mut self, throttle_ms: i32) {
+        let t = throttle_ms.max(0) as u64;
+        self.throttle_count += 1;
+        self.throttle_ms_sum += t;
+        self.throttle_ms_max = self.throttle_ms_max.max(t);
+    }
+
+    pub fn records_failed(&mut self, topic: &Arc<str>, n: usize) {
+        match self.failed.get_mut(topic) {
+            Some(c) => *c += n as u64,
+            None => {
+                self.failed.insert(topic.clone(), n as u64);
+            }
+        }
+    }
 }
 
 impl Stats {
     pub fn new(interval: Option<Duration>, wanted: bool) -> Stats {
         let interval = interval.filter(|_| wanted);
-        Stats { interval, next: Instant::now() + interval.unwrap_or_default(), started_ns: clock::mono_ns(), closed: HashMap::new() }
+        Stats { interval, next: Instant::now() + interval.unwrap_or_default(), started_ns: clock::mono_ns(), closed: HashMap::new(), tallies: Tallies::default() }
     }
 
     pub fn enabled(&self) -> bool {
@@ -64,6 +141,7 @@ impl Stats {
 
     /// A connection is closing: keeps what it counted (statistics on only).
     pub fn connection_closed(&mut self, c: &Connection) {
+        self.tallies.closed_tx_bytes += c.written_bytes;
         if !self.enabled() {
             return;
         }
@@ -76,6 +154,47 @@ impl Stats {
 }
 
 impl IoThread {
+    /// The snapshot `Producer::counters` asked for; the maxima start again.
+    pub(super) fn counters_snapshot(&mut self) -> ProducerCounters {
+        let t = &mut self.stats.tallies;
+        let mut topics: BTreeMap<&str, TopicCounters> = BTreeMap::new();
+        for p in self.parts.iter() {
+            let c = topics.entry(&p.pq.topic).or_insert_with(|| TopicCounters { topic: p.pq.topic.to_string(), ..Default::default() });
+            c.records_sent += p.sent.records;
+            c.bytes_sent += p.sent.bytes;
+            c.batches_sent += p.sent.batches;
+            c.compression_ratio_sum += p.sent.ratio_sum;
+            c.records_retried += p.sent.retried;
+        }
+        for (topic, n) in &t.failed {
+            topics.entry(topic).or_insert_with(|| TopicCounters { topic: topic.to_string(), ..Default::default() }).records_failed += n;
+        }
+        let memory = &self.inner.memory;
+        ProducerCounters {
+            buffer_total_bytes: memory.limit() as u64,
+            buffer_used_bytes: memory.used() as u64,
+            buffer_wait_ns: memory.waited_ns(),
+            produce_requests: t.produce_requests,
+            produce_records: t.produce_records,
+            request_latency_count: t.latency_count,
+            request_latency_ns_sum: t.latency_ns_sum,
+            request_latency_ns_max: std::mem::take(&mut t.latency_ns_max),
+            batches: t.batches,
+            batch_bytes_sum: t.batch_bytes_sum,
+            batch_bytes_max: std::mem::take(&mut t.batch_bytes_max),
+            queue_ns_sum: t.queue_ns_sum,
+            queue_ns_max: std::mem::take(&mut t.queue_ns_max),
+            throttle_count: t.throttle_count,
+            throttle_ms_sum: t.throttle_ms_sum,
+            throttle_ms_max: std::mem::take(&mut t.throttle_ms_max),
+            tx_bytes: t.closed_tx_bytes + self.net.conns.values().map(|c| c.written_bytes).sum::<u64>(),
+            requests_in_flight: self.net.conns.values().map(|c| c.inflight.len() as u64).sum(),
+            connections: self.net.conns.len() as u64,
+            records_in_flight: 0, // filled by the caller
+            topics: topics.into_values().collect(),
+        }
+    }
+
     /// Emits a document when the interval has passed; lowers `next` to the next emission.
     pub(super) fn maybe_emit_stats(&mut self, now: Instant, next: &mut Instant) {
         let Some(interval) = self.stats.interval else { return };

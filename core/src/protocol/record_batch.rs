@@ -155,6 +155,7 @@ pub fn encode_record_body(out: &mut [u8], key: Option<&[u8]>, value: Option<&[u8
 
 /// [`encode_record_body`] into memory not initialised yet; every byte of `out` is written (or it
 /// panics).
+#[inline]
 pub(crate) fn encode_record_body_uninit(
     out: &mut [MaybeUninit<u8>],
     key: Option<&[u8]>,

@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use jni::objects::{GlobalRef, JByteArray, JClass, JIntArray, JLongArray, JMethodID, JObject, JObjectArray, JString, JValueOwned};
 use jni::signature::{Primitive, ReturnType};
-use jni::sys::{jint, jlong, jlongArray, jvalue, JNI_VERSION_1_8};
+use jni::sys::{jint, jlong, jobjectArray, jvalue, JNI_VERSION_1_8};
 use jni::{JNIEnv, JavaVM};
 use rafka_core::{Config, ConsumerGroupMetadata, Delivery, Error, LocalCode, OffsetAndMetadata, Producer, ProducerBuilder, ProducerRecord, TxnState};
 
@@ -161,8 +161,31 @@ fn producer<'a>(handle: jlong) -> Result<&'a Producer, Failure> {
     if handle == 0 {
         return Err(Error::local(LocalCode::State, "the producer is closed").into());
     }
+    // The engine's waits on this thread end with `_INTR` once Thread.interrupt() was called
+    // (`InterruptException` in Java, as KafkaProducer's waits end).
+    rafka_core::interrupt::set_interrupt_check(Some(java_thread_interrupted));
     // SAFETY: a non-zero handle came from `create` and has not been freed (see the module docs).
     Ok(unsafe { &*(handle as *const Producer) })
+}
+
+/// `Thread.currentThread().isInterrupted()` of the calling Java thread (which is in a native
+/// method of ours, so attached); false if that cannot be asked. The flag is left as it is.
+fn java_thread_interrupted() -> bool {
+    let Some(java) = JAVA.get() else { return false };
+    let Ok(mut env) = java.vm.get_env() else { return false };
+    let r = env.with_local_frame(4, |env| -> jni::errors::Result<bool> {
+        let thread = env.call_static_method("java/lang/Thread", "currentThread", "()Ljava/lang/Thread;", &[])?.l()?;
+        env.call_method(&thread, "isInterrupted", "()Z", &[])?.z()
+    });
+    match r {
+        Ok(b) => b,
+        Err(_) => {
+            if env.exception_check().unwrap_or(false) {
+                let _ = env.exception_clear();
+            }
+            false
+        }
+    }
 }
 
 /// A Java timeout in ms, negative taken as 0; `Long.MAX_VALUE` ("forever", as `close()` passes
@@ -466,15 +489,57 @@ pub extern "system" fn Java_io_rafka_internal_RafkaNative_partitionLayout<'l>(
     })
 }
 
-/// `long[] stats(long handle)`: `{buffer.memory, bytes buffered, records not yet reported}`.
+/// `Object[] counters(long handle)`: the engine's counters (`Producer::counters`) as
+/// `{double[] client, String[] topics, double[] perTopic}`: `client` in the order of
+/// `ProducerCounters`' fields (buffer total, used, wait ns, produce requests, records, latency
+/// count, sum ns, max ns, batches, batch bytes sum, max, queue ns sum, max, throttle count, sum ms,
+/// max ms, bytes written, requests in flight, connections, records in flight); `perTopic` six per
+/// topic (records sent, bytes sent, batches sent, compression ratio sum, records retried, records
+/// failed). Waits up to 2 s for the I/O thread.
 #[no_mangle]
-pub extern "system" fn Java_io_rafka_internal_RafkaNative_stats<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) -> jlongArray {
+pub extern "system" fn Java_io_rafka_internal_RafkaNative_counters<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) -> jobjectArray {
     entry(&mut env, std::ptr::null_mut(), |env| {
-        let p = producer(handle)?;
-        let values = [p.config().buffer_memory as jlong, p.buffered_bytes() as jlong, p.in_flight_count() as jlong];
-        let array = env.new_long_array(values.len() as i32)?;
-        env.set_long_array_region(&array, 0, &values)?;
-        Ok(array.into_raw())
+        let c = producer(handle)?.counters(Duration::from_secs(2))?;
+        let client = [
+            c.buffer_total_bytes,
+            c.buffer_used_bytes,
+            c.buffer_wait_ns,
+            c.produce_requests,
+            c.produce_records,
+            c.request_latency_count,
+            c.request_latency_ns_sum,
+            c.request_latency_ns_max,
+            c.batches,
+            c.batch_bytes_sum,
+            c.batch_bytes_max,
+            c.queue_ns_sum,
+            c.queue_ns_max,
+            c.throttle_count,
+            c.throttle_ms_sum,
+            c.throttle_ms_max,
+            c.tx_bytes,
+            c.requests_in_flight,
+            c.connections,
+            c.records_in_flight,
+        ]
+        .map(|v| v as f64);
+        let mut per_topic = Vec::with_capacity(c.topics.len() * 6);
+        let names = env.new_object_array(c.topics.len() as jint, "java/lang/String", JObject::null())?;
+        for (i, t) in c.topics.iter().enumerate() {
+            per_topic.extend([t.records_sent as f64, t.bytes_sent as f64, t.batches_sent as f64, t.compression_ratio_sum, t.records_retried as f64, t.records_failed as f64]);
+            let name = env.new_string(&t.topic)?;
+            env.set_object_array_element(&names, i as jint, &name)?;
+            env.delete_local_ref(name)?;
+        }
+        let client_array = env.new_double_array(client.len() as jint)?;
+        env.set_double_array_region(&client_array, 0, &client)?;
+        let topic_array = env.new_double_array(per_topic.len() as jint)?;
+        env.set_double_array_region(&topic_array, 0, &per_topic)?;
+        let out = env.new_object_array(3, "java/lang/Object", JObject::null())?;
+        env.set_object_array_element(&out, 0, &client_array)?;
+        env.set_object_array_element(&out, 1, &names)?;
+        env.set_object_array_element(&out, 2, &topic_array)?;
+        Ok(out.into_raw())
     })
 }
 

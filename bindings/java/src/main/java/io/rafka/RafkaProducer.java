@@ -4,22 +4,18 @@ import java.lang.ref.Reference;
 import java.lang.ref.WeakReference;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Future;
-import java.util.function.Function;
 
 import io.rafka.internal.ErrorMapping;
 import io.rafka.internal.Interceptors;
 import io.rafka.internal.JavaPartitioner;
-import io.rafka.internal.MetricReporters;
 import io.rafka.internal.NativeException;
 import io.rafka.internal.NativeHandle;
 import io.rafka.internal.OAuthBearerTokens;
+import io.rafka.internal.ProducerMetrics;
 import io.rafka.internal.ProducerSettings;
 import io.rafka.internal.RafkaNative;
 import io.rafka.internal.SendFuture;
@@ -38,6 +34,7 @@ import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.ApiException;
+import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.Headers;
@@ -62,8 +59,8 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
     private final Interceptors<K, V> interceptors;
     /** {@code partitioner.class} naming a Java Partitioner; null when the engine partitions. */
     private final JavaPartitioner partitioner;
-    /** {@code metric.reporters}; null when there are none. */
-    private final MetricReporters reporters;
+    /** The metrics registry (with {@code metric.reporters}), fed from the engine's counters. */
+    private final ProducerMetrics metrics;
     private final String clientId;
     /** transactional.id and the mapping of the engine's transactional errors. */
     private final Transactions transactions;
@@ -97,11 +94,12 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
         Interceptors<K, V> ic = null;
         OAuthBearerTokens tokens = null;
         NativeHandle h = null;
-        MetricReporters mr = null;
+        ProducerMetrics mr = null;
         try {
-            // KafkaProducer's order: metrics reporters, partitioner, serializers, interceptors (all
-            // before the engine's settings are taken: a key only a plugin reads is not the engine's).
-            mr = settings.metricReporters();
+            // KafkaProducer's order: metrics (and their reporters), partitioner, serializers,
+            // interceptors (all before the engine's settings are taken: a key only a plugin reads
+            // is not the engine's).
+            mr = settings.metrics(countersReader(new WeakReference<>(this)));
             jp = settings.partitioner();
             ks = settings.serializer(keySerializer, ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, true);
             vs = settings.serializer(valueSerializer, ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, false);
@@ -111,12 +109,9 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
             try {
                 address = RafkaNative.create(settings.engineKeys(), settings.engineValues(), tokens);
             } catch (NativeException e) {
-                throw settings.explain(ErrorMapping.toException(e));
+                throw ErrorMapping.toException(e);
             }
             h = new NativeHandle(this, address, tokens);
-            if (mr != null) {
-                mr.start(settings.originals, new ArrayList<>(metrics().keySet()), metricReader(new WeakReference<>(this)));
-            }
         } catch (RuntimeException | Error e) {
             if (h != null) {
                 h.closeAndFree(0);
@@ -130,7 +125,8 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
             throw e;
         }
         this.handle = h;
-        this.reporters = mr;
+        this.metrics = mr;
+        mr.start(this);
         this.partitioner = jp;
         this.keySerializer = ks;
         this.valueSerializer = vs;
@@ -147,7 +143,9 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
      * (and may replace the record); a closed producer throws IllegalStateException, a serializer's
      * failure is thrown (a ClassCastException as a SerializationException), and errors of the Kafka
      * API kind (no room in the buffer within max.block.ms, a record too large, ...) go to the
-     * callback and the returned future. The interceptors' onAcknowledgement sees every outcome.
+     * callback and the returned future. A thread interrupted while send() waits for buffer space
+     * or metadata gets an InterruptException (its flag set). The interceptors' onAcknowledgement
+     * sees every outcome.
      */
     @Override
     public Future<RecordMetadata> send(ProducerRecord<K, V> record, Callback callback) {
@@ -215,7 +213,7 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
                     RafkaNative.send(address, topicBytes(topic), partition, timestamp, key, value, headerArray(headers), timeoutNanos, future);
                 } catch (NativeException e) {
                     RuntimeException refused = transactions.sendRefusal(e, topic, partition, address);
-                    RuntimeException mapped = refused != null ? refused : ErrorMapping.forWait(e);
+                    RuntimeException mapped = refused != null ? refused : ErrorMapping.forSend(e, topic, partition);
                     if (mapped instanceof ApiException) {
                         if (refused == null) {
                             transactions.sendRefused(mapped, address);
@@ -272,16 +270,23 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
         return out;
     }
 
-    /** Sends everything buffered and waits until every record sent before it is reported. */
+    /**
+     * Sends everything buffered and waits until every record sent before it is reported; an
+     * interrupted thread gets an InterruptException ("Flush interrupted.", its flag set).
+     */
     @Override
     public void flush() {
         if (handle.isClosed()) {
             return;
         }
-        withNative(handle.acquire(), address -> {
-            RafkaNative.flush(address, Long.MAX_VALUE);
-            return null;
-        });
+        try {
+            withNative(handle.acquire(), address -> {
+                RafkaNative.flush(address, Long.MAX_VALUE);
+                return null;
+            });
+        } catch (InterruptException e) {
+            throw new InterruptException("Flush interrupted.", new InterruptedException(e.getMessage()));
+        }
     }
 
     /**
@@ -329,56 +334,32 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
     }
 
     /**
-     * What the engine reports, under KafkaProducer's names where one exists (group producer-metrics,
-     * tag client-id): buffer-total-bytes, buffer-available-bytes, and rafka's records-in-flight.
-     * Values are read when {@link Metric#metricValue()} is called; 0 once the producer is closed.
+     * KafkaProducer's metrics, from the engine's counters (groups producer-metrics and
+     * producer-topic-metrics; docs/java.md lists them and those rafka leaves out). Rates, averages
+     * and maxima are over metrics.num.samples windows of metrics.sample.window.ms, as
+     * KafkaProducer's; the counters are taken every second and when this is called.
      */
     @Override
     public Map<MetricName, ? extends Metric> metrics() {
-        Map<String, String> tags = Map.of("client-id", clientId);
-        Map<MetricName, Metric> out = new LinkedHashMap<>();
-        addMetric(out, new MetricName("buffer-total-bytes", "producer-metrics", "The maximum amount of buffer memory the client can use (buffer.memory).", tags), 0);
-        addMetric(out, new MetricName("buffer-available-bytes", "producer-metrics", "The buffer memory not in use.", tags), -1);
-        addMetric(out, new MetricName("records-in-flight", "producer-metrics", "Records sent and not yet reported (rafka).", tags), 2);
-        return Collections.unmodifiableMap(out);
+        return metrics.metrics();
     }
 
-    /** Reads a metric for the reporters without keeping the producer from its Cleaner. */
-    private static Function<MetricName, Object> metricReader(WeakReference<RafkaProducer<?, ?>> producer) {
-        return name -> {
+    /** Reads the engine's counters for the metrics without keeping the producer from its Cleaner; null once closed. */
+    private static java.util.function.Supplier<Object[]> countersReader(WeakReference<RafkaProducer<?, ?>> producer) {
+        return () -> {
             RafkaProducer<?, ?> p = producer.get();
-            Metric m = p == null ? null : p.metrics().get(name);
-            return m == null ? 0.0 : m.metricValue();
+            NativeHandle h = p == null ? null : p.handle;
+            if (h == null) {
+                return null;
+            }
+            long address;
+            try {
+                address = h.acquire();
+            } catch (IllegalStateException closed) {
+                return null;
+            }
+            return p.withNative(address, RafkaNative::counters);
         };
-    }
-
-    /** {@code stat}: an index into {@link RafkaNative#stats}, or -1 for buffer.memory minus bytes buffered. */
-    private void addMetric(Map<MetricName, Metric> out, MetricName name, int stat) {
-        out.put(name, new Metric() {
-            @Override
-            public MetricName metricName() {
-                return name;
-            }
-
-            @Override
-            public Object metricValue() {
-                long[] s = stats();
-                if (s == null) {
-                    return 0.0;
-                }
-                return (double) (stat >= 0 ? s[stat] : s[0] - s[1]);
-            }
-        });
-    }
-
-    private long[] stats() {
-        long address;
-        try {
-            address = handle.acquire();
-        } catch (IllegalStateException closed) {
-            return null;
-        }
-        return withNative(address, RafkaNative::stats);
     }
 
     /** A native call on an acquired producer address. */
@@ -419,7 +400,7 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
         if (handle.closeAndFree(ms)) {
             // KafkaProducer's order.
             Utils.closeQuietly(interceptors, "producer interceptors");
-            Utils.closeQuietly(reporters, "metrics reporters");
+            Utils.closeQuietly(metrics, "producer metrics");
             Utils.closeQuietly(keySerializer, "key serializer");
             Utils.closeQuietly(valueSerializer, "value serializer");
             Utils.closeQuietly(partitioner, "partitioner");

@@ -35,10 +35,19 @@ final class SecureBroker implements AutoCloseable {
         this.secureBootstrap = secureBootstrap;
     }
 
-    /** Stops what an earlier, crashed run may have left in {@code state}, then starts a fresh broker. */
+    /**
+     * Stops what an earlier, crashed run may have left in {@code state}, then starts a fresh broker;
+     * {@code security} null: PLAINTEXT only (both bootstraps are the PLAINTEXT listener).
+     */
     static SecureBroker start(String state, int port, String security, String... brokerSettings) throws IOException, InterruptedException {
         run(state, 60, "down");
-        List<String> args = new ArrayList<>(List.of("up", "--port", Integer.toString(port), "--security", security));
+        List<String> args = new ArrayList<>(List.of("up", "--port", Integer.toString(port)));
+        if (security == null) {
+            String out = run(state, 240, args.toArray(new String[0]));
+            String plain = line(out, "bootstrap.servers=");
+            return new SecureBroker(Path.of(state), plain, plain);
+        }
+        args.addAll(List.of("--security", security));
         for (String s : brokerSettings) {
             args.add("--set");
             args.add(s);
@@ -75,6 +84,15 @@ final class SecureBroker implements AutoCloseable {
     @Override
     public void close() throws IOException, InterruptedException {
         run(state.toString(), 60, "down");
+    }
+
+    /** SIGSTOPs the broker: connections stay open and nothing is answered. */
+    void pause() throws IOException, InterruptedException {
+        run(state.toString(), 60, "pause", "1");
+    }
+
+    void resume() throws IOException, InterruptedException {
+        run(state.toString(), 60, "resume", "1");
     }
 
     /** The test CA's certificate (ssl and sasl_ssl brokers). */

@@ -1,8 +1,12 @@
 package io.rafka.internal;
 
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
 import org.apache.kafka.clients.producer.BufferExhaustedException;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.errors.NetworkException;
 import org.apache.kafka.common.errors.SslAuthenticationException;
 import org.apache.kafka.common.errors.RecordTooLargeException;
@@ -38,6 +42,7 @@ public final class ErrorMapping {
     static final int MSG_SIZE_TOO_LARGE = -130;
     static final int INVALID_CONFIG = -131;
     static final int INTERNAL = -132;
+    static final int INTR = -163;
 
     public static RuntimeException toException(int code, String message) {
         if (code > 0 && code <= Short.MAX_VALUE) {
@@ -66,6 +71,8 @@ public final class ErrorMapping {
                 return new IllegalStateException("Cannot perform operation after producer has been closed (" + message + ")");
             case INVALID_ARG:
                 return new IllegalArgumentException(message);
+            case INTR: // the thread was interrupted while it waited; InterruptException sets its flag again
+                return new InterruptException(message);
             default: // DESTROY (closed before delivery), PURGE_QUEUE, PURGE_INFLIGHT, FATAL, INTERNAL
                 return new KafkaException(message);
         }
@@ -82,6 +89,31 @@ public final class ErrorMapping {
      * so that code written for it keeps working, carrying rafka's diagnosis (docs/troubleshooting.md)
      * and thrown within seconds rather than after {@code max.block.ms}.
      */
+    /**
+     * For {@code send()}: {@link #forWait}, with the engine's max.block.ms timeouts waiting for a
+     * topic or partition in the metadata given KafkaProducer's TimeoutException text.
+     */
+    public static RuntimeException forSend(NativeException e, String topic, int partition) {
+        String message = e.getMessage() == null ? "" : e.getMessage();
+        Matcher ms = MAX_BLOCK.matcher(message);
+        if (ms.find()) {
+            long waited = Long.parseLong(ms.group(1));
+            if (e.code() == UNKNOWN_TOPIC) {
+                return new TimeoutException(String.format("Topic %s not present in metadata after %d ms.", topic, waited));
+            }
+            Matcher count = PARTITION_COUNT.matcher(message);
+            if (e.code() == UNKNOWN_PARTITION && count.find()) {
+                return new TimeoutException(String.format("Partition %d of topic %s with partition count %d is not present in metadata after %d ms.",
+                        partition, topic, Integer.parseInt(count.group(1)), waited));
+            }
+        }
+        return forWait(e);
+    }
+
+    /** The engine's texts for those timeouts (core/src/producer.rs, wait_for_topic). */
+    private static final Pattern MAX_BLOCK = Pattern.compile("not present in metadata after max\\.block\\.ms \\((\\d+) ms\\)");
+    private static final Pattern PARTITION_COUNT = Pattern.compile("the topic has (\\d+) partitions");
+
     public static RuntimeException forWait(NativeException e) {
         if (e.code() == TRANSPORT || e.code() == RESOLVE) {
             return new TimeoutException(e.getMessage());

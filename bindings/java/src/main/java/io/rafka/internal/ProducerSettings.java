@@ -19,6 +19,7 @@ import org.apache.kafka.common.config.SaslConfigs;
 import org.apache.kafka.common.config.SecurityConfig;
 import org.apache.kafka.common.config.SslConfigs;
 import org.apache.kafka.common.config.types.Password;
+import org.apache.kafka.common.metrics.JmxReporter;
 import org.apache.kafka.common.metrics.MetricsReporter;
 import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.common.utils.SecurityUtils;
@@ -95,8 +96,8 @@ public final class ProducerSettings {
                 reporters = classes(key, value, MetricsReporter.class);
                 continue;
             }
-            if (key.startsWith(MetricReporters.CONTEXT_PREFIX)) {
-                continue; // labels of the reporters' metrics context
+            if (key.startsWith(ProducerMetrics.CONTEXT_PREFIX) || ProducerMetrics.KEYS.contains(key)) {
+                continue; // the metrics registry's settings and its reporters' context labels
             }
             if (key.equals(ProducerConfig.PARTITIONER_CLASS_CONFIG)) {
                 partitioner = partitionerClass(value, text);
@@ -111,8 +112,11 @@ public final class ProducerSettings {
                 }
                 continue;
             }
-            if (JavaKeys.ENGINE_PENDING.containsKey(key) && JavaKeys.matchesRafka(key, text, originals)) {
-                continue;
+            if (key.equals(SslConfigs.SSL_CIPHER_SUITES_CONFIG) && text.isBlank()) {
+                continue; // an empty list: KafkaProducer's default suites, as unset
+            }
+            if (key.equals(SslConfigs.SSL_ENABLED_PROTOCOLS_CONFIG)) {
+                text = JavaKeys.jdkEnabledProtocols(text);
             }
             if (key.equals(SslConfigs.SSL_TRUSTSTORE_LOCATION_CONFIG)) {
                 // ssl.truststore.type=PEM (other types are read by TlsStores): a PEM file of CA certificates.
@@ -137,7 +141,8 @@ public final class ProducerSettings {
         }
         this.partitionerClass = partitioner;
         this.interceptorClasses = interceptors;
-        this.reporterClasses = reporters;
+        // KafkaProducer's default metric.reporters is JmxReporter; set (even empty), the list given.
+        this.reporterClasses = originals.containsKey(ProducerConfig.METRIC_REPORTER_CLASSES_CONFIG) ? reporters : List.of(JmxReporter.class);
         this.engineKeys = keys;
         this.engineValues = values;
         this.engineSources = sources;
@@ -147,11 +152,6 @@ public final class ProducerSettings {
         this.idempotent = idempotence == null || !idempotence.toString().trim().equalsIgnoreCase("false");
         Object txnId = originals.get(ProducerConfig.TRANSACTIONAL_ID_CONFIG);
         this.transactionalId = txnId == null || txnId.toString().isBlank() ? null : txnId.toString();
-    }
-
-    /** An engine error from the settings, with "unknown key" for a key rafka knows replaced by what the key is missing. */
-    public RuntimeException explain(RuntimeException engineError) {
-        return JavaKeys.explain(engineError, originals);
     }
 
     /** The {@code partitioner.class} partitioner, made and configured; null when the engine partitions. */
@@ -164,9 +164,12 @@ public final class ProducerSettings {
         return Interceptors.create(interceptorClasses, pluginConfigs());
     }
 
-    /** The {@code metric.reporters} reporters, made and configured; null when there are none. */
-    public MetricReporters metricReporters() {
-        return MetricReporters.create(reporterClasses, pluginConfigs());
+    /**
+     * The producer's metrics registry with the {@code metric.reporters} reporters (made and
+     * configured) started; {@code counters} reads the engine's counters (see {@link ProducerMetrics#create}).
+     */
+    public ProducerMetrics metrics(java.util.function.Supplier<Object[]> counters) {
+        return ProducerMetrics.create(originals, reporterClasses, pluginConfigs(), clientId, counters);
     }
 
     /**

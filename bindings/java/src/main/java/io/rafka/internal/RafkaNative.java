@@ -21,7 +21,8 @@ public final class RafkaNative {
     /**
      * Queues a record; {@code future} gets its report on the engine's delivery thread.
      * {@code partition < 0}: the partitioner chooses; {@code timestamp < 0}: now; {@code headers}:
-     * UTF-8 key, value, key, value... or null. Blocks up to max.block.ms for metadata or buffer space.
+     * UTF-8 key, value, key, value... or null. Blocks up to max.block.ms for metadata or buffer space
+     * (an interrupted calling thread ends the wait: code _INTR).
      */
     public static native void send(long handle, byte[] topic, int partition, long timestamp, byte[] key, byte[] value,
             byte[][] headers, long timeoutNanos, SendFuture future);
@@ -45,8 +46,12 @@ public final class RafkaNative {
     /** Producers created and not yet freed in this process (for tests and leak checks). */
     public static native long liveProducers();
 
-    /** {buffer.memory, bytes buffered, records not yet reported}. */
-    public static native long[] stats(long handle);
+    /**
+     * The engine's counters: {@code {double[] client, String[] topics, double[] perTopic}}, laid
+     * out as the native side documents (read by {@link ProducerMetrics}). Waits up to 2 s for the
+     * engine's I/O thread.
+     */
+    public static native Object[] counters(long handle);
 
     // Transactions (transactional.id set). Each call that waits waits up to max.block.ms.
 

@@ -1,0 +1,43 @@
+//! `rafka_core::interrupt`: a thread whose interruption check fires leaves the engine's waits
+//! with `_INTR`. A listener that accepts connections and never answers keeps `send()` waiting for
+//! metadata (no Kafka broker needed for the wait itself; the Java binding's BlockingCallsTest
+//! covers the buffer and `flush()` waits against a paused broker).
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use rafka_core::{interrupt, Code, LocalCode, Producer, ProducerRecord};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
+#[test]
+fn a_send_waiting_for_metadata_ends_with_intr_when_the_threads_check_fires() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Accepts and holds every connection, answering nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming() {
+            held.push(s);
+        }
+    });
+    let mut c = rafka_core::Config::new();
+    c.set("bootstrap.servers", &addr.to_string()).unwrap();
+    c.set("max.block.ms", "60000").unwrap();
+    let p = Producer::new(c).unwrap();
+    std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_millis(300));
+        STOP.store(true, Ordering::SeqCst);
+    });
+    interrupt::set_interrupt_check(Some(stop_requested));
+    let e = p.send(&ProducerRecord::new("interrupt-test").value(b"v")).err().expect("send() waits for metadata until interrupted");
+    interrupt::set_interrupt_check(None);
+    assert_eq!(e.code(), Code::Local(LocalCode::Interrupted), "{e}");
+    assert!(e.to_string().contains("interrupted while waiting for metadata of topic interrupt-test"), "{e}");
+    p.close(Duration::from_secs(5)).ok();
+}
