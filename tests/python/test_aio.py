@@ -106,7 +106,7 @@ def test_refused_record_raises_at_once_and_failed_record_raises_from_its_await()
 
     refused, failed = asyncio.run(main())
     assert refused.name() == "_MSG_SIZE_TOO_LARGE"
-    assert failed.name() == "_UNKNOWN_TOPIC" and missing in failed.str()
+    assert failed.name() == "UNKNOWN_TOPIC_OR_PART" and missing in failed.str()
 
 
 def test_full_buffer_awaits_room_instead_of_raising():
