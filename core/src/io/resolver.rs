@@ -65,11 +65,32 @@ pub(super) struct Resolver {
     /// producer's state alive.
     inner: Weak<Inner>,
     custom: Option<ResolveFn>,
+    /// Lookup threads not joined yet: joined once finished, and waited for (briefly) when the
+    /// I/O thread ends, so that a producer closed during a lookup leaves no thread behind.
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// How long the end of the I/O thread waits for lookups still running (a DNS server that does
+/// not answer); after that their threads are left to finish on their own.
+const LOOKUP_WAIT_AT_CLOSE: Duration = Duration::from_secs(2);
+
+impl Drop for Resolver {
+    fn drop(&mut self) {
+        let end = Instant::now() + LOOKUP_WAIT_AT_CLOSE;
+        for t in std::mem::take(&mut self.threads) {
+            while !t.is_finished() && Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
+        }
+    }
 }
 
 impl Resolver {
     pub fn new(inner: Weak<Inner>, custom: Option<ResolveFn>) -> Resolver {
-        Resolver { lookups: HashMap::new(), answers: Arc::default(), inner, custom }
+        Resolver { lookups: HashMap::new(), answers: Arc::default(), inner, custom, threads: Vec::new() }
     }
 
     /// The address to connect to for `addr` (`host:port`) now. `timeout`: how long a lookup may
@@ -133,13 +154,25 @@ impl Resolver {
                 inner.wake_io();
             }
         });
-        if let Err(e) = spawned {
+        match spawned {
+            Ok(t) => self.threads.push(t),
+            Err(e) => {
             // No thread to spare: the answer is an error, seen at the next call.
-            self.answers.lock().unwrap_or_else(|e| e.into_inner()).push((addr.to_string(), Err(io::Error::other(format!("cannot start a DNS lookup thread: {e}")))));
+                self.answers.lock().unwrap_or_else(|e| e.into_inner()).push((addr.to_string(), Err(io::Error::other(format!("cannot start a DNS lookup thread: {e}")))));
+            }
         }
     }
 
     fn take_answers(&mut self, family: AddressFamily) {
+        if self.threads.iter().any(|t| t.is_finished()) {
+            for t in std::mem::take(&mut self.threads) {
+                if t.is_finished() {
+                    let _ = t.join();
+                } else {
+                    self.threads.push(t);
+                }
+            }
+        }
         let answers = std::mem::take(&mut *self.answers.lock().unwrap_or_else(|e| e.into_inner()));
         for (name, answer) in answers {
             let lookup = match answer {
