@@ -131,17 +131,10 @@ pub unsafe extern "C" fn rafka_produce(
     timestamp: i64,
     msg_opaque: *mut c_void,
 ) -> rafka_resp_err_t {
-    guard_result(RAFKA_RESP_ERR__INTERNAL, || {
-        let v = as_bytes(value, value_len);
-        produce_parts(
-            producer, topic, partition, flags, key, key_len, v, headers, header_cnt, timestamp,
-            RAFKA_NO_TIMEOUT, msg_opaque,
-        )?;
-        if flags & RAFKA_MSG_F_FREE != 0 && !value.is_null() {
-            libc::free(value as *mut c_void);
-        }
-        Ok(0)
-    })
+    rafka_produce_timeout(
+        producer, topic, partition, flags, key, key_len, value, value_len, headers, header_cnt,
+        timestamp, RAFKA_NO_TIMEOUT, msg_opaque,
+    )
 }
 
 /// `rafka_produce()` with a delivery deadline of the record's own, `timeout_ms` from now
