@@ -46,6 +46,34 @@ fn await_doc(docs: &Mutex<Vec<Value>>, what: &str, ok: impl Fn(&Value) -> bool) 
     }
 }
 
+/// Waits (up to 60 s) until a document that `ok` accepts arrived, keeping every document.
+fn await_all(docs: &Mutex<Vec<Value>>, what: &str, ok: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        {
+            let d = docs.lock().unwrap();
+            if let Some(i) = d.iter().position(&ok) {
+                return d[..=i].to_vec();
+            }
+            if Instant::now() > deadline {
+                panic!("no statistics document {what}; last: {}", d.last().map(|v| v.to_string()).unwrap_or_default());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The sum over the documents of a broker window's field (each window covers one interval).
+fn window_sum(docs: &[Value], broker: &str, window: &str, field: &str) -> u64 {
+    docs.iter().filter_map(|d| d["brokers"][broker][window][field].as_u64()).sum()
+}
+
+/// The largest `max` of a window over the documents and every broker.
+fn window_max(docs: &[Value], window: &str) -> u64 {
+    let all = docs.iter().flat_map(|d| d["brokers"].as_object().unwrap().values().map(|b| b[window]["max"].as_u64().unwrap()).collect::<Vec<_>>());
+    all.max().unwrap_or(0)
+}
+
 fn partitions_sum(doc: &Value, topic: &str, field: &str) -> u64 {
     doc["topics"][topic]["partitions"].as_object().map_or(0, |ps| ps.values().map(|p| p[field].as_u64().unwrap()).sum())
 }
@@ -127,35 +155,114 @@ fn statistics_in_poll_mode_are_served_by_poll() {
     p.close(Duration::from_secs(10)).unwrap();
 }
 
+#[test]
+fn statistics_windows_and_request_counts_add_up_to_what_was_sent() {
+    let topic = common::unique_topic("stats-windows");
+    common::create_topic(&topic, 3);
+    let config = common::config(&[("statistics.interval.ms", "100"), ("linger.ms", "20")]);
+    let (p, docs) = producer_with_stats(config);
+    let value = vec![b'w'; 200];
+    for round in 0..5 {
+        for i in 0..40 {
+            let key = format!("k{round}-{i}");
+            p.send(&ProducerRecord::new(&topic).key(key.as_bytes()).value(&value)).unwrap();
+        }
+        p.flush(Duration::from_secs(30)).unwrap();
+    }
+    let all = await_all(&docs, "with 200 records acknowledged", |d| d["txmsgs"].as_u64() == Some(200));
+    let last = all.last().unwrap();
+    let metadata: u64 = last["brokers"].as_object().unwrap().values().map(|b| b["req"]["Metadata"].as_u64().unwrap()).sum();
+    assert!(metadata > 0, "{last}");
+    for (name, b) in last["brokers"].as_object().unwrap().iter().filter(|(_, b)| b["nodeid"].as_i64().unwrap() >= 0) {
+        // Every response read was timed once: the windows' counts add up to the responses.
+        assert_eq!(window_sum(&all, name, "rtt", "cnt"), b["rx"].as_u64().unwrap(), "{name}: {last}");
+        let produce = b["req"]["Produce"].as_u64().unwrap();
+        assert!(produce >= 5, "five flushes, at least five Produce requests: {last}");
+        // acks=all: every Produce request was answered, each answer carried a throttle time.
+        assert_eq!(window_sum(&all, name, "throttle", "cnt"), produce, "{last}");
+        assert_eq!(b["req"]["ApiVersion"], 1, "{last}");
+        let by_api: u64 = b["req"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+        assert_eq!(by_api, b["tx"].as_u64().unwrap(), "each request is counted under its API: {last}");
+        for f in ["txerrs", "txretries", "req_timeouts", "rxerrs"] {
+            assert_eq!(b[f], 0, "{f} on a healthy broker: {last}");
+        }
+        assert_eq!(b["connects"], 1, "{last}");
+        for w in ["rtt", "int_latency", "throttle"] {
+            for f in ["min", "max", "avg", "sum", "cnt", "stddev", "p50", "p75", "p90", "p95", "p99", "p99_99", "outofrange"] {
+                assert!(b[w][f].is_u64(), "{w}.{f}: {last}");
+            }
+        }
+    }
+    // Batches: the topic's batchcnt windows add up to the records, and each batch's first
+    // attempt is in its broker's int_latency window.
+    let t = |d: &Value, w: &str, f: &str| d["topics"][&topic][w][f].as_u64().unwrap_or(0);
+    let records: u64 = all.iter().map(|d| t(d, "batchcnt", "sum")).sum();
+    let batches: u64 = all.iter().map(|d| t(d, "batchcnt", "cnt")).sum();
+    assert_eq!(records, 200, "{last}");
+    assert!(batches >= 15, "five flushes to three partitions: {batches}");
+    assert_eq!(all.iter().map(|d| t(d, "batchsize", "cnt")).sum::<u64>(), batches);
+    let bytes: u64 = all.iter().map(|d| t(d, "batchsize", "sum")).sum();
+    assert!(bytes > 200 * 200, "batch bytes {bytes}");
+    let int_latency: u64 = last["brokers"].as_object().unwrap().keys().map(|n| window_sum(&all, n, "int_latency", "cnt")).sum();
+    assert_eq!(int_latency, batches, "{last}");
+    // linger.ms=20: a batch's first record waited for the linger (or for flush, which ends it early).
+    assert!(window_max(&all, "int_latency") > 0, "{last}");
+    p.close(Duration::from_secs(10)).unwrap();
+}
+
 fn private() -> std::sync::MutexGuard<'static, Cluster> {
     Cluster::shared("stats", 1, 25170)
 }
 
 #[test]
-fn a_paused_broker_shows_in_waiting_requests_and_buffered_records_then_a_stopped_one_is_down() {
+fn a_paused_broker_shows_in_waiting_requests_buffered_records_and_latencies_then_a_stopped_one_is_down() {
     let c = private();
     let topic = common::unique_topic("stats-pause");
     c.kafka(&["topic", "create", &topic, "--partitions", "1"]);
-    let config = c.config(&[("statistics.interval.ms", "100"), ("request.timeout.ms", "120000"), ("delivery.timeout.ms", "300000")]);
+    let config = c.config(&[
+        ("statistics.interval.ms", "100"),
+        ("request.timeout.ms", "120000"),
+        ("delivery.timeout.ms", "300000"),
+        ("max.in.flight.requests.per.connection", "1"),
+    ]);
     let (p, docs) = producer_with_stats(config);
     p.send(&ProducerRecord::new(&topic).value(b"before")).unwrap().wait().unwrap();
 
     c.kafka(&["pause", "1"]);
-    let futures: Vec<_> = (0..10).map(|_| p.send(&ProducerRecord::new(&topic).value(b"during")).unwrap()).collect();
+    let paused_at = Instant::now();
+    let mut futures: Vec<_> = (0..10).map(|_| p.send(&ProducerRecord::new(&topic).value(b"during")).unwrap()).collect();
     let doc = await_doc(&docs, "with requests waiting on the paused broker", |d| {
         d["msg_cnt"] == 10 && d["brokers"].as_object().unwrap().values().any(|b| b["waitresp_cnt"].as_u64().unwrap() > 0)
     });
     assert!(doc["msg_size"].as_u64().unwrap() >= 10 * 6, "{doc}");
+    // One request may be in flight: this record's batch waits for the paused broker's answer.
+    let queued_at = Instant::now();
+    futures.push(p.send(&ProducerRecord::new(&topic).value(b"behind")).unwrap());
+    std::thread::sleep(Duration::from_millis(1500));
     c.kafka(&["resume", "1"]);
+    let (paused, queued) = (paused_at.elapsed(), queued_at.elapsed());
     for f in futures {
         f.wait().unwrap();
     }
-    await_doc(&docs, "with all 11 acknowledged", |d| d["txmsgs"] == 11 && d["msg_cnt"] == 0);
+    let all = await_all(&docs, "with all 12 acknowledged", |d| d["txmsgs"] == 12 && d["msg_cnt"] == 0);
+    // The request out during the pause took the pause to be answered; the batch behind it waited
+    // in the queue meanwhile (from its record's send() to its request).
+    let rtt = window_max(&all, "rtt");
+    let int_latency = window_max(&all, "int_latency");
+    assert!(rtt >= 1_400_000 && rtt <= paused.as_micros() as u64 + 1_000_000, "rtt max {rtt} us, paused {paused:?}");
+    assert!(int_latency >= 1_400_000 && int_latency <= queued.as_micros() as u64 + 1_000_000, "int_latency max {int_latency} us, queued {queued:?}");
+    let last = all.last().unwrap();
+    let connects = |d: &Value| d["brokers"].as_object().unwrap().values().find(|b| b["nodeid"] == 1).map_or(0, |b| b["connects"].as_u64().unwrap());
+    let before = connects(last);
+    assert!(before >= 1, "{last}");
 
     c.kafka(&["kill", "1"]);
-    let doc = await_doc(&docs, "with the stopped broker DOWN", |d| {
+    // A record for the dead broker's partition: the producer tries to reconnect to it.
+    let _lost = p.send(&ProducerRecord::new(&topic).value(b"after")).unwrap();
+    let doc = await_doc(&docs, "with the stopped broker DOWN and reconnected to", |d| {
         d["brokers"].as_object().unwrap().values().any(|b| b["nodeid"] == 1 && b["state"] == "DOWN" && b["disconnects"].as_u64().unwrap() > 0)
+            && connects(d) > before
     });
-    assert_eq!(doc["txmsgs"], 11, "{doc}");
+    assert_eq!(doc["txmsgs"], 12, "{doc}");
     p.close(Duration::from_millis(100)).ok();
 }

@@ -17,6 +17,10 @@ use crate::io::sasl::SaslSession;
 use crate::protocol::messages::{self, api_versions::ApiVersionsResponse};
 use crate::protocol::primitives::Decoder;
 
+/// Request counts are kept per API key below this (every request rafka sends: the largest key
+/// is SaslAuthenticate's 36).
+pub(crate) const API_KEY_SLOTS: usize = 37;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ConnState {
     /// TCP connect in progress.
@@ -130,8 +134,9 @@ pub(crate) struct Connection {
     /// recognisers ask of a connection that was closed on us.
     pub received_bytes: u64,
     pub responses: u64,
-    /// Requests ever put in the write buffer (statistics).
+    /// Requests ever put in the write buffer (statistics), in all and by API key.
     pub requests: u64,
+    pub requests_by_api: [u64; API_KEY_SLOTS],
     /// A bootstrap address that answered, when this connection goes to a broker metadata named.
     bootstrap_answered: Option<String>,
     /// The broker answered a request beyond the set-up (ApiVersions, SASL): only then does the
@@ -219,6 +224,7 @@ impl Connection {
             diagnosis: None,
             received_bytes: 0,
             requests: 0,
+            requests_by_api: [0; API_KEY_SLOTS],
             responses: 0,
             bootstrap_answered: bootstrap_answered.map(str::to_string),
             confirmed: false,
@@ -234,10 +240,15 @@ impl Connection {
         &mut self.wbuf
     }
 
-    /// Records that the bytes just appended to the write buffer form a request awaiting `inflight`.
+    /// Records that the bytes just appended to the write buffer form a request awaiting
+    /// `inflight` (None: an acks=0 Produce request, the one request without a response).
     pub fn push_request(&mut self, inflight: Option<InFlight>, appended: usize) {
         self.enqueued_bytes += appended as u64;
         self.requests += 1;
+        let api_key = inflight.as_ref().map_or(messages::API_KEY_PRODUCE, |f| f.api_key);
+        if let Some(c) = self.requests_by_api.get_mut(api_key as usize) {
+            *c += 1;
+        }
         if let Some(f) = inflight {
             self.inflight.push_back(f);
         }

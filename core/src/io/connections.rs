@@ -56,6 +56,9 @@ pub(super) struct Connections {
     broker_confirmed: bool,
     /// Broker names to addresses, looked up off this thread.
     resolver: Resolver,
+    /// Per broker id, connection attempts: each TCP connect started and each name that did not
+    /// resolve (statistics `connects`, librdkafka's meaning).
+    pub connect_attempts: HashMap<i32, u64>,
 }
 
 impl Connections {
@@ -75,6 +78,7 @@ impl Connections {
             ever_confirmed: false,
             broker_confirmed: false,
             resolver,
+            connect_attempts: HashMap::new(),
         }
     }
 
@@ -103,6 +107,7 @@ impl Connections {
             Resolution::Connect(sa) => sa,
             Resolution::Waiting => return None,
             Resolution::Failed(why, cause) => {
+                *self.connect_attempts.entry(node).or_default() += 1;
                 let diagnosis = match cause {
                     Unresolved::Error(e) => Some(diagnose::does_not_resolve(&addr, node, &e)),
                     Unresolved::WrongFamily(family, all) => Some(diagnose::no_address_of_family(&addr, node, family, &all)),
@@ -112,6 +117,7 @@ impl Connections {
                 return None;
             }
         };
+        *self.connect_attempts.entry(node).or_default() += 1;
         let token = Token(self.next_token);
         self.next_token += 1;
         let answered = self.advertised_suspect(node).then(|| self.bootstrap_answered.clone()).flatten();

@@ -39,6 +39,7 @@ pub(crate) mod resolver;
 pub(crate) mod sasl;
 mod sender;
 mod stats;
+mod window;
 pub(crate) mod transaction;
 
 use std::fmt::Write as _;
@@ -243,7 +244,7 @@ impl IoThread {
     fn close_connection(&mut self, token: Token, why: &str, now: Instant) {
         let Some(mut c) = self.net.remove(token, why, now, &self.inner.config) else { return };
         self.lost_since_ready = true;
-        self.stats.connection_closed(&c);
+        self.stats.connection_closed(&c, now, self.inner.config.request_timeout);
         self.meta.needed = true;
         let err = Error::kafka(KafkaCode::NETWORK_EXCEPTION, format!("connection to broker {} ({}) lost: {why}", c.node_id, c.addr));
         let mut failed = Vec::new();
@@ -279,6 +280,11 @@ impl IoThread {
     }
 
     pub(super) fn handle_response(&mut self, token: Token, r: Response, now: Instant) {
+        if self.stats.enabled() {
+            if let Some(c) = self.net.conns.get(&token) {
+                self.stats.answered(c.node_id, r.request.sent_at, now);
+            }
+        }
         if !matches!(r.request.kind, RequestKind::ApiVersions | RequestKind::SaslHandshake | RequestKind::SaslAuthenticate) {
             if let Some(c) = self.net.conns.get_mut(&token).filter(|c| !c.confirmed) {
                 c.confirmed = true;

@@ -315,7 +315,9 @@ impl IoThread {
             w.finish();
         }
         let n = c.write_buffer().len() - start;
-        self.stats.tallies.produce_written(&batches, &mut self.parts, clock::mono_ns());
+        let now_ns = clock::mono_ns();
+        self.stats.tallies.produce_written(&batches, &mut self.parts, now_ns);
+        self.stats.produce_written(c.node_id, &batches, now_ns);
         if acks == 0 {
             c.push_request(None, n);
             let end = c.enqueued_bytes;
@@ -363,6 +365,7 @@ impl IoThread {
         let resp = match produce::ProduceResponse::decode(&mut Decoder::new(body), version) {
             Ok(r) => r,
             Err(e) => {
+                self.stats.produce_undecodable(node);
                 let err = Error::kafka(KafkaCode::CORRUPT_MESSAGE, format!("undecodable Produce response: {e}"));
                 for mut b in batches {
                     b.maybe_written = true;
@@ -373,6 +376,10 @@ impl IoThread {
             }
         };
         self.stats.tallies.produce_throttled(resp.throttle_time_ms);
+        if self.stats.enabled() {
+            let refused = resp.topics.iter().flat_map(|t| t.partitions.iter()).any(|p| p.error_code != 0);
+            self.stats.produce_answered(node, resp.throttle_time_ms, refused);
+        }
         if resp.throttle_time_ms > 0 && self.inner.deliverer.wants_throttle() {
             let addr = self.net.brokers.get(&node).cloned().unwrap_or_default();
             let job = Job::Throttle { name: format!("{addr}/{node}"), node_id: node, ms: resp.throttle_time_ms };

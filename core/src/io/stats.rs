@@ -18,19 +18,38 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::batch::ProducerBatch;
-use super::connection::{ConnState, Connection};
+use super::connection::{ConnState, Connection, API_KEY_SLOTS};
+use super::window::Window;
 use super::partition::Partitions;
 use super::producer_id::Pid;
 use super::IoThread;
 use crate::clock;
 use crate::counters::{ProducerCounters, TopicCounters};
+use crate::protocol::messages;
 use crate::protocol::record_batch::RECORD_BATCH_OVERHEAD;
 use crate::delivery::Job;
 
+/// The requests rafka sends, by librdkafka's names for them (broker `req`).
+const REQUEST_NAMES: [(i16, &str); 12] = [
+    (messages::API_KEY_PRODUCE, "Produce"),
+    (messages::API_KEY_METADATA, "Metadata"),
+    (messages::API_KEY_FIND_COORDINATOR, "FindCoordinator"),
+    (messages::API_KEY_SASL_HANDSHAKE, "SaslHandshake"),
+    (messages::API_KEY_API_VERSIONS, "ApiVersion"),
+    (messages::API_KEY_INIT_PRODUCER_ID, "InitProducerId"),
+    (messages::API_KEY_ADD_PARTITIONS_TO_TXN, "AddPartitionsToTxn"),
+    (messages::API_KEY_ADD_OFFSETS_TO_TXN, "AddOffsetsToTxn"),
+    (messages::API_KEY_END_TXN, "EndTxn"),
+    (messages::API_KEY_TXN_OFFSET_COMMIT, "TxnOffsetCommit"),
+    (messages::API_KEY_DESCRIBE_CONFIGS, "DescribeConfigs"),
+    (messages::API_KEY_SASL_AUTHENTICATE, "SaslAuthenticate"),
+];
+
 /// What one broker's closed connections carried: added to its live connection's counters.
-#[derive(Default, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub(super) struct BrokerTotals {
     requests: u64,
+    requests_by_api: [u64; API_KEY_SLOTS],
     tx_bytes: u64,
     responses: u64,
     rx_bytes: u64,
@@ -38,9 +57,18 @@ pub(super) struct BrokerTotals {
     disconnects: u64,
 }
 
+impl Default for BrokerTotals {
+    fn default() -> Self {
+        BrokerTotals { requests: 0, requests_by_api: [0; API_KEY_SLOTS], tx_bytes: 0, responses: 0, rx_bytes: 0, disconnects: 0 }
+    }
+}
+
 impl BrokerTotals {
     fn add_connection(&mut self, c: &Connection) {
         self.requests += c.requests;
+        for (t, n) in self.requests_by_api.iter_mut().zip(c.requests_by_api) {
+            *t += n;
+        }
         self.tx_bytes += c.written_bytes;
         self.responses += c.responses;
         self.rx_bytes += c.received_bytes;
@@ -55,6 +83,10 @@ pub(super) struct Stats {
     started_ns: u64,
     /// Broker id (negative: a bootstrap address) to the totals of its closed connections.
     closed: HashMap<i32, BrokerTotals>,
+    /// Broker id to what is counted per request and per batch for it (statistics on only).
+    brokers: HashMap<i32, BrokerStats>,
+    /// Topic to its batch windows (statistics on only).
+    topics: HashMap<Arc<str>, TopicStats>,
     /// `Producer::counters`: kept whether statistics are on or not.
     pub tallies: Tallies,
 }
@@ -129,18 +161,63 @@ impl Tallies {
     }
 }
 
+/// One broker's windows (since the previous document) and counters (since the start), counted
+/// per request, per response and per batch.
+#[derive(Default)]
+pub(super) struct BrokerStats {
+    /// Microseconds from a request being queued on the connection to its response being read.
+    rtt: Window,
+    /// Milliseconds of throttle time the broker asked for, per Produce response.
+    throttle: Window,
+    /// Microseconds from a batch's first record being given to `send()` to the batch being put
+    /// in a Produce request (first attempts only).
+    int_latency: Window,
+    /// Requests lost with their connection (unanswered when it closed, timed out ones included).
+    txerrs: u64,
+    /// Produce requests carrying a batch sent before (a retry).
+    txretries: u64,
+    /// Requests unanswered after `request.timeout.ms`.
+    req_timeouts: u64,
+    /// Produce responses that refused at least one batch, or that could not be decoded.
+    rxerrs: u64,
+}
+
+/// One topic's batch windows: bytes as sent (record batch header included, compressed) and
+/// records per batch, per batch put in a Produce request (every attempt).
+#[derive(Default)]
+pub(super) struct TopicStats {
+    batchsize: Window,
+    batchcnt: Window,
+}
+
 impl Stats {
     pub fn new(interval: Option<Duration>, wanted: bool) -> Stats {
         let interval = interval.filter(|_| wanted);
-        Stats { interval, next: Instant::now() + interval.unwrap_or_default(), started_ns: clock::mono_ns(), closed: HashMap::new(), tallies: Tallies::default() }
+        Stats {
+            interval,
+            next: Instant::now() + interval.unwrap_or_default(),
+            started_ns: clock::mono_ns(),
+            closed: HashMap::new(),
+            brokers: HashMap::new(),
+            topics: HashMap::new(),
+            tallies: Tallies::default(),
+        }
     }
 
     pub fn enabled(&self) -> bool {
         self.interval.is_some()
     }
 
+    /// The broker's statistics; None when statistics are off.
+    fn broker(&mut self, node: i32) -> Option<&mut BrokerStats> {
+        if !self.enabled() {
+            return None;
+        }
+        Some(self.brokers.entry(node).or_default())
+    }
+
     /// A connection is closing: keeps what it counted (statistics on only).
-    pub fn connection_closed(&mut self, c: &Connection) {
+    pub fn connection_closed(&mut self, c: &Connection, now: Instant, request_timeout: Duration) {
         self.tallies.closed_tx_bytes += c.written_bytes;
         if !self.enabled() {
             return;
@@ -149,6 +226,63 @@ impl Stats {
         t.add_connection(c);
         if c.state == ConnState::Ready {
             t.disconnects += 1;
+        }
+        let b = self.brokers.entry(c.node_id).or_default();
+        b.txerrs += (c.inflight.len() + c.unacked.len()) as u64;
+        b.req_timeouts += c.inflight.iter().filter(|f| now.saturating_duration_since(f.sent_at) > request_timeout).count() as u64;
+    }
+
+    /// A response from broker `node` to a request queued at `sent_at`.
+    pub fn answered(&mut self, node: i32, sent_at: Instant, now: Instant) {
+        if let Some(b) = self.broker(node) {
+            b.rtt.record(now.saturating_duration_since(sent_at).as_micros() as u64);
+        }
+    }
+
+    /// A Produce response from `node`: its throttle time, and whether it refused anything.
+    pub fn produce_answered(&mut self, node: i32, throttle_ms: i32, refused: bool) {
+        if let Some(b) = self.broker(node) {
+            b.throttle.record(throttle_ms.max(0) as u64);
+            b.rxerrs += refused as u64;
+        }
+    }
+
+    /// A Produce response from `node` could not be decoded.
+    pub fn produce_undecodable(&mut self, node: i32) {
+        if let Some(b) = self.broker(node) {
+            b.rxerrs += 1;
+        }
+    }
+
+    /// A Produce request to `node` was written with these batches (their `attempts` already
+    /// counting this one).
+    pub fn produce_written(&mut self, node: i32, batches: &[ProducerBatch], now_ns: u64) {
+        if !self.enabled() {
+            return;
+        }
+        let b = self.brokers.entry(node).or_default();
+        let mut retry = false;
+        for batch in batches {
+            if batch.attempts <= 1 {
+                b.int_latency.record(now_ns.saturating_sub(batch.created_ns) / 1000);
+            } else {
+                retry = true;
+            }
+        }
+        b.txretries += retry as u64;
+        // Batches come sorted by topic: one map lookup per topic.
+        let mut i = 0;
+        while i < batches.len() {
+            let topic = &batches[i].pq.topic;
+            if !self.topics.contains_key(topic) {
+                self.topics.insert(topic.clone(), TopicStats::default());
+            }
+            let t = self.topics.get_mut(topic).expect("inserted above");
+            while i < batches.len() && batches[i].pq.topic == *topic {
+                t.batchsize.record(batches[i].encoded_len as u64);
+                t.batchcnt.record(batches[i].records.len() as u64);
+                i += 1;
+            }
         }
     }
 }
@@ -211,7 +345,7 @@ impl IoThread {
     }
 
     /// The statistics document (librdkafka's schema; docs/observability.md).
-    pub(super) fn stats_json(&self) -> String {
+    pub(super) fn stats_json(&mut self) -> String {
         let cfg = &self.inner.config;
         let now_ns = clock::mono_ns();
         let mut j = Json::default();
@@ -264,6 +398,8 @@ impl IoThread {
 
         j.key("brokers");
         j.open('{');
+        // Taken out while the rows borrow the connections; put back below.
+        let mut windows = std::mem::take(&mut self.stats.brokers);
         for (name, (id, addr, closed, conn)) in &rows {
             let mut t = *closed;
             if let Some(c) = conn {
@@ -288,10 +424,27 @@ impl IoThread {
             j.num_field("txbytes", t.tx_bytes);
             j.num_field("rx", t.responses);
             j.num_field("rxbytes", t.rx_bytes);
+            j.num_field("txerrs", windows.get(id).map_or(0, |b| b.txerrs));
+            j.num_field("txretries", windows.get(id).map_or(0, |b| b.txretries));
+            j.num_field("req_timeouts", windows.get(id).map_or(0, |b| b.req_timeouts));
+            j.num_field("rxerrs", windows.get(id).map_or(0, |b| b.rxerrs));
+            j.num_field("connects", self.net.connect_attempts.get(id).copied().unwrap_or(0));
             j.num_field("disconnects", t.disconnects);
+            j.key("req");
+            j.open('{');
+            for (key, name) in REQUEST_NAMES {
+                j.num_field(name, t.requests_by_api[key as usize]);
+            }
+            j.close('}');
+            let w = windows.entry(*id).or_default();
+            w.int_latency.emit(&mut j, "int_latency");
+            w.rtt.emit(&mut j, "rtt");
+            w.throttle.emit(&mut j, "throttle");
             j.close('}');
         }
         j.close('}');
+        drop(rows);
+        self.stats.brokers = windows;
 
         // Topics: every partition the I/O thread knows.
         let mut topics: BTreeMap<&str, Vec<&super::partition::PartState>> = BTreeMap::new();
@@ -305,6 +458,9 @@ impl IoThread {
             j.key(topic);
             j.open('{');
             j.str_field("topic", topic);
+            let w = self.stats.topics.entry(Arc::from(topic)).or_default();
+            w.batchsize.emit(&mut j, "batchsize");
+            w.batchcnt.emit(&mut j, "batchcnt");
             j.key("partitions");
             j.open('{');
             for p in parts {
@@ -348,24 +504,24 @@ impl IoThread {
 
 /// A small JSON writer: objects, string and integer values, commas where they belong.
 #[derive(Default)]
-struct Json {
-    out: String,
+pub(super) struct Json {
+    pub out: String,
     /// The current object has a member already (a comma goes before the next).
     comma: bool,
 }
 
 impl Json {
-    fn open(&mut self, c: char) {
+    pub fn open(&mut self, c: char) {
         self.out.push(c);
         self.comma = false;
     }
 
-    fn close(&mut self, c: char) {
+    pub fn close(&mut self, c: char) {
         self.out.push(c);
         self.comma = true;
     }
 
-    fn key(&mut self, k: &str) {
+    pub fn key(&mut self, k: &str) {
         if self.comma {
             self.out.push(',');
         }
@@ -380,7 +536,7 @@ impl Json {
         self.comma = true;
     }
 
-    fn num_field(&mut self, k: &str, v: u64) {
+    pub fn num_field(&mut self, k: &str, v: u64) {
         self.key(k);
         let _ = write!(self.out, "{v}");
         self.comma = true;
