@@ -210,6 +210,28 @@ fn statistics_windows_and_request_counts_add_up_to_what_was_sent() {
     p.close(Duration::from_secs(10)).unwrap();
 }
 
+#[test]
+fn statistics_show_the_transaction_state_and_whether_send_may_enqueue() {
+    let topic = common::unique_topic("stats-txn");
+    common::create_topic(&topic, 1);
+    let txn_id = common::unique_topic("stats-txn-id");
+    let config = common::config(&[("statistics.interval.ms", "50"), ("transactional.id", &txn_id)]);
+    let (p, docs) = producer_with_stats(config);
+    let t = Duration::from_secs(30);
+    p.init_transactions(t).unwrap();
+    let doc = await_doc(&docs, "after init_transactions", |d| d["eos"]["txn_state"] == "Ready");
+    assert_eq!(doc["eos"]["txn_may_enq"], false, "{doc}");
+    assert!(doc["eos"]["epoch_cnt"].as_u64().unwrap() >= 1, "{doc}");
+    p.begin_transaction().unwrap();
+    p.send(&ProducerRecord::new(&topic).value(b"in a transaction")).unwrap().wait().unwrap();
+    let doc = await_doc(&docs, "in the transaction", |d| d["eos"]["txn_state"] == "InTransaction");
+    assert_eq!(doc["eos"]["txn_may_enq"], true, "{doc}");
+    p.commit_transaction(t).unwrap();
+    docs.lock().unwrap().clear(); // documents from before the commit say Ready too
+    await_doc(&docs, "after the commit", |d| d["eos"]["txn_state"] == "Ready" && d["eos"]["txn_may_enq"] == false);
+    p.close(Duration::from_secs(10)).unwrap();
+}
+
 fn private() -> std::sync::MutexGuard<'static, Cluster> {
     Cluster::shared("stats", 1, 25170)
 }

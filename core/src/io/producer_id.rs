@@ -35,11 +35,13 @@ pub(super) struct ProducerIdState {
     failures: u32,
     /// A partition needs a new epoch; nothing new is sent until it comes.
     pub bump_pending: bool,
+    /// Producer ids or epochs granted so far (statistics `epoch_cnt`).
+    pub grants: u64,
 }
 
 impl ProducerIdState {
     pub fn new(idempotent: bool) -> ProducerIdState {
-        ProducerIdState { state: if idempotent { Pid::Needed } else { Pid::Off }, retry_at: Instant::now(), failures: 0, bump_pending: false }
+        ProducerIdState { state: if idempotent { Pid::Needed } else { Pid::Off }, retry_at: Instant::now(), failures: 0, bump_pending: false, grants: 0 }
     }
 
     /// The id and epoch to stamp on new batches: `Some(None)` without idempotence, `None` while
@@ -86,6 +88,7 @@ impl ProducerIdState {
     /// An id was granted; true when it ends an epoch bump (every partition's sequences restart).
     pub(super) fn granted(&mut self, id: i64, epoch: i16) -> bool {
         self.failures = 0;
+        self.grants += 1;
         self.state = Pid::Ready { id, epoch };
         std::mem::take(&mut self.bump_pending)
     }

@@ -26,6 +26,7 @@ use super::IoThread;
 use crate::clock;
 use crate::counters::{ProducerCounters, TopicCounters};
 use crate::protocol::messages;
+use crate::transaction::TxnState;
 use crate::protocol::record_batch::RECORD_BATCH_OVERHEAD;
 use crate::delivery::Job;
 
@@ -495,6 +496,22 @@ impl IoThread {
             j.str_field("idemp_state", state);
             j.signed_field("producer_id", id);
             j.signed_field("producer_epoch", epoch);
+            j.num_field("epoch_cnt", self.pid.grants);
+            if self.txn.enabled() {
+                // librdkafka's names for the Java-style states rafka keeps.
+                let state = self.inner.txn.lock().state;
+                j.str_field("txn_state", match state {
+                    TxnState::Uninitialized => "Init",
+                    TxnState::Initializing => "WaitPID",
+                    TxnState::Ready => "Ready",
+                    TxnState::InTransaction => "InTransaction",
+                    TxnState::Committing => "CommittingTransaction",
+                    TxnState::Aborting => "AbortingTransaction",
+                    TxnState::AbortableError => "AbortableError",
+                    TxnState::FatalError => "FatalError",
+                });
+                j.bool_field("txn_may_enq", state == TxnState::InTransaction);
+            }
             j.close('}');
         }
         j.close('}');
@@ -539,6 +556,12 @@ impl Json {
     pub fn num_field(&mut self, k: &str, v: u64) {
         self.key(k);
         let _ = write!(self.out, "{v}");
+        self.comma = true;
+    }
+
+    fn bool_field(&mut self, k: &str, v: bool) {
+        self.key(k);
+        self.out.push_str(if v { "true" } else { "false" });
         self.comma = true;
     }
 
