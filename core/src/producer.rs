@@ -226,6 +226,7 @@ impl ProducerBuilder {
             status_wanted: AtomicBool::new(false),
             status: Mutex::new((0, String::new())),
             status_cv: Condvar::new(),
+            blocked: Mutex::new(Default::default()),
             counters_wanted: AtomicBool::new(false),
             counters: Mutex::new((0, Default::default())),
             counters_cv: Condvar::new(),
@@ -397,7 +398,7 @@ impl Producer {
                 Some(t) => Some(t.clone()),
                 None if self.queue_until_metadata => None,
                 None if !wait_for_metadata => return Ok(TrySend::WouldWait),
-                None => Some(self.wait_for_topic(rec.topic, None, deadline())?),
+                None => Some(self.wait_for_topic_in_send(rec.topic, None, deadline())?),
             },
         };
         // `None`: the topic is not known yet and the record will be parked (see `parking.rs`).
@@ -414,7 +415,7 @@ impl Producer {
                     LAST_TOPIC.with(|c| c.set(Some(LastTopic { producer: self.id, generation, topic })));
                     return Ok(TrySend::WouldWait);
                 }
-                let t = self.wait_for_topic(rec.topic, Some(p as u32), deadline())?;
+                let t = self.wait_for_topic_in_send(rec.topic, Some(p as u32), deadline())?;
                 Some((t, p as u32))
             }
             (Some(topic), Some(p)) => Some((topic, p as u32)),
@@ -431,7 +432,10 @@ impl Producer {
                     format!("buffer.memory ({} bytes) is full and the send was asked not to block", inner.memory.limit()),
                 ));
             }
-            self.wait_for_memory(mem, deadline())?;
+            let from = Instant::now();
+            let waited = self.wait_for_memory(mem, deadline());
+            self.note_blocked(rec.topic, false, from);
+            waited?;
         }
 
         // Given back should anything below panic before the record is queued.
@@ -564,6 +568,33 @@ impl Producer {
                     ),
                 ))
             }
+        }
+    }
+
+    /// [`Producer::wait_for_topic`] for `send()`: the wait is counted for the statistics.
+    #[cold]
+    fn wait_for_topic_in_send(&self, name: &str, partition: Option<u32>, deadline: Instant) -> Result<Arc<TopicState>> {
+        let from = Instant::now();
+        let r = self.wait_for_topic(name, partition, deadline);
+        self.note_blocked(name, true, from);
+        r
+    }
+
+    /// A `send()` to `topic` was blocked since `from`, for metadata or (false) for buffer memory.
+    #[cold]
+    fn note_blocked(&self, topic: &str, metadata: bool, from: Instant) {
+        let ns = from.elapsed().as_nanos() as u64;
+        let mut m = self.inner.blocked.lock().unwrap_or_else(|e| e.into_inner());
+        if !m.contains_key(topic) {
+            m.insert(topic.to_string(), Default::default());
+        }
+        let b = m.get_mut(topic).expect("inserted above");
+        if metadata {
+            b.metadata_cnt += 1;
+            b.metadata_ns += ns;
+        } else {
+            b.buffer_cnt += 1;
+            b.buffer_ns += ns;
         }
     }
 

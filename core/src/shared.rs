@@ -56,6 +56,16 @@ const SETTLED_AFTER: Duration = Duration::from_secs(2);
 pub(crate) type TopicTable = HashMap<Arc<str>, Arc<TopicState>, rustc_hash::FxBuildHasher>;
 
 /// State shared by the application threads, the I/O thread and the delivery thread.
+/// What `send()` calls to one topic waited for (see `Inner::blocked`): calls that waited, and
+/// nanoseconds waited, for room in `buffer.memory` and for the topic's metadata.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Blocked {
+    pub buffer_cnt: u64,
+    pub buffer_ns: u64,
+    pub metadata_cnt: u64,
+    pub metadata_ns: u64,
+}
+
 pub(crate) struct Inner {
     /// Set once when the producer is built; read by every thread.
     pub config: ProducerConfig,
@@ -106,6 +116,10 @@ pub(crate) struct Inner {
     pub status_wanted: AtomicBool,
     pub status: Mutex<(u64, String)>,
     pub status_cv: Condvar,
+    /// Per topic, how long `send()` calls were blocked, by cause: written by a sending thread
+    /// after it waited (never on the path that does not wait), read by the I/O thread for the
+    /// statistics.
+    pub blocked: Mutex<HashMap<String, Blocked>>,
     /// `Producer::counters` asks the I/O thread for a snapshot the same way: set by the caller,
     /// cleared by the I/O thread, which writes `counters` (a generation and the snapshot) and
     /// notifies `counters_cv`.

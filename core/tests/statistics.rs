@@ -232,6 +232,30 @@ fn statistics_show_the_transaction_state_and_whether_send_may_enqueue() {
     p.close(Duration::from_secs(10)).unwrap();
 }
 
+#[test]
+fn statistics_show_per_topic_how_long_send_was_blocked_for_metadata_and_for_buffer_memory() {
+    let topic = common::unique_topic("stats-blocked");
+    common::create_topic(&topic, 1);
+    let config = common::config(&[("statistics.interval.ms", "50"), ("buffer.memory", "4096"), ("linger.ms", "100")]);
+    let (p, docs) = producer_with_stats(config);
+    // The first send to a topic waits for its metadata.
+    p.send(&ProducerRecord::new(&topic).value(b"first")).unwrap().wait().unwrap();
+    let value = vec![b'b'; 1000];
+    // Three records fill buffer.memory: the sends after them wait for room.
+    let futures: Vec<_> = (0..12).map(|_| p.send(&ProducerRecord::new(&topic).value(&value)).unwrap()).collect();
+    for f in futures {
+        f.wait().unwrap();
+    }
+    let doc = await_doc(&docs, "with all 13 acknowledged", |d| d["txmsgs"] == 13);
+    let t = &doc["topics"][&topic];
+    assert_eq!(t["send_blocked_metadata_cnt"], 1, "{doc}");
+    assert!(t["send_blocked_metadata_us"].as_u64().unwrap() > 0, "{doc}");
+    let waits = t["send_blocked_buffer_cnt"].as_u64().unwrap();
+    assert!((1..=12).contains(&waits), "{doc}");
+    assert!(t["send_blocked_buffer_us"].as_u64().unwrap() > 0, "{doc}");
+    p.close(Duration::from_secs(10)).unwrap();
+}
+
 fn private() -> std::sync::MutexGuard<'static, Cluster> {
     Cluster::shared("stats", 1, 25170)
 }

@@ -452,6 +452,11 @@ impl IoThread {
         for p in self.parts.iter() {
             topics.entry(&p.pq.topic).or_default().push(p);
         }
+        // Topics whose sends waited for their metadata may have no partition yet.
+        let blocked = self.inner.blocked.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for t in blocked.keys() {
+            topics.entry(t).or_default();
+        }
         j.key("topics");
         j.open('{');
         for (topic, mut parts) in topics {
@@ -462,6 +467,11 @@ impl IoThread {
             let w = self.stats.topics.entry(Arc::from(topic)).or_default();
             w.batchsize.emit(&mut j, "batchsize");
             w.batchcnt.emit(&mut j, "batchcnt");
+            let b = blocked.get(topic).copied().unwrap_or_default();
+            j.num_field("send_blocked_buffer_cnt", b.buffer_cnt);
+            j.num_field("send_blocked_buffer_us", b.buffer_ns / 1000);
+            j.num_field("send_blocked_metadata_cnt", b.metadata_cnt);
+            j.num_field("send_blocked_metadata_us", b.metadata_ns / 1000);
             j.key("partitions");
             j.open('{');
             for p in parts {
