@@ -432,10 +432,14 @@ impl Producer {
                     format!("buffer.memory ({} bytes) is full and the send was asked not to block", inner.memory.limit()),
                 ));
             }
-            let from = Instant::now();
-            let waited = self.wait_for_memory(mem, deadline());
-            self.note_blocked(rec.topic, false, from);
-            waited?;
+            if self.stats_on() {
+                let from = Instant::now();
+                let waited = self.wait_for_memory(mem, deadline());
+                self.note_blocked(rec.topic, false, from);
+                waited?;
+            } else {
+                self.wait_for_memory(mem, deadline())?;
+            }
         }
 
         // Given back should anything below panic before the record is queued.
@@ -571,13 +575,21 @@ impl Producer {
         }
     }
 
-    /// [`Producer::wait_for_topic`] for `send()`: the wait is counted for the statistics.
+    /// [`Producer::wait_for_topic`] for `send()`: the wait is counted for the statistics (when on).
     #[cold]
     fn wait_for_topic_in_send(&self, name: &str, partition: Option<u32>, deadline: Instant) -> Result<Arc<TopicState>> {
+        if !self.stats_on() {
+            return self.wait_for_topic(name, partition, deadline);
+        }
         let from = Instant::now();
         let r = self.wait_for_topic(name, partition, deadline);
         self.note_blocked(name, true, from);
         r
+    }
+
+    /// Statistics documents are built (an interval and a handler): only then are waits counted.
+    fn stats_on(&self) -> bool {
+        self.inner.config.statistics_interval.is_some() && self.inner.deliverer.wants_stats()
     }
 
     /// A `send()` to `topic` was blocked since `from`, for metadata or (false) for buffer memory.

@@ -117,8 +117,8 @@ pub(crate) struct Inner {
     pub status: Mutex<(u64, String)>,
     pub status_cv: Condvar,
     /// Per topic, how long `send()` calls were blocked, by cause: written by a sending thread
-    /// after it waited (never on the path that does not wait), read by the I/O thread for the
-    /// statistics.
+    /// after it waited (never on the path that does not wait), with statistics on only; read by
+    /// the I/O thread for the statistics.
     pub blocked: Mutex<HashMap<String, Blocked>>,
     /// `Producer::counters` asks the I/O thread for a snapshot the same way: set by the caller,
     /// cleared by the I/O thread, which writes `counters` (a generation and the snapshot) and
