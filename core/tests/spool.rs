@@ -115,3 +115,44 @@ fn a_second_producer_on_the_same_spool_dir_is_refused_naming_it() {
     assert!(e.to_string().contains("in use"), "{e}");
     drop(a);
 }
+
+#[test]
+fn sends_go_on_into_the_spool_while_the_broker_is_killed_and_all_arrive_once_in_order_after_it_restarts() {
+    let topic = unique_topic("spool-kill");
+    create_topic(&topic, 3);
+    let dir = spool_dir("kill");
+    let p = Producer::new(config(&dir, &[("buffer.memory", "65536"), ("spool.when", "full"), ("max.block.ms", "5000")])).unwrap();
+    let n = 50_000;
+    let failed = Arc::new(Mutex::new(Vec::new()));
+    let mut longest = Duration::ZERO;
+    for i in 0..n {
+        if i == 1_000 {
+            kafka(&["kill", "1"]);
+        }
+        let key = format!("k{}", i % 3);
+        let value = format!("{i:08}");
+        let f = failed.clone();
+        let t0 = std::time::Instant::now();
+        p.send_with_callback(&ProducerRecord::new(&topic).key(key.as_bytes()).value(value.as_bytes()), move |d| {
+            if let Some(e) = d.error {
+                f.lock().unwrap().push(e.to_string());
+            }
+        })
+        .expect("send() spools rather than fail while the broker is down");
+        longest = longest.max(t0.elapsed());
+    }
+    assert!(longest < Duration::from_millis(5000), "a send() blocked {longest:?}, past max.block.ms");
+    kafka(&["restart", "1"]);
+    p.flush(Duration::from_secs(180)).unwrap();
+    p.close(Duration::from_secs(10)).unwrap();
+    assert!(failed.lock().unwrap().is_empty(), "{:?}", &failed.lock().unwrap()[..1]);
+    let got = consume(&topic, n);
+    assert_eq!(got.len(), n);
+    let mut last: std::collections::HashMap<Vec<u8>, u64> = Default::default();
+    for r in got {
+        let v: u64 = String::from_utf8(r.value.unwrap()).unwrap().parse().unwrap();
+        if let Some(prev) = last.insert(r.key.unwrap(), v) {
+            assert_eq!(v, prev + 3, "once each, in order per key (partition)");
+        }
+    }
+}
