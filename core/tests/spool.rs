@@ -52,15 +52,7 @@ fn records_spilled_past_a_full_buffer_are_all_delivered_once_in_order_per_partit
     assert!(failed.lock().unwrap().is_empty(), "{:?}", &failed.lock().unwrap()[..1]);
     let segs = std::fs::read_dir(&dir).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "seg")).count();
     assert!(segs <= 1, "acknowledged segments are deleted ({segs} left)");
-    let got = consume(&topic, n);
-    assert_eq!(got.len(), n);
-    let mut last: std::collections::HashMap<Vec<u8>, u64> = Default::default();
-    for r in got {
-        let v: u64 = String::from_utf8(r.value.unwrap()).unwrap().parse().unwrap();
-        if let Some(prev) = last.insert(r.key.unwrap(), v) {
-            assert_eq!(v, prev + 3, "once each, in order per key (partition)");
-        }
-    }
+    assert_read_back_once_in_order(&topic, n);
 }
 
 #[test]
@@ -146,7 +138,13 @@ fn sends_go_on_into_the_spool_while_the_broker_is_killed_and_all_arrive_once_in_
     p.flush(Duration::from_secs(180)).unwrap();
     p.close(Duration::from_secs(10)).unwrap();
     assert!(failed.lock().unwrap().is_empty(), "{:?}", &failed.lock().unwrap()[..1]);
-    let got = consume(&topic, n);
+    assert_read_back_once_in_order(&topic, n);
+}
+
+/// Kafka's consumer reads `n` records, values `i` sent with key `k{i % 3}`: each once, and in
+/// send order per key (so per partition).
+fn assert_read_back_once_in_order(topic: &str, n: usize) {
+    let got = consume(topic, n);
     assert_eq!(got.len(), n);
     let mut last: std::collections::HashMap<Vec<u8>, u64> = Default::default();
     for r in got {
