@@ -154,3 +154,30 @@ fn assert_read_back_once_in_order(topic: &str, n: usize) {
         }
     }
 }
+
+#[test]
+fn a_full_spool_fails_send_after_max_block_naming_the_spool_its_directory_and_the_limit() {
+    let topic = unique_topic("spool-limit");
+    create_topic(&topic, 1);
+    let dir = spool_dir("limit");
+    let cfg = [("buffer.memory", "4096"), ("spool.max.bytes", "16384"), ("max.block.ms", "300")];
+    let p = Producer::new(config(&dir, &cfg)).unwrap();
+    p.send(&ProducerRecord::new(&topic).value(b"first")).unwrap().wait().unwrap();
+    kafka(&["kill", "1"]);
+    let value = vec![b'x'; 200];
+    let mut err = None;
+    for _ in 0..1_000 {
+        if let Err(e) = p.send_with_callback(&ProducerRecord::new(&topic).value(&value), |_| {}) {
+            err = Some(e);
+            break;
+        }
+    }
+    kafka(&["restart", "1"]);
+    let e = err.expect("send() fails once the spool is full");
+    let msg = e.to_string();
+    assert!(e.is_local(rafka_core::LocalCode::QueueFull), "{msg}");
+    assert!(msg.contains("spool is full"), "{msg}");
+    assert!(msg.contains(dir.to_str().unwrap()), "{msg}");
+    assert!(msg.contains("spool.max.bytes is 16384"), "{msg}");
+    p.flush(Duration::from_secs(120)).unwrap();
+}
