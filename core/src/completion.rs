@@ -17,6 +17,9 @@ pub(crate) enum Completion {
     Future(Arc<FutureSlot>),
     /// To the producer-wide handler with this opaque value.
     Opaque(usize),
+    /// A record in the spool: its own completion is kept there under this id until its report
+    /// (see `spool/mod.rs`).
+    Spooled(Arc<crate::spool::Spool>, u64),
 }
 
 /// The shared state behind a [`DeliveryFuture`].

@@ -225,9 +225,40 @@ impl Deliverer {
                 body: rec.body(),
             };
             released += rec.mem_size();
+            let completion = match completion {
+                Completion::Spooled(spool, id) => match spool.reported(id, error) {
+                    // A record an earlier process left: its report goes to the recovered-records
+                    // handler whatever delivery.report.only.error says.
+                    Some(Completion::Callback(cb)) if spool.is_recovered(id) => {
+                        if catch_unwind(AssertUnwindSafe(|| cb(&d))).is_err() {
+                            log::error!("the spool's recovered-records handler panicked; the producer goes on");
+                        }
+                        continue;
+                    }
+                    Some(c) => c,
+                    None => continue,
+                },
+                c => c,
+            };
+            self.complete(&d, completion);
+        }
+        IN_DELIVERY.with(|c| c.set(false));
+        self.memory.release(released);
+        if let Some(r) = &self.records {
+            r.release(n);
+        }
+        job.pq.completed.fetch_add(n as u64, Ordering::AcqRel);
+        let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.progress.notify_all();
+    }
+
+    /// Hands one record's report to its completion (the on_acknowledgement hook first).
+    pub(crate) fn complete(&self, d: &Delivery<'_>, completion: Completion) {
+        let error = d.error;
+        {
             if let Some(a) = &self.on_ack {
                 let o = if let Completion::Opaque(o) = &completion { *o } else { 0 };
-                if catch_unwind(AssertUnwindSafe(|| a(&d, o))).is_err() {
+                if catch_unwind(AssertUnwindSafe(|| a(d, o))).is_err() {
                     log::error!("an on_acknowledgement hook panicked (record to {}-{}); the producer goes on", d.topic, d.partition);
                 }
             }
@@ -239,33 +270,26 @@ impl Deliverer {
                             s(o)
                         }
                     }
-                    Completion::Callback(_) => {}
+                    Completion::Callback(_) | Completion::Spooled(..) => {}
                 }
-                continue;
+                return;
             }
             let r = catch_unwind(AssertUnwindSafe(|| match completion {
                 Completion::Opaque(o) => {
                     if let Some(h) = &self.handler {
-                        h(&d, o)
+                        h(d, o)
                     } else if let Some(e) = d.error {
                         log::warn!("record to {}-{} failed (no delivery handler): {e}", d.topic, d.partition);
                     }
                 }
-                Completion::Callback(cb) => cb(&d),
+                Completion::Callback(cb) => cb(d),
                 Completion::Future(slot) => slot.complete(d.to_result()),
+                Completion::Spooled(..) => {}
             }));
             if r.is_err() {
                 log::error!("a delivery callback panicked (record to {}-{}); the producer goes on", d.topic, d.partition);
             }
         }
-        IN_DELIVERY.with(|c| c.set(false));
-        self.memory.release(released);
-        if let Some(r) = &self.records {
-            r.release(n);
-        }
-        job.pq.completed.fetch_add(n as u64, Ordering::AcqRel);
-        let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        self.progress.notify_all();
     }
 
     /// Serves reports until none is ready, waiting up to `timeout` for the first. Returns how many

@@ -60,6 +60,7 @@ pub mod protocol;
 pub mod purge;
 pub mod record;
 mod shared;
+pub mod spool;
 pub mod transaction;
 
 pub use config::{Config, ConfigError, ProducerConfig};

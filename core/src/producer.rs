@@ -32,6 +32,8 @@ use crate::protocol::record_batch;
 use crate::purge::{PurgeFlags, PurgeTarget};
 use crate::record::{Delivery, ProducerRecord};
 use crate::shared::{Inner, MetaWait, TopicTable};
+use crate::config::SpoolWhen;
+use crate::spool::{Appended, Spool};
 
 static NEXT_PRODUCER_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -73,6 +75,7 @@ pub struct ProducerBuilder {
     token_provider: Option<crate::config::TokenProvider>,
     suppressed: Option<crate::delivery::SuppressedHandler>,
     queue_until_metadata: bool,
+    spool_recovered: Option<crate::spool::RecoveredHandler>,
     /// Reserved here so that [`ProducerBuilder::id`] is known before the threads start.
     id: u64,
 }
@@ -80,7 +83,7 @@ pub struct ProducerBuilder {
 impl ProducerBuilder {
     pub fn new(config: Config) -> Self {
         let id = NEXT_PRODUCER_ID.fetch_add(1, Ordering::Relaxed);
-        ProducerBuilder { id, config, handler: None, on_ack: None, handlers: ClientHandlers::default(), partitioner: None, resolver: None, mode: DeliveryMode::Thread, token_provider: None, suppressed: None, queue_until_metadata: false }
+        ProducerBuilder { id, config, handler: None, on_ack: None, handlers: ClientHandlers::default(), partitioner: None, resolver: None, mode: DeliveryMode::Thread, token_provider: None, suppressed: None, queue_until_metadata: false, spool_recovered: None }
     }
 
     /// The [`Producer::id`] the built producer will have. A log sink that routes records by
@@ -163,6 +166,16 @@ impl ProducerBuilder {
         self
     }
 
+    /// With `spool.dir`: gets the report of each record an earlier producer left in the spool
+    /// (after a crash, or a close that could not send everything): its topic, partition, offset,
+    /// or its error. On the delivery thread (or `poll()`), whatever `delivery.report.only.error`
+    /// says. Records the earlier producer spooled and that are acknowledged now come here, not to
+    /// the delivery handler (their callbacks died with that process).
+    pub fn spool_recovered_handler(mut self, h: impl Fn(&Delivery<'_>) + Send + Sync + 'static) -> Self {
+        self.spool_recovered = Some(Arc::new(h));
+        self
+    }
+
     pub fn partitioner(mut self, p: impl Partitioner + 'static) -> Self {
         self.partitioner = Some(Arc::new(p));
         self
@@ -197,6 +210,10 @@ impl ProducerBuilder {
         if let (Some(p), Some(sasl)) = (self.token_provider, config.security.sasl.as_mut()) {
             sasl.token_provider = Some(p);
         }
+        let spool = match &config.spool {
+            None => None,
+            Some(cfg) => Some(crate::spool::Spool::open(cfg, self.spool_recovered)?.0),
+        };
         let poll = mio::Poll::new().map_err(|e| Error::local(LocalCode::Internal, format!("cannot create poll: {e}")))?;
         let waker = IoThread::new_waker(&poll).map_err(|e| Error::local(LocalCode::Internal, format!("cannot create waker: {e}")))?;
         let memory = Arc::new(MemoryPool::new(config.buffer_memory));
@@ -237,6 +254,7 @@ impl ProducerBuilder {
             parking: Mutex::new(Parking::default()),
             diagnosis: Mutex::new(None),
             txn: crate::transaction::TxnShared::new(),
+            spool,
         });
         let id = self.id;
         crate::logging::register(id, log_level);
@@ -268,7 +286,7 @@ impl ProducerBuilder {
                 )
             }
         };
-        Ok(Producer {
+        let producer = Producer {
             inner,
             id,
             mode: self.mode,
@@ -276,7 +294,12 @@ impl ProducerBuilder {
             io: Mutex::new(Some(io)),
             delivery: Mutex::new(delivery),
             closed: AtomicBool::new(false),
-        })
+            spool_threads: Mutex::new(Vec::new()),
+        };
+        if producer.inner.spool.is_some() {
+            producer.start_spool_threads()?;
+        }
+        Ok(producer)
     }
 }
 
@@ -290,6 +313,8 @@ pub struct Producer {
     io: Mutex<Option<JoinHandle<()>>>,
     delivery: Mutex<Option<JoinHandle<()>>>,
     closed: AtomicBool,
+    /// The spool's drainer and sync threads (`spool.dir`), joined by close.
+    spool_threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Producer {
@@ -340,7 +365,18 @@ impl Producer {
         self.enqueue(record, Completion::Opaque(opaque), false, false)
     }
 
+    #[inline]
     fn enqueue(&self, rec: &ProducerRecord<'_>, completion: Completion, block: bool, wait_for_metadata: bool) -> Result<TrySend> {
+        if let Some(spool) = &self.inner.spool {
+            return self.enqueue_spool(spool, rec, completion, block, wait_for_metadata);
+        }
+        self.enqueue_with::<false>(rec, completion, block, wait_for_metadata, self.inner.config.max_block)
+    }
+
+    /// `send()` itself. `SPILL`: a full `buffer.memory` sends the record to the spool instead of
+    /// waiting (`spool.when=full`). `max_block`: `max.block.ms`, or longer for the spool's drainer.
+    #[inline(always)]
+    fn enqueue_with<const SPILL: bool>(&self, rec: &ProducerRecord<'_>, completion: Completion, block: bool, wait_for_metadata: bool, max_block: Duration) -> Result<TrySend> {
         let inner = &*self.inner;
         if inner.closing.load(Ordering::Relaxed) {
             return Err(Error::local(LocalCode::State, "the producer is closed; send() is no longer possible"));
@@ -359,7 +395,7 @@ impl Producer {
         let cfg = &inner.config;
         // max.block.ms runs from the first wait (the clock is read only when send() must wait).
         let mut deadline_at = None;
-        let mut deadline = || *deadline_at.get_or_insert_with(|| Instant::now() + cfg.max_block);
+        let mut deadline = || *deadline_at.get_or_insert_with(|| clock::deadline_after(max_block));
 
         let mut hdrs: Vec<(&[u8], Option<&[u8]>)> = Vec::new();
         if !rec.headers.is_empty() {
@@ -426,6 +462,9 @@ impl Producer {
         };
 
         if !inner.memory.try_reserve(mem) {
+            if SPILL {
+                return self.spill(rec, completion, deadline(), block);
+            }
             if !block {
                 return Err(Error::local(
                     LocalCode::QueueFull,
@@ -484,6 +523,151 @@ impl Producer {
         }
         LAST_TOPIC.with(|c| c.set(Some(LastTopic { producer: self.id, generation, topic })));
         Ok(TrySend::Queued)
+    }
+
+    /// `send()` with `spool.dir` set (see `spool/mod.rs`).
+    #[cold]
+    #[inline(never)]
+    fn enqueue_spool(&self, spool: &Arc<Spool>, rec: &ProducerRecord<'_>, completion: Completion, block: bool, wait_for_metadata: bool) -> Result<TrySend> {
+        let max_block = self.inner.config.max_block;
+        match spool.when {
+            SpoolWhen::Full if !spool.spilling() => self.enqueue_with::<true>(rec, completion, block, wait_for_metadata, max_block),
+            SpoolWhen::Full => {
+                self.check_spillable(rec)?;
+                self.spill(rec, completion, clock::deadline_after(max_block), block)
+            }
+            SpoolWhen::Always => {
+                self.check_spillable(rec)?;
+                let timestamp = rec.timestamp.unwrap_or_else(|| clock::wall_ms_at(clock::mono_ns()));
+                let stamped = ProducerRecord { timestamp: Some(timestamp), ..rec.clone() };
+                match spool.append(&stamped, timestamp, completion, clock::deadline_after(max_block), block, true)? {
+                    Appended::Spilled => Ok(TrySend::Queued),
+                    Appended::Direct(id) => {
+                        let r = self.enqueue_with::<false>(&stamped, Completion::Spooled(spool.clone(), id), block, wait_for_metadata, max_block);
+                        if !matches!(r, Ok(TrySend::Queued)) {
+                            // Not accepted after all (no report will come): not to be sent later either.
+                            spool.abandon(id);
+                        }
+                        r
+                    }
+                }
+            }
+        }
+    }
+
+    /// What `send()` refuses at once, checked before a record goes to the spool (the ordinary
+    /// path checks the same when the record is queued).
+    fn check_spillable(&self, rec: &ProducerRecord<'_>) -> Result<()> {
+        if self.inner.closing.load(Ordering::Relaxed) {
+            return Err(Error::local(LocalCode::State, "the producer is closed; send() is no longer possible"));
+        }
+        if let Some(e) = self.inner.fatal.get() {
+            return Err(e.clone());
+        }
+        if rec.topic.is_empty() {
+            return Err(Error::local(LocalCode::InvalidArgument, "the topic name is empty"));
+        }
+        if let Some(p) = rec.partition.filter(|p| *p < 0) {
+            return Err(Error::local(LocalCode::InvalidArgument, format!("partition {p} is negative; use None to let the partitioner choose")));
+        }
+        Ok(())
+    }
+
+    /// Appends a record to the spool for the drainer to send (`spool.when=full`).
+    #[cold]
+    #[inline(never)]
+    fn spill(&self, rec: &ProducerRecord<'_>, completion: Completion, deadline: Instant, block: bool) -> Result<TrySend> {
+        let spool = self.inner.spool.as_ref().expect("spill() only with a spool");
+        let timestamp = rec.timestamp.unwrap_or_else(|| clock::wall_ms_at(clock::mono_ns()));
+        spool.append(rec, timestamp, completion, deadline, block, false)?;
+        Ok(TrySend::Queued)
+    }
+
+    /// Starts the spool's drainer, and its sync thread under `spool.fsync=interval`.
+    fn start_spool_threads(&self) -> Result<()> {
+        let spool = self.inner.spool.clone().expect("a spool");
+        let feeder = Producer {
+            inner: self.inner.clone(),
+            id: self.id,
+            mode: self.mode,
+            queue_until_metadata: self.queue_until_metadata,
+            io: Mutex::new(None),
+            delivery: Mutex::new(None),
+            // Closed from the start: dropping this handle closes nothing.
+            closed: AtomicBool::new(true),
+            spool_threads: Mutex::new(Vec::new()),
+        };
+        let s = spool.clone();
+        let drainer = std::thread::Builder::new()
+            .name("rafka-spool".into())
+            .spawn(move || feeder.drain_spool(&s))
+            .map_err(|e| Error::local(LocalCode::Internal, format!("cannot start the spool thread: {e}")))?;
+        let mut threads = vec![drainer];
+        if let Some(every) = spool.sync_interval() {
+            let syncer = std::thread::Builder::new()
+                .name("rafka-spool-sync".into())
+                .spawn(move || {
+                    while !spool.stop.load(Ordering::SeqCst) {
+                        std::thread::sleep(every.min(Duration::from_millis(50)));
+                        spool.sync_due(every);
+                    }
+                })
+                .map_err(|e| Error::local(LocalCode::Internal, format!("cannot start the spool sync thread: {e}")))?;
+            threads.push(syncer);
+        }
+        *self.spool_threads.lock().unwrap_or_else(|e| e.into_inner()) = threads;
+        Ok(())
+    }
+
+    /// The drainer thread: feeds the spool's records, oldest first, into the ordinary send path,
+    /// waiting there for buffer room and metadata as long as it takes (not `max.block.ms`).
+    fn drain_spool(&self, spool: &Arc<Spool>) {
+        let inner = &*self.inner;
+        while let Some((r, deadline)) = spool.take_next() {
+            let headers: Vec<(&str, Option<&[u8]>)> = r.headers.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect();
+            let rec = ProducerRecord { topic: &r.topic, partition: r.partition, key: r.key.as_deref(), value: r.value.as_deref(), headers, timestamp: Some(r.timestamp), deadline };
+            loop {
+                match self.enqueue_with::<false>(&rec, Completion::Spooled(spool.clone(), r.id), true, true, LONGEST_WAIT) {
+                    Ok(_) => break,
+                    // Closing: the record stays in the spool (close reports it as left there).
+                    Err(_) if spool.stop.load(Ordering::SeqCst) || inner.closing.load(Ordering::SeqCst) => break,
+                    Err(e) if e.is_retriable() || e.is_local(LocalCode::State) || e.is_local(LocalCode::Interrupted) => {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    Err(e) => {
+                        // The record can never be sent (its topic or partition does not exist, it
+                        // is too large for this configuration): its one report says so.
+                        if let Some(c) = spool.reported(r.id, Some(&e)) {
+                            self.report_alone(&rec, Some(&e), c);
+                        }
+                        break;
+                    }
+                }
+            }
+            spool.fed();
+        }
+    }
+
+    /// A report for a spooled record that never reached a partition queue.
+    #[cold]
+    fn report_alone(&self, rec: &ProducerRecord<'_>, error: Option<&Error>, completion: Completion) {
+        let topic: Arc<str> = Arc::from(rec.topic);
+        let topic_c = std::ffi::CString::new(rec.topic).unwrap_or_default();
+        let hdrs: Vec<(&[u8], Option<&[u8]>)> = rec.headers.iter().map(|(k, v)| (k.as_bytes(), *v)).collect();
+        let mut body = vec![0u8; record_batch::record_body_len(rec.key, rec.value, &hdrs)];
+        record_batch::encode_record_body(&mut body, rec.key, rec.value, &hdrs);
+        let d = Delivery {
+            topic: &topic,
+            topic_c: &topic_c,
+            partition: rec.partition.unwrap_or(-1),
+            offset: -1,
+            timestamp: rec.timestamp.unwrap_or(-1),
+            error,
+            latency_us: 0,
+            body: &body,
+        };
+        self.inner.deliverer.complete(&d, completion);
+        self.inner.deliverer.served();
     }
 
     /// A record whose topic has no metadata yet, with `queue_until_metadata`: parked until the
@@ -767,6 +951,16 @@ impl Producer {
     pub fn flush(&self, timeout: Duration) -> Result<()> {
         let inner = &*self.inner;
         let deadline = deadline_after(timeout);
+        if let Some(spool) = &inner.spool {
+            // Spilled and recovered records first: once every one is handed to the send path,
+            // the wait below covers them.
+            if !crate::delivery::in_delivery_callback() && !spool.wait_sent(deadline) {
+                return Err(Error::local(
+                    LocalCode::TimedOut,
+                    format!("flush: {} record(s) still in the spool (spool.dir {}) after {} ms", spool.unsent(), spool.dir.display(), timeout.as_millis()),
+                ));
+            }
+        }
         let mut requested = false;
         let mut diagnosed = None;
         let mut targets: Vec<(Arc<PartitionQueue>, u64)>;
@@ -898,6 +1092,17 @@ impl Producer {
             return Ok(());
         }
         let inner = &*self.inner;
+        let deadline = deadline_after(timeout);
+        let from_callback = crate::delivery::in_delivery_callback();
+        if let Some(spool) = &inner.spool {
+            // No more appends; the drainer goes on feeding what is spooled until the timeout.
+            spool.closing.store(true, Ordering::SeqCst);
+            if !from_callback {
+                spool.wait_sent(deadline);
+            }
+            spool.stop.store(true, Ordering::SeqCst);
+            spool.wake();
+        }
         inner.closing.store(true, Ordering::SeqCst);
         crate::logging::unregister(self.id);
         inner.memory.wake_all();
@@ -905,7 +1110,6 @@ impl Producer {
             r.wake_all();
         }
         inner.meta_cv.notify_all();
-        let from_callback = crate::delivery::in_delivery_callback();
         let complete = if from_callback {
             log::warn!("close() called from a delivery callback: pending records are failed at once");
             false
@@ -916,7 +1120,7 @@ impl Producer {
             };
             inner.flush_requests.fetch_add(1, Ordering::SeqCst);
             inner.wake_io_now();
-            let ok = self.wait_reports(deadline_after(timeout), &all_done);
+            let ok = self.wait_reports(deadline, &all_done);
             inner.flush_requests.fetch_sub(1, Ordering::SeqCst);
             ok
         };
@@ -936,11 +1140,39 @@ impl Producer {
             }
             inner.deliverer.served();
         }
+        let complete = complete && self.close_spool();
         if complete {
             Ok(())
         } else {
             Err(Error::local(LocalCode::TimedOut, "close: records still pending at the timeout were failed"))
         }
+    }
+
+    /// close(): stops the spool's threads, then reports the records still only in the spool with
+    /// `_DESTROY`. They stay in its files, for the next producer on `spool.dir`. False if any did.
+    fn close_spool(&self) -> bool {
+        let Some(spool) = &self.inner.spool else {
+            return true;
+        };
+        for h in self.spool_threads.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+            let _ = h.join();
+        }
+        let left = spool.take_unsent();
+        let n = left.len();
+        for (_, p) in left {
+            let e = Error::local(
+                LocalCode::Closed,
+                format!("the producer was closed before the record left the spool; it stays in spool.dir {} and the next producer opened on it sends it", spool.dir.display()),
+            );
+            let rec = ProducerRecord { topic: &p.topic, partition: p.partition, ..Default::default() };
+            self.report_alone(&rec, Some(&e), p.completion);
+        }
+        spool.sync();
+        spool.unlock();
+        if n > 0 {
+            log::warn!("close: {n} record(s) left in the spool (spool.dir {}) for the next producer", spool.dir.display());
+        }
+        n == 0
     }
 
     /// The fatal error, if the producer hit one.

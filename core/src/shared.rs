@@ -147,6 +147,8 @@ pub(crate) struct Inner {
     /// Transactions: the state machine, the job of the transactional call under way and its
     /// result (see `transaction.rs` for who writes what). Unused without `transactional.id`.
     pub txn: crate::transaction::TxnShared,
+    /// The on-disk spool (`spool.dir`), if configured (see `spool/mod.rs`).
+    pub spool: Option<Arc<crate::spool::Spool>>,
 }
 
 impl Inner {

@@ -104,6 +104,35 @@ pub struct ProducerConfig {
     /// `transaction.timeout.ms`: how long the coordinator lets a transaction stay open before
     /// it aborts it.
     pub transaction_timeout: Duration,
+    /// `spool.*`: the on-disk spool (docs/outages.md); None: no spool.
+    pub spool: Option<SpoolConfig>,
+}
+
+/// `spool.when`: which records the spool takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpoolWhen {
+    /// Only what does not fit in `buffer.memory` (and every record after it until the spool is
+    /// drained, so order is kept).
+    Full,
+    /// Every record, before `send()` returns (write-ahead).
+    Always,
+}
+
+/// `spool.fsync`: when the spool's writes are forced to disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpoolFsync {
+    Always,
+    Interval(Duration),
+    Never,
+}
+
+/// The spool's settings (`spool.dir` set).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpoolConfig {
+    pub dir: std::path::PathBuf,
+    pub max_bytes: u64,
+    pub fsync: SpoolFsync,
+    pub when: SpoolWhen,
 }
 
 /// `broker.address.family`: which resolved addresses connections use.
@@ -166,6 +195,7 @@ impl Default for ProducerConfig {
             partitioner_adaptive: true,
             compression: Compression::default(),
             transactional_id: None,
+            spool: None,
             transaction_timeout: ms(60_000),
             compression_threads: DEFAULT_COMPRESSION_THREADS,
             security: SecurityConfig::default(),
@@ -415,6 +445,7 @@ impl Config {
         }
         c.security = self.build_security()?;
         c.compression = self.build_compression()?;
+        c.spool = self.build_spool(&c)?;
         if c.bootstrap_servers.is_empty() {
             return Err(ConfigError::Invalid {
                 key: "bootstrap.servers".into(),
@@ -611,6 +642,35 @@ impl Config {
     /// The codec and its level: `compression.<codec>.level` (Java) or `compression.level`
     /// (librdkafka, -1 meaning the codec's default), checked against the codec's range. Both set
     /// to different values is a conflict.
+    /// `spool.*`: the other keys need `spool.dir`; the spool takes no part in transactions.
+    fn build_spool(&self, c: &ProducerConfig) -> Result<Option<SpoolConfig>, ConfigError> {
+        let Some(dir) = self.raw("spool.dir") else {
+            if let Some(k) = ["spool.max.bytes", "spool.fsync", "spool.fsync.interval.ms", "spool.when"].into_iter().find(|k| self.raw(k).is_some()) {
+                return Err(ConfigError::Conflict(format!("{k} is set but spool.dir is not; set spool.dir to turn the spool on, or remove {k}")));
+            }
+            return Ok(None);
+        };
+        if dir.trim().is_empty() {
+            return Err(ConfigError::Invalid { key: "spool.dir".into(), value: dir.into(), expected: "a directory path (or leave it unset for no spool)".into() });
+        }
+        if c.transactional_id.is_some() {
+            return Err(ConfigError::Conflict("spool.dir and transactional.id are both set; the spool cannot keep records inside a transaction: remove one of them".into()));
+        }
+        let max_bytes = self.raw("spool.max.bytes").map_or(1 << 30, |v| v.parse::<u64>().unwrap_or(0));
+        let interval = Duration::from_millis(self.raw("spool.fsync.interval.ms").map_or(100, |v| v.parse::<u64>().unwrap_or(0)));
+        let fsync = match self.raw("spool.fsync").map(|v| v.to_ascii_lowercase()) {
+            None => SpoolFsync::Interval(interval),
+            Some(v) if v == "interval" => SpoolFsync::Interval(interval),
+            Some(v) if v == "always" => SpoolFsync::Always,
+            Some(_) => SpoolFsync::Never,
+        };
+        if !matches!(fsync, SpoolFsync::Interval(_)) && self.raw("spool.fsync.interval.ms").is_some() {
+            return Err(ConfigError::Conflict(format!("spool.fsync.interval.ms is set but spool.fsync={}; it applies to spool.fsync=interval only", self.raw("spool.fsync").unwrap_or(""))));
+        }
+        let when = if self.raw("spool.when").is_some_and(|v| v.eq_ignore_ascii_case("always")) { SpoolWhen::Always } else { SpoolWhen::Full };
+        Ok(Some(SpoolConfig { dir: dir.into(), max_bytes, fsync, when }))
+    }
+
     fn build_compression(&self) -> Result<Compression, ConfigError> {
         let codec = self.raw("compression.type").map_or(Codec::None, |v| Codec::parse(v).expect("checked at set"));
         let specific = codec.level_key().and_then(|k| self.raw(k)).map(|v| v.parse::<i32>().expect("checked at set"));

@@ -1,0 +1,366 @@
+//! The on-disk spool (`spool.dir`, docs/outages.md): records kept in local files through an
+//! outage and a restart, and sent once the cluster takes them.
+//!
+//! `spool.when=full`: `send()` that finds `buffer.memory` full appends the record here instead of
+//! waiting, and the producer is *spilling*: every later `send()` appends too, so records leave the
+//! spool in the order they came (per partition, spilled records go before later ones). The
+//! drainer thread reads the records back oldest first and feeds them to the ordinary send path,
+//! where it (not the application) waits for buffer room. Once it has read everything, and no
+//! `send()` appended meanwhile (both under the mutex), sending is direct again.
+//! `spool.when=always`: every record is appended before `send()` returns and then sent directly
+//! (unless spilling), its report appending an ack marker.
+//!
+//! A spooled record's completion (callback, future, opaque) stays in memory here, keyed by its
+//! id, until its report: the queued record carries [`Completion::Spooled`], which the delivery
+//! thread resolves through [`Spool::reported`]. A report acknowledges the record on disk, but
+//! for `_DESTROY` (the producer closed before the record was sent): such a record stays for the
+//! next producer on the directory. Records a previous process left are read first and reported
+//! through the recovered handler ([`crate::ProducerBuilder::spool_recovered_handler`]).
+//!
+//! Threads: `send()` callers append; the drainer reads; the delivery thread acknowledges; the
+//! sync thread forces writes to disk (`spool.fsync=interval`). All of it under `state`.
+
+pub mod log;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::completion::Completion;
+use crate::config::{SpoolConfig, SpoolFsync, SpoolWhen};
+use crate::error::{Error, LocalCode, Result};
+use crate::record::{Delivery, ProducerRecord};
+use log::{SpoolLog, SpoolRecordRef, SpooledRecord};
+
+pub use log::Damage;
+
+/// Handler for the reports of records a previous producer left in the spool.
+pub type RecoveredHandler = Arc<dyn Fn(&Delivery<'_>) + Send + Sync>;
+
+/// A spooled record's completion and own deadline, until its report.
+pub(crate) struct Pending {
+    pub completion: Completion,
+    deadline: Option<Instant>,
+    /// For the report should the producer close before the record is sent.
+    pub topic: Box<str>,
+    pub partition: Option<i32>,
+}
+
+struct State {
+    log: SpoolLog,
+    pending: HashMap<u64, Pending>,
+    /// Records the drainer took and has not yet queued (or failed).
+    feeding: u64,
+    /// A write or sync failed: the message, repeated to every later append.
+    broken: Option<String>,
+    last_sync: Instant,
+}
+
+pub(crate) struct Spool {
+    state: Mutex<State>,
+    /// Signalled when records are appended (for the drainer), acknowledged (room for appends)
+    /// or handed on (for `flush`).
+    changed: Condvar,
+    pub when: SpoolWhen,
+    fsync: SpoolFsync,
+    max_bytes: u64,
+    pub dir: PathBuf,
+    /// Whether records go to the spool rather than straight to the buffer: set by an append that
+    /// leaves records unread, cleared by the drainer once it has read everything (both under
+    /// `state`); read without the lock by `send()`.
+    spilling: AtomicBool,
+    /// No more appends (the producer is closing).
+    pub closing: AtomicBool,
+    /// The drainer and sync threads end.
+    pub stop: AtomicBool,
+    recovered: Option<RecoveredHandler>,
+    /// Ids below this were written by an earlier process.
+    first_new_id: u64,
+}
+
+/// What [`Spool::append`] did with the record.
+pub(crate) enum Appended {
+    /// Appended; the drainer sends it.
+    Spilled,
+    /// Appended (`spool.when=always`) with this id; the caller sends it with
+    /// `Completion::Spooled`.
+    Direct(u64),
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn io_error(dir: &std::path::Path, what: &str, e: std::io::Error) -> Error {
+    Error::local(LocalCode::Internal, format!("spool.dir {}: {what}: {e}", dir.display()))
+}
+
+impl Spool {
+    /// Opens `spool.dir`, recovering what a previous producer left (reported as damage when a
+    /// segment had to be truncated).
+    pub fn open(cfg: &SpoolConfig, recovered: Option<RecoveredHandler>) -> Result<(Arc<Spool>, Vec<Damage>)> {
+        let (log, damage) = SpoolLog::open(&cfg.dir, cfg.max_bytes).map_err(|e| {
+            let code = if e.kind() == std::io::ErrorKind::WouldBlock { LocalCode::State } else { LocalCode::InvalidArgument };
+            Error::local(code, format!("cannot open the spool: {e}"))
+        })?;
+        let left = log.unread();
+        if left > 0 {
+            ::log::info!("spool: {left} record(s) left in {} by an earlier producer are sent before new ones", cfg.dir.display());
+        }
+        let first_new_id = log.next_id();
+        let spool = Spool {
+            spilling: AtomicBool::new(left > 0),
+            state: Mutex::new(State { log, pending: HashMap::new(), feeding: 0, broken: None, last_sync: Instant::now() }),
+            changed: Condvar::new(),
+            when: cfg.when,
+            fsync: cfg.fsync,
+            max_bytes: cfg.max_bytes,
+            dir: cfg.dir.clone(),
+            closing: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            recovered,
+            first_new_id,
+        };
+        Ok((Arc::new(spool), damage))
+    }
+
+    /// Whether `send()` must append (records are waiting in the spool).
+    #[inline]
+    pub fn spilling(&self) -> bool {
+        self.spilling.load(Ordering::Acquire)
+    }
+
+    /// Appends a record, waiting up to `deadline` for room under `spool.max.bytes`. `direct`: the
+    /// caller sends it itself unless records are waiting in the spool (then it is spilled).
+    pub fn append(&self, rec: &ProducerRecord<'_>, timestamp: i64, completion: Completion, deadline: Instant, block: bool, direct: bool) -> Result<Appended> {
+        let mut payload = Vec::with_capacity(64 + rec.topic.len() + rec.key.map_or(0, |k| k.len()) + rec.value.map_or(0, |v| v.len()));
+        let need = {
+            log::encode_record(&SpoolRecordRef { id: 0, topic: rec.topic, partition: rec.partition, key: rec.key, value: rec.value, headers: &rec.headers, timestamp }, &mut payload);
+            SpoolLog::entry_bytes(payload.len())
+        };
+        if need + 8 > self.max_bytes {
+            return Err(Error::local(
+                LocalCode::MessageTooLarge,
+                format!("the record takes {need} bytes in the spool, more than spool.max.bytes ({} bytes) of spool.dir {}", self.max_bytes, self.dir.display()),
+            ));
+        }
+        let mut g = lock(&self.state);
+        loop {
+            if let Some(b) = &g.broken {
+                return Err(Error::local(LocalCode::Internal, format!("the spool in {} cannot be written: {b}", self.dir.display())));
+            }
+            if self.closing.load(Ordering::SeqCst) {
+                return Err(Error::local(LocalCode::State, "the producer is closed; send() is no longer possible"));
+            }
+            if g.log.bytes() + need <= self.max_bytes {
+                break;
+            }
+            let now = Instant::now();
+            if !block || now >= deadline {
+                let waited = if block { " after waiting max.block.ms" } else { "" };
+                return Err(Error::local(
+                    LocalCode::QueueFull,
+                    format!(
+                        "the spool is full{waited}: spool.dir {} holds {} bytes ({} record(s) not yet acknowledged), spool.max.bytes is {}; the record needs {need} more",
+                        self.dir.display(),
+                        g.log.bytes(),
+                        g.log.unacked(),
+                        self.max_bytes
+                    ),
+                ));
+            }
+            g = self.changed.wait_timeout(g, (deadline - now).min(Duration::from_millis(100))).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        let id = g.log.next_id();
+        payload[1..9].copy_from_slice(&id.to_le_bytes());
+        let direct = direct && g.log.cursor_at_end() && g.feeding == 0;
+        let r = g.log.append_record(&payload, direct);
+        if let Err(e) = r {
+            let m = e.to_string();
+            g.broken = Some(m.clone());
+            return Err(io_error(&self.dir, "cannot append a record", e));
+        }
+        if self.fsync == SpoolFsync::Always {
+            if let Err(e) = g.log.tail_file().and_then(|f| f.sync_data()) {
+                g.broken = Some(e.to_string());
+                return Err(io_error(&self.dir, "cannot sync", e));
+            }
+            g.log.dirty = false;
+        }
+        g.pending.insert(id, Pending { completion, deadline: rec.deadline, topic: rec.topic.into(), partition: rec.partition });
+        if direct {
+            return Ok(Appended::Direct(id));
+        }
+        self.spilling.store(true, Ordering::Release);
+        drop(g);
+        self.changed.notify_all();
+        Ok(Appended::Spilled)
+    }
+
+    /// A record appended for direct sending was refused by the send path after all: no report
+    /// will come, so it is acknowledged on disk (not to be sent by a later producer).
+    pub fn abandon(&self, id: u64) {
+        let mut g = lock(&self.state);
+        g.pending.remove(&id);
+        if let Err(e) = g.log.ack(&[id]) {
+            ::log::error!("spool.dir {}: cannot write an ack marker: {e}", self.dir.display());
+        }
+        drop(g);
+        self.changed.notify_all();
+    }
+
+    /// The drainer: the next record to send, with its own deadline, waiting for one; `None` once
+    /// `stop` is set. Counted as being fed until [`Spool::fed`].
+    pub fn take_next(&self) -> Option<(SpooledRecord, Option<Instant>)> {
+        let mut g = lock(&self.state);
+        loop {
+            if self.stop.load(Ordering::SeqCst) {
+                return None;
+            }
+            if g.log.unread() > 0 {
+                match g.log.next_unsent() {
+                    Ok(Some(r)) => {
+                        g.feeding += 1;
+                        let deadline = g.pending.get(&r.id).and_then(|p| p.deadline);
+                        if let std::collections::hash_map::Entry::Vacant(slot) = g.pending.entry(r.id) {
+                            // Left by an earlier producer: reported through the recovered handler.
+                            let h = self.recovered.clone();
+                            let completion = Completion::Callback(Box::new(move |d: &Delivery<'_>| match &h {
+                                Some(h) => h(d),
+                                None => ::log::info!("spool: recovered record to {}-{}: {}", d.topic, d.partition, d.error.map_or_else(|| format!("offset {}", d.offset), |e| e.to_string())),
+                            }));
+                            slot.insert(Pending { completion, deadline: None, topic: r.topic.as_str().into(), partition: r.partition });
+                        }
+                        return Some((r, deadline));
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        ::log::error!("spool.dir {}: cannot read the spool back: {e}; the records left in it stay there", self.dir.display());
+                        g.broken = Some(e.to_string());
+                        return None;
+                    }
+                }
+            }
+            if g.feeding == 0 && g.log.unread() == 0 && self.spilling.swap(false, Ordering::AcqRel) {
+                self.changed.notify_all();
+            }
+            g = self.changed.wait_timeout(g, Duration::from_millis(200)).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    /// The drainer has queued (or failed) a record it took.
+    pub fn fed(&self) {
+        let mut g = lock(&self.state);
+        g.feeding -= 1;
+        if g.feeding == 0 && g.log.unread() == 0 {
+            self.spilling.store(false, Ordering::Release);
+        }
+        drop(g);
+        self.changed.notify_all();
+    }
+
+    /// A spooled record was reported: its completion, to be run. Acknowledged on disk unless it
+    /// failed because the producer closed (it stays for the next producer on the directory).
+    pub fn reported(&self, id: u64, error: Option<&Error>) -> Option<Completion> {
+        let keep = error.is_some_and(|e| e.is_local(LocalCode::Closed));
+        let mut g = lock(&self.state);
+        let p = g.pending.remove(&id);
+        if !keep {
+            if let Err(e) = g.log.ack(&[id]) {
+                ::log::error!("spool.dir {}: cannot write an ack marker (the record may be sent again by a later producer): {e}", self.dir.display());
+            }
+        }
+        drop(g);
+        self.changed.notify_all();
+        p.map(|p| p.completion)
+    }
+
+    /// Whether `id` was left by an earlier process.
+    pub fn is_recovered(&self, id: u64) -> bool {
+        id < self.first_new_id
+    }
+
+    /// Records in the spool not yet handed to the send path.
+    pub fn unsent(&self) -> u64 {
+        let g = lock(&self.state);
+        g.log.unread() + g.feeding
+    }
+
+    /// Waits until every spooled record is handed to the send path, or `deadline`.
+    pub fn wait_sent(&self, deadline: Instant) -> bool {
+        let mut g = lock(&self.state);
+        loop {
+            if g.log.unread() + g.feeding == 0 {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline || g.broken.is_some() || self.stop.load(Ordering::SeqCst) {
+                return false;
+            }
+            g = self.changed.wait_timeout(g, (deadline - now).min(Duration::from_millis(100))).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    /// The completions of records still only on disk (the producer closed before they were
+    /// sent): they stay in the files, for the next producer.
+    pub fn take_unsent(&self) -> Vec<(u64, Pending)> {
+        let mut g = lock(&self.state);
+        let mut v: Vec<(u64, Pending)> = g.pending.drain().collect();
+        v.sort_by_key(|(id, _)| *id);
+        v
+    }
+
+    /// The sync thread's turn: syncs when `every` has passed since the last sync.
+    pub fn sync_due(&self, every: Duration) {
+        let due = {
+            let g = lock(&self.state);
+            g.log.dirty && g.last_sync.elapsed() >= every
+        };
+        if due {
+            self.sync();
+        }
+    }
+
+    /// Forces what was written to disk, if anything was (`spool.fsync=interval`, and at close).
+    pub fn sync(&self) {
+        if self.fsync == SpoolFsync::Never {
+            return;
+        }
+        let f = {
+            let mut g = lock(&self.state);
+            if !g.log.dirty {
+                return;
+            }
+            g.log.dirty = false;
+            g.last_sync = Instant::now();
+            g.log.tail_file()
+        };
+        if let Err(e) = f.and_then(|f| f.sync_data()) {
+            ::log::error!("spool.dir {}: cannot sync: {e}", self.dir.display());
+        }
+    }
+
+    /// `spool.fsync.interval.ms`, when that is the policy.
+    pub fn sync_interval(&self) -> Option<Duration> {
+        match self.fsync {
+            SpoolFsync::Interval(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// Lets another producer open the directory (close: nothing is written after this).
+    pub fn unlock(&self) {
+        use std::os::unix::io::AsRawFd;
+        let g = lock(&self.state);
+        // SAFETY: flock on the lock file's descriptor, which the log owns.
+        unsafe { libc::flock(g.log.lock_file().as_raw_fd(), libc::LOCK_UN) };
+    }
+
+    /// Wakes the drainer (to stop).
+    pub fn wake(&self) {
+        let _g = lock(&self.state);
+        self.changed.notify_all();
+    }
+}
