@@ -84,6 +84,36 @@ fn paused_broker_blocks_send_then_fails_with_an_explanation_and_delivers_after_r
 }
 
 #[test]
+fn batches_on_a_paused_leader_move_to_the_new_leader_before_request_timeout_and_are_stored_once_in_order() {
+    let c = cluster();
+    let topic = unique_topic("failover");
+    c.kafka(&["topic", "create", &topic, "--partitions", "3", "--replication-factor", "3", "--config", "min.insync.replicas=2"]);
+    await_topic(&c.bootstrap, &topic);
+    // request.timeout.ms far above what the cluster needs to elect new leaders (its brokers'
+    // session timeout is 6 s): only noticing the new leader delivers within the wait below.
+    let request_timeout = Duration::from_secs(60);
+    let p = Arc::new(Producer::new(c.config(&[("acks", "all"), ("linger.ms", "5"), ("batch.size", "2048"), ("request.timeout.ms", "60000"), ("delivery.timeout.ms", "120000")])).unwrap());
+    let victim = c.leader_of(&topic, 0);
+    let sender = StreamingSender::start(&p, &topic, 30, 50, Duration::from_millis(10));
+    std::thread::sleep(Duration::from_millis(700));
+    c.kafka(&["pause", &victim.to_string()]);
+    let paused_at = Instant::now();
+    std::thread::sleep(Duration::from_secs(2));
+    let (n, failures) = sender.stop();
+    let flushed = p.flush(request_timeout - Duration::from_secs(15));
+    let took = paused_at.elapsed();
+    let moved_to = c.leader_of(&topic, 0);
+    c.kafka(&["resume", &victim.to_string()]);
+    flushed.unwrap_or_else(|e| panic!("records still waiting on paused broker {victim} {took:?} after the pause: {e}"));
+    eprintln!("every record acknowledged {took:?} after pausing broker {victim}; partition 0 now led by {moved_to}");
+    assert_ne!(moved_to, victim, "the cluster elected a new leader for partition 0");
+    assert!(failures.is_empty(), "failed deliveries: {:?}", failures.first());
+    let got = c.consume(&topic, n);
+    assert_eq!(got.len(), n, "every record stored once");
+    assert_exactly_once_in_key_order(got);
+}
+
+#[test]
 fn idle_connections_closed_by_connections_max_idle_and_a_broker_restart_do_not_fail_sends() {
     let c = cluster();
     let topic = unique_topic("reset");

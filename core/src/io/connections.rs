@@ -29,6 +29,21 @@ pub(super) struct ReconnectState {
 /// this often.
 const REPEAT_SUMMARY_EVERY: Duration = Duration::from_secs(30);
 
+/// A broker whose oldest request has waited this long is *unanswering*: metadata is asked again
+/// from another broker to learn whether its partitions moved (a paused or cut-off leader is
+/// replaced by the controller within its session timeout, long before `request.timeout.ms`).
+/// Nothing is closed on this alone: only when metadata names a new leader (see
+/// `IoThread::on_metadata`), so a broker that is merely slow keeps its requests.
+pub(super) const UNANSWERED_AFTER: Duration = Duration::from_secs(1);
+
+/// How long the oldest request on a ready connection has waited (zero when none waits).
+fn oldest_wait(c: &Connection, now: Instant) -> Duration {
+    if c.state != ConnState::Ready {
+        return Duration::ZERO;
+    }
+    c.inflight.front().map_or(Duration::ZERO, |f| now.saturating_duration_since(f.sent_at))
+}
+
 pub(super) struct Connections {
     pub poll: Poll,
     pub conns: HashMap<Token, Connection>,
@@ -218,9 +233,11 @@ impl Connections {
     }
 
     /// Any connection able to take a metadata or InitProducerId request: a ready one with the
-    /// fewest requests in flight, else one being opened (to a known broker or a bootstrap address).
+    /// fewest requests in flight, one to an unanswering broker last (its answer would wait with
+    /// the rest), else one being opened (to a known broker or a bootstrap address).
     pub fn any_connection(&mut self, now: Instant, cfg: &ProducerConfig, fatal: bool) -> Option<Token> {
-        if let Some((t, _)) = self.conns.iter().filter(|(_, c)| c.state == ConnState::Ready).min_by_key(|(_, c)| c.inflight.len()) {
+        let ready = self.conns.iter().filter(|(_, c)| c.state == ConnState::Ready);
+        if let Some((t, _)) = ready.min_by_key(|(_, c)| (oldest_wait(c, now) >= UNANSWERED_AFTER, c.inflight.len())) {
             return Some(*t);
         }
         if self.conns.values().any(|c| c.state != ConnState::Ready) {
@@ -280,6 +297,17 @@ impl Connections {
             self.note_connect_failure(c.node_id, why.to_string(), diagnosis, now, cfg);
         }
         Some(c)
+    }
+
+    /// Whether some ready connection's oldest request has waited `UNANSWERED_AFTER` or longer.
+    pub fn any_unanswering(&self, now: Instant) -> bool {
+        self.conns.values().any(|c| oldest_wait(c, now) >= UNANSWERED_AFTER)
+    }
+
+    /// Connections whose oldest request has waited `UNANSWERED_AFTER` or longer, with the wait.
+    pub fn unanswering(&self, now: Instant) -> Vec<(Token, Duration)> {
+        let waits = self.conns.iter().map(|(t, c)| (*t, oldest_wait(c, now)));
+        waits.filter(|(_, w)| *w >= UNANSWERED_AFTER).collect()
     }
 
     /// Connections to close: set-up, request and idle timeouts, with the reason.

@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::Token;
 
@@ -38,7 +38,16 @@ pub(super) struct MetadataState {
     /// Per topic: records enqueued when last looked at, and when that count last moved
     /// (`metadata.max.idle.ms`).
     pub activity: HashMap<Arc<str>, (u64, Instant)>,
+    /// Per topic: its id as metadata last named it (v10+). A new id is a topic deleted and
+    /// created again, whose leader epochs start over.
+    pub topic_ids: HashMap<Arc<str>, [u8; 16]>,
+    /// When metadata was last asked for because a broker left a request unanswered
+    /// (`connections::UNANSWERED_AFTER`).
+    pub last_unanswered_refresh: Option<Instant>,
 }
+
+/// While a broker leaves requests unanswered, metadata is asked again at most this often.
+const UNANSWERED_REFRESH_EVERY: Duration = Duration::from_secs(1);
 
 /// `metadata.max.idle.ms`: whether a topic stays in metadata requests. `seen` is the topic's
 /// (records enqueued, when that count last changed), updated here; a topic with records not yet
@@ -53,6 +62,20 @@ pub(super) fn still_used(seen: &mut (u64, Instant), enqueued: u64, outstanding: 
 
 
 impl IoThread {
+    /// A broker has left a request unanswered for `UNANSWERED_AFTER`: ask metadata (of another
+    /// broker, see `Connections::any_connection`) whether its partitions have a new leader, once
+    /// per `UNANSWERED_REFRESH_EVERY` while that lasts, instead of waiting for `request.timeout.ms`.
+    pub(super) fn refresh_if_unanswered(&mut self, now: Instant) {
+        if !self.net.any_unanswering(now) {
+            return;
+        }
+        if self.meta.last_unanswered_refresh.is_some_and(|t| now.duration_since(t) < UNANSWERED_REFRESH_EVERY) {
+            return;
+        }
+        self.meta.last_unanswered_refresh = Some(now);
+        self.meta.needed = true;
+    }
+
     pub(super) fn maybe_request_metadata(&mut self, now: Instant) {
         let cfg = &self.inner.config;
         let stale = self.meta.last_refresh.is_none_or(|t| now.duration_since(t) >= cfg.metadata_max_age);
@@ -124,13 +147,14 @@ impl IoThread {
                 errors.push((name.to_string(), code));
                 continue;
             }
-            let leaders: Vec<(i32, i32)> = t.partitions.iter().map(|p| (p.partition_index, p.leader_id)).collect();
-            missing_leader |= leaders.iter().any(|(_, l)| *l < 0);
-            self.update_topic(name, &leaders);
+            let leaders: Vec<(i32, i32, i32)> = t.partitions.iter().map(|p| (p.partition_index, p.leader_id, p.leader_epoch)).collect();
+            missing_leader |= leaders.iter().any(|(_, l, _)| *l < 0);
+            self.update_topic(name, t.topic_id, &leaders);
         }
         if missing_leader {
             self.meta.needed = true;
         }
+        self.abandon_unanswering_leaders(now);
         let mut w = self.inner.meta.lock().unwrap_or_else(|e| e.into_inner());
         let registry = self.inner.topics.load();
         w.wanted.retain(|t| !registry.contains_key(t.as_str()));
@@ -146,23 +170,37 @@ impl IoThread {
         self.inner.meta_cv.notify_all();
     }
 
-    /// Builds or updates the senders' view of a topic after metadata named its partitions.
-    pub(super) fn update_topic(&mut self, name: &str, leaders: &[(i32, i32)]) {
+    /// Builds or updates the senders' view of a topic after metadata named its partitions
+    /// (`(partition, leader, leader epoch)` each).
+    fn update_topic(&mut self, name: &str, topic_id: [u8; 16], leaders: &[(i32, i32, i32)]) {
         let count = leaders.len();
         let registry = self.inner.topics.load();
         let existing = registry.get(name).cloned();
         let name: Arc<str> = existing.as_ref().map(|t| t.name.clone()).unwrap_or_else(|| Arc::from(name));
         self.meta.topics_of_interest.insert(name.clone());
+        let known_id = self.meta.topic_ids.insert(name.clone(), topic_id);
+        // Epochs of a topic deleted and created again start over; an unknown id (all zeros,
+        // before v10) says nothing.
+        let recreated = known_id.is_some_and(|k| k != topic_id && k != [0; 16] && topic_id != [0; 16]);
         let mut partitions: Vec<Arc<PartitionQueue>> = existing.as_ref().map(|t| t.partitions.clone()).unwrap_or_default();
         let grew = partitions.len() < count;
         while partitions.len() < count {
             let index = partitions.len() as i32;
             partitions.push(self.parts.add(name.clone(), index));
         }
-        for &(p, leader) in leaders {
-            if let Some(pq) = usize::try_from(p).ok().and_then(|i| partitions.get(i)) {
-                self.parts.get_mut(pq.id).leader = leader;
+        for &(p, leader, epoch) in leaders {
+            let Some(pq) = usize::try_from(p).ok().and_then(|i| partitions.get(i)) else { continue };
+            let ps = self.parts.get_mut(pq.id);
+            if recreated {
+                ps.leader_epoch = -1;
             }
+            if epoch >= 0 && epoch < ps.leader_epoch {
+                // A broker behind the news (a Produce response's CurrentLeader came first).
+                log::debug!("{name}-{p}: metadata names leader {leader} at epoch {epoch}, older than the known epoch {}; kept leader {}", ps.leader_epoch, ps.leader);
+                continue;
+            }
+            ps.leader = leader;
+            ps.leader_epoch = epoch;
         }
         if grew {
             let sticky = existing.as_ref().map(|t| t.sticky.clone()).unwrap_or_else(|| Arc::new(StickyPartitioner::new()));
@@ -181,6 +219,42 @@ impl IoThread {
             self.inner.topics_generation.fetch_add(1, Ordering::Release);
             drop(parking);
             self.report_parked(failed);
+        }
+    }
+
+    /// Batches waiting on a broker that is no longer their partition's leader: if that broker has
+    /// left a request unanswered for `UNANSWERED_AFTER` (paused, cut off, partitioned away), its
+    /// connection is closed, so that those batches are retried on the new leader now rather than
+    /// after `request.timeout.ms`. This keeps idempotence and order: the batches are retried
+    /// with their sequence numbers, in sequence order, once every batch of the partition in
+    /// flight has come back (`send_ready` sends a partition's retries only with nothing in
+    /// flight), and the new leader keeps one copy of a batch the old one replicated before it
+    /// stopped. The old broker no longer leads: a write it makes when it wakes up is truncated
+    /// when it rejoins as a follower, and its answer finds no connection to come back on.
+    fn abandon_unanswering_leaders(&mut self, now: Instant) {
+        let mut abandon = Vec::new();
+        for (token, waited) in self.net.unanswering(now) {
+            let c = &self.net.conns[&token];
+            let moved = c.inflight.iter().filter_map(|f| match &f.kind {
+                RequestKind::Produce(batches) => Some(batches),
+                _ => None,
+            });
+            let moved = moved.flatten().map(|b| self.parts.get(b.pq.id)).find(|ps| ps.leader >= 0 && ps.leader != c.node_id);
+            if let Some(ps) = moved {
+                let why = format!(
+                    "broker {} left a request unanswered for {} ms and metadata names broker {} the leader of {}-{} now (leader epoch {}); its batches go there",
+                    c.node_id,
+                    waited.as_millis(),
+                    ps.leader,
+                    ps.pq.topic,
+                    ps.pq.partition,
+                    ps.leader_epoch
+                );
+                abandon.push((token, why));
+            }
+        }
+        for (token, why) in abandon {
+            self.close_connection(token, &why, now);
         }
     }
 

@@ -172,6 +172,7 @@ impl IoThread {
             for (t, why) in self.net.overdue(now, &self.inner.config) {
                 self.close_connection(t, &why, now);
             }
+            self.refresh_if_unanswered(now);
             self.maybe_request_metadata(now);
             self.send_metadata_queries(now);
             self.maybe_request_pid(now);

@@ -18,6 +18,9 @@ pub(super) struct PartState {
     pub pq: Arc<PartitionQueue>,
     /// Leader broker id; -1 while unknown.
     pub leader: i32,
+    /// The leader's epoch as metadata or a Produce response's `CurrentLeader` last named it (-1:
+    /// unknown, or a broker too old to say): older news of the leader is not applied over newer.
+    pub leader_epoch: i32,
     /// In `Partitions::tracked`.
     tracked: bool,
     /// We hold the queue's active flag (see the accumulator's protocol).
@@ -78,6 +81,7 @@ impl PartState {
         PartState {
             pq,
             leader: -1,
+            leader_epoch: -1,
             tracked: false,
             active: false,
             linger_start_ns: None,

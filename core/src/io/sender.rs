@@ -21,6 +21,7 @@ use crate::clock;
 use crate::config::Acks;
 use crate::delivery::{Job, Outcome};
 use crate::error::{Error, LocalCode};
+use crate::metadata::format_addr;
 use crate::protocol::error_codes::KafkaCode;
 use crate::protocol::messages::{self, produce};
 use crate::protocol::primitives::Decoder;
@@ -412,8 +413,35 @@ impl IoThread {
                 let _ = write!(msg, ": {m}");
             }
             let err = Error::kafka(code, msg);
+            let moved = matches!(code, KafkaCode::NOT_LEADER_OR_FOLLOWER | KafkaCode::FENCED_LEADER_EPOCH)
+                && self.follow_leader_hint(b.pq.id, p.current_leader, &resp.node_endpoints);
+            let id = b.pq.id;
+            let backoff_before = self.parts.get(id).backoff_until_ns;
             self.on_batch_error(b, code, &err);
+            if moved {
+                // Retried on the new leader at once: nothing suggests it needs time (KIP-951).
+                self.parts.get_mut(id).backoff_until_ns = backoff_before;
+            }
         }
+    }
+
+    /// KIP-951: a broker (Kafka 3.7+) that refuses a batch as not the leader names the leader it
+    /// knows of, with its address. When that news is newer than ours (a higher leader epoch) the
+    /// partition follows it now, without waiting for a metadata round trip. Returns whether the
+    /// partition's leader changed.
+    fn follow_leader_hint(&mut self, id: usize, hint: Option<(i32, i32)>, endpoints: &[produce::NodeEndpoint]) -> bool {
+        let Some((leader, epoch)) = hint else { return false };
+        let ps = self.parts.get_mut(id);
+        if leader < 0 || epoch < 0 || epoch <= ps.leader_epoch || leader == ps.leader {
+            return false;
+        }
+        log::debug!("{}-{}: the broker names leader {leader} (epoch {epoch}) in place of {} (epoch {})", ps.pq.topic, ps.pq.partition, ps.leader, ps.leader_epoch);
+        ps.leader = leader;
+        ps.leader_epoch = epoch;
+        if let Some((_, host, port, _)) = endpoints.iter().find(|e| e.0 == leader) {
+            self.net.brokers.entry(leader).or_insert_with(|| format_addr(host, *port as u16));
+        }
+        true
     }
 
     pub(super) fn on_batch_error(&mut self, b: ProducerBatch, code: KafkaCode, err: &Error) {
