@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use mio::Token;
 
 use super::connection::{InFlight, RequestKind};
+use super::connections::UNANSWERED_AFTER;
 use super::{parking, IoThread};
 use crate::accumulator::{PartitionQueue, TopicState};
 use crate::error::{Error, LocalCode};
@@ -74,6 +75,16 @@ impl IoThread {
         }
         self.meta.last_unanswered_refresh = Some(now);
         self.meta.needed = true;
+        if log::log_enabled!(log::Level::Debug) {
+            let waits: Vec<String> = self.net.unanswering(now).iter().map(|(t, w)| format!("broker {} for {} ms", self.net.conns[t].node_id, w.as_millis())).collect();
+            log::debug!("requests unanswered ({}): asking metadata again", waits.join(", "));
+        }
+        if self.meta.inflight && self.meta.last_request.is_some_and(|t| now.duration_since(t) >= UNANSWERED_AFTER) {
+            // The metadata request in flight may itself wait on the unanswering broker (sent
+            // before it stopped answering): another one goes to another broker. An answer that
+            // comes late is applied as any other, older leader epochs left out.
+            self.meta.inflight = false;
+        }
     }
 
     pub(super) fn maybe_request_metadata(&mut self, now: Instant) {
