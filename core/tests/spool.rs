@@ -1,13 +1,14 @@
 //! The on-disk spool (`spool.dir`) against a real broker: records spilled past a full
 //! `buffer.memory` are all delivered once, in order per partition; records an earlier producer
 //! left in the directory are sent first and reported through the recovered-records handler.
-//! Needs RAFKA_BOOTSTRAP (a broker of its own in development: port 26400).
+//! A private one-broker cluster (port 26400), which tests kill and restart, one test at a time.
 
 mod common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::cluster::Cluster;
 use common::*;
 use rafka_core::spool::log::{encode_record, SpoolLog, SpoolRecordRef};
 use rafka_core::{Config, Producer, ProducerRecord};
@@ -18,9 +19,18 @@ fn spool_dir(name: &str) -> std::path::PathBuf {
     d
 }
 
-fn config(dir: &std::path::Path, extra: &[(&str, &str)]) -> Config {
-    let mut c = Config::new();
-    c.set("bootstrap.servers", &bootstrap()).unwrap();
+/// The broker these tests kill and restart; holding it runs them one at a time.
+fn cluster() -> std::sync::MutexGuard<'static, Cluster> {
+    Cluster::shared("spool", 1, 26400)
+}
+
+fn create_topic(c: &Cluster, topic: &str, partitions: u32) {
+    c.kafka(&["topic", "create", topic, "--partitions", &partitions.to_string()]);
+    await_topic(&c.bootstrap, topic);
+}
+
+fn config(c: &Cluster, dir: &std::path::Path, extra: &[(&str, &str)]) -> Config {
+    let mut c = c.config(&[]);
     c.set("spool.dir", dir.to_str().unwrap()).unwrap();
     for (k, v) in extra {
         c.set(k, v).unwrap();
@@ -30,10 +40,11 @@ fn config(dir: &std::path::Path, extra: &[(&str, &str)]) -> Config {
 
 #[test]
 fn records_spilled_past_a_full_buffer_are_all_delivered_once_in_order_per_partition() {
+    let c = cluster();
     let topic = unique_topic("spool-full");
-    create_topic(&topic, 3);
+    create_topic(&c, &topic, 3);
     let dir = spool_dir("full");
-    let p = Producer::new(config(&dir, &[("buffer.memory", "65536"), ("spool.when", "full"), ("linger.ms", "20")])).unwrap();
+    let p = Producer::new(config(&c, &dir, &[("buffer.memory", "65536"), ("spool.when", "full"), ("linger.ms", "20")])).unwrap();
     let n = 20_000;
     let failed = Arc::new(Mutex::new(Vec::new()));
     for i in 0..n {
@@ -52,13 +63,14 @@ fn records_spilled_past_a_full_buffer_are_all_delivered_once_in_order_per_partit
     assert!(failed.lock().unwrap().is_empty(), "{:?}", &failed.lock().unwrap()[..1]);
     let segs = std::fs::read_dir(&dir).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "seg")).count();
     assert!(segs <= 1, "acknowledged segments are deleted ({segs} left)");
-    assert_read_back_once_in_order(&topic, n);
+    assert_read_back_once_in_order(&c, &topic, n);
 }
 
 #[test]
 fn records_an_earlier_producer_left_are_sent_first_and_reported_to_the_recovered_handler() {
+    let c = cluster();
     let topic = unique_topic("spool-recover");
-    create_topic(&topic, 1);
+    create_topic(&c, &topic, 1);
     let dir = spool_dir("recover");
     // What a producer that died with 100 records in its spool leaves behind.
     {
@@ -72,7 +84,7 @@ fn records_an_earlier_producer_left_are_sent_first_and_reported_to_the_recovered
     }
     let reports = Arc::new(Mutex::new(Vec::new()));
     let r2 = reports.clone();
-    let p = Producer::builder(config(&dir, &[]))
+    let p = Producer::builder(config(&c, &dir, &[]))
         .spool_recovered_handler(move |d| r2.lock().unwrap().push((d.offset, d.error.map(|e| e.to_string()), d.value().map(|v| v.to_vec()))))
         .build()
         .unwrap();
@@ -86,13 +98,13 @@ fn records_an_earlier_producer_left_are_sent_first_and_reported_to_the_recovered
         assert_eq!(*offset, i as i64, "recovered records go first, in order");
         assert_eq!(value.as_deref(), Some(format!("old{i:03}").as_bytes()));
     }
-    let got = consume(&topic, 101);
+    let got = c.consume(&topic, 101);
     assert_eq!(got.len(), 101);
     assert_eq!(got[100].value.as_deref(), Some(&b"new"[..]));
     // Everything was acknowledged: a new producer on the directory finds nothing to recover.
     let again = Arc::new(Mutex::new(0));
     let a2 = again.clone();
-    let p = Producer::builder(config(&dir, &[])).spool_recovered_handler(move |_| *a2.lock().unwrap() += 1).build().unwrap();
+    let p = Producer::builder(config(&c, &dir, &[])).spool_recovered_handler(move |_| *a2.lock().unwrap() += 1).build().unwrap();
     p.flush(Duration::from_secs(10)).unwrap();
     p.close(Duration::from_secs(10)).unwrap();
     assert_eq!(*again.lock().unwrap(), 0);
@@ -100,9 +112,10 @@ fn records_an_earlier_producer_left_are_sent_first_and_reported_to_the_recovered
 
 #[test]
 fn a_second_producer_on_the_same_spool_dir_is_refused_naming_it() {
+    let c = cluster();
     let dir = spool_dir("lock");
-    let a = Producer::new(config(&dir, &[])).unwrap();
-    let e = Producer::new(config(&dir, &[])).err().expect("refused");
+    let a = Producer::new(config(&c, &dir, &[])).unwrap();
+    let e = Producer::new(config(&c, &dir, &[])).err().expect("refused");
     assert!(e.to_string().contains(dir.to_str().unwrap()), "{e}");
     assert!(e.to_string().contains("in use"), "{e}");
     drop(a);
@@ -110,16 +123,17 @@ fn a_second_producer_on_the_same_spool_dir_is_refused_naming_it() {
 
 #[test]
 fn sends_go_on_into_the_spool_while_the_broker_is_killed_and_all_arrive_once_in_order_after_it_restarts() {
+    let c = cluster();
     let topic = unique_topic("spool-kill");
-    create_topic(&topic, 3);
+    create_topic(&c, &topic, 3);
     let dir = spool_dir("kill");
-    let p = Producer::new(config(&dir, &[("buffer.memory", "65536"), ("spool.when", "full"), ("max.block.ms", "5000")])).unwrap();
+    let p = Producer::new(config(&c, &dir, &[("buffer.memory", "65536"), ("spool.when", "full"), ("max.block.ms", "5000")])).unwrap();
     let n = 50_000;
     let failed = Arc::new(Mutex::new(Vec::new()));
     let mut longest = Duration::ZERO;
     for i in 0..n {
         if i == 1_000 {
-            kafka(&["kill", "1"]);
+            c.kafka(&["kill", "1"]);
         }
         let key = format!("k{}", i % 3);
         let value = format!("{i:08}");
@@ -134,17 +148,17 @@ fn sends_go_on_into_the_spool_while_the_broker_is_killed_and_all_arrive_once_in_
         longest = longest.max(t0.elapsed());
     }
     assert!(longest < Duration::from_millis(5000), "a send() blocked {longest:?}, past max.block.ms");
-    kafka(&["restart", "1"]);
+    c.kafka(&["restart", "1"]);
     p.flush(Duration::from_secs(180)).unwrap();
     p.close(Duration::from_secs(10)).unwrap();
     assert!(failed.lock().unwrap().is_empty(), "{:?}", &failed.lock().unwrap()[..1]);
-    assert_read_back_once_in_order(&topic, n);
+    assert_read_back_once_in_order(&c, &topic, n);
 }
 
 /// Kafka's consumer reads `n` records, values `i` sent with key `k{i % 3}`: each once, and in
 /// send order per key (so per partition).
-fn assert_read_back_once_in_order(topic: &str, n: usize) {
-    let got = consume(topic, n);
+fn assert_read_back_once_in_order(c: &Cluster, topic: &str, n: usize) {
+    let got = c.consume(topic, n);
     assert_eq!(got.len(), n);
     let mut last: std::collections::HashMap<Vec<u8>, u64> = Default::default();
     for r in got {
@@ -157,13 +171,14 @@ fn assert_read_back_once_in_order(topic: &str, n: usize) {
 
 #[test]
 fn a_full_spool_fails_send_after_max_block_naming_the_spool_its_directory_and_the_limit() {
+    let c = cluster();
     let topic = unique_topic("spool-limit");
-    create_topic(&topic, 1);
+    create_topic(&c, &topic, 1);
     let dir = spool_dir("limit");
     let cfg = [("buffer.memory", "4096"), ("spool.max.bytes", "16384"), ("max.block.ms", "300")];
-    let p = Producer::new(config(&dir, &cfg)).unwrap();
+    let p = Producer::new(config(&c, &dir, &cfg)).unwrap();
     p.send(&ProducerRecord::new(&topic).value(b"first")).unwrap().wait().unwrap();
-    kafka(&["kill", "1"]);
+    c.kafka(&["kill", "1"]);
     let value = vec![b'x'; 200];
     let mut err = None;
     for _ in 0..1_000 {
@@ -172,7 +187,7 @@ fn a_full_spool_fails_send_after_max_block_naming_the_spool_its_directory_and_th
             break;
         }
     }
-    kafka(&["restart", "1"]);
+    c.kafka(&["restart", "1"]);
     let e = err.expect("send() fails once the spool is full");
     let msg = e.to_string();
     assert!(e.is_local(rafka_core::LocalCode::QueueFull), "{msg}");
