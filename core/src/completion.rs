@@ -18,8 +18,9 @@ pub(crate) enum Completion {
     /// To the producer-wide handler with this opaque value.
     Opaque(usize),
     /// A record in the spool: its own completion is kept there under this id until its report
-    /// (see `spool/mod.rs`).
-    Spooled(Arc<crate::spool::Spool>, u64),
+    /// (see `spool/mod.rs`). Only an id, so that dropping a `Completion` stays as cheap as
+    /// before the spool (it is dropped once per record).
+    Spooled(u64),
 }
 
 /// The shared state behind a [`DeliveryFuture`].

@@ -108,6 +108,8 @@ pub(crate) struct Deliverer {
     /// `delivery.report.only.error`, and who is told of the withheld reports.
     only_error: bool,
     suppressed: Option<SuppressedHandler>,
+    /// `spool.dir`: resolves `Completion::Spooled` records' completions.
+    spool: Option<Arc<crate::spool::Spool>>,
     lock: Mutex<()>,
     progress: Condvar,
     /// Serialises `poll` callers, so reports of one partition never run concurrently.
@@ -133,11 +135,18 @@ impl Deliverer {
             handlers,
             only_error: only_error.is_some(),
             suppressed: only_error.flatten(),
+            spool: None,
             lock: Mutex::new(()),
             progress: Condvar::new(),
             poll_lock: Mutex::new(()),
             rx,
         }
+    }
+
+    /// With `spool.dir`: the spool that keeps spooled records' completions.
+    pub fn with_spool(mut self, spool: Option<Arc<crate::spool::Spool>>) -> Self {
+        self.spool = spool;
+        self
     }
 
     pub fn wants_errors(&self) -> bool {
@@ -226,15 +235,7 @@ impl Deliverer {
             };
             released += rec.mem_size();
             let completion = match completion {
-                Completion::Spooled(spool, id) => match spool.reported(id, error) {
-                    // A record an earlier process left: its report goes to the recovered-records
-                    // handler whatever delivery.report.only.error says.
-                    Some(Completion::Callback(cb)) if spool.is_recovered(id) => {
-                        if catch_unwind(AssertUnwindSafe(|| cb(&d))).is_err() {
-                            log::error!("the spool's recovered-records handler panicked; the producer goes on");
-                        }
-                        continue;
-                    }
+                Completion::Spooled(id) => match self.unspool(&d, id) {
                     Some(c) => c,
                     None => continue,
                 },
@@ -252,7 +253,26 @@ impl Deliverer {
         self.progress.notify_all();
     }
 
+    /// A spooled record's report: acknowledged in the spool, and its own completion, unless it
+    /// was left by an earlier process (its report goes to the recovered-records handler whatever
+    /// delivery.report.only.error says) or has none. Out of line: without `spool.dir` never run.
+    #[cold]
+    #[inline(never)]
+    fn unspool(&self, d: &Delivery<'_>, id: u64) -> Option<Completion> {
+        let spool = self.spool.as_ref().expect("spooled records only with a spool");
+        match spool.reported(id, d.error) {
+            Some(Completion::Callback(cb)) if spool.is_recovered(id) => {
+                if catch_unwind(AssertUnwindSafe(|| cb(d))).is_err() {
+                    log::error!("the spool's recovered-records handler panicked; the producer goes on");
+                }
+                None
+            }
+            c => c,
+        }
+    }
+
     /// Hands one record's report to its completion (the on_acknowledgement hook first).
+    #[inline]
     pub(crate) fn complete(&self, d: &Delivery<'_>, completion: Completion) {
         let error = d.error;
         {

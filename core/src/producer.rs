@@ -220,7 +220,7 @@ impl ProducerBuilder {
         let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         let records = (config.queue_buffering_max_messages > 0).then(|| MemoryPool::new(config.queue_buffering_max_messages));
         let only_error = config.delivery_report_only_error.then_some(self.suppressed);
-        let deliverer = Arc::new(Deliverer::new(memory.clone(), records, self.handler, self.on_ack, self.handlers, only_error, rx));
+        let deliverer = Arc::new(Deliverer::new(memory.clone(), records, self.handler, self.on_ack, self.handlers, only_error, rx).with_spool(spool.clone()));
         let log_level = config.log_level;
         let inner = Arc::new(Inner {
             config,
@@ -543,7 +543,7 @@ impl Producer {
                 match spool.append(&stamped, timestamp, completion, clock::deadline_after(max_block), block, true)? {
                     Appended::Spilled => Ok(TrySend::Queued),
                     Appended::Direct(id) => {
-                        let r = self.enqueue_with::<false>(&stamped, Completion::Spooled(spool.clone(), id), block, wait_for_metadata, max_block);
+                        let r = self.enqueue_with::<false>(&stamped, Completion::Spooled(id), block, wait_for_metadata, max_block);
                         if !matches!(r, Ok(TrySend::Queued)) {
                             // Not accepted after all (no report will come): not to be sent later either.
                             spool.abandon(id);
@@ -627,7 +627,7 @@ impl Producer {
             let headers: Vec<(&str, Option<&[u8]>)> = r.headers.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect();
             let rec = ProducerRecord { topic: &r.topic, partition: r.partition, key: r.key.as_deref(), value: r.value.as_deref(), headers, timestamp: Some(r.timestamp), deadline };
             loop {
-                match self.enqueue_with::<false>(&rec, Completion::Spooled(spool.clone(), r.id), true, true, LONGEST_WAIT) {
+                match self.enqueue_with::<false>(&rec, Completion::Spooled(r.id), true, true, LONGEST_WAIT) {
                     Ok(_) => break,
                     // Closing: the record stays in the spool (close reports it as left there).
                     Err(_) if spool.stop.load(Ordering::SeqCst) || inner.closing.load(Ordering::SeqCst) => break,
