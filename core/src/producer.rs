@@ -7,33 +7,31 @@
 //! `max.block.ms`, failing with an error that says what the producer is waiting on.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-use arc_swap::ArcSwap;
-use crossbeam_queue::SegQueue;
 
 use crate::accumulator::{PartitionQueue, PendingRecord, TopicState, RECORD_OVERHEAD};
 use crate::clock::{self, deadline_after};
 pub use crate::clock::LONGEST_WAIT;
 use crate::config::{Config, ProducerConfig};
 use crate::completion::{Completion, DeliveryFuture, FutureSlot};
-use crate::delivery::{ClientHandlers, Deliverer, DeliveryHandler, DeliveryJob, DeliveryMode, Job, Outcome};
+use crate::delivery::{DeliveryJob, DeliveryMode, Outcome};
 use crate::error::{Error, LocalCode, Result};
-use crate::io::IoThread;
 use crate::memory::{MemoryPool, Reservation, Reserve};
 use crate::metadata::{ClusterMetadata, MetadataQuery};
-use crate::partitioner::Partitioner;
-use crate::parking::{Parked, Parking};
+use crate::parking::Parked;
 use crate::placement;
 use crate::protocol::record_batch;
 use crate::purge::{PurgeFlags, PurgeTarget};
 use crate::record::{Delivery, ProducerRecord};
-use crate::shared::{Inner, MetaWait, TopicTable};
-use crate::config::SpoolWhen;
-use crate::spool::{Appended, Spool};
+use crate::shared::Inner;
+
+mod builder;
+mod spooling;
+
+pub use builder::ProducerBuilder;
 
 static NEXT_PRODUCER_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -60,247 +58,6 @@ struct LastTopic {
 pub fn current_producer_id() -> Option<u64> {
     let id = CURRENT_PRODUCER.with(Cell::get);
     (id != 0).then_some(id)
-}
-
-/// Builds a [`Producer`] with what string configuration cannot carry: a delivery handler, a custom
-/// partitioner, the delivery mode.
-pub struct ProducerBuilder {
-    config: Config,
-    handler: Option<DeliveryHandler>,
-    on_ack: Option<DeliveryHandler>,
-    handlers: ClientHandlers,
-    partitioner: Option<Arc<dyn Partitioner>>,
-    resolver: Option<crate::io::resolver::ResolveFn>,
-    mode: DeliveryMode,
-    token_provider: Option<crate::config::TokenProvider>,
-    suppressed: Option<crate::delivery::SuppressedHandler>,
-    queue_until_metadata: bool,
-    spool_recovered: Option<crate::spool::RecoveredHandler>,
-    /// Reserved here so that [`ProducerBuilder::id`] is known before the threads start.
-    id: u64,
-}
-
-impl ProducerBuilder {
-    pub fn new(config: Config) -> Self {
-        let id = NEXT_PRODUCER_ID.fetch_add(1, Ordering::Relaxed);
-        ProducerBuilder { id, config, handler: None, on_ack: None, handlers: ClientHandlers::default(), partitioner: None, resolver: None, mode: DeliveryMode::Thread, token_provider: None, suppressed: None, queue_until_metadata: false, spool_recovered: None }
-    }
-
-    /// The [`Producer::id`] the built producer will have. A log sink that routes records by
-    /// [`current_producer_id`] registers it before [`ProducerBuilder::build`], since the I/O
-    /// thread may log (a refused connection) before `build` returns.
-    pub fn id(&self) -> u64 {
-        self.id
-    }
-
-    /// librdkafka's semantics for a topic whose metadata is not known yet: sends never wait for
-    /// it. The record is buffered (against `buffer.memory`) until the topic's partitions are
-    /// known, then placed; if they never are, its report fails (`_UNKNOWN_TOPIC` after
-    /// `topic.metadata.propagation.max.ms` of the brokers saying the topic does not exist,
-    /// `_MSG_TIMED_OUT` at `delivery.timeout.ms`). An explicit partition the topic does not have
-    /// fails the send at once (`_UNKNOWN_PARTITION`). Off (the default): `send()` waits up to
-    /// `max.block.ms` for the topic, as the Java producer does. See `parking.rs`.
-    pub fn queue_until_metadata(mut self, on: bool) -> Self {
-        self.queue_until_metadata = on;
-        self
-    }
-
-    /// A handler for every record sent with `send_with_opaque` (or with no per-record completion).
-    pub fn delivery_handler(mut self, h: impl Fn(&Delivery<'_>, usize) + Send + Sync + 'static) -> Self {
-        self.handler = Some(Arc::new(h));
-        self
-    }
-
-    /// A hook that sees every record's report before its completion runs (its callback, future
-    /// or delivery handler), on the same thread, whatever `delivery.report.only.error` says:
-    /// for interceptors (librdkafka's `on_acknowledgement`, Java's `onAcknowledgement`). The
-    /// second argument is the record's opaque (`send_with_opaque`), 0 for other sends. It must
-    /// be quick: it delays every report after it. A panic in it is caught and logged.
-    pub fn on_acknowledgement(mut self, f: impl Fn(&Delivery<'_>, usize) + Send + Sync + 'static) -> Self {
-        self.on_ack = Some(Arc::new(f));
-        self
-    }
-
-    /// Gets client-wide errors that no call returns (librdkafka's `error_cb`), on the delivery
-    /// thread or in `poll()`: `_ALL_BROKERS_DOWN` once when every broker connection is down (with
-    /// the connection diagnosis when there is one; again only after a connection came back and
-    /// all were lost again), and the producer's fatal error.
-    pub fn error_handler(mut self, h: impl Fn(&Error) + Send + Sync + 'static) -> Self {
-        self.handlers.error = Some(Arc::new(h));
-        self
-    }
-
-    /// Gets each statistics document (JSON in librdkafka's schema, docs/observability.md) every
-    /// `statistics.interval.ms`, on the delivery thread or in `poll()`, never on the I/O thread.
-    pub fn stats_handler(mut self, h: impl Fn(&str) + Send + Sync + 'static) -> Self {
-        self.handlers.stats = Some(Arc::new(h));
-        self
-    }
-
-    /// Called with `(broker name "host:port/id", broker id, throttle time ms)` for each Produce
-    /// response whose throttle time is above 0 (the broker is holding back this client for a
-    /// quota), on the delivery thread or in `poll()`.
-    pub fn throttle_handler(mut self, h: impl Fn(&str, i32, i32) + Send + Sync + 'static) -> Self {
-        self.handlers.throttle = Some(Arc::new(h));
-        self
-    }
-
-    /// With `delivery.report.only.error=true` the delivery handler is not called for records
-    /// that succeeded; `f` is called with their opaque instead, for a binding whose opaques own
-    /// something (a boxed callback) to free it.
-    pub fn on_report_suppressed(mut self, f: impl Fn(usize) + Send + Sync + 'static) -> Self {
-        self.suppressed = Some(Arc::new(f));
-        self
-    }
-
-    /// A hook called after a run of delivery reports, once no more report is ready to be served
-    /// right away, with the buffer memory of every report before it already released: on the
-    /// delivery thread, the thread in `poll()`, or one that sends or closes (reports of records
-    /// failed by `close`). Never on the I/O thread. For a binding that hands reports to another
-    /// thread: queue them in the delivery handler, wake that thread once here (one wake-up per
-    /// batch, not per record), and retry there sends that failed for want of memory. It may also
-    /// run after jobs that carried no report (statistics, errors). It must not wait for the
-    /// producer (flush, close).
-    pub fn on_reports_served(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
-        self.handlers.served = Some(Arc::new(f));
-        self
-    }
-
-    /// With `spool.dir`: gets the report of each record an earlier producer left in the spool
-    /// (after a crash, or a close that could not send everything): its topic, partition, offset,
-    /// or its error. On the delivery thread (or `poll()`), whatever `delivery.report.only.error`
-    /// says. Records the earlier producer spooled and that are acknowledged now come here, not to
-    /// the delivery handler (their callbacks died with that process).
-    pub fn spool_recovered_handler(mut self, h: impl Fn(&Delivery<'_>) + Send + Sync + 'static) -> Self {
-        self.spool_recovered = Some(Arc::new(h));
-        self
-    }
-
-    pub fn partitioner(mut self, p: impl Partitioner + 'static) -> Self {
-        self.partitioner = Some(Arc::new(p));
-        self
-    }
-
-    /// Resolves broker names (`host:port`) to the addresses to try, in order, instead of the
-    /// system's resolver (librdkafka's `resolve_cb`): service discovery, pinned addresses, tests.
-    /// Runs on a lookup thread, never on the I/O thread; a call that takes longer than
-    /// `socket.connection.setup.timeout.ms` fails the connection attempt (and is not started
-    /// again for that name while it runs).
-    pub fn resolver(mut self, f: impl Fn(&str) -> std::io::Result<Vec<std::net::SocketAddr>> + Send + Sync + 'static) -> Self {
-        self.resolver = Some(Arc::new(f));
-        self
-    }
-
-    pub fn delivery_mode(mut self, mode: DeliveryMode) -> Self {
-        self.mode = mode;
-        self
-    }
-
-    /// SASL OAUTHBEARER: called for a fresh token each time a connection authenticates (it wins
-    /// over `sasl.oauthbearer.token`). Runs on the I/O thread, so it must return quickly (cache the
-    /// token and refresh it in the background when fetching one is slow). An `Err` fails the
-    /// authentication with its message, which must not contain the token.
-    pub fn oauthbearer_token_provider(mut self, f: impl Fn() -> std::result::Result<String, String> + Send + Sync + 'static) -> Self {
-        self.token_provider = Some(Arc::new(f));
-        self
-    }
-
-    pub fn build(self) -> Result<Producer> {
-        let mut config = self.config.build()?;
-        if let (Some(p), Some(sasl)) = (self.token_provider, config.security.sasl.as_mut()) {
-            sasl.token_provider = Some(p);
-        }
-        let spool = match &config.spool {
-            None => None,
-            Some(cfg) => Some(crate::spool::Spool::open(cfg, self.spool_recovered)?.0),
-        };
-        let poll = mio::Poll::new().map_err(|e| Error::local(LocalCode::Internal, format!("cannot create poll: {e}")))?;
-        let waker = IoThread::new_waker(&poll).map_err(|e| Error::local(LocalCode::Internal, format!("cannot create waker: {e}")))?;
-        let memory = Arc::new(MemoryPool::new(config.buffer_memory));
-        let (tx, rx) = crossbeam_channel::unbounded::<Job>();
-        let records = (config.queue_buffering_max_messages > 0).then(|| MemoryPool::new(config.queue_buffering_max_messages));
-        let only_error = config.delivery_report_only_error.then_some(self.suppressed);
-        let deliverer = Arc::new(Deliverer::new(memory.clone(), records, self.handler, self.on_ack, self.handlers, only_error, rx).with_spool(spool.clone()));
-        let log_level = config.log_level;
-        let inner = Arc::new(Inner {
-            config,
-            topics: ArcSwap::from_pointee(TopicTable::default()),
-            topics_generation: AtomicU64::new(0),
-            memory,
-            activations: SegQueue::new(),
-            waker,
-            wake_pending: AtomicBool::new(false),
-            closing: AtomicBool::new(false),
-            shutdown: AtomicBool::new(false),
-            fatal: OnceLock::new(),
-            meta: Mutex::new(MetaWait::default()),
-            meta_cv: Condvar::new(),
-            flush_requests: AtomicUsize::new(0),
-            purge_requested: AtomicBool::new(false),
-            purges: Mutex::new(Default::default()),
-            purges_done: AtomicU64::new(0),
-            earliest_deadline_ns: AtomicU64::new(u64::MAX),
-            status_wanted: AtomicBool::new(false),
-            status: Mutex::new((0, String::new())),
-            status_cv: Condvar::new(),
-            blocked: Mutex::new(Default::default()),
-            counters_wanted: AtomicBool::new(false),
-            counters: Mutex::new((0, Default::default())),
-            counters_cv: Condvar::new(),
-            deliverer: deliverer.clone(),
-            partitioner: self.partitioner,
-            resolver: self.resolver,
-            meta_queries: SegQueue::new(),
-            parking: Mutex::new(Parking::default()),
-            diagnosis: Mutex::new(None),
-            txn: crate::transaction::TxnShared::new(),
-            spool,
-        });
-        let id = self.id;
-        crate::logging::register(id, log_level);
-        let io = IoThread::new(inner.clone(), poll, tx);
-        let io = std::thread::Builder::new()
-            .name("rafka-io".into())
-            .spawn(move || {
-                CURRENT_PRODUCER.with(|c| c.set(id));
-                io.run()
-            })
-            .map_err(|e| Error::local(LocalCode::Internal, format!("cannot start the I/O thread: {e}")))?;
-        let delivery = match self.mode {
-            DeliveryMode::Poll => None,
-            DeliveryMode::Thread => {
-                let d = deliverer.clone();
-                Some(
-                    std::thread::Builder::new()
-                        .name("rafka-delivery".into())
-                        .spawn(move || {
-                            CURRENT_PRODUCER.with(|c| c.set(id));
-                            while let Ok(job) = d.rx.recv() {
-                                d.serve(job);
-                                if d.rx.is_empty() {
-                                    d.served();
-                                }
-                            }
-                        })
-                        .map_err(|e| Error::local(LocalCode::Internal, format!("cannot start the delivery thread: {e}")))?,
-                )
-            }
-        };
-        let producer = Producer {
-            inner,
-            id,
-            mode: self.mode,
-            queue_until_metadata: self.queue_until_metadata,
-            io: Mutex::new(Some(io)),
-            delivery: Mutex::new(delivery),
-            closed: AtomicBool::new(false),
-            spool_threads: Mutex::new(Vec::new()),
-        };
-        if producer.inner.spool.is_some() {
-            producer.start_spool_threads()?;
-        }
-        Ok(producer)
-    }
 }
 
 /// A Kafka producer. `Send + Sync`: share it between threads (in an `Arc`). Dropping it closes it.
@@ -523,151 +280,6 @@ impl Producer {
         }
         LAST_TOPIC.with(|c| c.set(Some(LastTopic { producer: self.id, generation, topic })));
         Ok(TrySend::Queued)
-    }
-
-    /// `send()` with `spool.dir` set (see `spool/mod.rs`).
-    #[cold]
-    #[inline(never)]
-    fn enqueue_spool(&self, spool: &Arc<Spool>, rec: &ProducerRecord<'_>, completion: Completion, block: bool, wait_for_metadata: bool) -> Result<TrySend> {
-        let max_block = self.inner.config.max_block;
-        match spool.when {
-            SpoolWhen::Full if !spool.spilling() => self.enqueue_with::<true>(rec, completion, block, wait_for_metadata, max_block),
-            SpoolWhen::Full => {
-                self.check_spillable(rec)?;
-                self.spill(rec, completion, clock::deadline_after(max_block), block)
-            }
-            SpoolWhen::Always => {
-                self.check_spillable(rec)?;
-                let timestamp = rec.timestamp.unwrap_or_else(|| clock::wall_ms_at(clock::mono_ns()));
-                let stamped = ProducerRecord { timestamp: Some(timestamp), ..rec.clone() };
-                match spool.append(&stamped, timestamp, completion, clock::deadline_after(max_block), block, true)? {
-                    Appended::Spilled => Ok(TrySend::Queued),
-                    Appended::Direct(id) => {
-                        let r = self.enqueue_with::<false>(&stamped, Completion::Spooled(id), block, wait_for_metadata, max_block);
-                        if !matches!(r, Ok(TrySend::Queued)) {
-                            // Not accepted after all (no report will come): not to be sent later either.
-                            spool.abandon(id);
-                        }
-                        r
-                    }
-                }
-            }
-        }
-    }
-
-    /// What `send()` refuses at once, checked before a record goes to the spool (the ordinary
-    /// path checks the same when the record is queued).
-    fn check_spillable(&self, rec: &ProducerRecord<'_>) -> Result<()> {
-        if self.inner.closing.load(Ordering::Relaxed) {
-            return Err(Error::local(LocalCode::State, "the producer is closed; send() is no longer possible"));
-        }
-        if let Some(e) = self.inner.fatal.get() {
-            return Err(e.clone());
-        }
-        if rec.topic.is_empty() {
-            return Err(Error::local(LocalCode::InvalidArgument, "the topic name is empty"));
-        }
-        if let Some(p) = rec.partition.filter(|p| *p < 0) {
-            return Err(Error::local(LocalCode::InvalidArgument, format!("partition {p} is negative; use None to let the partitioner choose")));
-        }
-        Ok(())
-    }
-
-    /// Appends a record to the spool for the drainer to send (`spool.when=full`).
-    #[cold]
-    #[inline(never)]
-    fn spill(&self, rec: &ProducerRecord<'_>, completion: Completion, deadline: Instant, block: bool) -> Result<TrySend> {
-        let spool = self.inner.spool.as_ref().expect("spill() only with a spool");
-        let timestamp = rec.timestamp.unwrap_or_else(|| clock::wall_ms_at(clock::mono_ns()));
-        spool.append(rec, timestamp, completion, deadline, block, false)?;
-        Ok(TrySend::Queued)
-    }
-
-    /// Starts the spool's drainer, and its sync thread under `spool.fsync=interval`.
-    fn start_spool_threads(&self) -> Result<()> {
-        let spool = self.inner.spool.clone().expect("a spool");
-        let feeder = Producer {
-            inner: self.inner.clone(),
-            id: self.id,
-            mode: self.mode,
-            queue_until_metadata: self.queue_until_metadata,
-            io: Mutex::new(None),
-            delivery: Mutex::new(None),
-            // Closed from the start: dropping this handle closes nothing.
-            closed: AtomicBool::new(true),
-            spool_threads: Mutex::new(Vec::new()),
-        };
-        let s = spool.clone();
-        let drainer = std::thread::Builder::new()
-            .name("rafka-spool".into())
-            .spawn(move || feeder.drain_spool(&s))
-            .map_err(|e| Error::local(LocalCode::Internal, format!("cannot start the spool thread: {e}")))?;
-        let mut threads = vec![drainer];
-        if let Some(every) = spool.sync_interval() {
-            let syncer = std::thread::Builder::new()
-                .name("rafka-spool-sync".into())
-                .spawn(move || {
-                    while !spool.stop.load(Ordering::SeqCst) {
-                        std::thread::sleep(every.min(Duration::from_millis(50)));
-                        spool.sync_due(every);
-                    }
-                })
-                .map_err(|e| Error::local(LocalCode::Internal, format!("cannot start the spool sync thread: {e}")))?;
-            threads.push(syncer);
-        }
-        *self.spool_threads.lock().unwrap_or_else(|e| e.into_inner()) = threads;
-        Ok(())
-    }
-
-    /// The drainer thread: feeds the spool's records, oldest first, into the ordinary send path,
-    /// waiting there for buffer room and metadata as long as it takes (not `max.block.ms`).
-    fn drain_spool(&self, spool: &Arc<Spool>) {
-        let inner = &*self.inner;
-        while let Some((r, deadline)) = spool.take_next() {
-            let headers: Vec<(&str, Option<&[u8]>)> = r.headers.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect();
-            let rec = ProducerRecord { topic: &r.topic, partition: r.partition, key: r.key.as_deref(), value: r.value.as_deref(), headers, timestamp: Some(r.timestamp), deadline };
-            loop {
-                match self.enqueue_with::<false>(&rec, Completion::Spooled(r.id), true, true, LONGEST_WAIT) {
-                    Ok(_) => break,
-                    // Closing: the record stays in the spool (close reports it as left there).
-                    Err(_) if spool.stop.load(Ordering::SeqCst) || inner.closing.load(Ordering::SeqCst) => break,
-                    Err(e) if e.is_retriable() || e.is_local(LocalCode::State) || e.is_local(LocalCode::Interrupted) => {
-                        std::thread::sleep(Duration::from_millis(100));
-                    }
-                    Err(e) => {
-                        // The record can never be sent (its topic or partition does not exist, it
-                        // is too large for this configuration): its one report says so.
-                        if let Some(c) = spool.reported(r.id, Some(&e)) {
-                            self.report_alone(&rec, Some(&e), c);
-                        }
-                        break;
-                    }
-                }
-            }
-            spool.fed();
-        }
-    }
-
-    /// A report for a spooled record that never reached a partition queue.
-    #[cold]
-    fn report_alone(&self, rec: &ProducerRecord<'_>, error: Option<&Error>, completion: Completion) {
-        let topic: Arc<str> = Arc::from(rec.topic);
-        let topic_c = std::ffi::CString::new(rec.topic).unwrap_or_default();
-        let hdrs: Vec<(&[u8], Option<&[u8]>)> = rec.headers.iter().map(|(k, v)| (k.as_bytes(), *v)).collect();
-        let mut body = vec![0u8; record_batch::record_body_len(rec.key, rec.value, &hdrs)];
-        record_batch::encode_record_body(&mut body, rec.key, rec.value, &hdrs);
-        let d = Delivery {
-            topic: &topic,
-            topic_c: &topic_c,
-            partition: rec.partition.unwrap_or(-1),
-            offset: -1,
-            timestamp: rec.timestamp.unwrap_or(-1),
-            error,
-            latency_us: 0,
-            body: &body,
-        };
-        self.inner.deliverer.complete(&d, completion);
-        self.inner.deliverer.served();
     }
 
     /// A record whose topic has no metadata yet, with `queue_until_metadata`: parked until the
@@ -1146,33 +758,6 @@ impl Producer {
         } else {
             Err(Error::local(LocalCode::TimedOut, "close: records still pending at the timeout were failed"))
         }
-    }
-
-    /// close(): stops the spool's threads, then reports the records still only in the spool with
-    /// `_DESTROY`. They stay in its files, for the next producer on `spool.dir`. False if any did.
-    fn close_spool(&self) -> bool {
-        let Some(spool) = &self.inner.spool else {
-            return true;
-        };
-        for h in self.spool_threads.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
-            let _ = h.join();
-        }
-        let left = spool.take_unsent();
-        let n = left.len();
-        for (_, p) in left {
-            let e = Error::local(
-                LocalCode::Closed,
-                format!("the producer was closed before the record left the spool; it stays in spool.dir {} and the next producer opened on it sends it", spool.dir.display()),
-            );
-            let rec = ProducerRecord { topic: &p.topic, partition: p.partition, ..Default::default() };
-            self.report_alone(&rec, Some(&e), p.completion);
-        }
-        spool.sync();
-        spool.unlock();
-        if n > 0 {
-            log::warn!("close: {n} record(s) left in the spool (spool.dir {}) for the next producer", spool.dir.display());
-        }
-        n == 0
     }
 
     /// The fatal error, if the producer hit one.

@@ -1,0 +1,190 @@
+//! The producer's side of the spool (`spool.dir`, see `spool/mod.rs`): `send()` when a spool is
+//! configured, the drainer thread that feeds spooled records back into the send path, and what
+//! close() does with records still only in the spool.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{Producer, TrySend, LONGEST_WAIT};
+use crate::clock;
+use crate::completion::Completion;
+use crate::config::SpoolWhen;
+use crate::error::{Error, LocalCode, Result};
+use crate::protocol::record_batch;
+use crate::record::{Delivery, ProducerRecord};
+use crate::spool::{Appended, Spool};
+
+impl Producer {
+    /// `send()` with `spool.dir` set (see `spool/mod.rs`).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn enqueue_spool(&self, spool: &Arc<Spool>, rec: &ProducerRecord<'_>, completion: Completion, block: bool, wait_for_metadata: bool) -> Result<TrySend> {
+        let max_block = self.inner.config.max_block;
+        match spool.when {
+            SpoolWhen::Full if !spool.spilling() => self.enqueue_with::<true>(rec, completion, block, wait_for_metadata, max_block),
+            SpoolWhen::Full => {
+                self.check_spillable(rec)?;
+                self.spill(rec, completion, clock::deadline_after(max_block), block)
+            }
+            SpoolWhen::Always => {
+                self.check_spillable(rec)?;
+                let timestamp = rec.timestamp.unwrap_or_else(|| clock::wall_ms_at(clock::mono_ns()));
+                let stamped = ProducerRecord { timestamp: Some(timestamp), ..rec.clone() };
+                match spool.append(&stamped, timestamp, completion, clock::deadline_after(max_block), block, true)? {
+                    Appended::Spilled => Ok(TrySend::Queued),
+                    Appended::Direct(id) => {
+                        let r = self.enqueue_with::<false>(&stamped, Completion::Spooled(id), block, wait_for_metadata, max_block);
+                        if !matches!(r, Ok(TrySend::Queued)) {
+                            // Not accepted after all (no report will come): not to be sent later either.
+                            spool.abandon(id);
+                        }
+                        r
+                    }
+                }
+            }
+        }
+    }
+
+    /// What `send()` refuses at once, checked before a record goes to the spool (the ordinary
+    /// path checks the same when the record is queued).
+    fn check_spillable(&self, rec: &ProducerRecord<'_>) -> Result<()> {
+        if self.inner.closing.load(Ordering::Relaxed) {
+            return Err(Error::local(LocalCode::State, "the producer is closed; send() is no longer possible"));
+        }
+        if let Some(e) = self.inner.fatal.get() {
+            return Err(e.clone());
+        }
+        if rec.topic.is_empty() {
+            return Err(Error::local(LocalCode::InvalidArgument, "the topic name is empty"));
+        }
+        if let Some(p) = rec.partition.filter(|p| *p < 0) {
+            return Err(Error::local(LocalCode::InvalidArgument, format!("partition {p} is negative; use None to let the partitioner choose")));
+        }
+        Ok(())
+    }
+
+    /// Appends a record to the spool for the drainer to send (`spool.when=full`).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn spill(&self, rec: &ProducerRecord<'_>, completion: Completion, deadline: Instant, block: bool) -> Result<TrySend> {
+        let spool = self.inner.spool.as_ref().expect("spill() only with a spool");
+        let timestamp = rec.timestamp.unwrap_or_else(|| clock::wall_ms_at(clock::mono_ns()));
+        spool.append(rec, timestamp, completion, deadline, block, false)?;
+        Ok(TrySend::Queued)
+    }
+
+    /// Starts the spool's drainer, and its sync thread under `spool.fsync=interval`.
+    pub(super) fn start_spool_threads(&self) -> Result<()> {
+        let spool = self.inner.spool.clone().expect("a spool");
+        let feeder = Producer {
+            inner: self.inner.clone(),
+            id: self.id,
+            mode: self.mode,
+            queue_until_metadata: self.queue_until_metadata,
+            io: Mutex::new(None),
+            delivery: Mutex::new(None),
+            // Closed from the start: dropping this handle closes nothing.
+            closed: AtomicBool::new(true),
+            spool_threads: Mutex::new(Vec::new()),
+        };
+        let s = spool.clone();
+        let drainer = std::thread::Builder::new()
+            .name("rafka-spool".into())
+            .spawn(move || feeder.drain_spool(&s))
+            .map_err(|e| Error::local(LocalCode::Internal, format!("cannot start the spool thread: {e}")))?;
+        let mut threads = vec![drainer];
+        if let Some(every) = spool.sync_interval() {
+            let syncer = std::thread::Builder::new()
+                .name("rafka-spool-sync".into())
+                .spawn(move || {
+                    while !spool.stop.load(Ordering::SeqCst) {
+                        std::thread::sleep(every.min(Duration::from_millis(50)));
+                        spool.sync_due(every);
+                    }
+                })
+                .map_err(|e| Error::local(LocalCode::Internal, format!("cannot start the spool sync thread: {e}")))?;
+            threads.push(syncer);
+        }
+        *self.spool_threads.lock().unwrap_or_else(|e| e.into_inner()) = threads;
+        Ok(())
+    }
+
+    /// The drainer thread: feeds the spool's records, oldest first, into the ordinary send path,
+    /// waiting there for buffer room and metadata as long as it takes (not `max.block.ms`).
+    fn drain_spool(&self, spool: &Arc<Spool>) {
+        let inner = &*self.inner;
+        while let Some((r, deadline)) = spool.take_next() {
+            let headers: Vec<(&str, Option<&[u8]>)> = r.headers.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect();
+            let rec = ProducerRecord { topic: &r.topic, partition: r.partition, key: r.key.as_deref(), value: r.value.as_deref(), headers, timestamp: Some(r.timestamp), deadline };
+            loop {
+                match self.enqueue_with::<false>(&rec, Completion::Spooled(r.id), true, true, LONGEST_WAIT) {
+                    Ok(_) => break,
+                    // Closing: the record stays in the spool (close reports it as left there).
+                    Err(_) if spool.stop.load(Ordering::SeqCst) || inner.closing.load(Ordering::SeqCst) => break,
+                    Err(e) if e.is_retriable() || e.is_local(LocalCode::State) || e.is_local(LocalCode::Interrupted) => {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    Err(e) => {
+                        // The record can never be sent (its topic or partition does not exist, it
+                        // is too large for this configuration): its one report says so.
+                        if let Some(c) = spool.reported(r.id, Some(&e)) {
+                            self.report_alone(&rec, Some(&e), c);
+                        }
+                        break;
+                    }
+                }
+            }
+            spool.fed();
+        }
+    }
+
+    /// A report for a spooled record that never reached a partition queue.
+    #[cold]
+    fn report_alone(&self, rec: &ProducerRecord<'_>, error: Option<&Error>, completion: Completion) {
+        let topic: Arc<str> = Arc::from(rec.topic);
+        let topic_c = std::ffi::CString::new(rec.topic).unwrap_or_default();
+        let hdrs: Vec<(&[u8], Option<&[u8]>)> = rec.headers.iter().map(|(k, v)| (k.as_bytes(), *v)).collect();
+        let mut body = vec![0u8; record_batch::record_body_len(rec.key, rec.value, &hdrs)];
+        record_batch::encode_record_body(&mut body, rec.key, rec.value, &hdrs);
+        let d = Delivery {
+            topic: &topic,
+            topic_c: &topic_c,
+            partition: rec.partition.unwrap_or(-1),
+            offset: -1,
+            timestamp: rec.timestamp.unwrap_or(-1),
+            error,
+            latency_us: 0,
+            body: &body,
+        };
+        self.inner.deliverer.complete(&d, completion);
+        self.inner.deliverer.served();
+    }
+
+    /// close(): stops the spool's threads, then reports the records still only in the spool with
+    /// `_DESTROY`. They stay in its files, for the next producer on `spool.dir`. False if any did.
+    pub(super) fn close_spool(&self) -> bool {
+        let Some(spool) = &self.inner.spool else {
+            return true;
+        };
+        for h in self.spool_threads.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+            let _ = h.join();
+        }
+        let left = spool.take_unsent();
+        let n = left.len();
+        for (_, p) in left {
+            let e = Error::local(
+                LocalCode::Closed,
+                format!("the producer was closed before the record left the spool; it stays in spool.dir {} and the next producer opened on it sends it", spool.dir.display()),
+            );
+            let rec = ProducerRecord { topic: &p.topic, partition: p.partition, ..Default::default() };
+            self.report_alone(&rec, Some(&e), p.completion);
+        }
+        spool.sync();
+        spool.unlock();
+        if n > 0 {
+            log::warn!("close: {n} record(s) left in the spool (spool.dir {}) for the next producer", spool.dir.display());
+        }
+        n == 0
+    }
+}
