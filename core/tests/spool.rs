@@ -48,15 +48,7 @@ fn records_spilled_past_a_full_buffer_are_all_delivered_once_in_order_per_partit
     let n = 20_000;
     let failed = Arc::new(Mutex::new(Vec::new()));
     for i in 0..n {
-        let key = format!("k{}", i % 3);
-        let value = format!("{i:08}");
-        let f = failed.clone();
-        p.send_with_callback(&ProducerRecord::new(&topic).key(key.as_bytes()).value(value.as_bytes()), move |d| {
-            if let Some(e) = d.error {
-                f.lock().unwrap().push(e.to_string());
-            }
-        })
-        .unwrap();
+        send_numbered(&p, &topic, i, &failed).unwrap();
     }
     p.flush(Duration::from_secs(120)).unwrap();
     p.close(Duration::from_secs(10)).unwrap();
@@ -135,16 +127,8 @@ fn sends_go_on_into_the_spool_while_the_broker_is_killed_and_all_arrive_once_in_
         if i == 1_000 {
             c.kafka(&["kill", "1"]);
         }
-        let key = format!("k{}", i % 3);
-        let value = format!("{i:08}");
-        let f = failed.clone();
         let t0 = std::time::Instant::now();
-        p.send_with_callback(&ProducerRecord::new(&topic).key(key.as_bytes()).value(value.as_bytes()), move |d| {
-            if let Some(e) = d.error {
-                f.lock().unwrap().push(e.to_string());
-            }
-        })
-        .expect("send() spools rather than fail while the broker is down");
+        send_numbered(&p, &topic, i, &failed).expect("send() spools rather than fail while the broker is down");
         longest = longest.max(t0.elapsed());
     }
     assert!(longest < Duration::from_millis(5000), "a send() blocked {longest:?}, past max.block.ms");
@@ -153,6 +137,19 @@ fn sends_go_on_into_the_spool_while_the_broker_is_killed_and_all_arrive_once_in_
     p.close(Duration::from_secs(10)).unwrap();
     assert!(failed.lock().unwrap().is_empty(), "{:?}", &failed.lock().unwrap()[..1]);
     assert_read_back_once_in_order(&c, &topic, n);
+}
+
+/// Sends record `i`: key `k{i % 3}`, value `i` in eight digits; a failed report's error goes
+/// into `failed`.
+fn send_numbered(p: &Producer, topic: &str, i: usize, failed: &Arc<Mutex<Vec<String>>>) -> rafka_core::Result<()> {
+    let key = format!("k{}", i % 3);
+    let value = format!("{i:08}");
+    let f = failed.clone();
+    p.send_with_callback(&ProducerRecord::new(topic).key(key.as_bytes()).value(value.as_bytes()), move |d| {
+        if let Some(e) = d.error {
+            f.lock().unwrap().push(e.to_string());
+        }
+    })
 }
 
 /// Kafka's consumer reads `n` records, values `i` sent with key `k{i % 3}`: each once, and in
