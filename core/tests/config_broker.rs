@@ -1,6 +1,7 @@
 //! Configuration keys whose effect shows in delivery, against the real broker (docs/configuration.md):
 //! `queue.buffering.max.messages`, `delivery.report.only.error`, `message.timeout.ms` below the
-//! request timeout, the `fnv1a` partitioner, `sticky.partitioning.linger.ms`; and the builder's
+//! request timeout, the `fnv1a` partitioner, `sticky.partitioning.linger.ms`,
+//! `partitioner.ignore.keys`, `compression.level`; and the builder's
 //! `on_acknowledgement` hook (interceptors), which sees reports `delivery.report.only.error` withholds.
 
 mod common;
@@ -189,4 +190,66 @@ fn on_acknowledgement_sees_every_record_even_those_delivery_report_only_error_wi
     assert_eq!(acks, vec![(7, false, 0), (0, false, 1), (0, false, 2)]);
     assert_eq!(completed.load(Ordering::SeqCst), 0);
     assert_eq!(cb_ran.load(Ordering::SeqCst), 0, "no callback for a success under delivery.report.only.error");
+}
+
+#[test]
+fn partitioner_ignore_keys_spreads_one_key_over_partitions_as_if_keyless() {
+    let topic = unique_topic("ignorekeys");
+    create_topic(&topic, 4);
+    let value = [b'v'; 100];
+    // batch.size of about two records: the sticky choice moves on every couple of records.
+    let partitions_of = |ignore: &str| -> std::collections::BTreeSet<i32> {
+        let p = Producer::new(config(&[("partitioner.ignore.keys", ignore), ("batch.size", "250"), ("linger.ms", "0")])).unwrap();
+        (0..60).map(|_| p.send(&ProducerRecord::new(&topic).key(b"one-key").value(&value)).unwrap().wait_timeout(Duration::from_secs(30)).unwrap().partition).collect()
+    };
+    let hashed = partitions_of("false");
+    assert_eq!(hashed.len(), 1, "one key, one partition: {hashed:?}");
+    let want = java_partitions(&[b"one-key".to_vec()], 4)[0] as i32;
+    assert_eq!(hashed.into_iter().next(), Some(want), "where Java's murmur2 puts the key");
+    let ignored = partitions_of("true");
+    assert!(ignored.len() > 1, "with partitioner.ignore.keys the key does not pin a partition: {ignored:?}");
+    // The broker stored each record with its key where the reports said.
+    let stored = consume(&topic, 120);
+    assert!(stored.iter().all(|c| c.key.as_deref() == Some(&b"one-key"[..])));
+    assert!(stored.iter().map(|c| c.partition).collect::<std::collections::BTreeSet<_>>().len() > 1);
+}
+
+#[test]
+fn compression_level_changes_how_small_the_batches_are_sent() {
+    let topic = unique_topic("ziplevel");
+    create_topic(&topic, 1);
+    // Text from a small vocabulary: compressible, with room between a fast and a thorough level.
+    let words = ["kafka", "record", "batch", "broker", "leader", "replica", "offset", "topic", "partition", "producer", "acks", "linger"];
+    let mut x: u32 = 12345;
+    let values: Vec<Vec<u8>> = (0..400)
+        .map(|_| {
+            let mut v = Vec::new();
+            while v.len() < 1000 {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                v.extend_from_slice(words[(x >> 16) as usize % words.len()].as_bytes());
+                v.push(b' ');
+            }
+            v
+        })
+        .collect();
+    let ratio = |level: &str| -> f64 {
+        let p = Producer::new(config(&[("compression.type", "zstd"), ("compression.level", level), ("batch.size", "1048576"), ("linger.ms", "1000")])).unwrap();
+        let futures: Vec<_> = values.iter().map(|v| p.send(&ProducerRecord::new(&topic).value(v)).unwrap()).collect();
+        p.flush(Duration::from_secs(30)).unwrap();
+        for f in futures {
+            f.wait_timeout(Duration::from_secs(30)).unwrap();
+        }
+        let c = p.counters(Duration::from_secs(10)).unwrap();
+        let t = c.topics.iter().find(|t| t.topic == topic).expect("the topic's counters");
+        assert_eq!(t.records_sent, values.len() as u64);
+        t.compression_ratio_sum / t.batches_sent as f64
+    };
+    let fast = ratio("1");
+    let thorough = ratio("19");
+    assert!(thorough < fast * 0.97, "zstd level 19 sends smaller batches than level 1: ratio {thorough:.4} vs {fast:.4}");
+    // Both read back as sent.
+    let stored = consume(&topic, 2 * values.len());
+    for (i, c) in stored.iter().enumerate() {
+        assert_eq!(c.value.as_deref(), Some(&values[i % values.len()][..]), "record {i}");
+    }
 }
