@@ -802,6 +802,12 @@ impl Producer {
         }
     }
 
+    /// Partition count of a topic as the metadata known now says, without waiting: `None` when
+    /// the topic's metadata has not arrived yet.
+    pub fn known_partition_count(&self, topic: &str) -> Option<u32> {
+        self.inner.topics.load().get(topic).map(|t| t.partition_count())
+    }
+
     /// Partition count of a topic, fetching metadata if needed (up to `max.block.ms`).
     pub fn partition_count(&self, topic: &str) -> Result<u32> {
         if let Some(t) = self.inner.topics.load().get(topic) {

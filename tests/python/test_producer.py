@@ -474,12 +474,76 @@ def test_delivery_report_only_error_calls_back_for_failures_only_and_frees_the_o
     p.close()
 
 
-def test_partitioner_callable_is_refused_saying_why():
+def test_partitioner_callable_places_records_where_it_says_and_gets_topic_key_and_count():
+    topic = new_topic(5)
+    calls = []
+
+    def by_last_byte(t, key, count):
+        calls.append((t, key, count))
+        return key[-1] % count if key else count - 1
+
+    p = rafka.Producer({"bootstrap.servers": bootstrap(), "partitioner": by_last_byte})
+    reported = []
+    keys = [b"k0", b"k1", b"k7", None, "k3"]
+    for k in keys:
+        p.produce(topic, value=b"v", key=k, on_delivery=lambda err, msg: reported.append((err, msg.partition())))
+    # An explicit partition is not asked about.
+    p.produce(topic, value=b"explicit", key=b"k1", partition=4)
+    assert p.flush(30) == 0
+    want = [ord("0") % 5, ord("1") % 5, ord("7") % 5, 4, ord("3") % 5]
+    assert calls == [(topic, b"k0", 5), (topic, b"k1", 5), (topic, b"k7", 5), (topic, None, 5), (topic, b"k3", 5)]
+    # Reports come in order per partition, not across partitions.
+    assert sorted(reported) == sorted((None, w) for w in want)
+    stored = sorted((r["partition"], r["value"]) for r in consume(topic, 6))
+    assert stored == sorted([(w, "v") for w in want] + [(4, "explicit")])
+    p.close()
+
+
+def test_partitioner_callable_waits_for_an_unknown_topics_partition_count():
+    # The first produce() to the topic has no metadata yet: the callable still gets the real count.
+    topic = new_topic(3)
+    counts = []
+    p = rafka.Producer({"bootstrap.servers": bootstrap(), "partitioner": lambda t, k, n: counts.append(n) or n - 1})
+    p.produce(topic, value=b"first")
+    assert p.flush(30) == 0
+    assert counts == [3]
+    assert [r["partition"] for r in consume(topic, 1)] == [2]
+    p.close()
+
+
+def test_partitioner_callable_errors_reach_produce_and_queue_nothing():
+    topic = new_topic(2)
+    p = rafka.Producer({"bootstrap.servers": bootstrap(), "partitioner": lambda t, k, n: 2})
     with pytest.raises(rafka.KafkaException) as e:
-        rafka.Producer({"bootstrap.servers": bootstrap(), "partitioner": lambda key, n: 0})
+        p.produce(topic, value=b"v")
     err = e.value.args[0]
-    assert err.code() == rafka.KafkaError._INVALID_CONFIG
-    assert "not a callable" in err.str() and "GIL" in err.str()
+    assert err.code() == rafka.KafkaError._UNKNOWN_PARTITION
+    assert "chose partition 2" in err.str() and "0 to 1" in err.str()
+    assert len(p) == 0
+    p.close()
+
+    p = rafka.Producer({"bootstrap.servers": bootstrap(), "partitioner": lambda t, k, n: "zero"})
+    with pytest.raises(TypeError, match="partition number"):
+        p.produce(topic, value=b"v")
+
+    def boom(t, k, n):
+        raise ValueError("no partition for you")
+
+    p2 = rafka.Producer({"bootstrap.servers": bootstrap(), "partitioner": boom})
+    with pytest.raises(ValueError, match="no partition for you"):
+        p2.produce(topic, value=b"v")
+    # produce_batch checks every item before queueing any.
+    with pytest.raises(ValueError):
+        p2.produce_batch(topic, [{"value": b"a", "partition": 0}, {"value": b"b"}])
+    assert len(p2) == 0
+    p.close()
+    p2.close()
+
+
+def test_aio_producer_refuses_a_partitioner_callable_saying_so():
+    from rafka.aio import AIOProducer
+    with pytest.raises(TypeError, match="partitioner callable"):
+        AIOProducer({"bootstrap.servers": bootstrap(), "partitioner": lambda t, k, n: 0})
 
 
 def test_named_partitioner_murmur2_places_keys_as_librdkafka_does():

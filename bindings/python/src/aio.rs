@@ -366,8 +366,11 @@ impl AioProducer {
     #[new]
     #[pyo3(signature = (conf=None, **kwargs))]
     fn new(py: Python<'_>, conf: Option<&Bound<'_, PyDict>>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        let Conf { config, logger, default_cb, stats_cb, throttle_cb, error_cb, oauth_cb, oauth_config } = parse_conf(py, conf, kwargs)?;
-        for (name, given) in [("stats_cb", stats_cb.is_some()), ("throttle_cb", throttle_cb.is_some()), ("oauth_cb", oauth_cb.is_some() || !oauth_config.is_empty())] {
+        let Conf { config, logger, default_cb, stats_cb, throttle_cb, error_cb, oauth_cb, oauth_config, partitioner } = parse_conf(py, conf, kwargs)?;
+        // A partitioner callable may have to wait for metadata before it can run (rafka.Producer
+        // waits in produce()); an awaitable produce() that waits for metadata off the loop is not built yet.
+        let given = [("stats_cb", stats_cb.is_some()), ("throttle_cb", throttle_cb.is_some()), ("oauth_cb", oauth_cb.is_some() || !oauth_config.is_empty()), ("a partitioner callable", partitioner.is_some())];
+        for (name, given) in given {
             if given {
                 return Err(PyTypeError::new_err(format!("AIOProducer does not take {name} (yet); rafka.Producer does")));
             }

@@ -79,6 +79,9 @@ struct PyRefs {
     throttle_cb: Option<PyObject>,
     /// confluent-kafka's `error_cb(KafkaError)`, called from poll()/flush().
     error_cb: Option<PyObject>,
+    /// rafka's `partitioner` callable `(topic, key, partition_count) -> int`, called by
+    /// produce() on the calling thread (see `place`).
+    partitioner: Option<PyObject>,
 }
 
 fn closed_error() -> PyErr {
@@ -193,6 +196,34 @@ impl Producer {
         }
         r
     }
+
+    /// With a `partitioner` callable, sets the partition of a record produced without one: the
+    /// callable runs here, on the producing thread, never on the engine's I/O thread (which does
+    /// not wait for the GIL). So produce() needs the topic's partition count first: when its
+    /// metadata has not arrived, it waits for it (GIL released, up to `max.block.ms`), as the
+    /// Java producer's send() does, where without a callable it would queue the record at once.
+    fn place(&self, py: Python<'_>, topic: &str, parsed: &mut Parsed<'_>) -> PyResult<()> {
+        let Some(partitioner) = self.refs.get(py).partitioner.as_ref().map(|p| p.clone_ref(py)) else {
+            return Ok(());
+        };
+        let engine = self.engine(py)?;
+        let count = match engine.known_partition_count(topic) {
+            Some(n) => n,
+            None => py.allow_threads(|| engine.partition_count(topic)).map_err(|e| send_error(&e))?,
+        };
+        let key = parsed.key.slice().map(|k| pyo3::types::PyBytes::new(py, k));
+        let chosen = partitioner.call1(py, (topic, key, count))?;
+        let p: i64 = chosen.extract(py).map_err(|_| {
+            let type_name = chosen.bind(py).get_type().name().map(|n| n.to_string()).unwrap_or_default();
+            PyTypeError::new_err(format!("the partitioner must return a partition number (int), not {type_name}"))
+        })?;
+        if !(0..i64::from(count)).contains(&p) {
+            let msg = format!("the partitioner chose partition {p} of topic {topic}, which has partitions 0 to {} (per the last metadata)", count.saturating_sub(1));
+            return Err(to_py_err(&rafka_core::Error::local(LocalCode::UnknownPartition, msg)));
+        }
+        parsed.partition = p as i32;
+        Ok(())
+    }
 }
 
 /// `rafka.admin.ClusterMetadata` (confluent-kafka's shape) of the engine's metadata answer.
@@ -263,6 +294,7 @@ pub(crate) struct Conf {
     pub(crate) error_cb: Option<PyObject>,
     pub(crate) oauth_cb: Option<PyObject>,
     pub(crate) oauth_config: String,
+    pub(crate) partitioner: Option<PyObject>,
 }
 
 /// Reads confluent-kafka's configuration dict (and keyword arguments): callables and the logger
@@ -275,6 +307,7 @@ pub(crate) fn parse_conf(py: Python<'_>, conf: Option<&Bound<'_, PyDict>>, kwarg
     let mut throttle_cb: Option<PyObject> = None;
     let mut error_cb: Option<PyObject> = None;
     let (mut oauth_cb, mut oauth_config): (Option<PyObject>, String) = (None, String::new());
+    let mut partitioner: Option<PyObject> = None;
     for d in [conf, kwargs].into_iter().flatten() {
         for (k, v) in d.iter() {
             let k: String = k.extract().map_err(|_| PyTypeError::new_err("conf keys must be str"))?;
@@ -309,7 +342,8 @@ pub(crate) fn parse_conf(py: Python<'_>, conf: Option<&Bound<'_, PyDict>>, kwarg
                     continue;
                 }
                 "partitioner" if v.is_callable() => {
-                    return Err(to_py_err(&rafka_core::Error::local(LocalCode::InvalidConfig, "partitioner takes a name (murmur2_random, consistent_random, fnv1a, ...), not a callable: rafka places records queued before their topic's partitions are known on its I/O thread, which never waits for the GIL (docs/python.md, Partitioning). Pass partition= to produce() to choose the partition in Python")));
+                    partitioner = Some(v.unbind());
+                    continue;
                 }
                 "sasl.oauthbearer.config" => {
                     // The callback's argument (librdkafka passes it to its token callback too).
@@ -322,7 +356,7 @@ pub(crate) fn parse_conf(py: Python<'_>, conf: Option<&Bound<'_, PyDict>>, kwarg
             config.set(&k, &v).map_err(|e| to_py_err(&e.into()))?;
         }
     }
-    Ok(Conf { config, logger, default_cb, stats_cb, throttle_cb, error_cb, oauth_cb, oauth_config })
+    Ok(Conf { config, logger, default_cb, stats_cb, throttle_cb, error_cb, oauth_cb, oauth_config, partitioner })
 }
 
 #[pymethods]
@@ -330,7 +364,7 @@ impl Producer {
     #[new]
     #[pyo3(signature = (conf=None, **kwargs))]
     fn new(py: Python<'_>, conf: Option<&Bound<'_, PyDict>>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        let Conf { config, logger, default_cb, stats_cb, throttle_cb, error_cb, oauth_cb, oauth_config } = parse_conf(py, conf, kwargs)?;
+        let Conf { config, logger, default_cb, stats_cb, throttle_cb, error_cb, oauth_cb, oauth_config, partitioner } = parse_conf(py, conf, kwargs)?;
         let logger = match logger {
             Some(l) => l,
             None => py.import("logging")?.call_method1("getLogger", ("rafka",))?.unbind(),
@@ -375,7 +409,7 @@ impl Producer {
             engine: GilCell::new(Some(Arc::new(inner))),
             collected: AtomicBool::new(false),
             shared,
-            refs: GilCell::new(PyRefs { default_cb, logger: Some(logger), stats_cb, throttle_cb, error_cb }),
+            refs: GilCell::new(PyRefs { default_cb, logger: Some(logger), stats_cb, throttle_cb, error_cb, partitioner }),
             level_read_ms: AtomicU64::new(0),
             created: Instant::now(),
             oauth,
@@ -421,6 +455,9 @@ impl Producer {
             callback,
             deadline,
         };
+        if parsed.partition < 0 {
+            self.place(py, topic, &mut parsed)?;
+        }
         let r = self.enqueue(py, topic, &mut parsed);
         self.drain_logs(py);
         r.map_err(|e| if self.engine.get(py).is_none() { closed_error() } else { send_error(&e) })
@@ -458,7 +495,10 @@ impl Producer {
         let mut keep: Vec<Bound<'py, PyAny>> = Vec::new();
         let mut parsed: Vec<Parsed<'py>> = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
-            let p = parse_item(py, item, i, partition, default.as_ref(), &mut keep)?;
+            let mut p = parse_item(py, item, i, partition, default.as_ref(), &mut keep)?;
+            if p.partition < 0 {
+                self.place(py, topic, &mut p)?;
+            }
             parsed.push(p);
         }
         let mut queued = 0;
@@ -656,6 +696,9 @@ impl Producer {
             visit.call(l)?;
         }
         if let Some(cb) = &refs.stats_cb {
+            visit.call(cb)?;
+        }
+        if let Some(cb) = &refs.partitioner {
             visit.call(cb)?;
         }
         if let Some(cb) = &refs.throttle_cb {
