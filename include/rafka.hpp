@@ -1,6 +1,7 @@
 // rafka.hpp: a header-only C++17 wrapper over the C API in rafka.h.
 //
-// RAII handles; configuration from a map; an optional Partitioner (std::function); send() with a std::function delivery callback (carried
+// RAII handles; configuration from a map; an optional Partitioner and SpoolRecoveredCallback
+// (std::function, carried in the conf opaque); send() with a std::function delivery callback (carried
 // as the per-message opaque and freed in the trampoline) or returning a std::future; exceptions by
 // default plus non-throwing overloads taking std::nothrow.
 //
