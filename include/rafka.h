@@ -228,6 +228,22 @@ typedef void (*rafka_throttle_cb_t)(struct rafka_producer_t *producer,
                                     void *opaque);
 
 /*
+ The spool's recovered-records callback (`spool.dir`, docs/outages.md): called once for each
+ record an earlier producer left unacknowledged in `spool.dir` (after a crash, or a close that
+ could not send everything), once this producer has sent it or given it up. `report` is as for
+ the delivery callback: `topic`, `partition`, `offset` (what the broker assigned; -1 on failure),
+ `timestamp`, `key` and `value` as the earlier producer gave them, `err`/`errstr`;
+ `msg_opaque` is NULL (the earlier process's opaques died with it) and `latency_us` counts from
+ the moment this producer queued the record. Served like delivery reports: from `rafka_poll()`,
+ `rafka_flush()` and `rafka_producer_close()`, or on the delivery thread with
+ "delivery.report.mode=thread", whatever `delivery.report.only.error` says. A record this producer closes on before sending it is
+ reported with RAFKA_RESP_ERR__DESTROY and stays in `spool.dir` for the next producer, which
+ reports it again. `opaque` is the configuration's global opaque. It may call the same
+ functions as the delivery callback.
+ */
+typedef rafka_dr_cb_t rafka_spool_recovered_cb_t;
+
+/*
  The log callback: `level` is a syslog level (3 error, 4 warning, 6 info, 7 debug); `facility`
  and `message` are NUL-terminated, valid during the call. It may run on any thread.
  */
@@ -500,6 +516,18 @@ rafka_resp_err_t rafka_conf_set_error_cb(struct rafka_conf_t *conf, rafka_error_
  */
 rafka_resp_err_t rafka_conf_set_throttle_cb(struct rafka_conf_t *conf,
                                             rafka_throttle_cb_t throttle_cb);
+
+/*
+ Sets the spool's recovered-records callback (see `rafka_spool_recovered_cb_t`), which gets
+ the report of each record an earlier producer left in `spool.dir`; NULL removes it (such
+ reports are then only logged). Without `spool.dir` it is never called. Returns
+ RAFKA_RESP_ERR__INVALID_ARG when `conf` is NULL.
+
+ # Safety
+ `conf` must be NULL or a live configuration.
+ */
+rafka_resp_err_t rafka_conf_set_spool_recovered_cb(struct rafka_conf_t *conf,
+                                                   rafka_spool_recovered_cb_t spool_recovered_cb);
 
 /*
  Sets the log callback (see `rafka_log_cb_t`); NULL removes it. Log lines of every producer in

@@ -1,6 +1,7 @@
 // rafka.hpp: a header-only C++17 wrapper over the C API in rafka.h.
 //
-// RAII handles; configuration from a map; an optional Partitioner (std::function); send() with a std::function delivery callback (carried
+// RAII handles; configuration from a map; an optional Partitioner and SpoolRecoveredCallback
+// (std::function, carried in the conf opaque); send() with a std::function delivery callback (carried
 // as the per-message opaque and freed in the trampoline) or returning a std::future; exceptions by
 // default plus non-throwing overloads taking std::nothrow.
 //
@@ -12,6 +13,8 @@
 // Delivery reports run on the thread that calls poll()/flush()/close() (the default, as in
 // librdkafka), or on a background thread when the Producer is built with
 // DeliveryThread::Background; a future returned by send() resolves only when its report is served.
+// So do the reports of records an earlier producer left in "spool.dir" (docs/outages.md), which go
+// to the SpoolRecoveredCallback a Producer is built with.
 #ifndef RAFKA_HPP
 #define RAFKA_HPP
 
@@ -117,6 +120,19 @@ struct DeliveryReport {
 
 using DeliveryCallback = std::function<void(const DeliveryReport &)>;
 
+/// The report of a record an earlier producer left in "spool.dir" (after a crash, or a close that
+/// could not send everything), sent by this one: the delivery report (partition and offset, or
+/// the error; RAFKA_RESP_ERR__DESTROY when this producer closed before sending it, and it stays in
+/// the spool for the next one) with the record's key and value as the earlier producer gave them.
+struct RecoveredRecord : DeliveryReport {
+    std::optional<std::string> key;    // nullopt: the record had no key
+    std::optional<std::string> value;  // nullopt: a tombstone
+};
+
+/// Gets each RecoveredRecord once (rafka_conf_set_spool_recovered_cb), on the thread that serves
+/// delivery reports. An exception it throws is dropped (it must not cross into the library).
+using SpoolRecoveredCallback = std::function<void(const RecoveredRecord &)>;
+
 enum class DeliveryThread { Poll, Background };
 
 /// A custom partitioner: the partition, in 0..partition_count-1, for a record of `topic` with
@@ -136,14 +152,29 @@ public:
     /// `partitioner` setting).
     Producer(const std::map<std::string, std::string> &config, Partitioner partitioner,
              DeliveryThread mode = DeliveryThread::Poll)
-        : partitioner_(std::make_unique<Partitioner>(std::move(partitioner))) {
+        : hooks_(std::make_unique<Hooks>(Hooks{std::move(partitioner), nullptr})) {
+        init(config, mode);
+    }
+
+    /// A producer with "spool.dir" whose reports of records an earlier producer left in the spool
+    /// go to `on_recovered` (once each; never called when nothing was recovered).
+    Producer(const std::map<std::string, std::string> &config, SpoolRecoveredCallback on_recovered,
+             DeliveryThread mode = DeliveryThread::Poll)
+        : hooks_(std::make_unique<Hooks>(Hooks{nullptr, std::move(on_recovered)})) {
+        init(config, mode);
+    }
+
+    /// Both: a partitioner and a recovered-records callback.
+    Producer(const std::map<std::string, std::string> &config, Partitioner partitioner, SpoolRecoveredCallback on_recovered,
+             DeliveryThread mode = DeliveryThread::Poll)
+        : hooks_(std::make_unique<Hooks>(Hooks{std::move(partitioner), std::move(on_recovered)})) {
         init(config, mode);
     }
 
     Producer(Producer &&) noexcept = default;
     Producer &operator=(Producer &&other) noexcept {
-        handle_.reset();  // the old producer closes while its partitioner still lives
-        partitioner_ = std::move(other.partitioner_);
+        handle_.reset();  // the old producer closes while its partitioner and callbacks still live
+        hooks_ = std::move(other.hooks_);
         handle_ = std::move(other.handle_);
         return *this;
     }
@@ -269,10 +300,11 @@ private:
                            err, sizeof err) != RAFKA_CONF_OK)
             throw Error(RAFKA_RESP_ERR__INVALID_CONFIG, err);
         rafka_conf_set_dr_cb(conf.get(), &Producer::trampoline);
-        if (partitioner_) {
-            // The conf opaque carries the partitioner, which outlives the handle (declared first).
-            rafka_conf_set_opaque(conf.get(), partitioner_.get());
-            rafka_conf_set_partitioner_cb(conf.get(), &Producer::partition_trampoline);
+        if (hooks_) {
+            // The conf opaque carries the hooks, which outlive the handle (declared first).
+            rafka_conf_set_opaque(conf.get(), hooks_.get());
+            if (hooks_->partitioner) rafka_conf_set_partitioner_cb(conf.get(), &Producer::partition_trampoline);
+            if (hooks_->recovered) rafka_conf_set_spool_recovered_cb(conf.get(), &Producer::recovered_trampoline);
         }
         rafka_producer_t *p = rafka_producer_new(conf.get(), err, sizeof err);
         if (!p) throw Error(RAFKA_RESP_ERR__INVALID_CONFIG, err);
@@ -285,7 +317,7 @@ private:
         try {
             std::optional<std::string_view> k;
             if (key) k = std::string_view(static_cast<const char *>(key), keylen);
-            return (*static_cast<Partitioner *>(opaque))(topic, k, partition_count);
+            return static_cast<Hooks *>(opaque)->partitioner(topic, k, partition_count);
         } catch (...) {
             return -1;  // an exception must not cross into the library: the record fails
         }
@@ -310,23 +342,46 @@ private:
                              hs.empty() ? nullptr : hs.data(), hs.size(), r.timestamp, cb);
     }
 
+    static void fill(DeliveryReport &rep, const rafka_delivery_report_t *r) {
+        rep.error = r->err;
+        if (r->errstr) rep.message = r->errstr;
+        rep.metadata = RecordMetadata{r->topic ? r->topic : "", r->partition, r->offset, r->timestamp};
+        rep.possibly_persisted = r->possibly_persisted != 0;
+    }
+
     // Runs once per record: calls and frees the std::function carried as the message opaque.
     static void trampoline(rafka_producer_t *, const rafka_delivery_report_t *r, void *) noexcept {
         std::unique_ptr<DeliveryCallback> cb(static_cast<DeliveryCallback *>(r->msg_opaque));
         if (!cb || !*cb) return;
         try {
             DeliveryReport rep;
-            rep.error = r->err;
-            if (r->errstr) rep.message = r->errstr;
-            rep.metadata = RecordMetadata{r->topic ? r->topic : "", r->partition, r->offset, r->timestamp};
-            rep.possibly_persisted = r->possibly_persisted != 0;
+            fill(rep, r);
             (*cb)(rep);
         } catch (...) {
             // an exception must not cross into the library; the report is dropped
         }
     }
 
-    std::unique_ptr<Partitioner> partitioner_;  // before handle_: destroyed after it
+    // Runs once per recovered record; the conf opaque is the Producer's hooks.
+    static void recovered_trampoline(rafka_producer_t *, const rafka_delivery_report_t *r, void *opaque) noexcept {
+        try {
+            RecoveredRecord rec;
+            fill(rec, r);
+            if (r->key) rec.key = std::string(static_cast<const char *>(r->key), r->key_len);
+            if (r->value) rec.value = std::string(static_cast<const char *>(r->value), r->value_len);
+            static_cast<Hooks *>(opaque)->recovered(rec);
+        } catch (...) {
+            // an exception must not cross into the library; the report is dropped
+        }
+    }
+
+    /// What the C callbacks reach through the conf opaque; an empty std::function is not set.
+    struct Hooks {
+        Partitioner partitioner;
+        SpoolRecoveredCallback recovered;
+    };
+
+    std::unique_ptr<Hooks> hooks_;  // before handle_: destroyed after it
     std::unique_ptr<rafka_producer_t, ProducerDeleter> handle_;
 };
 

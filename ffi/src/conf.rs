@@ -10,7 +10,7 @@ use crate::log_sink::rafka_log_cb_t;
 use crate::oauthbearer::rafka_oauthbearer_token_cb_t;
 use crate::partitioner::rafka_partitioner_cb_t;
 use crate::ptr::{guard, guard_result, try_mut, try_ref, try_str, write_errstr};
-use crate::report::rafka_dr_cb_t;
+use crate::report::{rafka_dr_cb_t, rafka_spool_recovered_cb_t};
 use crate::stats::rafka_stats_cb_t;
 use crate::error_cb::rafka_error_cb_t;
 use crate::throttle::rafka_throttle_cb_t;
@@ -28,6 +28,7 @@ pub struct rafka_conf_t {
     pub(crate) error_cb: rafka_error_cb_t,
     pub(crate) stats_cb: rafka_stats_cb_t,
     pub(crate) throttle_cb: rafka_throttle_cb_t,
+    pub(crate) spool_recovered_cb: rafka_spool_recovered_cb_t,
     pub(crate) opaque: usize,
 }
 
@@ -65,6 +66,7 @@ pub extern "C" fn rafka_conf_new() -> *mut rafka_conf_t {
             error_cb: None,
             stats_cb: None,
             throttle_cb: None,
+            spool_recovered_cb: None,
             opaque: 0,
         }))
     })
@@ -215,6 +217,24 @@ pub unsafe extern "C" fn rafka_conf_set_throttle_cb(
 ) -> rafka_resp_err_t {
     guard_result(RAFKA_RESP_ERR__INTERNAL, || {
         try_mut(conf, "conf")?.throttle_cb = throttle_cb;
+        Ok(0)
+    })
+}
+
+/// Sets the spool's recovered-records callback (see `rafka_spool_recovered_cb_t`), which gets
+/// the report of each record an earlier producer left in `spool.dir`; NULL removes it (such
+/// reports are then only logged). Without `spool.dir` it is never called. Returns
+/// RAFKA_RESP_ERR__INVALID_ARG when `conf` is NULL.
+///
+/// # Safety
+/// `conf` must be NULL or a live configuration.
+#[no_mangle]
+pub unsafe extern "C" fn rafka_conf_set_spool_recovered_cb(
+    conf: *mut rafka_conf_t,
+    spool_recovered_cb: rafka_spool_recovered_cb_t,
+) -> rafka_resp_err_t {
+    guard_result(RAFKA_RESP_ERR__INTERNAL, || {
+        try_mut(conf, "conf")?.spool_recovered_cb = spool_recovered_cb;
         Ok(0)
     })
 }

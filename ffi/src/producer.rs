@@ -77,6 +77,9 @@ pub unsafe extern "C" fn rafka_producer_new(
         if let Some(cb) = c.throttle_cb {
             builder = builder.throttle_handler(crate::throttle::handler(cb, this.clone(), c.opaque));
         }
+        if let Some(cb) = c.spool_recovered_cb {
+            builder = builder.spool_recovered_handler(crate::report::recovered_handler(cb, this.clone(), c.opaque));
+        }
         if let Some(cb) = c.token_cb {
             builder = builder.oauthbearer_token_provider(crate::oauthbearer::provider(cb, c.opaque));
         }

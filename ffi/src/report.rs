@@ -95,3 +95,31 @@ pub(crate) fn with_report(d: &Delivery<'_>, msg_opaque: usize, f: impl FnOnce(&r
     };
     f(&report);
 }
+
+/// The spool's recovered-records callback (`spool.dir`, docs/outages.md): called once for each
+/// record an earlier producer left unacknowledged in `spool.dir` (after a crash, or a close that
+/// could not send everything), once this producer has sent it or given it up. `report` is as for
+/// the delivery callback: `topic`, `partition`, `offset` (what the broker assigned; -1 on failure),
+/// `timestamp`, `key` and `value` as the earlier producer gave them, `err`/`errstr`;
+/// `msg_opaque` is NULL (the earlier process's opaques died with it) and `latency_us` counts from
+/// the moment this producer queued the record. Served like delivery reports: from `rafka_poll()`,
+/// `rafka_flush()` and `rafka_producer_close()`, or on the delivery thread with
+/// "delivery.report.mode=thread", whatever `delivery.report.only.error` says. A record this producer closes on before sending it is
+/// reported with RAFKA_RESP_ERR__DESTROY and stays in `spool.dir` for the next producer, which
+/// reports it again. `opaque` is the configuration's global opaque. It may call the same
+/// functions as the delivery callback.
+pub type rafka_spool_recovered_cb_t = rafka_dr_cb_t;
+
+/// The engine's recovered-records handler for one producer (see `rafka_spool_recovered_cb_t`).
+pub(crate) fn recovered_handler(
+    cb: unsafe extern "C" fn(*mut rafka_producer_t, *const rafka_delivery_report_t, *mut c_void),
+    handle: Arc<AtomicPtr<rafka_producer_t>>,
+    opaque: usize,
+) -> impl Fn(&Delivery<'_>) + Send + Sync + 'static {
+    move |d: &Delivery<'_>| {
+        with_report(d, 0, |report| {
+            // SAFETY: the application's callback for this signature; the report lives until it returns.
+            unsafe { cb(handle.load(Ordering::Acquire), report, opaque as *mut c_void) };
+        });
+    }
+}

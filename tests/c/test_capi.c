@@ -242,6 +242,7 @@ static void test_null_pointers(void) {
     CHECK_EQ(rafka_conf_get(c, NULL, err, &size), RAFKA_CONF_INVALID);
     CHECK_EQ(rafka_conf_set_dr_cb(NULL, dr_cb), RAFKA_RESP_ERR__INVALID_ARG);
     CHECK_EQ(rafka_conf_set_log_cb(NULL, NULL), RAFKA_RESP_ERR__INVALID_ARG);
+    CHECK_EQ(rafka_conf_set_spool_recovered_cb(NULL, NULL), RAFKA_RESP_ERR__INVALID_ARG);
     CHECK_EQ(rafka_conf_set_opaque(NULL, NULL), RAFKA_RESP_ERR__INVALID_ARG);
     rafka_conf_free(NULL);
     CHECK(rafka_producer_new(NULL, err, sizeof err) == NULL);
@@ -1200,6 +1201,159 @@ static void test_stats_cb_gets_json_documents_from_poll(void) {
     rafka_producer_free(p);
 }
 
+/* ---- the spool: records an earlier producer left, reported to the recovered-records callback -- */
+#define SPOOL_N 12
+
+/* What the recovered-records callback heard, by record number (keys are "k<N>", values "v<N>"). */
+struct recovered_seen {
+    pthread_mutex_t lock;
+    int calls;
+    int bad;                      /* a report with an error, a msg_opaque, or without key/value */
+    int times[SPOOL_N];           /* reports per record */
+    int partition[SPOOL_N];
+    long long offset[SPOOL_N];
+};
+static struct recovered_seen recovered;
+
+static void spool_recovered_cb(rafka_producer_t *p, const rafka_delivery_report_t *r, void *opaque) {
+    int i;
+    (void)p;
+    (void)opaque;
+    pthread_mutex_lock(&recovered.lock);
+    recovered.calls++;
+    if (r->err != RAFKA_RESP_ERR_NO_ERROR || r->msg_opaque != NULL || r->key == NULL || r->value == NULL ||
+        r->key_len < 2 || ((const char *)r->key)[0] != 'k' || r->offset < 0 || r->partition < 0) {
+        recovered.bad++;
+    } else {
+        i = atoi((const char *)r->key + 1); /* "k<N>": atoi stops at the key's end (a digit run) */
+        if (i < 0 || i >= SPOOL_N || r->value_len < 2 || memcmp((const char *)r->value + 1, (const char *)r->key + 1, r->key_len - 1) != 0) {
+            recovered.bad++;
+        } else {
+            recovered.times[i]++;
+            recovered.partition[i] = r->partition;
+            recovered.offset[i] = r->offset;
+        }
+    }
+    pthread_mutex_unlock(&recovered.lock);
+}
+
+static int recovered_calls(void) {
+    int n;
+    pthread_mutex_lock(&recovered.lock);
+    n = recovered.calls;
+    pthread_mutex_unlock(&recovered.lock);
+    return n;
+}
+
+/* A producer writing ahead to the spool in `dir`, with the recovered-records callback. */
+static rafka_producer_t *spool_producer(const char *servers, const char *dir, struct reports *st) {
+    char err[256];
+    rafka_conf_t *c = base_conf();
+    CHECK_EQ(rafka_conf_set(c, "bootstrap.servers", servers, err, sizeof err), RAFKA_CONF_OK);
+    CHECK_EQ(rafka_conf_set(c, "spool.dir", dir, err, sizeof err), RAFKA_CONF_OK);
+    CHECK_EQ(rafka_conf_set(c, "spool.when", "always", err, sizeof err), RAFKA_CONF_OK);
+    CHECK_EQ(rafka_conf_set_spool_recovered_cb(c, spool_recovered_cb), RAFKA_RESP_ERR_NO_ERROR);
+    return new_producer(c, st);
+}
+
+static void produce_numbered(rafka_producer_t *p, const char *topic, int n) {
+    char key[16], value[16];
+    int i;
+    for (i = 0; i < n; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        snprintf(value, sizeof value, "v%d", i);
+        CHECK_EQ(rafka_produce(p, topic, RAFKA_PARTITION_UA, RAFKA_MSG_F_COPY, key, strlen(key), value, strlen(value),
+                               NULL, 0, 0, (void *)(intptr_t)(i + 1)),
+                 RAFKA_RESP_ERR_NO_ERROR);
+    }
+}
+
+static void reset_recovered(void) {
+    pthread_mutex_destroy(&recovered.lock);
+    memset(&recovered, 0, sizeof recovered);
+    pthread_mutex_init(&recovered.lock, NULL);
+}
+
+/* A producer that cannot reach any broker closes with its records in the spool (their reports say
+ * _DESTROY); the next producer on the directory sends them and reports each once to the
+ * recovered-records callback, from rafka_flush()/rafka_poll(), with the partition and offset that
+ * Kafka's consumer reads back; its own delivery callback hears nothing of them. */
+static void test_spool_recovered_cb_reports_each_record_an_earlier_producer_left(void) {
+    char topic[128], dir[] = "/tmp/capi-spool-XXXXXX", needle[96], *out, *line;
+    struct reports st1, st2;
+    rafka_producer_t *p;
+    int i;
+    reset_recovered();
+    CHECK(mkdtemp(dir) != NULL);
+    make_topic(topic, sizeof topic, "spool", 2);
+    p = spool_producer("127.0.0.1:1", dir, &st1);
+    produce_numbered(p, topic, SPOOL_N);
+    CHECK(rafka_producer_close(p, 500) != RAFKA_RESP_ERR_NO_ERROR);
+    rafka_poll(p, 0);
+    CHECK_EQ(reports_count(&st1), SPOOL_N);
+    CHECK_EQ(st1.failed, SPOOL_N);
+    CHECK_EQ(st1.last_err, RAFKA_RESP_ERR__DESTROY);
+    rafka_producer_free(p);
+    CHECK_EQ(recovered_calls(), 0); /* nothing was recovered by the first producer */
+
+    p = spool_producer(bootstrap(), dir, &st2);
+    CHECK_EQ(recovered_calls(), 0); /* served by rafka_flush()/rafka_poll() only */
+    CHECK_EQ(rafka_flush(p, 30000), RAFKA_RESP_ERR_NO_ERROR);
+    for (i = 0; i < 100 && recovered_calls() < SPOOL_N; i++) rafka_poll(p, 100);
+    CHECK_EQ(rafka_producer_close(p, 10000), RAFKA_RESP_ERR_NO_ERROR);
+    rafka_producer_free(p);
+    CHECK_EQ(recovered.calls, SPOOL_N);
+    CHECK_EQ(recovered.bad, 0);
+    CHECK_EQ(reports_count(&st2), 0);
+    out = consume(topic, SPOOL_N);
+    CHECK_EQ(count_lines(out), SPOOL_N);
+    for (i = 0; i < SPOOL_N; i++) {
+        CHECK_EQ(recovered.times[i], 1);
+        /* Kafka's consumer has record i at the partition and offset the callback reported. */
+        snprintf(needle, sizeof needle, "{\"partition\":%d,\"offset\":%lld,", recovered.partition[i], recovered.offset[i]);
+        line = strstr(out, needle);
+        snprintf(needle, sizeof needle, "\"key\":\"k%d\"", i);
+        CHECK(line != NULL && strstr(line, needle) != NULL && strstr(line, needle) < strchr(line, '\n'));
+    }
+    free(out);
+
+    /* Everything was acknowledged: a third producer on the directory recovers nothing. */
+    reset_recovered();
+    p = spool_producer(bootstrap(), dir, &st1);
+    CHECK_EQ(rafka_flush(p, 10000), RAFKA_RESP_ERR_NO_ERROR);
+    rafka_poll(p, 200);
+    CHECK_EQ(rafka_producer_close(p, 10000), RAFKA_RESP_ERR_NO_ERROR);
+    rafka_producer_free(p);
+    CHECK_EQ(recovered_calls(), 0);
+    pthread_mutex_destroy(&st1.lock);
+    pthread_mutex_destroy(&st2.lock);
+}
+
+/* A producer with a fresh spool.dir whose records are all delivered: their reports go to the
+ * delivery callback, and the recovered-records callback is never called. */
+static void test_spool_recovered_cb_is_not_called_when_nothing_was_recovered(void) {
+    char topic[128], dir[] = "/tmp/capi-spool-XXXXXX", *out;
+    struct reports st;
+    rafka_producer_t *p;
+    reset_recovered();
+    CHECK(mkdtemp(dir) != NULL);
+    make_topic(topic, sizeof topic, "spoolnone", 1);
+    p = spool_producer(bootstrap(), dir, &st);
+    produce_numbered(p, topic, SPOOL_N);
+    CHECK_EQ(rafka_flush(p, 30000), RAFKA_RESP_ERR_NO_ERROR);
+    rafka_poll(p, 200);
+    CHECK_EQ(rafka_producer_close(p, 10000), RAFKA_RESP_ERR_NO_ERROR);
+    CHECK_EQ(reports_count(&st), SPOOL_N);
+    CHECK_EQ(st.ok, SPOOL_N);
+    CHECK_EQ(st.seen_opaque_sum, SPOOL_N * (SPOOL_N + 1) / 2);
+    rafka_producer_free(p);
+    CHECK_EQ(recovered_calls(), 0);
+    out = consume(topic, SPOOL_N);
+    CHECK_EQ(count_lines(out), SPOOL_N);
+    free(out);
+    pthread_mutex_destroy(&st.lock);
+}
+
 struct test {
     const char *name;
     void (*fn)(void);
@@ -1231,6 +1385,8 @@ static const struct test tests[] = {
     {"txn_send_offsets", test_txn_send_offsets_commits_group_offsets_only_with_the_transaction},
     {"txn_misuse", test_txn_misuse_gives_errors_with_their_flags},
     {"stats_cb", test_stats_cb_gets_json_documents_from_poll},
+    {"spool_recovered_cb", test_spool_recovered_cb_reports_each_record_an_earlier_producer_left},
+    {"spool_recovered_cb_none", test_spool_recovered_cb_is_not_called_when_nothing_was_recovered},
 };
 
 int main(int argc, char **argv) {

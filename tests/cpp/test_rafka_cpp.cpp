@@ -11,6 +11,7 @@
 #include <ctime>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "rafka.hpp"
 
@@ -253,4 +254,106 @@ TEST(Transactions, CallsOutOfOrderThrowTxnErrorWithItsFlags) {
     EXPECT_FALSE(p.begin_transaction(std::nothrow)) << "begin after init succeeds";
     EXPECT_THROW(p.send_offsets_to_transaction({{"t", 0, 1}}, rafka::ConsumerGroupMetadata{}, 1000), rafka::TxnError);
     p.abort_transaction(30000);
+}
+
+namespace {
+
+/// A fresh directory for "spool.dir".
+std::string spool_dir() {
+    char dir[] = "/tmp/cpp-spool-XXXXXX";
+    EXPECT_NE(mkdtemp(dir), nullptr);
+    return dir;
+}
+
+std::map<std::string, std::string> spool_conf(const std::string &servers, const std::string &dir) {
+    auto c = conf();
+    c["bootstrap.servers"] = servers;
+    c["spool.dir"] = dir;
+    c["spool.when"] = "always";
+    return c;
+}
+
+/// Sends records "k<i>" -> "v<i>" without a partition; counts their reports.
+void send_numbered(rafka::Producer &p, const std::string &topic, int n, std::atomic<int> &reports, std::atomic<int> &destroyed) {
+    for (int i = 0; i < n; i++) {
+        rafka::Record r;
+        r.topic = topic;
+        r.key = "k" + std::to_string(i);
+        r.value = "v" + std::to_string(i);
+        p.send(r, [&](const rafka::DeliveryReport &d) {
+            reports++;
+            if (d.error == RAFKA_RESP_ERR__DESTROY) destroyed++;
+        });
+    }
+}
+
+}  // namespace
+
+// A producer that reaches no broker closes with its records in the spool; the next one on the
+// directory sends them and reports each once to its SpoolRecoveredCallback, with the key, value,
+// partition and offset that Kafka's consumer reads back; a third finds nothing to recover.
+TEST(Spool, RecoveredCallbackReportsEachRecordAnEarlierProducerLeftReadBackByKafka) {
+    const int n = 10;
+    auto topic = make_topic("spool", 2);
+    auto dir = spool_dir();
+    std::atomic<int> reports{0}, destroyed{0};
+    std::vector<rafka::RecoveredRecord> recovered;
+    auto keep = [&](const rafka::RecoveredRecord &r) { recovered.push_back(r); };
+    {
+        rafka::Producer first(spool_conf("127.0.0.1:1", dir), keep);
+        send_numbered(first, topic, n, reports, destroyed);
+        EXPECT_NE(first.close(500, std::nothrow), RAFKA_RESP_ERR_NO_ERROR);
+    }
+    EXPECT_EQ(reports.load(), n);
+    EXPECT_EQ(destroyed.load(), n);
+    EXPECT_TRUE(recovered.empty());
+    {
+        rafka::Producer second(spool_conf(bootstrap(), dir), keep);
+        EXPECT_TRUE(recovered.empty()) << "served before poll()/flush()";
+        second.flush(30000);
+        for (int i = 0; i < 100 && recovered.size() < size_t(n); i++) second.poll(100);
+        second.close(10000);
+    }
+    EXPECT_EQ(reports.load(), n) << "the second producer's own reports";
+    ASSERT_EQ(recovered.size(), size_t(n));
+    auto out = consume(topic, n);
+    std::vector<int> times(n, 0);
+    for (const auto &r : recovered) {
+        ASSERT_TRUE(r.ok()) << r.message;
+        ASSERT_TRUE(r.key && r.value);
+        int i = std::stoi(r.key->substr(1));
+        ASSERT_TRUE(i >= 0 && i < n) << *r.key;
+        times[i]++;
+        EXPECT_EQ(*r.value, "v" + std::to_string(i));
+        EXPECT_EQ(r.metadata.topic, topic);
+        // Kafka's consumer has this record at the partition and offset reported.
+        auto at = out.find("{\"partition\":" + std::to_string(r.metadata.partition) + ",\"offset\":" + std::to_string(r.metadata.offset) + ",");
+        ASSERT_NE(at, std::string::npos) << out;
+        auto line = out.substr(at, out.find('\n', at) - at);
+        EXPECT_NE(line.find("\"key\":\"" + *r.key + "\""), std::string::npos) << line;
+    }
+    EXPECT_EQ(times, std::vector<int>(n, 1));
+    recovered.clear();
+    {
+        rafka::Producer third(spool_conf(bootstrap(), dir), keep);
+        third.flush(10000);
+        third.poll(200);
+    }
+    EXPECT_TRUE(recovered.empty());
+}
+
+TEST(Spool, RecoveredCallbackIsNotCalledWhenNothingWasRecovered) {
+    auto topic = make_topic("spoolnone", 1);
+    std::atomic<int> reports{0}, destroyed{0}, recovered{0};
+    {
+        rafka::Producer p(spool_conf(bootstrap(), spool_dir()), [&](const rafka::RecoveredRecord &) { recovered++; });
+        send_numbered(p, topic, 5, reports, destroyed);
+        p.flush(30000);
+        p.poll(200);
+        p.close(10000);
+    }
+    EXPECT_EQ(reports.load(), 5);
+    EXPECT_EQ(destroyed.load(), 0);
+    EXPECT_EQ(recovered.load(), 0);
+    EXPECT_EQ(occurrences(consume(topic, 5), "\"partition\":0"), 5u);
 }

@@ -10,14 +10,16 @@
 //!   on the delivery thread once and calls the loop's `call_soon_threadsafe` with a `Wake`: one
 //!   call per batch of reports, none while a `Wake` is already scheduled. The GIL is never
 //!   taken on the engine's I/O thread (see `logbridge.rs` for why that matters).
-//! - `Wake` runs on the loop: it resolves every queued report's future (or, for a future that
-//!   was cancelled, hands the report to `on_delivery` or logs a failure), runs `error_cb`, and
-//!   wakes the coroutines waiting for buffer room.
+//! - `Wake` runs on the loop: it runs `spool_recovered_cb` for each queued report of a record an
+//!   earlier producer left in `spool.dir` (such records have no future), resolves every queued
+//!   report's future (or, for a future that was cancelled, hands the report to `on_delivery` or
+//!   logs a failure), runs `error_cb`, and wakes the coroutines waiting for buffer room.
 //! - Nothing that holds the GIL waits for the delivery thread: `flush` and `close` release it
 //!   (the Python side runs them in the loop's executor), so the delivery thread's `with_gil`
 //!   always gets it.
 //! - With the loop closed (or never bound), `wake` serves the reports itself on the delivery
-//!   thread: `on_delivery` if given, and a warning through the logger that counts them. So does
+//!   thread: `spool_recovered_cb` and `on_delivery` if given, and a warning through the logger that
+//!   counts the reports no future took. So does
 //!   a `Wake` that a closing loop drops uncalled, on the thread that closes the loop.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,7 +32,7 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use rafka_core::{Delivery, DeliveryMode, LocalCode, TrySend};
 
 use crate::buffers;
-use crate::delivery::lock;
+use crate::delivery::{lock, message_data};
 use crate::errors::{kafka_error, to_py_err};
 use crate::gil_cell::GilCell;
 use crate::logbridge;
@@ -63,6 +65,10 @@ struct AioShared {
     ready: Mutex<Vec<Report>>,
     /// Client-wide errors for `error_cb`, taken by `Wake`.
     errors: Mutex<Vec<rafka_core::Error>>,
+    /// Reports of records an earlier producer left in `spool.dir`, for `spool_recovered_cb`, in
+    /// delivery order. Pushed by the engine's recovered handler (delivery thread, no GIL), taken
+    /// by `Wake`.
+    recovered: Mutex<Vec<MessageData>>,
     /// A `Wake` is scheduled on the loop and has not started: `wake` schedules no other. `Wake`
     /// clears it before taking `ready`, so a report pushed after that schedules the next one.
     scheduled: AtomicBool,
@@ -85,6 +91,7 @@ struct PyState {
     room: Option<PyObject>,
     on_delivery: Option<PyObject>,
     error_cb: Option<PyObject>,
+    spool_recovered_cb: Option<PyObject>,
     logger: Option<Py<PyAny>>,
 }
 
@@ -96,16 +103,7 @@ fn queue_report(shared: &AioShared, d: &Delivery<'_>, opaque: usize) {
     }
     // SAFETY: made by Box::into_raw in `send`; the engine reports each accepted record once.
     let future = *unsafe { Box::from_raw(opaque as *mut PyObject) };
-    let msg = MessageData {
-        topic: d.topic.clone(),
-        partition: d.partition,
-        offset: d.offset,
-        timestamp: d.timestamp,
-        record: d.to_owned_record(),
-        error: d.error.cloned(),
-        latency: d.latency_us as f64 / 1e6,
-    };
-    lock(&shared.ready).push(Report { future, msg: Some(msg) });
+    lock(&shared.ready).push(Report { future, msg: Some(message_data(d)) });
 }
 
 /// `delivery.report.only.error`: a success without a report resolves its future with None.
@@ -120,7 +118,7 @@ fn queue_withheld(shared: &AioShared, opaque: usize) {
 /// The engine's `on_reports_served` hook (delivery thread, or a thread in `close`): schedules
 /// one `Wake` on the loop if there is anything for it and none is scheduled.
 fn wake(shared: &Arc<AioShared>) {
-    let wanted = !lock(&shared.ready).is_empty() || !lock(&shared.errors).is_empty() || shared.room_wanted.load(Ordering::SeqCst);
+    let wanted = !lock(&shared.ready).is_empty() || !lock(&shared.recovered).is_empty() || !lock(&shared.errors).is_empty() || shared.room_wanted.load(Ordering::SeqCst);
     if !wanted || EXITING.load(Ordering::SeqCst) || shared.scheduled.swap(true, Ordering::SeqCst) {
         return;
     }
@@ -142,8 +140,10 @@ fn wake(shared: &Arc<AioShared>) {
     });
 }
 
-/// Reports that no loop will take: given to `on_delivery` on this thread, counted in a warning.
+/// Reports that no loop will take: given to `spool_recovered_cb` and `on_delivery` on this
+/// thread, those of records with a future counted in a warning.
 fn serve_orphans(py: Python<'_>, shared: &AioShared) {
+    serve_recovered(py, shared);
     let batch = std::mem::take(&mut *lock(&shared.ready));
     if batch.is_empty() {
         return;
@@ -223,9 +223,27 @@ impl Drop for Wake {
     }
 }
 
-/// Resolves the futures of every queued report, runs `error_cb` for queued errors and wakes
-/// the coroutines waiting for room. The loop's thread, GIL held.
+/// Hands the queued reports of recovered records to `spool_recovered_cb`; what it raises is
+/// reported as unraisable (there is no caller to raise it to), and the next report still goes.
+fn serve_recovered(py: Python<'_>, shared: &AioShared) {
+    let recovered = std::mem::take(&mut *lock(&shared.recovered));
+    if recovered.is_empty() {
+        return;
+    }
+    // Cloned: the callback may end in the collector clearing `py`.
+    let Some(cb) = shared.py.get(py).spool_recovered_cb.as_ref().map(|c| c.clone_ref(py)) else { return };
+    for msg in recovered {
+        if let Err(e) = call_on_delivery(py, &cb, msg) {
+            e.write_unraisable(py, None);
+        }
+    }
+}
+
+/// Runs `spool_recovered_cb` for queued recovered records, resolves the futures of every queued
+/// report, runs `error_cb` for queued errors and wakes the coroutines waiting for room. The
+/// loop's thread, GIL held.
 fn serve(py: Python<'_>, shared: &AioShared) -> PyResult<()> {
+    serve_recovered(py, shared);
     let batch = std::mem::take(&mut *lock(&shared.ready));
     let (on_delivery, error_cb, logger) = {
         let st = shared.py.get(py);
@@ -366,7 +384,7 @@ impl AioProducer {
     #[new]
     #[pyo3(signature = (conf=None, **kwargs))]
     fn new(py: Python<'_>, conf: Option<&Bound<'_, PyDict>>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        let Conf { config, logger, default_cb, stats_cb, throttle_cb, error_cb, oauth_cb, oauth_config, partitioner } = parse_conf(py, conf, kwargs)?;
+        let Conf { config, logger, default_cb, stats_cb, throttle_cb, error_cb, spool_recovered_cb, oauth_cb, oauth_config, partitioner } = parse_conf(py, conf, kwargs)?;
         // A partitioner callable may have to wait for metadata before it can run (rafka.Producer
         // waits in produce()); an awaitable produce() that waits for metadata off the loop is not built yet.
         let given = [("stats_cb", stats_cb.is_some()), ("throttle_cb", throttle_cb.is_some()), ("oauth_cb", oauth_cb.is_some() || !oauth_config.is_empty()), ("a partitioner callable", partitioner.is_some())];
@@ -384,9 +402,10 @@ impl AioProducer {
         let shared = Arc::new(AioShared {
             ready: Mutex::new(Vec::new()),
             errors: Mutex::new(Vec::new()),
+            recovered: Mutex::new(Vec::new()),
             scheduled: AtomicBool::new(false),
             room_wanted: AtomicBool::new(false),
-            py: GilCell::new(PyState { lp: None, room: None, on_delivery: default_cb, error_cb: None, logger: Some(logger.clone_ref(py)) }),
+            py: GilCell::new(PyState { lp: None, room: None, on_delivery: default_cb, error_cb: None, spool_recovered_cb: None, logger: Some(logger.clone_ref(py)) }),
             id,
         });
         let (s1, s2, s3) = (shared.clone(), shared.clone(), shared.clone());
@@ -398,6 +417,11 @@ impl AioProducer {
             let s4 = shared.clone();
             builder = builder.error_handler(move |e| lock(&s4.errors).push(e.clone()));
             shared.py.update(py, |st| st.error_cb = Some(cb));
+        }
+        if let Some(cb) = spool_recovered_cb {
+            let s5 = shared.clone();
+            builder = builder.spool_recovered_handler(move |d| lock(&s5.recovered).push(message_data(d)));
+            shared.py.update(py, |st| st.spool_recovered_cb = Some(cb));
         }
         logbridge::register(logger.bind(py), id)?;
         let engine = builder.build().map_err(|e| {
@@ -579,7 +603,7 @@ impl AioProducer {
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
         // SAFETY: the collector calls this with the GIL held.
         let st = unsafe { self.shared.py.get_unchecked() };
-        for o in [&st.on_delivery, &st.error_cb, &st.room].into_iter().flatten() {
+        for o in [&st.on_delivery, &st.error_cb, &st.spool_recovered_cb, &st.room].into_iter().flatten() {
             visit.call(o)?;
         }
         if let Some(l) = &st.logger {

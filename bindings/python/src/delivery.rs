@@ -22,6 +22,8 @@ enum Callback {
     Default,
     /// One given to `produce` for this record.
     Own(Box<PyObject>),
+    /// The producer's `spool_recovered_cb`: a record an earlier producer left in `spool.dir`.
+    Recovered,
 }
 
 /// The opaque of a record whose report goes to the producer's `on_delivery` (a boxed callback's
@@ -48,12 +50,12 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Runs the callbacks of queued reports on this thread, the GIL held; `default` gives the
-    /// producer's `on_delivery` (asked again for each batch, as a callback may end in the
-    /// garbage collector clearing it). The first exception a callback raises stops it and is
+    /// Runs the callbacks of queued reports on this thread, the GIL held; `callbacks` gives the
+    /// producer's `on_delivery` and `spool_recovered_cb` (asked again for each batch, as a
+    /// callback may end in the garbage collector clearing them). The first exception a callback raises stops it and is
     /// returned (as confluent-kafka raises it from poll/flush); the reports after it stay queued
     /// for the next call.
-    pub(crate) fn serve(&self, py: Python<'_>, default: impl Fn() -> Option<PyObject>) -> PyResult<()> {
+    pub(crate) fn serve(&self, py: Python<'_>, callbacks: impl Fn() -> (Option<PyObject>, Option<PyObject>)) -> PyResult<()> {
         loop {
             let mut batch = std::mem::take(&mut *lock(&self.spare));
             {
@@ -67,10 +69,10 @@ impl Shared {
             }
             let mut reuse = lock(&self.reuse).take().map(|m| m.into_bound(py));
             // Our own reference: a callback may end in the collector clearing `refs`.
-            let default = default();
+            let (default, recovered) = callbacks();
             let mut it = batch.drain(..);
             while let Some(r) = it.next() {
-                if let Err(e) = run_callback(py, r, default.as_ref(), &mut reuse) {
+                if let Err(e) = run_callback(py, r, default.as_ref(), recovered.as_ref(), &mut reuse) {
                     lock(&self.ready).splice(0..0, it);
                     return Err(e);
                 }
@@ -104,7 +106,19 @@ pub(crate) fn deliver(shared: &Shared, d: &Delivery<'_>, opaque: usize) {
         // SAFETY: made by Box::into_raw in `enqueue`; the engine reports each accepted record once.
         _ => Callback::Own(unsafe { Box::from_raw(opaque as *mut PyObject) }),
     };
-    let msg = MessageData {
+    let report = Report { callback, msg: message_data(d) };
+    lock(&shared.ready).push(report);
+}
+
+/// The engine's handler for records an earlier producer left in `spool.dir` (given only with a
+/// `spool_recovered_cb`): queued like a delivery report, in the same order, for `Shared::serve`.
+pub(crate) fn deliver_recovered(shared: &Shared, d: &Delivery<'_>) {
+    lock(&shared.ready).push(Report { callback: Callback::Recovered, msg: message_data(d) });
+}
+
+/// A report's Python-side data, copied out of the engine's.
+pub(crate) fn message_data(d: &Delivery<'_>) -> MessageData {
+    MessageData {
         topic: d.topic.clone(),
         partition: d.partition,
         offset: d.offset,
@@ -112,9 +126,7 @@ pub(crate) fn deliver(shared: &Shared, d: &Delivery<'_>, opaque: usize) {
         record: d.to_owned_record(),
         error: d.error.cloned(),
         latency: d.latency_us as f64 / 1e6,
-    };
-    let report = Report { callback, msg };
-    lock(&shared.ready).push(report);
+    }
 }
 
 /// With `delivery.report.only.error`: a successful record's report is withheld by the engine;
@@ -129,12 +141,17 @@ pub(crate) fn release_withheld(opaque: usize) {
 
 /// `reuse`: the Message object of the previous report, taken for this one if nothing else holds
 /// it; left holding this report's.
-fn run_callback<'py>(py: Python<'py>, r: Report, default: Option<&PyObject>, reuse: &mut Option<Bound<'py, Message>>) -> PyResult<()> {
+fn run_callback<'py>(py: Python<'py>, r: Report, default: Option<&PyObject>, recovered: Option<&PyObject>, reuse: &mut Option<Bound<'py, Message>>) -> PyResult<()> {
     let callback = match &r.callback {
         Callback::Own(cb) => &**cb,
-        // DEFAULT_CB is only given while the producer has one; it is gone only once the
-        // garbage collector cleared the producer, whose reports then have no one to go to.
+        // DEFAULT_CB is only given while the producer has one (and recovered reports are only
+        // queued with a spool_recovered_cb); it is gone only once the garbage collector cleared
+        // the producer, whose reports then have no one to go to.
         Callback::Default => match default {
+            Some(cb) => cb,
+            None => return Ok(()),
+        },
+        Callback::Recovered => match recovered {
             Some(cb) => cb,
             None => return Ok(()),
         },

@@ -16,7 +16,7 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use rafka_core::{Config, DeliveryMode, LocalCode, PurgeFlags, PurgeTarget, TrySend};
 
 use crate::buffers;
-use crate::delivery::{deliver, lock, release_withheld, Shared, DEFAULT_CB};
+use crate::delivery::{deliver, deliver_recovered, lock, release_withheld, Shared, DEFAULT_CB};
 use crate::errors::{kafka_error, to_py_err};
 use crate::gil_cell::GilCell;
 use crate::record::{check_callback, int_arg, parse_headers, parse_item, topic_str, Parsed};
@@ -79,6 +79,9 @@ struct PyRefs {
     throttle_cb: Option<PyObject>,
     /// confluent-kafka's `error_cb(KafkaError)`, called from poll()/flush().
     error_cb: Option<PyObject>,
+    /// rafka's `spool_recovered_cb(err, msg)`: records an earlier producer left in `spool.dir`,
+    /// served from poll()/flush() with the delivery reports.
+    spool_recovered_cb: Option<PyObject>,
     /// rafka's `partitioner` callable `(topic, key, partition_count) -> int`, called by
     /// produce() on the calling thread (see `place`).
     partitioner: Option<PyObject>,
@@ -101,7 +104,10 @@ impl Producer {
 
     /// Runs the callbacks of queued reports on this thread (see `Shared::serve`).
     fn serve(&self, py: Python<'_>) -> PyResult<()> {
-        self.shared.serve(py, || self.refs.get(py).default_cb.as_ref().map(|c| c.clone_ref(py)))?;
+        self.shared.serve(py, || {
+            let refs = self.refs.get(py);
+            (refs.default_cb.as_ref().map(|c| c.clone_ref(py)), refs.spool_recovered_cb.as_ref().map(|c| c.clone_ref(py)))
+        })?;
         self.serve_stats(py)
     }
 
@@ -292,6 +298,7 @@ pub(crate) struct Conf {
     pub(crate) stats_cb: Option<PyObject>,
     pub(crate) throttle_cb: Option<PyObject>,
     pub(crate) error_cb: Option<PyObject>,
+    pub(crate) spool_recovered_cb: Option<PyObject>,
     pub(crate) oauth_cb: Option<PyObject>,
     pub(crate) oauth_config: String,
     pub(crate) partitioner: Option<PyObject>,
@@ -306,6 +313,7 @@ pub(crate) fn parse_conf(py: Python<'_>, conf: Option<&Bound<'_, PyDict>>, kwarg
     let mut stats_cb: Option<PyObject> = None;
     let mut throttle_cb: Option<PyObject> = None;
     let mut error_cb: Option<PyObject> = None;
+    let mut spool_recovered_cb: Option<PyObject> = None;
     let (mut oauth_cb, mut oauth_config): (Option<PyObject>, String) = (None, String::new());
     let mut partitioner: Option<PyObject> = None;
     for d in [conf, kwargs].into_iter().flatten() {
@@ -329,6 +337,11 @@ pub(crate) fn parse_conf(py: Python<'_>, conf: Option<&Bound<'_, PyDict>>, kwarg
                 "error_cb" => {
                     error_cb = Some(v.unbind());
                     check_callback(&error_cb, py, "error_cb")?;
+                    continue;
+                }
+                "spool_recovered_cb" => {
+                    spool_recovered_cb = Some(v.unbind());
+                    check_callback(&spool_recovered_cb, py, "spool_recovered_cb")?;
                     continue;
                 }
                 "throttle_cb" => {
@@ -356,7 +369,7 @@ pub(crate) fn parse_conf(py: Python<'_>, conf: Option<&Bound<'_, PyDict>>, kwarg
             config.set(&k, &v).map_err(|e| to_py_err(&e.into()))?;
         }
     }
-    Ok(Conf { config, logger, default_cb, stats_cb, throttle_cb, error_cb, oauth_cb, oauth_config, partitioner })
+    Ok(Conf { config, logger, default_cb, stats_cb, throttle_cb, error_cb, spool_recovered_cb, oauth_cb, oauth_config, partitioner })
 }
 
 #[pymethods]
@@ -364,7 +377,7 @@ impl Producer {
     #[new]
     #[pyo3(signature = (conf=None, **kwargs))]
     fn new(py: Python<'_>, conf: Option<&Bound<'_, PyDict>>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        let Conf { config, logger, default_cb, stats_cb, throttle_cb, error_cb, oauth_cb, oauth_config, partitioner } = parse_conf(py, conf, kwargs)?;
+        let Conf { config, logger, default_cb, stats_cb, throttle_cb, error_cb, spool_recovered_cb, oauth_cb, oauth_config, partitioner } = parse_conf(py, conf, kwargs)?;
         let logger = match logger {
             Some(l) => l,
             None => py.import("logging")?.call_method1("getLogger", ("rafka",))?.unbind(),
@@ -383,6 +396,10 @@ impl Producer {
             .on_report_suppressed(release_withheld);
         if let Some(o) = &oauth {
             builder = builder.oauthbearer_token_provider(o.provider());
+        }
+        if spool_recovered_cb.is_some() {
+            let s6 = shared.clone();
+            builder = builder.spool_recovered_handler(move |d| deliver_recovered(&s6, d));
         }
         if error_cb.is_some() {
             let s5 = shared.clone();
@@ -409,7 +426,7 @@ impl Producer {
             engine: GilCell::new(Some(Arc::new(inner))),
             collected: AtomicBool::new(false),
             shared,
-            refs: GilCell::new(PyRefs { default_cb, logger: Some(logger), stats_cb, throttle_cb, error_cb, partitioner }),
+            refs: GilCell::new(PyRefs { default_cb, logger: Some(logger), stats_cb, throttle_cb, error_cb, spool_recovered_cb, partitioner }),
             level_read_ms: AtomicU64::new(0),
             created: Instant::now(),
             oauth,
@@ -705,6 +722,9 @@ impl Producer {
             visit.call(cb)?;
         }
         if let Some(cb) = &refs.error_cb {
+            visit.call(cb)?;
+        }
+        if let Some(cb) = &refs.spool_recovered_cb {
             visit.call(cb)?;
         }
         if let Some(o) = &self.oauth {

@@ -13,6 +13,10 @@
 //!   (`rafka-delivery`) calls `SendFuture.complete` through it and drops it. That thread attaches
 //!   to the JVM once, as a daemon, on its first report and stays attached until it ends; it never
 //!   returns to Java, so every local reference it creates is deleted right after use.
+//! - `spool.dir` with a `SpoolRecoveredCallback`: `create` gets the Java `SpoolRecovered` adapter
+//!   and keeps a global reference to it for the producer's life; the engine's recovered-records
+//!   handler runs on the delivery thread (attached as for `send`'s reports) and calls
+//!   `SpoolRecovered.recovered` once per record an earlier producer left in the spool.
 //! - OAUTHBEARER with a login callback handler: `create` gets the Java `OAuthBearerTokens`, which
 //!   keeps the current token and refreshes it on its own thread. The engine's token provider runs
 //!   on the I/O thread (`rafka-io`), which attaches to the JVM once, as a daemon, and only reads the
@@ -50,6 +54,9 @@ struct Java {
     exception_ctor: JMethodID,
     /// `io.rafka.internal.OAuthBearerTokens.currentToken()`: the cached token, or an exception.
     current_token: JMethodID,
+    /// `io.rafka.internal.SpoolRecovered.recovered(String topic, int partition, long offset,
+    /// long timestamp, byte[] key, byte[] value, byte[][] headers, int code, String message)`.
+    recovered: JMethodID,
 }
 
 static JAVA: OnceLock<Java> = OnceLock::new();
@@ -57,6 +64,7 @@ static JAVA: OnceLock<Java> = OnceLock::new();
 const FUTURE_CLASS: &str = "io/rafka/internal/SendFuture";
 const EXCEPTION_CLASS: &str = "io/rafka/internal/NativeException";
 const TOKENS_CLASS: &str = "io/rafka/internal/OAuthBearerTokens";
+const RECOVERED_CLASS: &str = "io/rafka/internal/SpoolRecovered";
 
 #[no_mangle]
 pub extern "system" fn JNI_OnLoad(vm: JavaVM, _reserved: *mut c_void) -> jint {
@@ -69,8 +77,10 @@ pub extern "system" fn JNI_OnLoad(vm: JavaVM, _reserved: *mut c_void) -> jint {
         let exception_class = env.new_global_ref(exception)?;
         let tokens = env.find_class(TOKENS_CLASS)?;
         let current_token = env.get_method_id(&tokens, "currentToken", "()Ljava/lang/String;")?;
+        let spool_recovered = env.find_class(RECOVERED_CLASS)?;
+        let recovered = env.get_method_id(&spool_recovered, "recovered", "(Ljava/lang/String;IJJ[B[B[[BILjava/lang/String;)V")?;
         let vm = env.get_java_vm()?;
-        let _ = JAVA.set(Java { vm, complete, exception_class, exception_ctor, current_token });
+        let _ = JAVA.set(Java { vm, complete, exception_class, exception_ctor, current_token, recovered });
         Ok(())
     }));
     match r {
@@ -197,8 +207,9 @@ fn timeout(ms: jlong) -> Duration {
 /// Producers made by `create` and not yet freed: what the tests check `free` against.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
-/// `long create(String[] keys, String[] values, OAuthBearerTokens tokens)`: a producer from checked
-/// string configuration; `tokens` (or null) supplies OAUTHBEARER tokens.
+/// `long create(String[] keys, String[] values, OAuthBearerTokens tokens, SpoolRecovered recovered)`:
+/// a producer from checked string configuration; `tokens` (or null) supplies OAUTHBEARER tokens;
+/// `recovered` (or null) gets the reports of records an earlier producer left in `spool.dir`.
 #[no_mangle]
 pub extern "system" fn Java_io_rafka_internal_RafkaNative_create<'l>(
     mut env: JNIEnv<'l>,
@@ -206,6 +217,7 @@ pub extern "system" fn Java_io_rafka_internal_RafkaNative_create<'l>(
     keys: JObjectArray<'l>,
     values: JObjectArray<'l>,
     tokens: JObject<'l>,
+    recovered: JObject<'l>,
 ) -> jlong {
     entry(&mut env, 0, |env| {
         let mut config = Config::new();
@@ -223,6 +235,10 @@ pub extern "system" fn Java_io_rafka_internal_RafkaNative_create<'l>(
         if !tokens.is_null() {
             let tokens = env.new_global_ref(&tokens)?;
             builder = builder.oauthbearer_token_provider(move || cached_token(&tokens));
+        }
+        if !recovered.is_null() {
+            let target = env.new_global_ref(&recovered)?;
+            builder = builder.spool_recovered_handler(move |d| report_recovered(&target, d));
         }
         let p = builder.build()?;
         LIVE.fetch_add(1, Ordering::SeqCst);
@@ -359,19 +375,86 @@ pub extern "system" fn Java_io_rafka_internal_RafkaNative_send<'l>(
     })
 }
 
-/// Delivery thread: hands one report to its `SendFuture`, then the global reference is dropped.
-fn complete(future: &GlobalRef, d: &Delivery<'_>) {
-    let Some(java) = JAVA.get() else { return };
+/// The delivery thread's JNI environment (attached as a daemon on first use, named once).
+fn delivery_env(java: &'static Java) -> Option<JNIEnv<'static>> {
     let mut env = match java.vm.attach_current_thread_as_daemon() {
         Ok(env) => env,
         Err(e) => {
             log::error!("rafka-jni: cannot attach the delivery thread to the JVM: {e}; a report is lost");
-            return;
+            return None;
         }
     };
     if !NAMED.with(|n| n.replace(true)) {
         name_java_thread(&mut env);
     }
+    Some(env)
+}
+
+/// Delivery thread: hands the report of a record an earlier producer left in the spool to
+/// `SpoolRecovered.recovered` (the Java side builds the kafka-clients objects and catches what
+/// the application's callback throws). Every local reference lives in one frame, dropped here.
+fn report_recovered(target: &GlobalRef, d: &Delivery<'_>) {
+    let Some(java) = JAVA.get() else { return };
+    let Some(mut env) = delivery_env(java) else { return };
+    let r = env.with_local_frame(16, |env| -> jni::errors::Result<()> {
+        let topic = env.new_string(&**d.topic)?;
+        let (key, value) = d.key_value();
+        let key = match key {
+            Some(k) => JObject::from(env.byte_array_from_slice(k)?),
+            None => JObject::null(),
+        };
+        let value = match value {
+            Some(v) => JObject::from(env.byte_array_from_slice(v)?),
+            None => JObject::null(),
+        };
+        let hs = d.headers();
+        let headers = if hs.is_empty() {
+            JObject::null()
+        } else {
+            let array = env.new_object_array((hs.len() * 2) as jint, "[B", JObject::null())?;
+            for (i, (k, v)) in hs.iter().enumerate() {
+                let k = env.byte_array_from_slice(k.as_bytes())?;
+                env.set_object_array_element(&array, (2 * i) as jint, &k)?;
+                env.delete_local_ref(k)?;
+                if let Some(v) = v {
+                    let v = env.byte_array_from_slice(v)?;
+                    env.set_object_array_element(&array, (2 * i + 1) as jint, &v)?;
+                    env.delete_local_ref(v)?;
+                }
+            }
+            JObject::from(array)
+        };
+        let (code, message) = match d.error {
+            None => (0, JObject::null()),
+            Some(e) => (e.code().as_i32(), JObject::from(env.new_string(e.to_string())?)),
+        };
+        let args = [
+            jvalue { l: topic.as_raw() },
+            jvalue { i: d.partition },
+            jvalue { j: d.offset },
+            jvalue { j: d.timestamp },
+            jvalue { l: key.as_raw() },
+            jvalue { l: value.as_raw() },
+            jvalue { l: headers.as_raw() },
+            jvalue { i: code },
+            jvalue { l: message.as_raw() },
+        ];
+        // SAFETY: `recovered` belongs to SpoolRecovered, which `target` is, and takes these argument types.
+        unsafe { env.call_method_unchecked(target.as_obj(), java.recovered, ReturnType::Primitive(Primitive::Void), &args) }?;
+        Ok(())
+    });
+    if r.is_err() || env.exception_check().unwrap_or(false) {
+        // SpoolRecovered catches what the callback throws; this is a bug or an Error (OOM).
+        let _ = env.exception_describe();
+        let _ = env.exception_clear();
+        log::error!("rafka-jni: the report of a record recovered from the spool (to {}-{}) could not be handed to Java", d.topic, d.partition);
+    }
+}
+
+/// Delivery thread: hands one report to its `SendFuture`, then the global reference is dropped.
+fn complete(future: &GlobalRef, d: &Delivery<'_>) {
+    let Some(java) = JAVA.get() else { return };
+    let Some(mut env) = delivery_env(java) else { return };
     let (code, message) = match d.error {
         None => (0, None),
         Some(e) => (e.code().as_i32(), env.new_string(e.to_string()).ok()),

@@ -309,6 +309,11 @@ class ConsumerGroupMetadata:
 
 @disjoint_base
 class Producer:
+    # conf: the engine's settings (str, int, bool) plus callables kept on the Python side, each
+    # called from poll()/flush()/close(): on_delivery (_DeliveryCb), error_cb(KafkaError),
+    # throttle_cb(ThrottleEvent), stats_cb(str), oauth_cb, and, with spool.dir,
+    # spool_recovered_cb (_DeliveryCb: (err, msg) for each record an earlier producer left in the
+    # spool, never called when nothing was recovered); and logger.
     def __new__(cls, conf: Optional[Dict[str, Any]] = None, **kwargs: Any) -> Producer: ...
     def produce(
         self,
@@ -360,6 +365,8 @@ class Producer:
 @final
 class _AioProducer:
     """The engine side of rafka.aio.AIOProducer (private)."""
+    # conf: as Producer's, without throttle_cb, stats_cb and oauth_cb; on_delivery, error_cb and
+    # spool_recovered_cb are called on the event loop.
     def __new__(cls, conf: Optional[Dict[str, Any]] = None, **kwargs: Any) -> _AioProducer: ...
     def bind(self, lp: Any) -> None: ...
     @property

@@ -19,8 +19,10 @@ _open: "weakref.WeakSet[AIOProducer]" = weakref.WeakSet()
 
 class AIOProducer:
     """An asyncio Kafka producer. ``conf`` is the configuration dict of ``rafka.Producer``
-    (``on_delivery``, ``error_cb`` and ``logger`` included; ``on_delivery(err, msg)`` gets every
-    report on the loop, also the reports of records whose ``produce()`` was cancelled).
+    (``on_delivery``, ``error_cb``, ``spool_recovered_cb`` and ``logger`` included;
+    ``on_delivery(err, msg)`` gets every report on the loop, also the reports of records whose
+    ``produce()`` was cancelled; ``spool_recovered_cb(err, msg)``, with ``spool.dir``, gets on the
+    loop the report of each record an earlier producer left in the spool, which has no future).
 
     It resolves its futures on the event loop running when it is created, or else on the first
     one it is used from; after that loop is closed it moves to the next one it is used from.

@@ -19,6 +19,7 @@ import io.rafka.internal.ProducerMetrics;
 import io.rafka.internal.ProducerSettings;
 import io.rafka.internal.RafkaNative;
 import io.rafka.internal.SendFuture;
+import io.rafka.internal.SpoolRecovered;
 import io.rafka.internal.Transactions;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -50,6 +51,16 @@ import org.apache.kafka.common.utils.Utils;
  * Thread-safe, like KafkaProducer. Differences are listed in docs/java.md.
  */
 public class RafkaProducer<K, V> implements Producer<K, V> {
+    /**
+     * rafka's own setting: a class implementing {@link SpoolRecoveredCallback} (a {@code Class} or
+     * its name; made with its no-argument constructor, configured when it is
+     * {@link org.apache.kafka.common.Configurable}, closed with the producer when it is
+     * {@link AutoCloseable}), which gets the reports of records an earlier producer left in
+     * {@code spool.dir}. The constructors taking a {@code SpoolRecoveredCallback} give an instance
+     * instead (not both).
+     */
+    public static final String SPOOL_RECOVERED_CALLBACK_CLASS_CONFIG = "spool.recovered.callback.class";
+
     private static final byte[][] NO_HEADERS = null;
 
     private final NativeHandle handle;
@@ -64,6 +75,8 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
     private final String clientId;
     /** transactional.id and the mapping of the engine's transactional errors. */
     private final Transactions transactions;
+    /** The recovered-records callback made from {@link #SPOOL_RECOVERED_CALLBACK_CLASS_CONFIG} (closed with the producer), or null. */
+    private final SpoolRecoveredCallback madeRecoveredCallback;
     /** The last topic's UTF-8 name: most producers send to one topic. */
     private volatile TopicName lastTopic;
 
@@ -74,7 +87,16 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
     }
 
     public RafkaProducer(Map<String, Object> configs, Serializer<K> keySerializer, Serializer<V> valueSerializer) {
-        this(new ProducerSettings(configs), keySerializer, valueSerializer);
+        this(new ProducerSettings(configs), keySerializer, valueSerializer, null);
+    }
+
+    /**
+     * A producer (with {@code spool.dir}) whose reports of records an earlier producer left in the
+     * spool go to {@code onRecovered}; see {@link SpoolRecoveredCallback}.
+     */
+    public RafkaProducer(Map<String, Object> configs, Serializer<K> keySerializer, Serializer<V> valueSerializer,
+            SpoolRecoveredCallback onRecovered) {
+        this(new ProducerSettings(configs), keySerializer, valueSerializer, requireCallback(onRecovered));
     }
 
     public RafkaProducer(Properties properties) {
@@ -82,10 +104,24 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
     }
 
     public RafkaProducer(Properties properties, Serializer<K> keySerializer, Serializer<V> valueSerializer) {
-        this(new ProducerSettings(ProducerSettings.fromProperties(properties)), keySerializer, valueSerializer);
+        this(new ProducerSettings(ProducerSettings.fromProperties(properties)), keySerializer, valueSerializer, null);
     }
 
-    private RafkaProducer(ProducerSettings settings, Serializer<K> keySerializer, Serializer<V> valueSerializer) {
+    /** {@link #RafkaProducer(Map, Serializer, Serializer, SpoolRecoveredCallback)} with {@code Properties}. */
+    public RafkaProducer(Properties properties, Serializer<K> keySerializer, Serializer<V> valueSerializer,
+            SpoolRecoveredCallback onRecovered) {
+        this(new ProducerSettings(ProducerSettings.fromProperties(properties)), keySerializer, valueSerializer, requireCallback(onRecovered));
+    }
+
+    private static SpoolRecoveredCallback requireCallback(SpoolRecoveredCallback cb) {
+        if (cb == null) {
+            throw new IllegalArgumentException("onRecovered must not be null");
+        }
+        return cb;
+    }
+
+    private RafkaProducer(ProducerSettings settings, Serializer<K> keySerializer, Serializer<V> valueSerializer,
+            SpoolRecoveredCallback onRecovered) {
         this.clientId = settings.clientId;
         this.transactions = new Transactions(settings.transactionalId, settings.idempotent);
         JavaPartitioner jp = null;
@@ -93,6 +129,7 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
         Serializer<V> vs = null;
         Interceptors<K, V> ic = null;
         OAuthBearerTokens tokens = null;
+        SpoolRecoveredCallback made = null;
         NativeHandle h = null;
         ProducerMetrics mr = null;
         try {
@@ -105,9 +142,12 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
             vs = settings.serializer(valueSerializer, ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, false);
             ic = settings.interceptors();
             tokens = settings.oauthBearerTokens();
+            made = settings.spoolRecoveredCallback(onRecovered);
+            SpoolRecoveredCallback recovered = onRecovered != null ? onRecovered : made;
             long address;
             try {
-                address = RafkaNative.create(settings.engineKeys(), settings.engineValues(), tokens);
+                address = RafkaNative.create(settings.engineKeys(), settings.engineValues(), tokens,
+                        recovered == null ? null : new SpoolRecovered(recovered));
             } catch (NativeException e) {
                 throw ErrorMapping.toException(e);
             }
@@ -122,8 +162,10 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
             Utils.closeQuietly(vs, "value serializer");
             Utils.closeQuietly(jp, "partitioner");
             Utils.closeQuietly(tokens, "OAUTHBEARER token source");
+            closeMade(made);
             throw e;
         }
+        this.madeRecoveredCallback = made;
         this.handle = h;
         this.metrics = mr;
         mr.start(this);
@@ -404,6 +446,13 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
             Utils.closeQuietly(keySerializer, "key serializer");
             Utils.closeQuietly(valueSerializer, "value serializer");
             Utils.closeQuietly(partitioner, "partitioner");
+            closeMade(madeRecoveredCallback);
+        }
+    }
+
+    private static void closeMade(SpoolRecoveredCallback cb) {
+        if (cb instanceof AutoCloseable) {
+            Utils.closeQuietly((AutoCloseable) cb, "spool recovered-records callback");
         }
     }
 

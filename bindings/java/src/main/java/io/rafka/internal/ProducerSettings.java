@@ -11,9 +11,12 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
+import io.rafka.RafkaProducer;
+import io.rafka.SpoolRecoveredCallback;
 import org.apache.kafka.clients.producer.Partitioner;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerInterceptor;
+import org.apache.kafka.common.Configurable;
 import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.config.SaslConfigs;
 import org.apache.kafka.common.config.SecurityConfig;
@@ -23,6 +26,7 @@ import org.apache.kafka.common.metrics.JmxReporter;
 import org.apache.kafka.common.metrics.MetricsReporter;
 import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.common.utils.SecurityUtils;
+import org.apache.kafka.common.utils.Utils;
 
 /**
  * Splits a KafkaProducer configuration into what the Java side handles (serializers, config
@@ -51,6 +55,8 @@ public final class ProducerSettings {
     final List<Class<?>> interceptorClasses;
     /** {@code metric.reporters}, in order. */
     final List<Class<?>> reporterClasses;
+    /** {@code spool.recovered.callback.class}, or null. */
+    final Class<?> spoolRecoveredClass;
 
     public ProducerSettings(Map<?, ?> configs) {
         Map<String, Object> given = new HashMap<>();
@@ -76,6 +82,7 @@ public final class ProducerSettings {
         Class<?> partitioner = null;
         List<Class<?>> interceptors = List.of();
         List<Class<?>> reporters = List.of();
+        Class<?> spoolRecovered = null;
         for (Map.Entry<String, Object> e : originals.entrySet()) {
             String key = e.getKey();
             Object value = e.getValue();
@@ -94,6 +101,14 @@ public final class ProducerSettings {
             }
             if (key.equals(ProducerConfig.METRIC_REPORTER_CLASSES_CONFIG)) {
                 reporters = classes(key, value, MetricsReporter.class);
+                continue;
+            }
+            if (key.equals(RafkaProducer.SPOOL_RECOVERED_CALLBACK_CLASS_CONFIG)) {
+                List<Class<?>> named = classes(key, value, SpoolRecoveredCallback.class);
+                if (named.size() > 1) {
+                    throw new ConfigException(key, value, "names one class implementing " + SpoolRecoveredCallback.class.getName() + ", not " + named.size());
+                }
+                spoolRecovered = named.isEmpty() ? null : named.get(0);
                 continue;
             }
             if (key.startsWith(ProducerMetrics.CONTEXT_PREFIX) || ProducerMetrics.KEYS.contains(key)) {
@@ -141,6 +156,7 @@ public final class ProducerSettings {
         }
         this.partitionerClass = partitioner;
         this.interceptorClasses = interceptors;
+        this.spoolRecoveredClass = spoolRecovered;
         // KafkaProducer's default metric.reporters is JmxReporter; set (even empty), the list given.
         this.reporterClasses = originals.containsKey(ProducerConfig.METRIC_REPORTER_CLASSES_CONFIG) ? reporters : List.of(JmxReporter.class);
         this.engineKeys = keys;
@@ -157,6 +173,26 @@ public final class ProducerSettings {
     /** The {@code partitioner.class} partitioner, made and configured; null when the engine partitions. */
     public JavaPartitioner partitioner() {
         return JavaPartitioner.create(partitionerClass, pluginConfigs());
+    }
+
+    /**
+     * The recovered-records callback made from {@code spool.recovered.callback.class} (configured
+     * when it is {@link Configurable}); null when the key is unset. {@code given}: the instance
+     * passed to the constructor, which may not come with the key too.
+     */
+    public SpoolRecoveredCallback spoolRecoveredCallback(SpoolRecoveredCallback given) {
+        if (spoolRecoveredClass == null) {
+            return null;
+        }
+        if (given != null) {
+            throw new ConfigException(RafkaProducer.SPOOL_RECOVERED_CALLBACK_CLASS_CONFIG, spoolRecoveredClass.getName(),
+                    "a SpoolRecoveredCallback was also given to the constructor: give one or the other");
+        }
+        SpoolRecoveredCallback cb = (SpoolRecoveredCallback) Utils.newInstance(spoolRecoveredClass);
+        if (cb instanceof Configurable) {
+            ((Configurable) cb).configure(pluginConfigs());
+        }
+        return cb;
     }
 
     /** The {@code interceptor.classes} interceptors, made and configured; null when there are none. */

@@ -14,9 +14,11 @@ public final class RafkaNative {
 
     /**
      * A producer from engine configuration (keys and values of equal length); {@code tokens}, when
-     * not null, gives OAUTHBEARER tokens (read on the engine's I/O thread).
+     * not null, gives OAUTHBEARER tokens (read on the engine's I/O thread); {@code recovered}, when
+     * not null, gets the reports of records an earlier producer left in {@code spool.dir} (on the
+     * engine's delivery thread).
      */
-    public static native long create(String[] keys, String[] values, OAuthBearerTokens tokens);
+    public static native long create(String[] keys, String[] values, OAuthBearerTokens tokens, SpoolRecovered recovered);
 
     /**
      * Queues a record; {@code future} gets its report on the engine's delivery thread.
