@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::cluster::Cluster;
 use common::*;
 use rafka_core::spool::log::{encode_record, SpoolLog, SpoolRecordRef};
-use rafka_core::{Config, Producer, ProducerRecord};
+use rafka_core::{Config, Producer, ProducerRecord, PurgeFlags, PurgeTarget};
 
 fn spool_dir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("rafka-spool-test-{}-{name}", std::process::id()));
@@ -192,4 +192,125 @@ fn a_full_spool_fails_send_after_max_block_naming_the_spool_its_directory_and_th
     assert!(msg.contains(dir.to_str().unwrap()), "{msg}");
     assert!(msg.contains("spool.max.bytes is 16384"), "{msg}");
     p.flush(Duration::from_secs(120)).unwrap();
+}
+
+/// Every report, by the record's value: the error's code name, or `ok`.
+#[derive(Clone, Default)]
+struct Reports(Arc<Mutex<std::collections::HashMap<String, Vec<String>>>>);
+
+impl Reports {
+    fn send(&self, p: &Producer, rec: ProducerRecord<'_>) {
+        let label = String::from_utf8(rec.value.unwrap().to_vec()).unwrap();
+        let me = self.clone();
+        p.send_with_callback(&rec, move |d| {
+            let r = d.error.map_or_else(|| "ok".to_string(), |e| e.name().to_string());
+            me.0.lock().unwrap().entry(label).or_default().push(r);
+        })
+        .unwrap();
+    }
+
+    /// The reports of records whose value starts with `prefix`.
+    fn of(&self, prefix: &str) -> Vec<(String, Vec<String>)> {
+        let mut v: Vec<_> = self.0.lock().unwrap().iter().filter(|(k, _)| k.starts_with(prefix)).map(|(k, r)| (k.clone(), r.clone())).collect();
+        v.sort();
+        v
+    }
+
+    /// Waits until `n` records whose value starts with `prefix` have a report.
+    fn wait_for(&self, prefix: &str, n: usize, timeout: Duration) {
+        let end = std::time::Instant::now() + timeout;
+        while self.of(prefix).len() < n {
+            assert!(std::time::Instant::now() < end, "{prefix}: {} of {n} reports within {timeout:?}", self.of(prefix).len());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// The values Kafka's consumer reads from `topic`, by partition, asking for one record more
+/// than `expected` (so that a record that should not be there shows up).
+fn values_by_partition(c: &Cluster, topic: &str, expected: usize) -> std::collections::BTreeMap<i32, Vec<String>> {
+    let out = c.kafka(&["consume", topic, "--max", &(expected + 1).to_string(), "--timeout", "8"]);
+    let mut m = std::collections::BTreeMap::<i32, Vec<String>>::new();
+    for l in out.lines().filter(|l| l.starts_with('{')) {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        m.entry(v["partition"].as_i64().unwrap() as i32).or_default().push(v["value"].as_str().unwrap().to_string());
+    }
+    m
+}
+
+#[test]
+fn purging_the_queue_fails_spooled_records_once_each_and_no_later_producer_sends_them() {
+    let c = cluster();
+    let t1 = unique_topic("spool-purge");
+    let t2 = unique_topic("spool-purge-other");
+    create_topic(&c, &t1, 2);
+    create_topic(&c, &t2, 1);
+    let dir = spool_dir("purge");
+    let cfg = [("buffer.memory", "65536"), ("spool.when", "full"), ("linger.ms", "5")];
+    let p = Producer::new(config(&c, &dir, &cfg)).unwrap();
+    for (t, part) in [(&t1, 0), (&t1, 1), (&t2, 0)] {
+        p.send(&ProducerRecord::new(t).partition(part).value(b"warm")).unwrap().wait().unwrap();
+    }
+    c.kafka(&["kill", "1"]);
+    let r = Reports::default();
+    // Fill buffer.memory with records of t2 (about 370 fit): the rest go to the spool, the first
+    // of them into the drainer's hand, waiting for room.
+    let value = |label: String| format!("{label}:{}", "x".repeat(90));
+    for i in 0..1_000 {
+        r.send(&p, ProducerRecord::new(&t2).value(value(format!("t2-{i:04}")).as_bytes()));
+    }
+    // Spilling now: these all go to the spool.
+    for i in 0..200 {
+        r.send(&p, ProducerRecord::new(&t1).partition(0).value(value(format!("p0-{i:04}")).as_bytes()));
+        r.send(&p, ProducerRecord::new(&t1).partition(1).value(value(format!("p1-{i:04}")).as_bytes()));
+        let key = format!("k{i}");
+        r.send(&p, ProducerRecord::new(&t1).key(key.as_bytes()).value(value(format!("free-{i:04}")).as_bytes()));
+        r.send(&p, ProducerRecord::new(&t2).value(value(format!("t2-late-{i:04}")).as_bytes()));
+    }
+    assert!(r.of("").is_empty(), "no report while the broker is down");
+    // One partition: the records sent to it, all still in the spool; not those without a partition.
+    p.purge_with(PurgeFlags::QUEUE, PurgeTarget::Partition(&t1, 0));
+    r.wait_for("p0-", 200, Duration::from_secs(10));
+    // One topic: its records in the buffer (queued, or in batches that met the dead broker:
+    // in flight), in the drainer's hand and in the spool.
+    p.purge_with(PurgeFlags::QUEUE | PurgeFlags::INFLIGHT, PurgeTarget::Topic(&t2));
+    r.wait_for("t2-", 1_200, Duration::from_secs(10));
+    for (label, reports) in r.of("p0-").into_iter().chain(r.of("t2-late-")) {
+        assert_eq!(reports, ["_PURGE_QUEUE"], "{label}: exactly one report, _PURGE_QUEUE");
+    }
+    let mut queued = 0;
+    for (label, reports) in r.of("t2-0") {
+        assert!(reports == ["_PURGE_QUEUE"] || reports == ["_PURGE_INFLIGHT"], "{label}: exactly one report: {reports:?}");
+        queued += (reports[0] == "_PURGE_QUEUE") as usize;
+    }
+    // buffer.memory holds fewer than 400 of them: the others were spooled.
+    assert!(queued >= 600, "{queued} of the records spilled were purged from the queue or the spool");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(r.of("p1-").is_empty() && r.of("free-").is_empty(), "records outside the purges are not reported");
+    c.kafka(&["restart", "1"]);
+    p.flush(Duration::from_secs(120)).unwrap();
+    p.close(Duration::from_secs(10)).unwrap();
+    for prefix in ["p1-", "free-"] {
+        let got = r.of(prefix);
+        assert_eq!(got.len(), 200, "{prefix}");
+        for (label, reports) in got {
+            assert_eq!(reports, ["ok"], "{label}: delivered once");
+        }
+    }
+    // Nothing purged is left for a later producer on the directory.
+    let recovered = Arc::new(Mutex::new(Vec::new()));
+    let r2 = recovered.clone();
+    let p = Producer::builder(config(&c, &dir, &[])).spool_recovered_handler(move |d| r2.lock().unwrap().push(d.value().map(|v| v.to_vec()))).build().unwrap();
+    p.flush(Duration::from_secs(10)).unwrap();
+    p.close(Duration::from_secs(10)).unwrap();
+    assert_eq!(recovered.lock().unwrap().len(), 0, "a new producer recovers none of the purged records");
+    let t1_got = values_by_partition(&c, &t1, 402);
+    let t2_got = values_by_partition(&c, &t2, 1);
+    assert_eq!(t2_got.values().flatten().collect::<Vec<_>>(), ["warm"], "no record of t2 was written");
+    let p0: Vec<&String> = t1_got.get(&0).into_iter().flatten().filter(|v| !v.starts_with("free-")).collect();
+    assert_eq!(p0, ["warm"], "no purged record of partition 0 was written");
+    let p1: Vec<String> = t1_got.get(&1).into_iter().flatten().filter(|v| !v.starts_with("free-")).cloned().collect();
+    let want: Vec<String> = std::iter::once("warm".to_string()).chain((0..200).map(|i| value(format!("p1-{i:04}")))).collect();
+    assert_eq!(p1, want, "partition 1's records, in order");
+    assert_eq!(t1_got.values().flatten().filter(|v| v.starts_with("free-")).count(), 200, "records without a partition were not purged");
 }
