@@ -314,3 +314,184 @@ fn purging_the_queue_fails_spooled_records_once_each_and_no_later_producer_sends
     assert_eq!(p1, want, "partition 1's records, in order");
     assert_eq!(t1_got.values().flatten().filter(|v| v.starts_with("free-")).count(), 200, "records without a partition were not purged");
 }
+
+/// Not a test of its own: the body of the child process that the SIGKILL tests start (this test
+/// binary again, with `RAFKA_SPOOL_CHILD=bootstrap|topic|spool.dir`); without that variable it
+/// does nothing. It sends records `00000000`, `00000001`... (key `k{i % 3}`) with
+/// `spool.when=always`, about 10,000 a second, printing `sent I` once `send()` returned (the
+/// record is in the spool's file then) and `ack I PARTITION OFFSET` from its report, until it is
+/// killed.
+#[test]
+fn spool_child_process() {
+    let Ok(arg) = std::env::var("RAFKA_SPOOL_CHILD") else { return };
+    let [bootstrap, topic, dir]: [&str; 3] = arg.split('|').collect::<Vec<_>>().try_into().unwrap();
+    let mut c = Config::new();
+    for (k, v) in [("bootstrap.servers", bootstrap), ("spool.dir", dir), ("spool.when", "always"), ("linger.ms", "5"), ("max.block.ms", "60000")] {
+        c.set(k, v).unwrap();
+    }
+    let p = Producer::new(c).unwrap();
+    use std::io::Write;
+    for i in 0..1_000_000usize {
+        let (key, value) = (format!("k{}", i % 3), format!("{i:08}"));
+        p.send_with_callback(&ProducerRecord::new(topic).key(key.as_bytes()).value(value.as_bytes()), move |d| {
+            let line = match d.error {
+                None => format!("ack {i} {} {}\n", d.partition, d.offset),
+                Some(e) => format!("err {i} {e}\n"),
+            };
+            let _ = std::io::stdout().lock().write_all(line.as_bytes());
+        })
+        .unwrap();
+        let _ = writeln!(std::io::stdout().lock(), "sent {i}");
+        if i % 100 == 99 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    panic!("the child was not killed within 1,000,000 records");
+}
+
+/// What the parent read from the child's output.
+#[derive(Default)]
+struct ChildProgress {
+    /// The highest `sent` line.
+    sent: Option<usize>,
+    acked: std::collections::HashMap<usize, (i32, i64)>,
+    errors: Vec<String>,
+}
+
+/// The child process, and what it printed so far.
+struct Child {
+    proc: std::process::Child,
+    progress: Arc<Mutex<ChildProgress>>,
+}
+
+impl Child {
+    fn start(c: &Cluster, topic: &str, dir: &std::path::Path) -> Child {
+        let mut proc = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "spool_child_process", "--nocapture", "--test-threads=1"])
+            .env("RAFKA_SPOOL_CHILD", format!("{}|{topic}|{}", c.bootstrap, dir.display()))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let progress = Arc::new(Mutex::new(ChildProgress::default()));
+        let out = proc.stdout.take().unwrap();
+        let pr = progress.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(out).lines().map_while(|l| l.ok()) {
+                let f: Vec<&str> = line.split(' ').collect();
+                let mut g = pr.lock().unwrap();
+                match f[..] {
+                    ["sent", i] => g.sent = Some(i.parse().unwrap()),
+                    ["ack", i, p, o] => {
+                        g.acked.insert(i.parse().unwrap(), (p.parse().unwrap(), o.parse().unwrap()));
+                    }
+                    ["err", ..] => g.errors.push(line.clone()),
+                    _ => {}
+                }
+            }
+        });
+        Child { proc, progress }
+    }
+
+    /// Waits until the child has printed `sent` for at least `n` records and acks for `acked`.
+    fn wait_for(&self, n: usize, acked: usize) {
+        let end = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            {
+                let g = self.progress.lock().unwrap();
+                if g.sent.is_some_and(|s| s + 1 >= n) && g.acked.len() >= acked {
+                    return;
+                }
+            }
+            assert!(std::time::Instant::now() < end, "the child did not send {n} records with {acked} acks in 120 s");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn sigkill(mut self) -> ChildProgress {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.proc.id() as i32, libc::SIGKILL) };
+        let status = self.proc.wait().unwrap();
+        assert!(!status.success(), "{status}");
+        std::thread::sleep(Duration::from_millis(200)); // the reader thread takes the last lines
+        std::mem::take(&mut *self.progress.lock().unwrap())
+    }
+}
+
+/// After a SIGKILLed child: a new producer on its `spool.dir` sends what was left; every record
+/// the child's `send()` accepted is read back; a record read back twice is one the broker stored
+/// but whose report the child had not run (no `ack` line: its ack marker was not written), and
+/// there are no more of them than the child had sent and not seen acknowledged; the recovered
+/// handler's offsets match the log. Returns (records read back, duplicates).
+fn recover_after_sigkill(c: &Cluster, topic: &str, dir: &std::path::Path, child: ChildProgress) -> (usize, usize) {
+    assert!(child.errors.is_empty(), "{:?}", &child.errors[..1]);
+    let sent = child.sent.expect("the child sent records") + 1;
+    let recovered = Arc::new(Mutex::new(Vec::new()));
+    let r2 = recovered.clone();
+    let p = Producer::builder(config(c, dir, &[]))
+        .spool_recovered_handler(move |d| {
+            let v: usize = std::str::from_utf8(d.value().unwrap()).unwrap().parse().unwrap();
+            r2.lock().unwrap().push((v, d.partition, d.offset, d.error.map(|e| e.to_string())));
+        })
+        .build()
+        .unwrap();
+    p.flush(Duration::from_secs(120)).unwrap();
+    p.close(Duration::from_secs(10)).unwrap();
+    let recovered = recovered.lock().unwrap().clone();
+    let unacked = sent - child.acked.keys().filter(|&&i| i < sent).count();
+    let got = c.consume(topic, sent + unacked + 1);
+    let mut seen: std::collections::HashMap<usize, usize> = Default::default();
+    let mut at: std::collections::HashMap<(i32, i64), usize> = Default::default();
+    for r in &got {
+        let v: usize = String::from_utf8(r.value.clone().unwrap()).unwrap().parse().unwrap();
+        *seen.entry(v).or_default() += 1;
+        at.insert((r.partition, r.offset), v);
+    }
+    let missing: Vec<usize> = (0..sent).filter(|i| !seen.contains_key(i)).collect();
+    assert!(missing.is_empty(), "{} record(s) the child's send() accepted are not in the log, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    for (i, (p, o)) in &child.acked {
+        assert_eq!(at.get(&(*p, *o)), Some(i), "the child's ack of {i} names its place in the log");
+    }
+    let dups: Vec<usize> = seen.iter().filter(|(_, n)| **n > 1).map(|(i, _)| *i).collect();
+    assert!(seen.values().all(|n| *n <= 2), "no record is written more than twice");
+    let acked_dups: Vec<&usize> = dups.iter().filter(|i| child.acked.contains_key(i)).collect();
+    assert!(acked_dups.is_empty(), "a record whose report the child ran is not sent again: {acked_dups:?}");
+    assert!(dups.len() <= unacked, "{} duplicates, more than the {unacked} records sent and not acknowledged", dups.len());
+    for (v, p, o, e) in &recovered {
+        assert_eq!(e, &None, "{v}");
+        assert_eq!(at.get(&(*p, *o)), Some(v), "the recovered handler's offset of {v} is its place in the log");
+    }
+    let unacked_seen = (0..sent).filter(|i| !child.acked.contains_key(i)).count();
+    assert!(recovered.len() >= unacked_seen - dups.len().min(unacked_seen), "every record not acknowledged to the child is recovered");
+    eprintln!("sigkill: {sent} sent, {} acknowledged to the child, {} recovered, {} read back, {} duplicate(s)", child.acked.len(), recovered.len(), got.len(), dups.len());
+    (got.len(), dups.len())
+}
+
+#[test]
+fn a_sigkilled_producer_leaves_every_accepted_record_in_its_spool_for_the_next_one_with_duplicates_only_of_unacknowledged_records() {
+    let c = cluster();
+    let topic = unique_topic("spool-sigkill");
+    create_topic(&c, &topic, 3);
+    let dir = spool_dir("sigkill");
+    let child = Child::start(&c, &topic, &dir);
+    // Mid-stream: records acknowledged, others in flight, queued and about to be sent.
+    child.wait_for(20_000, 5_000);
+    let progress = child.sigkill();
+    recover_after_sigkill(&c, &topic, &dir, progress);
+}
+
+#[test]
+fn a_producer_sigkilled_while_the_broker_is_down_leaves_its_records_for_the_next_one() {
+    let c = cluster();
+    let topic = unique_topic("spool-sigkill-down");
+    create_topic(&c, &topic, 3);
+    let dir = spool_dir("sigkill-down");
+    let child = Child::start(&c, &topic, &dir);
+    child.wait_for(2_000, 1_000);
+    c.kafka(&["kill", "1"]);
+    let at_kill = child.progress.lock().unwrap().sent.unwrap();
+    child.wait_for(at_kill + 5_000, 0);
+    let progress = child.sigkill();
+    c.kafka(&["restart", "1"]);
+    recover_after_sigkill(&c, &topic, &dir, progress);
+}
