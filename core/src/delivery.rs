@@ -82,6 +82,20 @@ pub(crate) enum Job {
     Error(Error),
     /// A Produce response from broker `name` (`host:port/id`) carried `ms` > 0.
     Throttle { name: String, node_id: i32, ms: i32 },
+    /// Reports of records that never reached a partition queue (spooled records purged).
+    Alone(Vec<AloneReport>),
+}
+
+/// The report of a record outside every partition queue (a spooled record that failed before it
+/// was handed to the send path): what its [`Delivery`] says, and its completion.
+pub(crate) struct AloneReport {
+    pub topic: Arc<str>,
+    pub partition: i32,
+    pub timestamp: i64,
+    /// The record body as `Delivery::body` reads it (key, value, headers).
+    pub body: Vec<u8>,
+    pub error: Arc<Error>,
+    pub completion: Completion,
 }
 
 thread_local! {
@@ -186,6 +200,15 @@ impl Deliverer {
                 }
                 0
             }
+            Job::Alone(reports) => {
+                let n = reports.len();
+                IN_DELIVERY.with(|c| c.set(true));
+                for r in reports {
+                    self.complete_alone(r);
+                }
+                IN_DELIVERY.with(|c| c.set(false));
+                n
+            }
             Job::Throttle { name, node_id, ms } => {
                 if let Some(h) = &self.handlers.throttle {
                     if catch_unwind(AssertUnwindSafe(|| h(&name, node_id, ms))).is_err() {
@@ -269,6 +292,15 @@ impl Deliverer {
             }
             c => c,
         }
+    }
+
+    /// Hands the report of a record outside every partition queue to its completion (no memory
+    /// to release: it held none).
+    #[cold]
+    pub(crate) fn complete_alone(&self, r: AloneReport) {
+        let topic_c = std::ffi::CString::new(&*r.topic).unwrap_or_default();
+        let d = Delivery { topic: &r.topic, topic_c: &topic_c, partition: r.partition, offset: -1, timestamp: r.timestamp, error: Some(&r.error), latency_us: 0, body: &r.body };
+        self.complete(&d, r.completion);
     }
 
     /// Hands one record's report to its completion (the on_acknowledgement hook first).

@@ -668,7 +668,8 @@ impl Producer {
     }
 
     /// librdkafka's `rd_kafka_purge`, for every partition or one topic or partition.
-    /// [`PurgeFlags::QUEUE`] fails the records not yet sent with `_PURGE_QUEUE`;
+    /// [`PurgeFlags::QUEUE`] fails the records not yet sent with `_PURGE_QUEUE` (with
+    /// `spool.dir`, also those still in the spool, which no later producer then sends);
     /// [`PurgeFlags::INFLIGHT`] fails those sent and not answered (and batches waiting for a
     /// retry) with `_PURGE_INFLIGHT` (see the flag for what that means under idempotence). Every
     /// purged record gets exactly one report, on the delivery thread or `poll`. Unless
@@ -677,12 +678,22 @@ impl Producer {
     /// QUEUE nor INFLIGHT: nothing is purged.
     pub fn purge_with(&self, flags: PurgeFlags, target: PurgeTarget<'_>) {
         let inner = &*self.inner;
+        let mut req = crate::purge::PurgeRequest::new(0, flags, target);
+        if let Some(spool) = inner.spool.as_ref().filter(|_| flags.contains(PurgeFlags::QUEUE)) {
+            // Records still in the spool, not yet handed to the send path (the drainer's record
+            // in hand is the I/O thread's to purge).
+            let e = Arc::new(Error::local(
+                LocalCode::PurgedQueue,
+                format!("purged by purge() while in the spool (spool.dir {}), before it was handed to the send path; it is not sent by a later producer either", spool.dir.display()),
+            ));
+            req.spooled = spool.purge_unsent(&|t, p| req.matches_unplaced(t, p), &e);
+        }
         let id = {
             let mut g = inner.purges.lock().unwrap_or_else(|e| e.into_inner());
             g.last_id += 1;
-            let id = g.last_id;
-            g.pending.push_back(crate::purge::PurgeRequest::new(id, flags, target));
-            id
+            req.id = g.last_id;
+            g.pending.push_back(req);
+            g.last_id
         };
         inner.purge_requested.store(true, Ordering::SeqCst);
         inner.wake_io_now();

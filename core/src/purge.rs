@@ -60,8 +60,9 @@ impl std::ops::BitOr for PurgeFlags {
 pub enum PurgeTarget<'a> {
     All,
     Topic(&'a str),
-    /// One partition of a topic; records of the topic still waiting for its metadata are
-    /// included only when they were sent to this partition explicitly.
+    /// One partition of a topic; records of the topic still waiting for its metadata, or still
+    /// in the spool (`spool.dir`), are included only when they were sent to this partition
+    /// explicitly (the partitioner has not chosen one for the others yet).
     Partition(&'a str, i32),
 }
 
@@ -71,6 +72,9 @@ pub(crate) struct PurgeRequest {
     pub flags: PurgeFlags,
     pub topic: Option<Arc<str>>,
     pub partition: Option<i32>,
+    /// Records the purge took out of the spool (on the application's thread), reported by the
+    /// I/O thread after those of the queues, which are older.
+    pub spooled: Vec<crate::delivery::AloneReport>,
 }
 
 impl PurgeRequest {
@@ -80,11 +84,17 @@ impl PurgeRequest {
             PurgeTarget::Topic(t) => (Some(Arc::from(t)), None),
             PurgeTarget::Partition(t, p) => (Some(Arc::from(t)), Some(p)),
         };
-        PurgeRequest { id, flags, topic, partition }
+        PurgeRequest { id, flags, topic, partition, spooled: Vec::new() }
     }
 
     pub fn matches_topic(&self, topic: &str) -> bool {
         self.topic.as_deref().is_none_or(|t| t == topic)
+    }
+
+    /// For a record not placed in a partition yet (waiting for its topic's metadata, or in the
+    /// spool): `partition` is the one it was sent to, if any.
+    pub fn matches_unplaced(&self, topic: &str, partition: Option<i32>) -> bool {
+        self.matches_topic(topic) && self.partition.is_none_or(|want| partition == Some(want))
     }
 
     pub fn matches(&self, topic: &str, partition: i32) -> bool {

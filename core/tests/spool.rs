@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::cluster::Cluster;
 use common::*;
 use rafka_core::spool::log::{encode_record, SpoolLog, SpoolRecordRef};
-use rafka_core::{Config, Producer, ProducerRecord};
+use rafka_core::{Config, Producer, ProducerRecord, PurgeFlags, PurgeTarget};
 
 fn spool_dir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("rafka-spool-test-{}-{name}", std::process::id()));
@@ -192,4 +192,306 @@ fn a_full_spool_fails_send_after_max_block_naming_the_spool_its_directory_and_th
     assert!(msg.contains(dir.to_str().unwrap()), "{msg}");
     assert!(msg.contains("spool.max.bytes is 16384"), "{msg}");
     p.flush(Duration::from_secs(120)).unwrap();
+}
+
+/// Every report, by the record's value: the error's code name, or `ok`.
+#[derive(Clone, Default)]
+struct Reports(Arc<Mutex<std::collections::HashMap<String, Vec<String>>>>);
+
+impl Reports {
+    fn send(&self, p: &Producer, rec: ProducerRecord<'_>) {
+        let label = String::from_utf8(rec.value.unwrap().to_vec()).unwrap();
+        let me = self.clone();
+        p.send_with_callback(&rec, move |d| {
+            let r = d.error.map_or_else(|| "ok".to_string(), |e| e.name().to_string());
+            me.0.lock().unwrap().entry(label).or_default().push(r);
+        })
+        .unwrap();
+    }
+
+    /// The reports of records whose value starts with `prefix`.
+    fn of(&self, prefix: &str) -> Vec<(String, Vec<String>)> {
+        let mut v: Vec<_> = self.0.lock().unwrap().iter().filter(|(k, _)| k.starts_with(prefix)).map(|(k, r)| (k.clone(), r.clone())).collect();
+        v.sort();
+        v
+    }
+
+    /// Waits until `n` records whose value starts with `prefix` have a report.
+    fn wait_for(&self, prefix: &str, n: usize, timeout: Duration) {
+        let end = std::time::Instant::now() + timeout;
+        while self.of(prefix).len() < n {
+            assert!(std::time::Instant::now() < end, "{prefix}: {} of {n} reports within {timeout:?}", self.of(prefix).len());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// The values Kafka's consumer reads from `topic`, by partition, asking for one record more
+/// than `expected` (so that a record that should not be there shows up).
+fn values_by_partition(c: &Cluster, topic: &str, expected: usize) -> std::collections::BTreeMap<i32, Vec<String>> {
+    let out = c.kafka(&["consume", topic, "--max", &(expected + 1).to_string(), "--timeout", "8"]);
+    let mut m = std::collections::BTreeMap::<i32, Vec<String>>::new();
+    for l in out.lines().filter(|l| l.starts_with('{')) {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        m.entry(v["partition"].as_i64().unwrap() as i32).or_default().push(v["value"].as_str().unwrap().to_string());
+    }
+    m
+}
+
+#[test]
+fn purging_the_queue_fails_spooled_records_once_each_and_no_later_producer_sends_them() {
+    let c = cluster();
+    let t1 = unique_topic("spool-purge");
+    let t2 = unique_topic("spool-purge-other");
+    create_topic(&c, &t1, 2);
+    create_topic(&c, &t2, 1);
+    let dir = spool_dir("purge");
+    let cfg = [("buffer.memory", "65536"), ("spool.when", "full"), ("linger.ms", "5")];
+    let p = Producer::new(config(&c, &dir, &cfg)).unwrap();
+    for (t, part) in [(&t1, 0), (&t1, 1), (&t2, 0)] {
+        p.send(&ProducerRecord::new(t).partition(part).value(b"warm")).unwrap().wait().unwrap();
+    }
+    c.kafka(&["kill", "1"]);
+    let r = Reports::default();
+    // Fill buffer.memory with records of t2 (about 370 fit): the rest go to the spool, the first
+    // of them into the drainer's hand, waiting for room.
+    let value = |label: String| format!("{label}:{}", "x".repeat(90));
+    for i in 0..1_000 {
+        r.send(&p, ProducerRecord::new(&t2).value(value(format!("t2-{i:04}")).as_bytes()));
+    }
+    // Spilling now: these all go to the spool.
+    for i in 0..200 {
+        r.send(&p, ProducerRecord::new(&t1).partition(0).value(value(format!("p0-{i:04}")).as_bytes()));
+        r.send(&p, ProducerRecord::new(&t1).partition(1).value(value(format!("p1-{i:04}")).as_bytes()));
+        let key = format!("k{i}");
+        r.send(&p, ProducerRecord::new(&t1).key(key.as_bytes()).value(value(format!("free-{i:04}")).as_bytes()));
+        r.send(&p, ProducerRecord::new(&t2).value(value(format!("t2-late-{i:04}")).as_bytes()));
+    }
+    assert!(r.of("").is_empty(), "no report while the broker is down");
+    // One partition: the records sent to it, all still in the spool; not those without a partition.
+    p.purge_with(PurgeFlags::QUEUE, PurgeTarget::Partition(&t1, 0));
+    r.wait_for("p0-", 200, Duration::from_secs(10));
+    // One topic: its records in the buffer (queued, or in batches that met the dead broker:
+    // in flight), in the drainer's hand and in the spool.
+    p.purge_with(PurgeFlags::QUEUE | PurgeFlags::INFLIGHT, PurgeTarget::Topic(&t2));
+    r.wait_for("t2-", 1_200, Duration::from_secs(10));
+    for (label, reports) in r.of("p0-").into_iter().chain(r.of("t2-late-")) {
+        assert_eq!(reports, ["_PURGE_QUEUE"], "{label}: exactly one report, _PURGE_QUEUE");
+    }
+    let mut queued = 0;
+    for (label, reports) in r.of("t2-0") {
+        assert!(reports == ["_PURGE_QUEUE"] || reports == ["_PURGE_INFLIGHT"], "{label}: exactly one report: {reports:?}");
+        queued += (reports[0] == "_PURGE_QUEUE") as usize;
+    }
+    // buffer.memory holds fewer than 400 of them: the others were spooled.
+    assert!(queued >= 600, "{queued} of the records spilled were purged from the queue or the spool");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(r.of("p1-").is_empty() && r.of("free-").is_empty(), "records outside the purges are not reported");
+    c.kafka(&["restart", "1"]);
+    p.flush(Duration::from_secs(120)).unwrap();
+    p.close(Duration::from_secs(10)).unwrap();
+    for prefix in ["p1-", "free-"] {
+        let got = r.of(prefix);
+        assert_eq!(got.len(), 200, "{prefix}");
+        for (label, reports) in got {
+            assert_eq!(reports, ["ok"], "{label}: delivered once");
+        }
+    }
+    // Nothing purged is left for a later producer on the directory.
+    let recovered = Arc::new(Mutex::new(Vec::new()));
+    let r2 = recovered.clone();
+    let p = Producer::builder(config(&c, &dir, &[])).spool_recovered_handler(move |d| r2.lock().unwrap().push(d.value().map(|v| v.to_vec()))).build().unwrap();
+    p.flush(Duration::from_secs(10)).unwrap();
+    p.close(Duration::from_secs(10)).unwrap();
+    assert_eq!(recovered.lock().unwrap().len(), 0, "a new producer recovers none of the purged records");
+    let t1_got = values_by_partition(&c, &t1, 402);
+    let t2_got = values_by_partition(&c, &t2, 1);
+    assert_eq!(t2_got.values().flatten().collect::<Vec<_>>(), ["warm"], "no record of t2 was written");
+    let p0: Vec<&String> = t1_got.get(&0).into_iter().flatten().filter(|v| !v.starts_with("free-")).collect();
+    assert_eq!(p0, ["warm"], "no purged record of partition 0 was written");
+    let p1: Vec<String> = t1_got.get(&1).into_iter().flatten().filter(|v| !v.starts_with("free-")).cloned().collect();
+    let want: Vec<String> = std::iter::once("warm".to_string()).chain((0..200).map(|i| value(format!("p1-{i:04}")))).collect();
+    assert_eq!(p1, want, "partition 1's records, in order");
+    assert_eq!(t1_got.values().flatten().filter(|v| v.starts_with("free-")).count(), 200, "records without a partition were not purged");
+}
+
+/// Not a test of its own: the body of the child process that the SIGKILL tests start (this test
+/// binary again, with `RAFKA_SPOOL_CHILD=bootstrap|topic|spool.dir`); without that variable it
+/// does nothing. It sends records `00000000`, `00000001`... (key `k{i % 3}`) with
+/// `spool.when=always`, about 10,000 a second, printing `sent I` once `send()` returned (the
+/// record is in the spool's file then) and `ack I PARTITION OFFSET` from its report, until it is
+/// killed.
+#[test]
+fn spool_child_process() {
+    let Ok(arg) = std::env::var("RAFKA_SPOOL_CHILD") else { return };
+    let [bootstrap, topic, dir]: [&str; 3] = arg.split('|').collect::<Vec<_>>().try_into().unwrap();
+    let mut c = Config::new();
+    for (k, v) in [("bootstrap.servers", bootstrap), ("spool.dir", dir), ("spool.when", "always"), ("linger.ms", "5"), ("max.block.ms", "60000")] {
+        c.set(k, v).unwrap();
+    }
+    let p = Producer::new(c).unwrap();
+    use std::io::Write;
+    for i in 0..1_000_000usize {
+        let (key, value) = (format!("k{}", i % 3), format!("{i:08}"));
+        p.send_with_callback(&ProducerRecord::new(topic).key(key.as_bytes()).value(value.as_bytes()), move |d| {
+            let line = match d.error {
+                None => format!("ack {i} {} {}\n", d.partition, d.offset),
+                Some(e) => format!("err {i} {e}\n"),
+            };
+            let _ = std::io::stdout().lock().write_all(line.as_bytes());
+        })
+        .unwrap();
+        let _ = writeln!(std::io::stdout().lock(), "sent {i}");
+        if i % 100 == 99 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    panic!("the child was not killed within 1,000,000 records");
+}
+
+/// What the parent read from the child's output.
+#[derive(Default)]
+struct ChildProgress {
+    /// The highest `sent` line.
+    sent: Option<usize>,
+    acked: std::collections::HashMap<usize, (i32, i64)>,
+    errors: Vec<String>,
+}
+
+/// The child process, and what it printed so far.
+struct Child {
+    proc: std::process::Child,
+    progress: Arc<Mutex<ChildProgress>>,
+}
+
+impl Child {
+    fn start(c: &Cluster, topic: &str, dir: &std::path::Path) -> Child {
+        let mut proc = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "spool_child_process", "--nocapture", "--test-threads=1"])
+            .env("RAFKA_SPOOL_CHILD", format!("{}|{topic}|{}", c.bootstrap, dir.display()))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let progress = Arc::new(Mutex::new(ChildProgress::default()));
+        let out = proc.stdout.take().unwrap();
+        let pr = progress.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(out).lines().map_while(|l| l.ok()) {
+                let f: Vec<&str> = line.split(' ').collect();
+                let mut g = pr.lock().unwrap();
+                match f[..] {
+                    ["sent", i] => g.sent = Some(i.parse().unwrap()),
+                    ["ack", i, p, o] => {
+                        g.acked.insert(i.parse().unwrap(), (p.parse().unwrap(), o.parse().unwrap()));
+                    }
+                    ["err", ..] => g.errors.push(line.clone()),
+                    _ => {}
+                }
+            }
+        });
+        Child { proc, progress }
+    }
+
+    /// Waits until the child has printed `sent` for at least `n` records and acks for `acked`.
+    fn wait_for(&self, n: usize, acked: usize) {
+        let end = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            {
+                let g = self.progress.lock().unwrap();
+                if g.sent.is_some_and(|s| s + 1 >= n) && g.acked.len() >= acked {
+                    return;
+                }
+            }
+            assert!(std::time::Instant::now() < end, "the child did not send {n} records with {acked} acks in 120 s");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn sigkill(mut self) -> ChildProgress {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.proc.id() as i32, libc::SIGKILL) };
+        let status = self.proc.wait().unwrap();
+        assert!(!status.success(), "{status}");
+        std::thread::sleep(Duration::from_millis(200)); // the reader thread takes the last lines
+        std::mem::take(&mut *self.progress.lock().unwrap())
+    }
+}
+
+/// After a SIGKILLed child: a new producer on its `spool.dir` sends what was left; every record
+/// the child's `send()` accepted is read back; a record read back twice is one the broker stored
+/// but whose report the child had not run (no `ack` line: its ack marker was not written), and
+/// there are no more of them than the child had sent and not seen acknowledged; the recovered
+/// handler's offsets match the log. Returns (records read back, duplicates).
+fn recover_after_sigkill(c: &Cluster, topic: &str, dir: &std::path::Path, child: ChildProgress) -> (usize, usize) {
+    assert!(child.errors.is_empty(), "{:?}", &child.errors[..1]);
+    let sent = child.sent.expect("the child sent records") + 1;
+    let recovered = Arc::new(Mutex::new(Vec::new()));
+    let r2 = recovered.clone();
+    let p = Producer::builder(config(c, dir, &[]))
+        .spool_recovered_handler(move |d| {
+            let v: usize = std::str::from_utf8(d.value().unwrap()).unwrap().parse().unwrap();
+            r2.lock().unwrap().push((v, d.partition, d.offset, d.error.map(|e| e.to_string())));
+        })
+        .build()
+        .unwrap();
+    p.flush(Duration::from_secs(120)).unwrap();
+    p.close(Duration::from_secs(10)).unwrap();
+    let recovered = recovered.lock().unwrap().clone();
+    let unacked = sent - child.acked.keys().filter(|&&i| i < sent).count();
+    let got = c.consume(topic, sent + unacked + 1);
+    let mut seen: std::collections::HashMap<usize, usize> = Default::default();
+    let mut at: std::collections::HashMap<(i32, i64), usize> = Default::default();
+    for r in &got {
+        let v: usize = String::from_utf8(r.value.clone().unwrap()).unwrap().parse().unwrap();
+        *seen.entry(v).or_default() += 1;
+        at.insert((r.partition, r.offset), v);
+    }
+    let missing: Vec<usize> = (0..sent).filter(|i| !seen.contains_key(i)).collect();
+    assert!(missing.is_empty(), "{} record(s) the child's send() accepted are not in the log, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    for (i, (p, o)) in &child.acked {
+        assert_eq!(at.get(&(*p, *o)), Some(i), "the child's ack of {i} names its place in the log");
+    }
+    let dups: Vec<usize> = seen.iter().filter(|(_, n)| **n > 1).map(|(i, _)| *i).collect();
+    assert!(seen.values().all(|n| *n <= 2), "no record is written more than twice");
+    let acked_dups: Vec<&usize> = dups.iter().filter(|i| child.acked.contains_key(i)).collect();
+    assert!(acked_dups.is_empty(), "a record whose report the child ran is not sent again: {acked_dups:?}");
+    assert!(dups.len() <= unacked, "{} duplicates, more than the {unacked} records sent and not acknowledged", dups.len());
+    for (v, p, o, e) in &recovered {
+        assert_eq!(e, &None, "{v}");
+        assert_eq!(at.get(&(*p, *o)), Some(v), "the recovered handler's offset of {v} is its place in the log");
+    }
+    let unacked_seen = (0..sent).filter(|i| !child.acked.contains_key(i)).count();
+    assert!(recovered.len() >= unacked_seen - dups.len().min(unacked_seen), "every record not acknowledged to the child is recovered");
+    eprintln!("sigkill: {sent} sent, {} acknowledged to the child, {} recovered, {} read back, {} duplicate(s)", child.acked.len(), recovered.len(), got.len(), dups.len());
+    (got.len(), dups.len())
+}
+
+#[test]
+fn a_sigkilled_producer_leaves_every_accepted_record_in_its_spool_for_the_next_one_with_duplicates_only_of_unacknowledged_records() {
+    let c = cluster();
+    let topic = unique_topic("spool-sigkill");
+    create_topic(&c, &topic, 3);
+    let dir = spool_dir("sigkill");
+    let child = Child::start(&c, &topic, &dir);
+    // Mid-stream: records acknowledged, others in flight, queued and about to be sent.
+    child.wait_for(20_000, 5_000);
+    let progress = child.sigkill();
+    recover_after_sigkill(&c, &topic, &dir, progress);
+}
+
+#[test]
+fn a_producer_sigkilled_while_the_broker_is_down_leaves_its_records_for_the_next_one() {
+    let c = cluster();
+    let topic = unique_topic("spool-sigkill-down");
+    create_topic(&c, &topic, 3);
+    let dir = spool_dir("sigkill-down");
+    let child = Child::start(&c, &topic, &dir);
+    child.wait_for(2_000, 1_000);
+    c.kafka(&["kill", "1"]);
+    let at_kill = child.progress.lock().unwrap().sent.unwrap();
+    child.wait_for(at_kill + 5_000, 0);
+    let progress = child.sigkill();
+    c.kafka(&["restart", "1"]);
+    recover_after_sigkill(&c, &topic, &dir, progress);
 }

@@ -18,7 +18,7 @@ use super::partition::seq_before;
 use super::IoThread;
 use crate::accumulator::PendingRecord;
 use crate::clock;
-use crate::delivery::Outcome;
+use crate::delivery::{Job, Outcome};
 use crate::error::{Error, LocalCode};
 use crate::purge::{PurgeFlags, PurgeRequest};
 
@@ -45,14 +45,14 @@ impl IoThread {
             if compressing {
                 return; // looked at again when the batches are back (the loop runs then)
             }
-            let req = g.pending.pop_front().expect("looked at above");
+            let mut req = g.pending.pop_front().expect("looked at above");
             drop(g);
-            self.purge(&req);
+            self.purge(&mut req);
             inner.purges_done.store(req.id, Ordering::SeqCst);
         }
     }
 
-    fn purge(&mut self, req: &PurgeRequest) {
+    fn purge(&mut self, req: &mut PurgeRequest) {
         if req.flags.contains(PurgeFlags::INFLIGHT) {
             self.purge_in_flight(req);
         }
@@ -61,8 +61,17 @@ impl IoThread {
         }
     }
 
-    /// Every record of the request's partitions not yet sent: `_PURGE_QUEUE`.
-    fn purge_queued(&mut self, req: &PurgeRequest) {
+    /// Every record of the request's partitions not yet sent: `_PURGE_QUEUE`. With `spool.dir`,
+    /// also the spool drainer's record in hand, and the records `purge_with` took out of the
+    /// spool, reported last (they are the newest).
+    fn purge_queued(&mut self, req: &mut PurgeRequest) {
+        let inner = self.inner.clone();
+        // The drainer is not queueing a record while this holds `feed`: the one it took is in a
+        // partition queue already (absorbed and purged below) or still in its hand.
+        let feed = inner.spool.as_ref().map(|s| s.feed.lock().unwrap_or_else(|e| e.into_inner()));
+        if feed.is_some() {
+            self.absorb_activations();
+        }
         let err = Arc::new(Error::local(LocalCode::PurgedQueue, "purged from the queue by purge()"));
         for id in self.parts.tracked.clone() {
             let ps = self.parts.get_mut(id);
@@ -75,15 +84,13 @@ impl IoThread {
                 self.deliver(pq, recs, Outcome::Err(err.clone()));
             }
         }
-        let inner = self.inner.clone();
         let mut parking = inner.parking.lock().unwrap_or_else(|e| e.into_inner());
         let mut failed = Vec::new();
         for (name, t) in parking.topics.iter_mut() {
             if !req.matches_topic(name) {
                 continue;
             }
-            let (purged, kept): (VecDeque<_>, VecDeque<_>) =
-                t.records.drain(..).partition(|p| req.partition.is_none_or(|want| p.partition == Some(want as u32)));
+            let (purged, kept): (VecDeque<_>, VecDeque<_>) = t.records.drain(..).partition(|p| req.matches_unplaced(name, p.partition.map(|p| p as i32)));
             t.records = kept;
             if !purged.is_empty() {
                 failed.push((t.unassigned.clone(), purged.into_iter().map(|p| p.record).collect::<Vec<_>>()));
@@ -94,6 +101,23 @@ impl IoThread {
         let e = Error::local(LocalCode::PurgedQueue, "purged by purge() while waiting for its topic's metadata");
         for (pq, recs) in failed {
             self.deliver(pq, recs, Outcome::Err(Arc::new(e.clone())));
+        }
+        if let Some(spool) = &inner.spool {
+            let e = Arc::new(Error::local(
+                LocalCode::PurgedQueue,
+                format!("purged by purge() as it left the spool (spool.dir {}), before it was queued; it is not sent by a later producer either", spool.dir.display()),
+            ));
+            let mut reports: Vec<_> = spool.purge_in_hand(&|t, p| req.matches_unplaced(t, p), &e).into_iter().collect();
+            drop(feed);
+            reports.append(&mut req.spooled);
+            if !reports.is_empty() {
+                for r in &reports {
+                    self.stats.tallies.records_failed(&r.topic, 1);
+                }
+                if self.delivery_tx.send(Job::Alone(reports)).is_err() {
+                    log::error!("delivery channel closed; reports lost");
+                }
+            }
         }
     }
 

@@ -6,14 +6,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{Producer, TrySend, LONGEST_WAIT};
+use super::{Producer, TrySend};
+use crate::accumulator::RECORD_OVERHEAD;
 use crate::clock;
 use crate::completion::Completion;
 use crate::config::SpoolWhen;
 use crate::error::{Error, LocalCode, Result};
+use crate::memory::Reserve;
 use crate::protocol::record_batch;
-use crate::record::{Delivery, ProducerRecord};
+use crate::record::ProducerRecord;
 use crate::spool::{Appended, Spool};
+
+/// What the drainer waits for before it tries to queue its record again.
+enum Wait {
+    Room,
+    Metadata,
+    Sleep,
+}
 
 impl Producer {
     /// `send()` with `spool.dir` set (see `spool/mod.rs`).
@@ -111,53 +120,90 @@ impl Producer {
     }
 
     /// The drainer thread: feeds the spool's records, oldest first, into the ordinary send path,
-    /// waiting there for buffer room and metadata as long as it takes (not `max.block.ms`).
+    /// waiting for buffer room and metadata as long as it takes (not `max.block.ms`). It queues
+    /// each record without waiting, under [`Spool::feed`], and waits outside it (in steps of
+    /// 100 ms), so that a purge can fail the record it holds meanwhile.
     fn drain_spool(&self, spool: &Arc<Spool>) {
-        let inner = &*self.inner;
         while let Some((r, deadline)) = spool.take_next() {
-            let headers: Vec<(&str, Option<&[u8]>)> = r.headers.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect();
-            let rec = ProducerRecord { topic: &r.topic, partition: r.partition, key: r.key.as_deref(), value: r.value.as_deref(), headers, timestamp: Some(r.timestamp), deadline };
-            loop {
-                match self.enqueue_with::<false>(&rec, Completion::Spooled(r.id), true, true, LONGEST_WAIT) {
-                    Ok(_) => break,
-                    // Closing: the record stays in the spool (close reports it as left there).
-                    Err(_) if spool.stop.load(Ordering::SeqCst) || inner.closing.load(Ordering::SeqCst) => break,
-                    Err(e) if e.is_retriable() || e.is_local(LocalCode::State) || e.is_local(LocalCode::Interrupted) => {
-                        std::thread::sleep(Duration::from_millis(100));
-                    }
-                    Err(e) => {
-                        // The record can never be sent (its topic or partition does not exist, it
-                        // is too large for this configuration): its one report says so.
-                        if let Some(c) = spool.reported(r.id, Some(&e)) {
-                            self.report_alone(&rec, Some(&e), c);
-                        }
-                        break;
-                    }
-                }
-            }
+            crate::spool::as_record(&r, deadline, |rec| self.feed_one(spool, r.id, rec));
             spool.fed();
         }
     }
 
-    /// A report for a spooled record that never reached a partition queue.
-    #[cold]
-    fn report_alone(&self, rec: &ProducerRecord<'_>, error: Option<&Error>, completion: Completion) {
-        let topic: Arc<str> = Arc::from(rec.topic);
-        let topic_c = std::ffi::CString::new(rec.topic).unwrap_or_default();
+    /// Queues one record the drainer took, until it is queued, purged, failed for good or the
+    /// producer closes (then it stays in the spool).
+    fn feed_one(&self, spool: &Spool, id: u64, rec: &ProducerRecord<'_>) {
+        let inner = &*self.inner;
         let hdrs: Vec<(&[u8], Option<&[u8]>)> = rec.headers.iter().map(|(k, v)| (k.as_bytes(), *v)).collect();
-        let mut body = vec![0u8; record_batch::record_body_len(rec.key, rec.value, &hdrs)];
-        record_batch::encode_record_body(&mut body, rec.key, rec.value, &hdrs);
-        let d = Delivery {
-            topic: &topic,
-            topic_c: &topic_c,
-            partition: rec.partition.unwrap_or(-1),
-            offset: -1,
-            timestamp: rec.timestamp.unwrap_or(-1),
-            error,
-            latency_us: 0,
-            body: &body,
-        };
-        self.inner.deliverer.complete(&d, completion);
+        let mem = record_batch::record_body_len(rec.key, rec.value, &hdrs) + RECORD_OVERHEAD;
+        let closing = || spool.stop.load(Ordering::SeqCst) || inner.closing.load(Ordering::SeqCst);
+        loop {
+            let feed = spool.feed.lock().unwrap_or_else(|e| e.into_inner());
+            if spool.in_hand_purged() {
+                return; // the purge reported it
+            }
+            let wait = match self.enqueue_with::<false>(rec, Completion::Spooled(id), false, false, Duration::ZERO) {
+                Ok(TrySend::Queued) => return,
+                Ok(TrySend::WouldWait) => Wait::Metadata,
+                // Closing: the record stays in the spool (close reports it as left there).
+                Err(_) if closing() => return,
+                Err(e) if e.is_local(LocalCode::QueueFull) => Wait::Room,
+                Err(e) if e.is_retriable() || e.is_local(LocalCode::State) || e.is_local(LocalCode::Interrupted) => Wait::Sleep,
+                Err(e) => return self.fail_spooled(spool, id, rec, e),
+            };
+            drop(feed);
+            let step = Instant::now() + Duration::from_millis(100);
+            match wait {
+                Wait::Room => {
+                    // Waits until the record fits (or the step ends), then gives the room back
+                    // and queues the record under `feed`: while records are spilled, nothing but
+                    // the drainer takes buffer memory.
+                    let stop = || inner.closing.load(Ordering::SeqCst);
+                    if let Some(slots) = &inner.deliverer.records {
+                        if matches!(slots.reserve(1, step, &stop), Reserve::Ok) {
+                            slots.release(1);
+                        }
+                    }
+                    if matches!(inner.memory.reserve(mem, step, &stop), Reserve::Ok) {
+                        inner.memory.release(mem);
+                    }
+                }
+                Wait::Metadata => {
+                    let partition = rec.partition.map(|p| p as u32);
+                    match self.wait_for_topic(rec.topic, partition, step) {
+                        Ok(_) => {}
+                        // Back before the step ended: not a timeout but the reason there is no
+                        // metadata (the same classification as above).
+                        Err(e) if Instant::now() < step && !closing() => {
+                            if !(e.is_retriable() || e.is_local(LocalCode::State) || e.is_local(LocalCode::Interrupted)) {
+                                let _feed = spool.feed.lock().unwrap_or_else(|e| e.into_inner());
+                                if !spool.in_hand_purged() {
+                                    self.fail_spooled(spool, id, rec, e);
+                                }
+                                return;
+                            }
+                            std::thread::sleep(Duration::from_millis(100));
+                        }
+                        Err(_) => {}
+                    }
+                }
+                Wait::Sleep => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
+    /// A spooled record that can never be sent (its topic or partition does not exist, it is
+    /// too large for this configuration): its one report says so.
+    fn fail_spooled(&self, spool: &Spool, id: u64, rec: &ProducerRecord<'_>, e: Error) {
+        if let Some(c) = spool.reported(id, Some(&e)) {
+            self.report_alone(rec, e, c);
+        }
+    }
+
+    /// A report for a spooled record that never reached a partition queue, on this thread.
+    #[cold]
+    fn report_alone(&self, rec: &ProducerRecord<'_>, error: Error, completion: Completion) {
+        self.inner.deliverer.complete_alone(crate::spool::alone_report_of(rec, Arc::new(error), completion));
         self.inner.deliverer.served();
     }
 
@@ -178,7 +224,7 @@ impl Producer {
                 format!("the producer was closed before the record left the spool; it stays in spool.dir {} and the next producer opened on it sends it", spool.dir.display()),
             );
             let rec = ProducerRecord { topic: &p.topic, partition: p.partition, ..Default::default() };
-            self.report_alone(&rec, Some(&e), p.completion);
+            self.report_alone(&rec, e, p.completion);
         }
         spool.sync();
         spool.unlock();

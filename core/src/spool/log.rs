@@ -72,8 +72,9 @@ pub struct SpoolLog {
     segment_bytes: u64,
     /// (segment first id, offset) of the next entry the cursor reads.
     cursor: (u64, u64),
-    /// Records acknowledged by ack markers found in recovery, skipped by the cursor.
-    acked_at_open: HashSet<u64>,
+    /// Records acknowledged before the cursor reached them (by ack markers found in recovery, or
+    /// by a purge), skipped by the cursor.
+    skip: HashSet<u64>,
     /// Records appended and not yet read by the cursor.
     unread: u64,
     /// Records not yet acknowledged.
@@ -332,7 +333,7 @@ impl SpoolLog {
             bytes,
             segment_bytes: (max_bytes / 8).clamp(4096, 64 << 20),
             cursor,
-            acked_at_open: acked,
+            skip: acked,
             unread: unacked,
             unacked,
             dirty: false,
@@ -469,7 +470,7 @@ impl SpoolLog {
                 Some((Entry::Acks(_), end)) => self.cursor = (first, end),
                 Some((Entry::Record(r), end)) => {
                     self.cursor = (first, end);
-                    if self.acked_at_open.remove(&r.id) {
+                    if self.skip.remove(&r.id) {
                         continue;
                     }
                     self.unread -= 1;
@@ -478,6 +479,30 @@ impl SpoolLog {
             }
         }
         Ok(None)
+    }
+
+    /// Takes out the records not yet read by the cursor whose topic and partition `matches` (a
+    /// purge), oldest first: the cursor skips them from now on. The caller acknowledges them.
+    pub fn take_unread_matching(&mut self, matches: &dyn Fn(&str, Option<i32>) -> bool) -> std::io::Result<Vec<SpooledRecord>> {
+        let mut out = Vec::new();
+        if self.unread == 0 {
+            return Ok(out);
+        }
+        let (first, at) = self.cursor;
+        for (&f, seg) in self.segments.range(first..) {
+            let mut off = if f == first { at } else { HEAD as u64 };
+            while let Some((e, end)) = read_entry(&seg.file, off, seg.len).map_err(std::io::Error::other)? {
+                off = end;
+                if let Entry::Record(r) = e {
+                    if !self.skip.contains(&r.id) && matches(&r.topic, r.partition) {
+                        self.skip.insert(r.id);
+                        out.push(r);
+                    }
+                }
+            }
+        }
+        self.unread -= out.len() as u64;
+        Ok(out)
     }
 
     /// Appends an ack marker for `ids` (reported records) and deletes the segments no longer
@@ -516,9 +541,13 @@ impl SpoolLog {
             std::fs::remove_file(&seg.path)?;
             self.bytes -= seg.len;
             self.segments.remove(&first);
+            let next = *self.segments.keys().next().unwrap();
             if self.cursor.0 == first {
-                let f = *self.segments.keys().next().unwrap();
-                self.cursor = (f, HEAD as u64);
+                self.cursor = (next, HEAD as u64);
+            }
+            // Purged records of the deleted segment: the cursor will not meet them any more.
+            if !self.skip.is_empty() {
+                self.skip.retain(|&id| id >= next);
             }
         }
         Ok(())
@@ -678,6 +707,39 @@ mod tests {
         drop(log);
         let (mut log, _) = SpoolLog::open(&d, 8 * 4096).unwrap();
         assert!(drain(&mut log).is_empty());
+    }
+
+    #[test]
+    fn records_taken_out_by_a_purge_are_skipped_by_the_cursor_and_not_recovered() {
+        let d = tmp("purge");
+        let (mut log, _) = SpoolLog::open(&d, 8 * 4096).unwrap();
+        let big = vec![2u8; 1500];
+        // Over several segments: topics a and b, partition 3 (append's) or none.
+        let mut ids = Vec::new();
+        for i in 0..12 {
+            let mut p = Vec::new();
+            let topic = if i % 2 == 0 { "a" } else { "b" };
+            let partition = (i % 3 != 0).then_some(3);
+            encode_record(&SpoolRecordRef { id: log.next_id(), topic, partition, key: None, value: Some(&big), headers: &[], timestamp: i }, &mut p);
+            ids.push(log.append_record(&p, false).unwrap());
+        }
+        assert!(log.segment_count() >= 3);
+        let first = log.next_unsent().unwrap().unwrap();
+        assert_eq!(first.id, ids[0]);
+        // Topic a, partition 3 only: not the record the cursor read, not those without a partition.
+        let taken = log.take_unread_matching(&|t, p| t == "a" && p == Some(3)).unwrap();
+        let want: Vec<u64> = (1..12).filter(|i| i % 2 == 0 && i % 3 != 0).map(|i| ids[i]).collect();
+        assert_eq!(taken.iter().map(|r| r.id).collect::<Vec<_>>(), want);
+        assert_eq!(log.unread(), 11 - want.len() as u64);
+        assert!(log.take_unread_matching(&|t, p| t == "a" && p == Some(3)).unwrap().is_empty(), "taken once");
+        log.ack(&want).unwrap();
+        let rest: Vec<u64> = drain(&mut log).iter().map(|r| r.id).collect();
+        let expect: Vec<u64> = ids[1..].iter().copied().filter(|id| !want.contains(id)).collect();
+        assert_eq!(rest, expect, "the cursor skips the purged records");
+        drop(log);
+        let (mut log, _) = SpoolLog::open(&d, 8 * 4096).unwrap();
+        let again: Vec<u64> = drain(&mut log).iter().map(|r| r.id).collect();
+        assert_eq!(again, ids.iter().copied().filter(|id| !want.contains(id)).collect::<Vec<_>>(), "purged records are not recovered");
     }
 
     #[test]

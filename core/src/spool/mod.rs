@@ -31,6 +31,8 @@ use std::time::{Duration, Instant};
 use crate::completion::Completion;
 use crate::config::{SpoolConfig, SpoolFsync, SpoolWhen};
 use crate::error::{Error, LocalCode, Result};
+use crate::delivery::AloneReport;
+use crate::protocol::record_batch;
 use crate::record::{Delivery, ProducerRecord};
 use log::{SpoolLog, SpoolRecordRef, SpooledRecord};
 
@@ -53,6 +55,9 @@ struct State {
     pending: HashMap<u64, Pending>,
     /// Records the drainer took and has not yet queued (or failed).
     feeding: u64,
+    /// The record the drainer took and has not yet queued, and whether a purge failed it
+    /// meanwhile (while the drainer waited for buffer room or metadata; see [`Spool::feed`]).
+    in_hand: Option<(Arc<SpooledRecord>, bool)>,
     /// A write or sync failed: the message, repeated to every later append.
     broken: Option<String>,
     last_sync: Instant,
@@ -60,6 +65,11 @@ struct State {
 
 pub(crate) struct Spool {
     state: Mutex<State>,
+    /// Held by the drainer while it queues a record (without waiting: it waits for room or
+    /// metadata outside), and by the I/O thread while it purges: a purge finds the drainer's
+    /// record either queued already (and purges it there) or still in hand (and fails it).
+    /// Taken before `state` when both are.
+    pub feed: Mutex<()>,
     /// Signalled when records are appended (for the drainer), acknowledged (room for appends)
     /// or handed on (for `flush`).
     changed: Condvar,
@@ -112,7 +122,8 @@ impl Spool {
         let first_new_id = log.next_id();
         let spool = Spool {
             spilling: AtomicBool::new(left > 0),
-            state: Mutex::new(State { log, pending: HashMap::new(), feeding: 0, broken: None, last_sync: Instant::now() }),
+            state: Mutex::new(State { log, pending: HashMap::new(), feeding: 0, in_hand: None, broken: None, last_sync: Instant::now() }),
+            feed: Mutex::new(()),
             changed: Condvar::new(),
             when: cfg.when,
             fsync: cfg.fsync,
@@ -212,8 +223,8 @@ impl Spool {
     }
 
     /// The drainer: the next record to send, with its own deadline, waiting for one; `None` once
-    /// `stop` is set. Counted as being fed until [`Spool::fed`].
-    pub fn take_next(&self) -> Option<(SpooledRecord, Option<Instant>)> {
+    /// `stop` is set. Counted as being fed, and in hand, until [`Spool::fed`].
+    pub fn take_next(&self) -> Option<(Arc<SpooledRecord>, Option<Instant>)> {
         let mut g = lock(&self.state);
         loop {
             if self.stop.load(Ordering::SeqCst) {
@@ -226,13 +237,10 @@ impl Spool {
                         let deadline = g.pending.get(&r.id).and_then(|p| p.deadline);
                         if let std::collections::hash_map::Entry::Vacant(slot) = g.pending.entry(r.id) {
                             // Left by an earlier producer: reported through the recovered handler.
-                            let h = self.recovered.clone();
-                            let completion = Completion::Callback(Box::new(move |d: &Delivery<'_>| match &h {
-                                Some(h) => h(d),
-                                None => ::log::info!("spool: recovered record to {}-{}: {}", d.topic, d.partition, d.error.map_or_else(|| format!("offset {}", d.offset), |e| e.to_string())),
-                            }));
-                            slot.insert(Pending { completion, deadline: None, topic: r.topic.as_str().into(), partition: r.partition });
+                            slot.insert(Pending { completion: self.recovered_completion(), deadline: None, topic: r.topic.as_str().into(), partition: r.partition });
                         }
+                        let r = Arc::new(r);
+                        g.in_hand = Some((r.clone(), false));
                         return Some((r, deadline));
                     }
                     Ok(None) => {}
@@ -250,15 +258,85 @@ impl Spool {
         }
     }
 
-    /// The drainer has queued (or failed) a record it took.
+    /// The completion of a record an earlier producer left: the recovered handler.
+    fn recovered_completion(&self) -> Completion {
+        let h = self.recovered.clone();
+        Completion::Callback(Box::new(move |d: &Delivery<'_>| match &h {
+            Some(h) => h(d),
+            None => ::log::info!("spool: recovered record to {}-{}: {}", d.topic, d.partition, d.error.map_or_else(|| format!("offset {}", d.offset), |e| e.to_string())),
+        }))
+    }
+
+    /// The drainer has queued (or failed, or seen purged) the record it took.
     pub fn fed(&self) {
         let mut g = lock(&self.state);
         g.feeding -= 1;
+        g.in_hand = None;
         if g.feeding == 0 && g.log.unread() == 0 {
             self.spilling.store(false, Ordering::Release);
         }
         drop(g);
         self.changed.notify_all();
+    }
+
+    /// Whether a purge failed the drainer's record in hand (the drainer holds [`Spool::feed`]).
+    pub fn in_hand_purged(&self) -> bool {
+        lock(&self.state).in_hand.as_ref().is_some_and(|(_, purged)| *purged)
+    }
+
+    /// A purge of the queue (the I/O thread, holding [`Spool::feed`]): fails the drainer's record
+    /// in hand if `matches` says so (it is acknowledged on disk; the drainer drops it).
+    pub fn purge_in_hand(&self, matches: &dyn Fn(&str, Option<i32>) -> bool, error: &Arc<Error>) -> Option<AloneReport> {
+        let mut g = lock(&self.state);
+        let r = match &mut g.in_hand {
+            Some((r, purged)) if !*purged && matches(&r.topic, r.partition) => {
+                *purged = true;
+                r.clone()
+            }
+            _ => return None,
+        };
+        let completion = self.purged(&mut g, &[r.id]).pop().expect("one completion per id");
+        drop(g);
+        self.changed.notify_all();
+        Some(alone_report(&r, error.clone(), completion))
+    }
+
+    /// A purge of the queue (`purge_with` on the application's thread): takes out every record
+    /// not yet handed to the send path whose topic and partition `matches`, acknowledges them on
+    /// disk (synced, unless `spool.fsync=never`, so that no later producer sends them) and
+    /// returns their reports, oldest first.
+    pub fn purge_unsent(&self, matches: &dyn Fn(&str, Option<i32>) -> bool, error: &Arc<Error>) -> Vec<AloneReport> {
+        let mut g = lock(&self.state);
+        let recs = match g.log.take_unread_matching(matches) {
+            Ok(v) => v,
+            Err(e) => {
+                ::log::error!("spool.dir {}: purge cannot read the spool: {e}; the records in it are not purged", self.dir.display());
+                return Vec::new();
+            }
+        };
+        if recs.is_empty() {
+            return Vec::new();
+        }
+        let ids: Vec<u64> = recs.iter().map(|r| r.id).collect();
+        let completions = self.purged(&mut g, &ids);
+        if self.fsync != SpoolFsync::Never {
+            if let Err(e) = g.log.tail_file().and_then(|f| f.sync_data()) {
+                ::log::error!("spool.dir {}: cannot sync the purge's ack marker: {e}", self.dir.display());
+            }
+        }
+        drop(g);
+        self.changed.notify_all();
+        ::log::debug!("purge: {} record(s) taken out of the spool (spool.dir {})", recs.len(), self.dir.display());
+        recs.iter().zip(completions).map(|(r, c)| alone_report(r, error.clone(), c)).collect()
+    }
+
+    /// Acknowledges purged records on disk and takes their completions (the recovered handler
+    /// for those an earlier producer left and the drainer has not reached).
+    fn purged(&self, g: &mut State, ids: &[u64]) -> Vec<Completion> {
+        if let Err(e) = g.log.ack(ids) {
+            ::log::error!("spool.dir {}: cannot write an ack marker for {} purged record(s) (a later producer may send them): {e}", self.dir.display(), ids.len());
+        }
+        ids.iter().map(|id| g.pending.remove(id).map(|p| p.completion).unwrap_or_else(|| self.recovered_completion())).collect()
     }
 
     /// A spooled record was reported: its completion, to be run. Acknowledged on disk unless it
@@ -363,4 +441,23 @@ impl Spool {
         let _g = lock(&self.state);
         self.changed.notify_all();
     }
+}
+
+/// Calls `f` with a spooled record as `send()` takes it (`deadline`: its own, if any).
+pub(crate) fn as_record<R>(r: &SpooledRecord, deadline: Option<Instant>, f: impl FnOnce(&ProducerRecord<'_>) -> R) -> R {
+    let headers: Vec<(&str, Option<&[u8]>)> = r.headers.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect();
+    f(&ProducerRecord { topic: &r.topic, partition: r.partition, key: r.key.as_deref(), value: r.value.as_deref(), headers, timestamp: Some(r.timestamp), deadline })
+}
+
+/// The report of a record that fails outside every partition queue, with its key, value and
+/// headers.
+pub(crate) fn alone_report_of(rec: &ProducerRecord<'_>, error: Arc<Error>, completion: Completion) -> AloneReport {
+    let hdrs: Vec<(&[u8], Option<&[u8]>)> = rec.headers.iter().map(|(k, v)| (k.as_bytes(), *v)).collect();
+    let mut body = vec![0u8; record_batch::record_body_len(rec.key, rec.value, &hdrs)];
+    record_batch::encode_record_body(&mut body, rec.key, rec.value, &hdrs);
+    AloneReport { topic: Arc::from(rec.topic), partition: rec.partition.unwrap_or(-1), timestamp: rec.timestamp.unwrap_or(-1), body, error, completion }
+}
+
+fn alone_report(r: &SpooledRecord, error: Arc<Error>, completion: Completion) -> AloneReport {
+    as_record(r, None, |rec| alone_report_of(rec, error, completion))
 }
