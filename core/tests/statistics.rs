@@ -312,3 +312,78 @@ fn a_paused_broker_shows_in_waiting_requests_buffered_records_and_latencies_then
     assert_eq!(doc["txmsgs"], 12, "{doc}");
     p.close(Duration::from_millis(100)).ok();
 }
+
+/// The partitioner metrics of `topic` in the latest document of `docs` (0 when missing).
+fn placed(doc: &Value, topic: &str, field: &str) -> u64 {
+    doc["topics"][topic][field].as_u64().unwrap_or_else(|| panic!("{field} missing for {topic}: {doc}"))
+}
+
+#[test]
+fn partitioner_metrics_count_records_placed_by_key_sticky_choice_and_explicit_partition() {
+    let topic = common::unique_topic("stats-placed");
+    common::create_topic(&topic, 4);
+    // batch.size 200 and records of ~110 bytes: sticky placement moves on every second record.
+    let config = common::config(&[("statistics.interval.ms", "100"), ("batch.size", "200"), ("linger.ms", "5")]);
+    let (p, docs) = producer_with_stats(config);
+    let value = vec![b'p'; 100];
+    for i in 0..30 {
+        let key = format!("key-{i}");
+        p.send(&ProducerRecord::new(&topic).key(key.as_bytes()).value(&value)).unwrap();
+    }
+    for _ in 0..20 {
+        p.send(&ProducerRecord::new(&topic).partition(2).value(&value)).unwrap();
+    }
+    for _ in 0..50 {
+        p.send(&ProducerRecord::new(&topic).value(&value)).unwrap();
+    }
+    p.flush(Duration::from_secs(30)).unwrap();
+    let doc = await_doc(&docs, "with 100 records acknowledged", |d| d["txmsgs"] == 100);
+    assert_eq!(placed(&doc, &topic, "partitioner_key_msgs"), 30, "{doc}");
+    assert_eq!(placed(&doc, &topic, "partitioner_explicit_msgs"), 20, "{doc}");
+    assert_eq!(placed(&doc, &topic, "partitioner_uniform_msgs"), 50, "{doc}");
+    assert_eq!(placed(&doc, &topic, "partitioner_custom_msgs"), 0, "{doc}");
+    // The first keyless record chose a partition, then every second one moved on.
+    assert_eq!(placed(&doc, &topic, "partitioner_sticky_switches"), 25, "{doc}");
+    assert_eq!(placed(&doc, &topic, "partitioner_unavailable_skips"), 0, "{doc}");
+    // The adaptive partitioner (the default) shows the weight each partition has now; the
+    // current sticky partition has none.
+    let weights: Vec<u64> = doc["topics"][&topic]["partitioner_adaptive_weights"].as_array().unwrap().iter().map(|w| w.as_u64().unwrap()).collect();
+    assert_eq!(weights.len(), 4, "{doc}");
+    assert_eq!(weights.iter().filter(|w| **w == 0).count(), 1, "{doc}");
+    // Nothing is queued after the flush: every other partition weighs the same.
+    assert!(weights.iter().all(|w| *w <= 1), "{doc}");
+    p.close(Duration::from_secs(10)).unwrap();
+    assert_eq!(common::consume(&topic, 100).len(), 100);
+}
+
+#[test]
+fn partitioner_metrics_count_records_placed_by_the_applications_partitioner() {
+    struct Last;
+    impl rafka_core::partitioner::Partitioner for Last {
+        fn partition(&self, _: &str, _: Option<&[u8]>, _: Option<&[u8]>, n: u32) -> u32 {
+            n - 1
+        }
+    }
+    let topic = common::unique_topic("stats-custom");
+    common::create_topic(&topic, 3);
+    let docs = Arc::new(Mutex::new(Vec::new()));
+    let d = docs.clone();
+    let p = Producer::builder(common::config(&[("statistics.interval.ms", "100"), ("partitioner.adaptive.partitioning.enable", "false")]))
+        .partitioner(Last)
+        .stats_handler(move |json| d.lock().unwrap().push(serde_json::from_str::<Value>(json).unwrap()))
+        .build()
+        .unwrap();
+    for i in 0..7 {
+        p.send(&ProducerRecord::new(&topic).key(format!("k{i}").as_bytes()).value(b"v")).unwrap();
+    }
+    p.send(&ProducerRecord::new(&topic).partition(0).value(b"explicit")).unwrap();
+    p.flush(Duration::from_secs(30)).unwrap();
+    let doc = await_doc(&docs, "with 8 records acknowledged", |d| d["txmsgs"] == 8);
+    assert_eq!(placed(&doc, &topic, "partitioner_custom_msgs"), 7, "{doc}");
+    assert_eq!(placed(&doc, &topic, "partitioner_explicit_msgs"), 1, "{doc}");
+    assert_eq!(placed(&doc, &topic, "partitioner_key_msgs"), 0, "{doc}");
+    assert_eq!(placed(&doc, &topic, "partitioner_uniform_msgs"), 0, "{doc}");
+    assert!(doc["topics"][&topic].get("partitioner_adaptive_weights").is_none(), "not adaptive: {doc}");
+    assert_eq!(doc["topics"][&topic]["partitions"]["2"]["msgs"], 7, "{doc}");
+    p.close(Duration::from_secs(10)).unwrap();
+}

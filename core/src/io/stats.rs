@@ -8,8 +8,9 @@
 //! every request and read, read here), per partition its acknowledged totals (`PartState`,
 //! per acknowledged batch), and shared counters written by other threads and only read here
 //! (`MemoryPool::used`; each `PartitionQueue`'s `enqueued` (senders) and `completed` (delivery
-//! thread); the parked records' counters under the `parking` lock). Nothing is counted per record on
-//! `send()`; with the interval unset (or no handler) no document is ever built.
+//! thread); the parked records' counters under the `parking` lock). The only count `send()` adds
+//! per record is the partitioner metrics' (`PartitionQueue::placed`, statistics on only); with
+//! the interval unset (or no handler) no document is ever built.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -24,6 +25,8 @@ use super::partition::Partitions;
 use super::producer_id::Pid;
 use super::IoThread;
 use crate::clock;
+use crate::partitioner;
+use crate::placement::{self, Placed};
 use crate::counters::{ProducerCounters, TopicCounters};
 use crate::protocol::messages;
 use crate::transaction::TxnState;
@@ -300,6 +303,18 @@ impl IoThread {
             c.batches_sent += p.sent.batches;
             c.compression_ratio_sum += p.sent.ratio_sum;
             c.records_retried += p.sent.retried;
+            let placed = |how: Placed| p.pq.placed[how as usize].load(Ordering::Relaxed);
+            c.placed_by_key += placed(Placed::Key);
+            c.placed_uniform += placed(Placed::Uniform);
+            c.placed_explicit += placed(Placed::Explicit);
+            c.placed_custom += placed(Placed::Custom);
+        }
+        let states = self.inner.topics.load();
+        for (name, c) in topics.iter_mut() {
+            if let Some(t) = states.get(*name) {
+                c.sticky_switches = t.sticky.switches();
+                c.unavailable_skips = t.sticky.unavailable_skips();
+            }
         }
         for (topic, n) in &t.failed {
             topics.entry(topic).or_insert_with(|| TopicCounters { topic: topic.to_string(), ..Default::default() }).records_failed += n;
@@ -472,6 +487,7 @@ impl IoThread {
             j.num_field("send_blocked_buffer_us", b.buffer_ns / 1000);
             j.num_field("send_blocked_metadata_cnt", b.metadata_cnt);
             j.num_field("send_blocked_metadata_us", b.metadata_ns / 1000);
+            self.emit_partitioner(&mut j, topic, &parts);
             j.key("partitions");
             j.open('{');
             for p in parts {
@@ -529,6 +545,33 @@ impl IoThread {
     }
 }
 
+impl IoThread {
+    /// A topic's partitioner metrics (beyond librdkafka's schema; docs/observability.md): records
+    /// placed by how their partition was chosen (summed over the partitions' counters), sticky
+    /// switches and unavailable partitions skipped, and with the adaptive partitioner the weights
+    /// a switch would give each partition now.
+    fn emit_partitioner(&self, j: &mut Json, topic: &str, parts: &[&super::partition::PartState]) {
+        let mut placed = [0u64; 4];
+        for p in parts {
+            for (sum, n) in placed.iter_mut().zip(&p.pq.placed) {
+                *sum += n.load(Ordering::Relaxed);
+            }
+        }
+        j.num_field("partitioner_key_msgs", placed[Placed::Key as usize]);
+        j.num_field("partitioner_uniform_msgs", placed[Placed::Uniform as usize]);
+        j.num_field("partitioner_explicit_msgs", placed[Placed::Explicit as usize]);
+        j.num_field("partitioner_custom_msgs", placed[Placed::Custom as usize]);
+        let state = self.inner.topics.load().get(topic).cloned();
+        j.num_field("partitioner_sticky_switches", state.as_ref().map_or(0, |t| t.sticky.switches()));
+        j.num_field("partitioner_unavailable_skips", state.as_ref().map_or(0, |t| t.sticky.unavailable_skips()));
+        let cfg = &self.inner.config;
+        if let (true, Some(t)) = (cfg.partitioner_adaptive, state) {
+            let queues: Vec<usize> = t.partitions.iter().map(|pq| placement::partition_load(cfg, pq)).collect();
+            j.num_array("partitioner_adaptive_weights", &partitioner::adaptive_weights(&queues, t.sticky.current()));
+        }
+    }
+}
+
 /// A small JSON writer: objects, string and integer values, commas where they belong.
 #[derive(Default)]
 pub(super) struct Json {
@@ -566,6 +609,19 @@ impl Json {
     pub fn num_field(&mut self, k: &str, v: u64) {
         self.key(k);
         let _ = write!(self.out, "{v}");
+        self.comma = true;
+    }
+
+    fn num_array(&mut self, k: &str, v: &[u64]) {
+        self.key(k);
+        self.out.push('[');
+        for (i, n) in v.iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            let _ = write!(self.out, "{n}");
+        }
+        self.out.push(']');
         self.comma = true;
     }
 
