@@ -95,7 +95,7 @@ fn statistics_count_the_records_and_bytes_acknowledged_after_a_flush() {
     assert_eq!(doc["type"], "producer");
     assert_eq!(doc["client_id"], "stats-test");
     assert!(doc["name"].as_str().unwrap().starts_with("stats-test#producer-"), "{doc}");
-    for f in ["ts", "time", "age", "msg_cnt", "msg_size", "msg_max", "msg_size_max", "tx", "tx_bytes", "rx", "rx_bytes", "txmsgs", "txmsg_bytes"] {
+    for f in ["ts", "time", "age", "replyq", "msg_cnt", "msg_size", "msg_max", "msg_size_max", "tx", "tx_bytes", "rx", "rx_bytes", "txmsgs", "txmsg_bytes"] {
         assert!(doc[f].is_u64(), "{f} missing or not a count: {doc}");
     }
     assert!(doc["time"].as_u64().unwrap() > 1_600_000_000, "{doc}");
@@ -114,6 +114,15 @@ fn statistics_count_the_records_and_bytes_acknowledged_after_a_flush() {
     let brokers = doc["brokers"].as_object().unwrap();
     let up: Vec<&Value> = brokers.values().filter(|b| b["state"] == "UP" && b["nodeid"].as_i64().unwrap() >= 0).collect();
     assert!(!up.is_empty(), "no broker UP: {doc}");
+    for b in &up {
+        // UP since the connection's set-up finished, after the producer started.
+        let stateage = b["stateage"].as_u64().unwrap();
+        assert!(stateage > 0 && stateage < doc["age"].as_u64().unwrap(), "{doc}");
+        // Everything was answered: nothing waits to be written or for a response.
+        for f in ["outbuf_cnt", "outbuf_msg_cnt", "waitresp_cnt", "waitresp_msg_cnt"] {
+            assert_eq!(b[f], 0, "{f}: {doc}");
+        }
+    }
     // At least ApiVersions, Metadata, InitProducerId and a Produce request were sent and answered.
     let tx: u64 = brokers.values().map(|b| b["tx"].as_u64().unwrap()).sum();
     let rx: u64 = brokers.values().map(|b| b["rx"].as_u64().unwrap()).sum();
@@ -176,6 +185,8 @@ fn statistics_windows_and_request_counts_add_up_to_what_was_sent() {
     for (name, b) in last["brokers"].as_object().unwrap().iter().filter(|(_, b)| b["nodeid"].as_i64().unwrap() >= 0) {
         // Every response read was timed once: the windows' counts add up to the responses.
         assert_eq!(window_sum(&all, name, "rtt", "cnt"), b["rx"].as_u64().unwrap(), "{name}: {last}");
+        // Every request was written whole once: outbuf_latency timed each.
+        assert_eq!(window_sum(&all, name, "outbuf_latency", "cnt"), b["tx"].as_u64().unwrap(), "{name}: {last}");
         let produce = b["req"]["Produce"].as_u64().unwrap();
         assert!(produce >= 5, "five flushes, at least five Produce requests: {last}");
         // acks=all: every Produce request was answered, each answer carried a throttle time.
@@ -187,7 +198,7 @@ fn statistics_windows_and_request_counts_add_up_to_what_was_sent() {
             assert_eq!(b[f], 0, "{f} on a healthy broker: {last}");
         }
         assert_eq!(b["connects"], 1, "{last}");
-        for w in ["rtt", "int_latency", "throttle"] {
+        for w in ["rtt", "int_latency", "throttle", "outbuf_latency"] {
             for f in ["min", "max", "avg", "sum", "cnt", "stddev", "p50", "p75", "p90", "p95", "p99", "p99_99", "outofrange"] {
                 assert!(b[w][f].is_u64(), "{w}.{f}: {last}");
             }
@@ -280,6 +291,10 @@ fn a_paused_broker_shows_in_waiting_requests_buffered_records_and_latencies_then
     let doc = await_doc(&docs, "with requests waiting on the paused broker", |d| {
         d["msg_cnt"] == 10 && d["brokers"].as_object().unwrap().values().any(|b| b["waitresp_cnt"].as_u64().unwrap() > 0)
     });
+    // The request the paused broker holds is written (its socket took it) and awaits its
+    // response, with the record in it.
+    let b = doc["brokers"].as_object().unwrap().values().find(|b| b["waitresp_cnt"].as_u64().unwrap() > 0).unwrap();
+    assert!(b["waitresp_msg_cnt"].as_u64().unwrap() >= 1, "{doc}");
     assert!(doc["msg_size"].as_u64().unwrap() >= 10 * 6, "{doc}");
     // One request may be in flight: this record's batch waits for the paused broker's answer.
     let queued_at = Instant::now();
@@ -303,6 +318,7 @@ fn a_paused_broker_shows_in_waiting_requests_buffered_records_and_latencies_then
     assert!(before >= 1, "{last}");
 
     c.kafka(&["kill", "1"]);
+    let killed_at = Instant::now();
     // A record for the dead broker's partition: the producer tries to reconnect to it.
     let _lost = p.send(&ProducerRecord::new(&topic).value(b"after")).unwrap();
     let doc = await_doc(&docs, "with the stopped broker DOWN and reconnected to", |d| {
@@ -310,6 +326,9 @@ fn a_paused_broker_shows_in_waiting_requests_buffered_records_and_latencies_then
             && connects(d) > before
     });
     assert_eq!(doc["txmsgs"], 12, "{doc}");
+    // The broker's state changed after the kill (DOWN, or a reconnect attempt since).
+    let b = doc["brokers"].as_object().unwrap().values().find(|b| b["nodeid"] == 1).unwrap();
+    assert!(b["stateage"].as_u64().unwrap() <= killed_at.elapsed().as_micros() as u64, "{doc}");
     p.close(Duration::from_millis(100)).ok();
 }
 
