@@ -361,7 +361,9 @@ impl IoThread {
         let Some(interval) = self.stats.interval else { return };
         if now >= self.stats.next {
             self.stats.next = now + interval;
+            let built = Instant::now();
             let doc = self.stats_json();
+            log::debug!("statistics document of {} bytes built in {} us", doc.len(), built.elapsed().as_micros());
             if self.delivery_tx.send(Job::Stats(doc)).is_err() {
                 log::debug!("delivery channel closed; statistics dropped");
             }
