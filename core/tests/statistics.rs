@@ -406,3 +406,43 @@ fn partitioner_metrics_count_records_placed_by_the_applications_partitioner() {
     assert_eq!(doc["topics"][&topic]["partitions"]["2"]["msgs"], 7, "{doc}");
     p.close(Duration::from_secs(10)).unwrap();
 }
+
+#[test]
+fn requests_a_paused_broker_does_not_read_wait_in_the_output_buffer_and_outbuf_latency_shows_the_wait() {
+    let c = private();
+    let topic = common::unique_topic("stats-outbuf");
+    c.kafka(&["topic", "create", &topic, "--partitions", "1"]);
+    // Without idempotence 20 requests of ~900 KB may be out at once: more than the sockets'
+    // buffers hold, so while the broker reads nothing some wait in the producer's.
+    let config = c.config(&[
+        ("statistics.interval.ms", "100"),
+        ("enable.idempotence", "false"),
+        ("acks", "1"),
+        ("max.in.flight.requests.per.connection", "20"),
+        ("batch.size", "1000000"),
+        ("linger.ms", "0"),
+        ("buffer.memory", "67108864"),
+        ("request.timeout.ms", "120000"),
+        ("delivery.timeout.ms", "300000"),
+    ]);
+    let (p, docs) = producer_with_stats(config);
+    p.send(&ProducerRecord::new(&topic).value(b"before")).unwrap().wait().unwrap();
+    c.kafka(&["pause", "1"]);
+    let value = vec![b'o'; 900_000];
+    let futures: Vec<_> = (0..40).map(|_| p.send(&ProducerRecord::new(&topic).value(&value)).unwrap()).collect();
+    let doc = await_doc(&docs, "with requests waiting to be written", |d| {
+        d["brokers"].as_object().unwrap().values().any(|b| b["nodeid"] == 1 && b["outbuf_cnt"].as_u64().unwrap() > 0)
+    });
+    let b = doc["brokers"].as_object().unwrap().values().find(|b| b["nodeid"] == 1).unwrap();
+    assert!(b["outbuf_msg_cnt"].as_u64().unwrap() >= 1, "{doc}");
+    std::thread::sleep(Duration::from_millis(1000));
+    c.kafka(&["resume", "1"]);
+    for f in futures {
+        f.wait().unwrap();
+    }
+    let all = await_all(&docs, "with all 41 acknowledged", |d| d["txmsgs"] == 41);
+    // A request that waited for the paused broker to read waited about a second to be written.
+    let max = all.iter().filter_map(|d| d["brokers"].as_object().unwrap().values().find(|b| b["nodeid"] == 1)).map(|b| b["outbuf_latency"]["max"].as_u64().unwrap()).max().unwrap();
+    assert!(max >= 900_000, "outbuf_latency max {max} us");
+    p.close(Duration::from_secs(10)).unwrap();
+}
