@@ -61,6 +61,10 @@ pub struct PerfArgs {
     /// --transactional-id: 3000).
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     transaction_duration_ms: Option<u64>,
+    /// rafka's: with statistics.interval.ms in the settings, writes each statistics document
+    /// (docs/observability.md) to this file, one per line.
+    #[arg(long, value_name = "FILE")]
+    statistics_file: Option<String>,
 }
 
 /// Kafka's tool prints a progress line this often while records are acknowledged.
@@ -181,6 +185,7 @@ pub fn run(a: PerfArgs) -> Result<(), String> {
         warmup_records: warmup,
         transactional_id: txn_id,
         transaction_duration_ms: txn_ms,
+        statistics_file,
     } = a;
     // Transactions, as Kafka's tool has them: either flag turns them on.
     let transactions = TxnPlan::new(txn_id, txn_ms)?;
@@ -224,7 +229,18 @@ pub fn run(a: PerfArgs) -> Result<(), String> {
     // Records after the first --warmup-records, as Kafka's tool counts them: their opaque is 1.
     let steady = Arc::new(Stats::new(false));
     let (s2, steady2) = (stats.clone(), steady.clone());
-    let producer = Producer::builder(config)
+    let mut builder = Producer::builder(config);
+    if let Some(path) = &statistics_file {
+        let out = std::fs::File::create(path).map_err(|e| format!("--statistics-file {path}: {e}"))?;
+        let out = Mutex::new(std::io::BufWriter::new(out));
+        builder = builder.stats_handler(move |json| {
+            use std::io::Write as _;
+            let mut o = out.lock().unwrap();
+            // Written as the documents come; a failed write shows in the file's contents.
+            let _ = writeln!(o, "{json}").and_then(|_| o.flush());
+        });
+    }
+    let producer = builder
         .delivery_handler(move |d, opaque| match d.error {
             None => {
                 let bytes = d.value().map_or(0, |v| v.len());

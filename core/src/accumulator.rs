@@ -322,6 +322,9 @@ pub(crate) struct PartitionQueue {
     /// leaves queued. A sender's lowering after the swap stays; one before the swap comes after
     /// its push, so the sweep sees the record. Records without a deadline never touch it.
     pub earliest_deadline_ns: AtomicU64,
+    /// Records placed here, by how their partition was chosen (`placement::Placed` as index):
+    /// counted by the sender with partitioner metrics on only (`Inner::count_placements`).
+    pub placed: [AtomicU64; 4],
 }
 
 /// What `push` asks the caller to do next.
@@ -368,6 +371,7 @@ impl PartitionQueue {
             enqueued: AtomicU64::new(0),
             unavailable_until_ns: AtomicU64::new(0),
             earliest_deadline_ns: AtomicU64::new(u64::MAX),
+            placed: Default::default(),
             completed: AtomicU64::new(0),
             active: AtomicBool::new(false),
         }

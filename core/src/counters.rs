@@ -25,6 +25,17 @@ pub struct TopicCounters {
     pub records_retried: u64,
     /// Records reported failed.
     pub records_failed: u64,
+    /// Partitioner metrics: records placed by the key's hash, by sticky (or random) choice, by
+    /// an explicit partition and by the application's partitioner. Counted per record by
+    /// `send()` only with statistics on or `ProducerBuilder::count_placements`, else 0.
+    pub placed_by_key: u64,
+    pub placed_uniform: u64,
+    pub placed_explicit: u64,
+    pub placed_custom: u64,
+    /// Sticky partition switches, and partitions skipped by them as unavailable (counted per
+    /// switch, always).
+    pub sticky_switches: u64,
+    pub unavailable_skips: u64,
 }
 
 /// A snapshot of the producer's counters (see the module doc).

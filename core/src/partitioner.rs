@@ -104,6 +104,10 @@ pub struct StickyPartitioner {
     state: AtomicU64,
     /// `sticky.partitioning.linger.ms`: when the current partition was chosen (monotonic ns).
     chosen_ns: AtomicU64,
+    /// Partitioner metrics, counted once per switch (per batch, never per record): switches
+    /// installed, and partitions left out of a switch's choice as unavailable.
+    switches: AtomicU64,
+    unavailable_skips: AtomicU64,
 }
 
 impl Default for StickyPartitioner {
@@ -114,7 +118,7 @@ impl Default for StickyPartitioner {
 
 impl StickyPartitioner {
     pub fn new() -> Self {
-        StickyPartitioner { state: AtomicU64::new(0), chosen_ns: AtomicU64::new(0) }
+        StickyPartitioner { state: AtomicU64::new(0), chosen_ns: AtomicU64::new(0), switches: AtomicU64::new(0), unavailable_skips: AtomicU64::new(0) }
     }
 
     /// librdkafka's `sticky.partitioning.linger.ms`: the partition for a keyless record, changed
@@ -126,10 +130,11 @@ impl StickyPartitioner {
         if valid && now_ns.saturating_sub(self.chosen_ns.load(Ordering::Relaxed)) < linger_ns {
             return p1 - 1;
         }
-        let np = next_partition(valid.then(|| p1 - 1), partition_count, load);
+        let np = next_partition(valid.then(|| p1 - 1), partition_count, load, &self.unavailable_skips);
         match self.state.compare_exchange(cur, (np as u64 + 1) << 32, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {
                 self.chosen_ns.store(now_ns, Ordering::Relaxed);
+                self.switches.fetch_add(1, Ordering::Relaxed);
                 np
             }
             // Another sender switched first: take its choice.
@@ -150,39 +155,76 @@ impl StickyPartitioner {
         loop {
             let (p1, bytes) = ((cur >> 32) as u32, cur & 0xffff_ffff);
             let valid = p1 != 0 && p1 - 1 < partition_count;
-            let (next, ret) = if valid && (bytes as usize) < batch_size {
-                (cur + size.min(u32::MAX as u64 - bytes), p1 - 1)
+            let (next, ret, switched) = if valid && (bytes as usize) < batch_size {
+                (cur + size.min(u32::MAX as u64 - bytes), p1 - 1, false)
             } else {
-                let np = next_partition(if valid { Some(p1 - 1) } else { None }, partition_count, load);
-                (((np as u64 + 1) << 32) | size, np)
+                let np = next_partition(if valid { Some(p1 - 1) } else { None }, partition_count, load, &self.unavailable_skips);
+                (((np as u64 + 1) << 32) | size, np, true)
             };
             match self.state.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return ret,
+                Ok(_) => {
+                    if switched {
+                        self.switches.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return ret;
+                }
                 Err(actual) => cur = actual,
             }
         }
     }
+
+    /// Sticky switches installed so far (a keyless record's partition moving on).
+    pub fn switches(&self) -> u64 {
+        self.switches.load(Ordering::Relaxed)
+    }
+
+    /// Partitions left out of switches' choices because they were unavailable
+    /// (`partitioner.availability.timeout.ms`), one per partition per switch.
+    pub fn unavailable_skips(&self) -> u64 {
+        self.unavailable_skips.load(Ordering::Relaxed)
+    }
+
+    /// The partition keyless records go to now, if one was chosen yet.
+    pub fn current(&self) -> Option<u32> {
+        match (self.state.load(Ordering::Acquire) >> 32) as u32 {
+            0 => None,
+            p => Some(p - 1),
+        }
+    }
+}
+
+/// The adaptive weights (`partitioner.adaptive.partitioning.enable`): for each partition of
+/// `queues` (queued bytes, or UNAVAILABLE), the weight a switch away from `current` gives it:
+/// max_queue - queue + 1, so an idle partition is likeliest; 0 for the current partition and for
+/// an unavailable one.
+pub fn adaptive_weights(queues: &[usize], current: Option<u32>) -> Vec<u64> {
+    let max = queues.iter().copied().filter(|q| *q != UNAVAILABLE).max().unwrap_or(0);
+    queues.iter().enumerate().map(|(i, q)| if Some(i as u32) == current || *q == UNAVAILABLE { 0 } else { (max - q + 1) as u64 }).collect()
 }
 
 #[cold]
-fn next_partition(current: Option<u32>, n: u32, load: Option<&dyn Fn(u32) -> usize>) -> u32 {
+fn next_partition(current: Option<u32>, n: u32, load: Option<&dyn Fn(u32) -> usize>, skips: &AtomicU64) -> u32 {
     if n <= 1 {
         return 0;
     }
     let pick = match load {
         Some(load) => {
-            // Weight max_queue - queue + 1: an idle partition is likeliest. A partition the load
-            // reports as UNAVAILABLE (partitioner.availability.timeout.ms) is excluded, unless
-            // every other one is too.
+            // A partition the load reports as UNAVAILABLE (partitioner.availability.timeout.ms)
+            // is excluded, unless every other one is too.
             let queues: Vec<usize> = (0..n).map(load).collect();
-            let max = queues.iter().copied().filter(|q| *q != UNAVAILABLE).max().unwrap_or(0);
-            let mut weights: Vec<u64> = queues.iter().enumerate().map(|(i, q)| if Some(i as u32) == current || *q == UNAVAILABLE { 0 } else { (max - q + 1) as u64 }).collect();
+            let mut weights = adaptive_weights(&queues, current);
             if weights.iter().all(|w| *w == 0) {
                 match current {
                     // The current partition is the only available one: stay.
-                    Some(c) if queues[c as usize] != UNAVAILABLE => return c,
+                    Some(c) if queues[c as usize] != UNAVAILABLE => {
+                        skips.fetch_add(queues.iter().filter(|q| **q == UNAVAILABLE).count() as u64, Ordering::Relaxed);
+                        return c;
+                    }
                     _ => weights = (0..n).map(|i| u64::from(Some(i) != current)).collect(),
                 }
+            } else {
+                let skipped = queues.iter().enumerate().filter(|(i, q)| **q == UNAVAILABLE && Some(*i as u32) != current).count();
+                skips.fetch_add(skipped as u64, Ordering::Relaxed);
             }
             let total: u64 = weights.iter().sum();
             let mut r = fastrand::u64(..total.max(1));

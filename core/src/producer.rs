@@ -259,6 +259,9 @@ impl Producer {
             return self.park(rec.topic, record, rec.partition.map(|p| p as u32));
         };
         let pq = &topic.partitions[partition as usize];
+        if inner.count_placements {
+            placement::count_placed(cfg, inner.partitioner.is_some(), pq, rec.partition.is_some(), rec.key);
+        }
         let out = pq.push(record, cfg.batch_size);
         reservation.keep();
         std::mem::forget(slot);
@@ -312,6 +315,10 @@ impl Producer {
                 }
             };
             let pq = &t.partitions[p as usize];
+            if inner.count_placements {
+                let key = record_batch::body_key_value(record.body()).and_then(|(k, _)| k);
+                placement::count_placed(&inner.config, inner.partitioner.is_some(), pq, partition.is_some(), key);
+            }
             let deadline_ns = record.deadline_ns();
             if pq.push(record, inner.config.batch_size).activated {
                 inner.activations.push(pq.clone());

@@ -130,6 +130,9 @@ pub(crate) struct Inner {
     pub deliverer: Arc<Deliverer>,
     /// A custom partitioner given to the builder; called by `send()`.
     pub partitioner: Option<Arc<dyn Partitioner>>,
+    /// Partitioner metrics are counted (`PartitionQueue::placed`): statistics are on, or the
+    /// builder asked (`ProducerBuilder::count_placements`). Set once at build.
+    pub count_placements: bool,
     /// The application's DNS resolver (`ProducerBuilder::resolver`), if any; set at build.
     pub resolver: Option<crate::io::resolver::ResolveFn>,
     /// `Producer::metadata()` queries: pushed by application threads, popped by the I/O thread.

@@ -95,7 +95,7 @@ fn statistics_count_the_records_and_bytes_acknowledged_after_a_flush() {
     assert_eq!(doc["type"], "producer");
     assert_eq!(doc["client_id"], "stats-test");
     assert!(doc["name"].as_str().unwrap().starts_with("stats-test#producer-"), "{doc}");
-    for f in ["ts", "time", "age", "msg_cnt", "msg_size", "msg_max", "msg_size_max", "tx", "tx_bytes", "rx", "rx_bytes", "txmsgs", "txmsg_bytes"] {
+    for f in ["ts", "time", "age", "replyq", "msg_cnt", "msg_size", "msg_max", "msg_size_max", "tx", "tx_bytes", "rx", "rx_bytes", "txmsgs", "txmsg_bytes"] {
         assert!(doc[f].is_u64(), "{f} missing or not a count: {doc}");
     }
     assert!(doc["time"].as_u64().unwrap() > 1_600_000_000, "{doc}");
@@ -114,6 +114,15 @@ fn statistics_count_the_records_and_bytes_acknowledged_after_a_flush() {
     let brokers = doc["brokers"].as_object().unwrap();
     let up: Vec<&Value> = brokers.values().filter(|b| b["state"] == "UP" && b["nodeid"].as_i64().unwrap() >= 0).collect();
     assert!(!up.is_empty(), "no broker UP: {doc}");
+    for b in &up {
+        // UP since the connection's set-up finished, after the producer started.
+        let stateage = b["stateage"].as_u64().unwrap();
+        assert!(stateage > 0 && stateage < doc["age"].as_u64().unwrap(), "{doc}");
+        // Everything was answered: nothing waits to be written or for a response.
+        for f in ["outbuf_cnt", "outbuf_msg_cnt", "waitresp_cnt", "waitresp_msg_cnt"] {
+            assert_eq!(b[f], 0, "{f}: {doc}");
+        }
+    }
     // At least ApiVersions, Metadata, InitProducerId and a Produce request were sent and answered.
     let tx: u64 = brokers.values().map(|b| b["tx"].as_u64().unwrap()).sum();
     let rx: u64 = brokers.values().map(|b| b["rx"].as_u64().unwrap()).sum();
@@ -176,6 +185,8 @@ fn statistics_windows_and_request_counts_add_up_to_what_was_sent() {
     for (name, b) in last["brokers"].as_object().unwrap().iter().filter(|(_, b)| b["nodeid"].as_i64().unwrap() >= 0) {
         // Every response read was timed once: the windows' counts add up to the responses.
         assert_eq!(window_sum(&all, name, "rtt", "cnt"), b["rx"].as_u64().unwrap(), "{name}: {last}");
+        // Every request was written whole once: outbuf_latency timed each.
+        assert_eq!(window_sum(&all, name, "outbuf_latency", "cnt"), b["tx"].as_u64().unwrap(), "{name}: {last}");
         let produce = b["req"]["Produce"].as_u64().unwrap();
         assert!(produce >= 5, "five flushes, at least five Produce requests: {last}");
         // acks=all: every Produce request was answered, each answer carried a throttle time.
@@ -187,7 +198,7 @@ fn statistics_windows_and_request_counts_add_up_to_what_was_sent() {
             assert_eq!(b[f], 0, "{f} on a healthy broker: {last}");
         }
         assert_eq!(b["connects"], 1, "{last}");
-        for w in ["rtt", "int_latency", "throttle"] {
+        for w in ["rtt", "int_latency", "throttle", "outbuf_latency"] {
             for f in ["min", "max", "avg", "sum", "cnt", "stddev", "p50", "p75", "p90", "p95", "p99", "p99_99", "outofrange"] {
                 assert!(b[w][f].is_u64(), "{w}.{f}: {last}");
             }
@@ -280,6 +291,10 @@ fn a_paused_broker_shows_in_waiting_requests_buffered_records_and_latencies_then
     let doc = await_doc(&docs, "with requests waiting on the paused broker", |d| {
         d["msg_cnt"] == 10 && d["brokers"].as_object().unwrap().values().any(|b| b["waitresp_cnt"].as_u64().unwrap() > 0)
     });
+    // The request the paused broker holds is written (its socket took it) and awaits its
+    // response, with the record in it.
+    let b = doc["brokers"].as_object().unwrap().values().find(|b| b["waitresp_cnt"].as_u64().unwrap() > 0).unwrap();
+    assert!(b["waitresp_msg_cnt"].as_u64().unwrap() >= 1, "{doc}");
     assert!(doc["msg_size"].as_u64().unwrap() >= 10 * 6, "{doc}");
     // One request may be in flight: this record's batch waits for the paused broker's answer.
     let queued_at = Instant::now();
@@ -303,6 +318,7 @@ fn a_paused_broker_shows_in_waiting_requests_buffered_records_and_latencies_then
     assert!(before >= 1, "{last}");
 
     c.kafka(&["kill", "1"]);
+    let killed_at = Instant::now();
     // A record for the dead broker's partition: the producer tries to reconnect to it.
     let _lost = p.send(&ProducerRecord::new(&topic).value(b"after")).unwrap();
     let doc = await_doc(&docs, "with the stopped broker DOWN and reconnected to", |d| {
@@ -310,5 +326,123 @@ fn a_paused_broker_shows_in_waiting_requests_buffered_records_and_latencies_then
             && connects(d) > before
     });
     assert_eq!(doc["txmsgs"], 12, "{doc}");
+    // The broker's state changed after the kill (DOWN, or a reconnect attempt since).
+    let b = doc["brokers"].as_object().unwrap().values().find(|b| b["nodeid"] == 1).unwrap();
+    assert!(b["stateage"].as_u64().unwrap() <= killed_at.elapsed().as_micros() as u64, "{doc}");
     p.close(Duration::from_millis(100)).ok();
+}
+
+/// The partitioner metrics of `topic` in the latest document of `docs` (0 when missing).
+fn placed(doc: &Value, topic: &str, field: &str) -> u64 {
+    doc["topics"][topic][field].as_u64().unwrap_or_else(|| panic!("{field} missing for {topic}: {doc}"))
+}
+
+#[test]
+fn partitioner_metrics_count_records_placed_by_key_sticky_choice_and_explicit_partition() {
+    let topic = common::unique_topic("stats-placed");
+    common::create_topic(&topic, 4);
+    // batch.size 200 and records of ~110 bytes: sticky placement moves on every second record.
+    let config = common::config(&[("statistics.interval.ms", "100"), ("batch.size", "200"), ("linger.ms", "5")]);
+    let (p, docs) = producer_with_stats(config);
+    let value = vec![b'p'; 100];
+    for i in 0..30 {
+        let key = format!("key-{i}");
+        p.send(&ProducerRecord::new(&topic).key(key.as_bytes()).value(&value)).unwrap();
+    }
+    for _ in 0..20 {
+        p.send(&ProducerRecord::new(&topic).partition(2).value(&value)).unwrap();
+    }
+    for _ in 0..50 {
+        p.send(&ProducerRecord::new(&topic).value(&value)).unwrap();
+    }
+    p.flush(Duration::from_secs(30)).unwrap();
+    let doc = await_doc(&docs, "with 100 records acknowledged", |d| d["txmsgs"] == 100);
+    assert_eq!(placed(&doc, &topic, "partitioner_key_msgs"), 30, "{doc}");
+    assert_eq!(placed(&doc, &topic, "partitioner_explicit_msgs"), 20, "{doc}");
+    assert_eq!(placed(&doc, &topic, "partitioner_uniform_msgs"), 50, "{doc}");
+    assert_eq!(placed(&doc, &topic, "partitioner_custom_msgs"), 0, "{doc}");
+    // The first keyless record chose a partition, then every second one moved on.
+    assert_eq!(placed(&doc, &topic, "partitioner_sticky_switches"), 25, "{doc}");
+    assert_eq!(placed(&doc, &topic, "partitioner_unavailable_skips"), 0, "{doc}");
+    // The adaptive partitioner (the default) shows the weight each partition has now; the
+    // current sticky partition has none.
+    let weights: Vec<u64> = doc["topics"][&topic]["partitioner_adaptive_weights"].as_array().unwrap().iter().map(|w| w.as_u64().unwrap()).collect();
+    assert_eq!(weights.len(), 4, "{doc}");
+    assert_eq!(weights.iter().filter(|w| **w == 0).count(), 1, "{doc}");
+    // Nothing is queued after the flush: every other partition weighs the same.
+    assert!(weights.iter().all(|w| *w <= 1), "{doc}");
+    p.close(Duration::from_secs(10)).unwrap();
+    assert_eq!(common::consume(&topic, 100).len(), 100);
+}
+
+#[test]
+fn partitioner_metrics_count_records_placed_by_the_applications_partitioner() {
+    struct Last;
+    impl rafka_core::partitioner::Partitioner for Last {
+        fn partition(&self, _: &str, _: Option<&[u8]>, _: Option<&[u8]>, n: u32) -> u32 {
+            n - 1
+        }
+    }
+    let topic = common::unique_topic("stats-custom");
+    common::create_topic(&topic, 3);
+    let docs = Arc::new(Mutex::new(Vec::new()));
+    let d = docs.clone();
+    let p = Producer::builder(common::config(&[("statistics.interval.ms", "100"), ("partitioner.adaptive.partitioning.enable", "false")]))
+        .partitioner(Last)
+        .stats_handler(move |json| d.lock().unwrap().push(serde_json::from_str::<Value>(json).unwrap()))
+        .build()
+        .unwrap();
+    for i in 0..7 {
+        p.send(&ProducerRecord::new(&topic).key(format!("k{i}").as_bytes()).value(b"v")).unwrap();
+    }
+    p.send(&ProducerRecord::new(&topic).partition(0).value(b"explicit")).unwrap();
+    p.flush(Duration::from_secs(30)).unwrap();
+    let doc = await_doc(&docs, "with 8 records acknowledged", |d| d["txmsgs"] == 8);
+    assert_eq!(placed(&doc, &topic, "partitioner_custom_msgs"), 7, "{doc}");
+    assert_eq!(placed(&doc, &topic, "partitioner_explicit_msgs"), 1, "{doc}");
+    assert_eq!(placed(&doc, &topic, "partitioner_key_msgs"), 0, "{doc}");
+    assert_eq!(placed(&doc, &topic, "partitioner_uniform_msgs"), 0, "{doc}");
+    assert!(doc["topics"][&topic].get("partitioner_adaptive_weights").is_none(), "not adaptive: {doc}");
+    assert_eq!(doc["topics"][&topic]["partitions"]["2"]["msgs"], 7, "{doc}");
+    p.close(Duration::from_secs(10)).unwrap();
+}
+
+#[test]
+fn requests_a_paused_broker_does_not_read_wait_in_the_output_buffer_and_outbuf_latency_shows_the_wait() {
+    let c = private();
+    let topic = common::unique_topic("stats-outbuf");
+    c.kafka(&["topic", "create", &topic, "--partitions", "1"]);
+    // Without idempotence 20 requests of ~900 KB may be out at once: more than the sockets'
+    // buffers hold, so while the broker reads nothing some wait in the producer's.
+    let config = c.config(&[
+        ("statistics.interval.ms", "100"),
+        ("enable.idempotence", "false"),
+        ("acks", "1"),
+        ("max.in.flight.requests.per.connection", "20"),
+        ("batch.size", "1000000"),
+        ("linger.ms", "0"),
+        ("buffer.memory", "67108864"),
+        ("request.timeout.ms", "120000"),
+        ("delivery.timeout.ms", "300000"),
+    ]);
+    let (p, docs) = producer_with_stats(config);
+    p.send(&ProducerRecord::new(&topic).value(b"before")).unwrap().wait().unwrap();
+    c.kafka(&["pause", "1"]);
+    let value = vec![b'o'; 900_000];
+    let futures: Vec<_> = (0..40).map(|_| p.send(&ProducerRecord::new(&topic).value(&value)).unwrap()).collect();
+    let doc = await_doc(&docs, "with requests waiting to be written", |d| {
+        d["brokers"].as_object().unwrap().values().any(|b| b["nodeid"] == 1 && b["outbuf_cnt"].as_u64().unwrap() > 0)
+    });
+    let b = doc["brokers"].as_object().unwrap().values().find(|b| b["nodeid"] == 1).unwrap();
+    assert!(b["outbuf_msg_cnt"].as_u64().unwrap() >= 1, "{doc}");
+    std::thread::sleep(Duration::from_millis(1000));
+    c.kafka(&["resume", "1"]);
+    for f in futures {
+        f.wait().unwrap();
+    }
+    let all = await_all(&docs, "with all 41 acknowledged", |d| d["txmsgs"] == 41);
+    // A request that waited for the paused broker to read waited about a second to be written.
+    let max = all.iter().filter_map(|d| d["brokers"].as_object().unwrap().values().find(|b| b["nodeid"] == 1)).map(|b| b["outbuf_latency"]["max"].as_u64().unwrap()).max().unwrap();
+    assert!(max >= 900_000, "outbuf_latency max {max} us");
+    p.close(Duration::from_secs(10)).unwrap();
 }

@@ -125,3 +125,41 @@ def test_error_cb_hears_all_brokers_down_once_from_poll():
     assert errors[0].code() == rafka.KafkaError._ALL_BROKERS_DOWN
     assert "1/1 brokers are down" in errors[0].str() and "127.0.0.1:1" in errors[0].str()
     p.close(0)
+
+
+def test_a_librdkafka_statistics_parser_reads_the_documents_unchanged():
+    """prometheus-kafka-metrics (PyPI) turns confluent-kafka's stats_cb documents into Prometheus
+    gauges: it reads the top level (replyq, msg_cnt, msg_size, tx, rx, ...), each broker's
+    outbuf_msg_cnt, waitresp_msg_cnt and its int_latency, outbuf_latency and rtt windows, and each
+    topic's batchsize and batchcnt windows, failing on any that is missing. Given rafka's
+    documents as they are, it must take every one and report what was sent."""
+    from prometheus_client import REGISTRY
+    from prometheus_kafka_producer.metrics_manager import ProducerMetricsManager
+
+    topic = new_topic(3)
+    manager = ProducerMetricsManager()
+    taken = []
+
+    def stats_cb(s):
+        manager.send(s)  # raises (KeyError, ...) on a document it cannot read
+        taken.append(json.loads(s))
+
+    p = rafka.Producer({"bootstrap.servers": bootstrap(), "statistics.interval.ms": 100,
+                        "client.id": "py-stats-parser", "linger.ms": 5, "stats_cb": stats_cb})
+    for i in range(200):
+        p.produce(topic, value=b"p" * 100, key=b"k%d" % i)
+    assert p.flush(30) == 0
+    deadline = time.monotonic() + 30
+    while not any(d["txmsgs"] == 200 for d in taken) and time.monotonic() < deadline:
+        p.poll(0.1)
+    assert any(d["txmsgs"] == 200 for d in taken), "no document with the 200 records acknowledged"
+    labels = {"type": "producer", "client_id": "py-stats-parser"}
+    # Everything was acknowledged: nothing queued; the round trips were timed.
+    assert REGISTRY.get_sample_value("kafka_producer_queue_msg_cnt", labels) == 0
+    assert REGISTRY.get_sample_value("kafka_producer_inflight_msg_cnt", labels) == 0
+    assert REGISTRY.get_sample_value("kafka_producer_reply_queue", labels) is not None
+    # The batch windows of some document held the batches of the 200 records.
+    batches = [(d["topics"][topic]["batchcnt"]["sum"], d["topics"][topic]["batchcnt"]["cnt"])
+               for d in taken if topic in d["topics"]]
+    assert sum(s for s, _ in batches) == 200
+    p.close()

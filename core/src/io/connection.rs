@@ -14,6 +14,7 @@ use crate::config::{SaslConfig, TlsClient};
 use crate::io::batch::ProducerBatch;
 use crate::io::diagnose::{self, Diagnosis};
 use crate::io::sasl::SaslSession;
+use crate::io::window::Window;
 use crate::protocol::messages::{self, api_versions::ApiVersionsResponse};
 use crate::protocol::primitives::Decoder;
 
@@ -143,6 +144,55 @@ pub(crate) struct Connection {
     /// connection count as working (a SASL listener answers ApiVersions, then hangs up on a
     /// client without SASL).
     pub confirmed: bool,
+    /// When `state` last changed (statistics' `stateage`).
+    pub state_since: Instant,
+    /// Statistics on only: the requests in the write buffer not yet wholly written, and how long
+    /// each waited there (`outbuf_cnt`, `outbuf_latency`).
+    pub outbuf: Option<Box<Outbuf>>,
+}
+
+/// A connection's output queue, as the statistics see it (`Connection::outbuf`).
+#[derive(Default)]
+pub(crate) struct Outbuf {
+    /// Per request in the write buffer, oldest first: the end of its bytes in the connection's
+    /// byte stream (`enqueued_bytes` after it), when it was queued, whether a response is
+    /// awaited for it (all but acks=0 Produce requests), and the records it carries.
+    pending: VecDeque<(u64, Instant, bool, u64)>,
+    /// Microseconds from a request being queued to its last byte being written to the socket
+    /// (with TLS: handed to the TLS session), for the requests written since the last document.
+    pub latency: Window,
+}
+
+impl Outbuf {
+    /// Requests queued and not wholly written yet.
+    pub fn requests(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Records in those requests.
+    pub fn records(&self) -> u64 {
+        self.pending.iter().map(|p| p.3).sum()
+    }
+
+    /// Those of them whose response is awaited, and their records.
+    pub fn awaiting_response(&self) -> (usize, u64) {
+        self.pending.iter().filter(|p| p.2).fold((0, 0), |(n, r), p| (n + 1, r + p.3))
+    }
+
+    /// `written` bytes of the stream are on the socket: the requests they complete leave.
+    fn written(&mut self, written: u64) {
+        if self.pending.front().is_none_or(|p| p.0 > written) {
+            return;
+        }
+        let now = Instant::now();
+        while let Some(&(end, queued, _, _)) = self.pending.front() {
+            if end > written {
+                break;
+            }
+            self.latency.record(now.saturating_duration_since(queued).as_micros() as u64);
+            self.pending.pop_front();
+        }
+    }
 }
 
 /// How a step of the SASL exchange went.
@@ -228,6 +278,8 @@ impl Connection {
             responses: 0,
             bootstrap_answered: bootstrap_answered.map(str::to_string),
             confirmed: false,
+            state_since: now,
+            outbuf: None,
         })
     }
 
@@ -244,6 +296,9 @@ impl Connection {
     /// `inflight` (None: an acks=0 Produce request, the one request without a response).
     pub fn push_request(&mut self, inflight: Option<InFlight>, appended: usize) {
         self.enqueued_bytes += appended as u64;
+        if let Some(o) = self.outbuf.as_deref_mut() {
+            o.pending.push_back((self.enqueued_bytes, Instant::now(), inflight.is_some(), 0));
+        }
         self.requests += 1;
         let api_key = inflight.as_ref().map_or(messages::API_KEY_PRODUCE, |f| f.api_key);
         if let Some(c) = self.requests_by_api.get_mut(api_key as usize) {
@@ -283,7 +338,7 @@ impl Connection {
             if !self.finish_connect()? {
                 return Ok(());
             }
-            self.state = ConnState::Negotiating;
+            self.set_state(ConnState::Negotiating);
             self.send_api_versions(client_id);
         }
         self.flush()?;
@@ -373,13 +428,13 @@ impl Connection {
             };
             self.sasl_authenticate_version = auth;
             let mechanism = session.mechanism_name().to_string();
-            self.state = ConnState::Authenticating;
+            self.set_state(ConnState::Authenticating);
             let body = |buf: &mut Vec<u8>, v| messages::sasl_handshake::SaslHandshakeRequest { mechanism }.encode(buf, v);
             self.send_own(client_id, messages::API_KEY_SASL_HANDSHAKE, 1, RequestKind::SaslHandshake, body);
             self.flush()?;
             return Ok(false);
         }
-        self.state = ConnState::Ready;
+        self.set_state(ConnState::Ready);
         Ok(true)
     }
 
@@ -406,7 +461,7 @@ impl Connection {
                 message: format!("{mechanism} authentication with {}: {why}", self.addr),
             })),
             Ok(None) => {
-                self.state = ConnState::Ready;
+                self.set_state(ConnState::Ready);
                 Ok(SaslOutcome::Done)
             }
             Ok(Some(bytes)) => {
@@ -449,8 +504,28 @@ impl Connection {
         self.sasl_step(client_id, &resp.auth_bytes)
     }
 
+    fn set_state(&mut self, state: ConnState) {
+        self.state = state;
+        self.state_since = Instant::now();
+    }
+
+    /// Statistics on: the records of the request just queued by `push_request` (a Produce).
+    pub fn note_records(&mut self, records: u64) {
+        if let Some(p) = self.outbuf.as_deref_mut().and_then(|o| o.pending.back_mut()) {
+            p.3 = records;
+        }
+    }
+
     /// Writes what the socket takes.
     pub fn flush(&mut self) -> Result<(), ConnError> {
+        let r = self.flush_socket();
+        if let Some(o) = self.outbuf.as_deref_mut() {
+            o.written(self.written_bytes);
+        }
+        r
+    }
+
+    fn flush_socket(&mut self) -> Result<(), ConnError> {
         if self.state == ConnState::Connecting {
             return Ok(());
         }

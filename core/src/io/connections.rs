@@ -74,6 +74,8 @@ pub(super) struct Connections {
     /// Per broker id, connection attempts: each TCP connect started and each name that did not
     /// resolve (statistics `connects`, librdkafka's meaning).
     pub connect_attempts: HashMap<i32, u64>,
+    /// Statistics are on: connections keep their output queue's requests (`Connection::outbuf`).
+    pub track_outbuf: bool,
 }
 
 impl Connections {
@@ -90,6 +92,7 @@ impl Connections {
             bootstrap_answered: None,
             diagnosed: None,
             became_ready: false,
+            track_outbuf: false,
             ever_confirmed: false,
             broker_confirmed: false,
             resolver,
@@ -142,6 +145,9 @@ impl Connections {
                 let (i, n) = self.resolver.position(&addr).unwrap_or((0, 1));
                 log::debug!("connecting to broker {node} at {addr} ({sa}, address {} of {n})", i + 1);
                 c.setup_timeout = setup;
+                if self.track_outbuf {
+                    c.outbuf = Some(Box::default());
+                }
                 self.conns.insert(token, c);
                 self.node_conn.insert(node, token);
                 Some(token)

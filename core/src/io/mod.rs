@@ -108,10 +108,12 @@ impl IoThread {
         };
         let stats = stats::Stats::new(cfg.statistics_interval, inner.deliverer.wants_stats());
         let resolver = resolver::Resolver::new(Arc::downgrade(&inner), inner.resolver.clone());
+        let mut net = Connections::new(poll, bootstrap, resolver);
+        net.track_outbuf = stats.enabled();
         IoThread {
             stats,
             inner,
-            net: Connections::new(poll, bootstrap, resolver),
+            net,
             parts: Partitions::default(),
             meta: MetadataState { needed: true, ..Default::default() },
             pid,
@@ -245,7 +247,7 @@ impl IoThread {
     fn close_connection(&mut self, token: Token, why: &str, now: Instant) {
         let Some(mut c) = self.net.remove(token, why, now, &self.inner.config) else { return };
         self.lost_since_ready = true;
-        self.stats.connection_closed(&c, now, self.inner.config.request_timeout);
+        self.stats.connection_closed(&mut c, now, self.inner.config.request_timeout);
         self.meta.needed = true;
         let err = Error::kafka(KafkaCode::NETWORK_EXCEPTION, format!("connection to broker {} ({}) lost: {why}", c.node_id, c.addr));
         let mut failed = Vec::new();

@@ -45,6 +45,10 @@ pub(super) fn release(inner: &Inner, parking: &mut Parking, state: &TopicState, 
         match p {
             Ok(p) => {
                 let pq = &state.partitions[p as usize];
+                if inner.count_placements {
+                    let key = record_batch::body_key_value(record.body()).and_then(|(k, _)| k);
+                    placement::count_placed(cfg, inner.partitioner.is_some(), pq, partition.is_some(), key);
+                }
                 let deadline_ns = record.deadline_ns();
                 if pq.push(record, cfg.batch_size).activated {
                     inner.activations.push(pq.clone());

@@ -319,6 +319,7 @@ impl IoThread {
         let now_ns = clock::mono_ns();
         self.stats.tallies.produce_written(&batches, &mut self.parts, now_ns);
         self.stats.produce_written(c.node_id, &batches, now_ns);
+        let records: usize = if c.outbuf.is_some() { batches.iter().map(|b| b.records.len()).sum() } else { 0 };
         if acks == 0 {
             c.push_request(None, n);
             let end = c.enqueued_bytes;
@@ -329,6 +330,7 @@ impl IoThread {
                 n,
             );
         }
+        c.note_records(records as u64);
         if let Err(e) = c.flush() {
             self.close_connection(token, &e.0, now);
         }

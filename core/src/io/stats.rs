@@ -8,8 +8,9 @@
 //! every request and read, read here), per partition its acknowledged totals (`PartState`,
 //! per acknowledged batch), and shared counters written by other threads and only read here
 //! (`MemoryPool::used`; each `PartitionQueue`'s `enqueued` (senders) and `completed` (delivery
-//! thread); the parked records' counters under the `parking` lock). Nothing is counted per record on
-//! `send()`; with the interval unset (or no handler) no document is ever built.
+//! thread); the parked records' counters under the `parking` lock). The only count `send()` adds
+//! per record is the partitioner metrics' (`PartitionQueue::placed`, statistics on only); with
+//! the interval unset (or no handler) no document is ever built.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -18,12 +19,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::batch::ProducerBatch;
-use super::connection::{ConnState, Connection, API_KEY_SLOTS};
+use super::connection::{ConnState, Connection, RequestKind, API_KEY_SLOTS};
 use super::window::Window;
 use super::partition::Partitions;
 use super::producer_id::Pid;
 use super::IoThread;
 use crate::clock;
+use crate::partitioner;
+use crate::placement::{self, Placed};
 use crate::counters::{ProducerCounters, TopicCounters};
 use crate::protocol::messages;
 use crate::transaction::TxnState;
@@ -56,11 +59,13 @@ pub(super) struct BrokerTotals {
     rx_bytes: u64,
     /// Connections that were up (ready) and were closed.
     disconnects: u64,
+    /// When the last of them closed (`stateage` of a broker that is DOWN).
+    closed_at: Option<Instant>,
 }
 
 impl Default for BrokerTotals {
     fn default() -> Self {
-        BrokerTotals { requests: 0, requests_by_api: [0; API_KEY_SLOTS], tx_bytes: 0, responses: 0, rx_bytes: 0, disconnects: 0 }
+        BrokerTotals { requests: 0, requests_by_api: [0; API_KEY_SLOTS], tx_bytes: 0, responses: 0, rx_bytes: 0, disconnects: 0, closed_at: None }
     }
 }
 
@@ -82,6 +87,7 @@ pub(super) struct Stats {
     interval: Option<Duration>,
     next: Instant,
     started_ns: u64,
+    started: Instant,
     /// Broker id (negative: a bootstrap address) to the totals of its closed connections.
     closed: HashMap<i32, BrokerTotals>,
     /// Broker id to what is counted per request and per batch for it (statistics on only).
@@ -168,6 +174,9 @@ impl Tallies {
 pub(super) struct BrokerStats {
     /// Microseconds from a request being queued on the connection to its response being read.
     rtt: Window,
+    /// Microseconds from a request being queued on the connection to its last byte being
+    /// written (closed connections' windows, merged in; live ones are merged at each document).
+    outbuf_latency: Window,
     /// Milliseconds of throttle time the broker asked for, per Produce response.
     throttle: Window,
     /// Microseconds from a batch's first record being given to `send()` to the batch being put
@@ -198,6 +207,7 @@ impl Stats {
             interval,
             next: Instant::now() + interval.unwrap_or_default(),
             started_ns: clock::mono_ns(),
+            started: Instant::now(),
             closed: HashMap::new(),
             brokers: HashMap::new(),
             topics: HashMap::new(),
@@ -218,7 +228,7 @@ impl Stats {
     }
 
     /// A connection is closing: keeps what it counted (statistics on only).
-    pub fn connection_closed(&mut self, c: &Connection, now: Instant, request_timeout: Duration) {
+    pub fn connection_closed(&mut self, c: &mut Connection, now: Instant, request_timeout: Duration) {
         self.tallies.closed_tx_bytes += c.written_bytes;
         if !self.enabled() {
             return;
@@ -228,7 +238,11 @@ impl Stats {
         if c.state == ConnState::Ready {
             t.disconnects += 1;
         }
+        t.closed_at = Some(now);
         let b = self.brokers.entry(c.node_id).or_default();
+        if let Some(o) = c.outbuf.as_deref_mut() {
+            b.outbuf_latency.absorb(&mut o.latency);
+        }
         b.txerrs += (c.inflight.len() + c.unacked.len()) as u64;
         b.req_timeouts += c.inflight.iter().filter(|f| now.saturating_duration_since(f.sent_at) > request_timeout).count() as u64;
     }
@@ -300,6 +314,18 @@ impl IoThread {
             c.batches_sent += p.sent.batches;
             c.compression_ratio_sum += p.sent.ratio_sum;
             c.records_retried += p.sent.retried;
+            let placed = |how: Placed| p.pq.placed[how as usize].load(Ordering::Relaxed);
+            c.placed_by_key += placed(Placed::Key);
+            c.placed_uniform += placed(Placed::Uniform);
+            c.placed_explicit += placed(Placed::Explicit);
+            c.placed_custom += placed(Placed::Custom);
+        }
+        let states = self.inner.topics.load();
+        for (name, c) in topics.iter_mut() {
+            if let Some(t) = states.get(*name) {
+                c.sticky_switches = t.sticky.switches();
+                c.unavailable_skips = t.sticky.unavailable_skips();
+            }
         }
         for (topic, n) in &t.failed {
             topics.entry(topic).or_insert_with(|| TopicCounters { topic: topic.to_string(), ..Default::default() }).records_failed += n;
@@ -335,7 +361,9 @@ impl IoThread {
         let Some(interval) = self.stats.interval else { return };
         if now >= self.stats.next {
             self.stats.next = now + interval;
+            let built = Instant::now();
             let doc = self.stats_json();
+            log::debug!("statistics document of {} bytes built in {} us", doc.len(), built.elapsed().as_micros());
             if self.delivery_tx.send(Job::Stats(doc)).is_err() {
                 log::debug!("delivery channel closed; statistics dropped");
             }
@@ -349,6 +377,7 @@ impl IoThread {
     pub(super) fn stats_json(&mut self) -> String {
         let cfg = &self.inner.config;
         let now_ns = clock::mono_ns();
+        let now = Instant::now();
         let mut j = Json::default();
         j.open('{');
         j.str_field("name", &format!("{}#producer-{}", cfg.client_id, crate::producer::current_producer_id().unwrap_or(0)));
@@ -357,6 +386,9 @@ impl IoThread {
         j.num_field("ts", now_ns / 1000);
         j.num_field("time", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
         j.num_field("age", now_ns.saturating_sub(self.stats.started_ns) / 1000);
+        // Jobs (a batch's delivery reports, an error, a document) waiting for the delivery
+        // thread or poll(): librdkafka's ops waiting to be served.
+        j.num_field("replyq", self.delivery_tx.len() as u64);
         // Records sent and not yet reported, as `Producer::in_flight_count` counts them.
         let parked: u64 = self.inner.parking.lock().unwrap_or_else(|e| e.into_inner()).counters().iter().map(|p| p.outstanding()).sum();
         let queued: u64 = self.parts.iter().map(|p| p.pq.outstanding()).sum();
@@ -420,7 +452,34 @@ impl IoThread {
                 None => "INIT",
             };
             j.str_field("state", state);
-            j.num_field("waitresp_cnt", conn.map_or(0, |c| c.inflight.len() as u64));
+            // Since the state last changed: the live connection's; DOWN since its last
+            // connection closed; INIT since the producer started.
+            let since = match (conn, closed.closed_at) {
+                (Some(c), _) => c.state_since,
+                (None, Some(at)) => at,
+                (None, None) => self.stats.started,
+            };
+            j.num_field("stateage", now.saturating_duration_since(since).as_micros() as u64);
+            // Requests still (partly) in the output buffer, and those written and awaiting
+            // their response (librdkafka's split), with their records.
+            let (outbuf, outbuf_msgs, unwritten_waiting, unwritten_waiting_msgs) = match conn.and_then(|c| c.outbuf.as_deref()) {
+                Some(o) => {
+                    let (n, m) = o.awaiting_response();
+                    (o.requests() as u64, o.records(), n as u64, m)
+                }
+                None => (0, 0, 0, 0),
+            };
+            let (waiting, waiting_msgs) = conn.map_or((0, 0), |c| {
+                let msgs: u64 = c.inflight.iter().map(|f| match &f.kind {
+                    RequestKind::Produce(batches) => batches.iter().map(|b| b.records.len() as u64).sum(),
+                    _ => 0,
+                }).sum();
+                (c.inflight.len() as u64, msgs)
+            });
+            j.num_field("outbuf_cnt", outbuf);
+            j.num_field("outbuf_msg_cnt", outbuf_msgs);
+            j.num_field("waitresp_cnt", waiting - unwritten_waiting);
+            j.num_field("waitresp_msg_cnt", waiting_msgs - unwritten_waiting_msgs);
             j.num_field("tx", t.requests);
             j.num_field("txbytes", t.tx_bytes);
             j.num_field("rx", t.responses);
@@ -440,12 +499,23 @@ impl IoThread {
             let w = windows.entry(*id).or_default();
             w.int_latency.emit(&mut j, "int_latency");
             w.rtt.emit(&mut j, "rtt");
+            if let Some(o) = conn.and_then(|c| c.outbuf.as_deref()) {
+                // Taken through a shared borrow: the window is reset below, once rows are done.
+                w.outbuf_latency.absorb_copy(&o.latency);
+            }
+            w.outbuf_latency.emit(&mut j, "outbuf_latency");
             w.throttle.emit(&mut j, "throttle");
             j.close('}');
         }
         j.close('}');
         drop(rows);
         self.stats.brokers = windows;
+        // The live connections' outbuf_latency values are in this document: they start anew.
+        for c in self.net.conns.values_mut() {
+            if let Some(o) = c.outbuf.as_deref_mut() {
+                o.latency.reset();
+            }
+        }
 
         // Topics: every partition the I/O thread knows.
         let mut topics: BTreeMap<&str, Vec<&super::partition::PartState>> = BTreeMap::new();
@@ -472,6 +542,7 @@ impl IoThread {
             j.num_field("send_blocked_buffer_us", b.buffer_ns / 1000);
             j.num_field("send_blocked_metadata_cnt", b.metadata_cnt);
             j.num_field("send_blocked_metadata_us", b.metadata_ns / 1000);
+            self.emit_partitioner(&mut j, topic, &parts);
             j.key("partitions");
             j.open('{');
             for p in parts {
@@ -529,9 +600,36 @@ impl IoThread {
     }
 }
 
+impl IoThread {
+    /// A topic's partitioner metrics (beyond librdkafka's schema; docs/observability.md): records
+    /// placed by how their partition was chosen (summed over the partitions' counters), sticky
+    /// switches and unavailable partitions skipped, and with the adaptive partitioner the weights
+    /// a switch would give each partition now.
+    fn emit_partitioner(&self, j: &mut Json, topic: &str, parts: &[&super::partition::PartState]) {
+        let mut placed = [0u64; 4];
+        for p in parts {
+            for (sum, n) in placed.iter_mut().zip(&p.pq.placed) {
+                *sum += n.load(Ordering::Relaxed);
+            }
+        }
+        j.num_field("partitioner_key_msgs", placed[Placed::Key as usize]);
+        j.num_field("partitioner_uniform_msgs", placed[Placed::Uniform as usize]);
+        j.num_field("partitioner_explicit_msgs", placed[Placed::Explicit as usize]);
+        j.num_field("partitioner_custom_msgs", placed[Placed::Custom as usize]);
+        let state = self.inner.topics.load().get(topic).cloned();
+        j.num_field("partitioner_sticky_switches", state.as_ref().map_or(0, |t| t.sticky.switches()));
+        j.num_field("partitioner_unavailable_skips", state.as_ref().map_or(0, |t| t.sticky.unavailable_skips()));
+        let cfg = &self.inner.config;
+        if let (true, Some(t)) = (cfg.partitioner_adaptive, state) {
+            let queues: Vec<usize> = t.partitions.iter().map(|pq| placement::partition_load(cfg, pq)).collect();
+            j.num_array("partitioner_adaptive_weights", &partitioner::adaptive_weights(&queues, t.sticky.current()));
+        }
+    }
+}
+
 /// A small JSON writer: objects, string and integer values, commas where they belong.
 #[derive(Default)]
-pub(super) struct Json {
+pub(crate) struct Json {
     pub out: String,
     /// The current object has a member already (a comma goes before the next).
     comma: bool,
@@ -566,6 +664,19 @@ impl Json {
     pub fn num_field(&mut self, k: &str, v: u64) {
         self.key(k);
         let _ = write!(self.out, "{v}");
+        self.comma = true;
+    }
+
+    fn num_array(&mut self, k: &str, v: &[u64]) {
+        self.key(k);
+        self.out.push('[');
+        for (i, n) in v.iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            let _ = write!(self.out, "{n}");
+        }
+        self.out.push(']');
         self.comma = true;
     }
 

@@ -115,7 +115,33 @@ impl Window {
         self.reset();
     }
 
-    fn reset(&mut self) {
+    /// Adds the values `other` holds to this window (as if each had been recorded here).
+    pub fn absorb_copy(&mut self, other: &Window) {
+        if other.cnt == 0 {
+            return;
+        }
+        if self.cnt == 0 || other.min < self.min {
+            self.min = other.min;
+        }
+        self.max = self.max.max(other.max);
+        self.cnt += other.cnt;
+        self.sum = self.sum.saturating_add(other.sum);
+        self.sum_sq += other.sum_sq;
+        self.outofrange += other.outofrange;
+        if other.cnt > other.outofrange {
+            for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
+                *a += *b;
+            }
+        }
+    }
+
+    /// Moves the values `other` holds into this window; `other` starts anew.
+    pub fn absorb(&mut self, other: &mut Window) {
+        self.absorb_copy(other);
+        other.reset();
+    }
+
+    pub fn reset(&mut self) {
         if self.cnt > self.outofrange {
             self.counts.fill(0);
         }

@@ -231,7 +231,9 @@ pub extern "system" fn Java_io_rafka_internal_RafkaNative_create<'l>(
             env.delete_local_ref(k)?;
             env.delete_local_ref(v)?;
         }
-        let mut builder = ProducerBuilder::new(config);
+        // The partitioner metrics (rafka-partitioner-metrics) are counted with statistics off too:
+        // one relaxed increment per record, next to what a JNI send costs.
+        let mut builder = ProducerBuilder::new(config).count_placements(true);
         if !tokens.is_null() {
             let tokens = env.new_global_ref(&tokens)?;
             builder = builder.oauthbearer_token_provider(move || cached_token(&tokens));
@@ -576,9 +578,11 @@ pub extern "system" fn Java_io_rafka_internal_RafkaNative_partitionLayout<'l>(
 /// `{double[] client, String[] topics, double[] perTopic}`: `client` in the order of
 /// `ProducerCounters`' fields (buffer total, used, wait ns, produce requests, records, latency
 /// count, sum ns, max ns, batches, batch bytes sum, max, queue ns sum, max, throttle count, sum ms,
-/// max ms, bytes written, requests in flight, connections, records in flight); `perTopic` six per
-/// topic (records sent, bytes sent, batches sent, compression ratio sum, records retried, records
-/// failed). Waits up to 2 s for the I/O thread.
+/// max ms, bytes written, requests in flight, connections, records in flight); `perTopic` twelve
+/// per topic (records sent, bytes sent, batches sent, compression ratio sum, records retried,
+/// records failed; records placed by key, by sticky choice, by explicit partition, by a custom
+/// partitioner, sticky switches, unavailable partitions skipped). Waits up to 2 s for the I/O
+/// thread.
 #[no_mangle]
 pub extern "system" fn Java_io_rafka_internal_RafkaNative_counters<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) -> jobjectArray {
     entry(&mut env, std::ptr::null_mut(), |env| {
@@ -606,10 +610,11 @@ pub extern "system" fn Java_io_rafka_internal_RafkaNative_counters<'l>(mut env: 
             c.records_in_flight,
         ]
         .map(|v| v as f64);
-        let mut per_topic = Vec::with_capacity(c.topics.len() * 6);
+        let mut per_topic = Vec::with_capacity(c.topics.len() * 12);
         let names = env.new_object_array(c.topics.len() as jint, "java/lang/String", JObject::null())?;
         for (i, t) in c.topics.iter().enumerate() {
             per_topic.extend([t.records_sent as f64, t.bytes_sent as f64, t.batches_sent as f64, t.compression_ratio_sum, t.records_retried as f64, t.records_failed as f64]);
+            per_topic.extend([t.placed_by_key, t.placed_uniform, t.placed_explicit, t.placed_custom, t.sticky_switches, t.unavailable_skips].map(|v| v as f64));
             let name = env.new_string(&t.topic)?;
             env.set_object_array_element(&names, i as jint, &name)?;
             env.delete_local_ref(name)?;

@@ -239,4 +239,33 @@ class MetricsTest {
         c.put(ProducerConfig.METRICS_NUM_SAMPLES_CONFIG, "0");
         org.junit.jupiter.api.Assertions.assertThrows(org.apache.kafka.common.config.ConfigException.class, () -> new RafkaProducer<String, byte[]>(c).close());
     }
+
+    @Test
+    void partitionerMetricsCountRecordsPlacedByKeyStickyChoiceAndExplicitPartition() throws Exception {
+        String topic = Broker.createTopic("metrics-placed", 4);
+        Properties c = config("metrics-placed");
+        c.put(ProducerConfig.BATCH_SIZE_CONFIG, "200"); // ~110-byte keyless records: a sticky switch every second one
+        try (Producer<String, byte[]> p = new RafkaProducer<>(c)) {
+            byte[] value = new byte[100];
+            for (int i = 0; i < 30; i++) {
+                p.send(new ProducerRecord<>(topic, "key-" + i, value));
+            }
+            for (int i = 0; i < 20; i++) {
+                p.send(new ProducerRecord<>(topic, 2, null, value));
+            }
+            for (int i = 0; i < 50; i++) {
+                p.send(new ProducerRecord<>(topic, null, value));
+            }
+            p.flush();
+            Map<String, Double> m = new HashMap<>();
+            for (Map.Entry<MetricName, ? extends Metric> e : p.metrics().entrySet()) {
+                MetricName n = e.getKey();
+                if (n.group().equals("rafka-partitioner-metrics") && topic.equals(n.tags().get("topic"))) {
+                    m.put(n.name(), (Double) e.getValue().metricValue());
+                }
+            }
+            assertEquals(Map.of("record-key-placed-total", 30.0, "record-explicit-placed-total", 20.0, "record-sticky-placed-total", 50.0,
+                    "sticky-switch-total", 25.0, "unavailable-partition-skip-total", 0.0), m);
+        }
+    }
 }

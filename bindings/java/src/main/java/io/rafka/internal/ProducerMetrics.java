@@ -57,8 +57,11 @@ public final class ProducerMetrics implements AutoCloseable {
             LATENCY_NS_SUM = 6, LATENCY_NS_MAX = 7, BATCHES = 8, BATCH_BYTES_SUM = 9, BATCH_BYTES_MAX = 10, QUEUE_NS_SUM = 11,
             QUEUE_NS_MAX = 12, THROTTLE_COUNT = 13, THROTTLE_MS_SUM = 14, THROTTLE_MS_MAX = 15, TX_BYTES = 16, REQUESTS_IN_FLIGHT = 17,
             CONNECTIONS = 18, RECORDS_IN_FLIGHT = 19, CLIENT_FIELDS = 20;
-    // Per topic, six values each.
-    private static final int T_RECORDS = 0, T_BYTES = 1, T_BATCHES = 2, T_RATIO_SUM = 3, T_RETRIED = 4, T_FAILED = 5, TOPIC_FIELDS = 6;
+    // Per topic, twelve values each.
+    private static final int T_RECORDS = 0, T_BYTES = 1, T_BATCHES = 2, T_RATIO_SUM = 3, T_RETRIED = 4, T_FAILED = 5, T_PLACED_KEY = 6,
+            T_PLACED_STICKY = 7, T_PLACED_EXPLICIT = 8, T_STICKY_SWITCHES = 10, T_UNAVAILABLE_SKIPS = 11, TOPIC_FIELDS = 12;
+    /** rafka's own group: the partitioner metrics per topic (neither KafkaProducer nor librdkafka has them). */
+    static final String PARTITIONER_GROUP = "rafka-partitioner-metrics";
 
     private final Metrics metrics;
     private final Map<String, String> tags;
@@ -295,6 +298,23 @@ public final class ProducerMetrics implements AutoCloseable {
             retries = topicMeter(topic, "record-retry", "records of batches sent again", t);
             metrics.addMetric(metrics.metricName("compression-rate", TOPIC_GROUP, "The average of the topic's batches' compressed size / uncompressed size.", t),
                     (Measurable) compression::avg);
+            partitioner(topic, t, "record-key-placed-total", "records whose partition came from their key's hash", T_PLACED_KEY);
+            partitioner(topic, t, "record-sticky-placed-total", "keyless records placed by sticky (or random) partitioning", T_PLACED_STICKY);
+            // A partitioner.class's choice reaches the engine as the record's partition: counted here.
+            partitioner(topic, t, "record-explicit-placed-total", "records sent with a partition of their own or placed by partitioner.class", T_PLACED_EXPLICIT);
+            partitioner(topic, t, "sticky-switch-total", "times sticky partitioning moved keyless records to another partition", T_STICKY_SWITCHES);
+            partitioner(topic, t, "unavailable-partition-skip-total",
+                    "partitions a sticky switch left out because their leader took no batch for partitioner.availability.timeout.ms", T_UNAVAILABLE_SKIPS);
+        }
+
+        /** A count since the producer started, as of the latest snapshot. */
+        private void partitioner(String topic, Map<String, String> t, String name, String what, int index) {
+            metrics.addMetric(metrics.metricName(name, PARTITIONER_GROUP, "In total, " + what + ".", t), (Measurable) (config, now) -> {
+                synchronized (ProducerMetrics.this) {
+                    double[] v = topicValues.get(topic);
+                    return v == null ? 0 : v[index];
+                }
+            });
         }
 
         private Sensor topicMeter(String topic, String prefix, String what, Map<String, String> t) {
