@@ -65,6 +65,9 @@ class Measured:
     wall_s: float
     cpu_s: float
     peak_rss_kib: int
+    # Bytes the child wrote to files, as the kernel counts them (ru_oublock, 512-byte blocks
+    # dirtied in the page cache, whether or not synced yet).
+    written_bytes: int = 0
 
 
 def run_measured(cmd: Sequence[str], cpus: Optional[str] = None, timeout: Optional[float] = None) -> Measured:
@@ -89,7 +92,7 @@ def run_measured(cmd: Sequence[str], cpus: Optional[str] = None, timeout: Option
         wall = time.monotonic() - t0
         fo.seek(0)
         fe.seek(0)
-        return Measured(p.returncode, fo.read(), fe.read(), wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss)
+        return Measured(p.returncode, fo.read(), fe.read(), wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, ru.ru_oublock * 512)
 
 
 def run_child(cmd: Sequence[str]) -> Measured:
