@@ -317,8 +317,11 @@ fn a_paused_broker_shows_in_waiting_requests_buffered_records_and_latencies_then
     let before = connects(last);
     assert!(before >= 1, "{last}");
 
-    c.kafka(&["kill", "1"]);
+    // Taken before the kill command: the broker dies (and its state changes) while it runs.
     let killed_at = Instant::now();
+    c.kafka(&["kill", "1"]);
+    // The other tests of this cluster need its broker: back up when this test ends, pass or fail.
+    let _restart = RestartOnDrop(&c);
     // A record for the dead broker's partition: the producer tries to reconnect to it.
     let _lost = p.send(&ProducerRecord::new(&topic).value(b"after")).unwrap();
     let doc = await_doc(&docs, "with the stopped broker DOWN and reconnected to", |d| {
@@ -330,6 +333,15 @@ fn a_paused_broker_shows_in_waiting_requests_buffered_records_and_latencies_then
     let b = doc["brokers"].as_object().unwrap().values().find(|b| b["nodeid"] == 1).unwrap();
     assert!(b["stateage"].as_u64().unwrap() <= killed_at.elapsed().as_micros() as u64, "{doc}");
     p.close(Duration::from_millis(100)).ok();
+}
+
+/// Restarts broker 1 of the private cluster when dropped (also when the test panics).
+struct RestartOnDrop<'a>(&'a Cluster);
+
+impl Drop for RestartOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.0.kafka(&["restart", "1"])));
+    }
 }
 
 /// The partitioner metrics of `topic` in the latest document of `docs` (0 when missing).

@@ -123,8 +123,19 @@ class MetricsTest {
         for (Map<String, Double> m : List.of(kafka, rafka)) {
             String who = m == kafka ? "KafkaProducer" : "RafkaProducer";
             // Every attempt counts: a batch retried (say the new topic's leader was not known yet) is sent again.
-            assertEquals(RECORDS + m.get("record-retry-total"), m.get("record-send-total"), who + " record-send-total");
-            assertEquals(RECORDS + m.get("topic:record-retry-total"), m.get("topic:record-send-total"), who + " topic record-send-total");
+            // RafkaProducer counts exactly that. KafkaProducer, on a loaded machine (the loop took 120 s), once
+            // counted 17,343 retried records and 20,202 sent, 141 short of 3,000 + 17,343 (its retry count is
+            // taken when a batch is re-queued, its send count when a request is written): its send total is
+            // held between the records and the records plus retries.
+            if (m == rafka) {
+                assertEquals(RECORDS + m.get("record-retry-total"), m.get("record-send-total"), who + " record-send-total");
+                assertEquals(RECORDS + m.get("topic:record-retry-total"), m.get("topic:record-send-total"), who + " topic record-send-total");
+            } else {
+                for (String prefix : List.of("", "topic:")) {
+                    double sent = m.get(prefix + "record-send-total"), retried = m.get(prefix + "record-retry-total");
+                    assertTrue(sent >= RECORDS && sent <= RECORDS + retried, who + " " + prefix + "record-send-total " + sent + ", retries " + retried);
+                }
+            }
             assertEquals(0.0, m.get("record-error-total"), who);
             assertEquals(0.0, m.get("topic:record-error-total"), who);
             assertEquals((double) BUFFER, m.get("buffer-total-bytes"), who);
