@@ -249,8 +249,24 @@ fn next_partition(current: Option<u32>, n: u32, load: Option<&dyn Fn(u32) -> usi
     pick
 }
 
-/// The partition for a record with no explicit partition. Inlined into `send()`'s path, which
-/// saves passing its ten arguments per record (13 of the sending thread's ~968 instructions).
+/// How a record's partition was chosen, for the partitioner metrics (`partitioner_*_msgs` in the
+/// statistics, docs/observability.md); an index into `PartitionQueue::placed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placed {
+    /// The partitioner hashed the key (a null key too, under the partitioners that hash it as
+    /// an empty one).
+    Key = 0,
+    /// Sticky (or random) placement of a keyless record.
+    Uniform = 1,
+    /// The application named the partition.
+    Explicit = 2,
+    /// The application's partitioner chose.
+    Custom = 3,
+}
+
+/// The partition for a record with no explicit partition, and how it was chosen (one decision,
+/// so the metrics cannot disagree with it). Inlined into `send()`'s path, which saves passing
+/// its ten arguments per record (13 of the sending thread's ~968 instructions).
 #[allow(clippy::too_many_arguments)]
 #[inline]
 pub fn choose(
@@ -264,21 +280,24 @@ pub fn choose(
     batch_size: usize,
     custom: Option<&dyn Partitioner>,
     load: Option<&dyn Fn(u32) -> usize>,
-) -> u32 {
+) -> (u32, Placed) {
+    use Placed::{Key, Uniform};
     if let Some(c) = custom {
-        return c.partition(topic, key, value, partition_count);
+        return (c.partition(topic, key, value, partition_count), Placed::Custom);
     }
     let n = partition_count;
     match (kind, key) {
-        (PartitionerKind::Default, Some(k)) => java_key_partition(k, n),
-        (PartitionerKind::Default, None) => sticky.partition(record_size, batch_size, n, load),
-        (PartitionerKind::Murmur2, k) => java_key_partition(k.unwrap_or(&[]), n),
-        (PartitionerKind::Murmur2Random, Some(k)) => java_key_partition(k, n),
-        (PartitionerKind::Consistent, k) => consistent_partition(k.unwrap_or(&[]), n),
-        (PartitionerKind::ConsistentRandom, Some(k)) if !k.is_empty() => consistent_partition(k, n),
-        (PartitionerKind::Fnv1a, k) => fnv1a_partition(k.unwrap_or(&[]), n),
-        (PartitionerKind::Fnv1aRandom, Some(k)) => fnv1a_partition(k, n),
-        (PartitionerKind::Murmur2Random | PartitionerKind::ConsistentRandom | PartitionerKind::Fnv1aRandom | PartitionerKind::Random, _) => fastrand::u32(..n),
+        (PartitionerKind::Default, Some(k)) => (java_key_partition(k, n), Key),
+        (PartitionerKind::Default, None) => (sticky.partition(record_size, batch_size, n, load), Uniform),
+        (PartitionerKind::Murmur2, k) => (java_key_partition(k.unwrap_or(&[]), n), Key),
+        (PartitionerKind::Murmur2Random, Some(k)) => (java_key_partition(k, n), Key),
+        (PartitionerKind::Consistent, k) => (consistent_partition(k.unwrap_or(&[]), n), Key),
+        (PartitionerKind::ConsistentRandom, Some(k)) if !k.is_empty() => (consistent_partition(k, n), Key),
+        (PartitionerKind::Fnv1a, k) => (fnv1a_partition(k.unwrap_or(&[]), n), Key),
+        (PartitionerKind::Fnv1aRandom, Some(k)) => (fnv1a_partition(k, n), Key),
+        (PartitionerKind::Murmur2Random | PartitionerKind::ConsistentRandom | PartitionerKind::Fnv1aRandom | PartitionerKind::Random, _) => {
+            (fastrand::u32(..n), Uniform)
+        }
     }
 }
 
@@ -334,11 +353,11 @@ mod tests {
         }
         let s = StickyPartitioner::new();
         // A null key hashes as an empty one under fnv1a: one fixed partition.
-        assert_eq!(choose(PartitionerKind::Fnv1a, "t", None, None, 7, &s, 10, 100, None, None), 0x7ee3_623b % 7);
-        assert_eq!(choose(PartitionerKind::Fnv1a, "t", Some(b"kafka"), None, 7, &s, 10, 100, None, None), 0x0d33_c4e1 % 7);
-        assert_eq!(choose(PartitionerKind::Fnv1aRandom, "t", Some(b"kafka"), None, 7, &s, 10, 100, None, None), 0x0d33_c4e1 % 7);
+        assert_eq!(choose(PartitionerKind::Fnv1a, "t", None, None, 7, &s, 10, 100, None, None).0, 0x7ee3_623b % 7);
+        assert_eq!(choose(PartitionerKind::Fnv1a, "t", Some(b"kafka"), None, 7, &s, 10, 100, None, None).0, 0x0d33_c4e1 % 7);
+        assert_eq!(choose(PartitionerKind::Fnv1aRandom, "t", Some(b"kafka"), None, 7, &s, 10, 100, None, None).0, 0x0d33_c4e1 % 7);
         // fnv1a_random: null keys spread over the partitions.
-        let seen: std::collections::HashSet<u32> = (0..200).map(|_| choose(PartitionerKind::Fnv1aRandom, "t", None, None, 7, &s, 10, 100, None, None)).collect();
+        let seen: std::collections::HashSet<u32> = (0..200).map(|_| choose(PartitionerKind::Fnv1aRandom, "t", None, None, 7, &s, 10, 100, None, None).0).collect();
         assert!(seen.len() > 1, "{seen:?}");
     }
 
@@ -417,11 +436,33 @@ mod tests {
     #[test]
     fn librdkafka_placements_follow_its_rules_for_null_and_empty_keys() {
         let sticky = StickyPartitioner::new();
-        let c = |kind, key| choose(kind, "t", key, None, 10, &sticky, 10, 100, None, None);
+        let c = |kind, key| choose(kind, "t", key, None, 10, &sticky, 10, 100, None, None).0;
         assert_eq!(c(PartitionerKind::Consistent, None), 0, "CRC-32 of nothing is 0");
         assert_eq!(c(PartitionerKind::Consistent, Some(b"")), 0);
         assert_eq!(c(PartitionerKind::Consistent, Some(b"key")), crc32fast::hash(b"key") % 10);
         assert_eq!(c(PartitionerKind::Murmur2, None), java_key_partition(b"", 10));
         assert_eq!(c(PartitionerKind::Murmur2Random, Some(b"k")), java_key_partition(b"k", 10));
+    }
+
+    #[test]
+    fn choose_says_a_key_was_hashed_only_when_the_partitioner_hashed_it() {
+        struct Third;
+        impl Partitioner for Third {
+            fn partition(&self, _: &str, _: Option<&[u8]>, _: Option<&[u8]>, _: u32) -> u32 {
+                3
+            }
+        }
+        let sticky = StickyPartitioner::new();
+        let how = |kind, key, custom: Option<&dyn Partitioner>| choose(kind, "t", key, None, 10, &sticky, 10, 100, custom, None).1;
+        use PartitionerKind as K;
+        assert_eq!(how(K::Default, Some(b"k".as_slice()), None), Placed::Key);
+        assert_eq!(how(K::Default, None, None), Placed::Uniform);
+        assert_eq!(how(K::Murmur2, None, None), Placed::Key, "murmur2 hashes a null key as an empty one");
+        assert_eq!(how(K::Consistent, None, None), Placed::Key);
+        assert_eq!(how(K::ConsistentRandom, Some(b"".as_slice()), None), Placed::Uniform, "an empty key is random here");
+        assert_eq!(how(K::ConsistentRandom, Some(b"k".as_slice()), None), Placed::Key);
+        assert_eq!(how(K::Fnv1aRandom, None, None), Placed::Uniform);
+        assert_eq!(how(K::Random, Some(b"k".as_slice()), None), Placed::Uniform);
+        assert_eq!(choose(K::Default, "t", Some(b"k"), None, 10, &sticky, 10, 100, Some(&Third), None), (3, Placed::Custom));
     }
 }

@@ -22,7 +22,7 @@ use crate::error::{Error, LocalCode, Result};
 use crate::memory::{MemoryPool, Reservation, Reserve};
 use crate::metadata::{ClusterMetadata, MetadataQuery};
 use crate::parking::Parked;
-use crate::placement;
+use crate::placement::{self, Placed};
 use crate::protocol::record_batch;
 use crate::purge::{PurgeFlags, PurgeTarget};
 use crate::record::{Delivery, ProducerRecord};
@@ -209,12 +209,12 @@ impl Producer {
                     return Ok(TrySend::WouldWait);
                 }
                 let t = self.wait_for_topic_in_send(rec.topic, Some(p as u32), deadline())?;
-                Some((t, p as u32))
+                Some((t, p as u32, Placed::Explicit))
             }
-            (Some(topic), Some(p)) => Some((topic, p as u32)),
+            (Some(topic), Some(p)) => Some((topic, p as u32, Placed::Explicit)),
             (Some(topic), None) => {
-                let p = placement::choose_partition(&inner.config, inner.partitioner.as_deref(), &topic, rec.key, rec.value, body_len)?;
-                Some((topic, p))
+                let (p, how) = placement::choose_partition(&inner.config, inner.partitioner.as_deref(), &topic, rec.key, rec.value, body_len)?;
+                Some((topic, p, how))
             }
         };
 
@@ -253,14 +253,14 @@ impl Producer {
                 record_batch::encode_record_body_uninit(out, rec.key, rec.value, &hdrs)
             })
         };
-        let Some((topic, partition)) = target else {
+        let Some((topic, partition, how)) = target else {
             reservation.keep();
             std::mem::forget(slot);
             return self.park(rec.topic, record, rec.partition.map(|p| p as u32));
         };
         let pq = &topic.partitions[partition as usize];
         if inner.count_placements {
-            placement::count_placed(cfg, inner.partitioner.is_some(), pq, rec.partition.is_some(), rec.key);
+            placement::count_placed(pq, how);
         }
         let out = pq.push(record, cfg.batch_size);
         reservation.keep();
@@ -297,13 +297,13 @@ impl Producer {
             drop(parking);
             let p = match partition {
                 Some(p) if p >= t.partition_count() => Err(unknown_partition(&t, p)),
-                Some(p) => Ok(p),
+                Some(p) => Ok((p, Placed::Explicit)),
                 None => {
                     let (key, value) = record_batch::body_key_value(record.body()).unwrap_or((None, None));
                     placement::choose_partition(&inner.config, inner.partitioner.as_deref(), &t, key, value, record.body().len())
                 }
             };
-            let p = match p {
+            let (p, how) = match p {
                 Ok(p) => p,
                 Err(e) => {
                     // Not accepted after all: give back what enqueue() reserved for it.
@@ -316,8 +316,7 @@ impl Producer {
             };
             let pq = &t.partitions[p as usize];
             if inner.count_placements {
-                let key = record_batch::body_key_value(record.body()).and_then(|(k, _)| k);
-                placement::count_placed(&inner.config, inner.partitioner.is_some(), pq, partition.is_some(), key);
+                placement::count_placed(pq, how);
             }
             let deadline_ns = record.deadline_ns();
             if pq.push(record, inner.config.batch_size).activated {

@@ -81,7 +81,7 @@ unsafe fn builtin_on(kind: PartitionerKind, key: *const c_void, keylen: usize, p
     let key = as_bytes(key, keylen);
     // Only the Default kind uses the sticky state, which these functions never ask for.
     let unused = StickyPartitioner::new();
-    partitioner::choose(kind, "", key, None, partition_cnt as u32, &unused, 0, 0, None, None) as i32
+    partitioner::choose(kind, "", key, None, partition_cnt as u32, &unused, 0, 0, None, None).0 as i32
 }
 
 // Written out rather than by a macro: cbindgen does not expand macros.

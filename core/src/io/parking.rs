@@ -12,7 +12,7 @@ use crate::clock;
 use crate::delivery::Outcome;
 use crate::error::{Code, Error, LocalCode};
 use crate::parking::{Parked, Parking};
-use crate::placement;
+use crate::placement::{self, Placed};
 use crate::protocol::error_codes::KafkaCode;
 use crate::protocol::record_batch;
 use crate::shared::Inner;
@@ -32,7 +32,7 @@ pub(super) fn release(inner: &Inner, parking: &mut Parking, state: &TopicState, 
     let mut why = None;
     for Parked { record, partition } in parked.records {
         let p = match partition {
-            Some(p) if p < n => Ok(p),
+            Some(p) if p < n => Ok((p, Placed::Explicit)),
             Some(p) => Err(Error::local(
                 LocalCode::UnknownPartition,
                 format!("partition {p} of topic {} does not exist: the topic has {n} partitions", state.name),
@@ -43,11 +43,10 @@ pub(super) fn release(inner: &Inner, parking: &mut Parking, state: &TopicState, 
             }
         };
         match p {
-            Ok(p) => {
+            Ok((p, how)) => {
                 let pq = &state.partitions[p as usize];
                 if inner.count_placements {
-                    let key = record_batch::body_key_value(record.body()).and_then(|(k, _)| k);
-                    placement::count_placed(cfg, inner.partitioner.is_some(), pq, partition.is_some(), key);
+                    placement::count_placed(pq, how);
                 }
                 let deadline_ns = record.deadline_ns();
                 if pq.push(record, cfg.batch_size).activated {
