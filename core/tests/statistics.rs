@@ -267,6 +267,36 @@ fn statistics_show_per_topic_how_long_send_was_blocked_for_metadata_and_for_buff
     p.close(Duration::from_secs(10)).unwrap();
 }
 
+#[test]
+fn metadata_age_shows_a_topic_left_out_of_refreshes_after_metadata_max_idle_ms_and_back_once_sent_to() {
+    let (idle, busy) = (common::unique_topic("stats-idle"), common::unique_topic("stats-busy"));
+    common::create_topic(&idle, 1);
+    common::create_topic(&busy, 1);
+    let config = common::config(&[("statistics.interval.ms", "100"), ("metadata.max.age.ms", "300"), ("metadata.max.idle.ms", "5000")]);
+    let (p, docs) = producer_with_stats(config);
+    p.send(&ProducerRecord::new(&idle).value(b"once")).unwrap().wait().unwrap();
+    let age = |d: &Value, t: &str| d["topics"][t]["metadata_age"].as_u64();
+    // The busy topic is sent to all along, so metadata keeps being asked for (every 300 ms);
+    // the idle one is named in those requests for 5 s after its last send, then left out.
+    let started = Instant::now();
+    let stale = loop {
+        p.send(&ProducerRecord::new(&busy).value(b"b")).unwrap();
+        let found = docs.lock().unwrap().iter().find(|d| age(d, &idle).is_some_and(|a| a >= 2500)).cloned();
+        if let Some(d) = found {
+            break d;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the idle topic's metadata kept being refreshed");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(started.elapsed() >= Duration::from_secs(5), "left out only after metadata.max.idle.ms");
+    assert!(age(&stale, &busy).unwrap() < 2000, "the busy topic is refreshed meanwhile: {stale}");
+    // Sent to again: named in the next request.
+    p.send(&ProducerRecord::new(&idle).value(b"again")).unwrap().wait().unwrap();
+    docs.lock().unwrap().clear();
+    await_doc(&docs, "with the idle topic refreshed again", |d| age(d, &idle).is_some_and(|a| a < 1000));
+    p.close(Duration::from_secs(10)).unwrap();
+}
+
 fn private() -> std::sync::MutexGuard<'static, Cluster> {
     Cluster::shared("stats", 1, 25170)
 }

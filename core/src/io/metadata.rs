@@ -42,6 +42,8 @@ pub(super) struct MetadataState {
     /// Per topic: its id as metadata last named it (v10+). A new id is a topic deleted and
     /// created again, whose leader epochs start over.
     pub topic_ids: HashMap<Arc<str>, [u8; 16]>,
+    /// Per topic: when a metadata response last described it (`metadata_age` in the statistics).
+    pub refreshed: HashMap<Arc<str>, Instant>,
     /// When metadata was last asked for because a broker left a request unanswered
     /// (`connections::UNANSWERED_AFTER`).
     pub last_unanswered_refresh: Option<Instant>,
@@ -190,6 +192,7 @@ impl IoThread {
         let name: Arc<str> = existing.as_ref().map(|t| t.name.clone()).unwrap_or_else(|| Arc::from(name));
         self.meta.topics_of_interest.insert(name.clone());
         let known_id = self.meta.topic_ids.insert(name.clone(), topic_id);
+        self.meta.refreshed.insert(name.clone(), Instant::now());
         // Epochs of a topic deleted and created again start over; an unknown id (all zeros,
         // before v10) says nothing.
         let recreated = known_id.is_some_and(|k| k != topic_id && k != [0; 16] && topic_id != [0; 16]);

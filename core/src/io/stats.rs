@@ -534,6 +534,9 @@ impl IoThread {
             j.key(topic);
             j.open('{');
             j.str_field("topic", topic);
+            if let Some(at) = self.meta.refreshed.get(topic) {
+                j.num_field("metadata_age", now.saturating_duration_since(*at).as_millis() as u64);
+            }
             let w = self.stats.topics.entry(Arc::from(topic)).or_default();
             w.batchsize.emit(&mut j, "batchsize");
             w.batchcnt.emit(&mut j, "batchcnt");
