@@ -1,7 +1,8 @@
 //! Configuration keys whose effect shows in delivery, against the real broker (docs/configuration.md):
 //! `queue.buffering.max.messages`, `delivery.report.only.error`, `message.timeout.ms` below the
 //! request timeout, the `fnv1a` partitioner, `sticky.partitioning.linger.ms`,
-//! `partitioner.ignore.keys`, `compression.level`; and the builder's
+//! `partitioner.ignore.keys`, `compression.level`, the socket settings (`socket.send.buffer.bytes`,
+//! `socket.receive.buffer.bytes`, `socket.keepalive.enable`, `socket.nagle.disable`); and the builder's
 //! `on_acknowledgement` hook (interceptors), which sees reports `delivery.report.only.error` withholds.
 
 mod common;
@@ -252,4 +253,87 @@ fn compression_level_changes_how_small_the_batches_are_sent() {
     for (i, c) in stored.iter().enumerate() {
         assert_eq!(c.value.as_deref(), Some(&values[i % values.len()][..]), "record {i}");
     }
+}
+
+/// The socket options of this process's TCP connections to `port`, as
+/// (SO_SNDBUF, SO_RCVBUF, SO_KEEPALIVE, TCP_NODELAY) per connection.
+fn connections_to(port: u16) -> Vec<(i32, i32, i32, i32)> {
+    let get = |fd: i32, level: i32, opt: i32| {
+        let mut v: i32 = -1;
+        let mut len = std::mem::size_of::<i32>() as libc::socklen_t;
+        // SAFETY: a buffer of the length given; a closed or non-socket fd only makes the call fail.
+        let r = unsafe { libc::getsockopt(fd, level, opt, (&mut v as *mut i32).cast(), &mut len) };
+        (r == 0).then_some(v)
+    };
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        let Ok(fd) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        if !std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy().starts_with("socket:")) {
+            continue;
+        }
+        // SAFETY: sockaddr_storage is large enough for any address; len says how much was written.
+        let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        if unsafe { libc::getpeername(fd, (&mut addr as *mut libc::sockaddr_storage).cast(), &mut len) } != 0 {
+            continue;
+        }
+        let peer_port = match addr.ss_family as i32 {
+            // SAFETY: the family says which layout the kernel wrote.
+            libc::AF_INET => u16::from_be(unsafe { (*(&addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>()).sin_port }),
+            libc::AF_INET6 => u16::from_be(unsafe { (*(&addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>()).sin6_port }),
+            _ => continue,
+        };
+        if peer_port != port {
+            continue;
+        }
+        let opts = (
+            get(fd, libc::SOL_SOCKET, libc::SO_SNDBUF),
+            get(fd, libc::SOL_SOCKET, libc::SO_RCVBUF),
+            get(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE),
+            get(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY),
+        );
+        if let (Some(a), Some(b), Some(c), Some(d)) = opts {
+            out.push((a, b, c, d));
+        }
+    }
+    out
+}
+
+#[test]
+fn socket_buffer_keepalive_and_nagle_settings_are_those_of_the_brokers_connections() {
+    let topic = unique_topic("socket-options");
+    create_topic(&topic, 1);
+    let port: u16 = bootstrap().rsplit(':').next().unwrap().parse().unwrap();
+    // Two producers with opposite settings and buffer sizes no other test uses (Linux reports
+    // twice the size asked for, its bookkeeping included).
+    let a = Producer::new(config(&[
+        ("socket.send.buffer.bytes", "70001"),
+        ("socket.receive.buffer.bytes", "50001"),
+        ("socket.keepalive.enable", "true"),
+        ("socket.nagle.disable", "false"),
+    ]))
+    .unwrap();
+    let b = Producer::new(config(&[
+        ("send.buffer.bytes", "90001"),
+        ("receive.buffer.bytes", "60001"),
+        ("socket.keepalive.enable", "false"),
+        ("socket.nagle.disable", "true"),
+    ]))
+    .unwrap();
+    for p in [&a, &b] {
+        p.send(&ProducerRecord::new(&topic).value(b"v")).unwrap().wait().unwrap();
+    }
+    let conns = connections_to(port);
+    let of = |snd: i32| conns.iter().filter(|c| c.0 == snd).collect::<Vec<_>>();
+    let (ca, cb) = (of(140_002), of(180_002));
+    assert!(!ca.is_empty() && !cb.is_empty(), "each producer has a connection to the broker with its buffer size: {conns:?}");
+    for c in &ca {
+        assert_eq!((c.1, c.2 != 0, c.3 != 0), (100_002, true, false), "socket.receive.buffer.bytes, keepalive on, Nagle on: {conns:?}");
+    }
+    for c in &cb {
+        assert_eq!((c.1, c.2 != 0, c.3 != 0), (120_002, false, true), "receive.buffer.bytes, keepalive off, Nagle off: {conns:?}");
+    }
+    a.close(Duration::from_secs(10)).unwrap();
+    b.close(Duration::from_secs(10)).unwrap();
+    assert!(connections_to(port).iter().all(|c| c.0 != 140_002 && c.0 != 180_002), "closed with the producers");
 }
