@@ -2,7 +2,9 @@
 //! `queue.buffering.max.messages`, `delivery.report.only.error`, `message.timeout.ms` below the
 //! request timeout, the `fnv1a` partitioner, `sticky.partitioning.linger.ms`,
 //! `partitioner.ignore.keys`, `compression.level`, the socket settings (`socket.send.buffer.bytes`,
-//! `socket.receive.buffer.bytes`, `socket.keepalive.enable`, `socket.nagle.disable`); and the builder's
+//! `socket.receive.buffer.bytes`, `socket.keepalive.enable`, `socket.nagle.disable`),
+//! `batch.num.messages`,
+//! `queue.buffering.max.kbytes`, `topic.metadata.refresh.interval.ms`; and the builder's
 //! `on_acknowledgement` hook (interceptors), which sees reports `delivery.report.only.error` withholds.
 
 mod common;
@@ -142,19 +144,18 @@ fn sticky_partitioning_linger_moves_keyless_records_on_after_that_long() {
     let topic = unique_topic("stickylinger");
     create_topic(&topic, 8);
     let p = Producer::new(config(&[("partitioner", "murmur2_random"), ("sticky.partitioning.linger.ms", "300")])).unwrap();
-    let send = || p.send(&ProducerRecord::new(&topic).value(b"x")).unwrap().wait_timeout(Duration::from_secs(30)).unwrap().partition;
-    // Records sent within 300 ms of each other share a partition (murmur2_random alone would
-    // scatter them); after it, the partition changes.
-    let first = send();
-    let t0 = Instant::now();
-    let mut same = 0;
-    while t0.elapsed() < Duration::from_millis(150) {
-        assert_eq!(send(), first);
-        same += 1;
-    }
-    assert!(same > 0);
+    let partition = |f: rafka_core::DeliveryFuture| f.wait_timeout(Duration::from_secs(30)).unwrap().partition;
+    let send = || p.send(&ProducerRecord::new(&topic).value(b"x")).unwrap();
+    // The first send waits for metadata; after it, and once its 300 ms are over, twenty
+    // records sent back to back (well within 300 ms of each other) share a partition, which
+    // murmur2_random alone would scatter; 400 ms later the partition has changed.
+    partition(send());
     std::thread::sleep(Duration::from_millis(400));
-    assert_ne!(send(), first, "a new sticky partition after sticky.partitioning.linger.ms");
+    let burst: Vec<i32> = (0..20).map(|_| send()).collect::<Vec<_>>().into_iter().map(partition).collect();
+    let first = burst[0];
+    assert!(burst.iter().all(|p| *p == first), "{burst:?}");
+    std::thread::sleep(Duration::from_millis(400));
+    assert_ne!(partition(send()), first, "a new sticky partition after sticky.partitioning.linger.ms");
 }
 
 #[test]
@@ -336,4 +337,67 @@ fn socket_buffer_keepalive_and_nagle_settings_are_those_of_the_brokers_connectio
     a.close(Duration::from_secs(10)).unwrap();
     b.close(Duration::from_secs(10)).unwrap();
     assert!(connections_to(port).iter().all(|c| c.0 != 140_002 && c.0 != 180_002), "closed with the producers");
+}
+
+#[test]
+fn batch_num_messages_caps_the_records_in_a_batch() {
+    let topic = unique_topic("batch-num");
+    create_topic(&topic, 1);
+    let p = Producer::new(config(&[("batch.num.messages", "7"), ("linger.ms", "2000"), ("batch.size", "1000000")])).unwrap();
+    let futures: Vec<_> = (0..50).map(|i| p.send(&ProducerRecord::new(&topic).value(format!("{i}").as_bytes())).unwrap()).collect();
+    p.flush(Duration::from_secs(30)).unwrap();
+    let offsets: Vec<i64> = futures.into_iter().map(|f| f.wait().unwrap().offset).collect();
+    assert_eq!(offsets, (0..50).collect::<Vec<i64>>());
+    let c = p.counters(Duration::from_secs(10)).unwrap();
+    assert_eq!(c.batches, 8, "50 records in batches of at most 7: {c:?}");
+    assert_eq!(c.produce_records, 50);
+}
+
+#[test]
+fn queue_buffering_max_kbytes_is_the_buffer_memory_in_kib() {
+    let topic = unique_topic("max-kbytes");
+    create_topic(&topic, 1);
+    let p = Producer::builder(config(&[("queue.buffering.max.kbytes", "8"), ("linger.ms", "60000"), ("batch.size", "1000000")]))
+        .delivery_handler(|d, _| assert!(d.error.is_none(), "{:?}", d.error))
+        .build()
+        .unwrap();
+    assert_eq!(p.counters(Duration::from_secs(10)).unwrap().buffer_total_bytes, 8192);
+    let value = vec![b'v'; 1000];
+    // Held by linger.ms: eight 1000-byte records (plus their bookkeeping) fill 8 KiB.
+    let mut queued = 0;
+    let err = loop {
+        match p.send_with_opaque(&ProducerRecord::new(&topic).value(&value), queued, false) {
+            Ok(()) => queued += 1,
+            Err(e) => break e,
+        }
+        assert!(queued < 100, "8 KiB never filled");
+    };
+    assert!((4..=8).contains(&queued), "{queued} records of 1000 bytes fit in 8 KiB");
+    assert!(err.is_local(LocalCode::QueueFull) && err.to_string().contains("8192"), "{err}");
+    p.flush(Duration::from_secs(30)).unwrap();
+    assert_eq!(consume(&topic, queued).len(), queued);
+}
+
+#[test]
+fn topic_metadata_refresh_interval_ms_minus_one_stops_periodic_refreshes() {
+    let topic = unique_topic("refresh-interval");
+    create_topic(&topic, 1);
+    let age_after_3s = |interval: &str| {
+        let stats = Arc::new(Mutex::new(Vec::new()));
+        let s = stats.clone();
+        let p = Producer::builder(config(&[("topic.metadata.refresh.interval.ms", interval), ("statistics.interval.ms", "100")]))
+            .stats_handler(move |json| s.lock().unwrap().push(json.to_string()))
+            .build()
+            .unwrap();
+        p.send(&ProducerRecord::new(&topic).value(b"v")).unwrap().wait().unwrap();
+        std::thread::sleep(Duration::from_secs(3));
+        p.close(Duration::from_secs(10)).unwrap();
+        let last = stats.lock().unwrap().last().cloned().expect("statistics documents");
+        let doc: serde_json::Value = serde_json::from_str(&last).unwrap();
+        doc["topics"][&topic]["metadata_age"].as_u64().unwrap_or_else(|| panic!("metadata_age: {doc}"))
+    };
+    let periodic = age_after_3s("300");
+    let never = age_after_3s("-1");
+    assert!(periodic < 1500, "refreshed every 300 ms: {periodic} ms old");
+    assert!(never >= 2500, "-1: not refreshed after the first fetch: {never} ms old");
 }

@@ -1,6 +1,6 @@
 //! Network faults a kill cannot make, injected by the fault proxy (`testsupport/faultproxy`)
 //! between the producer and real brokers: a silent leader, a lost acknowledgement, a slow
-//! broker, truncated responses, refused connections. Each test checks that every
+//! broker, truncated responses, refused connections, retries paced by `retry.backoff.ms`. Each test checks that every
 //! record gets exactly one report and that Kafka's own consumer reads every record once, at the
 //! offset reported, in send order per partition.
 //!
@@ -425,4 +425,48 @@ fn a_garbled_metadata_response_is_asked_again_and_send_goes_ahead() {
     assert_eq!(proxy.hits(rule), Some(1));
     let reports = sent.all_delivered_once(Duration::from_secs(30));
     sent.assert_stored_once_in_order(&c, &reports);
+}
+
+/// Produce attempts in 3 s while every Produce response of the leader comes back truncated
+/// (the producer drops the connection and retries the batch), with `retry.backoff.ms` and
+/// `retry.backoff.max.ms` as given; then the fault ends and the record is stored once.
+fn attempts_in_three_seconds_of_spoiled_responses(backoff_ms: &str, backoff_max_ms: &str) -> u64 {
+    let c = cluster();
+    let topic = create_topic(&c, 1);
+    let leader = c.leader_of(&topic, 0);
+    let proxy = proxy(&c);
+    let p = producer(
+        &proxy,
+        &[
+            ("retry.backoff.ms", backoff_ms),
+            ("retry.backoff.max.ms", backoff_max_ms),
+            ("reconnect.backoff.ms", "10"),
+            ("reconnect.backoff.max.ms", "10"),
+            ("linger.ms", "0"),
+        ],
+    );
+    let mut sent = Sent::new(&topic);
+    sent.send(&p, 0).unwrap();
+    assert!(sent.wait_for(0..1, Duration::from_secs(30)), "first record delivered");
+    let rule = proxy.add(Rule::new(Fault::Truncate).broker(leader).api(API_PRODUCE).unlimited());
+    sent.send(&p, 0).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let attempts = proxy.hits(rule).expect("the rule is in force");
+    proxy.remove(rule);
+    let reports = sent.all_delivered_once(Duration::from_secs(60));
+    sent.assert_stored_once_in_order(&c, &reports);
+    attempts
+}
+
+#[test]
+fn retry_backoff_ms_and_retry_backoff_max_ms_pace_the_retries_of_a_batch() {
+    // In 3 s: every 50 ms, tens of attempts; 50 ms doubling up to 800 ms (50, 100, 200, 400,
+    // 800, 800, ...), about 7; every 1000 ms, about 3 (each +-20% jitter).
+    let fast = attempts_in_three_seconds_of_spoiled_responses("50", "50");
+    let growing = attempts_in_three_seconds_of_spoiled_responses("50", "800");
+    let slow = attempts_in_three_seconds_of_spoiled_responses("1000", "1000");
+    eprintln!("attempts in 3 s: {fast} (50 ms), {growing} (50 to 800 ms), {slow} (1000 ms)");
+    assert!(fast >= 15, "retry.backoff.ms=50: {fast} attempts in 3 s");
+    assert!((4..=12).contains(&growing), "the backoff doubles up to retry.backoff.max.ms=800: {growing} attempts in 3 s");
+    assert!((2..=5).contains(&slow), "retry.backoff.ms=1000: {slow} attempts in 3 s");
 }
