@@ -115,6 +115,48 @@ fn batches_on_a_paused_leader_move_to_the_new_leader_before_request_timeout_and_
 }
 
 #[test]
+fn a_partition_reassigned_to_another_broker_follows_the_leader_the_refusal_names_and_keeps_every_record_once_in_order() {
+    let c = cluster();
+    let topic = unique_topic("reassign");
+    // One replica: the reassignment moves the partition's only copy to another broker.
+    c.kafka(&["topic", "create", &topic, "--partitions", "1", "--replication-factor", "1"]);
+    await_topic(&c.bootstrap, &topic);
+    let from = c.leader_of(&topic, 0);
+    let to = from % 3 + 1;
+    // A fresh cluster may answer InitProducerId with COORDINATOR_LOAD_IN_PROGRESS for a while;
+    // a producer with the default backoff waits that out first.
+    Producer::new(c.config(&[])).unwrap().send(&ProducerRecord::new(&topic).value(b"-1")).unwrap().wait().unwrap();
+    // retry.backoff.ms of a minute also paces metadata requests: a producer that waited for
+    // them, or for the backoff, would still hold refused batches when the flush below gives up.
+    // Only one that follows the leader the old broker names in its refusal (KIP-951's
+    // CurrentLeader, retried at once) delivers them in time.
+    let p = Arc::new(
+        Producer::new(c.config(&[
+            ("acks", "all"),
+            ("linger.ms", "5"),
+            ("batch.size", "2048"),
+            ("retry.backoff.ms", "60000"),
+            ("retry.backoff.max.ms", "60000"),
+            ("request.timeout.ms", "60000"),
+            ("delivery.timeout.ms", "300000"),
+        ]))
+        .unwrap(),
+    );
+    let sender = StreamingSender::start(&p, &topic, 30, 50, Duration::from_millis(10));
+    std::thread::sleep(Duration::from_millis(700));
+    c.kafka(&["topic", "reassign", &topic, "--partition", "0", "--replicas", &to.to_string()]);
+    std::thread::sleep(Duration::from_secs(1));
+    let (n, failures) = sender.stop();
+    let flushed = p.flush(Duration::from_secs(15));
+    flushed.unwrap_or_else(|e| panic!("records still waiting after partition 0 moved from broker {from} to {to}: {e}"));
+    assert_eq!(c.leader_of(&topic, 0), to, "the partition moved");
+    assert!(failures.is_empty(), "failed deliveries: {:?}", failures.first());
+    let got = c.consume(&topic, n + 1);
+    assert_eq!(got.len(), n + 1, "every record stored once (and the warm-up record)");
+    assert_exactly_once_in_key_order(got);
+}
+
+#[test]
 fn idle_connections_closed_by_connections_max_idle_and_a_broker_restart_do_not_fail_sends() {
     let c = cluster();
     let topic = unique_topic("reset");

@@ -415,8 +415,14 @@ impl IoThread {
                 let _ = write!(msg, ": {m}");
             }
             let err = Error::kafka(code, msg);
+            // Moved: the refusal names a newer leader, or an earlier refusal (of a batch in flight
+            // beside this one) or metadata already did. Java's producer skips the backoff alike
+            // when the leader changed since the batch's last attempt.
             let moved = matches!(code, KafkaCode::NOT_LEADER_OR_FOLLOWER | KafkaCode::FENCED_LEADER_EPOCH)
-                && self.follow_leader_hint(b.pq.id, p.current_leader, &resp.node_endpoints);
+                && (self.follow_leader_hint(b.pq.id, p.current_leader, &resp.node_endpoints) || {
+                    let leader = self.parts.get(b.pq.id).leader;
+                    leader >= 0 && leader != node
+                });
             let id = b.pq.id;
             let backoff_before = self.parts.get(id).backoff_until_ns;
             self.on_batch_error(b, code, &err);
