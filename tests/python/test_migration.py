@@ -1,6 +1,9 @@
 """What docs/python.md ("Migrating") says is the same as confluent-kafka, checked against
 confluent-kafka itself (requirements-dev.txt) on the same broker, read back with Kafka's consumer."""
 import asyncio
+import os
+import subprocess
+import uuid
 
 import confluent_kafka
 import pytest
@@ -8,7 +11,7 @@ import pytest
 import rafka
 from rafka import KafkaException
 from rafka.aio import AIOProducer
-from test_producer import bootstrap, consume, new_topic, raw
+from test_producer import ROOT, bootstrap, consume, new_topic, raw
 
 KEYS = [b"user-%d" % i for i in range(40)]
 
@@ -79,6 +82,25 @@ def test_timestamp_type_constants_have_confluent_kafkas_values():
     p.close()
     assert got == [(rafka.TIMESTAMP_CREATE_TIME, 1700000000123)]
     assert consume(topic, 1)[0]["timestamp"] == 1700000000123
+
+
+def test_timestamp_on_a_log_append_time_topic_is_the_brokers_with_confluent_kafkas_type():
+    topic = "py-lat-" + uuid.uuid4().hex[:10]
+    subprocess.run([os.path.join(ROOT, "scripts/kafka"), "topic", "create", topic, "--partitions", "1",
+                    "--config", "message.timestamp.type=LogAppendTime"], check=True, capture_output=True)
+    theirs, ours = [], []
+    ck = confluent_kafka.Producer({"bootstrap.servers": bootstrap()})
+    ck.produce(topic, b"v", timestamp=1000, on_delivery=lambda e, m: theirs.append(m.timestamp()))
+    ck.flush(30)
+    p = rafka.Producer({"bootstrap.servers": bootstrap()})
+    p.produce(topic, b"v", timestamp=1000, on_delivery=lambda e, m: ours.append(m.timestamp()))
+    p.flush(30)
+    p.close()
+    assert theirs[0][0] == confluent_kafka.TIMESTAMP_LOG_APPEND_TIME
+    assert ours[0][0] == rafka.TIMESTAMP_LOG_APPEND_TIME
+    # The broker's append time, as Kafka's consumer reads it back, not the 1000 given.
+    stored = [r["timestamp"] for r in consume(topic, 2)]
+    assert ours[0][1] == stored[1] and ours[0][1] > 1000
 
 
 def test_aio_partitions_for_returns_the_partition_ids_and_raises_for_a_missing_topic():
