@@ -237,13 +237,15 @@ impl Deliverer {
         let mut released = 0;
         let n = job.records.len();
         for (i, mut rec) in job.records.into_iter().enumerate() {
-            let (offset, timestamp, error) = match &job.outcome {
+            let (offset, timestamp, log_append_time, error) = match &job.outcome {
                 Outcome::Ok { base_offset, log_append_time } => {
                     let off = if *base_offset >= 0 { base_offset + i as i64 } else { -1 };
-                    let ts = if *log_append_time >= 0 { *log_append_time } else { rec.timestamp() };
-                    (off, ts, None)
+                    match *log_append_time {
+                        t if t >= 0 => (off, t, true, None),
+                        _ => (off, rec.timestamp(), false, None),
+                    }
                 }
-                Outcome::Err(e) => (-1, rec.timestamp(), Some(&**e)),
+                Outcome::Err(e) => (-1, rec.timestamp(), false, Some(&**e)),
             };
             let completion = rec.take_completion();
             let d = Delivery {
@@ -252,6 +254,7 @@ impl Deliverer {
                 partition: job.pq.partition,
                 offset,
                 timestamp,
+                log_append_time,
                 error,
                 latency_us: now.saturating_sub(rec.enqueued_ns()) / 1000,
                 body: rec.body(),
@@ -299,7 +302,7 @@ impl Deliverer {
     #[cold]
     pub(crate) fn complete_alone(&self, r: AloneReport) {
         let topic_c = std::ffi::CString::new(&*r.topic).unwrap_or_default();
-        let d = Delivery { topic: &r.topic, topic_c: &topic_c, partition: r.partition, offset: -1, timestamp: r.timestamp, error: Some(&r.error), latency_us: 0, body: &r.body };
+        let d = Delivery { topic: &r.topic, topic_c: &topic_c, partition: r.partition, offset: -1, timestamp: r.timestamp, log_append_time: false, error: Some(&r.error), latency_us: 0, body: &r.body };
         self.complete(&d, r.completion);
     }
 

@@ -99,6 +99,9 @@ pub struct Delivery<'a> {
     pub partition: i32,
     pub offset: i64,
     pub timestamp: i64,
+    /// `timestamp` is the broker's append time (the topic's `message.timestamp.type` is
+    /// `LogAppendTime`), not the record's create time.
+    pub log_append_time: bool,
     pub error: Option<&'a Error>,
     /// Microseconds from `send()` to this report.
     pub latency_us: u64,

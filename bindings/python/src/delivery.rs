@@ -123,6 +123,7 @@ pub(crate) fn message_data(d: &Delivery<'_>) -> MessageData {
         partition: d.partition,
         offset: d.offset,
         timestamp: d.timestamp,
+        log_append_time: d.log_append_time,
         record: d.to_owned_record(),
         error: d.error.cloned(),
         latency: d.latency_us as f64 / 1e6,

@@ -29,6 +29,8 @@ pub(crate) struct MessageData {
     pub(crate) partition: i32,
     pub(crate) offset: i64,
     pub(crate) timestamp: i64,
+    /// The broker's append time (`TIMESTAMP_LOG_APPEND_TIME`), not the create time.
+    pub(crate) log_append_time: bool,
     /// Key, value and headers in one buffer, copied once from the report.
     pub(crate) record: rafka_core::OwnedRecord,
     pub(crate) error: Option<rafka_core::Error>,
@@ -41,6 +43,10 @@ impl Message {
         unsafe { &*self.data.get() }
     }
 }
+
+/// confluent-kafka's (librdkafka's) timestamp types, the first item of `timestamp()`.
+const TIMESTAMP_CREATE_TIME: i32 = 1;
+const TIMESTAMP_LOG_APPEND_TIME: i32 = 2;
 
 fn bytes_of(py: Python<'_>, b: Option<&[u8]>) -> PyObject {
     match b {
@@ -60,9 +66,11 @@ impl Message {
     fn offset(&self) -> i64 {
         self.d().offset
     }
-    /// `(TIMESTAMP_CREATE_TIME, ms)` as confluent-kafka returns it.
+    /// `(TIMESTAMP_CREATE_TIME, ms)`, or `(TIMESTAMP_LOG_APPEND_TIME, ms)` when the broker set it,
+    /// as confluent-kafka returns it.
     fn timestamp(&self) -> (i32, i64) {
-        (1, self.d().timestamp)
+        let d = self.d();
+        (if d.log_append_time { TIMESTAMP_LOG_APPEND_TIME } else { TIMESTAMP_CREATE_TIME }, d.timestamp)
     }
     fn key(&self, py: Python<'_>) -> Option<PyObject> {
         self.d().record.key().map(|k| bytes_of(py, Some(k)))

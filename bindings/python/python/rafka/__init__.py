@@ -11,7 +11,13 @@ from rafka._rafka import Producer as _NativeProducer
 from rafka.admin import BrokerMetadata, ClusterMetadata, PartitionMetadata, TopicMetadata
 
 __all__ = ["BrokerMetadata", "ClusterMetadata", "ConsumerGroupMetadata", "KafkaError", "KafkaException", "Message",
-           "PartitionMetadata", "Producer", "ThrottleEvent", "TopicMetadata", "TopicPartition"]
+           "PartitionMetadata", "Producer", "ThrottleEvent", "TopicMetadata", "TopicPartition",
+           "TIMESTAMP_NOT_AVAILABLE", "TIMESTAMP_CREATE_TIME", "TIMESTAMP_LOG_APPEND_TIME"]
+
+# The first item of ``Message.timestamp()``, with confluent-kafka's values.
+TIMESTAMP_NOT_AVAILABLE = 0
+TIMESTAMP_CREATE_TIME = 1
+TIMESTAMP_LOG_APPEND_TIME = 2
 
 
 class Producer(_NativeProducer):
@@ -20,6 +26,16 @@ class Producer(_NativeProducer):
     def __init__(self, conf=None, **kwargs):
         conf = dict(conf or {}, **kwargs)
         self._max_block_s = float(conf.get("max.block.ms", 60000)) / 1000.0
+
+    def __bool__(self):
+        # True also with nothing queued, as confluent-kafka's Producer is (``__len__`` alone
+        # would make ``if producer:`` false whenever no record is in flight).
+        return True
+
+    def cluster_id(self, timeout=-1):
+        """The cluster's id (confluent-kafka's ``cluster_id()``), from a Metadata request;
+        raises ``KafkaException`` (``_TIMED_OUT``) after ``timeout`` seconds (-1: for ever)."""
+        return self.list_topics(timeout=timeout).cluster_id
 
     def send(self, topic, value, key=None, headers=None, partition=None, timestamp=None):
         """Queue one record and return a Future resolved with its ``Message`` (or failed with

@@ -9,7 +9,7 @@ import asyncio
 import atexit
 import weakref
 
-from rafka._rafka import _AioProducer, _aio_exiting
+from rafka._rafka import KafkaError, KafkaException, _AioProducer, _aio_exiting
 
 __all__ = ["AIOProducer"]
 
@@ -123,6 +123,21 @@ class AIOProducer:
         returns it; raises ``KafkaException`` (``_TIMED_OUT``) after ``timeout`` s."""
         loop = self._running_loop()
         return await loop.run_in_executor(None, self._core.list_topics_blocking, topic, timeout)
+
+    async def cluster_id(self, timeout=-1):
+        """The cluster's id, as confluent-kafka's ``AIOProducer.cluster_id()`` returns it."""
+        return (await self.list_topics(timeout=timeout)).cluster_id
+
+    async def partitions_for(self, topic, timeout=-1):
+        """The set of ``topic``'s partition ids, as aiokafka's ``partitions_for()`` returns it,
+        from one Metadata request. A topic the brokers do not have raises ``KafkaException``
+        with their error (``UNKNOWN_TOPIC_OR_PART``); nothing is created."""
+        md = (await self.list_topics(topic, timeout)).topics.get(topic)
+        if md is None:
+            raise KafkaException(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, "no metadata for topic " + topic))
+        if md.error is not None:
+            raise KafkaException(md.error)
+        return set(md.partitions)
 
     async def purge(self):
         """Fail every record not sent yet with ``_PURGE_QUEUE`` (their futures raise
