@@ -746,6 +746,29 @@ class LocalKafka:
             args += ["--config", f"{k}={v}"]
         self._checked(self.topic_command(args, bootstrap), f"topic create {name}")
 
+    def reassign_partition(self, name: str, partition: int, replicas: Sequence[int], bootstrap: Optional[str] = None,
+                           timeout_s: float = 90) -> None:
+        """Moves one partition onto `replicas` (the first is the preferred leader) with Kafka's
+        ReassignPartitionsCommand, and waits until Kafka says the move is complete."""
+        target, version, logdir = self._target(bootstrap)
+        plan = {"version": 1, "partitions": [{"topic": name, "partition": partition, "replicas": list(replicas)}]}
+        plan_file = logdir / f"reassign-{name}-{partition}-{os.getpid()}.json"
+        plan_file.write_text(json.dumps(plan))
+        tool = "org.apache.kafka.tools.reassign.ReassignPartitionsCommand"
+        try:
+            base = self.java_cmd(version, logdir, tool, "--bootstrap-server", target, "--reassignment-json-file", str(plan_file))
+            self._checked(self._run([*base, "--execute"], capture=True), f"topic reassign {name}")
+            deadline = time.monotonic() + timeout_s
+            while True:
+                out = self._checked(self._run([*base, "--verify"], capture=True), f"topic reassign {name} --verify").stdout
+                if "is completed" in out and "still in progress" not in out:
+                    return
+                if time.monotonic() > deadline:
+                    raise KafkaError(f"topic reassign {name}: not complete after {timeout_s:.0f} s:\n{out}")
+                time.sleep(0.5)
+        finally:
+            plan_file.unlink(missing_ok=True)
+
     def client_quota(self, setting: Optional[str], bootstrap: Optional[str] = None) -> str:
         """Kafka's ConfigCommand: sets `setting` (e.g. "producer_byte_rate=1024") as the default
         quota of every client, or with None removes producer_byte_rate from it."""
@@ -1028,6 +1051,9 @@ Faults (ID is a node id, 1..brokers):
 Data:
   topic create NAME --partitions P [--replication-factor R] [--config k=v]...
   topic alter NAME --partitions P   (raise the partition count)
+  topic reassign NAME --partition P --replicas ID[,ID...]
+                      move a partition onto those brokers (the first leads) with Kafka's
+                      ReassignPartitionsCommand; returns once Kafka says the move is complete
   topic delete NAME
   topic describe NAME
   topic list
@@ -1164,16 +1190,16 @@ def _cmd_classpath(k: LocalKafka, args: _Args) -> int:
 
 def _cmd_topic(k: LocalKafka, args: _Args) -> int:
     if not args:
-        raise UsageError("topic needs a subcommand: create, alter, delete, describe or list")
+        raise UsageError("topic needs a subcommand: create, alter, delete, describe, reassign or list")
     sub = args.next()
     name = ""
-    if sub in ("create", "alter", "delete", "describe"):
+    if sub in ("create", "alter", "delete", "describe", "reassign"):
         if not args or args.peek().startswith("-"):
             raise UsageError(f"topic {sub} needs a topic name")
         name = args.next()
     elif sub != "list":
-        raise UsageError(f"unknown topic subcommand '{sub}' (create, alter, delete, describe, list)")
-    partitions = rf = bootstrap = ""
+        raise UsageError(f"unknown topic subcommand '{sub}' (create, alter, delete, describe, reassign, list)")
+    partitions = rf = bootstrap = partition = replicas = ""
     configs: List[str] = []
     while args:
         opt = args.next()
@@ -1191,8 +1217,24 @@ def _cmd_topic(k: LocalKafka, args: _Args) -> int:
             configs += ["--config", args.value(opt)]
         elif opt == "--bootstrap":
             bootstrap = args.value(opt)
+        elif opt in ("--partition", "--replicas"):
+            if sub != "reassign":
+                raise UsageError(f"{opt} is for topic reassign")
+            if opt == "--partition":
+                partition = args.value(opt)
+            else:
+                replicas = args.value(opt)
         else:
             raise UsageError(f"topic {sub}: unknown option '{opt}'")
+    if sub == "reassign":
+        if not is_uint(partition):
+            raise UsageError("topic reassign needs --partition P (a number)")
+        ids = replicas.split(",") if replicas else []
+        if not ids or not all(is_uint(i) for i in ids):
+            raise UsageError("topic reassign needs --replicas ID[,ID...] (broker node ids)")
+        k.reassign_partition(name, int(partition), [int(i) for i in ids], bootstrap or None)
+        print(f"reassigned {name}-{partition} to {replicas}")
+        return 0
     if sub in ("create", "alter"):
         if not partitions:
             raise UsageError(f"topic {sub} needs --partitions P")
