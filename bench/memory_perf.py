@@ -198,7 +198,7 @@ def main():
                      f"{b['other anonymous'] / MIB:.1f} | {'yes' if r['settled'] else 'no'} |")
     lines += ["", "The breakdown is the RSS at the end (after settling), by mapping: file = the binary and "
               "shared libraries; [heap] = brk memory (the main arena); malloc arenas = anonymous mappings "
-              "aligned to glibc's 64 MiB arena reservation (other threads' arenas); other anon = thread "
+              "aligned to 64 MiB (glibc's per-thread arenas, and mimalloc's arena, where rafka's records live); other anon = thread "
               "stacks and large mmap'd allocations."]
     write_markdown(a.out + ".md", lines, echo=True)
 
