@@ -3,7 +3,7 @@
  *
  * usage: producer_bench --bootstrap B --topic T --records N --size S [--threads T] [--keys K]
  *                       [--warmup W] [--set key=value]...
- *                       [--transaction-duration-ms D] [--transaction-records R]
+ *                       [--transaction-duration-ms D] [--transaction-records R] [--hold-ms H]
  *
  * Payloads (and keys "key-<i % K>", K=0 for none) are made before timing. W warm-up records are
  * sent and flushed first; then T threads send N records between them, serving delivery reports
@@ -17,6 +17,9 @@
  * both are given; the last one commits at the end), as Kafka's ProducerPerformance does with
  * --transaction-duration-ms. One thread only; warm-up records go in a transaction of their own.
  * "transactions" counts the commits, "committed" the records in committed transactions.
+ *
+ * --hold-ms H: after printing, wait H ms before closing the producer (so bench/idle_partitions.py
+ * can read the process's memory while it still holds its state).
  *
  * Prints one JSON line. A setting the library rejects prints {"unavailable": ...} and exits 3. */
 #define _POSIX_C_SOURCE 200809L
@@ -54,6 +57,7 @@ static char *payload;
 static char (*keys)[24];
 static long txn_ms, txn_records; /* 0: not transactional */
 static long commits, committed;
+static long hold_ms;
 
 static double now_s(void) {
     struct timespec ts;
@@ -229,13 +233,14 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[a], "--set") && nset < MAX_SETTINGS) set[nset++] = argv[a + 1];
         else if (!strcmp(argv[a], "--transaction-duration-ms")) txn_ms = atol(argv[a + 1]);
         else if (!strcmp(argv[a], "--transaction-records")) txn_records = atol(argv[a + 1]);
+        else if (!strcmp(argv[a], "--hold-ms")) hold_ms = atol(argv[a + 1]);
         else break;
     }
     if (a != argc || !bootstrap || !topic || records <= 0 || threads < 1 || threads > 64 || txn_ms < 0 ||
         txn_records < 0 || ((txn_ms || txn_records) && threads != 1)) {
         fprintf(stderr, "usage: %s --bootstrap B --topic T --records N --size S [--threads T] [--keys K] "
                         "[--warmup W] [--set key=value]... [--transaction-duration-ms D] "
-                        "[--transaction-records R] (transactions: one thread)\n", argv[0]);
+                        "[--transaction-records R] [--hold-ms H] (transactions: one thread)\n", argv[0]);
         return 2;
     }
     payload = malloc((size_t)size + 1);
@@ -294,6 +299,9 @@ int main(int argc, char **argv) {
     t0 = now_s();
     if (txn_ms || txn_records) {
         send_in_transactions(records_per_thread);
+    } else if (threads == 1) {
+        sender((void *)0); /* in the main thread, which also flushes: one thread does all of the application's
+                              work, so bench/callgrind counts it as thread 1 */
     } else {
         for (i = 0; i < threads; i++) pthread_create(&tid[i], NULL, sender, (void *)(intptr_t)(i * records_per_thread));
         for (i = 0; i < threads; i++) pthread_join(tid[i], NULL);
@@ -307,6 +315,10 @@ int main(int argc, char **argv) {
            CLIENT, records_per_thread * threads, atomic_load(&acked), atomic_load(&failed), wall,
            percentile_ms(0.50), percentile_ms(0.99), commits, committed, first_error);
     fflush(stdout);
+    if (hold_ms > 0) {
+        struct timespec hold = {hold_ms / 1000, (hold_ms % 1000) * 1000000L};
+        nanosleep(&hold, NULL);
+    }
 #ifdef USE_RDKAFKA
     rd_kafka_destroy(h);
 #else

@@ -41,9 +41,30 @@ use std::sync::Arc;
 use crate::completion::Completion;
 use crate::partitioner::StickyPartitioner;
 
-/// What a record costs against `buffer.memory` beyond its encoded body: its bookkeeping and link,
-/// the allocator's rounding and its share of the batch header.
+/// What a record costs against `buffer.memory` beyond its encoded body when the allocator does not
+/// round (the bookkeeping and link that share its allocation); see [`record_mem_size`].
 pub(crate) const RECORD_OVERHEAD: usize = 64;
+
+/// Bytes a record whose encoded body is `body_len` bytes holds, as counted against `buffer.memory`:
+/// its allocation (bookkeeping, link and body: at least `body_len + RECORD_OVERHEAD`) rounded up to
+/// the size class a size-segregated allocator serves it from. mimalloc (rafka's allocator) and
+/// jemalloc keep four classes per power of two above 128 bytes, so a 100 B record's 172-byte
+/// allocation takes 192 bytes; counted unrounded, a full 256 MiB buffer held 286 MiB of records
+/// (bench/results/memory.md). glibc's malloc rounds to 16 bytes plus an 8-byte header, never
+/// above this. Allocations of more than 64 KiB are rounded to the 4 KiB page only (allocators serve
+/// those from whole pages), so a record of nearly `buffer.memory` still fits.
+#[inline]
+pub(crate) fn record_mem_size(body_len: usize) -> usize {
+    let n = (BODY_OFFSET + body_len).max(body_len + RECORD_OVERHEAD);
+    if n <= 128 {
+        (n + 15) & !15
+    } else if n <= 64 << 10 {
+        let step = 1usize << ((usize::BITS - 1 - (n - 1).leading_zeros()) - 2);
+        (n + step - 1) & !(step - 1)
+    } else {
+        n.saturating_add(4095) & !4095
+    }
+}
 
 /// The start of a record's allocation; its encoded body follows at `size_of::<Node>()`.
 #[repr(C)]
@@ -163,7 +184,7 @@ impl PendingRecord {
     /// Bytes accounted against `buffer.memory` for this record.
     #[inline]
     pub fn mem_size(&self) -> usize {
-        self.node().len + RECORD_OVERHEAD
+        record_mem_size(self.node().len)
     }
 
     fn into_raw(self) -> *mut Node {
@@ -722,9 +743,25 @@ mod tests {
     }
 
     #[test]
+    fn record_memory_counts_the_allocators_size_class() {
+        // A 100 B value encodes to a 108-byte body; with the 64-byte node: 172, mimalloc's 192 class.
+        assert_eq!(record_mem_size(108), 192);
+        assert_eq!(record_mem_size(0), 64);
+        assert_eq!(record_mem_size(65), 160); // 129 bytes: the 160 class (classes step by 32 from 128)
+        assert_eq!(record_mem_size(1000), 1280); // 1064 bytes: the classes above 1024 step by 256
+        for len in [0, 1, 63, 64, 100, 1000, 4000, 65_000, 65_472, 65_473, 1 << 20, (1 << 20) + 1] {
+            let n = record_mem_size(len);
+            assert!(n >= len + RECORD_OVERHEAD, "{len}: {n}");
+            assert!(n <= (len + RECORD_OVERHEAD) * 5 / 4 + 16, "{len}: {n} rounds up by more than a class");
+        }
+        // Above 64 KiB, the page: a record of 1 MiB costs 1 MiB + one page, not a quarter more.
+        assert_eq!(record_mem_size(1 << 20), (1 << 20) + 4096);
+    }
+
+    #[test]
     fn a_record_keeps_its_body_timestamp_and_size() {
         let mut r = PendingRecord::from_body(b"hello", 1234, 99, Completion::Opaque(7));
-        assert_eq!((r.body(), r.timestamp(), r.enqueued_ns(), r.mem_size()), (&b"hello"[..], 1234, 99, 5 + RECORD_OVERHEAD));
+        assert_eq!((r.body(), r.timestamp(), r.enqueued_ns(), r.mem_size()), (&b"hello"[..], 1234, 99, record_mem_size(5)));
         assert!(matches!(r.take_completion(), Completion::Opaque(7)));
         assert!(matches!(r.take_completion(), Completion::Opaque(0)));
         // SAFETY: an empty body has no bytes to fill.

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::accumulator::{PartitionQueue, PendingRecord, TopicState, RECORD_OVERHEAD};
+use crate::accumulator::{record_mem_size, PartitionQueue, PendingRecord, TopicState};
 use crate::clock::{self, deadline_after};
 pub use crate::clock::LONGEST_WAIT;
 use crate::config::{Config, ProducerConfig};
@@ -168,7 +168,7 @@ impl Producer {
                 format!("the record is {wire} bytes when encoded, more than max.request.size ({} bytes)", cfg.max_request_size),
             ));
         }
-        let mem = body_len + RECORD_OVERHEAD;
+        let mem = record_mem_size(body_len);
         if let Some(records) = &inner.deliverer.records {
             self.reserve_record_slot(records, block, &mut deadline)?;
         }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{Producer, TrySend};
-use crate::accumulator::RECORD_OVERHEAD;
+use crate::accumulator::record_mem_size;
 use crate::clock;
 use crate::completion::Completion;
 use crate::config::SpoolWhen;
@@ -135,7 +135,7 @@ impl Producer {
     fn feed_one(&self, spool: &Spool, id: u64, rec: &ProducerRecord<'_>) {
         let inner = &*self.inner;
         let hdrs: Vec<(&[u8], Option<&[u8]>)> = rec.headers.iter().map(|(k, v)| (k.as_bytes(), *v)).collect();
-        let mem = record_batch::record_body_len(rec.key, rec.value, &hdrs) + RECORD_OVERHEAD;
+        let mem = record_mem_size(record_batch::record_body_len(rec.key, rec.value, &hdrs));
         let closing = || spool.stop.load(Ordering::SeqCst) || inner.closing.load(Ordering::SeqCst);
         loop {
             let feed = spool.feed.lock().unwrap_or_else(|e| e.into_inner());
