@@ -34,12 +34,16 @@ def main():
     ap.add_argument("--iterations", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=2, help="length of each iteration")
     ap.add_argument("--out", default="java-jmh", help="bench/results/OUT.json and OUT.md")
+    ap.add_argument("--jar", help="a rafka jar to measure instead of building bindings/java (an earlier build, for a before/after)")
     a = ap.parse_args()
 
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
     sh("cargo", "build", "--release", "--quiet", "-p", "rafka-nullsink", cwd=ROOT)
-    sh("mvn", "-q", "-B", "--no-transfer-progress", "-DskipTests", "package", cwd=ROOT / "bindings" / "java")
-    jar = next((ROOT / "bindings" / "java" / "target").glob("rafka-[0-9]*.jar"))
+    if a.jar:
+        jar = Path(a.jar).resolve()
+    else:
+        sh("mvn", "-q", "-B", "--no-transfer-progress", "-DskipTests", "package", cwd=ROOT / "bindings" / "java")
+        jar = next((ROOT / "bindings" / "java" / "target").glob("rafka-[0-9]*.jar"))
     sh("mvn", "-q", "-B", "--no-transfer-progress", "compile", "dependency:build-classpath",
        "-Dmdep.outputFile=target/classpath.txt", cwd=JMH)
     classpath = f"{JMH / 'target' / 'classes'}:{(JMH / 'target' / 'classpath.txt').read_text().strip()}:{jar}"
@@ -85,8 +89,18 @@ def rows(jmh):
         alloc = sec.get("gc.alloc.rate.norm", {}).get("score")
         out.append({"benchmark": b["benchmark"].rsplit(".", 1)[1], "client": b["params"]["client"], "serde": b["params"]["serde"],
                     "ns_per_op": round(b["primaryMetric"]["score"], 1), "error_ns": number(b["primaryMetric"]["scoreError"]),
-                    "alloc_bytes_per_op": None if alloc is None else round(alloc, 1)})
+                    "alloc_bytes_per_op": None if alloc is None else round(alloc, 1),
+                    "app_cpu_ns_per_op": app_cpu(sec)})
     return out
+
+
+def app_cpu(sec):
+    """CPU ns of the sending thread per send() (SendBench.AppThread: cpuNs / sends), or None."""
+    cpu, sends = sec.get("cpuNs", {}).get("score"), sec.get("sends", {}).get("score")
+    try:
+        return round(float(cpu) / float(sends), 1) if sends else None
+    except (TypeError, ValueError):
+        return None
 
 
 def number(x):
@@ -105,17 +119,31 @@ def write_table(result, path):
         f"{result['what']}. {m['cores']} CPUs shared with other work (1-minute load average "
         f"{m['load_average_1min_at_start']} at the start), the null sink pinned to CPU {m['sink_cpus']}; {m['java']}; "
         f"git {m['git']}. Compare within one run: the machine is noisy. Reproduce: `{result['command']}`.\n",
-        "| benchmark | serializers | KafkaProducer ns/send | RafkaProducer ns/send | rafka / kafka | KafkaProducer B/send | RafkaProducer B/send |",
-        "|---|---|---|---|---|---|---|",
+        "Time: JMH's average time per send() (± its 99.9% error). CPU: the sending thread's own CPU time per send() "
+        "(what the application thread pays, little moved by other processes). B: heap allocated per send() by all "
+        "threads (JMH's gc profiler).\n",
+        "| benchmark | serializers | KafkaProducer time | RafkaProducer time | rafka / kafka | KafkaProducer CPU | RafkaProducer CPU | rafka / kafka | KafkaProducer B | RafkaProducer B |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for bench in ("sendWithCallback", "sendWithFuture"):
         for serde in ("string", "bytes"):
             k, r = by.get((bench, serde, "kafka")), by.get((bench, serde, "rafka"))
             if not k or not r:
                 continue
-            lines.append(f"| {bench} | {serde} | {score(k)} | {score(r)} "
-                         f"| {r['ns_per_op'] / k['ns_per_op']:.2f}x | {k['alloc_bytes_per_op']:.0f} | {r['alloc_bytes_per_op']:.0f} |")
+            lines.append(f"| {bench} | {serde} | {score(k)} ns | {score(r)} ns "
+                         f"| {r['ns_per_op'] / k['ns_per_op']:.2f}x | {cpu(k)} | {cpu(r)} | {cpu_ratio(r, k)} "
+                         f"| {k['alloc_bytes_per_op']:.0f} | {r['alloc_bytes_per_op']:.0f} |")
     write_markdown(path, lines)
+
+
+def cpu(row):
+    v = row.get("app_cpu_ns_per_op")
+    return "?" if v is None else f"{v:,.0f} ns"
+
+
+def cpu_ratio(r, k):
+    a, b = r.get("app_cpu_ns_per_op"), k.get("app_cpu_ns_per_op")
+    return "?" if not a or not b else f"{a / b:.2f}x"
 
 
 def score(row):

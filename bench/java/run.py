@@ -37,6 +37,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=200_000)
     ap.add_argument("--workload", choices=("prepared", "service"), default="prepared")
     ap.add_argument("--sink", choices=("broker", "null"), default="broker")
+    ap.add_argument("--out", help="bench/results/OUT.json and OUT.md (default: java, or java-WORKLOAD-SINK)")
+    ap.add_argument("--jar", help="a rafka jar to measure instead of building bindings/java (an earlier build, for a before/after)")
     a = ap.parse_args()
 
     kafka = LocalKafka()
@@ -58,8 +60,11 @@ def main():
 
 def measure(a, kafka, bootstrap):
     """Every run, alternating the clients; and the load average when they started."""
-    sh("mvn", "-q", "-B", "-DskipTests", "package", cwd=ROOT / "bindings" / "java")
-    jar = next((ROOT / "bindings" / "java" / "target").glob("rafka-[0-9]*.jar"))
+    if a.jar:
+        jar = Path(a.jar).resolve()
+    else:
+        sh("mvn", "-q", "-B", "-DskipTests", "package", cwd=ROOT / "bindings" / "java")
+        jar = next((ROOT / "bindings" / "java" / "target").glob("rafka-[0-9]*.jar"))
     classpath = f"{jar}:{kafka_classpath()}"
     load_at_start = round(os.getloadavg()[0], 2)
     runs = []
@@ -87,7 +92,8 @@ def report(a, runs, load_at_start):
     result = {
         "what": what,
         "command": "python3 bench/java/run.py" + "".join(f" --{k.replace('_', '-')} {v}" for k, v in vars(a).items()
-                                                         if k in ("records", "runs", "record_size", "warmup", "workload", "sink")),
+                                                         if k in ("records", "runs", "record_size", "warmup", "workload", "sink")
+                                                         or (k in ("jar", "out") and v)),
         "settings": {"workload": a.workload, "sink": a.sink, "acks": "all", "linger.ms": 5, "partitions": 6, "records": a.records, "record_size": a.record_size,
                      "warmup_records": a.warmup, "jvm": "-Xms1g -Xmx1g", "kafka_clients": "4.3.1"},
         # Other work on the machine shows here: the two clients alternate, so both share it.
@@ -97,8 +103,8 @@ def report(a, runs, load_at_start):
         "ratio_rafka_over_kafka": {f: round(medians["rafka"][f] / medians["kafka"][f], 3) for f in FIELDS if medians["kafka"][f]},
         "runs": runs,
     }
-    out = ROOT / "bench" / "results" / ("java.json" if a.workload == "prepared" and a.sink == "broker"
-                                        else f"java-{a.workload}-{a.sink}.json")
+    name = a.out or ("java" if a.workload == "prepared" and a.sink == "broker" else f"java-{a.workload}-{a.sink}")
+    out = ROOT / "bench" / "results" / f"{name}.json"
     write_json(out, result)
     write_table(result, out.with_suffix(".md"))
     print(json.dumps(result["median"]), f"-> {out}")

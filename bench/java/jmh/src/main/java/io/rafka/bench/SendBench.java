@@ -13,6 +13,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
@@ -36,7 +37,10 @@ import org.openjdk.jmh.infra.Blackhole;
  *
  * The score is the time per send() with the producer's pipeline running behind it: when the
  * engine or sender cannot keep up, send() waits for buffer space and that shows too. Each
- * iteration ends with flush(), so no backlog carries over.
+ * iteration ends with flush(), so no backlog carries over. On a machine shared with other work the
+ * time is noisy; {@link AppThread} also counts the CPU time of the sending thread itself
+ * ({@code cpuNs} / {@code sends} is CPU ns per send on the application thread, which other
+ * processes barely move).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -121,13 +125,37 @@ public class SendBench {
         return new ProducerRecord<>(topic, byteKeys[k], byteValue);
     }
 
-    @Benchmark
-    public void sendWithCallback() {
-        producer.send(record(), callback);
+    /** CPU time of the benchmark thread and sends, per iteration (JMH sums EVENTS counters). */
+    @State(Scope.Thread)
+    @AuxCounters(AuxCounters.Type.EVENTS)
+    public static class AppThread {
+        static final java.lang.management.ThreadMXBean THREADS = java.lang.management.ManagementFactory.getThreadMXBean();
+        public long cpuNs;
+        public long sends;
+        long start;
+
+        @Setup(Level.Iteration)
+        public void begin() {
+            cpuNs = 0;
+            sends = 0;
+            start = THREADS.getCurrentThreadCpuTime();
+        }
+
+        @TearDown(Level.Iteration)
+        public void end() {
+            cpuNs = THREADS.getCurrentThreadCpuTime() - start;
+        }
     }
 
     @Benchmark
-    public Future<RecordMetadata> sendWithFuture() {
+    public void sendWithCallback(AppThread t) {
+        producer.send(record(), callback);
+        t.sends++;
+    }
+
+    @Benchmark
+    public Future<RecordMetadata> sendWithFuture(AppThread t) {
+        t.sends++;
         return producer.send(record());
     }
 }

@@ -32,6 +32,7 @@ import org.openjdk.jmh.results.ScalarResult;
 import org.openjdk.jmh.results.AggregationPolicy;
 import org.openjdk.jmh.runner.FailureAssistException;
 
+import io.rafka.bench.jmh_generated.SendBench_AppThread_jmhType;
 import io.rafka.bench.jmh_generated.SendBench_jmhType;
 public final class SendBench_sendWithFuture_jmhTest {
 
@@ -69,6 +70,7 @@ public final class SendBench_sendWithFuture_jmhTest {
         if (threadParams.getSubgroupIndex() == 0) {
             RawResults res = new RawResults();
             SendBench_jmhType l_sendbench0_G = _jmh_tryInit_f_sendbench0_G(control);
+            SendBench_AppThread_jmhType l_appthread1_0 = _jmh_tryInit_f_appthread1_0(control);
 
             control.preSetup();
             if (SendBench_jmhType.setupIterationMutexUpdater.compareAndSet(l_sendbench0_G, 0, 1)) {
@@ -89,22 +91,25 @@ public final class SendBench_sendWithFuture_jmhTest {
                     if (Thread.interrupted()) throw new InterruptedException();
                 }
             }
+            l_appthread1_0.begin();
 
+            l_appthread1_0.cpuNs = 0;
+            l_appthread1_0.sends = 0;
 
             control.announceWarmupReady();
             while (control.warmupShouldWait) {
-                blackhole.consume(l_sendbench0_G.sendWithFuture());
+                blackhole.consume(l_sendbench0_G.sendWithFuture(l_appthread1_0));
                 if (control.shouldYield) Thread.yield();
                 res.allOps++;
             }
 
             notifyControl.startMeasurement = true;
-            sendWithFuture_thrpt_jmhStub(control, res, benchmarkParams, iterationParams, threadParams, blackhole, notifyControl, startRndMask, l_sendbench0_G);
+            sendWithFuture_thrpt_jmhStub(control, res, benchmarkParams, iterationParams, threadParams, blackhole, notifyControl, startRndMask, l_appthread1_0, l_sendbench0_G);
             notifyControl.stopMeasurement = true;
             control.announceWarmdownReady();
             try {
                 while (control.warmdownShouldWait) {
-                    blackhole.consume(l_sendbench0_G.sendWithFuture());
+                    blackhole.consume(l_sendbench0_G.sendWithFuture(l_appthread1_0));
                     if (control.shouldYield) Thread.yield();
                     res.allOps++;
                 }
@@ -112,6 +117,7 @@ public final class SendBench_sendWithFuture_jmhTest {
                 if (!(e instanceof InterruptedException)) throw e;
             }
             control.preTearDown();
+            l_appthread1_0.end();
             if (SendBench_jmhType.tearIterationMutexUpdater.compareAndSet(l_sendbench0_G, 0, 1)) {
                 try {
                     if (control.isFailing) throw new FailureAssistException();
@@ -158,6 +164,7 @@ public final class SendBench_sendWithFuture_jmhTest {
                 synchronized(this.getClass()) {
                     f_sendbench0_G = null;
                 }
+                f_appthread1_0 = null;
             }
             res.allOps += res.measuredOps;
             int batchSize = iterationParams.getBatchSize();
@@ -168,18 +175,20 @@ public final class SendBench_sendWithFuture_jmhTest {
             res.measuredOps /= batchSize;
             BenchmarkTaskResult results = new BenchmarkTaskResult((long)res.allOps, (long)res.measuredOps);
             results.add(new ThroughputResult(ResultRole.PRIMARY, "sendWithFuture", res.measuredOps, res.getTime(), benchmarkParams.getTimeUnit()));
+            results.add(new ScalarResult("cpuNs", l_appthread1_0.cpuNs, "#", AggregationPolicy.SUM));
+            results.add(new ScalarResult("sends", l_appthread1_0.sends, "#", AggregationPolicy.SUM));
             this.blackhole.evaporate("Yes, I am Stephen Hawking, and know a thing or two about black holes.");
             return results;
         } else
             throw new IllegalStateException("Harness failed to distribute threads among groups properly");
     }
 
-    public static void sendWithFuture_thrpt_jmhStub(InfraControl control, RawResults result, BenchmarkParams benchmarkParams, IterationParams iterationParams, ThreadParams threadParams, Blackhole blackhole, Control notifyControl, int startRndMask, SendBench_jmhType l_sendbench0_G) throws Throwable {
+    public static void sendWithFuture_thrpt_jmhStub(InfraControl control, RawResults result, BenchmarkParams benchmarkParams, IterationParams iterationParams, ThreadParams threadParams, Blackhole blackhole, Control notifyControl, int startRndMask, SendBench_AppThread_jmhType l_appthread1_0, SendBench_jmhType l_sendbench0_G) throws Throwable {
         long operations = 0;
         long realTime = 0;
         result.startTime = System.nanoTime();
         do {
-            blackhole.consume(l_sendbench0_G.sendWithFuture());
+            blackhole.consume(l_sendbench0_G.sendWithFuture(l_appthread1_0));
             operations++;
         } while(!control.isDone);
         result.stopTime = System.nanoTime();
@@ -199,6 +208,7 @@ public final class SendBench_sendWithFuture_jmhTest {
         if (threadParams.getSubgroupIndex() == 0) {
             RawResults res = new RawResults();
             SendBench_jmhType l_sendbench0_G = _jmh_tryInit_f_sendbench0_G(control);
+            SendBench_AppThread_jmhType l_appthread1_0 = _jmh_tryInit_f_appthread1_0(control);
 
             control.preSetup();
             if (SendBench_jmhType.setupIterationMutexUpdater.compareAndSet(l_sendbench0_G, 0, 1)) {
@@ -219,22 +229,25 @@ public final class SendBench_sendWithFuture_jmhTest {
                     if (Thread.interrupted()) throw new InterruptedException();
                 }
             }
+            l_appthread1_0.begin();
 
+            l_appthread1_0.cpuNs = 0;
+            l_appthread1_0.sends = 0;
 
             control.announceWarmupReady();
             while (control.warmupShouldWait) {
-                blackhole.consume(l_sendbench0_G.sendWithFuture());
+                blackhole.consume(l_sendbench0_G.sendWithFuture(l_appthread1_0));
                 if (control.shouldYield) Thread.yield();
                 res.allOps++;
             }
 
             notifyControl.startMeasurement = true;
-            sendWithFuture_avgt_jmhStub(control, res, benchmarkParams, iterationParams, threadParams, blackhole, notifyControl, startRndMask, l_sendbench0_G);
+            sendWithFuture_avgt_jmhStub(control, res, benchmarkParams, iterationParams, threadParams, blackhole, notifyControl, startRndMask, l_appthread1_0, l_sendbench0_G);
             notifyControl.stopMeasurement = true;
             control.announceWarmdownReady();
             try {
                 while (control.warmdownShouldWait) {
-                    blackhole.consume(l_sendbench0_G.sendWithFuture());
+                    blackhole.consume(l_sendbench0_G.sendWithFuture(l_appthread1_0));
                     if (control.shouldYield) Thread.yield();
                     res.allOps++;
                 }
@@ -242,6 +255,7 @@ public final class SendBench_sendWithFuture_jmhTest {
                 if (!(e instanceof InterruptedException)) throw e;
             }
             control.preTearDown();
+            l_appthread1_0.end();
             if (SendBench_jmhType.tearIterationMutexUpdater.compareAndSet(l_sendbench0_G, 0, 1)) {
                 try {
                     if (control.isFailing) throw new FailureAssistException();
@@ -288,6 +302,7 @@ public final class SendBench_sendWithFuture_jmhTest {
                 synchronized(this.getClass()) {
                     f_sendbench0_G = null;
                 }
+                f_appthread1_0 = null;
             }
             res.allOps += res.measuredOps;
             int batchSize = iterationParams.getBatchSize();
@@ -298,18 +313,20 @@ public final class SendBench_sendWithFuture_jmhTest {
             res.measuredOps /= batchSize;
             BenchmarkTaskResult results = new BenchmarkTaskResult((long)res.allOps, (long)res.measuredOps);
             results.add(new AverageTimeResult(ResultRole.PRIMARY, "sendWithFuture", res.measuredOps, res.getTime(), benchmarkParams.getTimeUnit()));
+            results.add(new ScalarResult("cpuNs", l_appthread1_0.cpuNs, "#", AggregationPolicy.SUM));
+            results.add(new ScalarResult("sends", l_appthread1_0.sends, "#", AggregationPolicy.SUM));
             this.blackhole.evaporate("Yes, I am Stephen Hawking, and know a thing or two about black holes.");
             return results;
         } else
             throw new IllegalStateException("Harness failed to distribute threads among groups properly");
     }
 
-    public static void sendWithFuture_avgt_jmhStub(InfraControl control, RawResults result, BenchmarkParams benchmarkParams, IterationParams iterationParams, ThreadParams threadParams, Blackhole blackhole, Control notifyControl, int startRndMask, SendBench_jmhType l_sendbench0_G) throws Throwable {
+    public static void sendWithFuture_avgt_jmhStub(InfraControl control, RawResults result, BenchmarkParams benchmarkParams, IterationParams iterationParams, ThreadParams threadParams, Blackhole blackhole, Control notifyControl, int startRndMask, SendBench_AppThread_jmhType l_appthread1_0, SendBench_jmhType l_sendbench0_G) throws Throwable {
         long operations = 0;
         long realTime = 0;
         result.startTime = System.nanoTime();
         do {
-            blackhole.consume(l_sendbench0_G.sendWithFuture());
+            blackhole.consume(l_sendbench0_G.sendWithFuture(l_appthread1_0));
             operations++;
         } while(!control.isDone);
         result.stopTime = System.nanoTime();
@@ -329,6 +346,7 @@ public final class SendBench_sendWithFuture_jmhTest {
         if (threadParams.getSubgroupIndex() == 0) {
             RawResults res = new RawResults();
             SendBench_jmhType l_sendbench0_G = _jmh_tryInit_f_sendbench0_G(control);
+            SendBench_AppThread_jmhType l_appthread1_0 = _jmh_tryInit_f_appthread1_0(control);
 
             control.preSetup();
             if (SendBench_jmhType.setupIterationMutexUpdater.compareAndSet(l_sendbench0_G, 0, 1)) {
@@ -349,11 +367,14 @@ public final class SendBench_sendWithFuture_jmhTest {
                     if (Thread.interrupted()) throw new InterruptedException();
                 }
             }
+            l_appthread1_0.begin();
 
+            l_appthread1_0.cpuNs = 0;
+            l_appthread1_0.sends = 0;
 
             control.announceWarmupReady();
             while (control.warmupShouldWait) {
-                blackhole.consume(l_sendbench0_G.sendWithFuture());
+                blackhole.consume(l_sendbench0_G.sendWithFuture(l_appthread1_0));
                 if (control.shouldYield) Thread.yield();
                 res.allOps++;
             }
@@ -363,12 +384,12 @@ public final class SendBench_sendWithFuture_jmhTest {
             int batchSize = iterationParams.getBatchSize();
             int opsPerInv = benchmarkParams.getOpsPerInvocation();
             SampleBuffer buffer = new SampleBuffer();
-            sendWithFuture_sample_jmhStub(control, res, benchmarkParams, iterationParams, threadParams, blackhole, notifyControl, startRndMask, buffer, targetSamples, opsPerInv, batchSize, l_sendbench0_G);
+            sendWithFuture_sample_jmhStub(control, res, benchmarkParams, iterationParams, threadParams, blackhole, notifyControl, startRndMask, buffer, targetSamples, opsPerInv, batchSize, l_appthread1_0, l_sendbench0_G);
             notifyControl.stopMeasurement = true;
             control.announceWarmdownReady();
             try {
                 while (control.warmdownShouldWait) {
-                    blackhole.consume(l_sendbench0_G.sendWithFuture());
+                    blackhole.consume(l_sendbench0_G.sendWithFuture(l_appthread1_0));
                     if (control.shouldYield) Thread.yield();
                     res.allOps++;
                 }
@@ -376,6 +397,7 @@ public final class SendBench_sendWithFuture_jmhTest {
                 if (!(e instanceof InterruptedException)) throw e;
             }
             control.preTearDown();
+            l_appthread1_0.end();
             if (SendBench_jmhType.tearIterationMutexUpdater.compareAndSet(l_sendbench0_G, 0, 1)) {
                 try {
                     if (control.isFailing) throw new FailureAssistException();
@@ -422,6 +444,7 @@ public final class SendBench_sendWithFuture_jmhTest {
                 synchronized(this.getClass()) {
                     f_sendbench0_G = null;
                 }
+                f_appthread1_0 = null;
             }
             res.allOps += res.measuredOps * batchSize;
             res.allOps *= opsPerInv;
@@ -429,13 +452,15 @@ public final class SendBench_sendWithFuture_jmhTest {
             res.measuredOps *= opsPerInv;
             BenchmarkTaskResult results = new BenchmarkTaskResult((long)res.allOps, (long)res.measuredOps);
             results.add(new SampleTimeResult(ResultRole.PRIMARY, "sendWithFuture", buffer, benchmarkParams.getTimeUnit()));
+            results.add(new ScalarResult("cpuNs", l_appthread1_0.cpuNs, "#", AggregationPolicy.SUM));
+            results.add(new ScalarResult("sends", l_appthread1_0.sends, "#", AggregationPolicy.SUM));
             this.blackhole.evaporate("Yes, I am Stephen Hawking, and know a thing or two about black holes.");
             return results;
         } else
             throw new IllegalStateException("Harness failed to distribute threads among groups properly");
     }
 
-    public static void sendWithFuture_sample_jmhStub(InfraControl control, RawResults result, BenchmarkParams benchmarkParams, IterationParams iterationParams, ThreadParams threadParams, Blackhole blackhole, Control notifyControl, int startRndMask, SampleBuffer buffer, int targetSamples, long opsPerInv, int batchSize, SendBench_jmhType l_sendbench0_G) throws Throwable {
+    public static void sendWithFuture_sample_jmhStub(InfraControl control, RawResults result, BenchmarkParams benchmarkParams, IterationParams iterationParams, ThreadParams threadParams, Blackhole blackhole, Control notifyControl, int startRndMask, SampleBuffer buffer, int targetSamples, long opsPerInv, int batchSize, SendBench_AppThread_jmhType l_appthread1_0, SendBench_jmhType l_sendbench0_G) throws Throwable {
         long realTime = 0;
         long operations = 0;
         int rnd = (int)System.nanoTime();
@@ -450,7 +475,7 @@ public final class SendBench_sendWithFuture_jmhTest {
             }
             for (int b = 0; b < batchSize; b++) {
                 if (control.volatileSpoiler) return;
-                blackhole.consume(l_sendbench0_G.sendWithFuture());
+                blackhole.consume(l_sendbench0_G.sendWithFuture(l_appthread1_0));
             }
             if (sample) {
                 buffer.add((System.nanoTime() - time) / opsPerInv);
@@ -478,6 +503,7 @@ public final class SendBench_sendWithFuture_jmhTest {
         }
         if (threadParams.getSubgroupIndex() == 0) {
             SendBench_jmhType l_sendbench0_G = _jmh_tryInit_f_sendbench0_G(control);
+            SendBench_AppThread_jmhType l_appthread1_0 = _jmh_tryInit_f_appthread1_0(control);
 
             control.preSetup();
             if (SendBench_jmhType.setupIterationMutexUpdater.compareAndSet(l_sendbench0_G, 0, 1)) {
@@ -498,13 +524,17 @@ public final class SendBench_sendWithFuture_jmhTest {
                     if (Thread.interrupted()) throw new InterruptedException();
                 }
             }
+            l_appthread1_0.begin();
 
+            l_appthread1_0.cpuNs = 0;
+            l_appthread1_0.sends = 0;
 
             notifyControl.startMeasurement = true;
             RawResults res = new RawResults();
             int batchSize = iterationParams.getBatchSize();
-            sendWithFuture_ss_jmhStub(control, res, benchmarkParams, iterationParams, threadParams, blackhole, notifyControl, startRndMask, batchSize, l_sendbench0_G);
+            sendWithFuture_ss_jmhStub(control, res, benchmarkParams, iterationParams, threadParams, blackhole, notifyControl, startRndMask, batchSize, l_appthread1_0, l_sendbench0_G);
             control.preTearDown();
+            l_appthread1_0.end();
             if (SendBench_jmhType.tearIterationMutexUpdater.compareAndSet(l_sendbench0_G, 0, 1)) {
                 try {
                     if (control.isFailing) throw new FailureAssistException();
@@ -551,23 +581,26 @@ public final class SendBench_sendWithFuture_jmhTest {
                 synchronized(this.getClass()) {
                     f_sendbench0_G = null;
                 }
+                f_appthread1_0 = null;
             }
             int opsPerInv = control.benchmarkParams.getOpsPerInvocation();
             long totalOps = opsPerInv;
             BenchmarkTaskResult results = new BenchmarkTaskResult(totalOps, totalOps);
             results.add(new SingleShotResult(ResultRole.PRIMARY, "sendWithFuture", res.getTime(), totalOps, benchmarkParams.getTimeUnit()));
+            results.add(new ScalarResult("cpuNs", l_appthread1_0.cpuNs, "#", AggregationPolicy.SUM));
+            results.add(new ScalarResult("sends", l_appthread1_0.sends, "#", AggregationPolicy.SUM));
             this.blackhole.evaporate("Yes, I am Stephen Hawking, and know a thing or two about black holes.");
             return results;
         } else
             throw new IllegalStateException("Harness failed to distribute threads among groups properly");
     }
 
-    public static void sendWithFuture_ss_jmhStub(InfraControl control, RawResults result, BenchmarkParams benchmarkParams, IterationParams iterationParams, ThreadParams threadParams, Blackhole blackhole, Control notifyControl, int startRndMask, int batchSize, SendBench_jmhType l_sendbench0_G) throws Throwable {
+    public static void sendWithFuture_ss_jmhStub(InfraControl control, RawResults result, BenchmarkParams benchmarkParams, IterationParams iterationParams, ThreadParams threadParams, Blackhole blackhole, Control notifyControl, int startRndMask, int batchSize, SendBench_AppThread_jmhType l_appthread1_0, SendBench_jmhType l_sendbench0_G) throws Throwable {
         long realTime = 0;
         result.startTime = System.nanoTime();
         for (int b = 0; b < batchSize; b++) {
             if (control.volatileSpoiler) return;
-            blackhole.consume(l_sendbench0_G.sendWithFuture());
+            blackhole.consume(l_sendbench0_G.sendWithFuture(l_appthread1_0));
         }
         result.stopTime = System.nanoTime();
         result.realTime = realTime;
@@ -603,6 +636,18 @@ public final class SendBench_sendWithFuture_jmhTest {
                 control.isFailing = true;
                 throw t;
             }
+        }
+        return val;
+    }
+    
+    SendBench_AppThread_jmhType f_appthread1_0;
+    
+    SendBench_AppThread_jmhType _jmh_tryInit_f_appthread1_0(InfraControl control) throws Throwable {
+        if (control.isFailing) throw new FailureAssistException();
+        SendBench_AppThread_jmhType val = f_appthread1_0;
+        if (val == null) {
+            val = new SendBench_AppThread_jmhType();
+            f_appthread1_0 = val;
         }
         return val;
     }
