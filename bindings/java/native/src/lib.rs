@@ -401,6 +401,60 @@ pub extern "system" fn Java_io_rafka_internal_RafkaNative_send<'l>(
     })
 }
 
+/// `void sendDirect(long handle, long address, int topicLength, int keyLength, int valueLength,
+/// int partition, long timestamp, long timeoutNanos, int slot)`: `send` for a record without
+/// headers whose topic (UTF-8), key and value the calling thread has written, one after the
+/// other, into its direct buffer at `address` (`RafkaProducer`'s per-thread `DirectRecord`): no
+/// JNI call reads them. A length of -1 is a null key or value.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "system" fn Java_io_rafka_internal_RafkaNative_sendDirect<'l>(
+    mut env: JNIEnv<'l>,
+    _c: JClass<'l>,
+    handle: jlong,
+    address: jlong,
+    topic_len: jint,
+    key_len: jint,
+    value_len: jint,
+    partition: jint,
+    timestamp: jlong,
+    timeout_nanos: jlong,
+    slot: jint,
+) {
+    entry(&mut env, (), |_| {
+        let producer = producer(handle)?;
+        if address == 0 || topic_len < 0 {
+            return Err(Error::local(LocalCode::InvalidArgument, "sendDirect: no record buffer").into());
+        }
+        let total = topic_len as usize + key_len.max(0) as usize + value_len.max(0) as usize;
+        // SAFETY: the Java caller wrote `total` bytes at `address`, the start of a direct buffer
+        // it keeps reachable (and does not touch) until this call returns.
+        let bytes = unsafe { std::slice::from_raw_parts(address as *const u8, total) };
+        let (topic, rest) = bytes.split_at(topic_len as usize);
+        let (key, rest) = if key_len < 0 { (None, rest) } else { let (k, r) = rest.split_at(key_len as usize); (Some(k), r) };
+        let value = if value_len < 0 { None } else { Some(&rest[..value_len as usize]) };
+        let record = ProducerRecord {
+            topic: utf8(topic, "topic")?,
+            partition: ProducerRecord::partition_from_i32(partition),
+            key,
+            value,
+            headers: Vec::new(),
+            timestamp: (timestamp >= 0).then_some(timestamp),
+            deadline: (timeout_nanos >= 0).then(|| std::time::Instant::now() + std::time::Duration::from_nanos(timeout_nanos as u64)),
+        };
+        Ok(producer.send_with_opaque(&record, slot as usize, true)?)
+    })
+}
+
+/// `long directAddress(ByteBuffer buffer)`: where a direct buffer's bytes are.
+#[no_mangle]
+pub extern "system" fn Java_io_rafka_internal_RafkaNative_directAddress<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, buffer: JObject<'l>) -> jlong {
+    entry(&mut env, 0, |env| {
+        let buffer = jni::objects::JByteBuffer::from(buffer);
+        Ok(env.get_direct_buffer_address(&buffer)? as jlong)
+    })
+}
+
 /// The delivery thread's JNI environment (attached as a daemon on first use, named once).
 fn delivery_env(java: &'static Java) -> Option<JNIEnv<'static>> {
     let mut env = match java.vm.attach_current_thread_as_daemon() {

@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Future;
 
+import io.rafka.internal.DirectRecord;
 import io.rafka.internal.ErrorMapping;
 import io.rafka.internal.InFlight;
 import io.rafka.internal.Interceptors;
@@ -257,7 +258,17 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
                 int slot = inFlight.add(future);
                 boolean queued = false;
                 try {
-                    RafkaNative.send(address, topicBytes(topic), partition, timestamp, key, value, headerArray(headers), timeoutNanos, slot);
+                    byte[] topicUtf8 = topicBytes(topic);
+                    Header[] all = headers.toArray();
+                    DirectRecord direct = all.length == 0 ? DirectRecord.forThread() : null;
+                    long at = direct == null ? 0 : direct.fill(topicUtf8, key, value);
+                    if (at != 0) {
+                        RafkaNative.sendDirect(address, at, topicUtf8.length, key == null ? -1 : key.length, value == null ? -1 : value.length,
+                                partition, timestamp, timeoutNanos, slot);
+                        Reference.reachabilityFence(direct);
+                    } else {
+                        RafkaNative.send(address, topicUtf8, partition, timestamp, key, value, headerArray(all), timeoutNanos, slot);
+                    }
                     queued = true;
                 } catch (NativeException e) {
                     RuntimeException refused = transactions.sendRefusal(e, topic, partition, address);
@@ -309,8 +320,7 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
     }
 
     /** UTF-8 key, value, key, value...; null when there are no headers. */
-    private static byte[][] headerArray(Headers headers) {
-        Header[] all = headers.toArray();
+    private static byte[][] headerArray(Header[] all) {
         if (all.length == 0) {
             return NO_HEADERS;
         }

@@ -30,6 +30,17 @@ public final class RafkaNative {
     public static native void send(long handle, byte[] topic, int partition, long timestamp, byte[] key, byte[] value,
             byte[][] headers, long timeoutNanos, int slot);
 
+    /**
+     * {@link #send} for a record without headers whose topic (UTF-8), key and value the calling
+     * thread wrote one after the other at {@code address} (its {@link DirectRecord}); a length of
+     * -1 is a null key or value.
+     */
+    public static native void sendDirect(long handle, long address, int topicLength, int keyLength, int valueLength, int partition,
+            long timestamp, long timeoutNanos, int slot);
+
+    /** The address of a direct buffer's bytes. */
+    public static native long directAddress(java.nio.ByteBuffer buffer);
+
     public static native void flush(long handle, long timeoutMs);
 
     /**
