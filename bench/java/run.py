@@ -110,16 +110,20 @@ def report(a, runs, load_at_start):
     print(json.dumps(result["median"]), f"-> {out}")
 
 
+TITLES = {"prepared": "one send loop", "service": "a service-style send loop"}
+
+
 def write_table(result, path):
     """The medians as a Markdown table beside the JSON."""
     s = result["settings"]
     lines = [
-        f"# Java: KafkaProducer vs RafkaProducer, {result['what'].split(' with ')[0]}\n",
+        f"# Java: KafkaProducer vs RafkaProducer, {TITLES[s.get('workload', 'prepared')]}\n",
+        f"{result['what']}.\n",
         f"Against {'the broker' if s.get('sink', 'broker') == 'broker' else 'rafka-nullsink (pinned to CPU 0)'}: "
         f"{s['records']:,} records of {s['record_size']} B, acks={s['acks']}, linger.ms={s['linger.ms']}, "
         f"{s['partitions']} partitions, {s['warmup_records']:,} warm-up records, JVM {s['jvm']}, "
         f"kafka-clients {s['kafka_clients']}; median of {len(result['runs']) // 2} runs, each in its own JVM, "
-        f"on {result['machine']['cpus']} CPUs (broker included), 1-minute load average "
+        f"on {result['machine']['cpus']} CPUs (sink included), 1-minute load average "
         f"{result['machine'].get('load_average_1min_at_start', '?')} at the start (other work on the machine; "
         f"the clients alternate, so both share it). Reproduce: `{result.get('command', 'python3 bench/java/run.py')}`.\n",
         "| client | records/s | CPU per record | heap allocated per record | peak RSS |",

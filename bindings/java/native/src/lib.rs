@@ -619,8 +619,10 @@ thread_local! {
 
 /// Once per attached thread: JNI attaches it as "Thread-N"; callbacks, stack dumps and logs should
 /// show `rafka-delivery` (or `rafka-io`).
+/// Reports are also handed over on Java threads (one in `close`, the Cleaner's, a sender's), whose
+/// names are the application's: only threads the engine started (named) are renamed.
 fn name_java_thread(env: &mut JNIEnv<'_>) {
-    let name = std::thread::current().name().unwrap_or("rafka-delivery").to_string();
+    let Some(name) = std::thread::current().name().map(str::to_string) else { return };
     let r = env.with_local_frame(4, |env| -> jni::errors::Result<()> {
         let thread = env.call_static_method("java/lang/Thread", "currentThread", "()Ljava/lang/Thread;", &[])?.l()?;
         let name = env.new_string(name)?;
