@@ -222,11 +222,17 @@ impl Deliverer {
 
     /// Runs the `on_reports_served` hook: after a run of jobs, once no more is waiting (or the
     /// thread that served them stops serving), every report's memory already released.
+    ///
+    /// The hook counts as a delivery callback (`in_delivery_callback`): a binding that runs the
+    /// application's callbacks from it (the JNI binding does) gets a callback's `flush` and
+    /// `close` (no waiting for reports that only this thread could serve).
     pub fn served(&self) {
         if let Some(h) = &self.handlers.served {
+            let was = IN_DELIVERY.with(|c| c.replace(true));
             if catch_unwind(AssertUnwindSafe(|| h())).is_err() {
                 log::error!("the reports-served hook panicked; the producer goes on");
             }
+            IN_DELIVERY.with(|c| c.set(was));
         }
     }
 

@@ -116,8 +116,9 @@ impl ProducerBuilder {
     /// failed by `close`). Never on the I/O thread. For a binding that hands reports to another
     /// thread: queue them in the delivery handler, wake that thread once here (one wake-up per
     /// batch, not per record), and retry there sends that failed for want of memory. It may also
-    /// run after jobs that carried no report (statistics, errors). It must not wait for the
-    /// producer (flush, close).
+    /// run after jobs that carried no report (statistics, errors). It counts as a delivery
+    /// callback: `flush` and `close` called in it do not wait for reports (only this thread could
+    /// serve them), so a binding may run the application's callbacks from it.
     pub fn on_reports_served(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
         self.handlers.served = Some(Arc::new(f));
         self

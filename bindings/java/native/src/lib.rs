@@ -9,10 +9,14 @@
 //! - Every entry point runs inside [`entry`]: an engine error, a JNI error or a panic becomes a
 //!   pending `io.rafka.internal.NativeException(code, message)` and the function returns a
 //!   default value; the Java side maps the code to a kafka-clients exception.
-//! - `send` takes a global reference to the record's `SendFuture`; the engine's delivery thread
-//!   (`rafka-delivery`) calls `SendFuture.complete` through it and drops it. That thread attaches
-//!   to the JVM once, as a daemon, on its first report and stays attached until it ends; it never
-//!   returns to Java, so every local reference it creates is deleted right after use.
+//! - A handle points to a [`JniProducer`]: the engine's producer and the [`Reports`] queue of its
+//!   Java `InFlight`. `send` passes the record's `InFlight` slot number as the engine's opaque
+//!   (nothing per record on the JVM's side: no global reference, no boxed closure). The engine's
+//!   delivery thread (`rafka-delivery`) queues each report in `Reports` and, after each run of
+//!   reports (`on_reports_served`), hands the queue to `InFlight.reported` in one upcall; the
+//!   callbacks run there, in a Java loop. That thread attaches to the JVM once, as a daemon, on
+//!   its first report and stays attached until it ends; it never returns to Java, so every local
+//!   reference it creates lives in a local frame popped right after use.
 //! - `spool.dir` with a `SpoolRecoveredCallback`: `create` gets the Java `SpoolRecovered` adapter
 //!   and keeps a global reference to it for the producer's life; the engine's recovered-records
 //!   handler runs on the delivery thread (attached as for `send`'s reports) and calls
@@ -35,10 +39,10 @@ use std::ffi::c_void;
 use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use jni::objects::{GlobalRef, JByteArray, JClass, JIntArray, JLongArray, JMethodID, JObject, JObjectArray, JString, JValueOwned};
+use jni::objects::{GlobalRef, JByteArray, JClass, JIntArray, JLongArray, JMethodID, JObject, JObjectArray, JString};
 use jni::signature::{Primitive, ReturnType};
 use jni::sys::{jint, jlong, jobjectArray, jvalue, JNI_VERSION_1_8};
 use jni::{JNIEnv, JavaVM};
@@ -47,8 +51,8 @@ use rafka_core::{Config, ConsumerGroupMetadata, Delivery, Error, LocalCode, Offs
 /// What the delivery thread needs to reach Java, resolved once in `JNI_OnLoad`.
 struct Java {
     vm: JavaVM,
-    /// `io.rafka.internal.SendFuture.complete(int partition, long offset, long timestamp, int code, String message)`.
-    complete: JMethodID,
+    /// `io.rafka.internal.InFlight.reported(long[] reports, String[] messages, int n)`.
+    reported: JMethodID,
     exception_class: GlobalRef,
     /// `NativeException(int code, String message, int flags)`.
     exception_ctor: JMethodID,
@@ -61,7 +65,7 @@ struct Java {
 
 static JAVA: OnceLock<Java> = OnceLock::new();
 
-const FUTURE_CLASS: &str = "io/rafka/internal/SendFuture";
+const IN_FLIGHT_CLASS: &str = "io/rafka/internal/InFlight";
 const EXCEPTION_CLASS: &str = "io/rafka/internal/NativeException";
 const TOKENS_CLASS: &str = "io/rafka/internal/OAuthBearerTokens";
 const RECOVERED_CLASS: &str = "io/rafka/internal/SpoolRecovered";
@@ -70,8 +74,8 @@ const RECOVERED_CLASS: &str = "io/rafka/internal/SpoolRecovered";
 pub extern "system" fn JNI_OnLoad(vm: JavaVM, _reserved: *mut c_void) -> jint {
     let r = catch_unwind(AssertUnwindSafe(|| -> jni::errors::Result<()> {
         let mut env = vm.get_env()?;
-        let future = env.find_class(FUTURE_CLASS)?;
-        let complete = env.get_method_id(&future, "complete", "(IJJILjava/lang/String;)V")?;
+        let in_flight = env.find_class(IN_FLIGHT_CLASS)?;
+        let reported = env.get_method_id(&in_flight, "reported", "([J[Ljava/lang/String;I)V")?;
         let exception = env.find_class(EXCEPTION_CLASS)?;
         let exception_ctor = env.get_method_id(&exception, "<init>", "(ILjava/lang/String;I)V")?;
         let exception_class = env.new_global_ref(exception)?;
@@ -80,7 +84,7 @@ pub extern "system" fn JNI_OnLoad(vm: JavaVM, _reserved: *mut c_void) -> jint {
         let spool_recovered = env.find_class(RECOVERED_CLASS)?;
         let recovered = env.get_method_id(&spool_recovered, "recovered", "(Ljava/lang/String;IJJ[B[B[[BILjava/lang/String;)V")?;
         let vm = env.get_java_vm()?;
-        let _ = JAVA.set(Java { vm, complete, exception_class, exception_ctor, current_token, recovered });
+        let _ = JAVA.set(Java { vm, reported, exception_class, exception_ctor, current_token, recovered });
         Ok(())
     }));
     match r {
@@ -166,8 +170,19 @@ fn throw(env: &mut JNIEnv<'_>, code: i32, message: &str, flags: jint) {
     }
 }
 
+/// What a handle points to: the engine's producer and the queue of its reports for Java. The
+/// producer is dropped first (its close may still queue and hand over reports).
+struct JniProducer {
+    producer: Producer,
+    reports: Arc<Reports>,
+}
+
 /// The producer behind a handle. Zero (a freed or never-made handle) is a state error.
 fn producer<'a>(handle: jlong) -> Result<&'a Producer, Failure> {
+    Ok(&jni_producer(handle)?.producer)
+}
+
+fn jni_producer<'a>(handle: jlong) -> Result<&'a JniProducer, Failure> {
     if handle == 0 {
         return Err(Error::local(LocalCode::State, "the producer is closed").into());
     }
@@ -175,7 +190,7 @@ fn producer<'a>(handle: jlong) -> Result<&'a Producer, Failure> {
     // (`InterruptException` in Java, as KafkaProducer's waits end).
     rafka_core::interrupt::set_interrupt_check(Some(java_thread_interrupted));
     // SAFETY: a non-zero handle came from `create` and has not been freed (see the module docs).
-    Ok(unsafe { &*(handle as *const Producer) })
+    Ok(unsafe { &*(handle as *const JniProducer) })
 }
 
 /// `Thread.currentThread().isInterrupted()` of the calling Java thread (which is in a native
@@ -207,9 +222,10 @@ fn timeout(ms: jlong) -> Duration {
 /// Producers made by `create` and not yet freed: what the tests check `free` against.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
-/// `long create(String[] keys, String[] values, OAuthBearerTokens tokens, SpoolRecovered recovered)`:
+/// `long create(String[] keys, String[] values, OAuthBearerTokens tokens, SpoolRecovered recovered, InFlight inFlight)`:
 /// a producer from checked string configuration; `tokens` (or null) supplies OAUTHBEARER tokens;
-/// `recovered` (or null) gets the reports of records an earlier producer left in `spool.dir`.
+/// `recovered` (or null) gets the reports of records an earlier producer left in `spool.dir`;
+/// `inFlight` gets every other report, in batches.
 #[no_mangle]
 pub extern "system" fn Java_io_rafka_internal_RafkaNative_create<'l>(
     mut env: JNIEnv<'l>,
@@ -218,6 +234,7 @@ pub extern "system" fn Java_io_rafka_internal_RafkaNative_create<'l>(
     values: JObjectArray<'l>,
     tokens: JObject<'l>,
     recovered: JObject<'l>,
+    in_flight: JObject<'l>,
 ) -> jlong {
     entry(&mut env, 0, |env| {
         let mut config = Config::new();
@@ -242,9 +259,16 @@ pub extern "system" fn Java_io_rafka_internal_RafkaNative_create<'l>(
             let target = env.new_global_ref(&recovered)?;
             builder = builder.spool_recovered_handler(move |d| report_recovered(&target, d));
         }
-        let p = builder.build()?;
+        let reports = Arc::new(Reports { target: env.new_global_ref(&in_flight)?, queue: Mutex::new(Queue::default()) });
+        let (queued, suppressed, served) = (reports.clone(), reports.clone(), reports.clone());
+        builder = builder
+            .delivery_handler(move |d, slot| queued.push(slot, d.partition, d.offset, d.timestamp, d.error))
+            // delivery.report.only.error: the record succeeded; its future completes all the same.
+            .on_report_suppressed(move |slot| suppressed.push(slot, -1, -1, -1, None))
+            .on_reports_served(move || served.hand_over());
+        let producer = builder.build()?;
         LIVE.fetch_add(1, Ordering::SeqCst);
-        Ok(Box::into_raw(Box::new(p)) as jlong)
+        Ok(Box::into_raw(Box::new(JniProducer { producer, reports })) as jlong)
     })
 }
 
@@ -315,10 +339,11 @@ fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str, Failure> {
 }
 
 /// `void send(long handle, byte[] topicUtf8, int partition, long timestamp, byte[] key,
-/// byte[] value, byte[][] headers, long timeoutNanos, SendFuture future)`: `partition < 0` lets
+/// byte[] value, byte[][] headers, long timeoutNanos, int slot)`: `partition < 0` lets
 /// the partitioner choose, `timestamp < 0` stamps the record now, `headers` alternates UTF-8 keys
 /// and values (or is null), `timeoutNanos >= 0` gives the record a deadline of its own that far
-/// from now (`RafkaProducer.send(record, timeout, callback)`). On success the engine owns a global reference to `future` until the report.
+/// from now (`RafkaProducer.send(record, timeout, callback)`). On success the record's report
+/// comes back to the producer's `InFlight` with `slot` (see `Reports`); on failure none does.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_io_rafka_internal_RafkaNative_send<'l>(
@@ -332,7 +357,7 @@ pub extern "system" fn Java_io_rafka_internal_RafkaNative_send<'l>(
     value: JByteArray<'l>,
     headers: JObjectArray<'l>,
     timeout_nanos: jlong,
-    future: JObject<'l>,
+    slot: jint,
 ) {
     entry(&mut env, (), |env| {
         let producer = producer(handle)?;
@@ -365,8 +390,7 @@ pub extern "system" fn Java_io_rafka_internal_RafkaNative_send<'l>(
                 let k = pair[0].clone().map_or("", |r| std::str::from_utf8(&bytes[r]).unwrap_or(""));
                 record.headers.push((k, pair.get(1).cloned().flatten().map(|r| &bytes[r])));
             }
-            let future = env.new_global_ref(&future)?;
-            let sent = producer.send_with_callback(&record, move |d| complete(&future, d));
+            let sent = producer.send_with_opaque(&record, slot as usize, true);
             drop(record);
             // One large record must not pin its size on this thread for good.
             if buf.capacity() > SCRATCH_KEEP {
@@ -374,6 +398,60 @@ pub extern "system" fn Java_io_rafka_internal_RafkaNative_send<'l>(
             }
             Ok(sent?)
         })
+    })
+}
+
+/// `void sendDirect(long handle, long address, int topicLength, int keyLength, int valueLength,
+/// int partition, long timestamp, long timeoutNanos, int slot)`: `send` for a record without
+/// headers whose topic (UTF-8), key and value the calling thread has written, one after the
+/// other, into its direct buffer at `address` (`RafkaProducer`'s per-thread `DirectRecord`): no
+/// JNI call reads them. A length of -1 is a null key or value.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "system" fn Java_io_rafka_internal_RafkaNative_sendDirect<'l>(
+    mut env: JNIEnv<'l>,
+    _c: JClass<'l>,
+    handle: jlong,
+    address: jlong,
+    topic_len: jint,
+    key_len: jint,
+    value_len: jint,
+    partition: jint,
+    timestamp: jlong,
+    timeout_nanos: jlong,
+    slot: jint,
+) {
+    entry(&mut env, (), |_| {
+        let producer = producer(handle)?;
+        if address == 0 || topic_len < 0 {
+            return Err(Error::local(LocalCode::InvalidArgument, "sendDirect: no record buffer").into());
+        }
+        let total = topic_len as usize + key_len.max(0) as usize + value_len.max(0) as usize;
+        // SAFETY: the Java caller wrote `total` bytes at `address`, the start of a direct buffer
+        // it keeps reachable (and does not touch) until this call returns.
+        let bytes = unsafe { std::slice::from_raw_parts(address as *const u8, total) };
+        let (topic, rest) = bytes.split_at(topic_len as usize);
+        let (key, rest) = if key_len < 0 { (None, rest) } else { let (k, r) = rest.split_at(key_len as usize); (Some(k), r) };
+        let value = if value_len < 0 { None } else { Some(&rest[..value_len as usize]) };
+        let record = ProducerRecord {
+            topic: utf8(topic, "topic")?,
+            partition: ProducerRecord::partition_from_i32(partition),
+            key,
+            value,
+            headers: Vec::new(),
+            timestamp: (timestamp >= 0).then_some(timestamp),
+            deadline: (timeout_nanos >= 0).then(|| std::time::Instant::now() + std::time::Duration::from_nanos(timeout_nanos as u64)),
+        };
+        Ok(producer.send_with_opaque(&record, slot as usize, true)?)
+    })
+}
+
+/// `long directAddress(ByteBuffer buffer)`: where a direct buffer's bytes are.
+#[no_mangle]
+pub extern "system" fn Java_io_rafka_internal_RafkaNative_directAddress<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, buffer: JObject<'l>) -> jlong {
+    entry(&mut env, 0, |env| {
+        let buffer = jni::objects::JByteBuffer::from(buffer);
+        Ok(env.get_direct_buffer_address(&buffer)? as jlong)
     })
 }
 
@@ -453,25 +531,84 @@ fn report_recovered(target: &GlobalRef, d: &Delivery<'_>) {
     }
 }
 
-/// Delivery thread: hands one report to its `SendFuture`, then the global reference is dropped.
-fn complete(future: &GlobalRef, d: &Delivery<'_>) {
-    let Some(java) = JAVA.get() else { return };
-    let Some(mut env) = delivery_env(java) else { return };
-    let (code, message) = match d.error {
-        None => (0, None),
-        Some(e) => (e.code().as_i32(), env.new_string(e.to_string()).ok()),
-    };
-    let message_raw = message.as_ref().map_or(std::ptr::null_mut(), |m| m.as_raw());
-    let args = [jvalue { i: d.partition }, jvalue { j: d.offset }, jvalue { j: d.timestamp }, jvalue { i: code }, jvalue { l: message_raw }];
-    // SAFETY: `complete` belongs to SendFuture, which `future` is, and takes these argument types.
-    let r = unsafe { env.call_method_unchecked(future.as_obj(), java.complete, ReturnType::Primitive(Primitive::Void), &args) };
-    if !matches!(r, Ok(JValueOwned::Void)) || env.exception_check().unwrap_or(false) {
-        // SendFuture.complete catches what callbacks throw; this is a bug or an Error (OOM).
-        let _ = env.exception_describe();
-        let _ = env.exception_clear();
+/// One report for Java: `InFlight.FIELDS` numbers (slot, partition, offset, timestamp, code).
+const FIELDS: usize = 5;
+
+/// Reports queued for a producer's Java `InFlight`, handed over once per run of reports.
+#[derive(Default)]
+struct Queue {
+    /// `FIELDS` numbers per report, in the order the engine reported them.
+    numbers: Vec<i64>,
+    /// (report index, error text) of the failed reports in `numbers`.
+    messages: Vec<(usize, String)>,
+    /// Reports queued since the producer was made (`reportsQueued`).
+    total: i64,
+}
+
+/// The engine's delivery handler and reports-served hook for one producer. Threads: `push` and
+/// `hand_over` run where the engine serves reports (its delivery thread; a thread in `close`); the
+/// queue's lock is never held across the upcall, so a callback that closes the producer (whose
+/// reports are then handed over on the same thread) cannot deadlock on it.
+struct Reports {
+    /// The producer's `InFlight`.
+    target: GlobalRef,
+    queue: Mutex<Queue>,
+}
+
+impl Reports {
+    fn push(&self, slot: usize, partition: i32, offset: i64, timestamp: i64, error: Option<&Error>) {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let code = error.map_or(0, |e| e.code().as_i32());
+        if let Some(e) = error {
+            let index = q.numbers.len() / FIELDS;
+            q.messages.push((index, e.to_string()));
+        }
+        q.numbers.extend([slot as i64, partition as i64, offset, timestamp, code as i64]);
+        q.total += 1;
     }
-    if let Some(m) = message {
-        let _ = env.delete_local_ref(m);
+
+    fn total(&self) -> i64 {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).total
+    }
+
+    /// One upcall with every queued report: `InFlight.reported(long[], String[], int)`.
+    fn hand_over(&self) {
+        let (numbers, messages) = {
+            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            if q.numbers.is_empty() {
+                return;
+            }
+            let keep = q.numbers.capacity().min(64 * 1024);
+            (std::mem::replace(&mut q.numbers, Vec::with_capacity(keep)), std::mem::take(&mut q.messages))
+        };
+        let n = numbers.len() / FIELDS;
+        let Some(java) = JAVA.get() else { return };
+        let Some(mut env) = delivery_env(java) else { return };
+        let r = env.with_local_frame(8, |env| -> jni::errors::Result<()> {
+            let array = env.new_long_array(numbers.len() as jint)?;
+            env.set_long_array_region(&array, 0, &numbers)?;
+            let texts = if messages.is_empty() {
+                JObjectArray::from(JObject::null())
+            } else {
+                let texts = env.new_object_array(n as jint, "java/lang/String", JObject::null())?;
+                for (i, m) in &messages {
+                    let m = env.new_string(m)?;
+                    env.set_object_array_element(&texts, *i as jint, &m)?;
+                    env.delete_local_ref(m)?;
+                }
+                texts
+            };
+            let args = [jvalue { l: array.as_raw() }, jvalue { l: texts.as_raw() }, jvalue { i: n as jint }];
+            // SAFETY: `reported` belongs to InFlight, which `target` is, and takes (long[], String[], int).
+            unsafe { env.call_method_unchecked(self.target.as_obj(), java.reported, ReturnType::Primitive(Primitive::Void), &args) }?;
+            Ok(())
+        });
+        if r.is_err() || env.exception_check().unwrap_or(false) {
+            // InFlight catches what callbacks throw; this is a bug or an Error (OOM).
+            let _ = env.exception_describe();
+            let _ = env.exception_clear();
+            log::error!("rafka-jni: {n} delivery reports could not be handed to Java");
+        }
     }
 }
 
@@ -482,8 +619,10 @@ thread_local! {
 
 /// Once per attached thread: JNI attaches it as "Thread-N"; callbacks, stack dumps and logs should
 /// show `rafka-delivery` (or `rafka-io`).
+/// Reports are also handed over on Java threads (one in `close`, the Cleaner's, a sender's), whose
+/// names are the application's: only threads the engine started (named) are renamed.
 fn name_java_thread(env: &mut JNIEnv<'_>) {
-    let name = std::thread::current().name().unwrap_or("rafka-delivery").to_string();
+    let Some(name) = std::thread::current().name().map(str::to_string) else { return };
     let r = env.with_local_frame(4, |env| -> jni::errors::Result<()> {
         let thread = env.call_static_method("java/lang/Thread", "currentThread", "()Ljava/lang/Thread;", &[])?.l()?;
         let name = env.new_string(name)?;
@@ -501,6 +640,12 @@ pub extern "system" fn Java_io_rafka_internal_RafkaNative_flush<'l>(mut env: JNI
     entry(&mut env, (), |_| Ok(producer(handle)?.flush(timeout(timeout_ms))?))
 }
 
+/// `long reportsQueued(long handle)`: reports queued for Java so far (see `Reports`).
+#[no_mangle]
+pub extern "system" fn Java_io_rafka_internal_RafkaNative_reportsQueued<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) -> jlong {
+    entry(&mut env, 0, |_| Ok(jni_producer(handle)?.reports.total()))
+}
+
 /// `void close(long handle, long timeoutMs)`: stops the engine; the handle stays valid until `free`.
 #[no_mangle]
 pub extern "system" fn Java_io_rafka_internal_RafkaNative_close<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong, timeout_ms: jlong) {
@@ -513,7 +658,7 @@ pub extern "system" fn Java_io_rafka_internal_RafkaNative_free<'l>(mut env: JNIE
     entry(&mut env, (), |_| {
         if handle != 0 {
             // SAFETY: the Java side frees each handle exactly once, after every other use.
-            drop(unsafe { Box::from_raw(handle as *mut Producer) });
+            drop(unsafe { Box::from_raw(handle as *mut JniProducer) });
             LIVE.fetch_sub(1, Ordering::SeqCst);
         }
         Ok(())

@@ -9,7 +9,9 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Future;
 
+import io.rafka.internal.DirectRecord;
 import io.rafka.internal.ErrorMapping;
+import io.rafka.internal.InFlight;
 import io.rafka.internal.Interceptors;
 import io.rafka.internal.JavaPartitioner;
 import io.rafka.internal.NativeException;
@@ -64,6 +66,8 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
     private static final byte[][] NO_HEADERS = null;
 
     private final NativeHandle handle;
+    /** Records sent and not yet reported; the engine hands their reports back here in batches. */
+    private final InFlight inFlight = new InFlight();
     private final Serializer<K> keySerializer;
     private final Serializer<V> valueSerializer;
     /** {@code interceptor.classes}; null when there are none. */
@@ -147,7 +151,7 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
             long address;
             try {
                 address = RafkaNative.create(settings.engineKeys(), settings.engineValues(), tokens,
-                        recovered == null ? null : new SpoolRecovered(recovered));
+                        recovered == null ? null : new SpoolRecovered(recovered), inFlight);
             } catch (NativeException e) {
                 throw ErrorMapping.toException(e);
             }
@@ -251,8 +255,21 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
                     ((RecordHeaders) headers).setReadOnly();
                 }
                 long timestamp = record.timestamp() == null ? -1 : record.timestamp();
+                int slot = inFlight.add(future);
+                boolean queued = false;
                 try {
-                    RafkaNative.send(address, topicBytes(topic), partition, timestamp, key, value, headerArray(headers), timeoutNanos, future);
+                    byte[] topicUtf8 = topicBytes(topic);
+                    Header[] all = headers.toArray();
+                    DirectRecord direct = all.length == 0 ? DirectRecord.forThread() : null;
+                    long at = direct == null ? 0 : direct.fill(topicUtf8, key, value);
+                    if (at != 0) {
+                        RafkaNative.sendDirect(address, at, topicUtf8.length, key == null ? -1 : key.length, value == null ? -1 : value.length,
+                                partition, timestamp, timeoutNanos, slot);
+                        Reference.reachabilityFence(direct);
+                    } else {
+                        RafkaNative.send(address, topicUtf8, partition, timestamp, key, value, headerArray(all), timeoutNanos, slot);
+                    }
+                    queued = true;
                 } catch (NativeException e) {
                     RuntimeException refused = transactions.sendRefusal(e, topic, partition, address);
                     RuntimeException mapped = refused != null ? refused : ErrorMapping.forSend(e, topic, partition);
@@ -264,6 +281,10 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
                         return future;
                     }
                     throw mapped;
+                } finally {
+                    if (!queued) {
+                        inFlight.remove(slot); // no report will come for it
+                    }
                 }
                 return future;
             } finally {
@@ -299,8 +320,7 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
     }
 
     /** UTF-8 key, value, key, value...; null when there are no headers. */
-    private static byte[][] headerArray(Headers headers) {
-        Header[] all = headers.toArray();
+    private static byte[][] headerArray(Header[] all) {
         if (all.length == 0) {
             return NO_HEADERS;
         }
@@ -318,14 +338,18 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
      */
     @Override
     public void flush() {
-        if (handle.isClosed()) {
+        // From a callback: the reports it would wait for are behind this one (the engine's flush
+        // does not wait in its own callbacks either).
+        if (handle.isClosed() || inFlight.inCallback()) {
             return;
         }
         try {
-            withNative(handle.acquire(), address -> {
+            long queued = withNative(handle.acquire(), address -> {
                 RafkaNative.flush(address, Long.MAX_VALUE);
-                return null;
+                return RafkaNative.reportsQueued(address);
             });
+            // The engine has queued every report of the records sent before; wait for their callbacks.
+            inFlight.awaitHandedOver(queued);
         } catch (InterruptException e) {
             throw new InterruptException("Flush interrupted.", new InterruptedException(e.getMessage()));
         }
@@ -548,6 +572,11 @@ public class RafkaProducer<K, V> implements Producer<K, V> {
                 transactions.throwIfSendRefused();
             }
             call.accept(address);
+            // commitTransaction and abortTransaction waited for the records' reports: as in
+            // KafkaProducer, their callbacks have run when the call returns.
+            if (!inFlight.inCallback()) {
+                inFlight.awaitHandedOver(RafkaNative.reportsQueued(address));
+            }
         } catch (NativeException e) {
             throw transactions.toException(e, operation, target, address);
         } finally {

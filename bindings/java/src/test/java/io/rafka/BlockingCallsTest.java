@@ -192,6 +192,66 @@ class BlockingCallsTest {
     }
 
     @Test
+    void sendToATopicTheBrokerDoesNotHaveFailsAfterMaxBlockMsWithKafkaProducersTimeoutException() throws Exception {
+        // The broker answers, but has no such topic (auto.create.topics.enable=false): both clients
+        // keep asking until max.block.ms, then fail the record with the same text.
+        String topic = "blocking-missing-" + System.nanoTime();
+        for (Function<Properties, Producer<String, byte[]>> make : BOTH) {
+            try (Producer<String, byte[]> p = make.apply(config(2000, 1024 * 1024))) {
+                String who = p.getClass().getSimpleName();
+                long start = System.nanoTime();
+                Future<RecordMetadata> f = p.send(new ProducerRecord<>(topic, new byte[10]));
+                ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(60, TimeUnit.SECONDS), who);
+                long waitedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+                assertInstanceOf(TimeoutException.class, e.getCause(), who);
+                assertEquals("Topic " + topic + " not present in metadata after 2000 ms.", e.getCause().getMessage(), who);
+                assertTrue(waitedMs >= 2000, who + ": waited max.block.ms before failing, not " + waitedMs + " ms");
+            }
+        }
+    }
+
+    @Test
+    void closeWithZeroTimeoutFromACallbackFailsThePendingRecordsAtOnceWithKafkaException() throws Exception {
+        String topic = broker.createTopic("blocking-close-pending", 1);
+        for (Function<Properties, Producer<String, byte[]>> make : BOTH) {
+            Producer<String, byte[]> p = make.apply(config(60_000, 1024 * 1024));
+            String who = p.getClass().getSimpleName();
+            CountDownLatch inCallback = new CountDownLatch(1);
+            CountDownLatch othersSent = new CountDownLatch(1);
+            AtomicReference<Throwable> failed = new AtomicReference<>();
+            p.send(new ProducerRecord<>(topic, new byte[10]), (metadata, exception) -> {
+                inCallback.countDown();
+                try {
+                    othersSent.await();
+                    p.close(Duration.ZERO);
+                } catch (Throwable t) {
+                    failed.set(t);
+                }
+            });
+            try {
+                assertTrue(inCallback.await(60, TimeUnit.SECONDS), who + ": the first record was acknowledged");
+                // The broker stops answering: the records sent now stay pending (delivery.timeout.ms is 120 s).
+                broker.pause();
+                List<Future<RecordMetadata>> pending = new java.util.ArrayList<>();
+                for (int i = 0; i < 3; i++) {
+                    pending.add(p.send(new ProducerRecord<>(topic, new byte[10])));
+                }
+                othersSent.countDown();
+                for (Future<RecordMetadata> f : pending) {
+                    ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(30, TimeUnit.SECONDS),
+                            who + ": a pending record fails once close(ZERO) runs, without waiting for the broker");
+                    assertEquals(org.apache.kafka.common.KafkaException.class, e.getCause().getClass(), who + ": " + e.getCause());
+                }
+                assertEquals(null, failed.get(), who);
+            } finally {
+                othersSent.countDown();
+                broker.resume();
+                p.close(Duration.ofSeconds(60));
+            }
+        }
+    }
+
+    @Test
     void closeWithZeroTimeoutFromACallbackReturnsAndLaterCallsSeeAClosedProducer() throws Exception {
         String topic = broker.createTopic("blocking-close-callback", 1);
         for (Function<Properties, Producer<String, byte[]>> make : BOTH) {

@@ -110,6 +110,67 @@ class ProducerContractTest {
         assertEquals(fromJava, fromRafka);
     }
 
+    /**
+     * Records without headers (which RafkaProducer hands over through a per-thread direct buffer,
+     * and above 64 KiB as arrays): null and empty keys and values, sizes around the buffer's
+     * growth steps and its limit, from four threads at once; every callback once, and the same
+     * records read back as from KafkaProducer.
+     */
+    static void headerlessWorkload(Producer<String, byte[]> producer, String topic) throws Exception {
+        List<Integer> sizes = List.of(-1, 0, 1, 100, 1000, 1024, 1025, 5000, 65_000, 65_536, 70_000, 200_000);
+        java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+        List<Thread> threads = new ArrayList<>();
+        List<Throwable> failures = Collections.synchronizedList(new ArrayList<>());
+        for (int t = 0; t < 4; t++) {
+            int thread = t;
+            threads.add(new Thread(() -> {
+                for (int round = 0; round < 3; round++) {
+                    for (int s = 0; s < sizes.size(); s++) {
+                        int size = sizes.get(s);
+                        byte[] value = null;
+                        if (size >= 0) {
+                            value = new byte[size];
+                            java.util.Arrays.fill(value, (byte) ('a' + (thread * 7 + s + round) % 26));
+                        }
+                        String key = s % 4 == 0 ? null : s % 4 == 1 ? "" : "t" + thread + "-r" + round + "-s" + s;
+                        producer.send(new ProducerRecord<>(topic, s % PARTITIONS, key, value), (md, e) -> {
+                            if (e != null) {
+                                failures.add(e);
+                            }
+                            calls.incrementAndGet();
+                        });
+                    }
+                }
+            }));
+        }
+        for (Thread t : threads) {
+            t.start();
+        }
+        for (Thread t : threads) {
+            t.join();
+        }
+        producer.flush();
+        assertEquals(List.of(), failures);
+        assertEquals(4 * 3 * sizes.size(), calls.get(), "every callback ran once, before flush() returned");
+    }
+
+    @Test
+    void recordsWithoutHeadersOfEverySizeAreWrittenAsKafkaProducerWritesThem() throws Exception {
+        String javaTopic = Broker.createTopic("java-headerless-kafka", PARTITIONS);
+        String rafkaTopic = Broker.createTopic("java-headerless-rafka", PARTITIONS);
+        try (Producer<String, byte[]> p = new KafkaProducer<>(config())) {
+            headerlessWorkload(p, javaTopic);
+        }
+        try (Producer<String, byte[]> p = new RafkaProducer<>(config())) {
+            headerlessWorkload(p, rafkaTopic);
+        }
+        int n = 4 * 3 * 12;
+        List<String> fromJava = comparable(Broker.consume(javaTopic, n));
+        List<String> fromRafka = comparable(Broker.consume(rafkaTopic, n));
+        assertEquals(n, fromJava.size());
+        assertEquals(fromJava, fromRafka);
+    }
+
     @Test
     void serializersGivenAsInstancesAreUsedAndTheFutureCarriesTheRecordTimestamp() throws Exception {
         String topic = Broker.createTopic("java-instances", 1);

@@ -18,18 +18,36 @@ public final class RafkaNative {
      * not null, gets the reports of records an earlier producer left in {@code spool.dir} (on the
      * engine's delivery thread).
      */
-    public static native long create(String[] keys, String[] values, OAuthBearerTokens tokens, SpoolRecovered recovered);
+    public static native long create(String[] keys, String[] values, OAuthBearerTokens tokens, SpoolRecovered recovered, InFlight inFlight);
 
     /**
-     * Queues a record; {@code future} gets its report on the engine's delivery thread.
+     * Queues a record; its report comes back to the producer's {@link InFlight} (given to
+     * {@link #create}) with {@code slot}, in a batch, on the engine's delivery thread.
      * {@code partition < 0}: the partitioner chooses; {@code timestamp < 0}: now; {@code headers}:
      * UTF-8 key, value, key, value... or null. Blocks up to max.block.ms for metadata or buffer space
      * (an interrupted calling thread ends the wait: code _INTR).
      */
     public static native void send(long handle, byte[] topic, int partition, long timestamp, byte[] key, byte[] value,
-            byte[][] headers, long timeoutNanos, SendFuture future);
+            byte[][] headers, long timeoutNanos, int slot);
+
+    /**
+     * {@link #send} for a record without headers whose topic (UTF-8), key and value the calling
+     * thread wrote one after the other at {@code address} (its {@link DirectRecord}); a length of
+     * -1 is a null key or value.
+     */
+    public static native void sendDirect(long handle, long address, int topicLength, int keyLength, int valueLength, int partition,
+            long timestamp, long timeoutNanos, int slot);
+
+    /** The address of a direct buffer's bytes. */
+    public static native long directAddress(java.nio.ByteBuffer buffer);
 
     public static native void flush(long handle, long timeoutMs);
+
+    /**
+     * Reports the engine has queued for the producer's {@link InFlight} so far (handed over or
+     * about to be): after {@link #flush} returns, every record sent before it is among them.
+     */
+    public static native long reportsQueued(long handle);
 
     /** Stops the engine: waits up to {@code timeoutMs} for reports, fails what is left. */
     public static native void close(long handle, long timeoutMs);

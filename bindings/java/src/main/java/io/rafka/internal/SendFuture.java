@@ -10,9 +10,16 @@ import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
 
 /**
- * One record's report: the {@link Future} that {@code send} returns, and the object the native
- * delivery thread completes. It runs the record's callback first and then completes the future,
- * as KafkaProducer does; an exception thrown by the callback is logged and goes no further.
+ * One record's report: the {@link Future} that {@code send} returns. {@link InFlight} completes it
+ * on the thread that runs reports (the engine's delivery thread): the record's callback runs
+ * first and then the future completes, as in KafkaProducer; an exception thrown by the callback is
+ * logged and goes no further.
+ *
+ * Cheap when nobody looks: the report is kept as numbers and the {@link RecordMetadata} is made
+ * only for a callback or a {@code get()}; completing takes no lock unless a thread waits in
+ * {@code get()}. (A waiter sets {@code waiting} and then reads {@code done}; the completer sets
+ * {@code done} and then reads {@code waiting}: both volatile, so at least one sees the other, and
+ * a waiter that the completer missed finds {@code done} set under the monitor.)
  */
 public final class SendFuture implements Future<RecordMetadata> {
     private static final System.Logger LOG = System.getLogger("io.rafka");
@@ -23,10 +30,13 @@ public final class SendFuture implements Future<RecordMetadata> {
     private final Callback callback;
     private final int keySize;
     private final int valueSize;
-    // Written once under the monitor, before `done`.
-    private RecordMetadata metadata;
+    // Written once by the completing thread, before `done`.
+    private int partition;
+    private long offset;
+    private long timestamp;
     private RuntimeException error;
     private volatile boolean done;
+    private volatile boolean waiting;
 
     public SendFuture(String topic, Callback callback, int keySize, int valueSize) {
         this.topic = topic;
@@ -35,22 +45,30 @@ public final class SendFuture implements Future<RecordMetadata> {
         this.valueSize = valueSize;
     }
 
-    /** Called once, from the native delivery thread (see lib.rs `complete`). */
+    /** The engine's report (code 0: stored at offset), run once by {@link InFlight}. */
     void complete(int partition, long offset, long timestamp, int code, String message) {
         if (code == 0) {
-            finish(new RecordMetadata(new TopicPartition(topic, partition), offset, 0, timestamp, keySize, valueSize), null);
+            finish(partition, offset, timestamp, null);
         } else {
             fail(partition, ErrorMapping.toException(code, message));
         }
     }
 
-    /** The record failed; the metadata passed to the callback carries -1 for what is unknown. */
+    /** The record failed; the metadata carries -1 for what is unknown. */
     public void fail(int partition, RuntimeException e) {
-        finish(new RecordMetadata(new TopicPartition(topic, partition), -1, -1, NO_TIMESTAMP, -1, -1), e);
+        finish(partition, -1, NO_TIMESTAMP, e);
     }
 
-    private void finish(RecordMetadata md, RuntimeException e) {
+    private void finish(int partition, long offset, long timestamp, RuntimeException e) {
+        if (done) {
+            throw new IllegalStateException("a record's report arrived twice");
+        }
+        this.partition = partition;
+        this.offset = offset;
+        this.timestamp = timestamp;
+        this.error = e;
         if (callback != null) {
+            RecordMetadata md = metadata();
             try {
                 callback.onCompletion(md, e);
             } catch (Exception thrown) {
@@ -58,15 +76,21 @@ public final class SendFuture implements Future<RecordMetadata> {
                         + md.topic() + "-" + md.partition() + "'", thrown);
             }
         }
-        synchronized (this) {
-            if (done) {
-                throw new IllegalStateException("a record's report arrived twice");
+        done = true;
+        if (waiting) {
+            synchronized (this) {
+                notifyAll();
             }
-            metadata = md;
-            error = e;
-            done = true;
-            notifyAll();
         }
+    }
+
+    /** KafkaProducer's metadata for the report: sizes and offset -1 for a failed record. */
+    private RecordMetadata metadata() {
+        TopicPartition tp = new TopicPartition(topic, partition);
+        if (error != null) {
+            return new RecordMetadata(tp, -1, -1, NO_TIMESTAMP, -1, -1);
+        }
+        return new RecordMetadata(tp, offset, 0, timestamp, keySize, valueSize);
     }
 
     @Override
@@ -86,9 +110,12 @@ public final class SendFuture implements Future<RecordMetadata> {
 
     @Override
     public RecordMetadata get() throws InterruptedException, ExecutionException {
-        synchronized (this) {
-            while (!done) {
-                wait();
+        if (!done) {
+            synchronized (this) {
+                waiting = true;
+                while (!done) {
+                    wait();
+                }
             }
         }
         return result();
@@ -96,14 +123,17 @@ public final class SendFuture implements Future<RecordMetadata> {
 
     @Override
     public RecordMetadata get(long timeout, TimeUnit unit) throws InterruptedException, ExecutionException, TimeoutException {
-        long deadline = System.nanoTime() + unit.toNanos(timeout);
-        synchronized (this) {
-            while (!done) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    throw new TimeoutException("Timeout after waiting for " + unit.toMillis(timeout) + " ms.");
+        if (!done) {
+            long deadline = System.nanoTime() + unit.toNanos(timeout);
+            synchronized (this) {
+                waiting = true;
+                while (!done) {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0) {
+                        throw new TimeoutException("Timeout after waiting for " + unit.toMillis(timeout) + " ms.");
+                    }
+                    TimeUnit.NANOSECONDS.timedWait(this, left);
                 }
-                TimeUnit.NANOSECONDS.timedWait(this, left);
             }
         }
         return result();
@@ -113,6 +143,6 @@ public final class SendFuture implements Future<RecordMetadata> {
         if (error != null) {
             throw new ExecutionException(error);
         }
-        return metadata;
+        return metadata();
     }
 }
