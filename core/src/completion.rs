@@ -21,6 +21,16 @@ pub(crate) enum Completion {
     /// (see `spool/mod.rs`). Only an id, so that dropping a `Completion` stays as cheap as
     /// before the spool (it is dropped once per record).
     Spooled(u64),
+    /// A write-ahead record (`spool.when=always`) sent from memory: its place in the spool, to be
+    /// acknowledged there at its report, and its own completion.
+    Logged(Box<Logged>),
+}
+
+/// What [`Completion::Logged`] carries.
+pub(crate) struct Logged {
+    pub id: u64,
+    pub pos: crate::spool::log::Pos,
+    pub completion: Completion,
 }
 
 /// The shared state behind a [`DeliveryFuture`].

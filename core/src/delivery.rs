@@ -236,6 +236,11 @@ impl Deliverer {
         let now = clock::mono_ns();
         let mut released = 0;
         let n = job.records.len();
+        // Spooled records: acknowledged in the spool before any of their completions runs.
+        let mut spooled = match &self.spool {
+            Some(spool) => Self::acknowledge_spooled(spool, &job),
+            None => Vec::new().into_iter(),
+        };
         for (i, mut rec) in job.records.into_iter().enumerate() {
             let (offset, timestamp, error) = match &job.outcome {
                 Outcome::Ok { base_offset, log_append_time } => {
@@ -258,10 +263,11 @@ impl Deliverer {
             };
             released += rec.mem_size();
             let completion = match completion {
-                Completion::Spooled(id) => match self.unspool(&d, id) {
+                Completion::Spooled(id) => match self.unspool(&d, id, spooled.next().flatten()) {
                     Some(c) => c,
                     None => continue,
                 },
+                Completion::Logged(l) => l.completion,
                 c => c,
             };
             self.complete(&d, completion);
@@ -276,14 +282,41 @@ impl Deliverer {
         self.progress.notify_all();
     }
 
-    /// A spooled record's report: acknowledged in the spool, and its own completion, unless it
-    /// was left by an earlier process (its report goes to the recovered-records handler whatever
-    /// delivery.report.only.error says) or has none. Out of line: without `spool.dir` never run.
+    /// Acknowledges in the spool the job's spooled records (one ack marker for them all); the
+    /// completions the spool kept, in the order of the job's `Completion::Spooled` records. Out of
+    /// line: without `spool.dir` never run.
     #[cold]
     #[inline(never)]
-    fn unspool(&self, d: &Delivery<'_>, id: u64) -> Option<Completion> {
+    fn acknowledge_spooled(spool: &crate::spool::Spool, job: &DeliveryJob) -> std::vec::IntoIter<Option<Completion>> {
+        let (mut ids, mut kept) = (Vec::new(), Vec::new());
+        for r in &job.records {
+            match r.completion() {
+                Completion::Spooled(id) => {
+                    ids.push(*id);
+                    kept.push(*id);
+                }
+                Completion::Logged(l) => ids.push(l.id),
+                _ => {}
+            }
+        }
+        if ids.is_empty() {
+            return Vec::new().into_iter();
+        }
+        let error = match &job.outcome {
+            Outcome::Ok { .. } => None,
+            Outcome::Err(e) => Some(&**e),
+        };
+        spool.reported_all(&ids, &kept, error).into_iter()
+    }
+
+    /// A spilled record's report: its own completion (kept by the spool until now), unless it
+    /// was left by an earlier process (its report goes to the recovered-records handler whatever
+    /// delivery.report.only.error says) or has none.
+    #[cold]
+    #[inline(never)]
+    fn unspool(&self, d: &Delivery<'_>, id: u64, completion: Option<Completion>) -> Option<Completion> {
         let spool = self.spool.as_ref().expect("spooled records only with a spool");
-        match spool.reported(id, d.error) {
+        match completion {
             Some(Completion::Callback(cb)) if spool.is_recovered(id) => {
                 if catch_unwind(AssertUnwindSafe(|| cb(d))).is_err() {
                     log::error!("the spool's recovered-records handler panicked; the producer goes on");
@@ -322,7 +355,7 @@ impl Deliverer {
                             s(o)
                         }
                     }
-                    Completion::Callback(_) | Completion::Spooled(..) => {}
+                    Completion::Callback(_) | Completion::Spooled(..) | Completion::Logged(..) => {}
                 }
                 return;
             }
@@ -336,7 +369,7 @@ impl Deliverer {
                 }
                 Completion::Callback(cb) => cb(d),
                 Completion::Future(slot) => slot.complete(d.to_result()),
-                Completion::Spooled(..) => {}
+                Completion::Spooled(..) | Completion::Logged(..) => {}
             }));
             if r.is_err() {
                 log::error!("a delivery callback panicked (record to {}-{}); the producer goes on", d.topic, d.partition);

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::cluster::Cluster;
 use common::*;
-use rafka_core::spool::log::{encode_record, SpoolLog, SpoolRecordRef};
+use rafka_core::spool::log::{SpoolLog, SpoolRecordRef};
 use rafka_core::{Config, Producer, ProducerRecord, PurgeFlags, PurgeTarget};
 
 fn spool_dir(name: &str) -> std::path::PathBuf {
@@ -68,10 +68,8 @@ fn records_an_earlier_producer_left_are_sent_first_and_reported_to_the_recovered
     {
         let (mut log, _) = SpoolLog::open(&dir, 1 << 20).unwrap();
         for i in 0..100 {
-            let mut payload = Vec::new();
             let v = format!("old{i:03}");
-            encode_record(&SpoolRecordRef { id: log.next_id(), topic: &topic, partition: Some(0), key: None, value: Some(v.as_bytes()), headers: &[], timestamp: 1_700_000_000_000 }, &mut payload);
-            log.append_record(&payload, false).unwrap();
+            log.append(&SpoolRecordRef { topic: &topic, partition: Some(0), key: None, value: Some(v.as_bytes()), headers: &[], timestamp: 1_700_000_000_000 }, false).unwrap();
         }
     }
     let reports = Arc::new(Mutex::new(Vec::new()));
