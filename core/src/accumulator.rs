@@ -153,12 +153,6 @@ impl PendingRecord {
         d != 0 && d <= now_ns
     }
 
-    /// How the record is to be reported.
-    #[inline]
-    pub fn completion(&self) -> &Completion {
-        &self.node().completion
-    }
-
     /// Takes how the record is to be reported, leaving a no-op in its place.
     #[inline]
     pub fn take_completion(&mut self) -> Completion {

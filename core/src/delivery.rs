@@ -236,11 +236,6 @@ impl Deliverer {
         let now = clock::mono_ns();
         let mut released = 0;
         let n = job.records.len();
-        // Spooled records: acknowledged in the spool before any of their completions runs.
-        let mut spooled = match &self.spool {
-            Some(spool) => Self::acknowledge_spooled(spool, &job),
-            None => Vec::new().into_iter(),
-        };
         for (i, mut rec) in job.records.into_iter().enumerate() {
             let (offset, timestamp, error) = match &job.outcome {
                 Outcome::Ok { base_offset, log_append_time } => {
@@ -263,11 +258,11 @@ impl Deliverer {
             };
             released += rec.mem_size();
             let completion = match completion {
-                Completion::Spooled(id) => match self.unspool(&d, id, spooled.next().flatten()) {
+                Completion::Spooled(id) => match self.unspool(&d, id) {
                     Some(c) => c,
                     None => continue,
                 },
-                Completion::Logged(l) => l.completion,
+                Completion::Logged(l) => self.unlog(&d, l),
                 c => c,
             };
             self.complete(&d, completion);
@@ -282,41 +277,16 @@ impl Deliverer {
         self.progress.notify_all();
     }
 
-    /// Acknowledges in the spool the job's spooled records (one ack marker for them all); the
-    /// completions the spool kept, in the order of the job's `Completion::Spooled` records. Out of
+    /// A spilled record's report: acknowledged in the spool (before its completion runs, so that
+    /// a crash never sends again a record whose completion ran), and its own completion, kept by
+    /// the spool until now, unless it was left by an earlier process (its report goes to the
+    /// recovered-records handler whatever delivery.report.only.error says) or has none. Out of
     /// line: without `spool.dir` never run.
     #[cold]
     #[inline(never)]
-    fn acknowledge_spooled(spool: &crate::spool::Spool, job: &DeliveryJob) -> std::vec::IntoIter<Option<Completion>> {
-        let (mut ids, mut kept) = (Vec::new(), Vec::new());
-        for r in &job.records {
-            match r.completion() {
-                Completion::Spooled(id) => {
-                    ids.push(*id);
-                    kept.push(*id);
-                }
-                Completion::Logged(l) => ids.push(l.id),
-                _ => {}
-            }
-        }
-        if ids.is_empty() {
-            return Vec::new().into_iter();
-        }
-        let error = match &job.outcome {
-            Outcome::Ok { .. } => None,
-            Outcome::Err(e) => Some(&**e),
-        };
-        spool.reported_all(&ids, &kept, error).into_iter()
-    }
-
-    /// A spilled record's report: its own completion (kept by the spool until now), unless it
-    /// was left by an earlier process (its report goes to the recovered-records handler whatever
-    /// delivery.report.only.error says) or has none.
-    #[cold]
-    #[inline(never)]
-    fn unspool(&self, d: &Delivery<'_>, id: u64, completion: Option<Completion>) -> Option<Completion> {
+    fn unspool(&self, d: &Delivery<'_>, id: u64) -> Option<Completion> {
         let spool = self.spool.as_ref().expect("spooled records only with a spool");
-        match completion {
+        match spool.reported(id, d.error) {
             Some(Completion::Callback(cb)) if spool.is_recovered(id) => {
                 if catch_unwind(AssertUnwindSafe(|| cb(d))).is_err() {
                     log::error!("the spool's recovered-records handler panicked; the producer goes on");
@@ -325,6 +295,17 @@ impl Deliverer {
             }
             c => c,
         }
+    }
+
+    /// A write-ahead record's report: acknowledged in the spool (before its completion runs, as
+    /// in `unspool`: one ack marker per record, a copy into the spool's mapping), and its own
+    /// completion.
+    #[cold]
+    #[inline(never)]
+    fn unlog(&self, d: &Delivery<'_>, l: Box<crate::completion::Logged>) -> Completion {
+        let spool = self.spool.as_ref().expect("spooled records only with a spool");
+        spool.reported_all(&[l.id], &[], d.error);
+        l.into_completion()
     }
 
     /// Hands the report of a record outside every partition queue to its completion (no memory

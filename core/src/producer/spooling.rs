@@ -83,7 +83,7 @@ impl Producer {
     pub(super) fn spill(&self, rec: &ProducerRecord<'_>, completion: Completion, deadline: Instant, block: bool) -> Result<TrySend> {
         let spool = self.inner.spool.as_ref().expect("spill() only with a spool");
         if let Completion::Logged(logged) = completion {
-            spool.requeue(*logged, rec)?;
+            spool.requeue(logged, rec)?;
             return Ok(TrySend::Queued);
         }
         let timestamp = rec.timestamp.unwrap_or_else(|| clock::wall_ms_at(clock::mono_ns()));

@@ -16,8 +16,10 @@
 //!
 //! A spilled record's completion (callback, future, opaque) stays in memory here, keyed by its
 //! id, until its report: the queued record carries [`Completion::Spooled`], which the delivery
-//! thread resolves through [`Spool::reported`]. The reports of one batch are acknowledged on
-//! disk together, by one ack marker written before any of their completions runs; but
+//! thread resolves through [`Spool::reported`]. A report acknowledges the record on disk (an ack
+//! marker, written before its completion runs: a crash never sends again a record whose
+//! completion ran; one marker per report, not per batch, so that a crash among a batch's
+//! completions leaves those not yet run to the next producer's recovered handler), but
 //! for `_DESTROY` (the producer closed before the record was sent): such a record stays for the
 //! next producer on the directory. Records a previous process left are read first and reported
 //! through the recovered handler ([`crate::ProducerBuilder::spool_recovered_handler`]).
@@ -204,7 +206,7 @@ impl Spool {
             g.log.dirty = false;
         }
         if direct {
-            return Ok(Appended::Direct(Box::new(Logged { id, pos, completion })));
+            return Ok(Appended::Direct(Logged::new(id, pos, completion)));
         }
         g.pending.insert(id, Pending { completion, deadline: rec.deadline, topic: rec.topic.into(), partition: rec.partition, pos });
         self.spilling.store(true, Ordering::Release);
@@ -217,7 +219,7 @@ impl Spool {
     /// (before every record appended after it), and `send()` appends from now on until the
     /// drainer has caught up. Fails only when the producer is closing (or the spool broke): then
     /// the caller abandons the record.
-    pub fn requeue(&self, logged: Logged, rec: &ProducerRecord<'_>) -> Result<()> {
+    pub fn requeue(&self, logged: Box<Logged>, rec: &ProducerRecord<'_>) -> Result<()> {
         let mut g = lock(&self.state);
         if let Some(b) = &g.broken {
             return Err(Error::local(LocalCode::Internal, format!("the spool in {} cannot be written: {b}", self.dir.display())));
@@ -225,7 +227,8 @@ impl Spool {
         if self.closing.load(Ordering::SeqCst) {
             return Err(Error::local(LocalCode::State, "the producer is closed; send() is no longer possible"));
         }
-        let Logged { id, pos, completion } = logged;
+        let (id, pos) = (logged.id, logged.pos);
+        let completion = logged.into_completion();
         g.log.requeue(id, pos);
         g.pending.insert(id, Pending { completion, deadline: rec.deadline, topic: rec.topic.into(), partition: rec.partition, pos });
         self.spilling.store(true, Ordering::Release);
@@ -368,8 +371,8 @@ impl Spool {
         self.reported_all(&[id], &[id], error).pop().flatten()
     }
 
-    /// Spooled records were reported together (one batch's reports, all with `error`): every
-    /// record of `ids` is acknowledged on disk by one ack marker, unless they failed because the
+    /// Spooled records were reported (all with `error`): every record of `ids` is acknowledged
+    /// on disk by one ack marker (a purge's, or one report's), unless they failed because the
     /// producer closed (they stay for the next producer on the directory); returns the
     /// completions kept here of `pending` (records that were spilled, or left by an earlier
     /// producer), in that order, to be run after this returns.
