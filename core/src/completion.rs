@@ -21,42 +21,6 @@ pub(crate) enum Completion {
     /// (see `spool/mod.rs`). Only an id, so that dropping a `Completion` stays as cheap as
     /// before the spool (it is dropped once per record).
     Spooled(u64),
-    /// A write-ahead record (`spool.when=always`) sent from memory: its place in the spool, to be
-    /// acknowledged there at its report, and its own completion.
-    Logged(Box<Logged>),
-}
-
-/// What [`Completion::Logged`] carries.
-pub(crate) struct Logged {
-    pub id: u64,
-    pub pos: crate::spool::log::Pos,
-    /// Dropped by `Logged`'s own (out-of-line) `drop`, so that dropping a `Completion` is not
-    /// recursive: it stays inlined where records are reported, as cheap as before the spool.
-    completion: std::mem::ManuallyDrop<Completion>,
-}
-
-impl Logged {
-    pub fn new(id: u64, pos: crate::spool::log::Pos, completion: Completion) -> Box<Logged> {
-        Box::new(Logged { id, pos, completion: std::mem::ManuallyDrop::new(completion) })
-    }
-
-    /// The record's own completion.
-    pub fn into_completion(self: Box<Self>) -> Completion {
-        // SAFETY: `ManuallyDrop<Logged>` has `Logged`'s layout; the box is freed without
-        // `Logged::drop`, which would drop the completion taken out here a second time.
-        let mut b: Box<std::mem::ManuallyDrop<Logged>> = unsafe { Box::from_raw(Box::into_raw(self).cast()) };
-        // SAFETY: taken once; `b` is freed without dropping its fields.
-        unsafe { std::mem::ManuallyDrop::take(&mut b.completion) }
-    }
-}
-
-impl Drop for Logged {
-    #[cold]
-    #[inline(never)]
-    fn drop(&mut self) {
-        // SAFETY: dropped once, here (`into_completion` frees the box without this).
-        unsafe { std::mem::ManuallyDrop::drop(&mut self.completion) }
-    }
 }
 
 /// The shared state behind a [`DeliveryFuture`].

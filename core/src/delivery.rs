@@ -262,7 +262,6 @@ impl Deliverer {
                     Some(c) => c,
                     None => continue,
                 },
-                Completion::Logged(l) => self.unlog(&d, l),
                 c => c,
             };
             self.complete(&d, completion);
@@ -277,11 +276,9 @@ impl Deliverer {
         self.progress.notify_all();
     }
 
-    /// A spilled record's report: acknowledged in the spool (before its completion runs, so that
-    /// a crash never sends again a record whose completion ran), and its own completion, kept by
-    /// the spool until now, unless it was left by an earlier process (its report goes to the
-    /// recovered-records handler whatever delivery.report.only.error says) or has none. Out of
-    /// line: without `spool.dir` never run.
+    /// A spooled record's report: acknowledged in the spool, and its own completion, unless it
+    /// was left by an earlier process (its report goes to the recovered-records handler whatever
+    /// delivery.report.only.error says) or has none. Out of line: without `spool.dir` never run.
     #[cold]
     #[inline(never)]
     fn unspool(&self, d: &Delivery<'_>, id: u64) -> Option<Completion> {
@@ -295,17 +292,6 @@ impl Deliverer {
             }
             c => c,
         }
-    }
-
-    /// A write-ahead record's report: acknowledged in the spool (before its completion runs, as
-    /// in `unspool`: one ack marker per record, a copy into the spool's mapping), and its own
-    /// completion.
-    #[cold]
-    #[inline(never)]
-    fn unlog(&self, d: &Delivery<'_>, l: Box<crate::completion::Logged>) -> Completion {
-        let spool = self.spool.as_ref().expect("spooled records only with a spool");
-        spool.reported_all(&[l.id], &[], d.error);
-        l.into_completion()
     }
 
     /// Hands the report of a record outside every partition queue to its completion (no memory
@@ -336,7 +322,7 @@ impl Deliverer {
                             s(o)
                         }
                     }
-                    Completion::Callback(_) | Completion::Spooled(..) | Completion::Logged(..) => {}
+                    Completion::Callback(_) | Completion::Spooled(..) => {}
                 }
                 return;
             }
@@ -350,7 +336,7 @@ impl Deliverer {
                 }
                 Completion::Callback(cb) => cb(d),
                 Completion::Future(slot) => slot.complete(d.to_result()),
-                Completion::Spooled(..) | Completion::Logged(..) => {}
+                Completion::Spooled(..) => {}
             }));
             if r.is_err() {
                 log::error!("a delivery callback panicked (record to {}-{}); the producer goes on", d.topic, d.partition);

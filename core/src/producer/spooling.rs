@@ -42,11 +42,10 @@ impl Producer {
                 let stamped = ProducerRecord { timestamp: Some(timestamp), ..rec.clone() };
                 match spool.append(&stamped, timestamp, completion, clock::deadline_after(max_block), block, true)? {
                     Appended::Spilled => Ok(TrySend::Queued),
-                    Appended::Direct(logged) => {
-                        let id = logged.id;
+                    Appended::Direct(id) => {
                         // SPILL: no room in buffer.memory hands the record to the drainer
                         // (see `spill`) rather than wait: it is on disk already.
-                        let r = self.enqueue_with::<true>(&stamped, Completion::Logged(logged), block, wait_for_metadata, max_block);
+                        let r = self.enqueue_with::<true>(&stamped, Completion::Spooled(id), block, wait_for_metadata, max_block);
                         if !matches!(r, Ok(TrySend::Queued)) {
                             // Not accepted after all (no report will come): not to be sent later either.
                             spool.abandon(id);
@@ -82,8 +81,10 @@ impl Producer {
     #[inline(never)]
     pub(super) fn spill(&self, rec: &ProducerRecord<'_>, completion: Completion, deadline: Instant, block: bool) -> Result<TrySend> {
         let spool = self.inner.spool.as_ref().expect("spill() only with a spool");
-        if let Completion::Logged(logged) = completion {
-            spool.requeue(logged, rec)?;
+        if let Completion::Spooled(id) = completion {
+            // Only a write-ahead record sent directly comes here with this completion (the
+            // drainer's records never spill).
+            spool.requeue(id, rec)?;
             return Ok(TrySend::Queued);
         }
         let timestamp = rec.timestamp.unwrap_or_else(|| clock::wall_ms_at(clock::mono_ns()));

@@ -9,8 +9,8 @@
 //! `send()` appended meanwhile (both under the mutex), sending is direct again.
 //! `spool.when=always`: every record is appended before `send()` returns and then sent from
 //! memory like any other (unless spilling: then the drainer reads it back); the disk copy is only
-//! the log, read back by a later producer should this one die first. Its completion travels with
-//! it ([`Completion::Logged`]). A record appended for direct sending that finds `buffer.memory`
+//! the log, read back by a later producer should this one die first. Its completion waits here
+//! (in `State::direct`, by id: no hashing) until its report. A record appended for direct sending that finds `buffer.memory`
 //! full is handed to the drainer instead ([`Spool::requeue`]): `send()` returns once the record
 //! is on disk, and the producer is spilling from then on.
 //!
@@ -29,13 +29,13 @@
 
 pub mod log;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::completion::{Completion, Logged};
+use crate::completion::Completion;
 use crate::config::{SpoolConfig, SpoolFsync, SpoolWhen};
 use crate::error::{Error, LocalCode, Result};
 use crate::delivery::AloneReport;
@@ -61,7 +61,12 @@ pub(crate) struct Pending {
 
 struct State {
     log: SpoolLog,
+    /// Completions of spilled records, and of those an earlier producer left, by id.
     pending: HashMap<u64, Pending>,
+    /// Completions of write-ahead records sent directly, and their places, by id from
+    /// `direct_base` (every record appended has a slot; `None`: in `pending`, or reported).
+    direct: VecDeque<Option<(Completion, Pos)>>,
+    direct_base: u64,
     /// Records the drainer took and has not yet queued (or failed).
     feeding: u64,
     /// The record the drainer took and has not yet queued, and whether a purge failed it
@@ -103,9 +108,9 @@ pub(crate) struct Spool {
 pub(crate) enum Appended {
     /// Appended; the drainer sends it.
     Spilled,
-    /// Appended (`spool.when=always`); the caller sends it with `Completion::Logged` (which
-    /// carries the completion given to [`Spool::append`]).
-    Direct(Box<Logged>),
+    /// Appended (`spool.when=always`) with this id; the caller sends it with
+    /// `Completion::Spooled` (the completion given to [`Spool::append`] waits here).
+    Direct(u64),
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -131,7 +136,7 @@ impl Spool {
         let first_new_id = log.next_id();
         let spool = Spool {
             spilling: AtomicBool::new(left > 0),
-            state: Mutex::new(State { log, pending: HashMap::new(), feeding: 0, in_hand: None, broken: None, last_sync: Instant::now() }),
+            state: Mutex::new(State { log, pending: HashMap::new(), direct: VecDeque::new(), direct_base: first_new_id, feeding: 0, in_hand: None, broken: None, last_sync: Instant::now() }),
             feed: Mutex::new(()),
             changed: Condvar::new(),
             when: cfg.when,
@@ -205,9 +210,12 @@ impl Spool {
             }
             g.log.dirty = false;
         }
+        debug_assert_eq!(g.direct_base + g.direct.len() as u64, id, "one slot per record appended");
         if direct {
-            return Ok(Appended::Direct(Logged::new(id, pos, completion)));
+            g.direct.push_back(Some((completion, pos)));
+            return Ok(Appended::Direct(id));
         }
+        g.direct.push_back(None);
         g.pending.insert(id, Pending { completion, deadline: rec.deadline, topic: rec.topic.into(), partition: rec.partition, pos });
         self.spilling.store(true, Ordering::Release);
         drop(g);
@@ -219,7 +227,7 @@ impl Spool {
     /// (before every record appended after it), and `send()` appends from now on until the
     /// drainer has caught up. Fails only when the producer is closing (or the spool broke): then
     /// the caller abandons the record.
-    pub fn requeue(&self, logged: Box<Logged>, rec: &ProducerRecord<'_>) -> Result<()> {
+    pub fn requeue(&self, id: u64, rec: &ProducerRecord<'_>) -> Result<()> {
         let mut g = lock(&self.state);
         if let Some(b) = &g.broken {
             return Err(Error::local(LocalCode::Internal, format!("the spool in {} cannot be written: {b}", self.dir.display())));
@@ -227,8 +235,9 @@ impl Spool {
         if self.closing.load(Ordering::SeqCst) {
             return Err(Error::local(LocalCode::State, "the producer is closed; send() is no longer possible"));
         }
-        let (id, pos) = (logged.id, logged.pos);
-        let completion = logged.into_completion();
+        let Some((completion, pos)) = take_direct(&mut g, id) else {
+            return Err(Error::local(LocalCode::Internal, format!("spool: record {id} handed back to the spool is not one sent directly")));
+        };
         g.log.requeue(id, pos);
         g.pending.insert(id, Pending { completion, deadline: rec.deadline, topic: rec.topic.into(), partition: rec.partition, pos });
         self.spilling.store(true, Ordering::Release);
@@ -241,7 +250,9 @@ impl Spool {
     /// will come, so it is acknowledged on disk (not to be sent by a later producer).
     pub fn abandon(&self, id: u64) {
         let mut g = lock(&self.state);
-        g.pending.remove(&id);
+        if take_direct(&mut g, id).is_none() {
+            g.pending.remove(&id);
+        }
         if let Err(e) = g.log.ack(&[id]) {
             ::log::error!("spool.dir {}: cannot write an ack marker: {e}", self.dir.display());
         }
@@ -366,33 +377,29 @@ impl Spool {
         ids.iter().map(|id| g.pending.remove(id).map(|p| p.completion).unwrap_or_else(|| self.recovered_completion())).collect()
     }
 
-    /// A spooled record was reported: its completion, to be run. See [`Spool::reported_all`].
+    /// A spooled record was reported: its completion, to be run. Acknowledged on disk (before
+    /// the completion runs) unless it failed because the producer closed (it stays for the next
+    /// producer on the directory).
     pub fn reported(&self, id: u64, error: Option<&Error>) -> Option<Completion> {
-        self.reported_all(&[id], &[id], error).pop().flatten()
-    }
-
-    /// Spooled records were reported (all with `error`): every record of `ids` is acknowledged
-    /// on disk by one ack marker (a purge's, or one report's), unless they failed because the
-    /// producer closed (they stay for the next producer on the directory); returns the
-    /// completions kept here of `pending` (records that were spilled, or left by an earlier
-    /// producer), in that order, to be run after this returns.
-    pub fn reported_all(&self, ids: &[u64], pending: &[u64], error: Option<&Error>) -> Vec<Option<Completion>> {
         let keep = error.is_some_and(|e| e.is_local(LocalCode::Closed));
         let mut g = lock(&self.state);
-        let completions = pending.iter().map(|id| g.pending.remove(id).map(|p| p.completion)).collect();
+        let (completion, was_pending) = match take_direct(&mut g, id) {
+            Some((c, _)) => (Some(c), false),
+            None => (g.pending.remove(&id).map(|p| p.completion), true),
+        };
         let before = g.log.bytes();
         if !keep {
-            if let Err(e) = g.log.ack(ids) {
-                ::log::error!("spool.dir {}: cannot write an ack marker for {} record(s) (they may be sent again by a later producer): {e}", self.dir.display(), ids.len());
+            if let Err(e) = g.log.ack(&[id]) {
+                ::log::error!("spool.dir {}: cannot write an ack marker (the record may be sent again by a later producer): {e}", self.dir.display());
             }
         }
-        // Waiters: appends waiting for room (segments deleted) and flush (records spilled).
-        let wake = g.log.bytes() < before || !pending.is_empty();
+        // Waiters: appends waiting for room (segments deleted), and those of spilled records.
+        let wake = g.log.bytes() < before || was_pending;
         drop(g);
         if wake {
             self.changed.notify_all();
         }
-        completions
+        completion
     }
 
     /// The record at `pos` (a record the producer closes before it was sent: for its report).
@@ -431,6 +438,10 @@ impl Spool {
     pub fn take_unsent(&self) -> Vec<(u64, Pending)> {
         let mut g = lock(&self.state);
         let mut v: Vec<(u64, Pending)> = g.pending.drain().collect();
+        // None expected: a record sent directly is reported through its partition queue.
+        let base = g.direct_base;
+        let direct: Vec<(u64, Pending)> = g.direct.drain(..).enumerate().filter_map(|(i, s)| s.map(|(completion, pos)| (base + i as u64, Pending { completion, deadline: None, topic: "".into(), partition: None, pos }))).collect();
+        v.extend(direct);
         v.sort_by_key(|(id, _)| *id);
         v
     }
@@ -487,6 +498,17 @@ impl Spool {
         let _g = lock(&self.state);
         self.changed.notify_all();
     }
+}
+
+/// Takes the completion and place of a record sent directly, if `id` is one not reported yet.
+fn take_direct(g: &mut State, id: u64) -> Option<(Completion, Pos)> {
+    let i = usize::try_from(id.checked_sub(g.direct_base)?).ok()?;
+    let taken = g.direct.get_mut(i)?.take();
+    while matches!(g.direct.front(), Some(None)) {
+        g.direct.pop_front();
+        g.direct_base += 1;
+    }
+    taken
 }
 
 /// Calls `f` with a spooled record as `send()` takes it (`deadline`: its own, if any).
