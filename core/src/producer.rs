@@ -769,7 +769,10 @@ impl Producer {
             }
             inner.deliverer.served();
         }
-        let complete = complete && self.close_spool();
+        // Always (not only when everything was delivered): records still in the spool get their
+        // reports here, and the directory is let go.
+        let spool_empty = self.close_spool();
+        let complete = complete && spool_empty;
         if complete {
             Ok(())
         } else {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::cluster::Cluster;
 use common::*;
-use rafka_core::spool::log::{encode_record, SpoolLog, SpoolRecordRef};
+use rafka_core::spool::log::{SpoolLog, SpoolRecordRef};
 use rafka_core::{Config, Producer, ProducerRecord, PurgeFlags, PurgeTarget};
 
 fn spool_dir(name: &str) -> std::path::PathBuf {
@@ -68,10 +68,8 @@ fn records_an_earlier_producer_left_are_sent_first_and_reported_to_the_recovered
     {
         let (mut log, _) = SpoolLog::open(&dir, 1 << 20).unwrap();
         for i in 0..100 {
-            let mut payload = Vec::new();
             let v = format!("old{i:03}");
-            encode_record(&SpoolRecordRef { id: log.next_id(), topic: &topic, partition: Some(0), key: None, value: Some(v.as_bytes()), headers: &[], timestamp: 1_700_000_000_000 }, &mut payload);
-            log.append_record(&payload, false).unwrap();
+            log.append(&SpoolRecordRef { topic: &topic, partition: Some(0), key: None, value: Some(v.as_bytes()), headers: &[], timestamp: 1_700_000_000_000 }, false).unwrap();
         }
     }
     let reports = Arc::new(Mutex::new(Vec::new()));
@@ -137,6 +135,94 @@ fn sends_go_on_into_the_spool_while_the_broker_is_killed_and_all_arrive_once_in_
     p.close(Duration::from_secs(10)).unwrap();
     assert!(failed.lock().unwrap().is_empty(), "{:?}", &failed.lock().unwrap()[..1]);
     assert_read_back_once_in_order(&c, &topic, n);
+}
+
+#[test]
+fn a_write_ahead_send_that_finds_the_buffer_full_returns_with_the_record_on_disk_and_all_arrive_once_in_order() {
+    let c = cluster();
+    let topic = unique_topic("spool-always-full");
+    create_topic(&c, &topic, 3);
+    let dir = spool_dir("always-full");
+    // max.block.ms far above the bound asserted: a send() that waited for buffer room shows.
+    let p = Producer::new(config(&c, &dir, &[("buffer.memory", "65536"), ("spool.when", "always"), ("max.block.ms", "30000")])).unwrap();
+    let n = 20_000;
+    let failed = Arc::new(Mutex::new(Vec::new()));
+    let mut longest = Duration::ZERO;
+    let mut refused = None;
+    for i in 0..n {
+        if i == 1_000 {
+            c.kafka(&["kill", "1"]);
+        }
+        let t0 = std::time::Instant::now();
+        if let Err(e) = send_numbered(&p, &topic, i, &failed) {
+            refused = Some((i, e));
+            break;
+        }
+        longest = longest.max(t0.elapsed());
+    }
+    c.kafka(&["restart", "1"]);
+    assert!(refused.is_none(), "send() leaves the record in the spool rather than wait for buffer room: {refused:?}");
+    // About 400 records fill buffer.memory; the others were left in the spool for the drainer.
+    assert!(longest < Duration::from_secs(5), "a send() blocked {longest:?} (max.block.ms is 30 s)");
+    p.flush(Duration::from_secs(180)).unwrap();
+    p.close(Duration::from_secs(10)).unwrap();
+    assert!(failed.lock().unwrap().is_empty(), "{:?}", &failed.lock().unwrap()[..1]);
+    assert_read_back_once_in_order(&c, &topic, n);
+    let again = Arc::new(Mutex::new(0));
+    let a2 = again.clone();
+    let p = Producer::builder(config(&c, &dir, &[])).spool_recovered_handler(move |_| *a2.lock().unwrap() += 1).build().unwrap();
+    p.close(Duration::from_secs(10)).unwrap();
+    assert_eq!(*again.lock().unwrap(), 0, "every record was acknowledged in the spool");
+}
+
+/// One report as a test keeps it: the record's number, error name and message, key, value,
+/// headers and timestamp.
+type Kept = (usize, String, String, Option<Vec<u8>>, Option<Vec<u8>>, Vec<(String, Option<Vec<u8>>)>, i64);
+
+#[test]
+fn a_record_still_in_the_spool_at_close_is_reported_destroy_with_its_key_value_headers_and_timestamp() {
+    let c = cluster();
+    let topic = unique_topic("spool-close");
+    create_topic(&c, &topic, 1);
+    let dir = spool_dir("close");
+    let p = Producer::new(config(&c, &dir, &[("buffer.memory", "8192"), ("spool.when", "full")])).unwrap();
+    p.send(&ProducerRecord::new(&topic).value(b"warm")).unwrap().wait().unwrap();
+    c.kafka(&["kill", "1"]);
+    let reports: Arc<Mutex<Vec<Kept>>> = Default::default();
+    let n = 300;
+    let ts = |i: usize| 1_700_000_000_000 + i as i64;
+    for i in 0..n {
+        let (key, value, hv) = (format!("k{i}"), format!("v{i}"), format!("h{i}"));
+        let r = reports.clone();
+        let rec = ProducerRecord::new(&topic).key(key.as_bytes()).value(value.as_bytes()).header("n", Some(hv.as_bytes())).timestamp(ts(i));
+        p.send_with_callback(&rec, move |d| {
+            let (name, msg) = d.error.map_or((String::new(), String::new()), |e| (e.name().to_string(), e.to_string()));
+            let headers = d.headers().into_iter().map(|(k, v)| (k.to_string(), v.map(|v| v.to_vec()))).collect();
+            r.lock().unwrap().push((i, name, msg, d.key().map(|k| k.to_vec()), d.value().map(|v| v.to_vec()), headers, d.timestamp));
+        })
+        .unwrap();
+    }
+    let _ = p.close(Duration::from_millis(500));
+    c.kafka(&["restart", "1"]);
+    let reports = reports.lock().unwrap().clone();
+    assert_eq!(reports.len(), n, "one report per record");
+    let mut left = 0;
+    for (i, name, msg, key, value, headers, timestamp) in &reports {
+        assert_eq!(name, "_DESTROY", "{i}: {msg}");
+        left += msg.contains("stays in spool.dir") as usize;
+        assert_eq!(key.as_deref(), Some(format!("k{i}").as_bytes()), "{i}: {msg}");
+        assert_eq!(value.as_deref(), Some(format!("v{i}").as_bytes()), "{i}: {msg}");
+        assert_eq!(headers, &[("n".to_string(), Some(format!("h{i}").into_bytes()))], "{i}: {msg}");
+        assert_eq!(*timestamp, ts(*i), "{i}: {msg}");
+    }
+    // buffer.memory holds a few dozen of them: most were still in the spool.
+    assert!(left > n / 2, "{left} of {n} reports say the record stays in the spool");
+    let recovered = Arc::new(Mutex::new(0));
+    let r2 = recovered.clone();
+    let p = Producer::builder(config(&c, &dir, &[])).spool_recovered_handler(move |d| *r2.lock().unwrap() += d.is_ok() as usize).build().unwrap();
+    p.flush(Duration::from_secs(60)).unwrap();
+    p.close(Duration::from_secs(10)).unwrap();
+    assert_eq!(*recovered.lock().unwrap(), left, "the next producer delivers what stayed in the spool");
 }
 
 /// Sends record `i`: key `k{i % 3}`, value `i` in eight digits; a failed report's error goes

@@ -43,7 +43,9 @@ impl Producer {
                 match spool.append(&stamped, timestamp, completion, clock::deadline_after(max_block), block, true)? {
                     Appended::Spilled => Ok(TrySend::Queued),
                     Appended::Direct(id) => {
-                        let r = self.enqueue_with::<false>(&stamped, Completion::Spooled(id), block, wait_for_metadata, max_block);
+                        // SPILL: no room in buffer.memory hands the record to the drainer
+                        // (see `spill`) rather than wait: it is on disk already.
+                        let r = self.enqueue_with::<true>(&stamped, Completion::Spooled(id), block, wait_for_metadata, max_block);
                         if !matches!(r, Ok(TrySend::Queued)) {
                             // Not accepted after all (no report will come): not to be sent later either.
                             spool.abandon(id);
@@ -73,11 +75,18 @@ impl Producer {
         Ok(())
     }
 
-    /// Appends a record to the spool for the drainer to send (`spool.when=full`).
+    /// Appends a record to the spool for the drainer to send (`spool.when=full`); a write-ahead
+    /// record (`spool.when=always`), appended already, is handed to the drainer.
     #[cold]
     #[inline(never)]
     pub(super) fn spill(&self, rec: &ProducerRecord<'_>, completion: Completion, deadline: Instant, block: bool) -> Result<TrySend> {
         let spool = self.inner.spool.as_ref().expect("spill() only with a spool");
+        if let Completion::Spooled(id) = completion {
+            // Only a write-ahead record sent directly comes here with this completion (the
+            // drainer's records never spill).
+            spool.requeue(id, rec)?;
+            return Ok(TrySend::Queued);
+        }
         let timestamp = rec.timestamp.unwrap_or_else(|| clock::wall_ms_at(clock::mono_ns()));
         spool.append(rec, timestamp, completion, deadline, block, false)?;
         Ok(TrySend::Queued)
@@ -223,8 +232,14 @@ impl Producer {
                 LocalCode::Closed,
                 format!("the producer was closed before the record left the spool; it stays in spool.dir {} and the next producer opened on it sends it", spool.dir.display()),
             );
-            let rec = ProducerRecord { topic: &p.topic, partition: p.partition, ..Default::default() };
-            self.report_alone(&rec, e, p.completion);
+            // The report carries the record as it is on disk (key, value, headers, timestamp).
+            match spool.record_at(p.pos) {
+                Some(r) => crate::spool::as_record(&r, None, |rec| self.report_alone(rec, e, p.completion)),
+                None => {
+                    let rec = ProducerRecord { topic: &p.topic, partition: p.partition, ..Default::default() };
+                    self.report_alone(&rec, e, p.completion);
+                }
+            }
         }
         spool.sync();
         spool.unlock();

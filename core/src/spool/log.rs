@@ -1,16 +1,29 @@
 //! The spool's on-disk format: an append-only log of segment files in `spool.dir`, and the lock
 //! that keeps a second process off the directory.
 //!
-//! A segment is `<first record id, 20 digits>.seg`: the 8-byte magic `RAFKASP1`, then entries,
-//! each `u32 length | u32 crc32c(payload) | payload` (little-endian). A payload is a record
-//! (`1 | id u64 | timestamp i64 | partition i32 (-1: the partitioner chooses) | topic u16+bytes |
-//! key i32+bytes (-1: null) | value i32+bytes | header count u32 | per header: key u32+bytes,
-//! value i32+bytes`) or an ack marker (`2 | id u64...`): these records were reported and are
-//! not to be sent again. Ids grow by one per record, across segments and restarts.
+//! A segment is `<first record id, 20 digits>.seg`: the 8-byte magic `RAFKASP2`, then entries,
+//! each `u32 length | u32 crc32c(payload) | payload` (little-endian), then zeros to the end of
+//! the file. A payload is a record (`1 | id u64 | timestamp i64 | partition i32 (-1: the
+//! partitioner chooses) | topic u16+bytes | key i32+bytes (-1: null) | value i32+bytes | header
+//! count u32 | per header: key u32+bytes, value i32+bytes`) or an ack marker, saying that these
+//! records were reported and are not to be sent again: `3 | (first id u64, count u32)...`, runs
+//! of ids (format 1, magic `RAFKASP1`, wrote `2 | id u64...`; both are read). Ids grow by one
+//! per record, across segments and restarts.
+//!
+//! Appends are copies into a shared memory mapping of the newest segment (no system call per
+//! record): the pages are the file's pages in the kernel's page cache, so what was copied
+//! survives a SIGKILL of the process at once, and reaches the disk at the next sync
+//! (`fdatasync`, by the spool's policy) or when the kernel writes it back. A segment is created
+//! at its full size (`posix_fallocate`, so that a full disk is an error here rather than a
+//! SIGBUS on a later copy); an entry's length is written last, so an entry cut short by a crash
+//! reads as zeros where its length should be. The segment a producer appended to is cut back to
+//! its entries when it closes.
 //!
 //! Recovery reads every segment; an entry whose length runs past the end of the file (a torn
-//! write) or whose CRC does not match (a corrupt one) ends that segment: the file is truncated
-//! there and the bytes dropped are logged and returned. Later segments are read on.
+//! write), whose CRC does not match (a corrupt one), or a zero length followed by anything but
+//! zeros (a write cut short, or pages lost by a power failure) ends that segment: the file is
+//! truncated there and the bytes dropped are logged and returned. Zeros after the last entry are
+//! the end, not damage. Later segments are read on.
 //!
 //! A segment is deleted once every record in it is acknowledged and every older segment is
 //! deleted: an ack marker only covers records written before it, so deleting oldest first never
@@ -21,15 +34,24 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::ptr::NonNull;
+use std::sync::Arc;
 
-const MAGIC: &[u8; 8] = b"RAFKASP1";
+const MAGIC: &[u8; 8] = b"RAFKASP2";
+/// Format 1: written with one `pwrite` per entry, ack markers as lists of ids. Still read.
+const MAGIC_V1: &[u8; 8] = b"RAFKASP1";
 const HEAD: usize = 8;
 const KIND_RECORD: u8 = 1;
-const KIND_ACK: u8 = 2;
+/// Format 1's ack marker: `id u64...`.
+const KIND_ACK_IDS: u8 = 2;
+/// `(first id u64, count u32)...`.
+const KIND_ACK_RUNS: u8 = 3;
 /// The largest entry accepted when reading: a length beyond it is corruption, not a record.
 const MAX_ENTRY: u32 = 1 << 30;
+/// Segment files are sized in whole pages.
+const PAGE: u64 = 4096;
 
 /// One record as the spool keeps it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,22 +66,111 @@ pub struct SpooledRecord {
     pub timestamp: i64,
 }
 
+/// Where a record's entry is: its segment (by first id) and byte offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pos {
+    segment: u64,
+    offset: u64,
+}
+
 /// Damage found by recovery in one segment.
 #[derive(Clone, Debug)]
 pub struct Damage {
     pub segment: PathBuf,
     /// Where the last good entry ended (the file's new length).
     pub at: u64,
+    /// Bytes from there to the last byte that was not zero.
     pub dropped_bytes: u64,
     pub reason: String,
 }
 
+/// A shared mapping of a whole segment file.
+struct Map {
+    ptr: NonNull<u8>,
+    len: usize,
+    writable: bool,
+}
+
+// SAFETY: the mapping is plain memory owned by this value; the log that owns it is used under
+// the spool's mutex (one thread at a time), and no other process maps the files (the lock).
+unsafe impl Send for Map {}
+unsafe impl Sync for Map {}
+
+impl Map {
+    /// Maps `len` bytes of `file` (`len` > 0, at most the file's length).
+    fn new(file: &File, len: u64, writable: bool) -> std::io::Result<Map> {
+        let prot = if writable { libc::PROT_READ | libc::PROT_WRITE } else { libc::PROT_READ };
+        let len = usize::try_from(len).map_err(|_| std::io::Error::other("a segment too large to map"))?;
+        // SAFETY: a new shared mapping of a file we hold open; the kernel picks the address.
+        let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_SHARED, file.as_raw_fd(), 0) };
+        if p == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Map { ptr: NonNull::new(p.cast()).expect("mmap returned NULL"), len, writable })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `len` mapped bytes, readable while `self` lives; the file is never shortened
+        // below `len` while mapped (see `Segment::trim`).
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        assert!(self.writable, "a write to a read-only segment mapping");
+        // SAFETY: as `bytes`, and the mapping is writable; `&mut self` makes it exclusive.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for Map {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `Map::new`, unmapped once.
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
+
 struct Segment {
     path: PathBuf,
-    file: File,
+    file: Arc<File>,
+    map: Map,
+    /// Where its entries end (the next append goes there).
     len: u64,
     /// Records in the segment not acknowledged yet.
     unacked: u64,
+}
+
+impl Segment {
+    /// Makes the segment take appends up to `cap` bytes: the file grows to `cap` (space reserved
+    /// on disk) and is mapped writable. Beyond `len` the file holds zeros.
+    fn make_writable(&mut self, cap: u64) -> std::io::Result<()> {
+        if self.map.writable && self.map.len as u64 >= cap {
+            return Ok(());
+        }
+        reserve(&self.file, cap)?;
+        self.map = Map::new(&self.file, cap, true)?;
+        Ok(())
+    }
+
+    /// Cuts the file back to its entries (the producer closes; no more appends).
+    fn trim(&mut self) -> std::io::Result<()> {
+        if self.map.len as u64 == self.len {
+            return Ok(());
+        }
+        // The new mapping first: the file must not be shorter than any mapping of it.
+        self.map = Map::new(&self.file, self.len, false)?;
+        self.file.set_len(self.len)
+    }
+}
+
+/// Grows `file` to `len` bytes with the blocks allocated, so that writing through a mapping
+/// cannot fail for want of space.
+fn reserve(file: &File, len: u64) -> std::io::Result<()> {
+    // SAFETY: posix_fallocate on a descriptor we own.
+    let r = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len as libc::off_t) };
+    if r != 0 {
+        return Err(std::io::Error::from_raw_os_error(r));
+    }
+    Ok(())
 }
 
 /// The log: its segments, the id of the next record, and the send cursor (the next record not
@@ -75,12 +186,17 @@ pub struct SpoolLog {
     /// Records acknowledged before the cursor reached them (by ack markers found in recovery, or
     /// by a purge), skipped by the cursor.
     skip: HashSet<u64>,
-    /// Records appended and not yet read by the cursor.
+    /// Records appended for direct sending (behind the cursor) and handed back to the cursor's
+    /// reader after all ([`SpoolLog::requeue`]), by id: read before the cursor.
+    requeued: BTreeMap<u64, Pos>,
+    /// Records appended and not yet read by the cursor, `requeued` included.
     unread: u64,
     /// Records not yet acknowledged.
     unacked: u64,
     /// Written since the last sync.
     pub(crate) dirty: bool,
+    /// Closed: the newest segment is cut back to its entries, nothing is written any more.
+    closed: bool,
     lock: File,
 }
 
@@ -88,27 +204,8 @@ fn segment_name(first: u64) -> String {
     format!("{first:020}.seg")
 }
 
-/// A record's payload bytes.
-pub fn encode_record(r: &SpoolRecordRef<'_>, out: &mut Vec<u8>) {
-    out.push(KIND_RECORD);
-    out.extend_from_slice(&r.id.to_le_bytes());
-    out.extend_from_slice(&r.timestamp.to_le_bytes());
-    out.extend_from_slice(&r.partition.unwrap_or(-1).to_le_bytes());
-    out.extend_from_slice(&(r.topic.len() as u16).to_le_bytes());
-    out.extend_from_slice(r.topic.as_bytes());
-    put_opt(out, r.key);
-    put_opt(out, r.value);
-    out.extend_from_slice(&(r.headers.len() as u32).to_le_bytes());
-    for (k, v) in r.headers {
-        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
-        out.extend_from_slice(k.as_bytes());
-        put_opt(out, *v);
-    }
-}
-
 /// A record to append, borrowed from `send()`'s arguments.
 pub struct SpoolRecordRef<'a> {
-    pub id: u64,
     pub topic: &'a str,
     pub partition: Option<i32>,
     pub key: Option<&'a [u8]>,
@@ -117,12 +214,50 @@ pub struct SpoolRecordRef<'a> {
     pub timestamp: i64,
 }
 
-fn put_opt(out: &mut Vec<u8>, b: Option<&[u8]>) {
-    match b {
-        None => out.extend_from_slice(&(-1i32).to_le_bytes()),
-        Some(b) => {
-            out.extend_from_slice(&(b.len() as i32).to_le_bytes());
-            out.extend_from_slice(b);
+impl SpoolRecordRef<'_> {
+    /// The bytes of its payload.
+    pub fn payload_len(&self) -> usize {
+        let opt = |b: Option<&[u8]>| 4 + b.map_or(0, |b| b.len());
+        1 + 8 + 8 + 4 + 2 + self.topic.len() + opt(self.key) + opt(self.value) + 4 + self.headers.iter().map(|(k, v)| 4 + k.len() + opt(*v)).sum::<usize>()
+    }
+
+    /// Writes its payload with `id` into `out`, exactly [`SpoolRecordRef::payload_len`] bytes.
+    fn write(&self, id: u64, out: &mut [u8]) {
+        let mut w = Put(out);
+        w.put(&[KIND_RECORD]);
+        w.put(&id.to_le_bytes());
+        w.put(&self.timestamp.to_le_bytes());
+        w.put(&self.partition.unwrap_or(-1).to_le_bytes());
+        w.put(&(self.topic.len() as u16).to_le_bytes());
+        w.put(self.topic.as_bytes());
+        w.opt(self.key);
+        w.opt(self.value);
+        w.put(&(self.headers.len() as u32).to_le_bytes());
+        for (k, v) in self.headers {
+            w.put(&(k.len() as u32).to_le_bytes());
+            w.put(k.as_bytes());
+            w.opt(*v);
+        }
+        assert!(w.0.is_empty(), "a spool record shorter than its payload_len");
+    }
+}
+
+/// Writes into a slice from the front.
+struct Put<'a>(&'a mut [u8]);
+
+impl Put<'_> {
+    fn put(&mut self, b: &[u8]) {
+        let (head, rest) = std::mem::take(&mut self.0).split_at_mut(b.len());
+        head.copy_from_slice(b);
+        self.0 = rest;
+    }
+    fn opt(&mut self, b: Option<&[u8]>) {
+        match b {
+            None => self.put(&(-1i32).to_le_bytes()),
+            Some(b) => {
+                self.put(&(b.len() as i32).to_le_bytes());
+                self.put(b);
+            }
         }
     }
 }
@@ -130,7 +265,8 @@ fn put_opt(out: &mut Vec<u8>, b: Option<&[u8]>) {
 /// An entry's payload, read back.
 enum Entry {
     Record(SpooledRecord),
-    Acks(Vec<u64>),
+    /// Runs of acknowledged ids: (first, count).
+    Acks(Vec<(u64, u64)>),
 }
 
 struct Cur<'a>(&'a [u8]);
@@ -185,42 +321,69 @@ fn decode(payload: &[u8]) -> Option<Entry> {
             }
             Some(Entry::Record(SpooledRecord { id, topic, partition: (partition >= 0).then_some(partition), key, value, headers, timestamp }))
         }
-        KIND_ACK if c.0.len() % 8 == 0 && !c.0.is_empty() => {
-            let mut ids = Vec::with_capacity(c.0.len() / 8);
+        KIND_ACK_IDS if c.0.len() % 8 == 0 && !c.0.is_empty() => {
+            let mut runs = Vec::with_capacity(c.0.len() / 8);
             while let Some(id) = c.u64() {
-                ids.push(id);
+                runs.push((id, 1));
             }
-            Some(Entry::Acks(ids))
+            Some(Entry::Acks(runs))
+        }
+        KIND_ACK_RUNS if c.0.len() % 12 == 0 && !c.0.is_empty() => {
+            let mut runs = Vec::with_capacity(c.0.len() / 12);
+            while let (Some(first), Some(count)) = (c.u64(), c.u32()) {
+                runs.push((first, count as u64));
+            }
+            Some(Entry::Acks(runs))
         }
         _ => None,
     }
 }
 
-/// Reads the entry at `off` of `file` (of length `len`): `Ok(None)` at the end, `Err(reason)` for
-/// a torn or corrupt entry, else the entry and the offset after it.
-fn read_entry(file: &File, off: u64, len: u64) -> Result<Option<(Entry, u64)>, String> {
-    if off == len {
+/// `ids` as runs of consecutive ids (first, count), in the order given.
+fn runs(ids: &[u64]) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for &id in ids {
+        match out.last_mut() {
+            Some((first, count)) if *first + *count == id && *count < u32::MAX as u64 => *count += 1,
+            _ => out.push((id, 1)),
+        }
+    }
+    out
+}
+
+/// Whether `b` is all zeros.
+fn zeros(b: &[u8]) -> bool {
+    b.iter().all(|&x| x == 0)
+}
+
+/// Reads the entry at `off` of `buf` (a segment's bytes up to where its entries may end):
+/// `Ok(None)` at the end (the end of `buf`, or zeros from `off` on), `Err(reason)` for a torn
+/// or corrupt entry, else the entry and the offset after it.
+fn read_entry(buf: &[u8], off: u64) -> Result<Option<(Entry, u64)>, String> {
+    let len = buf.len() as u64;
+    if off >= len {
         return Ok(None);
     }
-    if len - off < 8 {
-        return Err(format!("a torn entry header ({} of 8 bytes)", len - off));
+    let rest = &buf[off as usize..];
+    if rest.len() < 8 {
+        return if zeros(rest) { Ok(None) } else { Err(format!("a torn entry header ({} of 8 bytes)", rest.len())) };
     }
-    let mut h = [0u8; 8];
-    file.read_exact_at(&mut h, off).map_err(|e| format!("read error: {e}"))?;
-    let n = u32::from_le_bytes(h[..4].try_into().unwrap());
-    let crc = u32::from_le_bytes(h[4..].try_into().unwrap());
-    if n == 0 || n > MAX_ENTRY {
+    let n = u32::from_le_bytes(rest[..4].try_into().unwrap());
+    let crc = u32::from_le_bytes(rest[4..8].try_into().unwrap());
+    if n == 0 {
+        return if zeros(rest) { Ok(None) } else { Err("an entry without its length, with data after it (a write cut short)".into()) };
+    }
+    if n > MAX_ENTRY {
         return Err(format!("an entry length of {n} bytes, which no entry has"));
     }
-    if off + 8 + n as u64 > len {
-        return Err(format!("a torn entry ({} of {} bytes)", len - off - 8, n));
+    if 8 + n as u64 > rest.len() as u64 {
+        return Err(format!("a torn entry ({} of {} bytes)", rest.len() - 8, n));
     }
-    let mut payload = vec![0u8; n as usize];
-    file.read_exact_at(&mut payload, off + 8).map_err(|e| format!("read error: {e}"))?;
-    if crc32c::crc32c(&payload) != crc {
+    let payload = &rest[8..8 + n as usize];
+    if crc32c::crc32c(payload) != crc {
         return Err("an entry whose CRC does not match".into());
     }
-    match decode(&payload) {
+    match decode(payload) {
         Some(e) => Ok(Some((e, off + 8 + n as u64))),
         None => Err("an entry that does not decode".into()),
     }
@@ -228,7 +391,6 @@ fn read_entry(file: &File, off: u64, len: u64) -> Result<Option<(Entry, u64)>, S
 
 /// Takes the directory's lock file, or says who holds it.
 fn lock_dir(dir: &Path) -> std::io::Result<File> {
-    use std::os::unix::io::AsRawFd;
     let path = dir.join("lock");
     let mut f = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
     // SAFETY: flock on a file descriptor we own.
@@ -246,6 +408,67 @@ fn lock_dir(dir: &Path) -> std::io::Result<File> {
     f.set_len(0)?;
     write!(f, "process {}", std::process::id())?;
     Ok(f)
+}
+
+/// Recovers one segment file: its records and ack markers, and the damage found (the file is cut
+/// back to its last good entry either way). Returns the segment, mapped read-only.
+fn recover_segment(path: PathBuf, ids: &mut BTreeMap<u64, u64>, acked: &mut HashSet<u64>, first: u64, next_id: &mut u64) -> std::io::Result<(Segment, Option<Damage>)> {
+    let file = OpenOptions::new().read(true).write(true).open(&path)?;
+    let file_len = file.metadata()?.len();
+    let mut off = HEAD as u64;
+    let mut bad = None;
+    let mut last_data = file_len;
+    {
+        let map = if file_len > 0 { Some(Map::new(&file, file_len, false)?) } else { None };
+        let buf = map.as_ref().map_or(&[][..], |m| m.bytes());
+        if buf.len() < HEAD || (&buf[..HEAD] != MAGIC && &buf[..HEAD] != MAGIC_V1) {
+            off = 0;
+            bad = Some("no segment header".to_string());
+        } else {
+            loop {
+                match read_entry(buf, off) {
+                    Ok(None) => break,
+                    Ok(Some((Entry::Record(r), end))) => {
+                        ids.insert(r.id, first);
+                        *next_id = (*next_id).max(r.id + 1);
+                        off = end;
+                    }
+                    Ok(Some((Entry::Acks(runs), end))) => {
+                        for (f, n) in runs {
+                            acked.extend(f..f.saturating_add(n));
+                        }
+                        off = end;
+                    }
+                    Err(reason) => {
+                        bad = Some(reason);
+                        break;
+                    }
+                }
+            }
+        }
+        if bad.is_some() {
+            last_data = buf.iter().rposition(|&b| b != 0).map_or(0, |i| i as u64 + 1).max(off);
+        }
+    } // unmapped before the file is cut
+    let damage = bad.map(|reason| {
+        let d = Damage { segment: path.clone(), at: off, dropped_bytes: last_data - off, reason };
+        log::warn!("spool: {} holds {} at byte {}: truncated there, {} byte(s) dropped", d.segment.display(), d.reason, d.at, d.dropped_bytes);
+        d
+    });
+    if off == 0 {
+        file.set_len(0)?;
+        (&file).write_all(MAGIC)?;
+        off = HEAD as u64;
+        file.sync_all()?;
+    } else if off < file_len {
+        // Zeros after the entries (a segment its producer did not close), or damage.
+        file.set_len(off)?;
+        if damage.is_some() {
+            file.sync_all()?;
+        }
+    }
+    let map = Map::new(&file, off, false)?;
+    Ok((Segment { path, file: Arc::new(file), map, len: off, unacked: 0 }, damage))
 }
 
 impl SpoolLog {
@@ -272,50 +495,10 @@ impl SpoolLog {
         let mut next_id = firsts.last().copied().unwrap_or(1).max(1);
         let mut bytes = 0;
         for first in firsts {
-            let path = dir.join(segment_name(first));
-            let file = OpenOptions::new().read(true).write(true).open(&path)?;
-            let len = file.metadata()?.len();
-            let mut off = HEAD as u64;
-            let mut bad = None;
-            let mut magic = [0u8; 8];
-            if len < HEAD as u64 || file.read_exact_at(&mut magic, 0).is_err() || &magic != MAGIC {
-                off = 0;
-                bad = Some("no segment header".to_string());
-            } else {
-                loop {
-                    match read_entry(&file, off, len) {
-                        Ok(None) => break,
-                        Ok(Some((Entry::Record(r), end))) => {
-                            ids.insert(r.id, first);
-                            next_id = next_id.max(r.id + 1);
-                            off = end;
-                        }
-                        Ok(Some((Entry::Acks(a), end))) => {
-                            acked.extend(a);
-                            off = end;
-                        }
-                        Err(reason) => {
-                            bad = Some(reason);
-                            break;
-                        }
-                    }
-                }
-            }
-            if let Some(reason) = bad {
-                let d = Damage { segment: path.clone(), at: off, dropped_bytes: len - off, reason };
-                log::warn!("spool: {} holds {} at byte {}: truncated there, {} byte(s) dropped", d.segment.display(), d.reason, d.at, d.dropped_bytes);
-                if off == 0 {
-                    file.set_len(0)?;
-                    (&file).write_all(MAGIC)?;
-                    off = HEAD as u64;
-                } else {
-                    file.set_len(off)?;
-                }
-                file.sync_all()?;
-                damage.push(d);
-            }
-            bytes += off;
-            segments.insert(first, Segment { path, file, len: off, unacked: 0 });
+            let (seg, d) = recover_segment(dir.join(segment_name(first)), &mut ids, &mut acked, first, &mut next_id)?;
+            damage.extend(d);
+            bytes += seg.len;
+            segments.insert(first, seg);
         }
         let mut unacked = 0;
         for (id, seg) in &ids {
@@ -331,15 +514,17 @@ impl SpoolLog {
             segments,
             next_id,
             bytes,
-            segment_bytes: (max_bytes / 8).clamp(4096, 64 << 20),
+            segment_bytes: (max_bytes / 8).clamp(PAGE, 64 << 20) / PAGE * PAGE,
             cursor,
             skip: acked,
+            requeued: BTreeMap::new(),
             unread: unacked,
             unacked,
             dirty: false,
+            closed: false,
             lock,
         };
-        log.new_segment()?;
+        log.new_segment(0)?;
         log.delete_acked()?;
         Ok((log, damage))
     }
@@ -348,7 +533,8 @@ impl SpoolLog {
         &self.dir
     }
 
-    /// Bytes of every segment on disk.
+    /// Bytes of the entries of every segment on disk (the newest segment's file is larger: it is
+    /// created at its full size).
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
@@ -367,21 +553,28 @@ impl SpoolLog {
         self.next_id
     }
 
-    fn new_segment(&mut self) -> std::io::Result<()> {
+    /// Starts the segment that takes the next appends, with room for an entry of `need` bytes
+    /// (the newest segment keeps taking them while it has no record: its name is the next id).
+    fn new_segment(&mut self, need: u64) -> std::io::Result<()> {
         let first = self.next_id;
-        if self.segments.contains_key(&first) {
-            // The newest segment has no record yet (its name is the next id): keep appending to it.
-            return Ok(());
+        let cap = (HEAD as u64 + need).max(self.segment_bytes).div_ceil(PAGE) * PAGE;
+        if let Some(seg) = self.segments.get_mut(&first) {
+            return seg.make_writable((seg.len + need).max(cap).div_ceil(PAGE) * PAGE);
         }
-        if let Some(prev) = self.segments.values().next_back() {
+        if let Some(prev) = self.segments.values_mut().next_back() {
             // What the full segment holds reaches the disk before records go to the next one.
-            prev.file.sync_data()?;
+            if prev.unacked > 0 {
+                prev.file.sync_data()?;
+            }
+            prev.trim()?;
         }
         let path = self.dir.join(segment_name(first));
-        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path)?;
-        file.write_all(MAGIC)?;
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path)?;
+        reserve(&file, cap)?;
+        let mut map = Map::new(&file, cap, true)?;
+        map.bytes_mut()[..HEAD].copy_from_slice(MAGIC);
         self.bytes += HEAD as u64;
-        self.segments.insert(first, Segment { path, file, len: HEAD as u64, unacked: 0 });
+        self.segments.insert(first, Segment { path, file: Arc::new(file), map, len: HEAD as u64, unacked: 0 });
         if let Ok(d) = File::open(&self.dir) {
             let _ = d.sync_all();
         }
@@ -392,52 +585,52 @@ impl SpoolLog {
         self.segments.values_mut().next_back().expect("the log always has a segment")
     }
 
-    /// The bytes appending an entry with this payload length adds.
-    pub fn entry_bytes(payload_len: usize) -> u64 {
-        8 + payload_len as u64
+    /// The bytes appending a record adds.
+    pub fn entry_bytes(rec: &SpoolRecordRef<'_>) -> u64 {
+        8 + rec.payload_len() as u64
     }
 
-    /// Appends a record (its payload encoded by [`encode_record`] with id [`SpoolLog::next_id`]).
-    /// `advance`: the record is sent directly, so the cursor moves past it (only when the cursor
-    /// is at the end already).
-    pub fn append_record(&mut self, payload: &[u8], advance: bool) -> std::io::Result<u64> {
-        if self.tail().len >= self.segment_bytes {
-            self.new_segment()?;
+    /// Appends an entry of `payload_len` bytes, written by `fill`, to the newest segment (a new
+    /// one when it has no room left); where it went.
+    fn append_entry(&mut self, payload_len: usize, fill: impl FnOnce(&mut [u8])) -> std::io::Result<Pos> {
+        if self.closed {
+            return Err(std::io::Error::other("the spool is closed"));
         }
+        let need = 8 + payload_len as u64;
+        let tail = self.tail();
+        if !tail.map.writable || tail.len + need > tail.map.len as u64 {
+            self.new_segment(need)?;
+        }
+        let (&first, seg) = self.segments.iter_mut().next_back().expect("the log always has a segment");
+        let at = seg.len as usize;
+        let buf = &mut seg.map.bytes_mut()[at..at + need as usize];
+        let (head, payload) = buf.split_at_mut(8);
+        fill(payload);
+        head[4..].copy_from_slice(&crc32c::crc32c(payload).to_le_bytes());
+        // The length last: an entry a crash cuts short has none, and ends the segment.
+        std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::Release);
+        head[..4].copy_from_slice(&(payload_len as u32).to_le_bytes());
+        seg.len += need;
+        self.bytes += need;
+        self.dirty = true;
+        Ok(Pos { segment: first, offset: at as u64 })
+    }
+
+    /// Appends a record with id [`SpoolLog::next_id`]: its id and place. `advance`: the record is
+    /// sent directly, so the cursor moves past it (only when the cursor is at the end already).
+    pub fn append(&mut self, rec: &SpoolRecordRef<'_>, advance: bool) -> std::io::Result<(u64, Pos)> {
         let id = self.next_id;
         let at_end = self.cursor_at_end();
-        self.write_entry(payload)?;
+        let pos = self.append_entry(rec.payload_len(), |out| rec.write(id, out))?;
         self.next_id += 1;
         self.tail().unacked += 1;
         self.unacked += 1;
         if advance && at_end {
-            let (first, len) = {
-                let (f, s) = self.segments.iter().next_back().unwrap();
-                (*f, s.len)
-            };
-            self.cursor = (first, len);
+            self.cursor = (pos.segment, self.tail().len);
         } else {
             self.unread += 1;
         }
-        Ok(id)
-    }
-
-    fn write_entry(&mut self, payload: &[u8]) -> std::io::Result<()> {
-        let mut buf = Vec::with_capacity(8 + payload.len());
-        buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        buf.extend_from_slice(&crc32c::crc32c(payload).to_le_bytes());
-        buf.extend_from_slice(payload);
-        let seg = self.tail();
-        let at = seg.len;
-        if let Err(e) = seg.file.write_all_at(&buf, at) {
-            // Leave no half entry behind for the next append to follow.
-            let _ = seg.file.set_len(at);
-            return Err(e);
-        }
-        seg.len += buf.len() as u64;
-        self.bytes += buf.len() as u64;
-        self.dirty = true;
-        Ok(())
+        Ok((id, pos))
     }
 
     /// Whether the cursor has read everything appended.
@@ -445,8 +638,29 @@ impl SpoolLog {
         self.unread == 0
     }
 
-    /// The next record not yet handed to the sending path, advancing the cursor past it.
-    pub fn next_unsent(&mut self) -> std::io::Result<Option<SpooledRecord>> {
+    /// A record appended for direct sending goes to the cursor's reader after all (the buffer
+    /// had no room for it): read before the records at the cursor, which are all newer.
+    pub fn requeue(&mut self, id: u64, pos: Pos) {
+        self.requeued.insert(id, pos);
+        self.unread += 1;
+    }
+
+    /// The record at `pos`.
+    pub fn read_at(&self, pos: Pos) -> std::io::Result<SpooledRecord> {
+        let seg = self.segments.get(&pos.segment).ok_or_else(|| std::io::Error::other("spool: a record's segment is gone"))?;
+        match read_entry(&seg.map.bytes()[..seg.len as usize], pos.offset).map_err(std::io::Error::other)? {
+            Some((Entry::Record(r), _)) => Ok(r),
+            _ => Err(std::io::Error::other("spool: no record where one was written")),
+        }
+    }
+
+    /// The next record not yet handed to the sending path, and its place, advancing the cursor
+    /// past it.
+    pub fn next_unsent(&mut self) -> std::io::Result<Option<(SpooledRecord, Pos)>> {
+        if let Some((_, pos)) = self.requeued.pop_first() {
+            self.unread -= 1;
+            return self.read_at(pos).map(|r| Some((r, pos)));
+        }
         while self.unread > 0 {
             let (first, off) = self.cursor;
             let Some(seg) = self.segments.get(&first) else {
@@ -459,7 +673,7 @@ impl SpoolLog {
                     None => return Err(std::io::Error::other("spool: the send cursor ran past the last segment")),
                 }
             };
-            match read_entry(&seg.file, off, seg.len).map_err(std::io::Error::other)? {
+            match read_entry(&seg.map.bytes()[..seg.len as usize], off).map_err(std::io::Error::other)? {
                 None => {
                     let next = self.segments.range(first + 1..).next().map(|(f, _)| *f);
                     match next {
@@ -474,7 +688,7 @@ impl SpoolLog {
                         continue;
                     }
                     self.unread -= 1;
-                    return Ok(Some(r));
+                    return Ok(Some((r, Pos { segment: first, offset: off })));
                 }
             }
         }
@@ -488,10 +702,22 @@ impl SpoolLog {
         if self.unread == 0 {
             return Ok(out);
         }
+        let mut taken = Vec::new();
+        for (&id, &pos) in &self.requeued {
+            let r = self.read_at(pos)?;
+            if matches(&r.topic, r.partition) {
+                taken.push(id);
+                out.push(r);
+            }
+        }
+        for id in &taken {
+            self.requeued.remove(id);
+        }
         let (first, at) = self.cursor;
         for (&f, seg) in self.segments.range(first..) {
             let mut off = if f == first { at } else { HEAD as u64 };
-            while let Some((e, end)) = read_entry(&seg.file, off, seg.len).map_err(std::io::Error::other)? {
+            let buf = &seg.map.bytes()[..seg.len as usize];
+            while let Some((e, end)) = read_entry(buf, off).map_err(std::io::Error::other)? {
                 off = end;
                 if let Entry::Record(r) = e {
                     if !self.skip.contains(&r.id) && matches(&r.topic, r.partition) {
@@ -505,27 +731,32 @@ impl SpoolLog {
         Ok(out)
     }
 
-    /// Appends an ack marker for `ids` (reported records) and deletes the segments no longer
-    /// needed.
+    /// Appends one ack marker for `ids` (reported records; runs of consecutive ids take 12 bytes
+    /// each) and deletes the segments no longer needed.
     pub fn ack(&mut self, ids: &[u64]) -> std::io::Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut payload = Vec::with_capacity(1 + 8 * ids.len());
-        payload.push(KIND_ACK);
-        for id in ids {
-            payload.extend_from_slice(&id.to_le_bytes());
-        }
-        self.write_entry(&payload)?;
-        for &id in ids {
-            if let Some((_, seg)) = self.segments.range_mut(..=id).next_back() {
-                seg.unacked = seg.unacked.saturating_sub(1);
-                self.unacked = self.unacked.saturating_sub(1);
+        let runs = runs(ids);
+        self.append_entry(1 + 12 * runs.len(), |out| {
+            let mut w = Put(out);
+            w.put(&[KIND_ACK_RUNS]);
+            for &(first, count) in &runs {
+                w.put(&first.to_le_bytes());
+                w.put(&(count as u32).to_le_bytes());
             }
-        }
-        if self.tail().len >= self.segment_bytes && self.tail().unacked == 0 && self.unacked == 0 {
-            // Everything is acknowledged: start afresh, so the full segment can go.
-            self.new_segment()?;
+        })?;
+        for (first, count) in runs {
+            let (mut id, end) = (first, first + count);
+            while id < end {
+                // The segment holding `id` holds the ids up to the next segment's first.
+                let upto = self.segments.range(id + 1..).next().map_or(end, |(&f, _)| f.min(end));
+                if let Some((_, seg)) = self.segments.range_mut(..=id).next_back() {
+                    seg.unacked = seg.unacked.saturating_sub(upto - id);
+                    self.unacked = self.unacked.saturating_sub(upto - id);
+                }
+                id = upto;
+            }
         }
         self.delete_acked()
     }
@@ -553,9 +784,9 @@ impl SpoolLog {
         Ok(())
     }
 
-    /// A handle to the newest segment, to sync outside the lock.
-    pub fn tail_file(&self) -> std::io::Result<File> {
-        self.segments.values().next_back().expect("the log always has a segment").file.try_clone()
+    /// The newest segment's file, to sync outside the lock.
+    pub fn tail_file(&self) -> Arc<File> {
+        self.segments.values().next_back().expect("the log always has a segment").file.clone()
     }
 
     pub fn segment_count(&self) -> usize {
@@ -566,11 +797,31 @@ impl SpoolLog {
     pub fn lock_file(&self) -> &File {
         &self.lock
     }
+
+    /// No more writes: the newest segment's file is cut back to its entries (before the lock is
+    /// let go, so that the next producer on the directory finds it as it stays).
+    pub fn close(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        if let Err(e) = self.tail().trim() {
+            log::warn!("spool: cannot cut {} back to its entries: {e} (the next producer reads up to them all the same)", self.tail().path.display());
+        }
+    }
+}
+
+impl Drop for SpoolLog {
+    fn drop(&mut self) {
+        // The lock file is still held here (fields drop after this).
+        self.close();
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::FileExt;
 
     fn tmp(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("rafka-spool-log-{}-{name}", std::process::id()));
@@ -579,15 +830,13 @@ mod tests {
     }
 
     fn append(log: &mut SpoolLog, topic: &str, value: &[u8]) -> u64 {
-        let mut p = Vec::new();
         let h: [(&str, Option<&[u8]>); 2] = [("h1", Some(b"v1")), ("h2", None)];
-        encode_record(&SpoolRecordRef { id: log.next_id(), topic, partition: Some(3), key: Some(b"k"), value: Some(value), headers: &h, timestamp: 42 }, &mut p);
-        log.append_record(&p, false).unwrap()
+        log.append(&SpoolRecordRef { topic, partition: Some(3), key: Some(b"k"), value: Some(value), headers: &h, timestamp: 42 }, false).unwrap().0
     }
 
     fn drain(log: &mut SpoolLog) -> Vec<SpooledRecord> {
         let mut v = Vec::new();
-        while let Some(r) = log.next_unsent().unwrap() {
+        while let Some((r, _)) = log.next_unsent().unwrap() {
             v.push(r);
         }
         v
@@ -717,14 +966,12 @@ mod tests {
         // Over several segments: topics a and b, partition 3 (append's) or none.
         let mut ids = Vec::new();
         for i in 0..12 {
-            let mut p = Vec::new();
             let topic = if i % 2 == 0 { "a" } else { "b" };
             let partition = (i % 3 != 0).then_some(3);
-            encode_record(&SpoolRecordRef { id: log.next_id(), topic, partition, key: None, value: Some(&big), headers: &[], timestamp: i }, &mut p);
-            ids.push(log.append_record(&p, false).unwrap());
+            ids.push(log.append(&SpoolRecordRef { topic, partition, key: None, value: Some(&big), headers: &[], timestamp: i }, false).unwrap().0);
         }
         assert!(log.segment_count() >= 3);
-        let first = log.next_unsent().unwrap().unwrap();
+        let (first, _) = log.next_unsent().unwrap().unwrap();
         assert_eq!(first.id, ids[0]);
         // Topic a, partition 3 only: not the record the cursor read, not those without a partition.
         let taken = log.take_unread_matching(&|t, p| t == "a" && p == Some(3)).unwrap();
@@ -752,5 +999,120 @@ mod tests {
         assert!(msg.contains(&format!("process {}", std::process::id())), "{msg}");
         drop(log);
         assert!(SpoolLog::open(&d, 1 << 20).is_ok(), "free again once the first is closed");
+    }
+
+    /// What a SIGKILL leaves: the log neither closed nor dropped (its mapping and its segment's
+    /// full size stay), the directory's lock let go as the kernel does for a dead process.
+    fn die(log: SpoolLog) {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: flock on the log's own lock file descriptor.
+        unsafe { libc::flock(log.lock_file().as_raw_fd(), libc::LOCK_UN) };
+        std::mem::forget(log);
+    }
+
+    fn newest_segment(d: &Path) -> PathBuf {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "seg")).collect();
+        v.sort();
+        v.pop().unwrap()
+    }
+
+    #[test]
+    fn records_appended_before_a_crash_are_read_back_and_the_zeros_after_them_are_not_damage() {
+        let d = tmp("crash");
+        let (mut log, _) = SpoolLog::open(&d, 1 << 20).unwrap();
+        let ids: Vec<u64> = (0..3).map(|i| append(&mut log, "t", format!("v{i}").as_bytes())).collect();
+        log.ack(&ids[..1]).unwrap();
+        let seg = newest_segment(&d);
+        let end = log.tail().len;
+        die(log);
+        assert_eq!(std::fs::metadata(&seg).unwrap().len(), (1u64 << 20) / 8, "the segment file has its full size");
+        let (mut log, damage) = SpoolLog::open(&d, 1 << 20).unwrap();
+        assert!(damage.is_empty(), "{damage:?}");
+        assert_eq!(drain(&mut log).iter().map(|r| r.id).collect::<Vec<_>>(), ids[1..]);
+        assert_eq!(std::fs::metadata(&seg).unwrap().len(), end, "cut back to its entries");
+    }
+
+    #[test]
+    fn an_entry_cut_short_by_a_crash_ends_its_segment_and_is_reported() {
+        let d = tmp("cutshort");
+        let (mut log, _) = SpoolLog::open(&d, 1 << 20).unwrap();
+        for i in 0..2 {
+            append(&mut log, "t", format!("v{i}").as_bytes());
+        }
+        let end = log.tail().len;
+        let seg = newest_segment(&d);
+        die(log);
+        // A third entry whose payload was copied but not its length (the crash came between).
+        OpenOptions::new().write(true).open(&seg).unwrap().write_all_at(&[0, 0, 0, 0, 9, 9, 9, 9, 1, 7, 7], end).unwrap();
+        let (mut log, damage) = SpoolLog::open(&d, 1 << 20).unwrap();
+        assert_eq!(damage.len(), 1, "{damage:?}");
+        assert!(damage[0].reason.contains("cut short"), "{}", damage[0].reason);
+        assert_eq!((damage[0].at, damage[0].dropped_bytes), (end, 11));
+        assert_eq!(drain(&mut log).len(), 2);
+        assert_eq!(std::fs::metadata(&seg).unwrap().len(), end);
+    }
+
+    #[test]
+    fn a_format_1_segment_with_ack_markers_as_id_lists_is_still_read() {
+        let d = tmp("v1");
+        std::fs::create_dir_all(&d).unwrap();
+        let mut bytes = MAGIC_V1.to_vec();
+        let entry = |bytes: &mut Vec<u8>, payload: &[u8]| {
+            bytes.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(&crc32c::crc32c(payload).to_le_bytes());
+            bytes.extend_from_slice(payload);
+        };
+        for id in 7..10u64 {
+            let r = SpoolRecordRef { topic: "t", partition: None, key: None, value: Some(b"old"), headers: &[], timestamp: 1 };
+            let mut p = vec![0u8; r.payload_len()];
+            r.write(id, &mut p);
+            entry(&mut bytes, &p);
+        }
+        let mut ack = vec![KIND_ACK_IDS];
+        ack.extend_from_slice(&8u64.to_le_bytes());
+        entry(&mut bytes, &ack);
+        std::fs::write(d.join(segment_name(7)), &bytes).unwrap();
+        let (mut log, damage) = SpoolLog::open(&d, 1 << 20).unwrap();
+        assert!(damage.is_empty(), "{damage:?}");
+        assert_eq!(drain(&mut log).iter().map(|r| r.id).collect::<Vec<_>>(), [7, 9]);
+        assert_eq!(log.next_id(), 10);
+    }
+
+    #[test]
+    fn ack_markers_of_runs_of_ids_across_segments_acknowledge_each_id_once() {
+        let d = tmp("runs");
+        let (mut log, _) = SpoolLog::open(&d, 8 * 4096).unwrap();
+        let big = vec![3u8; 1500];
+        let ids: Vec<u64> = (0..9).map(|_| append(&mut log, "t", &big)).collect();
+        assert_eq!(runs(&[ids[0], ids[1], ids[2], ids[5], ids[4]]), [(ids[0], 3), (ids[5], 1), (ids[4], 1)]);
+        // One marker spanning segments, and one of scattered ids.
+        log.ack(&ids[1..7]).unwrap();
+        assert_eq!(log.unacked(), 3);
+        log.ack(&[ids[8], ids[0]]).unwrap();
+        assert_eq!(log.unacked(), 1);
+        drop(log);
+        let (mut log, _) = SpoolLog::open(&d, 8 * 4096).unwrap();
+        assert_eq!(drain(&mut log).iter().map(|r| r.id).collect::<Vec<_>>(), [ids[7]]);
+    }
+
+    #[test]
+    fn a_record_sent_directly_and_requeued_is_read_before_the_records_at_the_cursor() {
+        let d = tmp("requeue");
+        let (mut log, _) = SpoolLog::open(&d, 1 << 20).unwrap();
+        let rec = |v: &'static [u8]| SpoolRecordRef { topic: "t", partition: Some(0), key: None, value: Some(v), headers: &[], timestamp: 5 };
+        let (a, _) = log.append(&rec(b"a"), true).unwrap();
+        let (b, pos_b) = log.append(&rec(b"b"), true).unwrap();
+        assert_eq!(log.unread(), 0, "both sent directly");
+        let (c, _) = log.append(&rec(b"c"), false).unwrap();
+        log.requeue(b, pos_b);
+        assert_eq!(log.unread(), 2);
+        assert_eq!(log.read_at(pos_b).unwrap().value.as_deref(), Some(&b"b"[..]));
+        assert_eq!(drain(&mut log).iter().map(|r| r.id).collect::<Vec<_>>(), [b, c]);
+        let (d2, pos_d) = log.append(&rec(b"d"), true).unwrap();
+        log.requeue(d2, pos_d);
+        let taken = log.take_unread_matching(&|_, _| true).unwrap();
+        assert_eq!(taken.iter().map(|r| r.id).collect::<Vec<_>>(), [d2], "a purge takes requeued records");
+        assert_eq!(log.unread(), 0);
+        assert!(a < b);
     }
 }

@@ -7,12 +7,19 @@
 //! drainer thread reads the records back oldest first and feeds them to the ordinary send path,
 //! where it (not the application) waits for buffer room. Once it has read everything, and no
 //! `send()` appended meanwhile (both under the mutex), sending is direct again.
-//! `spool.when=always`: every record is appended before `send()` returns and then sent directly
-//! (unless spilling), its report appending an ack marker.
+//! `spool.when=always`: every record is appended before `send()` returns and then sent from
+//! memory like any other (unless spilling: then the drainer reads it back); the disk copy is only
+//! the log, read back by a later producer should this one die first. Its completion waits here
+//! (in `State::direct`, by id: no hashing) until its report. A record appended for direct sending that finds `buffer.memory`
+//! full is handed to the drainer instead ([`Spool::requeue`]): `send()` returns once the record
+//! is on disk, and the producer is spilling from then on.
 //!
-//! A spooled record's completion (callback, future, opaque) stays in memory here, keyed by its
+//! A spilled record's completion (callback, future, opaque) stays in memory here, keyed by its
 //! id, until its report: the queued record carries [`Completion::Spooled`], which the delivery
-//! thread resolves through [`Spool::reported`]. A report acknowledges the record on disk, but
+//! thread resolves through [`Spool::reported`]. A report acknowledges the record on disk (an ack
+//! marker, written before its completion runs: a crash never sends again a record whose
+//! completion ran; one marker per report, not per batch, so that a crash among a batch's
+//! completions leaves those not yet run to the next producer's recovered handler), but
 //! for `_DESTROY` (the producer closed before the record was sent): such a record stays for the
 //! next producer on the directory. Records a previous process left are read first and reported
 //! through the recovered handler ([`crate::ProducerBuilder::spool_recovered_handler`]).
@@ -22,7 +29,7 @@
 
 pub mod log;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -34,7 +41,7 @@ use crate::error::{Error, LocalCode, Result};
 use crate::delivery::AloneReport;
 use crate::protocol::record_batch;
 use crate::record::{Delivery, ProducerRecord};
-use log::{SpoolLog, SpoolRecordRef, SpooledRecord};
+use log::{Pos, SpoolLog, SpoolRecordRef, SpooledRecord};
 
 pub use log::Damage;
 
@@ -48,11 +55,18 @@ pub(crate) struct Pending {
     /// For the report should the producer close before the record is sent.
     pub topic: Box<str>,
     pub partition: Option<i32>,
+    /// Where the record is in the spool.
+    pub pos: Pos,
 }
 
 struct State {
     log: SpoolLog,
+    /// Completions of spilled records, and of those an earlier producer left, by id.
     pending: HashMap<u64, Pending>,
+    /// Completions of write-ahead records sent directly, and their places, by id from
+    /// `direct_base` (every record appended has a slot; `None`: in `pending`, or reported).
+    direct: VecDeque<Option<(Completion, Pos)>>,
+    direct_base: u64,
     /// Records the drainer took and has not yet queued (or failed).
     feeding: u64,
     /// The record the drainer took and has not yet queued, and whether a purge failed it
@@ -95,7 +109,7 @@ pub(crate) enum Appended {
     /// Appended; the drainer sends it.
     Spilled,
     /// Appended (`spool.when=always`) with this id; the caller sends it with
-    /// `Completion::Spooled`.
+    /// `Completion::Spooled` (the completion given to [`Spool::append`] waits here).
     Direct(u64),
 }
 
@@ -122,7 +136,7 @@ impl Spool {
         let first_new_id = log.next_id();
         let spool = Spool {
             spilling: AtomicBool::new(left > 0),
-            state: Mutex::new(State { log, pending: HashMap::new(), feeding: 0, in_hand: None, broken: None, last_sync: Instant::now() }),
+            state: Mutex::new(State { log, pending: HashMap::new(), direct: VecDeque::new(), direct_base: first_new_id, feeding: 0, in_hand: None, broken: None, last_sync: Instant::now() }),
             feed: Mutex::new(()),
             changed: Condvar::new(),
             when: cfg.when,
@@ -146,11 +160,8 @@ impl Spool {
     /// Appends a record, waiting up to `deadline` for room under `spool.max.bytes`. `direct`: the
     /// caller sends it itself unless records are waiting in the spool (then it is spilled).
     pub fn append(&self, rec: &ProducerRecord<'_>, timestamp: i64, completion: Completion, deadline: Instant, block: bool, direct: bool) -> Result<Appended> {
-        let mut payload = Vec::with_capacity(64 + rec.topic.len() + rec.key.map_or(0, |k| k.len()) + rec.value.map_or(0, |v| v.len()));
-        let need = {
-            log::encode_record(&SpoolRecordRef { id: 0, topic: rec.topic, partition: rec.partition, key: rec.key, value: rec.value, headers: &rec.headers, timestamp }, &mut payload);
-            SpoolLog::entry_bytes(payload.len())
-        };
+        let sref = SpoolRecordRef { topic: rec.topic, partition: rec.partition, key: rec.key, value: rec.value, headers: &rec.headers, timestamp };
+        let need = SpoolLog::entry_bytes(&sref);
         if need + 8 > self.max_bytes {
             return Err(Error::local(
                 LocalCode::MessageTooLarge,
@@ -184,37 +195,64 @@ impl Spool {
             }
             g = self.changed.wait_timeout(g, (deadline - now).min(Duration::from_millis(100))).unwrap_or_else(|e| e.into_inner()).0;
         }
-        let id = g.log.next_id();
-        payload[1..9].copy_from_slice(&id.to_le_bytes());
         let direct = direct && g.log.cursor_at_end() && g.feeding == 0;
-        let r = g.log.append_record(&payload, direct);
-        if let Err(e) = r {
-            let m = e.to_string();
-            g.broken = Some(m.clone());
-            return Err(io_error(&self.dir, "cannot append a record", e));
-        }
+        let (id, pos) = match g.log.append(&sref, direct) {
+            Ok(v) => v,
+            Err(e) => {
+                g.broken = Some(e.to_string());
+                return Err(io_error(&self.dir, "cannot append a record", e));
+            }
+        };
         if self.fsync == SpoolFsync::Always {
-            if let Err(e) = g.log.tail_file().and_then(|f| f.sync_data()) {
+            if let Err(e) = g.log.tail_file().sync_data() {
                 g.broken = Some(e.to_string());
                 return Err(io_error(&self.dir, "cannot sync", e));
             }
             g.log.dirty = false;
         }
-        g.pending.insert(id, Pending { completion, deadline: rec.deadline, topic: rec.topic.into(), partition: rec.partition });
+        debug_assert_eq!(g.direct_base + g.direct.len() as u64, id, "one slot per record appended");
         if direct {
+            g.direct.push_back(Some((completion, pos)));
             return Ok(Appended::Direct(id));
         }
+        g.direct.push_back(None);
+        g.pending.insert(id, Pending { completion, deadline: rec.deadline, topic: rec.topic.into(), partition: rec.partition, pos });
         self.spilling.store(true, Ordering::Release);
         drop(g);
         self.changed.notify_all();
         Ok(Appended::Spilled)
     }
 
+    /// A record appended for direct sending finds `buffer.memory` full: the drainer sends it
+    /// (before every record appended after it), and `send()` appends from now on until the
+    /// drainer has caught up. Fails only when the producer is closing (or the spool broke): then
+    /// the caller abandons the record.
+    pub fn requeue(&self, id: u64, rec: &ProducerRecord<'_>) -> Result<()> {
+        let mut g = lock(&self.state);
+        if let Some(b) = &g.broken {
+            return Err(Error::local(LocalCode::Internal, format!("the spool in {} cannot be written: {b}", self.dir.display())));
+        }
+        if self.closing.load(Ordering::SeqCst) {
+            return Err(Error::local(LocalCode::State, "the producer is closed; send() is no longer possible"));
+        }
+        let Some((completion, pos)) = take_direct(&mut g, id) else {
+            return Err(Error::local(LocalCode::Internal, format!("spool: record {id} handed back to the spool is not one sent directly")));
+        };
+        g.log.requeue(id, pos);
+        g.pending.insert(id, Pending { completion, deadline: rec.deadline, topic: rec.topic.into(), partition: rec.partition, pos });
+        self.spilling.store(true, Ordering::Release);
+        drop(g);
+        self.changed.notify_all();
+        Ok(())
+    }
+
     /// A record appended for direct sending was refused by the send path after all: no report
     /// will come, so it is acknowledged on disk (not to be sent by a later producer).
     pub fn abandon(&self, id: u64) {
         let mut g = lock(&self.state);
-        g.pending.remove(&id);
+        if take_direct(&mut g, id).is_none() {
+            g.pending.remove(&id);
+        }
         if let Err(e) = g.log.ack(&[id]) {
             ::log::error!("spool.dir {}: cannot write an ack marker: {e}", self.dir.display());
         }
@@ -232,12 +270,12 @@ impl Spool {
             }
             if g.log.unread() > 0 {
                 match g.log.next_unsent() {
-                    Ok(Some(r)) => {
+                    Ok(Some((r, pos))) => {
                         g.feeding += 1;
                         let deadline = g.pending.get(&r.id).and_then(|p| p.deadline);
                         if let std::collections::hash_map::Entry::Vacant(slot) = g.pending.entry(r.id) {
                             // Left by an earlier producer: reported through the recovered handler.
-                            slot.insert(Pending { completion: self.recovered_completion(), deadline: None, topic: r.topic.as_str().into(), partition: r.partition });
+                            slot.insert(Pending { completion: self.recovered_completion(), deadline: None, topic: r.topic.as_str().into(), partition: r.partition, pos });
                         }
                         let r = Arc::new(r);
                         g.in_hand = Some((r.clone(), false));
@@ -320,7 +358,7 @@ impl Spool {
         let ids: Vec<u64> = recs.iter().map(|r| r.id).collect();
         let completions = self.purged(&mut g, &ids);
         if self.fsync != SpoolFsync::Never {
-            if let Err(e) = g.log.tail_file().and_then(|f| f.sync_data()) {
+            if let Err(e) = g.log.tail_file().sync_data() {
                 ::log::error!("spool.dir {}: cannot sync the purge's ack marker: {e}", self.dir.display());
             }
         }
@@ -339,20 +377,34 @@ impl Spool {
         ids.iter().map(|id| g.pending.remove(id).map(|p| p.completion).unwrap_or_else(|| self.recovered_completion())).collect()
     }
 
-    /// A spooled record was reported: its completion, to be run. Acknowledged on disk unless it
-    /// failed because the producer closed (it stays for the next producer on the directory).
+    /// A spooled record was reported: its completion, to be run. Acknowledged on disk (before
+    /// the completion runs) unless it failed because the producer closed (it stays for the next
+    /// producer on the directory).
     pub fn reported(&self, id: u64, error: Option<&Error>) -> Option<Completion> {
         let keep = error.is_some_and(|e| e.is_local(LocalCode::Closed));
         let mut g = lock(&self.state);
-        let p = g.pending.remove(&id);
+        let (completion, was_pending) = match take_direct(&mut g, id) {
+            Some((c, _)) => (Some(c), false),
+            None => (g.pending.remove(&id).map(|p| p.completion), true),
+        };
+        let before = g.log.bytes();
         if !keep {
             if let Err(e) = g.log.ack(&[id]) {
                 ::log::error!("spool.dir {}: cannot write an ack marker (the record may be sent again by a later producer): {e}", self.dir.display());
             }
         }
+        // Waiters: appends waiting for room (segments deleted), and those of spilled records.
+        let wake = g.log.bytes() < before || was_pending;
         drop(g);
-        self.changed.notify_all();
-        p.map(|p| p.completion)
+        if wake {
+            self.changed.notify_all();
+        }
+        completion
+    }
+
+    /// The record at `pos` (a record the producer closes before it was sent: for its report).
+    pub fn record_at(&self, pos: Pos) -> Option<SpooledRecord> {
+        lock(&self.state).log.read_at(pos).ok()
     }
 
     /// Whether `id` was left by an earlier process.
@@ -386,6 +438,10 @@ impl Spool {
     pub fn take_unsent(&self) -> Vec<(u64, Pending)> {
         let mut g = lock(&self.state);
         let mut v: Vec<(u64, Pending)> = g.pending.drain().collect();
+        // None expected: a record sent directly is reported through its partition queue.
+        let base = g.direct_base;
+        let direct: Vec<(u64, Pending)> = g.direct.drain(..).enumerate().filter_map(|(i, s)| s.map(|(completion, pos)| (base + i as u64, Pending { completion, deadline: None, topic: "".into(), partition: None, pos }))).collect();
+        v.extend(direct);
         v.sort_by_key(|(id, _)| *id);
         v
     }
@@ -415,7 +471,7 @@ impl Spool {
             g.last_sync = Instant::now();
             g.log.tail_file()
         };
-        if let Err(e) = f.and_then(|f| f.sync_data()) {
+        if let Err(e) = f.sync_data() {
             ::log::error!("spool.dir {}: cannot sync: {e}", self.dir.display());
         }
     }
@@ -431,7 +487,8 @@ impl Spool {
     /// Lets another producer open the directory (close: nothing is written after this).
     pub fn unlock(&self) {
         use std::os::unix::io::AsRawFd;
-        let g = lock(&self.state);
+        let mut g = lock(&self.state);
+        g.log.close();
         // SAFETY: flock on the lock file's descriptor, which the log owns.
         unsafe { libc::flock(g.log.lock_file().as_raw_fd(), libc::LOCK_UN) };
     }
@@ -441,6 +498,17 @@ impl Spool {
         let _g = lock(&self.state);
         self.changed.notify_all();
     }
+}
+
+/// Takes the completion and place of a record sent directly, if `id` is one not reported yet.
+fn take_direct(g: &mut State, id: u64) -> Option<(Completion, Pos)> {
+    let i = usize::try_from(id.checked_sub(g.direct_base)?).ok()?;
+    let taken = g.direct.get_mut(i)?.take();
+    while matches!(g.direct.front(), Some(None)) {
+        g.direct.pop_front();
+        g.direct_base += 1;
+    }
+    taken
 }
 
 /// Calls `f` with a spooled record as `send()` takes it (`deadline`: its own, if any).
