@@ -297,6 +297,35 @@ fn metadata_age_shows_a_topic_left_out_of_refreshes_after_metadata_max_idle_ms_a
     p.close(Duration::from_secs(10)).unwrap();
 }
 
+#[test]
+fn spool_fsync_always_syncs_each_record_interval_a_few_times_and_never_not_at_all() {
+    let topic = common::unique_topic("stats-spool-fsync");
+    common::create_topic(&topic, 1);
+    let syncs = |fsync: &str| {
+        let dir = std::env::temp_dir().join(format!("rafka-stats-spool-{}-{fsync}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut settings = vec![("statistics.interval.ms", "50"), ("spool.dir", dir.to_str().unwrap()), ("spool.when", "always"), ("spool.fsync", fsync)];
+        if fsync == "interval" {
+            settings.push(("spool.fsync.interval.ms", "200"));
+        }
+        let config = common::config(&settings);
+        let (p, docs) = producer_with_stats(config);
+        for i in 0..40 {
+            p.send(&ProducerRecord::new(&topic).value(format!("{fsync}-{i}").as_bytes())).unwrap().wait().unwrap();
+        }
+        let doc = await_doc(&docs, "after the 40 records", |d| d["txmsgs"] == 40);
+        p.close(Duration::from_secs(10)).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(doc["spool"]["unsent_msgs"], 0, "{doc}");
+        doc["spool"]["syncs"].as_u64().unwrap_or_else(|| panic!("spool.syncs: {doc}"))
+    };
+    let (always, interval, never) = (syncs("always"), syncs("interval"), syncs("never"));
+    // always: once per append, and once per ack marker a purge writes (none here).
+    assert!(always >= 40, "spool.fsync=always: {always} syncs for 40 records");
+    assert!((1..always).contains(&interval), "spool.fsync=interval (200 ms): {interval} syncs, always made {always}");
+    assert_eq!(never, 0, "spool.fsync=never leaves the writing to the kernel");
+}
+
 fn private() -> std::sync::MutexGuard<'static, Cluster> {
     Cluster::shared("stats", 1, 25170)
 }

@@ -527,6 +527,13 @@ impl IoThread {
         for t in blocked.keys() {
             topics.entry(t).or_default();
         }
+        if let Some(spool) = &self.inner.spool {
+            j.key("spool");
+            j.open('{');
+            j.num_field("unsent_msgs", spool.unsent());
+            j.num_field("syncs", spool.syncs());
+            j.close('}');
+        }
         j.key("topics");
         j.open('{');
         for (topic, mut parts) in topics {

@@ -195,6 +195,10 @@ pub struct SpoolLog {
     unacked: u64,
     /// Written since the last sync.
     pub(crate) dirty: bool,
+    /// Whether a full segment is synced before the next one takes appends (not with
+    /// `spool.fsync=never`), and how many times that happened (the statistics' `spool.syncs`).
+    pub(crate) sync_on_roll: bool,
+    pub(crate) roll_syncs: u64,
     /// Closed: the newest segment is cut back to its entries, nothing is written any more.
     closed: bool,
     lock: File,
@@ -521,6 +525,8 @@ impl SpoolLog {
             unread: unacked,
             unacked,
             dirty: false,
+            sync_on_roll: true,
+            roll_syncs: 0,
             closed: false,
             lock,
         };
@@ -563,8 +569,9 @@ impl SpoolLog {
         }
         if let Some(prev) = self.segments.values_mut().next_back() {
             // What the full segment holds reaches the disk before records go to the next one.
-            if prev.unacked > 0 {
+            if prev.unacked > 0 && self.sync_on_roll {
                 prev.file.sync_data()?;
+                self.roll_syncs += 1;
             }
             prev.trim()?;
         }

@@ -31,7 +31,7 @@ pub mod log;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -102,6 +102,9 @@ pub(crate) struct Spool {
     recovered: Option<RecoveredHandler>,
     /// Ids below this were written by an earlier process.
     first_new_id: u64,
+    /// fdatasync calls made on appends, purges and `sync()` (the statistics' `spool.syncs`, with
+    /// `SpoolLog::roll_syncs`); written by whichever thread syncs.
+    syncs: AtomicU64,
 }
 
 /// What [`Spool::append`] did with the record.
@@ -125,7 +128,7 @@ impl Spool {
     /// Opens `spool.dir`, recovering what a previous producer left (reported as damage when a
     /// segment had to be truncated).
     pub fn open(cfg: &SpoolConfig, recovered: Option<RecoveredHandler>) -> Result<(Arc<Spool>, Vec<Damage>)> {
-        let (log, damage) = SpoolLog::open(&cfg.dir, cfg.max_bytes).map_err(|e| {
+        let (mut log, damage) = SpoolLog::open(&cfg.dir, cfg.max_bytes).map_err(|e| {
             let code = if e.kind() == std::io::ErrorKind::WouldBlock { LocalCode::State } else { LocalCode::InvalidArgument };
             Error::local(code, format!("cannot open the spool: {e}"))
         })?;
@@ -134,6 +137,7 @@ impl Spool {
             ::log::info!("spool: {left} record(s) left in {} by an earlier producer are sent before new ones", cfg.dir.display());
         }
         let first_new_id = log.next_id();
+        log.sync_on_roll = cfg.fsync != SpoolFsync::Never;
         let spool = Spool {
             spilling: AtomicBool::new(left > 0),
             state: Mutex::new(State { log, pending: HashMap::new(), direct: VecDeque::new(), direct_base: first_new_id, feeding: 0, in_hand: None, broken: None, last_sync: Instant::now() }),
@@ -147,6 +151,7 @@ impl Spool {
             stop: AtomicBool::new(false),
             recovered,
             first_new_id,
+            syncs: AtomicU64::new(0),
         };
         Ok((Arc::new(spool), damage))
     }
@@ -204,7 +209,7 @@ impl Spool {
             }
         };
         if self.fsync == SpoolFsync::Always {
-            if let Err(e) = g.log.tail_file().sync_data() {
+            if let Err(e) = self.sync_file(&g.log.tail_file()) {
                 g.broken = Some(e.to_string());
                 return Err(io_error(&self.dir, "cannot sync", e));
             }
@@ -358,7 +363,7 @@ impl Spool {
         let ids: Vec<u64> = recs.iter().map(|r| r.id).collect();
         let completions = self.purged(&mut g, &ids);
         if self.fsync != SpoolFsync::Never {
-            if let Err(e) = g.log.tail_file().sync_data() {
+            if let Err(e) = self.sync_file(&g.log.tail_file()) {
                 ::log::error!("spool.dir {}: cannot sync the purge's ack marker: {e}", self.dir.display());
             }
         }
@@ -471,9 +476,20 @@ impl Spool {
             g.last_sync = Instant::now();
             g.log.tail_file()
         };
-        if let Err(e) = f.sync_data() {
+        if let Err(e) = self.sync_file(&f) {
             ::log::error!("spool.dir {}: cannot sync: {e}", self.dir.display());
         }
+    }
+
+    fn sync_file(&self, f: &std::fs::File) -> std::io::Result<()> {
+        f.sync_data()?;
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// fdatasync calls made so far (the statistics' `spool.syncs`).
+    pub fn syncs(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed) + lock(&self.state).log.roll_syncs
     }
 
     /// `spool.fsync.interval.ms`, when that is the policy.
