@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from rafkatools.bench import ROOT, git_describe, machine_meta, write_json, write_markdown  # noqa: E402
+from rafkatools.bench import ROOT, build_producer_bench, git_describe, machine_meta, write_json, write_markdown  # noqa: E402
 
 MIB = 1 << 20
 RECORDS = 500_000_000  # more than any buffer holds: the client is killed once measured
@@ -37,24 +37,8 @@ ENV_SETTINGS = ["acks=all", "enable.idempotence=true", "linger.ms=5"]
 
 def build_harnesses(target: Path) -> dict:
     """producer_bench.c against librafka and librdkafka (as bench/callgrind builds them)."""
-    build = target / "bench"
-    build.mkdir(parents=True, exist_ok=True)
-    flags = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-pthread"]
-    src = str(ROOT / "bench" / "c" / "producer_bench.c")
-    so = target / "release" / "librafka.so"
-    if not so.exists():
-        sys.exit(f"{so} not found: run `cargo build --release -p rafka` first")
-    link = build / "librafka.so.0"
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    link.symlink_to(so)
-    rafka_c, rdkafka = build / "mem_bench_rafka", build / "mem_bench_rdkafka"
-    subprocess.run(["cc", *flags, f"-I{ROOT / 'include'}", "-o", str(rafka_c), src, f"-L{target / 'release'}",
-                    f"-Wl,-rpath,{build}", "-lrafka"], check=True)
-    rd = subprocess.run(["pkg-config", "--cflags", "--libs", "rdkafka"], check=True, capture_output=True,
-                        text=True).stdout.split()
-    subprocess.run(["cc", *flags, "-DUSE_RDKAFKA", "-o", str(rdkafka), src, *rd], check=True)
-    return {"rafka-c": str(rafka_c), "librdkafka": str(rdkafka)}
+    bins = build_producer_bench(target, "mem_bench")
+    return {"rafka-c": bins["rafka"], "librdkafka": bins["librdkafka"]}
 
 
 def command(client: str, bins: dict, rafka: str, boot: str, buffer: int, extra: list) -> list:

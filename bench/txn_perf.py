@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from rafkatools.bench import (ROOT, git_describe, kafka_classpath, machine_meta, parse_summary, parser, rafka_binary,  # noqa: E402
+from rafkatools.bench import (ROOT, build_producer_bench, git_describe, kafka_classpath, machine_meta, parse_summary, parser, rafka_binary,  # noqa: E402
                               run_child, spread, write_json, write_markdown)
 from rafkatools.cluster import KafkaError, LocalKafka  # noqa: E402
 
@@ -40,23 +40,8 @@ PERF_TOOLS = {"rafka", "java"}  # the ones that only end a transaction by time
 
 def build_c(target: Path) -> dict:
     """producer_bench.c against librafka (the cargo build) and against librdkafka."""
-    build = target / "bench"
-    build.mkdir(parents=True, exist_ok=True)
-    flags = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-pthread"]
-    src = str(ROOT / "bench" / "c" / "producer_bench.c")
-    so = target / "release" / "librafka.so"
-    if not so.exists():
-        sys.exit(f"{so} not found: run `cargo build --release -p rafka` first")
-    link = build / "librafka.so.0"  # librafka.so's soname
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    link.symlink_to(so)
-    rafka_c, rdkafka = build / "txn_bench_rafka", build / "txn_bench_rdkafka"
-    subprocess.run(["cc", *flags, f"-I{ROOT / 'include'}", "-o", str(rafka_c), src, f"-L{target / 'release'}",
-                    f"-Wl,-rpath,{build}", "-lrafka"], check=True)
-    rd = subprocess.run(["pkg-config", "--cflags", "--libs", "rdkafka"], check=True, capture_output=True, text=True).stdout.split()
-    subprocess.run(["cc", *flags, "-DUSE_RDKAFKA", "-o", str(rdkafka), src, *rd], check=True)
-    return {"rafka C API": str(rafka_c), "librdkafka": str(rdkafka)}
+    bins = build_producer_bench(target, "txn_bench")
+    return {"rafka C API": bins["rafka"], "librdkafka": bins["librdkafka"]}
 
 
 def main():

@@ -221,3 +221,27 @@ def write_report(out: str, meta: dict, results: list, md_lines: Sequence[str]) -
     """Writes OUT.json (meta and every run) and OUT.md (the table), and prints the table."""
     write_json(out + ".json", {"meta": meta, "results": results}, newline=False)
     write_markdown(out + ".md", md_lines, echo=True)
+
+
+def build_producer_bench(target: Path, name: str) -> dict:
+    """bench/c/producer_bench.c built twice, against librafka (the cargo release build in `target`,
+    linked through a librafka.so.0 symlink, its soname) and against the system's librdkafka:
+    {"rafka": path, "librdkafka": path}, the binaries named `{name}_rafka` and `{name}_rdkafka`."""
+    build = target / "bench"
+    build.mkdir(parents=True, exist_ok=True)
+    flags = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-pthread"]
+    src = str(ROOT / "bench" / "c" / "producer_bench.c")
+    so = target / "release" / "librafka.so"
+    if not so.exists():
+        sys.exit(f"{so} not found: run `cargo build --release -p rafka` first")
+    link = build / "librafka.so.0"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(so)
+    rafka_c, rdkafka = build / f"{name}_rafka", build / f"{name}_rdkafka"
+    subprocess.run(["cc", *flags, f"-I{ROOT / 'include'}", "-o", str(rafka_c), src, f"-L{target / 'release'}",
+                    f"-Wl,-rpath,{build}", "-lrafka"], check=True)
+    rd = subprocess.run(["pkg-config", "--cflags", "--libs", "rdkafka"], check=True, capture_output=True,
+                        text=True).stdout.split()
+    subprocess.run(["cc", *flags, "-DUSE_RDKAFKA", "-o", str(rdkafka), src, *rd], check=True)
+    return {"rafka": str(rafka_c), "librdkafka": str(rdkafka)}
