@@ -319,8 +319,9 @@ pub(crate) struct PartitionQueue {
     pub id: usize,
     pub topic: Arc<str>,
     /// The topic NUL-terminated (interior NULs, which no valid topic has, left out): what C
-    /// delivery reports point at, made once instead of per report.
-    pub topic_c: std::ffi::CString,
+    /// delivery reports point at, made once per topic instead of per report (shared by the
+    /// topic's partitions: an idle partition's cost, bench/results/idle-partitions.md).
+    pub topic_c: Arc<std::ffi::CStr>,
     pub partition: i32,
     queue: RecordQueue,
     /// Encoded bytes in `queue` (bodies only), kept by senders (+) and the I/O thread (-).
@@ -382,9 +383,15 @@ impl Drop for Consumer<'_> {
 
 impl PartitionQueue {
     pub fn new(id: usize, topic: Arc<str>, partition: i32) -> Self {
+        let topic_c = Arc::from(std::ffi::CString::new(topic.replace('\0', "")).unwrap_or_default());
+        Self::with_topic_c(id, topic, topic_c, partition)
+    }
+
+    /// A queue whose C topic name is shared with the topic's other partitions.
+    pub fn with_topic_c(id: usize, topic: Arc<str>, topic_c: Arc<std::ffi::CStr>, partition: i32) -> Self {
         PartitionQueue {
             id,
-            topic_c: std::ffi::CString::new(topic.replace('\0', "")).unwrap_or_default(),
+            topic_c,
             topic,
             partition,
             queue: RecordQueue::new(),

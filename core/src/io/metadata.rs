@@ -200,7 +200,8 @@ impl IoThread {
         let grew = partitions.len() < count;
         while partitions.len() < count {
             let index = partitions.len() as i32;
-            partitions.push(self.parts.add(name.clone(), index));
+            let pq = self.parts.add(name.clone(), partitions.first().map(|p| &**p), index);
+            partitions.push(pq);
         }
         for &(p, leader, epoch) in leaders {
             let Some(pq) = usize::try_from(p).ok().and_then(|i| partitions.get(i)) else { continue };

@@ -343,11 +343,15 @@ impl Partitions {
         self.slots.iter_mut().flatten()
     }
 
-    /// A new partition of `topic`, with the next queue id.
-    pub fn add(&mut self, topic: Arc<str>, index: i32) -> Arc<PartitionQueue> {
+    /// A new partition of `topic`, with the next queue id; `sibling` is one of the topic's
+    /// partitions already known, whose C topic name the new one shares.
+    pub fn add(&mut self, topic: Arc<str>, sibling: Option<&PartitionQueue>, index: i32) -> Arc<PartitionQueue> {
         let id = self.next_id;
         self.next_id += 1;
-        let pq = Arc::new(PartitionQueue::new(id, topic, index));
+        let pq = Arc::new(match sibling {
+            Some(s) => PartitionQueue::with_topic_c(id, topic, s.topic_c.clone(), index),
+            None => PartitionQueue::new(id, topic, index),
+        });
         if self.slots.len() <= id {
             self.slots.resize_with(id + 1, || None);
         }
@@ -422,6 +426,16 @@ pub(super) fn seq_before(a_seq: i32, b_seq: i32, a_created: u64, b_created: u64)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn partitions_of_a_topic_share_one_c_topic_name() {
+        let mut parts = Partitions::default();
+        let first = parts.add("orders".into(), None, 0);
+        let second = parts.add("orders".into(), Some(&first), 1);
+        assert_eq!(second.topic_c.to_str(), Ok("orders"));
+        assert!(Arc::ptr_eq(&first.topic_c, &second.topic_c), "one allocation per topic");
+        assert_eq!((first.id, second.id), (0, 1));
+    }
 
     #[test]
     fn sequence_order_survives_wrapping() {
