@@ -343,17 +343,17 @@ fn a_paused_broker_shows_in_waiting_requests_buffered_records_and_latencies_then
     ]);
     let (p, docs) = producer_with_stats(config);
     p.send(&ProducerRecord::new(&topic).value(b"before")).unwrap().wait().unwrap();
+    settle(&docs);
 
     c.kafka(&["pause", "1"]);
+    let _resume = ResumeOnDrop(&c);
     let paused_at = Instant::now();
     let mut futures: Vec<_> = (0..10).map(|_| p.send(&ProducerRecord::new(&topic).value(b"during")).unwrap()).collect();
-    let doc = await_doc(&docs, "with requests waiting on the paused broker", |d| {
-        d["msg_cnt"] == 10 && d["brokers"].as_object().unwrap().values().any(|b| b["waitresp_cnt"].as_u64().unwrap() > 0)
-    });
     // The request the paused broker holds is written (its socket took it) and awaits its
-    // response, with the record in it.
-    let b = doc["brokers"].as_object().unwrap().values().find(|b| b["waitresp_cnt"].as_u64().unwrap() > 0).unwrap();
-    assert!(b["waitresp_msg_cnt"].as_u64().unwrap() >= 1, "{doc}");
+    // response, with records in it.
+    let doc = await_doc(&docs, "with a Produce request waiting on the paused broker", |d| {
+        d["msg_cnt"] == 10 && d["brokers"].as_object().unwrap().values().any(|b| b["waitresp_cnt"].as_u64().unwrap() > 0 && b["waitresp_msg_cnt"].as_u64().unwrap() >= 1)
+    });
     assert!(doc["msg_size"].as_u64().unwrap() >= 10 * 6, "{doc}");
     // One request may be in flight: this record's batch waits for the paused broker's answer.
     let queued_at = Instant::now();
@@ -392,6 +392,36 @@ fn a_paused_broker_shows_in_waiting_requests_buffered_records_and_latencies_then
     let b = doc["brokers"].as_object().unwrap().values().find(|b| b["nodeid"] == 1).unwrap();
     assert!(b["stateage"].as_u64().unwrap() <= killed_at.elapsed().as_micros() as u64, "{doc}");
     p.close(Duration::from_millis(100)).ok();
+}
+
+/// Waits until no request has been in flight or queued for 500 ms (statistics every 100 ms): the
+/// metadata refreshes that follow a topic's creation are done, so that a request the paused broker
+/// then holds is the test's (a refresh caught there would hold the connection's one request slot
+/// until request.timeout.ms).
+fn settle(docs: &Mutex<Vec<Value>>) {
+    let busy = |d: &Value| d["brokers"].as_object().unwrap().values().any(|b| b["waitresp_cnt"].as_u64() != Some(0) || b["outbuf_cnt"].as_u64() != Some(0));
+    let end = Instant::now() + Duration::from_secs(30);
+    let mut quiet_since = Instant::now();
+    while quiet_since.elapsed() < Duration::from_millis(500) {
+        {
+            let d = docs.lock().unwrap();
+            assert!(Instant::now() < end, "requests kept going for 30 s; last: {}", d.last().map(|v| v.to_string()).unwrap_or_default());
+            if d.last().is_none_or(busy) {
+                quiet_since = Instant::now();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Resumes broker 1 of the private cluster when dropped, so that a test failing while it is paused
+/// leaves it working for the tests after it.
+struct ResumeOnDrop<'a>(&'a Cluster);
+
+impl Drop for ResumeOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.0.kafka(&["resume", "1"])));
+    }
 }
 
 /// Restarts broker 1 of the private cluster when dropped (also when the test panics).
@@ -498,7 +528,9 @@ fn requests_a_paused_broker_does_not_read_wait_in_the_output_buffer_and_outbuf_l
     ]);
     let (p, docs) = producer_with_stats(config);
     p.send(&ProducerRecord::new(&topic).value(b"before")).unwrap().wait().unwrap();
+    settle(&docs);
     c.kafka(&["pause", "1"]);
+    let _resume = ResumeOnDrop(&c);
     let value = vec![b'o'; 900_000];
     let futures: Vec<_> = (0..40).map(|_| p.send(&ProducerRecord::new(&topic).value(&value)).unwrap()).collect();
     let doc = await_doc(&docs, "with requests waiting to be written", |d| {
