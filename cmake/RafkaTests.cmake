@@ -28,7 +28,7 @@ set(RAFKA_C_CASES version conf_set_results producer_new_with_bad_conf_keeps_conf
   null_pointers produce_roundtrip non_utf8_topic oversized_message produce_after_close
   close_in_callback poll_from_threads thread_mode purge purge_partition produce_timeout missing_topic_queues debug_log_lines error_cb partitioner_cb
   builtin_partitioners interceptors txn_visibility txn_fencing
-  txn_send_offsets txn_misuse stats_cb spool_recovered_cb spool_recovered_cb_none)
+  txn_send_offsets txn_misuse sasl_set_credentials stats_cb spool_recovered_cb spool_recovered_cb_none)
 
 function(rafka_c_test target lib)
   add_executable(${target} tests/c/test_capi.c)

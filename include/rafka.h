@@ -942,6 +942,22 @@ rafka_resp_err_t rafka_producer_close(struct rafka_producer_t *producer, int32_t
 void rafka_producer_free(struct rafka_producer_t *producer);
 
 /*
+ librdkafka's `rd_kafka_sasl_set_credentials`: the SASL PLAIN or SCRAM `username` and
+ `password` for every broker connection opened from now on (a rotated password, say);
+ connections already open keep theirs. The library copies both strings.
+
+ Returns NULL on success, else an error the caller frees with `rafka_error_destroy()`:
+ `RAFKA_RESP_ERR__INVALID_ARG` for a NULL or non-UTF-8 argument, an empty username, or a
+ producer that does not authenticate with SASL PLAIN or SCRAM (the message says which).
+
+ # Safety
+ `producer` NULL or live; `username` and `password` NULL or NUL-terminated.
+ */
+struct rafka_error_t *rafka_sasl_set_credentials(struct rafka_producer_t *producer,
+                                                 const char *username,
+                                                 const char *password);
+
+/*
  The producer's fatal error, if it hit one (0 otherwise), with its message written to `errstr`
  (NULL or `errstr_size` bytes). After a fatal error every produce call fails.
 

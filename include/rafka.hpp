@@ -68,7 +68,8 @@ private:
 struct ErrorDeleter {
     void operator()(rafka_error_t *e) const noexcept { rafka_error_destroy(e); }
 };
-/// The C error object of a transactional call; empty on success.
+/// The C error object of a call that returns one (the transactional calls,
+/// set_sasl_credentials); empty on success.
 using ErrorPtr = std::unique_ptr<rafka_error_t, ErrorDeleter>;
 
 /// The offset to commit for one partition: the next record to consume (last processed + 1).
@@ -229,6 +230,14 @@ public:
     rafka_resp_err_t close(int timeout_ms, const std::nothrow_t &) noexcept { return rafka_producer_close(handle_.get(), timeout_ms); }
 
     int64_t in_flight() const noexcept { return rafka_outq_len(handle_.get()); }
+
+    /// The SASL PLAIN or SCRAM credentials for every connection opened from now on (open ones
+    /// keep theirs), as librdkafka's rd_kafka_sasl_set_credentials. Throws rafka::Error
+    /// (_INVALID_ARG) when the producer does not authenticate with SASL PLAIN or SCRAM.
+    void set_sasl_credentials(const std::string &username, const std::string &password) {
+        ErrorPtr e(rafka_sasl_set_credentials(handle_.get(), username.c_str(), password.c_str()));
+        if (e) throw Error(rafka_error_code(e.get()), rafka_error_string(e.get()));
+    }
 
     // ---- transactions (the producer needs "transactional.id") ----
     // Timeouts in ms, -1 for ever. Each throws TxnError; the std::nothrow overloads return it.

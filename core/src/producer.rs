@@ -780,6 +780,28 @@ impl Producer {
         }
     }
 
+    /// librdkafka's `rd_kafka_sasl_set_credentials`: the SASL PLAIN or SCRAM username and
+    /// password for every connection opened from now on (a rotated password, say). Connections
+    /// already open keep theirs. Fails with `_INVALID_ARG` when the producer does not use SASL, or
+    /// uses OAUTHBEARER (its tokens come from `sasl.oauthbearer.token` or the token provider), or
+    /// when `username` is empty. Any thread.
+    pub fn set_sasl_credentials(&self, username: &str, password: &str) -> Result<()> {
+        let invalid = |why: String| Err(Error::local(LocalCode::InvalidArgument, format!("set_sasl_credentials: {why}")));
+        let Some(sasl) = &self.inner.config.security.sasl else {
+            return invalid("this producer does not authenticate with SASL (security.protocol is neither SASL_PLAINTEXT nor SASL_SSL)".into());
+        };
+        if sasl.mechanism == crate::config::SaslMechanism::OAuthBearer {
+            return invalid("sasl.mechanism is OAUTHBEARER, whose tokens come from sasl.oauthbearer.token or the token provider; credentials apply to PLAIN and SCRAM".into());
+        }
+        if username.is_empty() {
+            return invalid("the username is empty".into());
+        }
+        let set = crate::shared::SaslCredentials { username: username.to_string(), password: crate::config::Secret::new(password) };
+        *self.inner.sasl_credentials.lock().unwrap_or_else(|e| e.into_inner()) = Some(set);
+        log::info!("SASL credentials replaced (username {username}); connections opened from now on use them");
+        Ok(())
+    }
+
     /// The fatal error, if the producer hit one.
     pub fn fatal_error(&self) -> Option<Error> {
         self.inner.fatal.get().cloned()

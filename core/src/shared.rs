@@ -152,6 +152,17 @@ pub(crate) struct Inner {
     pub txn: crate::transaction::TxnShared,
     /// The on-disk spool (`spool.dir`), if configured (see `spool/mod.rs`).
     pub spool: Option<Arc<crate::spool::Spool>>,
+    /// SASL username and password given by `Producer::set_sasl_credentials` after the producer
+    /// was built: written by application threads, read by the I/O thread each time it opens a
+    /// connection (shared with `Connections`). `None`: the configuration's.
+    pub sasl_credentials: Arc<Mutex<Option<SaslCredentials>>>,
+}
+
+/// A SASL PLAIN or SCRAM username and password (see [`Inner::sasl_credentials`]).
+#[derive(Clone)]
+pub(crate) struct SaslCredentials {
+    pub username: String,
+    pub password: crate::config::Secret,
 }
 
 impl Inner {

@@ -32,6 +32,56 @@ fn assert_fails_fast(c: &SecureCluster, settings: &[(&str, &str)]) {
     c.assert_fails_fast(sasl_config(c, settings), "");
 }
 
+/// One record to partition 0, waited for.
+fn send_one(p: &Producer, topic: &str, value: &str) -> rafka_core::DeliveryResult {
+    match p.send(&rafka_core::ProducerRecord::new(topic).partition(0).value(value.as_bytes())) {
+        Ok(f) => f.wait_timeout(std::time::Duration::from_secs(30)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Long enough for connections.max.idle.ms (1 s) to close every connection, whose check runs
+/// about once a second.
+const IDLE_CUT: std::time::Duration = std::time::Duration::from_millis(3500);
+
+#[test]
+fn set_sasl_credentials_are_used_by_connections_opened_afterwards_and_open_ones_keep_theirs() {
+    let c = cluster();
+    let t = c.topic("sasl-rotate");
+    let settings = [("sasl.mechanism", "PLAIN"), ("sasl.username", "alice"), ("sasl.password", "alice-secret"), ("connections.max.idle.ms", "1000")];
+    let p = Producer::new(sasl_config(c, &settings)).unwrap();
+    send_one(&p, &t, "as-alice").expect("delivered with the configured credentials");
+    // Rotated to another valid user: the connections opened after the idle cut authenticate.
+    p.set_sasl_credentials("bob", "bob-secret").unwrap();
+    std::thread::sleep(IDLE_CUT);
+    send_one(&p, &t, "as-bob").expect("delivered over a connection opened with bob's credentials");
+    // Replaced by a wrong password: the open connection keeps working...
+    p.set_sasl_credentials("bob", "not-bobs-password").unwrap();
+    send_one(&p, &t, "still-open").expect("delivered over the connection opened before the change");
+    // ...and the first connection opened afterwards is refused by the broker.
+    std::thread::sleep(IDLE_CUT);
+    let err = send_one(&p, &t, "refused").expect_err("a new connection authenticates with the wrong password");
+    assert_eq!(err.code(), rafka_core::Code::Kafka(rafka_core::protocol::error_codes::KafkaCode(58)), "{err}");
+    let got = common::consume_env(&t, 3, &c.env());
+    let values: Vec<String> = got.iter().map(|r| String::from_utf8(r.value.clone().unwrap()).unwrap()).collect();
+    assert_eq!(values, ["as-alice", "as-bob", "still-open"]);
+}
+
+#[test]
+fn set_sasl_credentials_is_refused_naming_why_without_sasl_with_oauthbearer_or_an_empty_username() {
+    let c = cluster();
+    let plain = Producer::new(c.config(&[])).unwrap();
+    let e = plain.set_sasl_credentials("alice", "alice-secret").unwrap_err();
+    assert_eq!(e.code(), rafka_core::Code::Local(rafka_core::LocalCode::InvalidArgument), "{e}");
+    assert!(e.message().contains("does not authenticate with SASL"), "{e}");
+    let oauth = Producer::new(sasl_config(c, &[("sasl.mechanism", "OAUTHBEARER"), ("sasl.oauthbearer.token", &unsecured_jwt("alice"))])).unwrap();
+    let e = oauth.set_sasl_credentials("alice", "alice-secret").unwrap_err();
+    assert!(e.message().contains("OAUTHBEARER"), "{e}");
+    let scram = Producer::new(sasl_config(c, &[("sasl.mechanism", "SCRAM-SHA-256"), ("sasl.username", "bob"), ("sasl.password", "bob-secret")])).unwrap();
+    let e = scram.set_sasl_credentials("", "x").unwrap_err();
+    assert!(e.message().contains("username is empty"), "{e}");
+}
+
 #[test]
 fn plain_authenticates_and_records_read_back() {
     let c = cluster();

@@ -16,6 +16,7 @@ use rafka_core::{Producer, PurgeFlags, PurgeTarget};
 
 use crate::conf::rafka_conf_t;
 use crate::error::*;
+use crate::error_object::{guard_error, rafka_error_t};
 use crate::handle::rafka_producer_t;
 use crate::last_error::{err, invalid};
 use crate::log_sink;
@@ -382,6 +383,30 @@ pub unsafe extern "C" fn rafka_producer_free(producer: *mut rafka_producer_t) {
         drop(p.producer);
         p.this.store(std::ptr::null_mut(), Ordering::Release);
         log_sink::remove(producer as usize);
+    })
+}
+
+/// librdkafka's `rd_kafka_sasl_set_credentials`: the SASL PLAIN or SCRAM `username` and
+/// `password` for every broker connection opened from now on (a rotated password, say);
+/// connections already open keep theirs. The library copies both strings.
+///
+/// Returns NULL on success, else an error the caller frees with `rafka_error_destroy()`:
+/// `RAFKA_RESP_ERR__INVALID_ARG` for a NULL or non-UTF-8 argument, an empty username, or a
+/// producer that does not authenticate with SASL PLAIN or SCRAM (the message says which).
+///
+/// # Safety
+/// `producer` NULL or live; `username` and `password` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn rafka_sasl_set_credentials(
+    producer: *mut rafka_producer_t,
+    username: *const c_char,
+    password: *const c_char,
+) -> *mut rafka_error_t {
+    guard_error(|| {
+        let p = try_ref(producer, "producer").map_err(rafka_error_t::from_arg)?;
+        let username = try_str(username, "username").map_err(rafka_error_t::from_arg)?;
+        let password = try_str(password, "password").map_err(rafka_error_t::from_arg)?;
+        p.producer.set_sasl_credentials(username, password).map_err(|e| rafka_error_t::from_engine(&e))
     })
 }
 

@@ -1088,6 +1088,28 @@ static void check_plain_error(rafka_error_t *e, rafka_resp_err_t code, const cha
     rafka_error_destroy(e);
 }
 
+/* rafka_sasl_set_credentials on a producer without SASL, and with NULL arguments: an error
+ * object naming why (the rotation itself is tested against a SASL broker in
+ * core/tests/security_sasl.rs). */
+static void test_sasl_set_credentials_without_sasl_is_refused_naming_why(void) {
+    struct reports st;
+    rafka_producer_t *p = new_producer(base_conf(), &st);
+    rafka_error_t *e = rafka_sasl_set_credentials(p, "alice", "alice-secret");
+    CHECK(e != NULL);
+    CHECK_EQ(rafka_error_code(e), RAFKA_RESP_ERR__INVALID_ARG);
+    CHECK(strstr(rafka_error_string(e), "does not authenticate with SASL") != NULL);
+    rafka_error_destroy(e);
+    e = rafka_sasl_set_credentials(p, NULL, "x");
+    CHECK_EQ(rafka_error_code(e), RAFKA_RESP_ERR__INVALID_ARG);
+    CHECK(strstr(rafka_error_string(e), "username") != NULL);
+    rafka_error_destroy(e);
+    e = rafka_sasl_set_credentials(NULL, "alice", "x");
+    CHECK_EQ(rafka_error_code(e), RAFKA_RESP_ERR__INVALID_ARG);
+    rafka_error_destroy(e);
+    rafka_producer_free(p);
+    pthread_mutex_destroy(&st.lock);
+}
+
 static void test_txn_misuse_gives_errors_with_their_flags(void) {
     char topic[128], id[128];
     struct reports st, pst;
@@ -1384,6 +1406,7 @@ static const struct test tests[] = {
     {"txn_fencing", test_txn_second_producer_with_same_id_fences_the_first},
     {"txn_send_offsets", test_txn_send_offsets_commits_group_offsets_only_with_the_transaction},
     {"txn_misuse", test_txn_misuse_gives_errors_with_their_flags},
+    {"sasl_set_credentials", test_sasl_set_credentials_without_sasl_is_refused_naming_why},
     {"stats_cb", test_stats_cb_gets_json_documents_from_poll},
     {"spool_recovered_cb", test_spool_recovered_cb_reports_each_record_an_earlier_producer_left},
     {"spool_recovered_cb_none", test_spool_recovered_cb_is_not_called_when_nothing_was_recovered},

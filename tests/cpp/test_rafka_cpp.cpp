@@ -211,6 +211,17 @@ TEST(Producer, SendAfterCloseThrowsStateError) {
     EXPECT_EQ(p.close(0, std::nothrow), RAFKA_RESP_ERR_NO_ERROR);
 }
 
+TEST(Producer, SetSaslCredentialsWithoutSaslThrowsInvalidArgNamingWhy) {
+    rafka::Producer p(conf());
+    try {
+        p.set_sasl_credentials("alice", "alice-secret");
+        FAIL() << "no exception";
+    } catch (const rafka::Error &e) {
+        EXPECT_EQ(e.code(), RAFKA_RESP_ERR__INVALID_ARG);
+        EXPECT_NE(std::string(e.what()).find("does not authenticate with SASL"), std::string::npos) << e.what();
+    }
+}
+
 TEST(Transactions, CommittedRecordsAndOffsetsAreVisibleAbortedOnesAreNot) {
     auto topic = make_topic("txn", 1);
     auto input = make_topic("txn-in", 1);

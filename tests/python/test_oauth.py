@@ -115,3 +115,42 @@ def test_sasl_oauthbearer_config_without_oauth_cb_is_a_configuration_error():
     with pytest.raises(rafka.KafkaException) as e:
         rafka.Producer({"bootstrap.servers": "127.0.0.1:1", "sasl.oauthbearer.config": "principal=alice"})
     assert "oauth_cb" in str(e.value)
+
+
+def test_set_sasl_credentials_are_used_by_connections_opened_afterwards(sasl):
+    """confluent-kafka's set_sasl_credentials(): connections opened after the call (here after
+    connections.max.idle.ms closed the old ones) authenticate with the new credentials."""
+    env, secure = sasl
+    t = topic(env)
+    p = rafka.Producer({"bootstrap.servers": secure, "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
+                        "sasl.username": "alice", "sasl.password": "alice-secret", "connections.max.idle.ms": 1000,
+                        "max.block.ms": 15000})
+    reports = []
+
+    def send(value):
+        p.produce(t, value=value, partition=0, on_delivery=lambda e, m: reports.append((value, e)))
+        p.flush(30)
+
+    send(b"as-alice")
+    p.set_sasl_credentials("bob", "bob-secret")
+    time.sleep(3.5)
+    send(b"as-bob")
+    p.set_sasl_credentials("bob", "wrong-password")
+    time.sleep(3.5)
+    try:
+        send(b"refused")
+    except rafka.KafkaException as e:
+        if len(reports) == 2:  # the fatal error reached flush() before the report
+            reports.append((b"refused", e.args[0]))
+    assert [(v, e is None) for v, e in reports] == [(b"as-alice", True), (b"as-bob", True), (b"refused", False)]
+    assert reports[2][1].code() == 58, reports[2][1]  # SASL_AUTHENTICATION_FAILED
+    out = subprocess.run([KAFKA, "consume", t, "--max", "2"], env=env, check=True, capture_output=True, text=True).stdout
+    assert [json.loads(l)["value"] for l in out.splitlines() if l.startswith("{")] == ["as-alice", "as-bob"]
+
+
+def test_set_sasl_credentials_without_sasl_is_refused_naming_why():
+    p = rafka.Producer({"bootstrap.servers": "127.0.0.1:1"})
+    with pytest.raises(rafka.KafkaException) as e:
+        p.set_sasl_credentials("alice", "alice-secret")
+    assert e.value.args[0].code() == rafka.KafkaError._INVALID_ARG
+    assert "does not authenticate with SASL" in str(e.value)

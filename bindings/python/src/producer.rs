@@ -607,6 +607,13 @@ impl Producer {
         Ok(())
     }
 
+    /// confluent-kafka's `set_sasl_credentials(username, password)`: the SASL PLAIN or SCRAM
+    /// credentials for every connection opened from now on (open ones keep theirs);
+    /// `KafkaException` (`_INVALID_ARG`) when the producer does not use SASL PLAIN or SCRAM.
+    fn set_sasl_credentials(&self, py: Python<'_>, username: &str, password: &str) -> PyResult<()> {
+        self.engine(py)?.set_sasl_credentials(username, password).map_err(|e| to_py_err(&e))
+    }
+
     /// Registers `transactional.id` with its coordinator (fencing older producers with the
     /// same id); once, before the first transaction. Waits up to `timeout` seconds (None: for
     /// ever); a timeout is retriable: call again to keep waiting.

@@ -6,6 +6,7 @@
 //! the I/O thread's (`IoThread::close_connection`); this room only opens, finds and forgets them.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mio::{Poll, Token};
@@ -14,7 +15,8 @@ use super::backoff;
 use super::connection::{ConnState, Connection, SocketOptions};
 use super::diagnose::{self, Diagnosis};
 use super::resolver::{Resolution, Resolver, Unresolved};
-use crate::config::ProducerConfig;
+use crate::config::{ProducerConfig, SaslConfig};
+use crate::shared::SaslCredentials;
 
 pub(super) struct ReconnectState {
     until: Instant,
@@ -76,6 +78,9 @@ pub(super) struct Connections {
     pub connect_attempts: HashMap<i32, u64>,
     /// Statistics are on: connections keep their output queue's requests (`Connection::outbuf`).
     pub track_outbuf: bool,
+    /// `Inner::sasl_credentials`: credentials set after the producer was built, used by each
+    /// connection opened from then on.
+    pub sasl_credentials: Arc<Mutex<Option<SaslCredentials>>>,
 }
 
 impl Connections {
@@ -97,6 +102,7 @@ impl Connections {
             broker_confirmed: false,
             resolver,
             connect_attempts: HashMap::new(),
+            sasl_credentials: Arc::default(),
         }
     }
 
@@ -139,7 +145,11 @@ impl Connections {
         let token = Token(self.next_token);
         self.next_token += 1;
         let answered = self.advertised_suspect(node).then(|| self.bootstrap_answered.clone()).flatten();
-        let (sasl, tls) = (cfg.security.sasl.as_ref(), cfg.security.tls.as_ref());
+        let replaced = cfg.security.sasl.as_ref().and_then(|c| {
+            let set = self.sasl_credentials.lock().unwrap_or_else(|e| e.into_inner());
+            set.as_ref().map(|s| SaslConfig { username: s.username.clone(), password: s.password.clone(), ..c.clone() })
+        });
+        let (sasl, tls) = (replaced.as_ref().or(cfg.security.sasl.as_ref()), cfg.security.tls.as_ref());
         match Connection::connect(node, &addr, sa, token, self.poll.registry(), &SocketOptions::of(cfg), sasl, tls, answered.as_deref()) {
             Ok(mut c) => {
                 let (i, n) = self.resolver.position(&addr).unwrap_or((0, 1));

@@ -110,6 +110,7 @@ impl IoThread {
         let resolver = resolver::Resolver::new(Arc::downgrade(&inner), inner.resolver.clone());
         let mut net = Connections::new(poll, bootstrap, resolver);
         net.track_outbuf = stats.enabled();
+        net.sasl_credentials = inner.sasl_credentials.clone();
         IoThread {
             stats,
             inner,

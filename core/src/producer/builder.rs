@@ -224,6 +224,7 @@ impl ProducerBuilder {
             diagnosis: Mutex::new(None),
             txn: crate::transaction::TxnShared::new(),
             spool,
+            sasl_credentials: Arc::default(),
         });
         let id = self.id;
         crate::logging::register(id, log_level);
