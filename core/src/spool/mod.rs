@@ -27,6 +27,7 @@
 //! Threads: `send()` callers append; the drainer reads; the delivery thread acknowledges; the
 //! sync thread forces writes to disk (`spool.fsync=interval`). All of it under `state`.
 
+mod entry;
 pub mod log;
 
 use std::collections::{HashMap, VecDeque};
