@@ -1,6 +1,8 @@
 //! Network faults a kill cannot make, injected by the fault proxy (`testsupport/faultproxy`)
 //! between the producer and real brokers: a silent leader, a lost acknowledgement, a slow
-//! broker, truncated responses, refused connections, retries paced by `retry.backoff.ms`. Each test checks that every
+//! broker, truncated responses, refused connections, retries paced by `retry.backoff.ms`, batches
+//! refused with an error the broker never stored them under (KAFKA_STORAGE_ERROR, a non-retriable
+//! error). Each test checks that every
 //! record gets exactly one report and that Kafka's own consumer reads every record once, at the
 //! offset reported, in send order per partition.
 //!
@@ -82,6 +84,12 @@ impl Sent {
         })?;
         self.partitions.push(partition);
         Ok(i)
+    }
+
+    /// Waits for record `i`'s report (at most `timeout`) and returns its result.
+    fn report_of(&self, i: usize, timeout: Duration) -> Result<(i32, i64), String> {
+        assert!(self.wait_for(std::iter::once(i), timeout), "record {i} reported within {timeout:?}");
+        self.reports.lock().unwrap()[&i][0].result.clone()
     }
 
     fn reported(&self, i: usize) -> bool {
@@ -469,4 +477,82 @@ fn retry_backoff_ms_and_retry_backoff_max_ms_pace_the_retries_of_a_batch() {
     assert!(fast >= 15, "retry.backoff.ms=50: {fast} attempts in 3 s");
     assert!((4..=12).contains(&growing), "the backoff doubles up to retry.backoff.max.ms=800: {growing} attempts in 3 s");
     assert!((2..=5).contains(&slow), "retry.backoff.ms=1000: {slow} attempts in 3 s");
+}
+
+/// Metadata requests the producer sent to any broker of `c` through `proxy`.
+fn metadata_requests(c: &Cluster, proxy: &FaultProxy) -> u64 {
+    (1..=c.bootstrap.split(',').count() as i32).map(|n| proxy.stats(n).requests.get(&API_METADATA).copied().unwrap_or(0)).sum()
+}
+
+#[test]
+fn batches_refused_with_kafka_storage_error_are_retried_after_a_metadata_refresh_and_every_record_stored_once() {
+    let c = cluster();
+    let topic = create_topic(&c, 1);
+    let leader = c.leader_of(&topic, 0);
+    let proxy = proxy(&c);
+    let p = producer(&proxy, &[("linger.ms", "2"), ("batch.size", "2048")]);
+    let mut sent = Sent::new(&topic);
+    sent.send(&p, 0).unwrap();
+    assert!(sent.wait_for(0..1, Duration::from_secs(30)), "first record delivered");
+    let metadata_before = metadata_requests(&c, &proxy);
+    // The leader's log directory "fails" for two Produce requests: the proxy answers them with
+    // KAFKA_STORAGE_ERROR and the broker never sees them, so nothing of them is stored.
+    let rule = proxy.add(Rule::new(Fault::ProduceError { code: 56 }).broker(leader).api(API_PRODUCE).times(2));
+    for _ in 0..200 {
+        sent.send(&p, 0).unwrap();
+    }
+    let reports = sent.all_delivered_once(Duration::from_secs(60));
+    assert_eq!(proxy.hits(rule), Some(2), "two Produce requests were refused");
+    assert!(p.fatal_error().is_none(), "{:?}", p.fatal_error());
+    assert!(metadata_requests(&c, &proxy) > metadata_before, "KAFKA_STORAGE_ERROR made the producer ask where the partition's leader is");
+    sent.assert_stored_once_in_order(&c, &reports);
+}
+
+#[test]
+fn a_batch_refused_with_a_non_retriable_error_fails_its_records_with_it_and_the_later_records_are_stored_once_in_order() {
+    let c = cluster();
+    let topic = create_topic(&c, 1);
+    let leader = c.leader_of(&topic, 0);
+    let proxy = proxy(&c);
+    let p = producer(&proxy, &[("linger.ms", "2"), ("batch.size", "2048")]);
+    let mut sent = Sent::new(&topic);
+    sent.send(&p, 0).unwrap();
+    assert!(sent.wait_for(0..1, Duration::from_secs(30)), "first record delivered");
+    // INVALID_RECORD (87), which the broker gives a batch it will never take.
+    let rule = proxy.add(Rule::new(Fault::ProduceError { code: 87 }).broker(leader).api(API_PRODUCE).times(1));
+    for _ in 0..200 {
+        sent.send(&p, 0).unwrap();
+    }
+    let n = sent.partitions.len();
+    assert!(sent.wait_for(0..n, Duration::from_secs(60)), "every record reported");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(proxy.hits(rule), Some(1));
+    let reports = sent.reports.lock().unwrap().clone();
+    let mut failed = Vec::new();
+    let mut delivered = Vec::new();
+    for i in 0..n {
+        let r = &reports[&i];
+        assert_eq!(r.len(), 1, "record {i} got {} reports: {r:?}", r.len());
+        match &r[0].result {
+            Ok((_, offset)) => delivered.push((i, *offset)),
+            Err(e) => {
+                assert!(e.contains("INVALID_RECORD"), "record {i} failed with the broker's error, not {e}");
+                failed.push(i);
+            }
+        }
+    }
+    assert!(!failed.is_empty(), "the refused batch's records failed");
+    let last_failed = *failed.last().unwrap();
+    assert_eq!(failed, (failed[0]..=last_failed).collect::<Vec<_>>(), "only the records of one batch failed");
+    assert!(p.fatal_error().is_none(), "a refused batch is not fatal for an idempotent producer: {:?}", p.fatal_error());
+    // Kafka's consumer reads the delivered records once each, at their offsets, in send order,
+    // and none of the failed ones: a last record, sent once the others are reported, ends the
+    // read, so a failed record in the log would take the place of a delivered one.
+    drop(reports);
+    let last = sent.send(&p, 0).unwrap();
+    let last_report = sent.report_of(last, Duration::from_secs(30));
+    delivered.push((last, last_report.expect("the last record delivered").1));
+    let got = c.consume(&topic, delivered.len());
+    let stored: Vec<(usize, i64)> = got.iter().map(|r| (String::from_utf8(r.value.clone().unwrap()).unwrap().parse().unwrap(), r.offset)).collect();
+    assert_eq!(stored, delivered, "stored = delivered, in send order, at the reported offsets");
 }

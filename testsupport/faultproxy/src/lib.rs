@@ -1,8 +1,9 @@
 //! A Kafka-aware fault proxy for rafka's tests: a TCP proxy in front of each broker that reads
 //! the Kafka frames going through it and, per broker and per API, adds latency, black-holes a
 //! connection, drops a response the broker already handled (a lost acknowledgement), cuts a
-//! connection mid-frame, throttles bandwidth, garbles or truncates responses, or refuses new
-//! connections. Rules are switched while traffic flows, from Rust ([`FaultProxy::add`],
+//! connection mid-frame, throttles bandwidth, garbles or truncates responses, refuses new
+//! connections, or answers Produce requests with an error code in the broker's place (nothing
+//! stored, as with a failed log directory). Rules are switched while traffic flows, from Rust ([`FaultProxy::add`],
 //! [`FaultProxy::remove`]) or from the command line through the `rafka-faultproxy` binary's
 //! control socket.
 //!

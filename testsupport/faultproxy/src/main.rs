@@ -22,6 +22,7 @@ const USAGE: &str = "usage:
 control commands: add RULE | remove ID | clear | rules | stats NODE | listeners
 rules: latency ms=N [dir=requests|responses|both] | blackhole | drop-response [then=close|stall]
        | cut [dir=...] | throttle bps=N [dir=...] | garble | truncate | refuse [mode=closed|reset]
+       | produce-error code=N
        each with optional broker=ID api=NAME|KEY times=N|unlimited";
 
 fn main() -> ExitCode {

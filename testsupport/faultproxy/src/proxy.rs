@@ -482,6 +482,7 @@ impl Shared {
                     client,
                     broker,
                     inflight: Mutex::default(),
+                    answers: Mutex::default(),
                     stalled_by: Mutex::new(None),
                     closed: AtomicBool::new(false),
                 });
@@ -525,6 +526,9 @@ impl Shared {
                 Fault::BlackHole => true,
                 Fault::DropResponse { .. } | Fault::Garble | Fault::Truncate => {
                     dir == Direction::Responses
+                }
+                Fault::ProduceError { .. } => {
+                    dir == Direction::Requests && api == Some(crate::API_PRODUCE)
                 }
                 Fault::RefuseConnections { .. } => false,
             };
@@ -594,6 +598,10 @@ struct Conn {
     broker: TcpStream,
     /// `correlation id -> (api key, version)` of requests whose response has not been delivered.
     inflight: Mutex<HashMap<i32, (i16, i16)>>,
+    /// `correlation id -> the proxy's own answer` of requests a [`Fault::ProduceError`] kept
+    /// from the broker: written by the request pump, taken by the response pump when the
+    /// broker's answer to the placeholder sent in their place arrives.
+    answers: Mutex<HashMap<i32, Vec<u8>>>,
     /// The black-hole (or stalling drop) rule holding this connection.
     stalled_by: Mutex<Option<RuleId>>,
     closed: AtomicBool,
@@ -638,6 +646,28 @@ impl Conn {
             let faults = self
                 .shared
                 .faults_for(self.node(), api, Direction::Requests);
+            let frame = match (info, faults.iter().find_map(|(id, f)| match f {
+                Fault::ProduceError { code } => Some((*id, *code)),
+                _ => None,
+            })) {
+                (Some(i), Some((id, code))) if !i.expects_response => {
+                    // acks=0: the client waits for no answer; the broker never gets the records.
+                    log::info!("faultproxy: an acks=0 Produce request to {} dropped for error {code} (rule {})", self.listener.upstream, id.0);
+                    continue;
+                }
+                (Some(i), Some((id, code))) => match wire::produce_error_response(&frame, code) {
+                    Ok(answer) => {
+                        log::info!("faultproxy: a Produce request to {} answered with error {code} (rule {})", self.listener.upstream, id.0);
+                        lock(&self.answers).insert(i.correlation_id, answer);
+                        wire::placeholder_request(i.correlation_id)
+                    }
+                    Err(e) => {
+                        log::warn!("faultproxy: cannot read a Produce request to {} (v{}): {e}; forwarded unchanged", self.listener.upstream, i.api_version);
+                        frame
+                    }
+                },
+                _ => frame,
+            };
             if !self.forward(frame, &faults, Direction::Requests, None) {
                 break;
             }
@@ -659,7 +689,10 @@ impl Conn {
             };
             let corr = wire::response_correlation_id(&frame);
             let request = corr.and_then(|c| lock(&self.inflight).get(&c).copied());
-            if let Some((api_key, api_version)) = request {
+            let own_answer = corr.and_then(|c| lock(&self.answers).remove(&c));
+            if let Some(answer) = own_answer {
+                frame = answer;
+            } else if let Some((api_key, api_version)) = request {
                 match wire::rewrite_response(&frame, api_key, api_version, &self.shared) {
                     Ok(Some(f)) => frame = f,
                     Ok(None) => {}
@@ -802,7 +835,7 @@ impl Conn {
                 Fault::Throttle { bytes_per_sec, .. } => {
                     throttle = Some(throttle.map_or(*bytes_per_sec, |t| t.min(*bytes_per_sec)))
                 }
-                Fault::BlackHole | Fault::RefuseConnections { .. } => {}
+                Fault::BlackHole | Fault::RefuseConnections { .. } | Fault::ProduceError { .. } => {}
             }
         }
         answered();

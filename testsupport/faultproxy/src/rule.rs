@@ -73,6 +73,13 @@ pub enum Fault {
     Truncate,
     /// Refuse new connections to the broker (existing ones are untouched).
     RefuseConnections { how: Refusal },
+    /// Answer a Produce request with `code` for each of its partitions, without the broker
+    /// seeing it: nothing is stored, as when a broker's log directory fails
+    /// (KAFKA_STORAGE_ERROR, 56) or a partition lacks in-sync replicas (NOT_ENOUGH_REPLICAS, 19).
+    /// Acts on Produce requests only. The answer keeps its place among the connection's
+    /// responses: the broker is sent an ApiVersions request with the same correlation id in the
+    /// Produce request's place, and its response is replaced by the error.
+    ProduceError { code: i16 },
 }
 
 /// A fault and where it applies.
@@ -127,9 +134,10 @@ impl Rule {
     /// - `throttle bps=N [dir=...]` (both)
     /// - `garble`, `truncate`
     /// - `refuse [mode=closed|reset]` (closed)
+    /// - `produce-error code=N` (Produce requests only)
     pub fn parse(text: &str) -> Result<Rule, String> {
         let mut words = text.split_whitespace();
-        let kind = words.next().ok_or("empty rule: expected a fault name (latency, blackhole, drop-response, cut, throttle, garble, truncate, refuse)")?;
+        let kind = words.next().ok_or("empty rule: expected a fault name (latency, blackhole, drop-response, cut, throttle, garble, truncate, refuse, produce-error)")?;
         let mut opts: Vec<(&str, &str)> = Vec::new();
         for w in words {
             let (k, v) = w
@@ -184,7 +192,14 @@ impl Rule {
                     Some(o) => return Err(format!("mode={o}: expected closed or reset")),
                 },
             },
-            other => return Err(format!("unknown fault '{other}' (latency, blackhole, drop-response, cut, throttle, garble, truncate, refuse)")),
+            "produce-error" => {
+                let code = get("code").ok_or("produce-error needs code=N (a Kafka error code, e.g. 56 for KAFKA_STORAGE_ERROR)")?;
+                match code.parse::<i16>() {
+                    Ok(c) if c != 0 => Fault::ProduceError { code: c },
+                    _ => return Err(format!("code={code}: not a non-zero Kafka error code")),
+                }
+            }
+            other => return Err(format!("unknown fault '{other}' (latency, blackhole, drop-response, cut, throttle, garble, truncate, refuse, produce-error)")),
         };
         let mut rule = Rule::new(fault);
         if let Some(b) = get("broker") {
@@ -279,6 +294,7 @@ impl fmt::Display for Rule {
                     "reset"
                 }
             )?,
+            Fault::ProduceError { code } => write!(f, "produce-error code={code}")?,
         }
         if let Some(b) = self.broker {
             write!(f, " broker={b}")?;
@@ -308,6 +324,7 @@ mod tests {
             "garble api=produce times=2",
             "truncate broker=3 times=unlimited",
             "refuse mode=reset broker=1 times=unlimited",
+            "produce-error code=56 broker=2 api=produce times=3",
         ];
         for t in texts {
             let r = Rule::parse(t).unwrap();
@@ -335,6 +352,9 @@ mod tests {
             ("throttle bps=0", "bps=0"),
             ("refuse mode=maybe", "mode=maybe"),
             ("cut broker", "not key=value"),
+            ("produce-error", "code=N"),
+            ("produce-error code=0", "code=0"),
+            ("produce-error code=storage", "code=storage"),
         ] {
             let e = Rule::parse(text).unwrap_err();
             assert!(e.contains(says), "{text:?}: {e}");

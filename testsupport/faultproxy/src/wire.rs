@@ -71,6 +71,66 @@ pub(crate) fn request_info(frame: &[u8]) -> Result<RequestInfo, DecodeError> {
     })
 }
 
+/// The answer to the Produce request `frame` (size prefix included) that refuses each of its
+/// partitions with `code`, as a broker would without storing anything; the request's version and
+/// correlation id are kept.
+pub(crate) fn produce_error_response(frame: &[u8], code: i16) -> Result<Vec<u8>, DecodeError> {
+    let mut d = Decoder::new(&frame[4..]);
+    let header = messages::decode_request_header_auto(&mut d)?;
+    let request = produce::decode_produce_request(&mut d, header.api_version)?;
+    let message = format!("faultproxy: refused with error code {code}");
+    let response = produce::ProduceResponse {
+        topics: request
+            .topics
+            .iter()
+            .map(|(name, parts)| produce::ProduceTopicResponse {
+                name: name.clone(),
+                partitions: parts
+                    .iter()
+                    .map(|(index, _)| produce::ProducePartitionResponse {
+                        index: *index,
+                        error_code: code,
+                        base_offset: -1,
+                        log_append_time_ms: -1,
+                        log_start_offset: -1,
+                        record_errors: Vec::new(),
+                        error_message: Some(message.clone()),
+                        current_leader: None,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        throttle_time_ms: 0,
+        node_endpoints: Vec::new(),
+    };
+    let mut out = Vec::new();
+    let start = messages::begin_response(
+        &mut out,
+        header.correlation_id,
+        response_header_flexible(API_KEY_PRODUCE, header.api_version),
+    );
+    response.encode(&mut out, header.api_version);
+    messages::finish_request(&mut out, start);
+    Ok(out)
+}
+
+/// An ApiVersions v0 request with `correlation_id`: sent to the broker in the place of a request
+/// the proxy answers itself, so that the broker's answer to it marks where that answer goes
+/// among the connection's responses (a broker answers a connection's requests in order).
+pub(crate) fn placeholder_request(correlation_id: i32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let start = messages::begin_request(
+        &mut out,
+        messages::API_KEY_API_VERSIONS,
+        0,
+        correlation_id,
+        "rafka-faultproxy",
+        false,
+    );
+    messages::finish_request(&mut out, start);
+    out
+}
+
 /// The correlation id of a response frame.
 pub(crate) fn response_correlation_id(frame: &[u8]) -> Option<i32> {
     frame
@@ -361,6 +421,40 @@ mod tests {
                 (0, 9, 77, answered)
             );
         }
+    }
+
+    #[test]
+    fn a_produce_error_answers_every_partition_of_the_request_at_its_version() {
+        for version in [produce::MIN_VERSION, 8, 9, produce::MAX_VERSION] {
+            let mut frame = Vec::new();
+            let mut w = produce::ProduceRequestWriter::begin(&mut frame, version, 41, "c", None, -1, 30000, 2);
+            w.topic("a", 2, |w| {
+                w.partition(0, 3, |b| b.extend_from_slice(b"xyz"));
+                w.partition(5, 1, |b| b.push(1));
+            });
+            w.topic("b", 1, |w| w.partition(2, 0, |_| {}));
+            w.finish();
+            let answer = produce_error_response(&frame, 56).unwrap();
+            let mut d = Decoder::new(&answer[4..]);
+            let flexible = response_header_flexible(API_KEY_PRODUCE, version);
+            assert_eq!(messages::decode_response_header(&mut d, flexible).unwrap(), 41, "v{version}");
+            let r = produce::ProduceResponse::decode(&mut d, version).unwrap();
+            assert_eq!(d.position(), answer.len() - 4, "v{version}: the whole frame read");
+            let got: Vec<(String, i32, i16)> = r
+                .topics
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| (t.name.clone(), p.index, p.error_code)))
+                .collect();
+            assert_eq!(got, [("a".to_string(), 0, 56), ("a".to_string(), 5, 56), ("b".to_string(), 2, 56)], "v{version}");
+        }
+    }
+
+    #[test]
+    fn the_placeholder_is_an_api_versions_request_with_the_correlation_id() {
+        let frame = placeholder_request(1234);
+        let info = request_info(&frame).unwrap();
+        assert_eq!((info.api_key, info.api_version, info.correlation_id, info.expects_response), (18, 0, 1234, true));
+        assert_eq!(frame.len(), 4 + i32::from_be_bytes(frame[..4].try_into().unwrap()) as usize);
     }
 
     #[test]
