@@ -1,13 +1,15 @@
 //! The cluster changes under a running producer (issue 22, item 5), against the real broker:
-//! partitions added, a topic deleted (and created again), with records read back by Kafka's own
-//! consumer.
+//! partitions added, a topic deleted (and created again), a broker replaced by one with a new id,
+//! with records read back by Kafka's own consumer. (A reassigned partition is in broker_faults.rs,
+//! KAFKA_STORAGE_ERROR in proxy_faults.rs.)
 
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use common::cluster::*;
 use common::*;
 use rafka_core::{Delivery, Producer, ProducerRecord};
 
@@ -126,4 +128,44 @@ fn a_topic_deleted_and_created_again_takes_records_again() {
     let values: BTreeSet<String> = consume(&topic, 10).into_iter().map(|r| String::from_utf8(r.value.unwrap()).unwrap()).collect();
     assert_eq!(values, (0..10).map(|i| format!("second-life-{i}")).collect::<BTreeSet<_>>());
     p.close(Duration::from_secs(30)).unwrap();
+}
+
+/// A lost machine replaced by a new one: the leader is killed for good and a broker with a new node
+/// id comes up on its address (host and port). The producer first follows the surviving replica,
+/// then the new broker once the partition is moved onto it: a node id it has never seen, at an
+/// address it last knew as the dead one's.
+#[test]
+fn a_leader_replaced_by_a_broker_with_a_new_id_at_its_address_takes_the_records_and_each_is_stored_once_in_order() {
+    let c = StopOnDrop(Cluster::start("replace", 3, 24600));
+    let topic = unique_topic("replaced");
+    c.kafka(&["topic", "create", &topic, "--partitions", "1", "--replication-factor", "2"]);
+    await_topic(&c.bootstrap, &topic);
+    // A broker of a fresh cluster answers InitProducerId with COORDINATOR_LOAD_IN_PROGRESS until
+    // it has a block of producer ids: wait that out through each broker first.
+    let brokers: Vec<String> = c.bootstrap.split(',').map(str::to_string).collect();
+    for b in &brokers {
+        let warm = Producer::new(c.config(&[("bootstrap.servers", b)])).unwrap();
+        warm.send(&ProducerRecord::new(&topic).value(b"-1")).unwrap().wait().unwrap();
+    }
+    let old = c.leader_of(&topic, 0);
+    const NEW: i32 = 7;
+    let p = Arc::new(Producer::new(c.config(&[("acks", "all"), ("linger.ms", "5"), ("batch.size", "2048")])).unwrap());
+    let sender = StreamingSender::start(&p, &topic, 30, 50, Duration::from_millis(10));
+    std::thread::sleep(Duration::from_millis(700));
+    c.kafka(&["replace", &old.to_string(), "--new-id", &NEW.to_string()]);
+    let survivor = c.leader_of(&topic, 0);
+    assert!(survivor != old && survivor != NEW, "the surviving replica leads after node {old} is gone, not {survivor}");
+    std::thread::sleep(Duration::from_millis(700));
+    c.kafka(&["topic", "reassign", &topic, "--partition", "0", "--replicas", &NEW.to_string()]);
+    assert_eq!(c.leader_of(&topic, 0), NEW, "the partition moved onto the new broker");
+    // Node NEW is now the partition's only replica: a record acknowledged from here on was stored by it.
+    let marker = p.send(&ProducerRecord::new(&topic).value(b"-2")).unwrap().wait();
+    marker.unwrap_or_else(|e| panic!("a record sent after the move to node {NEW} (at node {old}'s old address) failed: {e}"));
+    std::thread::sleep(Duration::from_millis(500));
+    let (n, failures) = sender.stop();
+    p.flush(Duration::from_secs(30)).unwrap_or_else(|e| panic!("records still waiting after node {old} was replaced by {NEW}: {e}"));
+    assert!(failures.is_empty(), "failed deliveries: {} of {n}, first {:?}", failures.len(), failures.first());
+    let got: Vec<_> = c.consume(&topic, n + brokers.len() + 1).into_iter().filter(|r| !r.value.as_deref().is_some_and(|v| v.starts_with(b"-"))).collect();
+    assert_eq!(got.len(), n, "every record stored once");
+    assert_exactly_once_in_key_order(got);
 }

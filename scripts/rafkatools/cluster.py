@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, List, Mapping, Optional, Sequence
 
@@ -80,9 +80,20 @@ class ClusterState:
     cluster_id: str
     bootstrap: str
     security: str
+    # The node id serving each slot's broker port: 1..brokers, until `replace` puts a new
+    # broker-only node in a slot (cluster.env's NODES).
+    nodes: List[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.nodes:
+            self.nodes = list(range(1, self.brokers + 1))
+
+    def slot(self, node: int) -> int:
+        """The slot (1..brokers) of a node id: where a replacement serves, or an original node's own."""
+        return self.nodes.index(node) + 1 if node in self.nodes else node
 
     def broker_port(self, node: int) -> int:
-        return self.port + node - 1
+        return self.port + self.slot(node) - 1
 
     def controller_port_of(self, node: int) -> int:
         return self.controller_port + node - 1
@@ -96,7 +107,8 @@ class ClusterState:
 
     def env_text(self) -> str:
         return (f"BROKERS={self.brokers}\nVERSION={self.version}\nPORT={self.port}\nCONTROLLER_PORT={self.controller_port}\n"
-                f"CLUSTER_ID={self.cluster_id}\nBOOTSTRAP={self.bootstrap}\nSECURITY={self.security}\n")
+                f"CLUSTER_ID={self.cluster_id}\nBOOTSTRAP={self.bootstrap}\nSECURITY={self.security}\n"
+                f"NODES={','.join(map(str, self.nodes))}\n")
 
     @classmethod
     def parse(cls, text: str, path: Path) -> "ClusterState":
@@ -106,8 +118,12 @@ class ClusterState:
             if sep:
                 values[key.strip()] = value.strip()
         try:
-            return cls(int(values["BROKERS"]), values["VERSION"], int(values["PORT"]), int(values["CONTROLLER_PORT"]),
-                       values.get("CLUSTER_ID", ""), values["BOOTSTRAP"], values.get("SECURITY", ""))
+            s = cls(int(values["BROKERS"]), values["VERSION"], int(values["PORT"]), int(values["CONTROLLER_PORT"]),
+                    values.get("CLUSTER_ID", ""), values["BOOTSTRAP"], values.get("SECURITY", ""),
+                    [int(n) for n in values.get("NODES", "").split(",") if n])
+            if len(s.nodes) != s.brokers:
+                raise ValueError(f"NODES names {len(s.nodes)} nodes for {s.brokers} brokers")
+            return s
         except (KeyError, ValueError) as e:
             raise KafkaError(f"{path} is damaged ({e!r})", "remove the state dir and start over with 'scripts/kafka up'")
 
@@ -348,15 +364,19 @@ class LocalKafka:
 
     def status_lines(self, s: ClusterState) -> List[str]:
         lines = [f"cluster: {s.brokers} node(s), Kafka {s.version}, state dir {self.state}"]
-        for n in range(1, s.brokers + 1):
+        for n in s.nodes:
             pid = self.node_pid(n)
+            role = (f"controller 127.0.0.1:{s.controller_port_of(n)}" if n <= s.brokers
+                    else f"broker only, replaced node {s.slot(n)}")
             lines.append(f"node {n}: {self.node_state(n):<8} pid {pid if pid is not None else '-':<8} "
-                         f"broker 127.0.0.1:{s.broker_port(n)} controller 127.0.0.1:{s.controller_port_of(n)}")
+                         f"broker 127.0.0.1:{s.broker_port(n)} {role}")
         return lines
 
     def _check_node_id(self, s: ClusterState, node: str) -> int:
-        if not (is_uint(node) and 1 <= int(node) <= s.brokers):
-            raise KafkaError(f"no node '{node}' in the cluster of {self.state}", f"node ids are 1..{s.brokers}")
+        if not (is_uint(node) and int(node) in s.nodes):
+            retired = is_uint(node) and self.node_dir(int(node)).is_dir()
+            raise KafkaError(f"{'node ' + node + ' was replaced' if retired else 'no node ' + repr(node)} in the cluster of {self.state}",
+                             f"node ids are {','.join(map(str, s.nodes))}")
         return int(node)
 
     def log_tail(self, node: int) -> None:
@@ -388,7 +408,7 @@ class LocalKafka:
         self.log("----")
 
     def any_node_down(self, s: ClusterState) -> Optional[int]:
-        return next((n for n in range(1, s.brokers + 1) if self.node_pid(n) is None), None)
+        return next((n for n in s.nodes if self.node_pid(n) is None), None)
 
     # -------------------------------------------------------------------------------------
     # Starting and stopping nodes
@@ -531,7 +551,7 @@ class LocalKafka:
         with _flock(self.state / ".lock"):
             old = self.load_state()
             if old is not None:
-                running = sum(1 for n in range(1, old.brokers + 1) if self.node_pid(n) is not None)
+                running = sum(1 for n in old.nodes if self.node_pid(n) is not None)
                 if running:
                     if ((brokers is not None and brokers != old.brokers) or (version and version != old.version)
                             or (port is not None and port != old.port)):
@@ -627,12 +647,14 @@ class LocalKafka:
                 return
             # Stop all nodes together: stopped one by one, the last ones lose their quorum and
             # linger in controlled shutdown.
-            threads = [threading.Thread(target=self.stop_node, args=(n, 10)) for n in range(1, s.brokers + 1)]
+            # Every node dir, replaced nodes' included.
+            every = sorted({*s.nodes, *(int(d.name[5:]) for d in self.state.glob("node-*") if is_uint(d.name[5:]))})
+            threads = [threading.Thread(target=self.stop_node, args=(n, 10)) for n in every]
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
-            for n in range(1, s.brokers + 1):
+            for n in every:
                 pid = self.node_pid(n)
                 if pid is not None:
                     raise KafkaError(f"node {n} is still running (pid {pid}); kill it by that pid")
@@ -643,7 +665,7 @@ class LocalKafka:
     def bootstrap(self) -> str:
         """The bootstrap string of the running cluster."""
         s = self.require_cluster()
-        if all(self.node_pid(n) is None for n in range(1, s.brokers + 1)):
+        if all(self.node_pid(n) is None for n in s.nodes):
             raise KafkaError(f"the cluster in {self.state} is not running", "start it with 'scripts/kafka up'")
         return s.bootstrap
 
@@ -652,7 +674,7 @@ class LocalKafka:
         s = self.load_state()
         if s is None:
             return []
-        return [p for p in (self.node_pid(n) for n in range(1, s.brokers + 1)) if p is not None]
+        return [p for p in (self.node_pid(n) for n in s.nodes) if p is not None]
 
     def _running_node(self, node: str | int) -> tuple[ClusterState, int, int]:
         s = self.require_cluster()
@@ -714,6 +736,55 @@ class LocalKafka:
                 self.log_tail(n)
                 raise KafkaError(f"node {n} restarted but did not rejoin within {self.ready_timeout}s")
             self.log(f"node {n} is back (pid {self.node_pid(n)}) and in sync")
+
+    def replace(self, node: str | int, new_id: str | int) -> None:
+        """Retires node `node` for good, as a lost machine: SIGKILL, its data left behind, its controller
+        a missing voter (two of three remain a quorum). Starts a broker-only node `new_id`, with
+        empty storage, on the retired node's broker port, and returns once it is registered. The
+        partitions the old node held keep it in their replica lists: move them with `topic reassign`."""
+        s = self.require_cluster()
+        n = self._check_node_id(s, str(node))
+        used = {*range(1, s.brokers + 1), *s.nodes,
+                *(int(d.name[5:]) for d in self.state.glob("node-*") if is_uint(d.name[5:]))}
+        if not (is_uint(str(new_id)) and int(new_id) not in used and 0 < int(new_id) < 2**31):
+            raise KafkaError(f"--new-id {new_id!r} is not a free node id",
+                             f"give a positive number other than the ids used so far: {','.join(map(str, sorted(used)))}")
+        new = int(new_id)
+        deadline = time.time() + self.ready_timeout
+        with _flock(self.state / ".lock"):
+            pid = self.node_pid(n)
+            if pid is not None:
+                os.kill(pid, signal.SIGKILL)
+                self._wait_gone(n, 5)
+            (self.node_dir(n) / "pid").unlink(missing_ok=True)
+            s.nodes[s.nodes.index(n)] = new
+            d = self.node_dir(new)
+            d.mkdir(parents=True)
+            # The settings `up --set` gave the cluster carry over to the new node.
+            old_props = (self.node_dir(n) / "server.properties").read_text()
+            extra = old_props.partition("# Added with up --set\n")[2].split()
+            (d / "server.properties").write_text(server_properties(s, new, self.state, extra))
+            with open(d / "format.log", "w") as flog:
+                if subprocess.run(self._format_cmd(s, new), stdout=flog, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, env=self.env).returncode != 0:
+                    raise KafkaError(f"formatting the storage of node {new} failed", f"see {d}/format.log")
+            (self.state / "cluster.env").write_text(s.env_text())
+            self.log(f"node {n} (pid {pid if pid is not None else '-'}) retired; starting node {new} on port {s.broker_port(new)}")
+            self.start_node(s, new)
+            while not _port_open(s.broker_port(new)):
+                if self.node_pid(new) is None:
+                    self.log_tail(new)
+                    raise KafkaError(f"node {new} exited while starting", f"see {d}/server.log")
+                if time.time() >= deadline:
+                    self.log_tail(new)
+                    raise KafkaError(f"node {new} did not open port {s.broker_port(new)} within {self.ready_timeout}s")
+                time.sleep(0.2)
+            remaining = max(1, int(deadline - time.time()))
+            if self._run(self.tool_cmd(s.version, self.state, "await-node", s.bootstrap, str(new), str(remaining)),
+                         capture=False).returncode != 0:
+                self.log_tail(new)
+                raise KafkaError(f"node {new} started but did not register within {self.ready_timeout}s")
+            self.log(f"node {new} replaced node {n} (pid {self.node_pid(new)})")
 
     def _target(self, bootstrap: Optional[str]) -> tuple[str, str, Path]:
         """(bootstrap, version, log config dir) for the data commands: this state dir's cluster, or `bootstrap`."""
@@ -911,11 +982,17 @@ def server_properties(s: ClusterState, node: int, state: Path, extra: Sequence[s
     rf = 3 if s.brokers >= 3 else 1
     isr = 2 if s.brokers >= 3 else 1
     voters = ",".join(f"{n}@127.0.0.1:{s.controller_port_of(n)}" for n in range(1, s.brokers + 1))
-    text = f"""# Generated by scripts/kafka for node {node} of a {s.brokers}-node local cluster (Kafka {s.version}).
-process.roles=broker,controller
+    # Nodes 1..brokers are combined broker+controller nodes; a node `replace` adds is a broker only,
+    # on the broker port of the node it replaces (the controller quorum keeps the original voters).
+    combined = node <= s.brokers
+    what = f"node {node}" if combined else f"broker-only node {node}, replacing node {s.slot(node)},"
+    roles = "broker,controller" if combined else "broker"
+    controller_listener = f",CONTROLLER://127.0.0.1:{s.controller_port_of(node)}" if combined else ""
+    text = f"""# Generated by scripts/kafka for {what} of a {s.brokers}-node local cluster (Kafka {s.version}).
+process.roles={roles}
 node.id={node}
 controller.quorum.voters={voters}
-listeners=PLAINTEXT://127.0.0.1:{s.broker_port(node)},CONTROLLER://127.0.0.1:{s.controller_port_of(node)}
+listeners=PLAINTEXT://127.0.0.1:{s.broker_port(node)}{controller_listener}
 advertised.listeners=PLAINTEXT://127.0.0.1:{s.broker_port(node)}
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 controller.listener.names=CONTROLLER
@@ -962,12 +1039,13 @@ broker.session.timeout.ms=6000
 def security_properties(s: ClusterState, node: int, state: Path) -> str:
     """The secured listener of up --security, appended to server.properties (later keys win in a properties file)."""
     port = s.broker_port(node)
+    controller = f",CONTROLLER://127.0.0.1:{s.controller_port_of(node)}" if node <= s.brokers else ""
     plain_users = "".join(f' user_{u}="{p}"' for u, p in SASL_USERS)
     ssl = s.security.endswith("ssl")
     host, bind = ("localhost", "") if ssl else ("127.0.0.1", "127.0.0.1")
     text = f"""
 # Added with up --security {s.security}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{s.controller_port_of(node)},SECURE://{bind}:{port + SECURE_OFFSET}
+listeners=PLAINTEXT://127.0.0.1:{port}{controller},SECURE://{bind}:{port + SECURE_OFFSET}
 advertised.listeners=PLAINTEXT://127.0.0.1:{port},SECURE://{host}:{port + SECURE_OFFSET}
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SECURE:{s.security.upper()}
 sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
@@ -1047,6 +1125,10 @@ Faults (ID is a node id, 1..brokers):
   kill ID             SIGKILL one broker
   pause ID            SIGSTOP one broker        resume ID   SIGCONT it
   restart ID          stop (if running) and start one broker, wait until it is back in sync
+  replace ID --new-id NEW
+                      retire node ID as a lost machine (SIGKILL, data left behind) and start a
+                      broker-only node NEW, empty, on ID's broker port; returns once NEW is
+                      registered (its partitions still name ID: move them with topic reassign)
 
 Data:
   topic create NAME --partitions P [--replication-factor R] [--config k=v]...
@@ -1122,6 +1204,15 @@ def _one_node(cmd: str, args: _Args) -> str:
     return args.next()
 
 
+def _cmd_replace(k: LocalKafka, args: _Args) -> int:
+    if len(args.args) != 3 or args.args[1] != "--new-id":
+        raise UsageError("replace takes a node id and --new-id ID")
+    node = args.next()
+    args.next()
+    k.replace(node, args.value("--new-id"))
+    return 0
+
+
 def _cmd_up(k: LocalKafka, args: _Args) -> int:
     brokers = version = port = security = None
     settings: List[str] = []
@@ -1165,7 +1256,7 @@ def _cmd_status(k: LocalKafka, args: _Args) -> int:
         print(f"no cluster in {k.state}")
         return 3
     print("\n".join(k.status_lines(s)), flush=True)
-    if any(k.node_state(n) != "running" for n in range(1, s.brokers + 1)):
+    if any(k.node_state(n) != "running" for n in s.nodes):
         return 3
     print("\n".join(UpResult(s.bootstrap, s.secure_bootstrap).lines()))
     return 0
@@ -1353,6 +1444,8 @@ def _dispatch(cmd: str, args: _Args) -> int:
         node = _one_node(cmd, args)
         getattr(k, cmd)(node)
         return 0
+    if cmd == "replace":
+        return _cmd_replace(k, args)
     if cmd == "topic":
         return _cmd_topic(k, args)
     if cmd == "consume":
