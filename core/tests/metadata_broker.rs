@@ -98,3 +98,30 @@ fn engine_threads_know_which_producer_they_serve() {
     assert_eq!(*seen.lock().unwrap(), Some(Some(p.id())), "the delivery thread carries the producer's id");
     assert_eq!(current_producer_id(), None, "an application thread carries none");
 }
+
+/// A `send()` to a topic the producer has no metadata for asks the I/O thread for it. A metadata
+/// request may go only `retry.backoff.ms` after the previous one; the I/O thread must wake when
+/// that backoff ends, not sleep on until its next idle tick a second later (which made the first
+/// send to each new topic, and the first send of a transactional producer, wait about a second).
+#[test]
+fn sends_to_new_topics_one_right_after_another_each_wait_a_retry_backoff_for_metadata_not_a_second() {
+    let topics: Vec<String> = (0..5).map(|i| unique_topic(&format!("meta-next{i}"))).collect();
+    for t in &topics {
+        create_topic(t, 1);
+        await_topic(&bootstrap(), t);
+    }
+    let p = Producer::new(config(&[("retry.backoff.ms", "100")])).unwrap();
+    p.send(&ProducerRecord::new(&topics[0]).value(b"first")).unwrap().wait().unwrap();
+    let mut waits = Vec::new();
+    for t in &topics[1..] {
+        // Each send waits for its topic's metadata, asked for right after the previous topic's.
+        let started = std::time::Instant::now();
+        p.send(&ProducerRecord::new(t).value(b"next")).unwrap();
+        waits.push(started.elapsed());
+    }
+    p.flush(T).unwrap();
+    let total: Duration = waits.iter().sum();
+    // Four backoffs of 100 ms and four round trips to a local broker; the I/O thread's idle
+    // second would make it about four seconds.
+    assert!(total < Duration::from_millis(2000), "send() waited {waits:?} for the metadata of four new topics");
+}

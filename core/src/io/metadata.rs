@@ -89,13 +89,17 @@ impl IoThread {
         }
     }
 
-    pub(super) fn maybe_request_metadata(&mut self, now: Instant) {
+    /// Sends a metadata request when one is needed (or the metadata is older than
+    /// `metadata.max.age.ms`). One held back by `retry.backoff.ms` after the previous request
+    /// pulls `next` in to when it may go, so the loop does not sleep past it.
+    pub(super) fn maybe_request_metadata(&mut self, now: Instant, next: &mut Instant) {
         let cfg = &self.inner.config;
         let stale = self.meta.last_refresh.is_none_or(|t| now.duration_since(t) >= cfg.metadata_max_age);
         if self.meta.inflight || !(self.meta.needed || stale) {
             return;
         }
-        if self.meta.last_request.is_some_and(|t| now.duration_since(t) < cfg.retry_backoff) {
+        if let Some(allowed) = self.meta.last_request.map(|t| t + cfg.retry_backoff).filter(|&at| at > now) {
+            *next = (*next).min(allowed);
             return;
         }
         let Some(token) = self.any_connection(now) else { return };

@@ -176,7 +176,8 @@ impl IoThread {
                 self.close_connection(t, &why, now);
             }
             self.refresh_if_unanswered(now);
-            self.maybe_request_metadata(now);
+            let mut metadata_due = now + Duration::from_secs(1);
+            self.maybe_request_metadata(now, &mut metadata_due);
             self.send_metadata_queries(now);
             self.maybe_request_pid(now);
             self.drive_transactions(now);
@@ -186,7 +187,7 @@ impl IoThread {
                 self.sweep_parked(now);
                 self.report_all_brokers_down();
             }
-            let mut next = now + Duration::from_secs(1);
+            let mut next = metadata_due;
             self.expire_deadlines(&mut next);
             self.send_ready(now, &mut next);
             self.flush_all(now);
