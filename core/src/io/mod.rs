@@ -176,18 +176,19 @@ impl IoThread {
                 self.close_connection(t, &why, now);
             }
             self.refresh_if_unanswered(now);
-            let mut metadata_due = now + Duration::from_secs(1);
-            self.maybe_request_metadata(now, &mut metadata_due);
+            // The loop's next wake-up: at most a second away, sooner for a request held back by
+            // a retry backoff (below) and for what the sender and the deadlines need.
+            let mut next = now + Duration::from_secs(1);
+            self.maybe_request_metadata(now, &mut next);
             self.send_metadata_queries(now);
-            self.maybe_request_pid(now);
-            self.drive_transactions(now);
+            self.maybe_request_pid(now, &mut next);
+            self.drive_transactions(now, &mut next);
             if now.duration_since(self.last_sweep) >= EXPIRY_SWEEP {
                 self.last_sweep = now;
                 self.expire(now);
                 self.sweep_parked(now);
                 self.report_all_brokers_down();
             }
-            let mut next = metadata_due;
             self.expire_deadlines(&mut next);
             self.send_ready(now, &mut next);
             self.flush_all(now);

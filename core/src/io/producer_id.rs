@@ -67,6 +67,13 @@ impl ProducerIdState {
         !(bump && anything_in_flight)
     }
 
+    /// When an InitProducerId request held back by its retry backoff may go (None: none is wanted
+    /// or none is held back).
+    fn held_back_until(&self, now: Instant) -> Option<Instant> {
+        let wanted = self.state == Pid::Needed || (self.bump_pending && matches!(self.state, Pid::Ready { .. }));
+        (wanted && self.retry_at > now).then_some(self.retry_at)
+    }
+
     /// The id and epoch the request carries: the current ones for a bump (InitProducerId v3+),
     /// else none (-1, -1) for a fresh id.
     fn request_ids(&self, version: i16) -> (i64, i16) {
@@ -112,9 +119,14 @@ impl ProducerIdState {
 }
 
 impl IoThread {
-    pub(super) fn maybe_request_pid(&mut self, now: Instant) {
+    /// Sends InitProducerId when it is due; one held back by its retry backoff pulls `next` in to
+    /// when it may go.
+    pub(super) fn maybe_request_pid(&mut self, now: Instant, next: &mut Instant) {
         if self.txn.enabled() {
             return; // the transaction manager asks the transaction coordinator
+        }
+        if let Some(at) = self.pid.held_back_until(now) {
+            *next = (*next).min(at);
         }
         if !self.pid.request_due(now, self.parts.any_in_flight()) {
             return;

@@ -176,10 +176,22 @@ fn coordinator_moved(code: KafkaCode) -> bool {
 impl IoThread {
     /// One turn of the transaction manager: take a new job, advance the current one, add the
     /// partitions waiting for it.
-    pub(super) fn drive_transactions(&mut self, now: Instant) {
+    /// Advances the transactional job and adds partitions; a step or an AddPartitionsToTxn held
+    /// back by a retry backoff pulls `next` in to when it may go.
+    pub(super) fn drive_transactions(&mut self, now: Instant, next: &mut Instant) {
         if !self.txn.enabled() || self.inner.fatal.get().is_some() {
             return;
         }
+        self.drive_job_and_adds(now);
+        if self.txn.job.is_some() && !self.txn.inflight && self.txn.retry_at > now {
+            *next = (*next).min(self.txn.retry_at);
+        }
+        if !self.txn.tv2 && !self.txn.adding && !self.txn.pending.is_empty() && self.txn.add_retry_at > now {
+            *next = (*next).min(self.txn.add_retry_at);
+        }
+    }
+
+    fn drive_job_and_adds(&mut self, now: Instant) {
         if self.txn.job.is_none() {
             let mut cell = self.inner.txn.lock();
             if let (Some(job), false) = (cell.job.clone(), cell.job_taken) {
