@@ -70,6 +70,15 @@ impl Sent {
         Sent { topic: topic.to_string(), partitions: Vec::new(), reports: Arc::default() }
     }
 
+    /// A tracker whose record 0 went to partition 0 and was acknowledged: the producer has its
+    /// metadata, a connection to the leader and its producer id before a fault goes in.
+    fn warmed_up(topic: &str, p: &Producer) -> Sent {
+        let mut sent = Sent::new(topic);
+        sent.send(p, 0).unwrap();
+        assert!(sent.wait_for(0..1, Duration::from_secs(30)), "record 0 delivered before any fault");
+        sent
+    }
+
     /// Sends the next record to `partition`; its number, or the error of `send()` (then the
     /// record is not counted).
     fn send(&mut self, p: &Producer, partition: i32) -> Result<usize, rafka_core::Error> {
@@ -200,9 +209,7 @@ fn lost_acknowledgement(then: AfterDrop, request_timeout_ms: u64) -> (Instant, V
     let leader = c.leader_of(&topic, 0);
     let proxy = proxy(&c);
     let p = producer(&proxy, &[("request.timeout.ms", &request_timeout_ms.to_string()), ("linger.ms", "2"), ("batch.size", "2048")]);
-    let mut sent = Sent::new(&topic);
-    sent.send(&p, 0).unwrap();
-    assert!(sent.wait_for(0..1, Duration::from_secs(30)), "warm-up record delivered");
+    let mut sent = Sent::warmed_up(&topic, &p);
     let rule = proxy.add(Rule::new(Fault::DropResponse { then }).broker(leader).api(API_PRODUCE));
     let t0 = Instant::now();
     for _ in 0..200 {
@@ -235,9 +242,7 @@ fn connections_cut_mid_request_and_mid_response_are_retried_and_every_record_sto
     let leader = c.leader_of(&topic, 0);
     let proxy = proxy(&c);
     let p = producer(&proxy, &[("linger.ms", "2"), ("batch.size", "2048")]);
-    let mut sent = Sent::new(&topic);
-    sent.send(&p, 0).unwrap();
-    assert!(sent.wait_for(0..1, Duration::from_secs(30)), "warm-up record delivered");
+    let mut sent = Sent::warmed_up(&topic, &p);
     for direction in [Direction::Requests, Direction::Responses] {
         // Requests: the broker never sees the whole batch. Responses: it stored the batch and
         // the client gets half an acknowledgement.
@@ -269,9 +274,7 @@ fn slow_broker_keeps_max_in_flight_blocks_send_on_a_full_buffer_and_the_error_na
             ("max.block.ms", "1000"),
         ],
     );
-    let mut sent = Sent::new(&topic);
-    sent.send(&p, 0).unwrap();
-    assert!(sent.wait_for(0..1, Duration::from_secs(30)), "warm-up record delivered");
+    let mut sent = Sent::warmed_up(&topic, &p);
 
     // Every acknowledgement from the leader takes 150 ms more: send() waits for room in the
     // buffer (less than max.block.ms each time) and succeeds; the buffer never holds more than
@@ -319,9 +322,7 @@ fn spoiled_responses_are_retried(fault: Fault, metadata: bool) {
     let proxy = proxy(&c);
     let metadata_rule = metadata.then(|| proxy.add(Rule::new(fault.clone()).api(API_METADATA).times(1)));
     let p = producer(&proxy, &[("linger.ms", "2"), ("batch.size", "2048")]);
-    let mut sent = Sent::new(&topic);
-    sent.send(&p, 0).unwrap();
-    assert!(sent.wait_for(0..1, Duration::from_secs(30)), "first record delivered");
+    let mut sent = Sent::warmed_up(&topic, &p);
     if let Some(rule) = metadata_rule {
         assert_eq!(proxy.hits(rule), Some(1), "the first Metadata response was spoiled");
     }
@@ -404,9 +405,7 @@ fn garbled_produce_responses_are_retried_and_every_record_stored_once() {
     let leader = c.leader_of(&topic, 0);
     let proxy = proxy(&c);
     let p = leaked_producer(&proxy, &[("linger.ms", "2"), ("batch.size", "2048"), ("request.timeout.ms", "5000"), ("delivery.timeout.ms", "20000")]);
-    let mut sent = Sent::new(&topic);
-    sent.send(p, 0).unwrap();
-    assert!(sent.wait_for(0..1, Duration::from_secs(30)), "first record delivered");
+    let mut sent = Sent::warmed_up(&topic, p);
     // The garbage starts right after the correlation id, in the response header's tagged
     // fields: the producer cannot read the stream on and drops the connection.
     let rule = proxy.add(Rule::new(Fault::Garble).broker(leader).api(API_PRODUCE).times(2));
@@ -453,9 +452,7 @@ fn attempts_in_three_seconds_of_spoiled_responses(backoff_ms: &str, backoff_max_
             ("linger.ms", "0"),
         ],
     );
-    let mut sent = Sent::new(&topic);
-    sent.send(&p, 0).unwrap();
-    assert!(sent.wait_for(0..1, Duration::from_secs(30)), "first record delivered");
+    let mut sent = Sent::warmed_up(&topic, &p);
     let rule = proxy.add(Rule::new(Fault::Truncate).broker(leader).api(API_PRODUCE).unlimited());
     sent.send(&p, 0).unwrap();
     std::thread::sleep(Duration::from_secs(3));
@@ -491,9 +488,7 @@ fn batches_refused_with_kafka_storage_error_are_retried_after_a_metadata_refresh
     let leader = c.leader_of(&topic, 0);
     let proxy = proxy(&c);
     let p = producer(&proxy, &[("linger.ms", "2"), ("batch.size", "2048")]);
-    let mut sent = Sent::new(&topic);
-    sent.send(&p, 0).unwrap();
-    assert!(sent.wait_for(0..1, Duration::from_secs(30)), "first record delivered");
+    let mut sent = Sent::warmed_up(&topic, &p);
     let metadata_before = metadata_requests(&c, &proxy);
     // The leader's log directory "fails" for two Produce requests: the proxy answers them with
     // KAFKA_STORAGE_ERROR and the broker never sees them, so nothing of them is stored.
@@ -515,9 +510,7 @@ fn a_batch_refused_with_a_non_retriable_error_fails_its_records_with_it_and_the_
     let leader = c.leader_of(&topic, 0);
     let proxy = proxy(&c);
     let p = producer(&proxy, &[("linger.ms", "2"), ("batch.size", "2048")]);
-    let mut sent = Sent::new(&topic);
-    sent.send(&p, 0).unwrap();
-    assert!(sent.wait_for(0..1, Duration::from_secs(30)), "first record delivered");
+    let mut sent = Sent::warmed_up(&topic, &p);
     // INVALID_RECORD (87), which the broker gives a batch it will never take.
     let rule = proxy.add(Rule::new(Fault::ProduceError { code: 87 }).broker(leader).api(API_PRODUCE).times(1));
     for _ in 0..200 {
