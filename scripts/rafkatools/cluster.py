@@ -527,11 +527,14 @@ class LocalKafka:
     # Commands
 
     def up(self, brokers: Optional[int] = None, version: Optional[str] = None, port: Optional[int] = None,
-           settings: Sequence[str] = (), security: Optional[str] = None) -> UpResult:
+           settings: Sequence[str] = (), security: Optional[str] = None,
+           controller_port: Optional[int] = None) -> UpResult:
         """Starts a cluster, or finds the one running from this state dir with these brokers, version and port.
 
         `port` defaults to RAFKA_KAFKA_PORT, then 19092; `settings` are extra broker settings
-        (key=value); `security` adds a second listener on port+100 (sasl_plaintext, ssl, sasl_ssl).
+        (key=value); `security` adds a second listener on port+100 (sasl_plaintext, ssl, sasl_ssl);
+        `controller_port` (default port+1000) is the first controller's port, for a caller confined
+        to a port range.
         """
         if port is None and self.port_setting is not None:
             if not is_uint(self.port_setting):
@@ -569,14 +572,15 @@ class LocalKafka:
                     return UpResult(old.bootstrap, old.secure_bootstrap)
                 self.log(f"found a stopped cluster in {self.state}; starting a new one")
             return self._start_cluster(brokers or 1, version or DEFAULT_VERSION, port or DEFAULT_PORT, settings,
-                                       security or "")
+                                       security or "", controller_port)
 
     def _log_lines(self, lines: Sequence[str]) -> None:
         for line in lines:
             self.log(line)
 
-    def _start_cluster(self, brokers: int, version: str, port: int, settings: Sequence[str], security: str) -> UpResult:
-        s = ClusterState(brokers, version, port, port + CONTROLLER_OFFSET, "",
+    def _start_cluster(self, brokers: int, version: str, port: int, settings: Sequence[str], security: str,
+                       controller_port: Optional[int] = None) -> UpResult:
+        s = ClusterState(brokers, version, port, controller_port or port + CONTROLLER_OFFSET, "",
                          ",".join(f"127.0.0.1:{port + n}" for n in range(brokers)), security)
         self.check_java(version)
         # A --set listeners=... replaces the secured listener's port: P+100 is then not ours to
