@@ -1,0 +1,666 @@
+"""scripts/chaos: a soak of every client through the same seeded schedule of broker and network faults,
+then a read-back with Kafka's own consumer that counts what each client lost, duplicated or reordered.
+
+One private 3-node cluster (LocalKafka) with the fault proxy (testsupport/faultproxy) in front of it;
+clients connect through the proxy, the orchestrator and the read-back go to the brokers directly.
+Each client gets its own topic and runs alone: a worker process (bench/chaos/worker.py for rafka's and
+confluent-kafka's Python Producer, bench/chaos/ChaosWorker.java for RafkaProducer and KafkaProducer)
+sends RECORDS numbered records at a steady rate over the schedule's planned length and writes one line
+per delivery report. docs/chaos.md describes the schedule, the counts and the output files.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from rafkatools.bench import RESULTS, ROOT, cpu_model, git_describe
+from rafkatools.cluster import KafkaError, LocalKafka, UsageError
+
+STATE = Path("/tmp/rafka-chaos-kafka")
+BROKER_PORT = 29101  # brokers 29101-29103, proxy 29111-29113, controllers 29201-29203
+PROXY_PORT = 29111
+CONTROLLER_PORT = 29201
+PARTITIONS = 6
+CLIENTS = ("rafka-python", "confluent-kafka", "rafka-java", "kafka-java")
+PROXY_FAULTS = ("blackhole", "lost-ack", "latency", "cut", "refuse")
+# The planned time a heal takes, to spread the records over the schedule: a restarted broker
+# needs a JVM start and its catch-up into every ISR.
+HEAL_ESTIMATE_S = {"kill": 20.0, "pause": 1.0, "proxy": 0.5}
+LEAD_IN_S = 5.0
+TAIL_S = 5.0
+
+
+class ChaosError(Exception):
+    """A failure of the soak itself (not of a client under test): exit 2 with this message."""
+
+
+@dataclass
+class Fault:
+    kind: str  # kill, pause, or one of PROXY_FAULTS
+    at_s: float  # planned start, seconds after the client's first record
+    hold_s: float
+    partition: int  # the fault hits this partition's leader at that moment
+    latency_ms: int = 0
+
+
+@dataclass
+class FaultRun:
+    """What happened to one fault during one client's run (times in seconds after its start)."""
+
+    kind: str
+    broker: int
+    partition: int
+    start_s: float
+    heal_s: float = 0.0
+    healed_s: float = 0.0  # the heal finished (a restarted broker is back in sync)
+    rule: str = ""
+
+
+def plan(kills: int, pauses: int, proxy_faults: int, seed: int, gap_s: float, hold_min: float, hold_max: float) -> List[Fault]:
+    """The seeded schedule every client goes through: kinds shuffled, holds and targets drawn."""
+    rng = random.Random(seed)
+    proxy_kinds = rng.sample(PROXY_FAULTS, len(PROXY_FAULTS))  # each kind in turn, so a few faults cover them all
+    kinds = ["kill"] * kills + ["pause"] * pauses + [proxy_kinds[i % len(proxy_kinds)] for i in range(proxy_faults)]
+    rng.shuffle(kinds)
+    faults, t = [], LEAD_IN_S
+    for kind in kinds:
+        hold = round(rng.uniform(hold_min, hold_max), 1)
+        f = Fault(kind, round(t, 1), hold, rng.randrange(PARTITIONS),
+                  rng.choice((200, 500, 1000, 2000)) if kind == "latency" else 0)
+        faults.append(f)
+        t += hold + HEAL_ESTIMATE_S.get(kind, HEAL_ESTIMATE_S["proxy"]) + gap_s
+    return faults
+
+
+def planned_length(faults: List[Fault], gap_s: float) -> float:
+    if not faults:
+        return LEAD_IN_S + TAIL_S
+    last = faults[-1]
+    return last.at_s + last.hold_s + HEAL_ESTIMATE_S.get(last.kind, HEAL_ESTIMATE_S["proxy"]) + TAIL_S
+
+
+# -------------------------------------------------------------------------------------------------
+# The fault proxy
+
+
+class Proxy:
+    def __init__(self, binary: Path, state: Path, upstreams: Dict[int, int]):
+        self.sock = state / "faultproxy.sock"
+        self.log_path = state / "faultproxy.log"
+        args = [str(binary), "serve", "--control", str(self.sock)]
+        for node, port in upstreams.items():
+            args += ["--upstream", f"{node}=127.0.0.1:{port}@{PROXY_PORT + node - 1}"]
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, text=True, stdin=subprocess.DEVNULL)
+        self.bootstrap = ""
+        for line in self.proc.stdout:
+            if line.startswith("bootstrap.servers="):
+                self.bootstrap = line.strip().split("=", 1)[1]
+                break
+        if not self.bootstrap:
+            self.proc.wait(5)
+            raise ChaosError(f"the fault proxy exited ({self.proc.returncode}) before listening; see {self.log_path}")
+        deadline = time.monotonic() + 10
+        while not self.sock.exists():
+            if time.monotonic() > deadline:
+                raise ChaosError(f"the fault proxy did not open its control socket {self.sock}")
+            time.sleep(0.05)
+
+    def ctl(self, command: str) -> str:
+        if self.proc.poll() is not None:
+            raise ChaosError(f"the fault proxy exited ({self.proc.returncode}); see {self.log_path}")
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(10)
+            s.connect(str(self.sock))
+            s.sendall(command.encode() + b"\n")
+            data = b""
+            while not data.endswith(b"\n.\n"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        answer = data.decode().removesuffix("\n.\n").strip()
+        if answer.startswith("error"):
+            raise ChaosError(f"the fault proxy refused '{command}': {answer}")
+        return answer
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def proxy_rule(f: Fault, broker: int) -> str:
+    return {
+        "blackhole": f"blackhole broker={broker} times=unlimited",
+        "lost-ack": f"drop-response broker={broker} api=produce times=unlimited",
+        "latency": f"latency ms={f.latency_ms} broker={broker} times=unlimited",
+        "cut": f"cut broker={broker} times=unlimited",
+        "refuse": f"refuse broker={broker} times=unlimited",
+    }[f.kind]
+
+
+# -------------------------------------------------------------------------------------------------
+# Running one client
+
+
+@dataclass
+class Client:
+    name: str
+    cmd: List[str]
+
+
+def leader(bootstrap: str, topic: str, partition: int, timeout_s: float = 30) -> int:
+    """The partition's leader, from a Metadata request to the brokers (not through the proxy); waits
+    while leadership moves."""
+    from confluent_kafka import KafkaException, Producer  # the orchestrator's own metadata client
+
+    deadline = time.monotonic() + timeout_s
+    p = Producer({"bootstrap.servers": bootstrap})
+    why = ""
+    while time.monotonic() < deadline:
+        try:
+            t = p.list_topics(topic, timeout=5).topics.get(topic)
+        except KafkaException as e:
+            why = str(e)
+            continue
+        if t is not None and t.error is None and partition in t.partitions:
+            node = t.partitions[partition].leader
+            if node >= 1:
+                return node
+        why = f"{t.error if t else 'no topic'}" if (t is None or t.error) else "no leader"
+        time.sleep(0.5)
+    raise ChaosError(f"partition {partition} of {topic} has no leader after {timeout_s:.0f} s ({why})")
+
+
+def wait_all_up(kafka: LocalKafka, what: str) -> None:
+    s = kafka.require_cluster()
+    down = kafka.any_node_down(s)
+    if down is not None:
+        kafka.log_tail(down)
+        raise ChaosError(f"broker {down} is not running after {what}")
+
+
+def run_client(a, kafka: LocalKafka, proxy: Proxy, client: Client, faults: List[Fault], seconds: float,
+               workdir: Path, log) -> dict:
+    topic = f"chaos-{client.name}-{int(time.time())}"
+    kafka.create_topic(topic, PARTITIONS, 3, {"min.insync.replicas": "2"})
+    reports = workdir / f"{client.name}.reports.tsv"
+    wlog_path = workdir / f"{client.name}.worker.log"
+    cmd = [*client.cmd, proxy.bootstrap, topic, str(a.records), f"{seconds:.1f}", a.acks,
+           "0" if a.no_idempotence else "1", str(a.record_size), str(reports)]
+    log(f"== {client.name}: topic {topic}, {a.records} records over {seconds:.0f} s, {len(faults)} faults")
+    log(f"   {shlex.join(cmd)}")
+    wlog = open(wlog_path, "w")
+    worker = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=wlog, text=True, stdin=subprocess.DEVNULL, cwd=ROOT)
+    ready = worker.stdout.readline()
+    if ready.strip() != "ready":
+        worker.wait()
+        raise ChaosError(f"the {client.name} worker exited ({worker.returncode}) before sending; see {wlog_path}:\n"
+                         + wlog_path.read_text(errors="replace")[-2000:])
+    t0 = time.time()
+    runs: List[FaultRun] = []
+    paused: Optional[int] = None
+    rule_id: Optional[str] = None
+
+    def check_worker(when: str) -> None:
+        if worker.poll() is not None and worker.returncode != 0:
+            raise ChaosError(f"the {client.name} worker exited ({worker.returncode}) {when}; see {wlog_path}:\n"
+                             + wlog_path.read_text(errors="replace")[-2000:])
+
+    def sleep_until(t: float) -> None:
+        while time.time() < t:
+            check_worker("during the schedule")
+            time.sleep(min(0.2, max(0.0, t - time.time())))
+
+    try:
+        for i, f in enumerate(faults):
+            sleep_until(t0 + f.at_s)
+            broker = leader(a.direct_bootstrap, topic, f.partition)
+            run = FaultRun(f.kind, broker, f.partition, time.time() - t0)
+            if f.kind == "kill":
+                kafka.kill(broker)
+            elif f.kind == "pause":
+                kafka.pause(broker)
+                paused = broker
+            else:
+                run.rule = proxy_rule(f, broker)
+                rule_id = proxy.ctl("add " + run.rule).split()[-1]
+            log(f"   {run.start_s:6.1f} s  fault {i + 1}/{len(faults)}: {f.kind} broker {broker} (leader of {f.partition})"
+                f"{' ' + run.rule if run.rule else ''}, {f.hold_s} s")
+            sleep_until(time.time() + f.hold_s)
+            run.heal_s = time.time() - t0
+            if f.kind == "kill":
+                try:
+                    kafka.restart(broker)
+                except KafkaError as e:
+                    raise ChaosError(f"broker {broker} did not come back after fault {i + 1} (kill): {e}")
+            elif f.kind == "pause":
+                kafka.resume(broker)
+                paused = None
+            else:
+                proxy.ctl(f"remove {rule_id}")
+                rule_id = None
+            run.healed_s = time.time() - t0
+            wait_all_up(kafka, f"fault {i + 1} ({f.kind} of broker {broker})")
+            runs.append(run)
+        sleep_until(t0 + seconds)
+    finally:
+        if paused is not None:
+            kafka.resume(paused)
+        if rule_id is not None:
+            proxy.ctl(f"remove {rule_id}")
+        if worker.poll() is None and sys.exc_info()[0] is not None:
+            worker.kill()
+            worker.wait()
+    try:
+        out, _ = worker.communicate(timeout=a.flush_timeout)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+        raise ChaosError(f"the {client.name} worker did not finish within {a.flush_timeout} s after the schedule; "
+                         f"see {wlog_path}")
+    end_s = time.time() - t0
+    if worker.returncode != 0:
+        raise ChaosError(f"the {client.name} worker exited ({worker.returncode}) at the end; see {wlog_path}:\n"
+                         + wlog_path.read_text(errors="replace")[-2000:] + out[-500:])
+    log(f"   worker done at {end_s:.1f} s; reading {topic} back")
+    log_path = workdir / f"{client.name}.log.jsonl"
+    s = kafka.require_cluster()
+    with open(log_path, "w") as lf:
+        p = subprocess.run(kafka.tool_cmd(s.version, kafka.state, "consume", a.direct_bootstrap, topic, "-1", "30",
+                                          "read_uncommitted"), stdout=lf, stderr=subprocess.PIPE, text=True,
+                           stdin=subprocess.DEVNULL)
+    if p.returncode != 0:
+        raise ChaosError(f"reading {topic} back failed ({p.returncode}): {p.stderr[-2000:]}")
+    result = analyse(a.records, reports, log_path, t0)
+    result.update(client=client.name, topic=topic, faults=[asdict(r) for r in runs], sending_s=seconds,
+                  finished_s=round(end_s, 1),
+                  faults_after_sending=sum(1 for r in runs if r.start_s > seconds))
+    return result
+
+
+# -------------------------------------------------------------------------------------------------
+# Counting
+
+
+def percentile(sorted_values: List[float], q: float) -> Optional[float]:
+    if not sorted_values:
+        return None
+    i = min(len(sorted_values) - 1, max(0, int(round(q * len(sorted_values) + 0.5)) - 1))
+    return sorted_values[i]
+
+
+def analyse(records: int, reports_path: Path, log_path: Path, t0: float) -> dict:
+    report_count = [0] * records
+    acked: Dict[int, tuple] = {}  # seq -> (partition, offset) of a report without an error
+    failed: Dict[int, str] = {}
+    latency_ms: List[float] = []
+    series: List[tuple] = []  # (send time after t0 in s, latency ms)
+    bad_lines = 0
+    with open(reports_path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            try:
+                seq, part, off, err, sent, got = int(parts[0]), int(parts[1]), int(parts[2]), parts[3], int(parts[4]), int(parts[5])
+            except (ValueError, IndexError):
+                bad_lines += 1
+                continue
+            if not 0 <= seq < records:
+                bad_lines += 1
+                continue
+            report_count[seq] += 1
+            if report_count[seq] > 1:
+                continue
+            ms = (got - sent) / 1e6
+            latency_ms.append(ms)
+            series.append((sent / 1e9 - t0, ms))
+            if err:
+                failed[seq] = err
+            else:
+                acked[seq] = (part, off)
+    in_log: Dict[int, List[tuple]] = {}
+    foreign = 0
+    reordered = 0
+    last_seq: Dict[int, int] = {}
+    with open(log_path) as f:
+        for line in f:
+            r = json.loads(line)
+            try:
+                seq = int(r["value"].split(".", 1)[0])
+            except (AttributeError, ValueError):
+                foreign += 1
+                continue
+            p = r["partition"]
+            copies = in_log.setdefault(seq, [])
+            copies.append((p, r["offset"]))
+            if len(copies) == 1 and p in last_seq and seq < last_seq[p]:  # a duplicate counts once, as duplicated
+                reordered += 1
+            last_seq[p] = max(seq, last_seq.get(p, -1))
+    lost_acked = sum(1 for s in acked if s not in in_log)
+    offset_mismatch = sum(1 for s, po in acked.items() if s in in_log and po not in in_log[s])
+    no_report = [s for s in range(records) if report_count[s] == 0]
+    by_error: Dict[str, int] = {}
+    for e in failed.values():
+        by_error[e] = by_error.get(e, 0) + 1
+    latency_ms.sort()
+    # Latency over time, thinned for the figure: the highest and the median per half second.
+    buckets: Dict[int, List[float]] = {}
+    for t, ms in series:
+        buckets.setdefault(int(t * 2), []).append(ms)
+    timeline = [(b / 2, max(v), sorted(v)[len(v) // 2]) for b, v in sorted(buckets.items())]
+    return {
+        "sent": records,
+        "acknowledged": len(acked),
+        "failed": len(failed),
+        "failed_by_error": by_error,
+        "lost": lost_acked,
+        "failed_not_in_log": sum(1 for s in failed if s not in in_log),
+        "failed_but_in_log": sum(1 for s in failed if s in in_log),
+        "no_report": len(no_report),
+        "no_report_not_in_log": sum(1 for s in no_report if s not in in_log),
+        "two_reports": sum(1 for c in report_count if c > 1),
+        "duplicated": sum(1 for v in in_log.values() if len(v) > 1),
+        "reordered": reordered,
+        "offset_mismatch": offset_mismatch,
+        "in_log": sum(len(v) for v in in_log.values()),
+        "unreadable_report_lines": bad_lines,
+        "foreign_log_records": foreign,
+        "latency_ms": {k: (round(v, 1) if v is not None else None) for k, v in
+                       (("p50", percentile(latency_ms, 0.5)), ("p99", percentile(latency_ms, 0.99)),
+                        ("p99.9", percentile(latency_ms, 0.999)), ("max", latency_ms[-1] if latency_ms else None))},
+        "timeline": timeline,
+    }
+
+
+def broken(r: dict) -> List[str]:
+    """What makes the default (acks=all, idempotent) mode fail."""
+    keys = ("lost", "duplicated", "reordered", "no_report", "two_reports", "offset_mismatch", "unreadable_report_lines")
+    return [f"{k}={r[k]}" for k in keys if r[k]]
+
+
+# -------------------------------------------------------------------------------------------------
+# Reporting
+
+
+def figure(results: List[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colors = {"kill": "tab:red", "pause": "tab:orange", "blackhole": "tab:gray", "lost-ack": "tab:purple",
+              "latency": "tab:olive", "cut": "tab:brown", "refuse": "tab:pink"}
+    fig, axes = plt.subplots(len(results), 1, figsize=(11, 2.4 * len(results) + 0.6), sharex=True, squeeze=False)
+    for ax, r in zip(axes[:, 0], results):
+        tl = r["timeline"]
+        ax.plot([t for t, _, _ in tl], [mx for _, mx, _ in tl], lw=0.8, color="tab:blue", label="max per 0.5 s")
+        ax.plot([t for t, _, _ in tl], [med for _, _, med in tl], lw=0.8, color="tab:green", label="median per 0.5 s")
+        for f in r["faults"]:
+            ax.axvspan(f["start_s"], f["heal_s"], color=colors.get(f["kind"], "k"), alpha=0.25, lw=0)
+        ax.set_yscale("log")
+        ax.set_ylabel("latency ms")
+        ax.set_title(f"{r['client']}: p99 {r['latency_ms']['p99']} ms, max {r['latency_ms']['max']} ms", fontsize=9)
+    axes[0, 0].legend(handles=[*axes[0, 0].get_lines(),
+                              *[plt.Rectangle((0, 0), 1, 1, color=c, alpha=0.25, label=k) for k, c in colors.items()]],
+                      fontsize=7, ncol=5, loc="upper right")
+    axes[-1, 0].set_xlabel("send time, s after the client's first record (shaded: a fault from start to heal)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def markdown(meta: dict, results: List[dict], default_mode: bool) -> List[str]:
+    lines = [
+        "# Chaos soak (scripts/chaos)",
+        "",
+        f"Command: `{meta['command']}`  ",
+        f"Date {meta['date']} UTC, commit {meta['commit']}, {meta['cpu']} ({meta['cores']} cores), "
+        f"load average {meta['load_before']} before, {meta['load_after']} after.  ",
+        f"Scale: {meta['records']:,} records per client (default 1,000,000), {meta['kills']} leader kills, "
+        f"{meta['pauses']} leader pauses, {meta['proxy_faults']} proxy faults (defaults 20 + 20 + 20), seed {meta['seed']}, "
+        f"acks={meta['acks']}, idempotence {'off' if meta['no_idempotence'] else 'on'}.",
+        "",
+        "| client | sent | acked | failed | lost | dup | reordered | no report | 2 reports | offset ≠ | "
+        "p50 ms | p99 ms | p99.9 ms | max ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lat = r["latency_ms"]
+        lines.append(f"| {r['client']} | {r['sent']:,} | {r['acknowledged']:,} | {r['failed']:,} | {r['lost']:,} | "
+                     f"{r['duplicated']:,} | {r['reordered']:,} | {r['no_report']:,} | {r['two_reports']:,} | "
+                     f"{r['offset_mismatch']:,} | {lat['p50']} | {lat['p99']} | {lat['p99.9']} | {lat['max']} |")
+    lines += ["", "Failed records by error, and the rest of each client's counts:", ""]
+    for r in results:
+        errs = ", ".join(f"{k} {v:,}" for k, v in sorted(r["failed_by_error"].items())) or "none"
+        lines.append(f"- {r['client']}: failed by error: {errs}; failed and not in the log {r['failed_not_in_log']:,}, "
+                     f"failed but in the log {r['failed_but_in_log']:,}; no report and not in the log "
+                     f"{r['no_report_not_in_log']:,}; records in the log {r['in_log']:,}; faults started after the "
+                     f"last send {r['faults_after_sending']}; sending took {r['sending_s']:.0f} s, the worker "
+                     f"finished at {r['finished_s']} s.")
+    lines += ["", "Faults (the same seeded schedule for every client; the broker is the partition's leader at that "
+              "moment, so it can differ between clients):", ""]
+    for i, f in enumerate(meta["schedule"]):
+        extra = f" {f['latency_ms']} ms" if f["kind"] == "latency" else ""
+        lines.append(f"{i + 1}. {f['kind']}{extra} of partition {f['partition']}'s leader at {f['at_s']} s, held {f['hold_s']} s")
+    lines += [
+        "",
+        "What each figure counts (records are numbered; the read-back is Kafka's own consumer over every "
+        "partition, from the beginning to the end offsets):",
+        "",
+        "- sent: records handed to the producer. acked: first report without an error. failed: first report "
+        "with an error (Java: the callback's exception class, or the exception send() threw).",
+        "- lost: acknowledged but not in the log. no report: sent and never reported (at the end of a flush "
+        "that waited for every report). 2 reports: reported more than once.",
+        "- dup: in the log more than once. reordered: in a partition's log after a higher number from the same "
+        "producer (first copies only). offset ≠: acknowledged with a partition and offset where the log does "
+        "not hold it.",
+        "- latency: report time minus the time just before send()/produce() was called, over every record's "
+        "first report (failed ones included), on this machine's clock; the figure shows its median and maximum "
+        "per half second of send time.",
+        "",
+        f"Pass criterion ({'applied' if default_mode else 'not applied: acks=1 / no idempotence measures loss'}): "
+        "lost, dup, reordered, no report, 2 reports and offset ≠ all 0 for every client.",
+        "",
+        "![latency over time](chaos-latency.png)",
+    ]
+    return lines
+
+
+# -------------------------------------------------------------------------------------------------
+# Command line
+
+
+def parse_args(argv: List[str]):
+    ap = argparse.ArgumentParser(prog="scripts/chaos", description=(
+        "A soak of each client through one seeded schedule of leader kills, leader pauses and fault-proxy faults "
+        "on a private 3-node cluster, then a read-back with Kafka's consumer. Writes bench/results/chaos.md, "
+        "chaos.json and chaos-latency.png. Exit 1: a client lost, duplicated or reordered records or missed or "
+        "doubled a report (acks=all with idempotence only); exit 2: the soak itself failed."))
+    ap.add_argument("--records", type=int, default=1_000_000, help="records per client (default 1,000,000)")
+    ap.add_argument("--kills", type=int, default=20, help="leader SIGKILLs, each followed by a restart (default 20)")
+    ap.add_argument("--pauses", type=int, default=20, help="leader SIGSTOPs, each followed by SIGCONT (default 20)")
+    ap.add_argument("--proxy-faults", type=int, default=20,
+                    help=f"fault-proxy faults at a leader, drawn from {', '.join(PROXY_FAULTS)} (default 20)")
+    ap.add_argument("--seed", type=int, default=22)
+    ap.add_argument("--gap", type=float, default=4.0, help="seconds from one fault's heal to the next fault (default 4)")
+    ap.add_argument("--hold", default="3-8", help="a fault lasts MIN-MAX seconds, drawn per fault (default 3-8)")
+    ap.add_argument("--clients", default=",".join(CLIENTS), help=f"comma-separated, in order (default {','.join(CLIENTS)})")
+    ap.add_argument("--acks", default="all", choices=("all", "1", "0"))
+    ap.add_argument("--no-idempotence", action="store_true")
+    ap.add_argument("--record-size", type=int, default=100)
+    ap.add_argument("--flush-timeout", type=int, default=900, help="seconds a worker may take after the schedule")
+    ap.add_argument("--python", default=sys.executable, help="the Python with rafka and confluent_kafka (default: this one)")
+    ap.add_argument("--jar", help="the rafka jar (default: bindings/java/target/rafka-*.jar, built with Maven if missing)")
+    ap.add_argument("--out", default=str(RESULTS / "chaos"), help="OUT.md, OUT.json, OUT-latency.png (default bench/results/chaos)")
+    ap.add_argument("--state", default=str(STATE), help=f"the cluster's state dir and the run's files (default {STATE})")
+    a = ap.parse_args(argv)
+    try:
+        lo, hi = (float(x) for x in a.hold.split("-"))
+    except ValueError:
+        raise UsageError(f"--hold takes MIN-MAX seconds, got '{a.hold}'")
+    a.hold_range = (lo, hi)
+    a.client_names = [c for c in a.clients.split(",") if c]
+    for c in a.client_names:
+        if c not in CLIENTS:
+            raise UsageError(f"unknown client '{c}' (known: {', '.join(CLIENTS)})")
+    if a.acks != "all" and not a.no_idempotence:
+        raise UsageError("idempotence needs acks=all: add --no-idempotence")
+    return a
+
+
+def build(a, kafka: LocalKafka, log) -> Dict[str, Client]:
+    """The proxy binary and every worker command, checked before the cluster starts."""
+    clients: Dict[str, Client] = {}
+    wanted = set(a.client_names)
+    py = [a.python, str(ROOT / "bench" / "chaos" / "worker.py")]
+    for name, module in (("rafka-python", "rafka"), ("confluent-kafka", "confluent_kafka")):
+        if name in wanted:
+            p = subprocess.run([a.python, "-c", f"import {module}"], capture_output=True, text=True)
+            if p.returncode != 0:
+                raise ChaosError(f"{a.python} cannot import {module} (for {name}): {p.stderr.strip().splitlines()[-1:]}; "
+                                 "install it (rafka: PYTHON=... scripts/python-wheel; confluent-kafka: "
+                                 "pip install -r bench/requirements.txt) or pass --python")
+            clients[name] = Client(name, [*py, "rafka" if module == "rafka" else "confluent"])
+    if wanted & {"rafka-java", "kafka-java"}:
+        s = kafka.load_state()
+        version = s.version if s else "4.3.1"
+        if a.jar:
+            jar = Path(a.jar)
+        else:
+            jars = sorted((ROOT / "bindings" / "java" / "target").glob("rafka-[0-9]*.jar"))
+            if not jars:
+                log("building bindings/java (mvn package) ...")
+                p = subprocess.run(["nice", "-n", "10", "mvn", "-q", "-B", "-DskipTests", "package"],
+                                   cwd=ROOT / "bindings" / "java", stdin=subprocess.DEVNULL)
+                jars = sorted((ROOT / "bindings" / "java" / "target").glob("rafka-[0-9]*.jar"))
+                if p.returncode != 0 or not jars:
+                    raise ChaosError("building bindings/java failed (see Maven's output above)")
+            jar = jars[-1]
+        if not jar.is_file():
+            raise ChaosError(f"no rafka jar at {jar}")
+        kafka.check_java(version)
+        kafka.fetch(version)
+        java = [kafka.java, "-Xmx1g", "-cp", f"{jar}:{kafka.classpath(version)}", str(ROOT / "bench" / "chaos" / "ChaosWorker.java")]
+        for name, which in (("rafka-java", "rafka"), ("kafka-java", "kafka")):
+            if name in wanted:
+                clients[name] = Client(name, [*java, which])
+    return {n: clients[n] for n in a.client_names}
+
+
+def proxy_binary(log) -> Path:
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target") / "release" / "rafka-faultproxy"
+    log("building the fault proxy (cargo build --release -p rafka-faultproxy) ...")
+    p = subprocess.run(["nice", "-n", "10", "cargo", "build", "--release", "--quiet", "-p", "rafka-faultproxy"], cwd=ROOT,
+                       stdin=subprocess.DEVNULL)
+    if p.returncode != 0 or not target.is_file():
+        raise ChaosError("building the fault proxy failed (see cargo's output above)")
+    return target
+
+
+def main(argv: List[str]) -> int:
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    try:
+        a = parse_args(argv)
+    except UsageError as e:
+        log(f"scripts/chaos: {e}")
+        return 2
+    state = Path(a.state)
+    kafka = LocalKafka(state=state, env={**os.environ, "RAFKA_KAFKA_HEAP": os.environ.get("RAFKA_KAFKA_HEAP", "768m")}, log=log)
+    a.direct_bootstrap = ",".join(f"127.0.0.1:{BROKER_PORT + i}" for i in range(3))
+    faults = plan(a.kills, a.pauses, a.proxy_faults, a.seed, a.gap, *a.hold_range)
+    seconds = planned_length(faults, a.gap)
+    default_mode = a.acks == "all" and not a.no_idempotence
+    load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    started = time.time()
+    proxy: Optional[Proxy] = None
+    results: List[dict] = []
+    ours = False  # the cluster is ours to stop
+    try:
+        for module in ("confluent_kafka", "matplotlib"):
+            try:
+                __import__(module)
+            except ImportError:
+                raise ChaosError(f"{sys.executable} has no {module}: run scripts/chaos with a Python that has "
+                                 "bench/requirements.txt installed (python -m venv .venv && .venv/bin/pip install "
+                                 "-r bench/requirements.txt; .venv/bin/python scripts/chaos)")
+        binary = proxy_binary(log)
+        clients = build(a, kafka, log)
+        if kafka.load_state() is not None and kafka.pids():
+            raise ChaosError(f"a cluster is already running from {state}: stop it with "
+                             f"RAFKA_KAFKA_STATE={state} scripts/kafka down, or pass another --state")
+        ours = True
+        kafka.up(brokers=3, port=BROKER_PORT, controller_port=CONTROLLER_PORT)
+        proxy = Proxy(binary, state, {n: BROKER_PORT + n - 1 for n in (1, 2, 3)})
+        log(f"fault proxy: bootstrap.servers={proxy.bootstrap}; schedule {len(faults)} faults over {seconds:.0f} s per client")
+        workdir = state / "run"
+        workdir.mkdir(exist_ok=True)
+        for c in clients.values():
+            results.append(run_client(a, kafka, proxy, c, faults, seconds, workdir, log))
+            r = results[-1]
+            log(f"   {c.name}: acked {r['acknowledged']}, failed {r['failed']}, lost {r['lost']}, dup {r['duplicated']}, "
+                f"reordered {r['reordered']}, no report {r['no_report']}, p99 {r['latency_ms']['p99']} ms")
+    except (ChaosError, KafkaError) as e:
+        log(f"scripts/chaos: FAILED: {e}")
+        log("no report written (the soak did not finish)")
+        return 2
+    except KeyboardInterrupt:
+        log("scripts/chaos: interrupted; no report written")
+        return 2
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        try:
+            if ours and kafka.load_state() is not None:
+                for n in (1, 2, 3):
+                    if kafka.node_state(n) == "paused":
+                        kafka.resume(n)
+                kafka.down()
+        except KafkaError as e:
+            log(f"scripts/chaos: stopping the cluster failed: {e}")
+
+    meta = {
+        "command": shlex.join(["scripts/chaos", *argv]),
+        "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime(started)),
+        "commit": git_describe(),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "load_before": load_before,
+        "load_after": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "records": a.records, "kills": a.kills, "pauses": a.pauses, "proxy_faults": a.proxy_faults, "seed": a.seed,
+        "acks": a.acks, "no_idempotence": a.no_idempotence,
+        "schedule": [asdict(f) for f in faults],
+    }
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure(results, Path(f"{out}-latency.png"))
+    lines = markdown(meta, results, default_mode)
+    lines[-1] = f"![latency over time]({out.name}-latency.png)"
+    Path(f"{out}.md").write_text("\n".join(lines) + "\n")
+    Path(f"{out}.json").write_text(json.dumps(
+        {"meta": meta, "results": [{k: v for k, v in r.items() if k != "timeline"} for r in results]}, indent=1) + "\n")
+    print("\n".join(lines[:10 + len(results)]))
+    log(f"wrote {out}.md, {out}.json, {out}-latency.png")
+    bad = {r["client"]: broken(r) for r in results if broken(r)}
+    if default_mode and bad:
+        for c, what in bad.items():
+            log(f"scripts/chaos: {c}: {', '.join(what)}")
+        return 1
+    return 0
