@@ -413,14 +413,17 @@ def figure(results: List[dict], path: Path) -> None:
         ax.plot([t for t, _, _ in tl], [med for _, _, med in tl], lw=0.8, color="tab:green", label="median per 0.5 s")
         for f in r["faults"]:
             ax.axvspan(f["start_s"], f["heal_s"], color=colors.get(f["kind"], "k"), alpha=0.25, lw=0)
+            if f["healed_s"] - f["heal_s"] > 0.5:  # a killed broker restarting
+                ax.axvspan(f["heal_s"], f["healed_s"], color=colors.get(f["kind"], "k"), alpha=0.08, lw=0)
         ax.set_yscale("log")
         ax.set_ylabel("latency ms")
         ax.set_title(f"{r['client']}: p99 {r['latency_ms']['p99']} ms, max {r['latency_ms']['max']} ms", fontsize=9)
-    axes[0, 0].legend(handles=[*axes[0, 0].get_lines(),
-                              *[plt.Rectangle((0, 0), 1, 1, color=c, alpha=0.25, label=k) for k, c in colors.items()]],
-                      fontsize=7, ncol=5, loc="upper right")
-    axes[-1, 0].set_xlabel("send time, s after the client's first record (shaded: a fault from start to heal)")
-    fig.tight_layout()
+    fig.legend(handles=[*axes[0, 0].get_lines(),
+                        *[plt.Rectangle((0, 0), 1, 1, color=c, alpha=0.25, label=k) for k, c in colors.items()]],
+               fontsize=7, ncol=9, loc="upper center")
+    axes[-1, 0].set_xlabel("send time, s after the client's first record (shaded: a fault from start to heal; "
+                           "light: a killed broker restarting)")
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -506,6 +509,7 @@ def parse_args(argv: List[str]):
     ap.add_argument("--record-size", type=int, default=100)
     ap.add_argument("--flush-timeout", type=int, default=900, help="seconds a worker may take after the schedule")
     ap.add_argument("--python", default=sys.executable, help="the Python with rafka and confluent_kafka (default: this one)")
+    ap.add_argument("--proxy", help="a built rafka-faultproxy binary (default: cargo build --release -p rafka-faultproxy)")
     ap.add_argument("--jar", help="the rafka jar (default: bindings/java/target/rafka-*.jar, built with Maven if missing)")
     ap.add_argument("--out", default=str(RESULTS / "chaos"), help="OUT.md, OUT.json, OUT-latency.png (default bench/results/chaos)")
     ap.add_argument("--state", default=str(STATE), help=f"the cluster's state dir and the run's files (default {STATE})")
@@ -563,7 +567,11 @@ def build(a, kafka: LocalKafka, log) -> Dict[str, Client]:
     return {n: clients[n] for n in a.client_names}
 
 
-def proxy_binary(log) -> Path:
+def proxy_binary(a, log) -> Path:
+    if a.proxy:
+        if not Path(a.proxy).is_file():
+            raise ChaosError(f"no fault proxy binary at {a.proxy}")
+        return Path(a.proxy)
     target = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target") / "release" / "rafka-faultproxy"
     log("building the fault proxy (cargo build --release -p rafka-faultproxy) ...")
     p = subprocess.run(["nice", "-n", "10", "cargo", "build", "--release", "--quiet", "-p", "rafka-faultproxy"], cwd=ROOT,
@@ -601,7 +609,7 @@ def main(argv: List[str]) -> int:
                 raise ChaosError(f"{sys.executable} has no {module}: run scripts/chaos with a Python that has "
                                  "bench/requirements.txt installed (python -m venv .venv && .venv/bin/pip install "
                                  "-r bench/requirements.txt; .venv/bin/python scripts/chaos)")
-        binary = proxy_binary(log)
+        binary = proxy_binary(a, log)
         clients = build(a, kafka, log)
         if kafka.load_state() is not None and kafka.pids():
             raise ChaosError(f"a cluster is already running from {state}: stop it with "
@@ -656,7 +664,7 @@ def main(argv: List[str]) -> int:
     Path(f"{out}.md").write_text("\n".join(lines) + "\n")
     Path(f"{out}.json").write_text(json.dumps(
         {"meta": meta, "results": [{k: v for k, v in r.items() if k != "timeline"} for r in results]}, indent=1) + "\n")
-    print("\n".join(lines[:10 + len(results)]))
+    print("\n".join(lines[:next(i for i, l in enumerate(lines) if l.startswith("Faults ("))]))
     log(f"wrote {out}.md, {out}.json, {out}-latency.png")
     bad = {r["client"]: broken(r) for r in results if broken(r)}
     if default_mode and bad:
