@@ -15,6 +15,7 @@ import json
 import os
 import random
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -31,7 +32,7 @@ BROKER_PORT = 29101  # brokers 29101-29103, proxy 29111-29113, controllers 29201
 PROXY_PORT = 29111
 CONTROLLER_PORT = 29201
 PARTITIONS = 6
-CLIENTS = ("rafka-python", "confluent-kafka", "rafka-java", "kafka-java")
+CLIENTS = ("rafka-python", "confluent-kafka", "rafka-java", "kafka-java", "rafka-c", "rafka-rust")
 PROXY_FAULTS = ("blackhole", "lost-ack", "latency", "cut", "refuse")
 # The planned time a heal takes, to spread the records over the schedule: a restarted broker
 # needs a JVM start and its catch-up into every ISR.
@@ -260,14 +261,16 @@ def run_client(a, kafka: LocalKafka, proxy: Proxy, client: Client, faults: List[
             wait_all_up(kafka, f"fault {i + 1} ({f.kind} of broker {broker})")
             runs.append(run)
         sleep_until(t0 + seconds)
+    except BaseException:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        raise
     finally:
         if paused is not None:
             kafka.resume(paused)
         if rule_id is not None:
             proxy.ctl(f"remove {rule_id}")
-        if worker.poll() is None and sys.exc_info()[0] is not None:
-            worker.kill()
-            worker.wait()
     try:
         out, _ = worker.communicate(timeout=a.flush_timeout)
     except subprocess.TimeoutExpired:
@@ -564,7 +567,28 @@ def build(a, kafka: LocalKafka, log) -> Dict[str, Client]:
         for name, which in (("rafka-java", "rafka"), ("kafka-java", "kafka")):
             if name in wanted:
                 clients[name] = Client(name, [*java, which])
+    release = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target") / "release"
+    if "rafka-c" in wanted:
+        log("building librafka (cargo build --release -p rafka) and bench/chaos/chaos_worker.c ...")
+        cargo(["build", "--release", "--quiet", "-p", "rafka"], "librafka")
+        exe = release / "chaos" / "chaos_worker"
+        exe.parent.mkdir(parents=True, exist_ok=True)
+        p = subprocess.run(["nice", "-n", "10", os.environ.get("CC", "cc"), "-O2", "-std=c11", "-Wall", "-Wextra",
+                            "-Werror", f"-I{ROOT / 'include'}", str(ROOT / "bench" / "chaos" / "chaos_worker.c"), "-o",
+                            str(exe), f"-L{release}", "-lrafka", f"-Wl,-rpath,{release}"], stdin=subprocess.DEVNULL)
+        if p.returncode != 0:
+            raise ChaosError("compiling bench/chaos/chaos_worker.c failed (see above)")
+        clients["rafka-c"] = Client("rafka-c", [str(exe)])
+    if "rafka-rust" in wanted:
+        log("building the Rust worker (cargo build --release -p rafka-examples --bin chaos_worker) ...")
+        cargo(["build", "--release", "--quiet", "-p", "rafka-examples", "--bin", "chaos_worker"], "the Rust worker")
+        clients["rafka-rust"] = Client("rafka-rust", [str(release / "chaos_worker")])
     return {n: clients[n] for n in a.client_names}
+
+
+def cargo(args: List[str], what: str) -> None:
+    if subprocess.run(["nice", "-n", "10", "cargo", *args], cwd=ROOT, stdin=subprocess.DEVNULL).returncode != 0:
+        raise ChaosError(f"building {what} failed (see cargo's output above)")
 
 
 def proxy_binary(a, log) -> Path:
@@ -590,6 +614,10 @@ def main(argv: List[str]) -> int:
     except UsageError as e:
         log(f"scripts/chaos: {e}")
         return 2
+    def terminate(signum, frame):
+        raise KeyboardInterrupt  # the same cleanup as Ctrl-C: workers, proxy and cluster stopped
+
+    signal.signal(signal.SIGTERM, terminate)
     state = Path(a.state)
     kafka = LocalKafka(state=state, env={**os.environ, "RAFKA_KAFKA_HEAP": os.environ.get("RAFKA_KAFKA_HEAP", "768m")}, log=log)
     a.direct_bootstrap = ",".join(f"127.0.0.1:{BROKER_PORT + i}" for i in range(3))
@@ -630,7 +658,7 @@ def main(argv: List[str]) -> int:
         log("no report written (the soak did not finish)")
         return 2
     except KeyboardInterrupt:
-        log("scripts/chaos: interrupted; no report written")
+        log("scripts/chaos: interrupted (Ctrl-C or SIGTERM); no report written")
         return 2
     finally:
         if proxy is not None:
