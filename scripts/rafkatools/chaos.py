@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -209,11 +210,25 @@ def run_client(a, kafka: LocalKafka, proxy: Proxy, client: Client, faults: List[
     log(f"   {shlex.join(cmd)}")
     wlog = open(wlog_path, "w")
     worker = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=wlog, text=True, stdin=subprocess.DEVNULL, cwd=ROOT)
-    ready = worker.stdout.readline()
-    if ready.strip() != "ready":
-        worker.wait()
-        raise ChaosError(f"the {client.name} worker exited ({worker.returncode}) before sending; see {wlog_path}:\n"
-                         + wlog_path.read_text(errors="replace")[-2000:])
+    # Its stdout is read on a thread all along, so a worker that logs there never blocks on a full pipe.
+    ready, stdout_lines = threading.Event(), []
+
+    def drain() -> None:
+        for line in worker.stdout:
+            stdout_lines.append(line)
+            if line.strip() == "ready":
+                ready.set()
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 180
+    while not ready.wait(0.2):
+        if worker.poll() is not None or time.monotonic() > deadline:
+            what = f"exited ({worker.returncode})" if worker.poll() is not None else "was not ready within 180 s"
+            worker.kill()
+            worker.wait()
+            raise ChaosError(f"the {client.name} worker {what} before sending; see {wlog_path}:\n"
+                             + wlog_path.read_text(errors="replace")[-2000:] + "".join(stdout_lines)[-500:])
     t0 = time.time()
     runs: List[FaultRun] = []
     paused: Optional[int] = None
@@ -274,7 +289,9 @@ def run_client(a, kafka: LocalKafka, proxy: Proxy, client: Client, faults: List[
         if rule_id is not None:
             proxy.ctl(f"remove {rule_id}")
     try:
-        out, _ = worker.communicate(timeout=a.flush_timeout)
+        worker.wait(timeout=a.flush_timeout)
+        reader.join(10)
+        out = "".join(stdout_lines)
     except subprocess.TimeoutExpired:
         worker.kill()
         worker.wait()
@@ -291,8 +308,9 @@ def run_client(a, kafka: LocalKafka, proxy: Proxy, client: Client, faults: List[
         p = subprocess.run(kafka.tool_cmd(s.version, kafka.state, "consume", a.direct_bootstrap, topic, "-1", "30",
                                           "read_uncommitted"), stdout=lf, stderr=subprocess.PIPE, text=True,
                            stdin=subprocess.DEVNULL)
-    if p.returncode != 0:
-        raise ChaosError(f"reading {topic} back failed ({p.returncode}): {p.stderr[-2000:]}")
+    if p.returncode != 0 or "no new records" in p.stderr:
+        raise ChaosError(f"reading {topic} back failed or stopped before the end offsets ({p.returncode}): "
+                         f"{p.stderr[-2000:]}")
     result = analyse(a.records, reports, log_path, t0)
     result.update(client=client.name, topic=topic, faults=[asdict(r) for r in runs], sending_s=seconds,
                   finished_s=round(end_s, 1),
