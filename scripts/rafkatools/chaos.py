@@ -654,6 +654,7 @@ def main(argv: List[str]) -> int:
     seconds = planned_length(faults, a.gap)
     default_mode = a.acks == "all" and not a.no_idempotence
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    commit = git_describe()  # the code that runs, before anyone commits during a long soak
     started = time.time()
     proxy: Optional[Proxy] = None
     results: List[dict] = []
@@ -704,7 +705,7 @@ def main(argv: List[str]) -> int:
     meta = {
         "command": shlex.join(["scripts/chaos", *argv]),
         "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime(started)),
-        "commit": git_describe(),
+        "commit": commit,
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "load_before": load_before,
