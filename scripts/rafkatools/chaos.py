@@ -41,6 +41,7 @@ PROXY_FAULTS = ("blackhole", "lost-ack", "latency", "cut", "refuse")
 HEAL_ESTIMATE_S = {"kill": 30.0, "pause": 1.0, "proxy": 0.5}  # a restart took 27-31 s on 2 busy cores
 LEAD_IN_S = 5.0
 TAIL_S = 5.0
+EXAMPLES = 10  # records of each kind of failure listed in chaos.json
 
 
 class ChaosError(Exception):
@@ -361,6 +362,7 @@ def analyse(records: int, reports_path: Path, log_path: Path, t0: float) -> dict
     in_log: Dict[int, List[tuple]] = {}
     foreign = 0
     reordered = 0
+    reordered_examples: List[dict] = []
     last_seq: Dict[int, int] = {}
     with open(log_path) as f:
         for line in f:
@@ -375,6 +377,8 @@ def analyse(records: int, reports_path: Path, log_path: Path, t0: float) -> dict
             copies.append((p, r["offset"]))
             if len(copies) == 1 and p in last_seq and seq < last_seq[p]:  # a duplicate counts once, as duplicated
                 reordered += 1
+                if len(reordered_examples) < EXAMPLES:
+                    reordered_examples.append({"seq": seq, "partition": p, "offset": r["offset"], "after_seq": last_seq[p]})
             last_seq[p] = max(seq, last_seq.get(p, -1))
     lost_acked = sum(1 for s in acked if s not in in_log)
     offset_mismatch = sum(1 for s, po in acked.items() if s in in_log and po not in in_log[s])
@@ -388,7 +392,22 @@ def analyse(records: int, reports_path: Path, log_path: Path, t0: float) -> dict
     for t, ms in series:
         buckets.setdefault(int(t * 2), []).append(ms)
     timeline = [(b / 2, max(v), sorted(v)[len(v) // 2]) for b, v in sorted(buckets.items())]
+    # Evidence for a bug report: the first few records of each kind, with their report and log positions.
+    def report_of(s: int) -> dict:
+        return {"acked_at": acked.get(s), "error": failed.get(s)}
+
+    examples = {
+        "lost": [{"seq": s, **report_of(s)} for s in sorted(s for s in acked if s not in in_log)[:EXAMPLES]],
+        "duplicated": [{"seq": s, "in_log_at": v, **report_of(s)}
+                       for s, v in sorted(in_log.items()) if len(v) > 1][:EXAMPLES],
+        "reordered": reordered_examples,
+        "no_report": [{"seq": s, "in_log_at": in_log.get(s)} for s in no_report[:EXAMPLES]],
+        "two_reports": [s for s in range(records) if report_count[s] > 1][:EXAMPLES],
+        "offset_mismatch": [{"seq": s, "acked_at": po, "in_log_at": in_log[s]} for s, po in sorted(acked.items())
+                            if s in in_log and po not in in_log[s]][:EXAMPLES],
+    }
     return {
+        "examples": {k: v for k, v in examples.items() if v},
         "sent": records,
         "acknowledged": len(acked),
         "failed": len(failed),
@@ -511,6 +530,10 @@ def markdown(meta: dict, results: List[dict], default_mode: bool) -> List[str]:
         "- latency: report time minus the time just before send()/produce() was called, over every record's "
         "first report (failed ones included), on this machine's clock; the figure shows its median and maximum "
         "per half second of send time.",
+        "",
+        f"The JSON file lists, per client, the first {EXAMPLES} records of each of these kinds (number, the report's "
+        "partition and offset or error, where the log holds it); the workers' report lines and the read-back stay in "
+        "the state dir's run/ folder until the next run.",
         "",
         f"Pass criterion ({'applied' if default_mode else 'not applied: acks=1 / no idempotence measures loss'}): "
         "lost, dup, reordered, no report, 2 reports and offset ≠ all 0 for every client.",
