@@ -482,6 +482,29 @@ fn metadata_requests(c: &Cluster, proxy: &FaultProxy) -> u64 {
 }
 
 #[test]
+fn while_a_leader_leaves_a_request_unanswered_the_producer_asks_metadata_every_quarter_second() {
+    let c = cluster();
+    let topic = create_topic(&c, 1);
+    let leader = c.leader_of(&topic, 0);
+    let proxy = proxy(&c);
+    // request.timeout.ms far away: only the unanswered-request refresh asks metadata here.
+    let p = producer(&proxy, &[("linger.ms", "0"), ("request.timeout.ms", "60000"), ("delivery.timeout.ms", "120000")]);
+    let mut sent = Sent::warmed_up(&topic, &p);
+    let rule = proxy.add(Rule::new(Fault::BlackHole).broker(leader));
+    let before = metadata_requests(&c, &proxy);
+    sent.send(&p, 0).unwrap();
+    // One record, then quiet: the I/O loop has nothing else to wake it. The request counts as
+    // unanswered from 1 s on; in the 2 s after that, a refresh every 250 ms is about 8.
+    std::thread::sleep(Duration::from_millis(3000));
+    let asked = metadata_requests(&c, &proxy) - before;
+    proxy.remove(rule);
+    eprintln!("{asked} metadata requests while the leader was silent");
+    assert!(asked >= 6, "{asked} metadata requests in the 2 s the leader left a request unanswered (one per 250 ms is 8)");
+    let reports = sent.all_delivered_once(Duration::from_secs(60));
+    sent.assert_stored_once_in_order(&c, &reports);
+}
+
+#[test]
 fn batches_refused_with_kafka_storage_error_are_retried_after_a_metadata_refresh_and_every_record_stored_once() {
     let c = cluster();
     let topic = create_topic(&c, 1);

@@ -249,15 +249,31 @@ impl Connections {
     }
 
     /// Any connection able to take a metadata or InitProducerId request: a ready one with the
-    /// fewest requests in flight, one to an unanswering broker last (its answer would wait with
-    /// the rest), else one being opened (to a known broker or a bootstrap address).
+    /// fewest requests in flight, else one being opened (to a known broker or a bootstrap
+    /// address). A connection to an unanswering broker comes last: its answer would wait with the
+    /// rest, so while every ready connection is to one, a connection to another known broker is
+    /// opened and used once ready (the unanswering one only when there is no other broker).
     pub fn any_connection(&mut self, now: Instant, cfg: &ProducerConfig, fatal: bool) -> Option<Token> {
         let ready = self.conns.iter().filter(|(_, c)| c.state == ConnState::Ready);
-        if let Some((t, _)) = ready.min_by_key(|(_, c)| (oldest_wait(c, now) >= UNANSWERED_AFTER, c.inflight.len())) {
-            return Some(*t);
+        let best = ready.map(|(t, c)| (*t, oldest_wait(c, now) >= UNANSWERED_AFTER, c.inflight.len())).min_by_key(|&(_, silent, n)| (silent, n));
+        if let Some((t, false, _)) = best {
+            return Some(t);
         }
         if self.conns.values().any(|c| c.state != ConnState::Ready) {
             return None; // one is on its way
+        }
+        if let Some((silent_one, _, _)) = best {
+            let unconnected: Vec<i32> = self.brokers.keys().copied().filter(|n| !self.node_conn.contains_key(n)).collect();
+            if unconnected.is_empty() {
+                return Some(silent_one);
+            }
+            let start = fastrand::usize(..unconnected.len());
+            for i in 0..unconnected.len() {
+                if self.connection_for(unconnected[(start + i) % unconnected.len()], now, cfg, fatal).is_some() {
+                    return None; // connecting; used once ready
+                }
+            }
+            return Some(silent_one);
         }
         let mut candidates: Vec<i32> = self.brokers.keys().copied().collect();
         // metadata.recovery.strategy=none: once metadata named brokers, only they are used.
@@ -318,6 +334,13 @@ impl Connections {
     /// Whether some ready connection's oldest request has waited `UNANSWERED_AFTER` or longer.
     pub fn any_unanswering(&self, now: Instant) -> bool {
         self.conns.values().any(|c| oldest_wait(c, now) >= UNANSWERED_AFTER)
+    }
+
+    /// When the oldest request of a ready connection that has not yet waited `UNANSWERED_AFTER`
+    /// will have (the I/O loop wakes then to ask metadata; `None`: no such request).
+    pub fn next_unanswered_at(&self, now: Instant) -> Option<Instant> {
+        let due = self.conns.values().filter(|c| c.state == ConnState::Ready).filter_map(|c| c.inflight.front());
+        due.map(|f| f.sent_at + UNANSWERED_AFTER).filter(|&at| at > now).min()
     }
 
     /// Connections whose oldest request has waited `UNANSWERED_AFTER` or longer, with the wait.

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use mio::Token;
 
 use super::connection::{InFlight, RequestKind};
-use super::connections::UNANSWERED_AFTER;
 use super::{parking, IoThread};
 use crate::accumulator::{PartitionQueue, TopicState};
 use crate::error::{Error, LocalCode};
@@ -49,8 +48,9 @@ pub(super) struct MetadataState {
     pub last_unanswered_refresh: Option<Instant>,
 }
 
-/// While a broker leaves requests unanswered, metadata is asked again at most this often.
-const UNANSWERED_REFRESH_EVERY: Duration = Duration::from_secs(1);
+/// While a broker leaves requests unanswered, metadata is asked again this often: a partition
+/// follows its new leader within this time of the controller electing it (plus a round trip).
+const UNANSWERED_REFRESH_EVERY: Duration = Duration::from_millis(250);
 
 /// `metadata.max.idle.ms`: whether a topic stays in metadata requests. `seen` is the topic's
 /// (records enqueued, when that count last changed), updated here; a topic with records not yet
@@ -68,11 +68,16 @@ impl IoThread {
     /// A broker has left a request unanswered for `UNANSWERED_AFTER`: ask metadata (of another
     /// broker, see `Connections::any_connection`) whether its partitions have a new leader, once
     /// per `UNANSWERED_REFRESH_EVERY` while that lasts, instead of waiting for `request.timeout.ms`.
-    pub(super) fn refresh_if_unanswered(&mut self, now: Instant) {
+    /// Pulls `next` in to when the next of these is due, so the loop does not sleep past it.
+    pub(super) fn refresh_if_unanswered(&mut self, now: Instant, next: &mut Instant) {
         if !self.net.any_unanswering(now) {
+            if let Some(at) = self.net.next_unanswered_at(now) {
+                *next = (*next).min(at);
+            }
             return;
         }
-        if self.meta.last_unanswered_refresh.is_some_and(|t| now.duration_since(t) < UNANSWERED_REFRESH_EVERY) {
+        if let Some(at) = self.meta.last_unanswered_refresh.map(|t| t + UNANSWERED_REFRESH_EVERY).filter(|&at| at > now) {
+            *next = (*next).min(at);
             return;
         }
         self.meta.last_unanswered_refresh = Some(now);
@@ -81,10 +86,11 @@ impl IoThread {
             let waits: Vec<String> = self.net.unanswering(now).iter().map(|(t, w)| format!("broker {} for {} ms", self.net.conns[t].node_id, w.as_millis())).collect();
             log::debug!("requests unanswered ({}): asking metadata again", waits.join(", "));
         }
-        if self.meta.inflight && self.meta.last_request.is_some_and(|t| now.duration_since(t) >= UNANSWERED_AFTER) {
+        if self.meta.inflight && self.meta.last_request.is_some_and(|t| now.duration_since(t) >= UNANSWERED_REFRESH_EVERY) {
             // The metadata request in flight may itself wait on the unanswering broker (sent
-            // before it stopped answering): another one goes to another broker. An answer that
-            // comes late is applied as any other, older leader epochs left out.
+            // before it stopped answering, or to it as the only broker connected): another one
+            // goes to another broker. An answer that comes late is applied as any other, older
+            // leader epochs left out.
             self.meta.inflight = false;
         }
     }

@@ -175,10 +175,11 @@ impl IoThread {
             for (t, why) in self.net.overdue(now, &self.inner.config) {
                 self.close_connection(t, &why, now);
             }
-            self.refresh_if_unanswered(now);
             // The loop's next wake-up: at most a second away, sooner for a request held back by
-            // a retry backoff (below) and for what the sender and the deadlines need.
+            // a retry backoff, an unanswered request's metadata refresh (below) and for what the
+            // sender and the deadlines need.
             let mut next = now + Duration::from_secs(1);
+            self.refresh_if_unanswered(now, &mut next);
             self.maybe_request_metadata(now, &mut next);
             self.send_metadata_queries(now);
             self.maybe_request_pid(now, &mut next);
