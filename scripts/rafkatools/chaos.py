@@ -875,7 +875,11 @@ def main(argv: List[str]) -> int:
 
     signal.signal(signal.SIGTERM, terminate)
     state = Path(a.state)
-    kafka = LocalKafka(state=state, env={**os.environ, "RAFKA_KAFKA_HEAP": os.environ.get("RAFKA_KAFKA_HEAP", "768m")}, log=log)
+    # A killed broker restarts beside every client's worker and two live brokers: on 2 cores that
+    # took more than scripts/kafka's 90 s readiness wait once, so the soak waits up to 240 s.
+    env = {**os.environ, "RAFKA_KAFKA_HEAP": os.environ.get("RAFKA_KAFKA_HEAP", "768m"),
+           "RAFKA_KAFKA_TIMEOUT": os.environ.get("RAFKA_KAFKA_TIMEOUT", "240")}
+    kafka = LocalKafka(state=state, env=env, log=log)
     a.direct_bootstrap = ",".join(f"127.0.0.1:{BROKER_PORT + i}" for i in range(3))
     faults = plan(a.kills, a.pauses, a.proxy_faults, a.seed, a.gap, *a.hold_range)
     seconds = planned_length(faults, a.gap)
