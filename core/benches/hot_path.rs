@@ -208,9 +208,19 @@ fn decode(c: &mut Criterion) {
     g.finish();
 }
 
+/// The clock `send()` reads once per record, beside `quanta::Instant::now()` (what it read before:
+/// a thread-local override lookup and the whole counter scaled on every call) and std's `Instant`.
+fn clock(c: &mut Criterion) {
+    let mut g = c.benchmark_group("clock");
+    g.bench_function("mono_ns", |b| b.iter(rafka_core::bench_support::mono_ns));
+    g.bench_function("quanta_instant_now", |b| b.iter(quanta::Instant::now));
+    g.bench_function("std_instant_now", |b| b.iter(std::time::Instant::now));
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
-    targets = append, batch_encode, murmur, decode
+    targets = append, batch_encode, murmur, decode, clock
 }
 criterion_main!(benches);

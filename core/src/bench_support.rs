@@ -37,3 +37,8 @@ impl AppendQueue {
         n
     }
 }
+
+/// `send()`'s one clock read per record: monotonic nanoseconds (`clock::mono_ns`).
+pub fn mono_ns() -> u64 {
+    crate::clock::mono_ns()
+}

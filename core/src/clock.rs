@@ -17,7 +17,19 @@ use once_cell::sync::Lazy;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-static EPOCH: Lazy<quanta::Instant> = Lazy::new(quanta::Instant::now);
+/// The process's clock and its raw reading at the first call. `quanta::Instant::now()` would look
+/// up a thread-local clock override (a `__tls_get_addr` call in a shared library) and scale the
+/// counter's whole reading on every call; this reads the counter and scales the difference.
+struct Mono {
+    clock: quanta::Clock,
+    epoch: u64,
+}
+
+static MONO: Lazy<Mono> = Lazy::new(|| {
+    let clock = quanta::Clock::new();
+    let epoch = clock.raw();
+    Mono { clock, epoch }
+});
 
 /// How long a measured offset between the wall clock and `mono_ns` is trusted.
 pub(crate) const RESYNC_NS: u64 = 100_000_000;
@@ -30,7 +42,8 @@ static SYNCED_AT: AtomicU64 = AtomicU64::new(u64::MAX);
 /// Monotonic nanoseconds since the first call in this process.
 #[inline]
 pub(crate) fn mono_ns() -> u64 {
-    quanta::Instant::now().saturating_duration_since(*EPOCH).as_nanos() as u64
+    let m = &*MONO;
+    m.clock.delta_as_nanos(m.epoch, m.clock.raw())
 }
 
 /// The `Instant` a `mono_ns` value stands for (for poll timeouts), through its distance from now.

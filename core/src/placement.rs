@@ -13,7 +13,8 @@ use crate::partitioner::{self, Partitioner};
 pub(crate) use crate::partitioner::Placed;
 
 /// The partition for a record of `body_len` encoded bytes with this key and value, and how it
-/// was chosen (for the partitioner metrics).
+/// was chosen (for the partitioner metrics). `now_ns`: `clock::mono_ns()` as the caller read it
+/// for the record (timed sticky partitioning compares it; `send()` reads the clock once).
 #[inline]
 pub(crate) fn choose_partition(
     cfg: &ProducerConfig,
@@ -22,6 +23,7 @@ pub(crate) fn choose_partition(
     key: Option<&[u8]>,
     value: Option<&[u8]>,
     body_len: usize,
+    now_ns: u64,
 ) -> Result<(u32, Placed)> {
     let n = topic.partition_count();
     let key = if cfg.partitioner_ignore_keys { None } else { key };
@@ -31,7 +33,7 @@ pub(crate) fn choose_partition(
         let keyless = key.is_none() || (cfg.partitioner == partitioner::PartitionerKind::ConsistentRandom && key == Some(&[]));
         if keyless && !linger.is_zero() && custom.is_none() {
             let load = if cfg.partitioner_adaptive { Some(&load as &dyn Fn(u32) -> usize) } else { None };
-            return Ok((topic.sticky.partition_timed(clock::mono_ns(), linger.as_nanos() as u64, n, load), Placed::Uniform));
+            return Ok((topic.sticky.partition_timed(now_ns, linger.as_nanos() as u64, n, load), Placed::Uniform));
         }
     }
     let (p, how) = partitioner::choose(

@@ -39,7 +39,7 @@ pub(super) fn release(inner: &Inner, parking: &mut Parking, state: &TopicState, 
             )),
             None => {
                 let (key, value) = record_batch::body_key_value(record.body()).unwrap_or((None, None));
-                placement::choose_partition(cfg, inner.partitioner.as_deref(), state, key, value, record.body().len())
+                placement::choose_partition(cfg, inner.partitioner.as_deref(), state, key, value, record.body().len(), clock::mono_ns())
             }
         };
         match p {

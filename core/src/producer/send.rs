@@ -66,8 +66,13 @@ impl Producer {
         }
 
         let generation = inner.topics_generation.load(Ordering::Acquire);
-        let cached = LAST_TOPIC
-            .with(Cell::take)
+        // One thread-local lookup per send (`__tls_get_addr` in a shared library): the cell is
+        // read here and written again below through the same reference.
+        // SAFETY: the cell lives as long as this thread; `with` panics rather than hand out one
+        // being destroyed, and it cannot be destroyed while this call runs on the thread.
+        let last_topic: &Cell<Option<LastTopic>> = LAST_TOPIC.with(|c| unsafe { &*(c as *const Cell<Option<LastTopic>>) });
+        let cached = last_topic
+            .take()
             .filter(|c| c.producer == self.id && c.generation == generation && *c.topic.name == *rec.topic);
         let topic = match cached {
             Some(c) => Some(c.topic),
@@ -78,6 +83,9 @@ impl Producer {
                 None => Some(self.wait_for_topic_in_send(rec.topic, None, deadline())?),
             },
         };
+        // One clock read per record (timed sticky partitioning, the record's creation time and
+        // its wall-clock timestamp), read again only after a wait for buffer memory.
+        let mut now_ns = clock::mono_ns();
         // `None`: the topic is not known yet and the record will be parked (see `parking.rs`).
         let target = match (topic, rec.partition) {
             (_, Some(p)) if p < 0 => {
@@ -89,15 +97,16 @@ impl Producer {
                     return Err(unknown_partition(&topic, p as u32));
                 }
                 if !wait_for_metadata {
-                    LAST_TOPIC.with(|c| c.set(Some(LastTopic { producer: self.id, generation, topic })));
+                    last_topic.set(Some(LastTopic { producer: self.id, generation, topic }));
                     return Ok(TrySend::WouldWait);
                 }
                 let t = self.wait_for_topic_in_send(rec.topic, Some(p as u32), deadline())?;
+                now_ns = clock::mono_ns();
                 Some((t, p as u32, Placed::Explicit))
             }
             (Some(topic), Some(p)) => Some((topic, p as u32, Placed::Explicit)),
             (Some(topic), None) => {
-                let (p, how) = placement::choose_partition(&inner.config, inner.partitioner.as_deref(), &topic, rec.key, rec.value, body_len)?;
+                let (p, how) = placement::choose_partition(&inner.config, inner.partitioner.as_deref(), &topic, rec.key, rec.value, body_len, now_ns)?;
                 Some((topic, p, how))
             }
         };
@@ -120,12 +129,13 @@ impl Producer {
             } else {
                 self.wait_for_memory(mem, deadline())?;
             }
+            // delivery.timeout.ms runs from when the record is queued, after the wait.
+            now_ns = clock::mono_ns();
         }
 
         // Given back should anything below panic before the record is queued.
         let reservation = Reservation::new(&inner.memory, mem);
-        // One clock read per record: the wall-clock timestamp is derived from the monotonic one.
-        let now_ns = clock::mono_ns();
+        // The wall-clock timestamp is derived from the monotonic reading.
         let timestamp = rec.timestamp.unwrap_or_else(|| clock::wall_ms_at(now_ns));
         let deadline_ns = match rec.deadline {
             None => 0,
@@ -165,7 +175,7 @@ impl Producer {
             self.sweep_after_close(pq);
             return Ok(TrySend::Queued);
         }
-        LAST_TOPIC.with(|c| c.set(Some(LastTopic { producer: self.id, generation, topic })));
+        last_topic.set(Some(LastTopic { producer: self.id, generation, topic }));
         Ok(TrySend::Queued)
     }
 
@@ -184,7 +194,7 @@ impl Producer {
                 Some(p) => Ok((p, Placed::Explicit)),
                 None => {
                     let (key, value) = record_batch::body_key_value(record.body()).unwrap_or((None, None));
-                    placement::choose_partition(&inner.config, inner.partitioner.as_deref(), &t, key, value, record.body().len())
+                    placement::choose_partition(&inner.config, inner.partitioner.as_deref(), &t, key, value, record.body().len(), clock::mono_ns())
                 }
             };
             let (p, how) = match p {
