@@ -173,19 +173,27 @@ class Client:
     cmd: List[str]
 
 
-def leader(bootstrap: str, topic: str, partition: int, timeout_s: float = 30) -> int:
+_METADATA_CLIENT = None
+
+
+def leader(bootstrap: str, topic: str, partition: int, timeout_s: float = 120) -> int:
     """The partition's leader, from a Metadata request to the brokers (not through the proxy); waits
-    while leadership moves."""
+    while leadership moves, and while brokers busy with a restart beside every worker do not answer
+    (once 30 s was not enough)."""
     from confluent_kafka import KafkaException, Producer  # the orchestrator's own metadata client
 
+    global _METADATA_CLIENT
+    if _METADATA_CLIENT is None:  # one client for the whole soak, its connections kept
+        _METADATA_CLIENT = Producer({"bootstrap.servers": bootstrap})
+    p = _METADATA_CLIENT
     deadline = time.monotonic() + timeout_s
-    p = Producer({"bootstrap.servers": bootstrap})
     why = ""
     while time.monotonic() < deadline:
         try:
             t = p.list_topics(topic, timeout=5).topics.get(topic)
         except KafkaException as e:
             why = str(e)
+            time.sleep(0.5)
             continue
         if t is not None and t.error is None and partition in t.partitions:
             node = t.partitions[partition].leader
