@@ -184,7 +184,8 @@ def leader(bootstrap: str, topic: str, partition: int, timeout_s: float = 120) -
 
     global _METADATA_CLIENT
     if _METADATA_CLIENT is None:  # one client for the whole soak, its connections kept
-        _METADATA_CLIENT = Producer({"bootstrap.servers": bootstrap})
+        # Its connections fail with every kill: quiet (the soak reports what matters).
+        _METADATA_CLIENT = Producer({"bootstrap.servers": bootstrap, "log_level": 2})
     p = _METADATA_CLIENT
     deadline = time.monotonic() + timeout_s
     why = ""
@@ -234,7 +235,7 @@ class LeaderWatch:
     def __init__(self, bootstrap: str):
         from confluent_kafka import Producer
 
-        self.p = Producer({"bootstrap.servers": bootstrap, "topic.metadata.refresh.interval.ms": 1000})
+        self.p = Producer({"bootstrap.servers": bootstrap, "topic.metadata.refresh.interval.ms": 1000, "log_level": 2})
         self.changes: Dict[tuple, List[tuple]] = {}  # (topic, partition) -> [(time, leader, in-sync replicas)]
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
