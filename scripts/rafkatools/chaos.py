@@ -462,8 +462,9 @@ def run_schedule(a, kafka: LocalKafka, proxy: Proxy, workers: List[Worker], faul
 
 def run_clients(a, kafka: LocalKafka, proxy: Proxy, clients: List[Client], faults: List[Fault], seconds: float,
                 workdir: Path, log) -> List[dict]:
-    """The clients' workers through one run of the schedule: all at once, each on its own topic, so
-    every fault strikes every client at the same moment."""
+    """`clients`' workers through one run of the schedule, at once, each on its own topic (every
+    fault strikes each of them at the same moment); main() passes one client at a time unless
+    --together."""
     watch = LeaderWatch(a.direct_bootstrap)
     workers: List[Worker] = []
     try:
