@@ -245,7 +245,8 @@ class LeaderWatch:
         while not self.stop.is_set():
             try:
                 md = self.p.list_topics(timeout=1)
-            except Exception:
+            except Exception:  # no broker answered: try again at the next tick, not at once
+                self.stop.wait(0.25)
                 continue
             now = time.time()
             for name, t in md.topics.items():
