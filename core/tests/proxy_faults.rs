@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use common::cluster::*;
 use common::*;
 use rafka_core::{LocalCode, Producer, ProducerRecord};
-use rafka_faultproxy::{AfterDrop, Direction, Fault, FaultProxy, Refusal, Rule, API_METADATA, API_PRODUCE};
+use rafka_faultproxy::{AfterDrop, Direction, Fault, FaultProxy, Refusal, Rule, API_API_VERSIONS, API_METADATA, API_PRODUCE};
 
 fn cluster() -> MutexGuard<'static, Cluster> {
     Cluster::shared("faultproxy-tests", 3, 27192)
@@ -311,6 +311,50 @@ fn slow_broker_keeps_max_in_flight_blocks_send_on_a_full_buffer_and_the_error_na
     assert!(in_flight <= 3, "at most max.in.flight.requests.per.connection=3 produce requests unanswered, saw {in_flight}");
     assert!(in_flight >= 2, "requests are pipelined to a slow broker, saw at most {in_flight} in flight");
     sent.assert_stored_once_in_order(&c, &reports);
+}
+
+/// The fault proxy's latency is a slow link's: each response is delayed from the moment the
+/// broker sent it, so requests pipelined on one connection are answered together after one
+/// delay, not one delay after another (which would cap a slow broker at one request per delay
+/// and make any client that pipelines look slower than the link is).
+#[test]
+fn the_proxys_latency_delays_pipelined_responses_together_not_one_after_another() {
+    use std::io::{Read, Write};
+    let c = cluster();
+    let proxy = proxy(&c);
+    let delay = Duration::from_millis(800);
+    proxy.add(Rule::new(Fault::Latency { delay, direction: Direction::Responses }).api(API_API_VERSIONS));
+    let mut conn = std::net::TcpStream::connect(proxy.bootstrap().split(',').next().unwrap()).expect("connect to the proxy");
+    conn.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    // Five ApiVersions v0 requests written at once (size, api key 18, version 0, correlation
+    // id, null client id).
+    let mut requests = Vec::new();
+    for corr in 1..=5i32 {
+        let mut body = Vec::new();
+        body.extend_from_slice(&API_API_VERSIONS.to_be_bytes());
+        body.extend_from_slice(&0i16.to_be_bytes());
+        body.extend_from_slice(&corr.to_be_bytes());
+        body.extend_from_slice(&(-1i16).to_be_bytes());
+        requests.extend_from_slice(&(body.len() as i32).to_be_bytes());
+        requests.extend_from_slice(&body);
+    }
+    let written = Instant::now();
+    conn.write_all(&requests).unwrap();
+    let mut answered = Vec::new();
+    for _ in 0..5 {
+        let mut size = [0u8; 4];
+        conn.read_exact(&mut size).expect("a response");
+        let mut body = vec![0u8; i32::from_be_bytes(size) as usize];
+        conn.read_exact(&mut body).expect("the rest of the response");
+        let corr = i32::from_be_bytes(body[..4].try_into().unwrap());
+        answered.push((corr, written.elapsed()));
+    }
+    eprintln!("responses (correlation id, after): {answered:?}");
+    assert_eq!(answered.iter().map(|a| a.0).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5], "in request order");
+    assert!(answered[0].1 >= delay, "the first response came {:?} after the requests, before the {delay:?} latency", answered[0].1);
+    // One after another, the last would come after 5 x 800 ms = 4 s; together, after about 800 ms.
+    let last = answered[4].1;
+    assert!(last < 3 * delay, "the fifth response came {last:?} after the requests: the delays were added one after another");
 }
 
 /// Two produce responses of the leader spoiled by `fault`, and (`metadata`) the producer's

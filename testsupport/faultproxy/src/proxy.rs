@@ -2,7 +2,11 @@
 //! table they consult for every frame.
 //!
 //! Threads and locks: each listener has an accept thread; each accepted connection gets a
-//! thread that connects upstream and then forwards requests, plus one that forwards responses.
+//! thread that connects upstream and then forwards requests, plus one that forwards responses,
+//! and each of those two has a reader thread that takes frames off its socket as they arrive
+//! and stamps them with the time (so a latency fault delays each frame from its own arrival:
+//! frames that arrive together leave together, as over a slow link, instead of one delay
+//! after another).
 //! `Shared::rules`, `Shared::listeners`, `Shared::conns`, `Listener::stats`, `Conn::inflight`
 //! and `Conn::stalled_by` are short-held mutexes, never held across I/O or a sleep, and never
 //! two at once except `listeners` then a new listener's `stats` (creation).
@@ -12,7 +16,7 @@ use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -41,6 +45,10 @@ pub struct BrokerStats {
 
 /// How long the accept loop sleeps when nothing is waiting, and the stall poll period.
 const POLL: Duration = Duration::from_millis(5);
+/// Frames a reader thread takes ahead of its forwarding thread. Bounded, so a stalled
+/// connection still pushes back on its sender (as a black hole does) once this many and the
+/// socket buffers are full.
+const READ_AHEAD: usize = 32;
 const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct RuleState {
@@ -590,6 +598,32 @@ fn reset(s: &TcpStream) {
     }
 }
 
+/// A frame as a reader thread took it off a socket, with the time it was read.
+type Arrival = (Instant, io::Result<Option<Vec<u8>>>);
+
+/// Starts a thread that reads frames from `from` as they arrive and hands them over with their
+/// arrival time; it stops after the end of the stream, an error, or when the receiver is gone.
+fn read_ahead(from: &TcpStream, name: &str) -> io::Result<mpsc::Receiver<Arrival>> {
+    let mut from = from.try_clone()?;
+    let (tx, rx) = mpsc::sync_channel(READ_AHEAD);
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || loop {
+            let read = wire::read_frame(&mut from);
+            let last = !matches!(read, Ok(Some(_)));
+            if tx.send((Instant::now(), read)).is_err() || last {
+                break;
+            }
+        })?;
+    Ok(rx)
+}
+
+/// The next frame from a reader thread; a reader that ended without saying why (it cannot)
+/// reads as the end of the stream.
+fn next_frame(frames: &mpsc::Receiver<Arrival>) -> Arrival {
+    frames.recv().unwrap_or_else(|_| (Instant::now(), Ok(None)))
+}
+
 /// One client connection and its connection to the broker.
 struct Conn {
     shared: Arc<Shared>,
@@ -619,8 +653,16 @@ impl Conn {
     }
 
     fn pump_requests(&self) {
+        let frames = match read_ahead(&self.client, "faultproxy-read-requests") {
+            Ok(f) => f,
+            Err(e) => {
+                log::warn!("faultproxy: no reader thread for a client of {}: {e}", self.listener.upstream);
+                return self.close();
+            }
+        };
         loop {
-            let frame = match wire::read_frame(&mut &self.client) {
+            let (arrived, read) = next_frame(&frames);
+            let frame = match read {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
                 Err(e) => {
@@ -668,7 +710,7 @@ impl Conn {
                 },
                 _ => frame,
             };
-            if !self.forward(frame, &faults, Direction::Requests, None) {
+            if !self.forward(frame, arrived, &faults, Direction::Requests, None) {
                 break;
             }
         }
@@ -676,8 +718,16 @@ impl Conn {
     }
 
     fn pump_responses(&self) {
+        let frames = match read_ahead(&self.broker, "faultproxy-read-responses") {
+            Ok(f) => f,
+            Err(e) => {
+                log::warn!("faultproxy: no reader thread for broker {}: {e}", self.listener.upstream);
+                return self.close();
+            }
+        };
         loop {
-            let mut frame = match wire::read_frame(&mut &self.broker) {
+            let (arrived, read) = next_frame(&frames);
+            let mut frame = match read {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
                 Err(e) => {
@@ -703,7 +753,7 @@ impl Conn {
             let faults = self
                 .shared
                 .faults_for(self.node(), api, Direction::Responses);
-            let go_on = self.forward(frame, &faults, Direction::Responses, corr);
+            let go_on = self.forward(frame, arrived, &faults, Direction::Responses, corr);
             if let Some(a) = api {
                 *lock(&self.listener.stats).responses.entry(a).or_default() += 1;
             }
@@ -762,11 +812,14 @@ impl Conn {
     }
 
     /// Applies `faults` to `frame` and forwards what is left of it. False when the connection
-    /// is to be closed. `answers` is the correlation id of a response, which stops counting as
-    /// in flight just before the client can read it (or when it is dropped).
+    /// is to be closed. `arrived` is when the frame was read: latency counts from then, so
+    /// frames read together are delayed together. `answers` is the correlation id of a
+    /// response, which stops counting as in flight just before the client can read it (or
+    /// when it is dropped).
     fn forward(
         &self,
         mut frame: Vec<u8>,
+        arrived: Instant,
         faults: &[(RuleId, Fault)],
         dir: Direction,
         answers: Option<i32>,
@@ -783,10 +836,12 @@ impl Conn {
             return false;
         }
         let mut throttle: Option<u64> = None;
+        let mut due = arrived;
         for (id, fault) in faults {
             match fault {
                 Fault::Latency { delay, .. } => {
-                    if !self.sleep(*delay) {
+                    due += *delay;
+                    if !self.sleep(due.saturating_duration_since(Instant::now())) {
                         return false;
                     }
                 }

@@ -45,8 +45,9 @@ pub enum Refusal {
 /// the response of a request by its correlation id, so per-API rules see responses too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
-    /// Hold each matching frame for `delay` before forwarding it. Frames behind it on the same
-    /// connection wait too, as they would behind a slow broker or link.
+    /// Forward each matching frame `delay` after it arrived, as over a slow link: frames that
+    /// arrive together leave together (in order), so requests pipelined on a connection are
+    /// not delayed one after another.
     Latency {
         delay: Duration,
         direction: Direction,
