@@ -352,7 +352,8 @@ class Worker:
             raise ChaosError(f"reading {self.topic} back failed or stopped before the end offsets ({p.returncode}): "
                              f"{p.stderr[-2000:]}")
         outages = outage_windows(self.topic, runs, t0, watch, a.acks) if watch is not None else None
-        result = analyse(a.records, self.reports, log_path, t0, outages)
+        struck = leader_losses(self.topic, runs, t0, watch) if watch is not None else None
+        result = analyse(a.records, self.reports, log_path, t0, outages, struck)
         if watch is not None:  # the cluster as the orchestrator saw it, for the outage windows
             result["cluster_changes"] = [[round(at - t0, 2), part, node, list(isr)] for part in range(PARTITIONS)
                                          for at, node, isr in watch.changes.get((self.topic, part), [])]
@@ -501,12 +502,53 @@ def percentile(sorted_values: List[float], q: float) -> Optional[float]:
     return sorted_values[i]
 
 
+def leader_losses(topic: str, runs: List[FaultRun], t0: float, watch: LeaderWatch) -> Dict[int, List[float]]:
+    """Per partition of `topic`, when (epoch seconds) a kill or a pause struck the broker leading it:
+    the moments its leader may have lost records it had acknowledged but not yet replicated."""
+    struck: Dict[int, List[float]] = {p: [] for p in range(PARTITIONS)}
+    for r in runs:
+        if r.kind in ("kill", "pause"):
+            start = t0 + r.start_s
+            for p in range(PARTITIONS):
+                if watch.leader_at(topic, p, start) == r.broker:
+                    struck[p].append(start)
+    return {p: sorted(v) for p, v in struck.items()}
+
+
+# A lost record counts as lost to a leader's fault when it was acknowledged at most this long after
+# the fault began (the acknowledgement can reach the client just after the leader stopped).
+LOSS_ACK_SLACK_S = 0.5
+
+
+def loss_before_faults(acked_at: Dict[int, tuple], lost: List[int], struck: Dict[int, List[float]]) -> dict:
+    """How long before a kill or pause of its partition's leader each lost record was acknowledged.
+    With acks=1 a leader acknowledges what its followers may not have copied yet; when it is killed or
+    paused and another replica takes over, that tail is gone. If every lost record was acknowledged
+    within the replicas' lag before such a fault, the loss is the cluster's (records acknowledged per
+    second times that lag), not a client's doing."""
+    before_ms: List[float] = []
+    unexplained = 0
+    for s in lost:
+        p, got = acked_at[s]
+        after = [t for t in struck.get(p, ()) if t >= got - LOSS_ACK_SLACK_S]
+        if after:
+            before_ms.append((after[0] - got) * 1e3)
+        else:
+            unexplained += 1
+    before_ms.sort()
+    return {"lost_before_a_leader_fault": len(before_ms), "lost_without_a_leader_fault": unexplained,
+            "ack_to_fault_ms": {k: (round(v, 1) if v is not None else None) for k, v in
+                                (("p50", percentile(before_ms, 0.5)), ("max", before_ms[-1] if before_ms else None))}}
+
+
 def analyse(records: int, reports_path: Path, log_path: Path, t0: float,
-            outages: Optional[Dict[int, List[tuple]]] = None) -> dict:
+            outages: Optional[Dict[int, List[tuple]]] = None, struck: Optional[Dict[int, List[float]]] = None) -> dict:
     """Counts one client's run. `outages`: per partition, the (from, to) epoch seconds in which no
     broker could acknowledge its records (outage_windows, not overlapping); a record's latency beyond
-    the outages is its latency less the part of its wait that fell in one."""
+    the outages is its latency less the part of its wait that fell in one. `struck`: per partition,
+    when a kill or pause struck its leader (leader_losses), to place each lost record."""
     report_count = [0] * records
+    acked_at: Dict[int, tuple] = {}  # seq -> (partition, report time in epoch seconds)
     beyond_ms: List[float] = []
     in_outage = 0
     acked: Dict[int, tuple] = {}  # seq -> (partition, offset) of a report without an error
@@ -540,6 +582,7 @@ def analyse(records: int, reports_path: Path, log_path: Path, t0: float,
                 failed[seq] = err
             else:
                 acked[seq] = (part, off)
+                acked_at[seq] = (part, got / 1e9)
     in_log: Dict[int, List[tuple]] = {}
     foreign = 0
     reordered = 0
@@ -561,7 +604,8 @@ def analyse(records: int, reports_path: Path, log_path: Path, t0: float,
                 if len(reordered_examples) < EXAMPLES:
                     reordered_examples.append({"seq": seq, "partition": p, "offset": r["offset"], "after_seq": last_seq[p]})
             last_seq[p] = max(seq, last_seq.get(p, -1))
-    lost_acked = sum(1 for s in acked if s not in in_log)
+    lost_seqs = [s for s in acked if s not in in_log]
+    lost_acked = len(lost_seqs)
     offset_mismatch = sum(1 for s, po in acked.items() if s in in_log and po not in in_log[s])
     no_report = [s for s in range(records) if report_count[s] == 0]
     by_error: Dict[str, int] = {}
@@ -595,6 +639,7 @@ def analyse(records: int, reports_path: Path, log_path: Path, t0: float,
         "failed": len(failed),
         "failed_by_error": by_error,
         "lost": lost_acked,
+        "lost_when": loss_before_faults(acked_at, lost_seqs, struck) if struck is not None and lost_seqs else None,
         "failed_not_in_log": sum(1 for s in failed if s not in in_log),
         "failed_but_in_log": sum(1 for s in failed if s in in_log),
         "no_report": len(no_report),
@@ -615,6 +660,15 @@ def analyse(records: int, reports_path: Path, log_path: Path, t0: float,
         "waited_in_outage": in_outage if outages is not None else None,
         "timeline": timeline,
     }
+
+
+def lost_when_text(w: Optional[dict]) -> str:
+    if not w:
+        return ""
+    t = (f" Lost records acknowledged before a kill or pause of their leader: {w['lost_before_a_leader_fault']:,}"
+         + (f" (from acknowledgement to the fault: median {w['ack_to_fault_ms']['p50']} ms, at most "
+            f"{w['ack_to_fault_ms']['max']} ms)" if w['lost_before_a_leader_fault'] else ""))
+    return t + f"; with no such fault after them: {w['lost_without_a_leader_fault']:,}."
 
 
 def broken(r: dict) -> List[str]:
@@ -704,7 +758,7 @@ def markdown(meta: dict, results: List[dict], default_mode: bool) -> List[str]:
                      f"failed but in the log {r['failed_but_in_log']:,}; no report and not in the log "
                      f"{r['no_report_not_in_log']:,}; records in the log {r['in_log']:,}; faults started after the "
                      f"last send {r['faults_after_sending']}; sending took {r['sending_s']:.0f} s, the worker "
-                     f"finished at {r['finished_s']} s.")
+                     f"finished at {r['finished_s']} s." + lost_when_text(r.get("lost_when")))
     lines += ["", ("Faults (the same seeded schedule for every client; the broker is the partition's leader at that "
                "moment, so it can differ between clients):") if meta.get("in_turn") else
               "Faults (the broker is the partition's leader in the first client's topic at that moment):", ""]
@@ -719,7 +773,10 @@ def markdown(meta: dict, results: List[dict], default_mode: bool) -> List[str]:
         "- sent: records handed to the producer. acked: first report without an error. failed: first report "
         "with an error (Java: the callback's exception class, or the exception send() threw).",
         "- lost: acknowledged but not in the log. no report: sent and never reported (at the end of a flush "
-        "that waited for every report). 2 reports: reported more than once.",
+        "that waited for every report). 2 reports: reported more than once. Each lost record is placed against "
+        "the first kill or pause of its partition's leader that began after its acknowledgement (or at most "
+        f"{LOSS_ACK_SLACK_S} s before it): with acks=1 a leader acknowledges records its followers may not have "
+        "copied yet, and that tail is gone when another replica takes over.",
         "- dup: in the log more than once. reordered: in a partition's log after a higher number from the same "
         "producer (first copies only). offset ≠: acknowledged with a partition and offset where the log does "
         "not hold it.",
