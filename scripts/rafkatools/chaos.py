@@ -227,6 +227,33 @@ def create_topic(kafka: LocalKafka, bootstrap: str, topic: str) -> None:
         raise ChaosError(f"creating topic {topic} failed: {(p.stdout or '')[-1000:]}{(p.stderr or '')[-1000:]}")
 
 
+WARM_UP_TOPIC = "warm-up"
+
+
+def warm_up(kafka: LocalKafka, bootstrap: str, seconds: float, log) -> None:
+    """Sends records as fast as the cluster takes them for `seconds`, acks=all, to a topic of its own
+    with the clients' replica lists. Brokers fresh from a start run their produce and replication paths
+    slowly until the JVM has compiled them: without this the first client in turn pays for it (in one
+    40k run its first two seconds of records waited 0.3-1.4 s)."""
+    from confluent_kafka import Producer
+
+    create_topic(kafka, bootstrap, WARM_UP_TOPIC)
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5, "log_level": 2})
+    value, n, end = b"w" * 100, 0, time.time() + seconds
+    while time.time() < end:
+        try:
+            p.produce(WARM_UP_TOPIC, value, key=str(n % 1000).encode())
+            n += 1
+        except BufferError:  # the producer's queue is full: let it drain
+            p.poll(0.05)
+        if n % 1000 == 0:
+            p.poll(0)
+    left = p.flush(120)
+    if left:
+        raise ChaosError(f"warming the cluster up: {left} records not acknowledged within 120 s")
+    log(f"warmed the cluster up: {n:,} records in {seconds:.0f} s")
+
+
 class LeaderWatch:
     """Reads every topic's partition leaders and in-sync replicas from the brokers (not through the
     proxy) every quarter second on a thread of its own, keeping each change with its time: when a
@@ -502,47 +529,55 @@ def percentile(sorted_values: List[float], q: float) -> Optional[float]:
     return sorted_values[i]
 
 
-def leader_losses(topic: str, runs: List[FaultRun], t0: float, watch: LeaderWatch) -> Dict[int, List[float]]:
-    """Per partition of `topic`, when (epoch seconds) a kill or a pause struck the broker leading it:
-    the moments its leader may have lost records it had acknowledged but not yet replicated."""
-    struck: Dict[int, List[float]] = {p: [] for p in range(PARTITIONS)}
+def leader_losses(topic: str, runs: List[FaultRun], t0: float, watch: LeaderWatch) -> Dict[int, List[tuple]]:
+    """Per partition of `topic`, the kills and pauses that struck the broker leading it, as (kind,
+    start, heal) in epoch seconds: the moments its leader could lose records it had acknowledged."""
+    struck: Dict[int, List[tuple]] = {p: [] for p in range(PARTITIONS)}
     for r in runs:
         if r.kind in ("kill", "pause"):
             start = t0 + r.start_s
             for p in range(PARTITIONS):
                 if watch.leader_at(topic, p, start) == r.broker:
-                    struck[p].append(start)
-    return {p: sorted(v) for p, v in struck.items()}
+                    struck[p].append((r.kind, start, t0 + r.heal_s))
+    return struck
 
 
-# A lost record counts as lost to a leader's fault when it was acknowledged at most this long after
-# the fault began (the acknowledgement can reach the client just after the leader stopped).
-LOSS_ACK_SLACK_S = 0.5
+# How close to a fault an acknowledgement must be to be placed against it, in seconds.
+LOSS_WINDOW_S = 5.0
 
 
-def loss_before_faults(acked_at: Dict[int, tuple], lost: List[int], struck: Dict[int, List[float]]) -> dict:
-    """How long before a kill or pause of its partition's leader each lost record was acknowledged.
-    With acks=1 a leader acknowledges what its followers may not have copied yet; when it is killed or
-    paused and another replica takes over, that tail is gone. If every lost record was acknowledged
-    within the replicas' lag before such a fault, the loss is the cluster's (records acknowledged per
-    second times that lag), not a client's doing."""
-    before_ms: List[float] = []
-    unexplained = 0
+def place_losses(acked_at: Dict[int, tuple], lost: List[int], struck: Dict[int, List[tuple]]) -> dict:
+    """Where each lost record's acknowledgement lies against the kills and pauses of its partition's
+    leader. With acks=1 a leader acknowledges what its followers may not have copied yet, and loses it
+    when another replica takes over. Two ways seen: acknowledged just before the leader was killed or
+    paused (the followers' lag), and acknowledged by a leader just back from a pause (it appends the
+    requests that waited in its socket, acknowledges them, and then learns that the controller fenced
+    it during the pause and truncates them)."""
+    before: List[float] = []  # ms from the acknowledgement to the fault
+    after_pause: List[float] = []  # ms from the pause's end to the acknowledgement
+    unplaced = 0
     for s in lost:
         p, got = acked_at[s]
-        after = [t for t in struck.get(p, ()) if t >= got - LOSS_ACK_SLACK_S]
-        if after:
-            before_ms.append((after[0] - got) * 1e3)
+        faults = struck.get(p, ())
+        resumed = [got - heal for kind, _, heal in faults if kind == "pause" and heal - 0.5 <= got <= heal + LOSS_WINDOW_S]
+        ahead = [start - got for _, start, _ in faults if -0.5 <= start - got <= LOSS_WINDOW_S]
+        if resumed:
+            after_pause.append(min(resumed) * 1e3)
+        elif ahead:
+            before.append(min(ahead) * 1e3)
         else:
-            unexplained += 1
-    before_ms.sort()
-    return {"lost_before_a_leader_fault": len(before_ms), "lost_without_a_leader_fault": unexplained,
-            "ack_to_fault_ms": {k: (round(v, 1) if v is not None else None) for k, v in
-                                (("p50", percentile(before_ms, 0.5)), ("max", before_ms[-1] if before_ms else None))}}
+            unplaced += 1
+
+    def spread_ms(v: List[float]) -> dict:
+        v.sort()
+        return {"p50": round(percentile(v, 0.5), 1) if v else None, "max": round(v[-1], 1) if v else None}
+
+    return {"acked_after_a_pause": len(after_pause), "pause_end_to_ack_ms": spread_ms(after_pause),
+            "acked_before_a_fault": len(before), "ack_to_fault_ms": spread_ms(before), "unplaced": unplaced}
 
 
 def analyse(records: int, reports_path: Path, log_path: Path, t0: float,
-            outages: Optional[Dict[int, List[tuple]]] = None, struck: Optional[Dict[int, List[float]]] = None) -> dict:
+            outages: Optional[Dict[int, List[tuple]]] = None, struck: Optional[Dict[int, List[tuple]]] = None) -> dict:
     """Counts one client's run. `outages`: per partition, the (from, to) epoch seconds in which no
     broker could acknowledge its records (outage_windows, not overlapping); a record's latency beyond
     the outages is its latency less the part of its wait that fell in one. `struck`: per partition,
@@ -639,7 +674,7 @@ def analyse(records: int, reports_path: Path, log_path: Path, t0: float,
         "failed": len(failed),
         "failed_by_error": by_error,
         "lost": lost_acked,
-        "lost_when": loss_before_faults(acked_at, lost_seqs, struck) if struck is not None and lost_seqs else None,
+        "lost_when": place_losses(acked_at, lost_seqs, struck) if struck is not None and lost_seqs else None,
         "failed_not_in_log": sum(1 for s in failed if s not in in_log),
         "failed_but_in_log": sum(1 for s in failed if s in in_log),
         "no_report": len(no_report),
@@ -665,10 +700,15 @@ def analyse(records: int, reports_path: Path, log_path: Path, t0: float,
 def lost_when_text(w: Optional[dict]) -> str:
     if not w:
         return ""
-    t = (f" Lost records acknowledged before a kill or pause of their leader: {w['lost_before_a_leader_fault']:,}"
-         + (f" (from acknowledgement to the fault: median {w['ack_to_fault_ms']['p50']} ms, at most "
-            f"{w['ack_to_fault_ms']['max']} ms)" if w['lost_before_a_leader_fault'] else ""))
-    return t + f"; with no such fault after them: {w['lost_without_a_leader_fault']:,}."
+    parts = []
+    if w["acked_after_a_pause"]:
+        parts.append(f"{w['acked_after_a_pause']:,} acknowledged by their leader just back from a pause (from the pause's "
+                     f"end: median {w['pause_end_to_ack_ms']['p50']} ms, at most {w['pause_end_to_ack_ms']['max']} ms)")
+    if w["acked_before_a_fault"]:
+        parts.append(f"{w['acked_before_a_fault']:,} acknowledged just before their leader was killed or paused "
+                     f"(median {w['ack_to_fault_ms']['p50']} ms before, at most {w['ack_to_fault_ms']['max']} ms)")
+    parts.append(f"{w['unplaced']:,} near no kill or pause of their leader")
+    return " Lost records: " + "; ".join(parts) + "."
 
 
 def broken(r: dict) -> List[str]:
@@ -727,7 +767,8 @@ def markdown(meta: dict, results: List[dict], default_mode: bool) -> List[str]:
         f"{meta['pauses']} leader pauses, {meta['proxy_faults']} proxy faults (defaults 20 + 20 + 20), seed {meta['seed']}, "
         f"acks={meta['acks']}, idempotence {'off' if meta['no_idempotence'] else 'on'}.",
         "",
-        f"Clients: {'one after another, each alone through the schedule' if meta.get('in_turn') else 'all at once, each on its own topic with the same replica lists, so every fault strikes every client at the same moment'}.",
+        f"Clients: {'one after another, each alone through the schedule' if meta.get('in_turn') else 'all at once, each on its own topic with the same replica lists, so every fault strikes every client at the same moment'}"
+        + (f"; before the first, {meta['warm_up_s']:.0f} s of records warmed the fresh cluster up." if meta.get("warm_up_s") else "; the fresh cluster was not warmed up."),
         "",
         "| client | sent | acked | failed | lost | dup | reordered | no report | 2 reports | offset ≠ | "
         "p50 ms | p99 ms | p99.9 ms | max ms | waited in an outage | beyond the outages p99 ms | p99.9 ms | max ms |",
@@ -774,9 +815,9 @@ def markdown(meta: dict, results: List[dict], default_mode: bool) -> List[str]:
         "with an error (Java: the callback's exception class, or the exception send() threw).",
         "- lost: acknowledged but not in the log. no report: sent and never reported (at the end of a flush "
         "that waited for every report). 2 reports: reported more than once. Each lost record is placed against "
-        "the first kill or pause of its partition's leader that began after its acknowledgement (or at most "
-        f"{LOSS_ACK_SLACK_S} s before it): with acks=1 a leader acknowledges records its followers may not have "
-        "copied yet, and that tail is gone when another replica takes over.",
+        f"the kills and pauses of its partition's leader: acknowledged by the leader within {LOSS_WINDOW_S:.0f} s after a "
+        "pause of it ended (it appended what waited in its socket, then learnt it had been replaced and truncated "
+        f"it), or within {LOSS_WINDOW_S:.0f} s before it was killed or paused (what its followers had not copied yet).",
         "- dup: in the log more than once. reordered: in a partition's log after a higher number from the same "
         "producer (first copies only). offset ≠: acknowledged with a partition and offset where the log does "
         "not hold it.",
@@ -832,6 +873,9 @@ def parse_args(argv: List[str]):
     ap.add_argument("--acks", default="all", choices=("all", "1", "0"))
     ap.add_argument("--no-idempotence", action="store_true")
     ap.add_argument("--record-size", type=int, default=100)
+    ap.add_argument("--warm-up", type=float, default=20.0,
+                    help="seconds of records sent to the fresh cluster before the first client, so it does not pay "
+                         "for the brokers' cold JVMs (default 20; 0: none)")
     ap.add_argument("--flush-timeout", type=int, default=900, help="seconds a worker may take after the schedule")
     ap.add_argument("--python", default=sys.executable, help="the Python with rafka and confluent_kafka (default: this one)")
     ap.add_argument("--proxy", help="a built rafka-faultproxy binary (default: cargo build --release -p rafka-faultproxy)")
@@ -976,6 +1020,8 @@ def main(argv: List[str]) -> int:
         kafka.up(brokers=3, port=BROKER_PORT, controller_port=CONTROLLER_PORT)
         proxy = Proxy(binary, state, {n: BROKER_PORT + n - 1 for n in (1, 2, 3)})
         log(f"fault proxy: bootstrap.servers={proxy.bootstrap}; schedule {len(faults)} faults over {seconds:.0f} s per client")
+        if a.warm_up > 0:
+            warm_up(kafka, a.direct_bootstrap, a.warm_up, log)
         workdir = state / "run"
         workdir.mkdir(exist_ok=True)
         groups = [list(clients.values())] if a.together else [[c] for c in clients.values()]
@@ -1013,7 +1059,7 @@ def main(argv: List[str]) -> int:
         "load_before": load_before,
         "load_after": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         "records": a.records, "kills": a.kills, "pauses": a.pauses, "proxy_faults": a.proxy_faults, "seed": a.seed,
-        "acks": a.acks, "no_idempotence": a.no_idempotence, "in_turn": not a.together,
+        "acks": a.acks, "no_idempotence": a.no_idempotence, "in_turn": not a.together, "warm_up_s": a.warm_up,
         "schedule": [asdict(f) for f in faults],
     }
     out = Path(a.out)
