@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::cluster::*;
 use common::*;
+use rafka_core::protocol::messages;
 use rafka_core::{LocalCode, Producer, ProducerRecord};
 use rafka_faultproxy::{AfterDrop, Direction, Fault, FaultProxy, Refusal, Rule, API_API_VERSIONS, API_METADATA, API_PRODUCE};
 
@@ -326,17 +327,11 @@ fn the_proxys_latency_delays_pipelined_responses_together_not_one_after_another(
     proxy.add(Rule::new(Fault::Latency { delay, direction: Direction::Responses }).api(API_API_VERSIONS));
     let mut conn = std::net::TcpStream::connect(proxy.bootstrap().split(',').next().unwrap()).expect("connect to the proxy");
     conn.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    // Five ApiVersions v0 requests written at once (size, api key 18, version 0, correlation
-    // id, null client id).
+    // Five ApiVersions v0 requests written at once, framed by the engine's own encoder.
     let mut requests = Vec::new();
     for corr in 1..=5i32 {
-        let mut body = Vec::new();
-        body.extend_from_slice(&API_API_VERSIONS.to_be_bytes());
-        body.extend_from_slice(&0i16.to_be_bytes());
-        body.extend_from_slice(&corr.to_be_bytes());
-        body.extend_from_slice(&(-1i16).to_be_bytes());
-        requests.extend_from_slice(&(body.len() as i32).to_be_bytes());
-        requests.extend_from_slice(&body);
+        let start = messages::begin_request(&mut requests, API_API_VERSIONS, 0, corr, "proxy-test", false);
+        messages::finish_request(&mut requests, start);
     }
     let written = Instant::now();
     conn.write_all(&requests).unwrap();
@@ -344,7 +339,7 @@ fn the_proxys_latency_delays_pipelined_responses_together_not_one_after_another(
     for _ in 0..5 {
         let mut size = [0u8; 4];
         conn.read_exact(&mut size).expect("a response");
-        let mut body = vec![0u8; i32::from_be_bytes(size) as usize];
+        let mut body = vec![0u8; messages::frame_len(size).expect("a valid frame size")];
         conn.read_exact(&mut body).expect("the rest of the response");
         let corr = i32::from_be_bytes(body[..4].try_into().unwrap());
         answered.push((corr, written.elapsed()));
