@@ -25,6 +25,10 @@ impl Producer {
         let txn = self.txn_shared()?;
         {
             let mut cell = txn.lock();
+            if answered_since(&cell, "init_transactions") {
+                drop(cell);
+                return self.run_job(Job::Init, timeout);
+            }
             match cell.state {
                 TxnState::Uninitialized => txn.set_state(&mut cell, TxnState::Initializing),
                 TxnState::Initializing => {}
@@ -91,6 +95,10 @@ impl Producer {
         let deadline = Instant::now() + timeout;
         {
             let mut cell = txn.lock();
+            if answered_since(&cell, "commit_transaction") {
+                drop(cell);
+                return self.run_job(Job::End { commit: true }, timeout);
+            }
             match cell.state {
                 TxnState::InTransaction => txn.set_state(&mut cell, TxnState::Committing),
                 TxnState::Committing => {}
@@ -137,6 +145,10 @@ impl Producer {
         let txn = self.txn_shared()?;
         {
             let mut cell = txn.lock();
+            if answered_since(&cell, "abort_transaction") {
+                drop(cell);
+                return self.run_job(Job::End { commit: false }, timeout);
+            }
             match cell.state {
                 TxnState::InTransaction | TxnState::AbortableError | TxnState::Committing => txn.set_state(&mut cell, TxnState::Aborting),
                 TxnState::Aborting => {}
@@ -209,6 +221,13 @@ impl Producer {
             cell = txn.cv.wait_timeout(cell, (deadline - now).min(Duration::from_millis(100))).unwrap_or_else(|e| e.into_inner()).0;
         }
     }
+}
+
+/// Whether `call` timed out or was interrupted earlier and its job has been answered since: the
+/// state has moved on (to `Ready` after an init or an end), and calling again takes that answer
+/// rather than refusing the call for the new state.
+fn answered_since(cell: &TxnCell, call: &str) -> bool {
+    cell.result.is_some() && cell.job.as_ref().is_some_and(|j| j.name() == call)
 }
 
 fn state_error(cell: &TxnCell, call: &str, state: TxnState) -> Error {

@@ -243,6 +243,35 @@ fn expired_transaction(send_after: bool) {
     assert_eq!(read_committed(&c, &topic, 3), vec![2], "only the next transaction's record is visible");
 }
 
+/// A commit that timed out (its coordinator paused for a moment) and whose EndTxn was answered
+/// before it was called again: the call again returns that answer, as KafkaProducer's pending
+/// result does, rather than refusing a commit in the state the producer has moved to (Ready).
+#[test]
+fn a_commit_called_again_after_its_timeout_returns_the_answer_that_came_meanwhile() {
+    let c = cluster();
+    let topic = topic(&c, "txnfault-again", 1);
+    let id = unique_topic("txnfault-id");
+    let p = producer(&c, &id, &[]);
+    p.init_transactions(T).unwrap();
+    p.begin_transaction().unwrap();
+    send(&p, &topic, 0, 0).wait_timeout(T).unwrap();
+    let node = coordinator_of(&c, &id).to_string();
+    // Paused for less than broker.session.timeout.ms: it stays the coordinator.
+    c.kafka(&["pause", &node]);
+    let timed_out = p.commit_transaction(Duration::from_millis(1000));
+    c.kafka(&["resume", &node]);
+    let e = timed_out.unwrap_err();
+    assert!(e.is_retriable() && e.name() == "_TIMED_OUT", "{e}");
+    let start = Instant::now();
+    while p.transaction_state() != Some(TxnState::Ready) {
+        assert!(start.elapsed() < Duration::from_secs(120), "the commit never finished: {:?}", p.transaction_state());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    p.commit_transaction(T).expect("the commit's answer, which came after its timeout");
+    p.close(T).unwrap();
+    assert_eq!(read_committed(&c, &topic, 1), vec![0], "the transaction committed");
+}
+
 /// A commit that timed out (the coordinator killed) and was not called again finishes on its
 /// own; the next transaction's commit then does its own EndTxn, rather than returning the
 /// answer meant for the one before.
