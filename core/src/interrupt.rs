@@ -1,8 +1,9 @@
 //! Interrupting a blocked call. A binding whose threads can be interrupted (the JVM's
 //! `Thread.interrupt()`) gives each calling thread a check; the engine's waits on an application
-//! thread (`send()` for buffer memory, a record slot or metadata, `flush()`, `partition_count()`)
-//! then wait in slices of at most 100 ms and, when the check says so, return `_INTR`
-//! ([`LocalCode::Interrupted`](crate::LocalCode::Interrupted)). Nothing is checked on a call that
+//! thread (`send()` for buffer memory, a record slot or metadata, `flush()`, `partition_count()`,
+//! the transactional calls) then wait in slices of at most 100 ms and, when the check says so,
+//! return `_INTR` ([`LocalCode::Interrupted`](crate::LocalCode::Interrupted)); a transactional
+//! call's request goes on, and calling it again waits for it. Nothing is checked on a call that
 //! does not wait.
 
 use std::cell::Cell;

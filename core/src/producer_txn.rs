@@ -122,6 +122,11 @@ impl Producer {
                 }
                 match flushed {
                     Ok(()) => break,
+                    // The calling thread was interrupted (see `crate::interrupt`): the records go
+                    // on, and calling again goes on waiting for them.
+                    Err(e) if e.is_local(LocalCode::Interrupted) => {
+                        return Err(e.context("commit_transaction: interrupted while waiting for the transaction's records to be acknowledged before EndTxn; they go on: call commit_transaction again to keep waiting").into_retriable());
+                    }
                     Err(e) if Instant::now() >= deadline => {
                         let left = e.message().strip_prefix("flush: ").and_then(|m| m.split(" record(s)").next()).unwrap_or("some");
                         let why = format!("; {}", self.inner.status_report());
@@ -217,6 +222,14 @@ impl Producer {
             // A connection problem the I/O thread recognised ends the wait (the request goes on).
             if let Some(e) = self.inner.settled_diagnosis() {
                 return Err(e.context(&format!("{name}: waiting for {}; the request goes on, call {name} again to keep waiting", cell.waiting_on)).into_retriable());
+            }
+            // So does an interrupted calling thread (see `crate::interrupt`).
+            if crate::interrupt::interrupted() {
+                return Err(Error::local(
+                    LocalCode::Interrupted,
+                    format!("{name}: interrupted while waiting for {}; the request goes on: call {name} again to keep waiting", cell.waiting_on),
+                )
+                .into_retriable());
             }
             cell = txn.cv.wait_timeout(cell, (deadline - now).min(Duration::from_millis(100))).unwrap_or_else(|e| e.into_inner()).0;
         }

@@ -41,3 +41,46 @@ fn a_send_waiting_for_metadata_ends_with_intr_when_the_threads_check_fires() {
     assert!(e.to_string().contains("interrupted while waiting for metadata of topic interrupt-test"), "{e}");
     p.close(Duration::from_secs(5)).ok();
 }
+
+static STOP_INIT: AtomicBool = AtomicBool::new(false);
+
+fn init_stop_requested() -> bool {
+    STOP_INIT.load(Ordering::SeqCst)
+}
+
+#[test]
+fn init_transactions_waiting_for_its_coordinator_ends_with_intr_and_a_second_call_waits_for_the_same_request() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming() {
+            held.push(s);
+        }
+    });
+    let mut c = rafka_core::Config::new();
+    c.set("bootstrap.servers", &addr.to_string()).unwrap();
+    c.set("transactional.id", "interrupt-init").unwrap();
+    let p = Producer::new(c).unwrap();
+    std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_millis(300));
+        STOP_INIT.store(true, Ordering::SeqCst);
+    });
+    interrupt::set_interrupt_check(Some(init_stop_requested));
+    let started = std::time::Instant::now();
+    let e = p.init_transactions(Duration::from_secs(60)).expect_err("init_transactions waits for its coordinator until interrupted");
+    let waited = started.elapsed();
+    assert_eq!(e.code(), Code::Local(LocalCode::Interrupted), "{e}");
+    assert!(e.is_retriable(), "the request goes on, so calling again may succeed: {e}");
+    assert!(e.to_string().contains("init_transactions: interrupted while waiting for"), "{e}");
+    // Ended by the interruption, not by the 60 s timeout.
+    assert!(waited < Duration::from_secs(30), "waited {waited:?}");
+    // The flag cleared, a second call resumes the same request (and times out on the silent
+    // listener, naming what it waited for) rather than refusing a second init.
+    STOP_INIT.store(false, Ordering::SeqCst);
+    let e = p.init_transactions(Duration::from_millis(500)).expect_err("the listener never answers");
+    interrupt::set_interrupt_check(None);
+    assert_eq!(e.code(), Code::Local(LocalCode::TimedOut), "{e}");
+    assert!(e.to_string().contains("init_transactions: timed out after 500 ms waiting for"), "{e}");
+    p.close(Duration::from_secs(5)).ok();
+}

@@ -32,7 +32,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Calls that block, run through KafkaProducer and RafkaProducer alike: Thread.interrupt() of a
- * thread blocked in send() (buffer full, waiting for metadata) or flush(), send() waiting past
+ * thread blocked in send() (buffer full, waiting for metadata), flush() or a transactional call
+ * (initTransactions, commitTransaction, abortTransaction), send() waiting past
  * max.block.ms for metadata, close(Duration.ZERO) from a callback. A broker of the test's own
  * (port 26210), paused with scripts/kafka pause to make sends block.
  */
@@ -169,6 +170,86 @@ class BlockingCallsTest {
             assertEquals("Flush interrupted.", o.thrown.getMessage());
             broker.resume();
             f.get(60, TimeUnit.SECONDS); // the record is still sent
+        });
+    }
+
+    /** {@link #config} with a transactional.id of its own per test, client and run. */
+    static Properties transactional(String id, Function<Properties, Producer<String, byte[]>> make) {
+        Properties p = config(120_000, 1024 * 1024);
+        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, id + "-" + (make == BOTH.get(0) ? "kafka" : "rafka") + "-" + System.nanoTime());
+        return p;
+    }
+
+    @Test
+    void interruptingInitTransactionsWaitingForTheCoordinatorThrowsInterruptExceptionAndACallAfterItGoesOn() throws Exception {
+        for (Function<Properties, Producer<String, byte[]>> make : BOTH) {
+            broker.pause();
+            Producer<String, byte[]> p = make.apply(transactional("blocking-init", make));
+            String who = p.getClass().getSimpleName();
+            try {
+                Outcome o = interruptWhileBlocked(done -> p.initTransactions());
+                assertInterrupted(o, p);
+                assertEquals("Received interrupt while awaiting InitProducerId", o.thrown.getMessage(), who);
+                broker.resume();
+                p.initTransactions(); // waits for the same request, now answered
+                p.beginTransaction();
+                p.send(new ProducerRecord<>(broker.createTopic("blocking-init-after", 1), new byte[10])).get(60, TimeUnit.SECONDS);
+                p.commitTransaction();
+            } finally {
+                broker.resume();
+                p.close(Duration.ofSeconds(60));
+            }
+        }
+    }
+
+    /**
+     * For KafkaProducer, then RafkaProducer: a transactional producer with a transaction open and a
+     * record sent in it; {@code paused} runs with the broker (the transaction's coordinator and the
+     * partition's leader) paused.
+     */
+    static void eachInTransactionWithBrokerPaused(String topic, ThrowingConsumer<Producer<String, byte[]>> paused) throws Exception {
+        for (Function<Properties, Producer<String, byte[]>> make : BOTH) {
+            Producer<String, byte[]> p = make.apply(transactional(topic, make));
+            try {
+                p.initTransactions();
+                p.beginTransaction();
+                p.send(new ProducerRecord<>(topic, new byte[10])).get(60, TimeUnit.SECONDS);
+                p.send(new ProducerRecord<>(topic, new byte[10]));
+                broker.pause();
+                paused.accept(p);
+            } finally {
+                broker.resume();
+                p.close(Duration.ofSeconds(60));
+            }
+        }
+    }
+
+    @Test
+    void interruptingACommitThrowsInterruptExceptionAndACommitAfterItCompletesTheTransaction() throws Exception {
+        String topic = broker.createTopic("blocking-commit", 1);
+        eachInTransactionWithBrokerPaused(topic, p -> {
+            Outcome o = interruptWhileBlocked(done -> p.commitTransaction());
+            assertInterrupted(o, p);
+            assertEquals("Received interrupt while awaiting EndTxn(true)", o.thrown.getMessage(), p.getClass().getSimpleName());
+            broker.resume();
+            p.commitTransaction(); // the same commit, now answered
+            p.beginTransaction(); // so the transaction ended
+            p.abortTransaction();
+        });
+    }
+
+    @Test
+    void interruptingAnAbortThrowsInterruptExceptionAndAnAbortAfterItEndsTheTransaction() throws Exception {
+        String topic = broker.createTopic("blocking-abort", 1);
+        eachInTransactionWithBrokerPaused(topic, p -> {
+            Outcome o = interruptWhileBlocked(done -> p.abortTransaction());
+            assertInterrupted(o, p);
+            assertEquals("Received interrupt while awaiting EndTxn(false)", o.thrown.getMessage(), p.getClass().getSimpleName());
+            broker.resume();
+            p.abortTransaction(); // the same abort, now answered
+            p.beginTransaction(); // so the transaction ended
+            p.send(new ProducerRecord<>(topic, new byte[10])).get(60, TimeUnit.SECONDS);
+            p.commitTransaction();
         });
     }
 

@@ -8,6 +8,7 @@ import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
 import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.errors.TimeoutException;
@@ -27,6 +28,8 @@ import org.apache.kafka.common.errors.TimeoutException;
  * throws {@link CommitFailedException} as KafkaProducer does;</li>
  * <li>a wait past max.block.ms: {@link TimeoutException}, and calling the same method again waits
  * for the same request;</li>
+ * <li>a thread interrupted while it waits: {@link InterruptException} (its flag set again), and
+ * calling the same method again waits for the same request;</li>
  * <li>a call in the wrong state: {@link IllegalStateException}.</li>
  * </ul>
  */
@@ -123,6 +126,11 @@ public final class Transactions {
         if (e.code() == ErrorMapping.TIMED_OUT) {
             return new TimeoutException(e.getMessage());
         }
+        if (e.code() == ErrorMapping.INTR) {
+            // KafkaProducer's words, naming the request it awaited; rafka's (what it waited for,
+            // that the request goes on) in the cause. InterruptException sets the flag again.
+            return new InterruptException("Received interrupt while awaiting " + awaitedRequest(operation), new InterruptedException(e.getMessage()));
+        }
         if (e.code() == ErrorMapping.STATE) {
             if (e.retriable()) {
                 // Another transactional call timed out and its request is still under way.
@@ -168,6 +176,22 @@ public final class Transactions {
             return new IllegalStateException("Cannot add partition " + tp + " to transaction before completing a call to initTransactions");
         }
         return new IllegalStateException("Cannot add partition " + tp + " to transaction while in state " + stateName(state));
+    }
+
+    /** The request a transactional method of KafkaProducer awaits, as its TransactionManager names it. */
+    private static String awaitedRequest(String operation) {
+        switch (operation) {
+            case "initTransactions":
+                return "InitProducerId";
+            case "commitTransaction":
+                return "EndTxn(true)";
+            case "abortTransaction":
+                return "EndTxn(false)";
+            case "sendOffsetsToTransaction":
+                return "AddOffsetsToTxn";
+            default:
+                return operation;
+        }
     }
 
     /** Fenced: KafkaProducer's own two exceptions; others (not authorized, ...) by their error code. */
