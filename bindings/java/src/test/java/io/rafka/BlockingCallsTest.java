@@ -254,6 +254,25 @@ class BlockingCallsTest {
     }
 
     @Test
+    @SuppressWarnings("removal") // ConsumerGroupMetadata made by hand: no consumer here
+    void interruptingSendOffsetsToTransactionThrowsInterruptExceptionAndACallAfterItGoesOn() throws Exception {
+        String topic = broker.createTopic("blocking-offsets", 1);
+        eachInTransactionWithBrokerPaused(topic, p -> {
+            java.util.Map<org.apache.kafka.common.TopicPartition, org.apache.kafka.clients.consumer.OffsetAndMetadata> offsets =
+                    java.util.Map.of(new org.apache.kafka.common.TopicPartition(topic, 0), new org.apache.kafka.clients.consumer.OffsetAndMetadata(1));
+            org.apache.kafka.clients.consumer.ConsumerGroupMetadata group = new org.apache.kafka.clients.consumer.ConsumerGroupMetadata("blocking-offsets-group");
+            Outcome o = interruptWhileBlocked(done -> p.sendOffsetsToTransaction(offsets, group));
+            assertInterrupted(o, p);
+            // KafkaProducer names its request handler (TxnOffsetCommitHandler with transaction
+            // version 2, AddOffsetsToTxn before); RafkaProducer says AddOffsetsToTxn.
+            assertTrue(o.thrown.getMessage().startsWith("Received interrupt while awaiting "), p.getClass().getSimpleName() + ": " + o.thrown.getMessage());
+            broker.resume();
+            p.sendOffsetsToTransaction(offsets, group); // the same request, now answered
+            p.commitTransaction();
+        });
+    }
+
+    @Test
     void sendWaitingForMetadataPastMaxBlockMsFailsWithKafkaProducersTimeoutException() throws Exception {
         String topic = broker.createTopic("blocking-max-block", 1);
         eachWithBrokerPaused(topic, 1500, 1024 * 1024, false, p -> {
