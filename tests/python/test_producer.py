@@ -4,8 +4,10 @@ import contextlib
 import gc
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 import weakref
@@ -243,6 +245,41 @@ def test_timeouts_of_none_negative_and_infinity_all_wait_for_ever():
     p.close(float("inf"))
     assert got == [None, None, None]
     assert [raw(r, "value") for r in consume(topic, 3)] == [b"a", b"b", b"c"]
+
+
+@contextlib.contextmanager
+def sigint_after(seconds):
+    """SIGINT (Ctrl+C) to this process `seconds` from now, with Python's own handler, which
+    raises KeyboardInterrupt."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        timer.join()
+        signal.signal(signal.SIGINT, old)
+
+
+@pytest.mark.parametrize("module", ["confluent_kafka", "rafka"])
+def test_ctrl_c_ends_a_flush_and_a_poll_that_wait_long_as_in_confluent_kafka(module):
+    # confluent-kafka's poll() and flush() wait in slices and run the signal handlers between
+    # them, so Ctrl+C ends a long wait; rafka's must too.
+    mod = __import__(module)
+    # A record for a topic that does not exist: its report is more than 20 s away.
+    p = mod.Producer({"bootstrap.servers": bootstrap(), "message.timeout.ms": 60000})
+    p.produce("py-missing-" + uuid.uuid4().hex[:10], b"v")
+    # Each twice: the second time the handler would run inside the logger's level check.
+    calls = [("flush", lambda: p.flush(60)), ("poll", lambda: p.poll(60))] * 2
+    for name, call in calls:
+        start = time.monotonic()
+        with sigint_after(0.5), pytest.raises(KeyboardInterrupt):
+            call()
+        took = time.monotonic() - start
+        assert took < 20, f"{module} {name}() ended by the signal after {took:.1f} s, not at its timeout"
+    p.purge()
+    p.flush(10)
 
 
 def test_context_manager_flushes_and_closes():

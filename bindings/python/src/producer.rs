@@ -275,6 +275,10 @@ pub(crate) fn close_collected(engine: Arc<rafka_core::Producer>, id: u64) {
 
 /// A Python timeout in seconds. None, a negative number or NaN waits for ever, which the engine
 /// takes as `Duration::MAX` (so does a number too large for a `Duration`).
+/// The longest `poll()` and `flush()` wait without the GIL before running the program's signal
+/// handlers (confluent-kafka's "wakeable" waits take 200 ms).
+const SIGNAL_SLICE: Duration = Duration::from_millis(100);
+
 pub(crate) fn timeout_of(t: Option<f64>) -> Duration {
     match t {
         Some(t) if t >= 0.0 => Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX),
@@ -541,7 +545,8 @@ impl Producer {
         Ok(queued)
     }
 
-    /// Serve delivery reports, waiting up to `timeout` seconds; returns how many were served.
+    /// Serve delivery reports, waiting up to `timeout` seconds; returns how many were served. An
+    /// exception from a signal handler (KeyboardInterrupt on Ctrl+C) ends a longer wait.
     #[pyo3(signature = (timeout=None))]
     fn poll(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<usize> {
         let engine = self.engine(py)?;
@@ -549,11 +554,32 @@ impl Producer {
         if let Some(o) = &self.oauth {
             o.maybe_refresh(py);
         }
-        let n = py.allow_threads(|| engine.poll(t));
-        self.refresh_log_level(py);
-        self.drain_logs(py);
-        self.serve(py)?;
-        Ok(n)
+        if t <= SIGNAL_SLICE {
+            let n = py.allow_threads(|| engine.poll(t));
+            self.refresh_log_level(py);
+            self.drain_logs(py);
+            self.serve(py)?;
+            return Ok(n);
+        }
+        // A long wait in slices, as confluent-kafka's: between them the program's signal handlers
+        // run, so Ctrl+C (KeyboardInterrupt) ends it.
+        let deadline = Instant::now().checked_add(t);
+        loop {
+            let step = deadline.map_or(SIGNAL_SLICE, |d| d.saturating_duration_since(Instant::now()).min(SIGNAL_SLICE));
+            let n = py.allow_threads(|| engine.poll(step));
+            // First, before other Python code (a logger's) could run the handler and lose its
+            // exception; reports served meanwhile stay queued for the next call.
+            py.check_signals()?;
+            self.refresh_log_level(py);
+            self.drain_logs(py);
+            self.serve(py)?;
+            if n > 0 || deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(n);
+            }
+            if let Some(o) = &self.oauth {
+                o.maybe_refresh(py);
+            }
+        }
     }
 
     /// Wait for every queued record to be reported; returns how many are still queued.
@@ -562,12 +588,14 @@ impl Producer {
         let engine = self.engine(py)?;
         let deadline = Instant::now().checked_add(timeout_of(timeout));
         loop {
-            // In slices, serving callbacks in between: reports do not pile up during a long flush.
-            let step = deadline.map_or(Duration::from_millis(100), |d| d.saturating_duration_since(Instant::now()).min(Duration::from_millis(100)));
+            // In slices, serving callbacks in between: reports do not pile up during a long flush,
+            // and the program's signal handlers run (Ctrl+C ends it, as in confluent-kafka).
+            let step = deadline.map_or(SIGNAL_SLICE, |d| d.saturating_duration_since(Instant::now()).min(SIGNAL_SLICE));
             if let Some(o) = &self.oauth {
                 o.maybe_refresh(py);
             }
             let done = py.allow_threads(|| engine.flush(step)).is_ok();
+            py.check_signals()?; // first, as in poll()
             self.drain_logs(py);
             self.serve(py)?;
             if done || deadline.is_some_and(|d| Instant::now() >= d) {
