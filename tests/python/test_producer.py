@@ -591,3 +591,29 @@ def test_named_partitioner_murmur2_places_keys_as_librdkafka_does():
     assert p.flush(30) == 0
     # toPositive(murmur2(b"user-1")) == 1404122828 (Kafka's Utils.murmur2), % 7 == 3
     assert [r["partition"] for r in consume(topic, 3)] == [1404122828 % 7] * 3
+
+
+def test_the_module_partitioner_functions_give_confluent_kafkas_partitions():
+    import random
+    import confluent_kafka  # the reference must be installed, never skipped
+    rng = random.Random(7)
+    keys = [b"", b"k", b"key", b"user_12345"] + [rng.randbytes(rng.randrange(0, 64)) for _ in range(2000)]
+    for name in ("murmur2", "consistent", "fnv1a"):
+        ours, theirs = getattr(rafka, name), getattr(confluent_kafka, name)
+        for key in keys:
+            for n in (1, 2, 6, 7, 100, 2**31 - 1):
+                assert ours(key, n) == theirs(key, n), (name, key, n)
+        # The same refusals: a partition count <= 0, a key that is not bytes.
+        for bad in ((b"k", 0), (b"k", -1), (None, 6), ("str", 6)):
+            with pytest.raises(Exception) as theirs_raised:
+                theirs(*bad)
+            with pytest.raises(theirs_raised.type) as ours_raised:
+                ours(*bad)
+            if theirs_raised.type is ValueError:
+                assert str(ours_raised.value) == str(theirs_raised.value)
+
+
+def test_version_and_libversion_name_rafkas_version_in_confluent_kafkas_shapes():
+    assert rafka.version() == rafka.libversion()[0]
+    major, minor, patch = (int(x) for x in rafka.version().split("."))
+    assert rafka.libversion()[1] == (major << 16) | (minor << 8) | patch

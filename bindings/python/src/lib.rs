@@ -4,7 +4,7 @@
 //! records), `delivery.rs` (reports from the engine to Python callbacks), `message.rs`
 //! (`Message`), `gil_cell.rs` (`GilCell`), `errors.rs` (`KafkaError`, `KafkaException`),
 //! `transaction.rs` (`TopicPartition`, `ConsumerGroupMetadata` and the arguments of the
-//! transactional methods), `buffers.rs`, `logbridge.rs` and `oauth.rs`.
+//! transactional methods), `functions.rs` (the module-level functions), `buffers.rs`, `logbridge.rs` and `oauth.rs`.
 // pyo3 0.22's #[pymethods] expansion converts PyErr into PyErr.
 #![allow(clippy::useless_conversion)]
 
@@ -16,6 +16,7 @@ mod aio;
 mod buffers;
 mod delivery;
 mod errors;
+mod functions;
 mod gil_cell;
 mod logbridge;
 mod message;
@@ -49,6 +50,11 @@ fn _rafka(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TopicPartition>()?;
     m.add_class::<ConsumerGroupMetadata>()?;
     m.add("KafkaException", m.py().get_type::<KafkaException>())?;
+    m.add_function(wrap_pyfunction!(functions::version, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::libversion, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::murmur2, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::consistent, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::fnv1a, m)?)?;
     errors::add_constants(&m.py().get_type::<KafkaError>())?;
     Ok(())
 }

@@ -8,13 +8,15 @@ from concurrent.futures import Future
 
 from rafka._rafka import ConsumerGroupMetadata, KafkaError, KafkaException, Message, ThrottleEvent, TopicPartition
 from rafka._rafka import Producer as _NativeProducer
+from rafka._rafka import consistent, fnv1a, libversion, murmur2, version
 from rafka.admin import BrokerMetadata, ClusterMetadata, PartitionMetadata, TopicMetadata
 from rafka.serialization import (KeySerializationError, MessageField, SerializationContext, SerializationError,
                                  ValueSerializationError)
 
 __all__ = ["BrokerMetadata", "ClusterMetadata", "ConsumerGroupMetadata", "KafkaError", "KafkaException", "Message",
            "PartitionMetadata", "Producer", "SerializingProducer", "ThrottleEvent", "TopicMetadata", "TopicPartition",
-           "TIMESTAMP_NOT_AVAILABLE", "TIMESTAMP_CREATE_TIME", "TIMESTAMP_LOG_APPEND_TIME"]
+           "TIMESTAMP_NOT_AVAILABLE", "TIMESTAMP_CREATE_TIME", "TIMESTAMP_LOG_APPEND_TIME",
+           "consistent", "fnv1a", "libversion", "murmur2", "version"]
 
 # The first item of ``Message.timestamp()``, with confluent-kafka's values.
 TIMESTAMP_NOT_AVAILABLE = 0

@@ -3,13 +3,19 @@ from rafka.admin import ClusterMetadata
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 __all__ = ["ConsumerGroupMetadata", "KafkaError", "KafkaException", "Message", "Producer", "ThrottleEvent", "TopicPartition",
-           "_AioProducer", "_aio_exiting"]
+           "_AioProducer", "_aio_exiting", "consistent", "fnv1a", "libversion", "murmur2", "version"]
 
 _Buf = Union[bytes, bytearray, memoryview, str]
 _Headers = Union[Dict[str, Optional[_Buf]], Sequence[Tuple[str, Optional[_Buf]]]]
 _DeliveryCb = Callable[[Optional[KafkaError], Message], Any]
 
 class KafkaException(Exception): ...
+
+def version() -> str: ...
+def libversion() -> Tuple[str, int]: ...
+def murmur2(key: bytes, partition_count: int) -> int: ...
+def consistent(key: bytes, partition_count: int) -> int: ...
+def fnv1a(key: bytes, partition_count: int) -> int: ...
 
 @final
 class KafkaError:
