@@ -76,6 +76,8 @@ struct State {
     /// A write or sync failed: the message, repeated to every later append.
     broken: Option<String>,
     last_sync: Instant,
+    /// Threads waiting on `Spool::changed` now (see [`Spool::notify`]).
+    waiters: u32,
 }
 
 pub(crate) struct Spool {
@@ -141,7 +143,7 @@ impl Spool {
         log.sync_on_roll = cfg.fsync != SpoolFsync::Never;
         let spool = Spool {
             spilling: AtomicBool::new(left > 0),
-            state: Mutex::new(State { log, pending: HashMap::new(), direct: VecDeque::new(), direct_base: first_new_id, feeding: 0, in_hand: None, broken: None, last_sync: Instant::now() }),
+            state: Mutex::new(State { log, pending: HashMap::new(), direct: VecDeque::new(), direct_base: first_new_id, feeding: 0, in_hand: None, broken: None, last_sync: Instant::now(), waiters: 0 }),
             feed: Mutex::new(()),
             changed: Condvar::new(),
             when: cfg.when,
@@ -199,7 +201,7 @@ impl Spool {
                     ),
                 ));
             }
-            g = self.changed.wait_timeout(g, (deadline - now).min(Duration::from_millis(100))).unwrap_or_else(|e| e.into_inner()).0;
+            g = self.wait(g, (deadline - now).min(Duration::from_millis(100)));
         }
         let direct = direct && g.log.cursor_at_end() && g.feeding == 0;
         let (id, pos) = match g.log.append(&sref, direct) {
@@ -224,8 +226,7 @@ impl Spool {
         g.direct.push_back(None);
         g.pending.insert(id, Pending { completion, deadline: rec.deadline, topic: rec.topic.into(), partition: rec.partition, pos });
         self.spilling.store(true, Ordering::Release);
-        drop(g);
-        self.changed.notify_all();
+        self.notify(g);
         Ok(Appended::Spilled)
     }
 
@@ -247,8 +248,7 @@ impl Spool {
         g.log.requeue(id, pos);
         g.pending.insert(id, Pending { completion, deadline: rec.deadline, topic: rec.topic.into(), partition: rec.partition, pos });
         self.spilling.store(true, Ordering::Release);
-        drop(g);
-        self.changed.notify_all();
+        self.notify(g);
         Ok(())
     }
 
@@ -262,8 +262,7 @@ impl Spool {
         if let Err(e) = g.log.ack(&[id]) {
             ::log::error!("spool.dir {}: cannot write an ack marker: {e}", self.dir.display());
         }
-        drop(g);
-        self.changed.notify_all();
+        self.notify(g);
     }
 
     /// The drainer: the next record to send, with its own deadline, waiting for one; `None` once
@@ -295,10 +294,10 @@ impl Spool {
                     }
                 }
             }
-            if g.feeding == 0 && g.log.unread() == 0 && self.spilling.swap(false, Ordering::AcqRel) {
+            if g.feeding == 0 && g.log.unread() == 0 && self.spilling.swap(false, Ordering::AcqRel) && g.waiters > 0 {
                 self.changed.notify_all();
             }
-            g = self.changed.wait_timeout(g, Duration::from_millis(200)).unwrap_or_else(|e| e.into_inner()).0;
+            g = self.wait(g, Duration::from_millis(200));
         }
     }
 
@@ -319,8 +318,7 @@ impl Spool {
         if g.feeding == 0 && g.log.unread() == 0 {
             self.spilling.store(false, Ordering::Release);
         }
-        drop(g);
-        self.changed.notify_all();
+        self.notify(g);
     }
 
     /// Whether a purge failed the drainer's record in hand (the drainer holds [`Spool::feed`]).
@@ -340,8 +338,7 @@ impl Spool {
             _ => return None,
         };
         let completion = self.purged(&mut g, &[r.id]).pop().expect("one completion per id");
-        drop(g);
-        self.changed.notify_all();
+        self.notify(g);
         Some(alone_report(&r, error.clone(), completion))
     }
 
@@ -368,8 +365,7 @@ impl Spool {
                 ::log::error!("spool.dir {}: cannot sync the purge's ack marker: {e}", self.dir.display());
             }
         }
-        drop(g);
-        self.changed.notify_all();
+        self.notify(g);
         ::log::debug!("purge: {} record(s) taken out of the spool (spool.dir {})", recs.len(), self.dir.display());
         recs.iter().zip(completions).map(|(r, c)| alone_report(r, error.clone(), c)).collect()
     }
@@ -400,10 +396,8 @@ impl Spool {
             }
         }
         // Waiters: appends waiting for room (segments deleted), and those of spilled records.
-        let wake = g.log.bytes() < before || was_pending;
-        drop(g);
-        if wake {
-            self.changed.notify_all();
+        if g.log.bytes() < before || was_pending {
+            self.notify(g);
         }
         completion
     }
@@ -435,7 +429,7 @@ impl Spool {
             if now >= deadline || g.broken.is_some() || self.stop.load(Ordering::SeqCst) {
                 return false;
             }
-            g = self.changed.wait_timeout(g, (deadline - now).min(Duration::from_millis(100))).unwrap_or_else(|e| e.into_inner()).0;
+            g = self.wait(g, (deadline - now).min(Duration::from_millis(100)));
         }
     }
 
@@ -508,6 +502,25 @@ impl Spool {
         g.log.close();
         // SAFETY: flock on the lock file's descriptor, which the log owns.
         unsafe { libc::flock(g.log.lock_file().as_raw_fd(), libc::LOCK_UN) };
+    }
+
+    /// Waits on `changed` for up to `timeout`, counted in `waiters` meanwhile.
+    fn wait<'a>(&self, mut g: MutexGuard<'a, State>, timeout: Duration) -> MutexGuard<'a, State> {
+        g.waiters += 1;
+        let mut g = self.changed.wait_timeout(g, timeout).unwrap_or_else(|e| e.into_inner()).0;
+        g.waiters -= 1;
+        g
+    }
+
+    /// Releases the state after a change and wakes its waiters, if any: a wake-up is a system
+    /// call, and most changes (one per record appended, fed or reported) have nobody waiting.
+    /// A waiter counts itself under the lock before it sleeps, so none is missed.
+    fn notify(&self, g: MutexGuard<'_, State>) {
+        let wake = g.waiters > 0;
+        drop(g);
+        if wake {
+            self.changed.notify_all();
+        }
     }
 
     /// Wakes the drainer (to stop).
