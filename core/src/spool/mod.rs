@@ -60,14 +60,26 @@ pub(crate) struct Pending {
     pub pos: Pos,
 }
 
+/// What the spool keeps for a record this producer appended, until its report.
+enum Slot {
+    /// Reported, purged or abandoned.
+    Done,
+    /// A write-ahead record sent directly: its completion and place.
+    Direct(Completion, Pos),
+    /// A spilled record, for the drainer to send.
+    Spilled(Pending),
+}
+
 struct State {
     log: SpoolLog,
-    /// Completions of spilled records, and of those an earlier producer left, by id.
-    pending: HashMap<u64, Pending>,
-    /// Completions of write-ahead records sent directly, and their places, by id from
-    /// `direct_base` (every record appended has a slot; `None`: in `pending`, or reported).
-    direct: VecDeque<Option<(Completion, Pos)>>,
-    direct_base: u64,
+    /// The records this producer appended, by id from `base` (one slot per record appended;
+    /// the front is trimmed as records are reported). A deque rather than a map: ids are
+    /// consecutive, and a spool holding a million spilled records would otherwise pay a hash
+    /// table's cache misses per record.
+    slots: VecDeque<Slot>,
+    base: u64,
+    /// Completions of records an earlier producer left, once the drainer took them, by id.
+    recovered: HashMap<u64, Pending>,
     /// Records the drainer took and has not yet queued (or failed).
     feeding: u64,
     /// The record the drainer took and has not yet queued, and whether a purge failed it
@@ -143,7 +155,7 @@ impl Spool {
         log.sync_on_roll = cfg.fsync != SpoolFsync::Never;
         let spool = Spool {
             spilling: AtomicBool::new(left > 0),
-            state: Mutex::new(State { log, pending: HashMap::new(), direct: VecDeque::new(), direct_base: first_new_id, feeding: 0, in_hand: None, broken: None, last_sync: Instant::now(), waiters: 0 }),
+            state: Mutex::new(State { log, slots: VecDeque::new(), base: first_new_id, recovered: HashMap::new(), feeding: 0, in_hand: None, broken: None, last_sync: Instant::now(), waiters: 0 }),
             feed: Mutex::new(()),
             changed: Condvar::new(),
             when: cfg.when,
@@ -218,13 +230,12 @@ impl Spool {
             }
             g.log.dirty = false;
         }
-        debug_assert_eq!(g.direct_base + g.direct.len() as u64, id, "one slot per record appended");
+        debug_assert_eq!(g.base + g.slots.len() as u64, id, "one slot per record appended");
         if direct {
-            g.direct.push_back(Some((completion, pos)));
+            g.slots.push_back(Slot::Direct(completion, pos));
             return Ok(Appended::Direct(id));
         }
-        g.direct.push_back(None);
-        g.pending.insert(id, Pending { completion, deadline: rec.deadline, topic: rec.topic.into(), partition: rec.partition, pos });
+        g.slots.push_back(Slot::Spilled(Pending { completion, deadline: rec.deadline, topic: rec.topic.into(), partition: rec.partition, pos }));
         self.spilling.store(true, Ordering::Release);
         self.notify(g);
         Ok(Appended::Spilled)
@@ -242,11 +253,12 @@ impl Spool {
         if self.closing.load(Ordering::SeqCst) {
             return Err(Error::local(LocalCode::State, "the producer is closed; send() is no longer possible"));
         }
-        let Some((completion, pos)) = take_direct(&mut g, id) else {
+        let Some(slot) = slot_mut(&mut g, id).filter(|s| matches!(s, Slot::Direct(..))) else {
             return Err(Error::local(LocalCode::Internal, format!("spool: record {id} handed back to the spool is not one sent directly")));
         };
+        let Slot::Direct(completion, pos) = std::mem::replace(slot, Slot::Done) else { unreachable!("matched above") };
+        *slot = Slot::Spilled(Pending { completion, deadline: rec.deadline, topic: rec.topic.into(), partition: rec.partition, pos });
         g.log.requeue(id, pos);
-        g.pending.insert(id, Pending { completion, deadline: rec.deadline, topic: rec.topic.into(), partition: rec.partition, pos });
         self.spilling.store(true, Ordering::Release);
         self.notify(g);
         Ok(())
@@ -257,7 +269,7 @@ impl Spool {
     pub fn abandon(&self, id: u64) {
         let mut g = lock(&self.state);
         if take_direct(&mut g, id).is_none() {
-            g.pending.remove(&id);
+            take_pending(&mut g, id);
         }
         if let Err(e) = g.log.ack(&[id]) {
             ::log::error!("spool.dir {}: cannot write an ack marker: {e}", self.dir.display());
@@ -277,10 +289,14 @@ impl Spool {
                 match g.log.next_unsent() {
                     Ok(Some((r, pos))) => {
                         g.feeding += 1;
-                        let deadline = g.pending.get(&r.id).and_then(|p| p.deadline);
-                        if let std::collections::hash_map::Entry::Vacant(slot) = g.pending.entry(r.id) {
+                        let deadline = match slot_mut(&mut g, r.id) {
+                            Some(Slot::Spilled(p)) => p.deadline,
+                            _ => None,
+                        };
+                        if !matches!(slot_mut(&mut g, r.id), Some(Slot::Spilled(_))) && !g.recovered.contains_key(&r.id) {
                             // Left by an earlier producer: reported through the recovered handler.
-                            slot.insert(Pending { completion: self.recovered_completion(), deadline: None, topic: r.topic.as_str().into(), partition: r.partition, pos });
+                            let p = Pending { completion: self.recovered_completion(), deadline: None, topic: r.topic.as_str().into(), partition: r.partition, pos };
+                            g.recovered.insert(r.id, p);
                         }
                         let r = Arc::new(r);
                         g.in_hand = Some((r.clone(), false));
@@ -376,7 +392,7 @@ impl Spool {
         if let Err(e) = g.log.ack(ids) {
             ::log::error!("spool.dir {}: cannot write an ack marker for {} purged record(s) (a later producer may send them): {e}", self.dir.display(), ids.len());
         }
-        ids.iter().map(|id| g.pending.remove(id).map(|p| p.completion).unwrap_or_else(|| self.recovered_completion())).collect()
+        ids.iter().map(|id| take_pending(g, *id).map(|p| p.completion).unwrap_or_else(|| self.recovered_completion())).collect()
     }
 
     /// A spooled record was reported: its completion, to be run. Acknowledged on disk (before
@@ -387,7 +403,7 @@ impl Spool {
         let mut g = lock(&self.state);
         let (completion, was_pending) = match take_direct(&mut g, id) {
             Some((c, _)) => (Some(c), false),
-            None => (g.pending.remove(&id).map(|p| p.completion), true),
+            None => (take_pending(&mut g, id).map(|p| p.completion), true),
         };
         let before = g.log.bytes();
         if !keep {
@@ -437,11 +453,18 @@ impl Spool {
     /// sent): they stay in the files, for the next producer.
     pub fn take_unsent(&self) -> Vec<(u64, Pending)> {
         let mut g = lock(&self.state);
-        let mut v: Vec<(u64, Pending)> = g.pending.drain().collect();
-        // None expected: a record sent directly is reported through its partition queue.
-        let base = g.direct_base;
-        let direct: Vec<(u64, Pending)> = g.direct.drain(..).enumerate().filter_map(|(i, s)| s.map(|(completion, pos)| (base + i as u64, Pending { completion, deadline: None, topic: "".into(), partition: None, pos }))).collect();
-        v.extend(direct);
+        let mut v: Vec<(u64, Pending)> = g.recovered.drain().collect();
+        let base = g.base;
+        g.base += g.slots.len() as u64;
+        let slots: Vec<Slot> = g.slots.drain(..).collect();
+        for (id, slot) in (base..).zip(slots) {
+            match slot {
+                Slot::Spilled(p) => v.push((id, p)),
+                // None expected: a record sent directly is reported through its partition queue.
+                Slot::Direct(completion, pos) => v.push((id, Pending { completion, deadline: None, topic: "".into(), partition: None, pos })),
+                Slot::Done => {}
+            }
+        }
         v.sort_by_key(|(id, _)| *id);
         v
     }
@@ -530,15 +553,40 @@ impl Spool {
     }
 }
 
+/// The slot of record `id`, if this producer appended it and its slot is not trimmed yet.
+fn slot_mut(g: &mut State, id: u64) -> Option<&mut Slot> {
+    let i = usize::try_from(id.checked_sub(g.base)?).ok()?;
+    g.slots.get_mut(i)
+}
+
+/// Takes slot `id`'s contents if `keep` says so, leaving `Done`, and trims the finished front.
+fn take_slot(g: &mut State, id: u64, keep: impl FnOnce(&Slot) -> bool) -> Option<Slot> {
+    let slot = slot_mut(g, id)?;
+    if !keep(slot) {
+        return None;
+    }
+    let taken = std::mem::replace(slot, Slot::Done);
+    while matches!(g.slots.front(), Some(Slot::Done)) {
+        g.slots.pop_front();
+        g.base += 1;
+    }
+    Some(taken)
+}
+
 /// Takes the completion and place of a record sent directly, if `id` is one not reported yet.
 fn take_direct(g: &mut State, id: u64) -> Option<(Completion, Pos)> {
-    let i = usize::try_from(id.checked_sub(g.direct_base)?).ok()?;
-    let taken = g.direct.get_mut(i)?.take();
-    while matches!(g.direct.front(), Some(None)) {
-        g.direct.pop_front();
-        g.direct_base += 1;
+    match take_slot(g, id, |s| matches!(s, Slot::Direct(..)))? {
+        Slot::Direct(c, pos) => Some((c, pos)),
+        _ => None,
     }
-    taken
+}
+
+/// Takes what waits for the report of a spilled record, or of one an earlier producer left.
+fn take_pending(g: &mut State, id: u64) -> Option<Pending> {
+    match take_slot(g, id, |s| matches!(s, Slot::Spilled(_))) {
+        Some(Slot::Spilled(p)) => Some(p),
+        _ => g.recovered.remove(&id),
+    }
 }
 
 /// Calls `f` with a spooled record as `send()` takes it (`deadline`: its own, if any).
