@@ -66,8 +66,9 @@ enum Slot {
     Done,
     /// A write-ahead record sent directly: its completion and place.
     Direct(Completion, Pos),
-    /// A spilled record, for the drainer to send.
-    Spilled(Pending),
+    /// A spilled record, for the drainer to send (boxed: a slot stays as small as a direct
+    /// record's, which most slots are with the write-ahead spool).
+    Spilled(Box<Pending>),
 }
 
 struct State {
@@ -235,7 +236,7 @@ impl Spool {
             g.slots.push_back(Slot::Direct(completion, pos));
             return Ok(Appended::Direct(id));
         }
-        g.slots.push_back(Slot::Spilled(Pending { completion, deadline: rec.deadline, topic: rec.topic.into(), partition: rec.partition, pos }));
+        g.slots.push_back(Slot::Spilled(Box::new(Pending { completion, deadline: rec.deadline, topic: rec.topic.into(), partition: rec.partition, pos })));
         self.spilling.store(true, Ordering::Release);
         self.notify(g);
         Ok(Appended::Spilled)
@@ -257,7 +258,7 @@ impl Spool {
             return Err(Error::local(LocalCode::Internal, format!("spool: record {id} handed back to the spool is not one sent directly")));
         };
         let Slot::Direct(completion, pos) = std::mem::replace(slot, Slot::Done) else { unreachable!("matched above") };
-        *slot = Slot::Spilled(Pending { completion, deadline: rec.deadline, topic: rec.topic.into(), partition: rec.partition, pos });
+        *slot = Slot::Spilled(Box::new(Pending { completion, deadline: rec.deadline, topic: rec.topic.into(), partition: rec.partition, pos }));
         g.log.requeue(id, pos);
         self.spilling.store(true, Ordering::Release);
         self.notify(g);
@@ -459,7 +460,7 @@ impl Spool {
         let slots: Vec<Slot> = g.slots.drain(..).collect();
         for (id, slot) in (base..).zip(slots) {
             match slot {
-                Slot::Spilled(p) => v.push((id, p)),
+                Slot::Spilled(p) => v.push((id, *p)),
                 // None expected: a record sent directly is reported through its partition queue.
                 Slot::Direct(completion, pos) => v.push((id, Pending { completion, deadline: None, topic: "".into(), partition: None, pos })),
                 Slot::Done => {}
@@ -584,7 +585,7 @@ fn take_direct(g: &mut State, id: u64) -> Option<(Completion, Pos)> {
 /// Takes what waits for the report of a spilled record, or of one an earlier producer left.
 fn take_pending(g: &mut State, id: u64) -> Option<Pending> {
     match take_slot(g, id, |s| matches!(s, Slot::Spilled(_))) {
-        Some(Slot::Spilled(p)) => Some(p),
+        Some(Slot::Spilled(p)) => Some(*p),
         _ => g.recovered.remove(&id),
     }
 }
