@@ -89,6 +89,10 @@ impl IoThread {
         }
         self.meta.last_unanswered_refresh = Some(now);
         self.meta.needed = true;
+        // The loop wakes for the next one: when every broker is silent (a paused broker that
+        // every partition waits for as an in-sync follower, with acks=all), no answer comes to
+        // wake it, and it would sleep its full second between refreshes.
+        *next = (*next).min(now + UNANSWERED_REFRESH_EVERY);
         if log::log_enabled!(log::Level::Debug) {
             let waits: Vec<String> = self.net.unanswering(now).iter().map(|(t, w)| format!("broker {} for {} ms", self.net.conns[t].node_id, w.as_millis())).collect();
             match unreachable {
