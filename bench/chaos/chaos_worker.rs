@@ -6,6 +6,10 @@
 //! Records, pacing and the OUT line format are those of worker.py; a record that send refuses (no
 //! report follows) gets a line of its own with the error's name. Reports arrive on rafka's delivery
 //! thread. Prints "ready", then "done" at the end; exits 1 if the final flush fails.
+//!
+//! With `RAFKA_CHAOS_LOG=debug` (or `info`, `trace`...) the engine's log goes to stderr (the
+//! run's `rafka-rust.worker.log`), each line stamped with the wall clock in milliseconds, the
+//! clock of the report lines, so what the engine did can be set beside each record's wait.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -18,7 +22,27 @@ fn wall_ns() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
 }
 
+/// The engine's log on stderr, for `RAFKA_CHAOS_LOG`.
+struct StderrLog;
+
+impl log::Log for StderrLog {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, r: &log::Record) {
+        eprintln!("{:.3} {} {}: {}", wall_ns() as f64 / 1e9, r.level(), r.target(), r.args());
+    }
+    fn flush(&self) {}
+}
+
+static STDERR_LOG: StderrLog = StderrLog;
+
 fn main() -> ExitCode {
+    if let Ok(level) = std::env::var("RAFKA_CHAOS_LOG") {
+        if log::set_logger(&STDERR_LOG).is_ok() {
+            log::set_max_level(level.parse().unwrap_or(log::LevelFilter::Debug));
+        }
+    }
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 9 {
         eprintln!("usage: {} BOOTSTRAP TOPIC RECORDS SECONDS ACKS IDEMPOTENCE RECORD_SIZE OUT", args[0]);

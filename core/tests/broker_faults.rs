@@ -115,6 +115,51 @@ fn batches_on_a_paused_leader_move_to_the_new_leader_before_request_timeout_and_
 }
 
 #[test]
+fn records_for_a_killed_leader_go_to_the_new_leader_soon_after_the_election_however_long_the_reconnect_backoff() {
+    let c = cluster();
+    let topic = unique_topic("killed-leader");
+    // One partition: with the killed broker leading it, no other broker holds a request of ours
+    // unanswered (with acks=all they would wait for it as an in-sync follower), so the only news
+    // of the new leader is what this producer asks for while its records wait.
+    c.kafka(&["topic", "create", &topic, "--partitions", "1", "--replication-factor", "3", "--config", "min.insync.replicas=2"]);
+    await_topic(&c.bootstrap, &topic);
+    // A reconnect backoff of 30 s (24-36 s with its jitter): asking metadata only after each
+    // failed connection attempt to the dead leader learns of the new one at the second attempt,
+    // 24 s or more after the kill. The cluster elects one within its brokers' session timeout (6 s)
+    // of the kill; asking again while the leader cannot be reached follows it within 250 ms.
+    let p = Arc::new(
+        Producer::new(c.config(&[
+            ("acks", "all"),
+            ("linger.ms", "5"),
+            ("reconnect.backoff.ms", "30000"),
+            ("reconnect.backoff.max.ms", "30000"),
+            ("request.timeout.ms", "60000"),
+            ("delivery.timeout.ms", "120000"),
+        ]))
+        .unwrap(),
+    );
+    let victim = c.leader_of(&topic, 0);
+    let sender = StreamingSender::start(&p, &topic, 30, 50, Duration::from_millis(10));
+    std::thread::sleep(Duration::from_millis(700));
+    c.kafka(&["kill", &victim.to_string()]);
+    let killed_at = Instant::now();
+    std::thread::sleep(Duration::from_secs(2));
+    let (n, failures) = sender.stop();
+    let flushed = p.flush(Duration::from_secs(60));
+    let took = killed_at.elapsed();
+    c.kafka(&["restart", &victim.to_string()]);
+    flushed.unwrap_or_else(|e| panic!("records still waiting {took:?} after killing leader {victim}: {e}"));
+    eprintln!("every record acknowledged {took:?} after killing broker {victim}");
+    // The bound is for a busy 2-core machine: an election takes 5-8 s there, so this is far
+    // from both the new figure (the election + 0.25 s) and the old one (24 s or more).
+    assert!(took < Duration::from_secs(15), "the records followed the new leader {took:?} after the kill: later than the election (about 6 s) allows");
+    assert!(failures.is_empty(), "failed deliveries: {:?}", failures.first());
+    let got = c.consume(&topic, n);
+    assert_eq!(got.len(), n, "every record stored once");
+    assert_exactly_once_in_key_order(got);
+}
+
+#[test]
 fn a_partition_reassigned_to_another_broker_follows_the_leader_the_refusal_names_and_keeps_every_record_once_in_order() {
     let c = cluster();
     let topic = unique_topic("reassign");

@@ -545,6 +545,40 @@ fn while_a_leader_leaves_a_request_unanswered_the_producer_asks_metadata_every_q
 }
 
 #[test]
+fn while_every_broker_leaves_a_request_unanswered_the_producer_still_asks_metadata_every_quarter_second() {
+    let c = cluster();
+    // Three partitions, one record each first: the producer is connected to every broker (their
+    // leaders) before the fault, as it is in a busy cluster.
+    let topic = create_topic(&c, 3);
+    let proxy = proxy(&c);
+    let p = producer(&proxy, &[("linger.ms", "0"), ("request.timeout.ms", "60000"), ("delivery.timeout.ms", "120000")]);
+    let mut sent = Sent::new(&topic);
+    for part in 0..3 {
+        sent.send(&p, part).unwrap();
+    }
+    assert!(sent.wait_for(0..3, Duration::from_secs(30)), "warm-up records delivered");
+    // Every broker silent, as when a paused broker is an in-sync follower of every partition
+    // (acks=all): no answer comes to wake the I/O loop, neither to a Produce nor to a Metadata
+    // request.
+    let rules: Vec<_> = (1..=3).map(|b| proxy.add(Rule::new(Fault::BlackHole).broker(b))).collect();
+    let before = metadata_requests(&c, &proxy);
+    sent.send(&p, 0).unwrap();
+    // The record's request counts as unanswered from 1 s on; in the 4 s after that, a refresh
+    // every 250 ms is about 16; a loop that sleeps its full second between them (as before) 4.
+    std::thread::sleep(Duration::from_millis(5000));
+    for r in rules {
+        proxy.remove(r);
+    }
+    let reports = sent.all_delivered_once(Duration::from_secs(60));
+    // The proxy counts a black-holed connection's requests when it lets them through, at the
+    // heal; a request or two asked after it are counted too.
+    let asked = metadata_requests(&c, &proxy) - before;
+    eprintln!("{asked} metadata requests while every broker was silent and just after");
+    assert!(asked >= 10, "{asked} metadata requests in the 4 s every broker left a request unanswered (one per 250 ms is 16)");
+    sent.assert_stored_once_in_order(&c, &reports);
+}
+
+#[test]
 fn batches_refused_with_kafka_storage_error_are_retried_after_a_metadata_refresh_and_every_record_stored_once() {
     let c = cluster();
     let topic = create_topic(&c, 1);

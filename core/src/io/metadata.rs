@@ -65,12 +65,19 @@ pub(super) fn still_used(seen: &mut (u64, Instant), enqueued: u64, outstanding: 
 
 
 impl IoThread {
-    /// A broker has left a request unanswered for `UNANSWERED_AFTER`: ask metadata (of another
-    /// broker, see `Connections::any_connection`) whether its partitions have a new leader, once
-    /// per `UNANSWERED_REFRESH_EVERY` while that lasts, instead of waiting for `request.timeout.ms`.
+    /// A broker has left a request unanswered for `UNANSWERED_AFTER`, or records wait for a
+    /// leader this thread cannot connect to (killed, its port refusing): ask metadata (of another
+    /// broker, see `Connections::any_connection`) whether their partitions have a new leader,
+    /// once per `UNANSWERED_REFRESH_EVERY` while that lasts, instead of waiting for
+    /// `request.timeout.ms` or for the next failed connection attempt to the old leader, which
+    /// `reconnect.backoff.ms` spaces out (up to `reconnect.backoff.max.ms`, 1 s by default).
+    /// After a leader is killed, the other brokers answer their requests at the moment the
+    /// controller elects new leaders (that is when the dead broker leaves their in-sync replicas),
+    /// so the refresh for unanswered requests stops just when the news comes; this one goes on.
     /// Pulls `next` in to when the next of these is due, so the loop does not sleep past it.
     pub(super) fn refresh_if_unanswered(&mut self, now: Instant, next: &mut Instant) {
-        if !self.net.any_unanswering(now) {
+        let unreachable = self.unreachable_leader();
+        if !self.net.any_unanswering(now) && unreachable.is_none() {
             if let Some(at) = self.net.next_unanswered_at(now) {
                 *next = (*next).min(at);
             }
@@ -82,9 +89,16 @@ impl IoThread {
         }
         self.meta.last_unanswered_refresh = Some(now);
         self.meta.needed = true;
+        // The loop wakes for the next one: when every broker is silent (a paused broker that
+        // every partition waits for as an in-sync follower, with acks=all), no answer comes to
+        // wake it, and it would sleep its full second between refreshes.
+        *next = (*next).min(now + UNANSWERED_REFRESH_EVERY);
         if log::log_enabled!(log::Level::Debug) {
             let waits: Vec<String> = self.net.unanswering(now).iter().map(|(t, w)| format!("broker {} for {} ms", self.net.conns[t].node_id, w.as_millis())).collect();
-            log::debug!("requests unanswered ({}): asking metadata again", waits.join(", "));
+            match unreachable {
+                Some(leader) if waits.is_empty() => log::debug!("records wait for leader {leader}, which cannot be reached: asking metadata again"),
+                _ => log::debug!("requests unanswered ({}): asking metadata again", waits.join(", ")),
+            }
         }
         if self.meta.inflight && self.meta.last_request.is_some_and(|t| now.duration_since(t) >= UNANSWERED_REFRESH_EVERY) {
             // The metadata request in flight may itself wait on the unanswering broker (sent
@@ -93,6 +107,14 @@ impl IoThread {
             // leader epochs left out.
             self.meta.inflight = false;
         }
+    }
+
+    /// A leader that partitions with records to send wait for, and that the last attempt to
+    /// connect to failed (`Connections::reconnect` holds it until a connection to it answers).
+    fn unreachable_leader(&self) -> Option<i32> {
+        let parts = &self.parts;
+        let waiting = parts.tracked.iter().map(|&id| parts.get(id)).filter(|ps| ps.has_queued() || !ps.retry.is_empty() || ps.has_sealed());
+        waiting.map(|ps| ps.leader).find(|&leader| leader >= 0 && self.net.reconnect.contains_key(&leader))
     }
 
     /// Sends a metadata request when one is needed (or the metadata is older than
