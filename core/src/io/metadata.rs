@@ -112,6 +112,11 @@ impl IoThread {
     /// A leader that partitions with records to send wait for, and that the last attempt to
     /// connect to failed (`Connections::reconnect` holds it until a connection to it answers).
     fn unreachable_leader(&self) -> Option<i32> {
+        if self.net.reconnect.is_empty() {
+            // Every connection attempt answered: nothing to look for (the loop's usual case,
+            // so a turn does not walk every partition with records for it).
+            return None;
+        }
         let parts = &self.parts;
         let waiting = parts.tracked.iter().map(|&id| parts.get(id)).filter(|ps| ps.has_queued() || !ps.retry.is_empty() || ps.has_sealed());
         waiting.map(|ps| ps.leader).find(|&leader| leader >= 0 && self.net.reconnect.contains_key(&leader))
