@@ -15,25 +15,34 @@ fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
 
-#[test]
-fn a_send_waiting_for_metadata_ends_with_intr_when_the_threads_check_fires() {
+/// A listener that accepts and holds every connection, answering nothing; its address.
+fn silent_listener() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    // Accepts and holds every connection, answering nothing.
     std::thread::spawn(move || {
         let mut held = Vec::new();
         for s in listener.incoming() {
             held.push(s);
         }
     });
+    addr.to_string()
+}
+
+/// Sets `flag` 300 ms from now (the test's "interrupt").
+fn set_soon(flag: &'static AtomicBool) {
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        flag.store(true, Ordering::SeqCst);
+    });
+}
+
+#[test]
+fn a_send_waiting_for_metadata_ends_with_intr_when_the_threads_check_fires() {
     let mut c = rafka_core::Config::new();
-    c.set("bootstrap.servers", &addr.to_string()).unwrap();
+    c.set("bootstrap.servers", &silent_listener()).unwrap();
     c.set("max.block.ms", "60000").unwrap();
     let p = Producer::new(c).unwrap();
-    std::thread::spawn(|| {
-        std::thread::sleep(Duration::from_millis(300));
-        STOP.store(true, Ordering::SeqCst);
-    });
+    set_soon(&STOP);
     interrupt::set_interrupt_check(Some(stop_requested));
     let e = p.send(&ProducerRecord::new("interrupt-test").value(b"v")).err().expect("send() waits for metadata until interrupted");
     interrupt::set_interrupt_check(None);
@@ -50,22 +59,11 @@ fn init_stop_requested() -> bool {
 
 #[test]
 fn init_transactions_waiting_for_its_coordinator_ends_with_intr_and_a_second_call_waits_for_the_same_request() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for s in listener.incoming() {
-            held.push(s);
-        }
-    });
     let mut c = rafka_core::Config::new();
-    c.set("bootstrap.servers", &addr.to_string()).unwrap();
+    c.set("bootstrap.servers", &silent_listener()).unwrap();
     c.set("transactional.id", "interrupt-init").unwrap();
     let p = Producer::new(c).unwrap();
-    std::thread::spawn(|| {
-        std::thread::sleep(Duration::from_millis(300));
-        STOP_INIT.store(true, Ordering::SeqCst);
-    });
+    set_soon(&STOP_INIT);
     interrupt::set_interrupt_check(Some(init_stop_requested));
     let started = std::time::Instant::now();
     let e = p.init_transactions(Duration::from_secs(60)).expect_err("init_transactions waits for its coordinator until interrupted");
