@@ -273,12 +273,12 @@ pub(crate) fn close_collected(engine: Arc<rafka_core::Producer>, id: u64) {
     }
 }
 
-/// A Python timeout in seconds. None, a negative number or NaN waits for ever, which the engine
-/// takes as `Duration::MAX` (so does a number too large for a `Duration`).
 /// The longest `poll()` and `flush()` wait without the GIL before running the program's signal
 /// handlers (confluent-kafka's "wakeable" waits take 200 ms).
 const SIGNAL_SLICE: Duration = Duration::from_millis(100);
 
+/// A Python timeout in seconds. None, a negative number or NaN waits for ever, which the engine
+/// takes as `Duration::MAX` (so does a number too large for a `Duration`).
 pub(crate) fn timeout_of(t: Option<f64>) -> Duration {
     match t {
         Some(t) if t >= 0.0 => Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX),
