@@ -290,11 +290,13 @@ impl Spool {
                 match g.log.next_unsent() {
                     Ok(Some((r, pos))) => {
                         g.feeding += 1;
-                        let deadline = match slot_mut(&mut g, r.id) {
-                            Some(Slot::Spilled(p)) => p.deadline,
+                        // Spilled by this producer: its own deadline, if any.
+                        let spilled = match slot_mut(&mut g, r.id) {
+                            Some(Slot::Spilled(p)) => Some(p.deadline),
                             _ => None,
                         };
-                        if !matches!(slot_mut(&mut g, r.id), Some(Slot::Spilled(_))) && !g.recovered.contains_key(&r.id) {
+                        let deadline = spilled.flatten();
+                        if spilled.is_none() && !g.recovered.contains_key(&r.id) {
                             // Left by an earlier producer: reported through the recovered handler.
                             let p = Pending { completion: self.recovered_completion(), deadline: None, topic: r.topic.as_str().into(), partition: r.partition, pos };
                             g.recovered.insert(r.id, p);
