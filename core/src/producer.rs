@@ -340,7 +340,7 @@ impl Producer {
                 spool.wait_sent(deadline);
             }
             spool.stop.store(true, Ordering::SeqCst);
-            spool.wake();
+            spool.wake_all();
         }
         inner.closing.store(true, Ordering::SeqCst);
         crate::logging::unregister(self.id);

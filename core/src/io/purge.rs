@@ -62,13 +62,13 @@ impl IoThread {
     }
 
     /// Every record of the request's partitions not yet sent: `_PURGE_QUEUE`. With `spool.dir`,
-    /// also the spool drainer's record in hand, and the records `purge_with` took out of the
+    /// also the records in the spool drainer's hand, and the records `purge_with` took out of the
     /// spool, reported last (they are the newest).
     fn purge_queued(&mut self, req: &mut PurgeRequest) {
         let inner = self.inner.clone();
-        // The drainer is not queueing a record while this holds `feed`: the one it took is in a
+        // The drainer is not queueing a record while this holds `feed`: each one it took is in a
         // partition queue already (absorbed and purged below) or still in its hand.
-        let feed = inner.spool.as_ref().map(|s| s.feed.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut feed = inner.spool.as_ref().map(|s| s.feed.lock().unwrap_or_else(|e| e.into_inner()));
         if feed.is_some() {
             self.absorb_activations();
         }
@@ -107,7 +107,8 @@ impl IoThread {
                 LocalCode::PurgedQueue,
                 format!("purged by purge() as it left the spool (spool.dir {}), before it was queued; it is not sent by a later producer either", spool.dir.display()),
             ));
-            let mut reports: Vec<_> = spool.purge_in_hand(&|t, p| req.matches_unplaced(t, p), &e).into_iter().collect();
+            let hand = feed.as_mut().expect("held with a spool");
+            let mut reports = spool.purge_in_hand(hand, &|t, p| req.matches_unplaced(t, p), &e);
             drop(feed);
             reports.append(&mut req.spooled);
             if !reports.is_empty() {

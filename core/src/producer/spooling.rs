@@ -17,11 +17,15 @@ use crate::protocol::record_batch;
 use crate::record::ProducerRecord;
 use crate::spool::{Appended, Spool};
 
-/// What the drainer waits for before it tries to queue its record again.
+/// What the drainer waits for before it tries to queue its oldest record again.
 enum Wait {
-    Room,
-    Metadata,
+    /// Buffer room for this many bytes.
+    Room(usize),
+    /// The topic's (and partition's) metadata.
+    Metadata(String, Option<u32>),
     Sleep,
+    /// Nothing: the producer closes.
+    Closing,
 }
 
 impl Producer {
@@ -129,41 +133,55 @@ impl Producer {
     }
 
     /// The drainer thread: feeds the spool's records, oldest first, into the ordinary send path,
-    /// waiting for buffer room and metadata as long as it takes (not `max.block.ms`). It queues
-    /// each record without waiting, under [`Spool::feed`], and waits outside it (in steps of
-    /// 100 ms), so that a purge can fail the record it holds meanwhile.
+    /// waiting for buffer room and metadata as long as it takes (not `max.block.ms`). It takes
+    /// them in runs (see [`crate::spool::Hand`]) and queues each without waiting, under
+    /// [`Spool::feed`], and waits outside it (in steps of 100 ms), so that a purge can fail the
+    /// records it holds meanwhile.
     fn drain_spool(&self, spool: &Arc<Spool>) {
-        while let Some((r, deadline)) = spool.take_next() {
-            crate::spool::as_record(&r, deadline, |rec| self.feed_one(spool, r.id, rec));
-            spool.fed();
+        while let Some(n) = spool.take() {
+            self.feed_hand(spool);
+            spool.fed(n);
         }
     }
 
-    /// Queues one record the drainer took, until it is queued, purged, failed for good or the
-    /// producer closes (then it stays in the spool).
-    fn feed_one(&self, spool: &Spool, id: u64, rec: &ProducerRecord<'_>) {
+    /// Queues the records in the drainer's hand, oldest first, until each is queued, purged or
+    /// failed for good, or the producer closes (then they stay in the spool).
+    fn feed_hand(&self, spool: &Spool) {
         let inner = &*self.inner;
-        let hdrs: Vec<(&[u8], Option<&[u8]>)> = rec.headers.iter().map(|(k, v)| (k.as_bytes(), *v)).collect();
-        let mem = record_mem_size(record_batch::record_body_len(rec.key, rec.value, &hdrs));
         let closing = || spool.stop.load(Ordering::SeqCst) || inner.closing.load(Ordering::SeqCst);
         loop {
-            let feed = spool.feed.lock().unwrap_or_else(|e| e.into_inner());
-            if spool.in_hand_purged() {
-                return; // the purge reported it
-            }
-            let wait = match self.enqueue_with::<false>(rec, Completion::Spooled(id), false, false, Duration::ZERO) {
-                Ok(TrySend::Queued) => return,
-                Ok(TrySend::WouldWait) => Wait::Metadata,
-                // Closing: the record stays in the spool (close reports it as left there).
-                Err(_) if closing() => return,
-                Err(e) if e.is_local(LocalCode::QueueFull) => Wait::Room,
-                Err(e) if e.is_retriable() || e.is_local(LocalCode::State) || e.is_local(LocalCode::Interrupted) => Wait::Sleep,
-                Err(e) => return self.fail_spooled(spool, id, rec, e),
+            let mut hand = spool.feed.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(h) = hand.front() else {
+                return;
             };
-            drop(feed);
+            let id = h.rec.id;
+            let wait = crate::spool::as_record(&h.rec, h.deadline, |rec| match self.enqueue_with::<false>(rec, Completion::Spooled(id), false, false, Duration::ZERO) {
+                Ok(TrySend::Queued) => None,
+                Ok(TrySend::WouldWait) => Some(Wait::Metadata(rec.topic.to_string(), rec.partition.map(|p| p as u32))),
+                // Closing: the record stays in the spool (close reports it as left there).
+                Err(_) if closing() => Some(Wait::Closing),
+                Err(e) if e.is_local(LocalCode::QueueFull) => {
+                    let hdrs: Vec<(&[u8], Option<&[u8]>)> = rec.headers.iter().map(|(k, v)| (k.as_bytes(), *v)).collect();
+                    Some(Wait::Room(record_mem_size(record_batch::record_body_len(rec.key, rec.value, &hdrs))))
+                }
+                Err(e) if e.is_retriable() || e.is_local(LocalCode::State) || e.is_local(LocalCode::Interrupted) => Some(Wait::Sleep),
+                Err(e) => {
+                    self.fail_spooled(spool, id, rec, e);
+                    None
+                }
+            });
+            let Some(wait) = wait else {
+                hand.pop();
+                continue;
+            };
+            if matches!(wait, Wait::Closing) {
+                hand.clear();
+                return;
+            }
+            drop(hand);
             let step = Instant::now() + Duration::from_millis(100);
             match wait {
-                Wait::Room => {
+                Wait::Room(mem) => {
                     // Waits until the record fits (or the step ends), then gives the room back
                     // and queues the record under `feed`: while records are spilled, nothing but
                     // the drainer takes buffer memory.
@@ -177,19 +195,20 @@ impl Producer {
                         inner.memory.release(mem);
                     }
                 }
-                Wait::Metadata => {
-                    let partition = rec.partition.map(|p| p as u32);
-                    match self.wait_for_topic(rec.topic, partition, step) {
+                Wait::Metadata(topic, partition) => {
+                    match self.wait_for_topic(&topic, partition, step) {
                         Ok(_) => {}
                         // Back before the step ended: not a timeout but the reason there is no
                         // metadata (the same classification as above).
                         Err(e) if Instant::now() < step && !closing() => {
                             if !(e.is_retriable() || e.is_local(LocalCode::State) || e.is_local(LocalCode::Interrupted)) {
-                                let _feed = spool.feed.lock().unwrap_or_else(|e| e.into_inner());
-                                if !spool.in_hand_purged() {
-                                    self.fail_spooled(spool, id, rec, e);
+                                // Failed for good, unless a purge took it out of the hand meanwhile.
+                                let mut hand = spool.feed.lock().unwrap_or_else(|e| e.into_inner());
+                                if let Some(h) = hand.front().filter(|h| h.rec.id == id) {
+                                    crate::spool::as_record(&h.rec, None, |rec| self.fail_spooled(spool, id, rec, e));
+                                    hand.pop();
                                 }
-                                return;
+                                continue;
                             }
                             std::thread::sleep(Duration::from_millis(100));
                         }
@@ -197,6 +216,7 @@ impl Producer {
                     }
                 }
                 Wait::Sleep => std::thread::sleep(Duration::from_millis(100)),
+                Wait::Closing => unreachable!("returned above"),
             }
         }
     }

@@ -24,8 +24,9 @@
 //! next producer on the directory. Records a previous process left are read first and reported
 //! through the recovered handler ([`crate::ProducerBuilder::spool_recovered_handler`]).
 //!
-//! Threads: `send()` callers append; the drainer reads; the delivery thread acknowledges; the
-//! sync thread forces writes to disk (`spool.fsync=interval`). All of it under `state`.
+//! Threads: `send()` callers append; the drainer reads, in runs of records it then holds in its
+//! [`Hand`] (under `feed`) until each is queued; the delivery thread acknowledges; the sync thread
+//! forces writes to disk (`spool.fsync=interval`). All of it but the hand under `state`.
 
 mod entry;
 pub mod log;
@@ -81,28 +82,72 @@ struct State {
     base: u64,
     /// Completions of records an earlier producer left, once the drainer took them, by id.
     recovered: HashMap<u64, Pending>,
-    /// Records the drainer took and has not yet queued (or failed).
+    /// Records the drainer took and has not yet queued (or failed): its [`Hand`].
     feeding: u64,
-    /// The record the drainer took and has not yet queued, and whether a purge failed it
-    /// meanwhile (while the drainer waited for buffer room or metadata; see [`Spool::feed`]).
-    in_hand: Option<(Arc<SpooledRecord>, bool)>,
     /// A write or sync failed: the message, repeated to every later append.
     broken: Option<String>,
     last_sync: Instant,
-    /// Threads waiting on `Spool::changed` now (see [`Spool::notify`]).
-    waiters: u32,
+    /// Threads waiting on each of the spool's condition variables now (see [`Spool::wake`]).
+    waiting: [u32; 3],
 }
+
+/// What a thread waits for in the spool; each has its own condition variable, so that a change
+/// wakes only the threads it concerns (a flush waiting for the drainer is not woken by every
+/// record appended or reported).
+#[derive(Clone, Copy)]
+enum Wait {
+    /// Appends: bytes freed under `spool.max.bytes` (acknowledged segments deleted).
+    Room = 0,
+    /// The drainer: records to send.
+    Records = 1,
+    /// `flush` and `close`: every spooled record handed to the send path.
+    Sent = 2,
+}
+
+/// The records the drainer took from the spool and has not yet queued, oldest first (under
+/// [`Spool::feed`]). It takes them in runs of up to [`HAND`], so that the spool's lock, which
+/// `send()` takes for every append, is taken twice per run rather than three times per record.
+#[derive(Default)]
+pub(crate) struct Hand {
+    recs: VecDeque<InHand>,
+}
+
+/// A record in the drainer's hand.
+pub(crate) struct InHand {
+    pub rec: SpooledRecord,
+    /// Its own deadline (spilled by this producer with one).
+    pub deadline: Option<Instant>,
+}
+
+impl Hand {
+    /// The oldest record in hand.
+    pub fn front(&self) -> Option<&InHand> {
+        self.recs.front()
+    }
+
+    /// The oldest record is queued or failed.
+    pub fn pop(&mut self) {
+        self.recs.pop_front();
+    }
+
+    /// Drops what is left (the producer closes: the records stay in the spool's files).
+    pub fn clear(&mut self) {
+        self.recs.clear();
+    }
+}
+
+/// Records the drainer takes at once, at most.
+const HAND: usize = 64;
 
 pub(crate) struct Spool {
     state: Mutex<State>,
-    /// Held by the drainer while it queues a record (without waiting: it waits for room or
-    /// metadata outside), and by the I/O thread while it purges: a purge finds the drainer's
-    /// record either queued already (and purges it there) or still in hand (and fails it).
-    /// Taken before `state` when both are.
-    pub feed: Mutex<()>,
-    /// Signalled when records are appended (for the drainer), acknowledged (room for appends)
-    /// or handed on (for `flush`).
-    changed: Condvar,
+    /// The drainer's records in hand. Held by the drainer while it takes records and while it
+    /// queues one (without waiting: it waits for room or metadata outside), and by the I/O
+    /// thread while it purges: a purge finds each record the drainer took either queued already
+    /// (and purges it there) or still in hand (and fails it). Taken before `state` when both are.
+    pub feed: Mutex<Hand>,
+    /// One per [`Wait`].
+    changed: [Condvar; 3],
     pub when: SpoolWhen,
     fsync: SpoolFsync,
     max_bytes: u64,
@@ -156,9 +201,9 @@ impl Spool {
         log.sync_on_roll = cfg.fsync != SpoolFsync::Never;
         let spool = Spool {
             spilling: AtomicBool::new(left > 0),
-            state: Mutex::new(State { log, slots: VecDeque::new(), base: first_new_id, recovered: HashMap::new(), feeding: 0, in_hand: None, broken: None, last_sync: Instant::now(), waiters: 0 }),
-            feed: Mutex::new(()),
-            changed: Condvar::new(),
+            state: Mutex::new(State { log, slots: VecDeque::new(), base: first_new_id, recovered: HashMap::new(), feeding: 0, broken: None, last_sync: Instant::now(), waiting: [0; 3] }),
+            feed: Mutex::new(Hand::default()),
+            changed: [Condvar::new(), Condvar::new(), Condvar::new()],
             when: cfg.when,
             fsync: cfg.fsync,
             max_bytes: cfg.max_bytes,
@@ -214,19 +259,21 @@ impl Spool {
                     ),
                 ));
             }
-            g = self.wait(g, (deadline - now).min(Duration::from_millis(100)));
+            g = self.wait(g, Wait::Room, (deadline - now).min(Duration::from_millis(100)));
         }
         let direct = direct && g.log.cursor_at_end() && g.feeding == 0;
         let (id, pos) = match g.log.append(&sref, direct) {
             Ok(v) => v,
             Err(e) => {
                 g.broken = Some(e.to_string());
+                self.wake(g, &[Wait::Room, Wait::Sent]);
                 return Err(io_error(&self.dir, "cannot append a record", e));
             }
         };
         if self.fsync == SpoolFsync::Always {
             if let Err(e) = self.sync_file(&g.log.tail_file()) {
                 g.broken = Some(e.to_string());
+                self.wake(g, &[Wait::Room, Wait::Sent]);
                 return Err(io_error(&self.dir, "cannot sync", e));
             }
             g.log.dirty = false;
@@ -238,7 +285,7 @@ impl Spool {
         }
         g.slots.push_back(Slot::Spilled(Box::new(Pending { completion, deadline: rec.deadline, topic: rec.topic.into(), partition: rec.partition, pos })));
         self.spilling.store(true, Ordering::Release);
-        self.notify(g);
+        self.wake(g, &[Wait::Records]);
         Ok(Appended::Spilled)
     }
 
@@ -261,7 +308,7 @@ impl Spool {
         *slot = Slot::Spilled(Box::new(Pending { completion, deadline: rec.deadline, topic: rec.topic.into(), partition: rec.partition, pos }));
         g.log.requeue(id, pos);
         self.spilling.store(true, Ordering::Release);
-        self.notify(g);
+        self.wake(g, &[Wait::Records]);
         Ok(())
     }
 
@@ -275,48 +322,68 @@ impl Spool {
         if let Err(e) = g.log.ack(&[id]) {
             ::log::error!("spool.dir {}: cannot write an ack marker: {e}", self.dir.display());
         }
-        self.notify(g);
+        self.wake(g, &[Wait::Room]);
     }
 
-    /// The drainer: the next record to send, with its own deadline, waiting for one; `None` once
-    /// `stop` is set. Counted as being fed, and in hand, until [`Spool::fed`].
-    pub fn take_next(&self) -> Option<(Arc<SpooledRecord>, Option<Instant>)> {
-        let mut g = lock(&self.state);
+    /// The drainer: waits for records to send, then moves up to [`HAND`] of them, oldest first,
+    /// into its hand (each with its own deadline); they count as being fed until [`Spool::fed`].
+    /// The number taken; `None` once `stop` is set or the spool cannot be read.
+    pub fn take(&self) -> Option<usize> {
         loop {
+            // Waits without holding `feed`: a purge must not wait for records to come.
+            {
+                let mut g = lock(&self.state);
+                while g.log.unread() == 0 {
+                    if self.stop.load(Ordering::SeqCst) {
+                        return None;
+                    }
+                    if g.feeding == 0 && self.spilling.swap(false, Ordering::AcqRel) && g.waiting[Wait::Sent as usize] > 0 {
+                        self.changed[Wait::Sent as usize].notify_all();
+                    }
+                    g = self.wait(g, Wait::Records, Duration::from_millis(200));
+                }
+            }
             if self.stop.load(Ordering::SeqCst) {
                 return None;
             }
-            if g.log.unread() > 0 {
-                match g.log.next_unsent() {
-                    Ok(Some((r, pos))) => {
-                        g.feeding += 1;
-                        // Spilled by this producer: its own deadline, if any.
-                        let spilled = match slot_mut(&mut g, r.id) {
-                            Some(Slot::Spilled(p)) => Some(p.deadline),
-                            _ => None,
-                        };
-                        let deadline = spilled.flatten();
-                        if spilled.is_none() && !g.recovered.contains_key(&r.id) {
-                            // Left by an earlier producer: reported through the recovered handler.
-                            let p = Pending { completion: self.recovered_completion(), deadline: None, topic: r.topic.as_str().into(), partition: r.partition, pos };
-                            g.recovered.insert(r.id, p);
-                        }
-                        let r = Arc::new(r);
-                        g.in_hand = Some((r.clone(), false));
-                        return Some((r, deadline));
-                    }
-                    Ok(None) => {}
+            let mut hand = self.feed.lock().unwrap_or_else(|e| e.into_inner());
+            let mut g = lock(&self.state);
+            let (mut taken, mut failed) = (0, false);
+            while taken < HAND && g.log.unread() > 0 {
+                let (r, pos) = match g.log.next_unsent() {
+                    Ok(Some(v)) => v,
+                    Ok(None) => break,
                     Err(e) => {
                         ::log::error!("spool.dir {}: cannot read the spool back: {e}; the records left in it stay there", self.dir.display());
                         g.broken = Some(e.to_string());
-                        return None;
+                        // Those taken before are fed; the next call fails at once.
+                        failed = true;
+                        break;
                     }
+                };
+                taken += 1;
+                // Spilled by this producer: its own deadline, if any.
+                let spilled = match slot_mut(&mut g, r.id) {
+                    Some(Slot::Spilled(p)) => Some(p.deadline),
+                    _ => None,
+                };
+                if spilled.is_none() && !g.recovered.contains_key(&r.id) {
+                    // Left by an earlier producer: reported through the recovered handler.
+                    let p = Pending { completion: self.recovered_completion(), deadline: None, topic: r.topic.as_str().into(), partition: r.partition, pos };
+                    g.recovered.insert(r.id, p);
                 }
+                hand.recs.push_back(InHand { rec: r, deadline: spilled.flatten() });
             }
-            if g.feeding == 0 && g.log.unread() == 0 && self.spilling.swap(false, Ordering::AcqRel) && g.waiters > 0 {
-                self.changed.notify_all();
+            g.feeding += taken as u64;
+            if taken > 0 {
+                return Some(taken);
             }
-            g = self.wait(g, Duration::from_millis(200));
+            if failed {
+                return None;
+            }
+            // Counted unread but not found (not expected): looked for again after a while.
+            drop(hand);
+            let _g = self.wait(g, Wait::Records, Duration::from_millis(200));
         }
     }
 
@@ -329,36 +396,30 @@ impl Spool {
         }))
     }
 
-    /// The drainer has queued (or failed, or seen purged) the record it took.
-    pub fn fed(&self) {
+    /// The drainer has queued, failed or seen purged the `n` records it took last.
+    pub fn fed(&self, n: usize) {
         let mut g = lock(&self.state);
-        g.feeding -= 1;
-        g.in_hand = None;
+        g.feeding -= n as u64;
         if g.feeding == 0 && g.log.unread() == 0 {
             self.spilling.store(false, Ordering::Release);
+            self.wake(g, &[Wait::Sent]);
         }
-        self.notify(g);
     }
 
-    /// Whether a purge failed the drainer's record in hand (the drainer holds [`Spool::feed`]).
-    pub fn in_hand_purged(&self) -> bool {
-        lock(&self.state).in_hand.as_ref().is_some_and(|(_, purged)| *purged)
-    }
-
-    /// A purge of the queue (the I/O thread, holding [`Spool::feed`]): fails the drainer's record
-    /// in hand if `matches` says so (it is acknowledged on disk; the drainer drops it).
-    pub fn purge_in_hand(&self, matches: &dyn Fn(&str, Option<i32>) -> bool, error: &Arc<Error>) -> Option<AloneReport> {
+    /// A purge of the queue (the I/O thread, holding [`Spool::feed`]): takes out of the
+    /// drainer's hand every record `matches` picks and fails it (acknowledged on disk), oldest
+    /// first.
+    pub fn purge_in_hand(&self, hand: &mut Hand, matches: &dyn Fn(&str, Option<i32>) -> bool, error: &Arc<Error>) -> Vec<AloneReport> {
+        let (out, keep): (VecDeque<InHand>, VecDeque<InHand>) = hand.recs.drain(..).partition(|h| matches(&h.rec.topic, h.rec.partition));
+        hand.recs = keep;
+        if out.is_empty() {
+            return Vec::new();
+        }
+        let ids: Vec<u64> = out.iter().map(|h| h.rec.id).collect();
         let mut g = lock(&self.state);
-        let r = match &mut g.in_hand {
-            Some((r, purged)) if !*purged && matches(&r.topic, r.partition) => {
-                *purged = true;
-                r.clone()
-            }
-            _ => return None,
-        };
-        let completion = self.purged(&mut g, &[r.id]).pop().expect("one completion per id");
-        self.notify(g);
-        Some(alone_report(&r, error.clone(), completion))
+        let completions = self.purged(&mut g, &ids);
+        self.wake(g, &[Wait::Room]);
+        out.iter().zip(completions).map(|(h, c)| alone_report(&h.rec, error.clone(), c)).collect()
     }
 
     /// A purge of the queue (`purge_with` on the application's thread): takes out every record
@@ -384,7 +445,7 @@ impl Spool {
                 ::log::error!("spool.dir {}: cannot sync the purge's ack marker: {e}", self.dir.display());
             }
         }
-        self.notify(g);
+        self.wake(g, &[Wait::Room, Wait::Sent]);
         ::log::debug!("purge: {} record(s) taken out of the spool (spool.dir {})", recs.len(), self.dir.display());
         recs.iter().zip(completions).map(|(r, c)| alone_report(r, error.clone(), c)).collect()
     }
@@ -404,9 +465,9 @@ impl Spool {
     pub fn reported(&self, id: u64, error: Option<&Error>) -> Option<Completion> {
         let keep = error.is_some_and(|e| e.is_local(LocalCode::Closed));
         let mut g = lock(&self.state);
-        let (completion, was_pending) = match take_direct(&mut g, id) {
-            Some((c, _)) => (Some(c), false),
-            None => (take_pending(&mut g, id).map(|p| p.completion), true),
+        let completion = match take_direct(&mut g, id) {
+            Some((c, _)) => Some(c),
+            None => take_pending(&mut g, id).map(|p| p.completion),
         };
         let before = g.log.bytes();
         if !keep {
@@ -414,9 +475,9 @@ impl Spool {
                 ::log::error!("spool.dir {}: cannot write an ack marker (the record may be sent again by a later producer): {e}", self.dir.display());
             }
         }
-        // Waiters: appends waiting for room (segments deleted), and those of spilled records.
-        if g.log.bytes() < before || was_pending {
-            self.notify(g);
+        // Appends waiting for room: segments deleted.
+        if g.log.bytes() < before {
+            self.wake(g, &[Wait::Room]);
         }
         completion
     }
@@ -448,7 +509,7 @@ impl Spool {
             if now >= deadline || g.broken.is_some() || self.stop.load(Ordering::SeqCst) {
                 return false;
             }
-            g = self.wait(g, (deadline - now).min(Duration::from_millis(100)));
+            g = self.wait(g, Wait::Sent, (deadline - now).min(Duration::from_millis(100)));
         }
     }
 
@@ -530,29 +591,34 @@ impl Spool {
         unsafe { libc::flock(g.log.lock_file().as_raw_fd(), libc::LOCK_UN) };
     }
 
-    /// Waits on `changed` for up to `timeout`, counted in `waiters` meanwhile.
-    fn wait<'a>(&self, mut g: MutexGuard<'a, State>, timeout: Duration) -> MutexGuard<'a, State> {
-        g.waiters += 1;
-        let mut g = self.changed.wait_timeout(g, timeout).unwrap_or_else(|e| e.into_inner()).0;
-        g.waiters -= 1;
+    /// Waits on `changed[what]` for up to `timeout`, counted in `waiting` meanwhile.
+    fn wait<'a>(&self, mut g: MutexGuard<'a, State>, what: Wait, timeout: Duration) -> MutexGuard<'a, State> {
+        g.waiting[what as usize] += 1;
+        let mut g = self.changed[what as usize].wait_timeout(g, timeout).unwrap_or_else(|e| e.into_inner()).0;
+        g.waiting[what as usize] -= 1;
         g
     }
 
-    /// Releases the state after a change and wakes its waiters, if any: a wake-up is a system
-    /// call, and most changes (one per record appended, fed or reported) have nobody waiting.
-    /// A waiter counts itself under the lock before it sleeps, so none is missed.
-    fn notify(&self, g: MutexGuard<'_, State>) {
-        let wake = g.waiters > 0;
+    /// Releases the state after a change and wakes the threads waiting for what it concerns, if
+    /// any: a wake-up is a system call, and most changes (one per record appended, fed or
+    /// reported) have nobody waiting. A waiter counts itself under the lock before it sleeps, so
+    /// none is missed.
+    fn wake(&self, g: MutexGuard<'_, State>, what: &[Wait]) {
+        let waiting = g.waiting;
         drop(g);
-        if wake {
-            self.changed.notify_all();
+        for w in what {
+            if waiting[*w as usize] > 0 {
+                self.changed[*w as usize].notify_all();
+            }
         }
     }
 
-    /// Wakes the drainer (to stop).
-    pub fn wake(&self) {
+    /// Wakes every waiter (the producer closes: the drainer stops).
+    pub fn wake_all(&self) {
         let _g = lock(&self.state);
-        self.changed.notify_all();
+        for c in &self.changed {
+            c.notify_all();
+        }
     }
 }
 
