@@ -113,7 +113,7 @@ impl Producer {
 
         if !inner.memory.try_reserve(mem) {
             if SPILL {
-                return self.spill(rec, completion, deadline(), block);
+                return self.spill(rec, completion, deadline().saturating_duration_since(Instant::now()), block);
             }
             if !block {
                 return Err(Error::local(

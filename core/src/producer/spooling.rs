@@ -38,13 +38,13 @@ impl Producer {
             SpoolWhen::Full if !spool.spilling() => self.enqueue_with::<true>(rec, completion, block, wait_for_metadata, max_block),
             SpoolWhen::Full => {
                 self.check_spillable(rec)?;
-                self.spill(rec, completion, clock::deadline_after(max_block), block)
+                self.spill(rec, completion, max_block, block)
             }
             SpoolWhen::Always => {
                 self.check_spillable(rec)?;
                 let timestamp = rec.timestamp.unwrap_or_else(|| clock::wall_ms_at(clock::mono_ns()));
                 let stamped = ProducerRecord { timestamp: Some(timestamp), ..rec.clone() };
-                match spool.append(&stamped, timestamp, completion, clock::deadline_after(max_block), block, true)? {
+                match spool.append(&stamped, timestamp, completion, max_block, block, true)? {
                     Appended::Spilled => Ok(TrySend::Queued),
                     Appended::Direct(id) => {
                         // SPILL: no room in buffer.memory hands the record to the drainer
@@ -83,7 +83,7 @@ impl Producer {
     /// record (`spool.when=always`), appended already, is handed to the drainer.
     #[cold]
     #[inline(never)]
-    pub(super) fn spill(&self, rec: &ProducerRecord<'_>, completion: Completion, deadline: Instant, block: bool) -> Result<TrySend> {
+    pub(super) fn spill(&self, rec: &ProducerRecord<'_>, completion: Completion, max_block: Duration, block: bool) -> Result<TrySend> {
         let spool = self.inner.spool.as_ref().expect("spill() only with a spool");
         if let Completion::Spooled(id) = completion {
             // Only a write-ahead record sent directly comes here with this completion (the
@@ -92,7 +92,7 @@ impl Producer {
             return Ok(TrySend::Queued);
         }
         let timestamp = rec.timestamp.unwrap_or_else(|| clock::wall_ms_at(clock::mono_ns()));
-        spool.append(rec, timestamp, completion, deadline, block, false)?;
+        spool.append(rec, timestamp, completion, max_block, block, false)?;
         Ok(TrySend::Queued)
     }
 

@@ -221,9 +221,9 @@ impl Spool {
         self.spilling.load(Ordering::Acquire)
     }
 
-    /// Appends a record, waiting up to `deadline` for room under `spool.max.bytes`. `direct`: the
+    /// Appends a record, waiting up to `max_block` for room under `spool.max.bytes`. `direct`: the
     /// caller sends it itself unless records are waiting in the spool (then it is spilled).
-    pub fn append(&self, rec: &ProducerRecord<'_>, timestamp: i64, completion: Completion, deadline: Instant, block: bool, direct: bool) -> Result<Appended> {
+    pub fn append(&self, rec: &ProducerRecord<'_>, timestamp: i64, completion: Completion, max_block: Duration, block: bool, direct: bool) -> Result<Appended> {
         let sref = SpoolRecordRef { topic: rec.topic, partition: rec.partition, key: rec.key, value: rec.value, headers: &rec.headers, timestamp };
         let need = SpoolLog::entry_bytes(&sref);
         if need + 8 > self.max_bytes {
@@ -233,6 +233,9 @@ impl Spool {
             ));
         }
         let mut g = lock(&self.state);
+        // Read from the clock only once the spool is full (a clock read per record showed in
+        // profiles of the write-ahead spool).
+        let mut deadline = None;
         loop {
             if let Some(b) = &g.broken {
                 return Err(Error::local(LocalCode::Internal, format!("the spool in {} cannot be written: {b}", self.dir.display())));
@@ -244,6 +247,7 @@ impl Spool {
                 break;
             }
             let now = Instant::now();
+            let deadline = *deadline.get_or_insert_with(|| now + max_block.min(crate::clock::LONGEST_WAIT));
             if !block || now >= deadline {
                 let waited = if block { " after waiting max.block.ms" } else { "" };
                 return Err(Error::local(
