@@ -12,7 +12,7 @@ pub(super) const KIND_ACK_RUNS: u8 = 3;
 pub(super) const MAX_ENTRY: u32 = 1 << 30;
 
 /// One record as the spool keeps it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SpooledRecord {
     pub id: u64,
     pub topic: String,
@@ -109,12 +109,59 @@ impl<'a> Cur<'a> {
     fn u64(&mut self) -> Option<u64> {
         self.take(8).map(|b| u64::from_le_bytes(b.try_into().unwrap()))
     }
+    /// As [`Cur::opt`], into `dst`, keeping its vector's allocation.
+    fn opt_into(&mut self, dst: &mut Option<Vec<u8>>) -> Option<()> {
+        let n = self.u32()? as i32;
+        if n < 0 {
+            *dst = None;
+            return Some(());
+        }
+        let b = self.take(n as usize)?;
+        let mut v = dst.take().unwrap_or_default();
+        v.clear();
+        v.extend_from_slice(b);
+        *dst = Some(v);
+        Some(())
+    }
     fn opt(&mut self) -> Option<Option<Vec<u8>>> {
         let n = self.u32()? as i32;
         if n < 0 {
             return Some(None);
         }
         Some(Some(self.take(n as usize)?.to_vec()))
+    }
+}
+
+/// Decodes a record entry into `r`, reusing its strings and vectors (the drainer reads every
+/// record back: a fresh allocation for each field showed in its profile); `Some(false)` for a
+/// valid ack marker, which is not decoded; `None` for an entry that does not decode.
+pub(super) fn decode_record_into(payload: &[u8], r: &mut SpooledRecord) -> Option<bool> {
+    let mut c = Cur(payload);
+    match c.take(1)?[0] {
+        KIND_RECORD => {
+            r.id = c.u64()?;
+            r.timestamp = c.u64()? as i64;
+            let partition = c.u32()? as i32;
+            r.partition = (partition >= 0).then_some(partition);
+            let tn = c.u16()? as usize;
+            r.topic.clear();
+            r.topic.push_str(std::str::from_utf8(c.take(tn)?).ok()?);
+            c.opt_into(&mut r.key)?;
+            c.opt_into(&mut r.value)?;
+            let n = c.u32()? as usize;
+            r.headers.clear();
+            for _ in 0..n {
+                let kn = c.u32()? as usize;
+                let k = String::from_utf8(c.take(kn)?.to_vec()).ok()?;
+                let mut v = None;
+                c.opt_into(&mut v)?;
+                r.headers.push((k, v));
+            }
+            c.0.is_empty().then_some(true)
+        }
+        KIND_ACK_IDS if c.0.len() % 8 == 0 && !c.0.is_empty() => Some(false),
+        KIND_ACK_RUNS if c.0.len() % 12 == 0 && !c.0.is_empty() => Some(false),
+        _ => None,
     }
 }
 
@@ -180,6 +227,17 @@ pub(super) fn zeros(b: &[u8]) -> bool {
 /// `Ok(None)` at the end (the end of `buf`, or zeros from `off` on), `Err(reason)` for a torn
 /// or corrupt entry, else the entry and the offset after it.
 pub(super) fn read_entry(buf: &[u8], off: u64) -> Result<Option<(Entry, u64)>, String> {
+    read_entry_with(buf, off, |payload| decode(payload).ok_or_else(|| "an entry that does not decode".to_string()))
+}
+
+/// As [`read_entry`], with the record read into `r` (see [`decode_record_into`]): whether the
+/// entry was a record, and the offset after it.
+pub(super) fn read_entry_into(buf: &[u8], off: u64, r: &mut SpooledRecord) -> Result<Option<(bool, u64)>, String> {
+    read_entry_with(buf, off, |payload| decode_record_into(payload, r).ok_or_else(|| "an entry that does not decode".to_string()))
+}
+
+/// Checks the entry at `off` (length, CRC) and hands its payload to `decode`.
+fn read_entry_with<T>(buf: &[u8], off: u64, decode: impl FnOnce(&[u8]) -> Result<T, String>) -> Result<Option<(T, u64)>, String> {
     let len = buf.len() as u64;
     if off >= len {
         return Ok(None);
@@ -203,8 +261,5 @@ pub(super) fn read_entry(buf: &[u8], off: u64) -> Result<Option<(Entry, u64)>, S
     if crc32c::crc32c(payload) != crc {
         return Err("an entry whose CRC does not match".into());
     }
-    match decode(payload) {
-        Some(e) => Ok(Some((e, off + 8 + n as u64))),
-        None => Err("an entry that does not decode".into()),
-    }
+    decode(payload).map(|e| Some((e, off + 8 + n as u64)))
 }

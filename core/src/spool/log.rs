@@ -40,7 +40,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 pub use super::entry::{SpoolRecordRef, SpooledRecord};
-use super::entry::{read_entry, runs, Entry, Put, KIND_ACK_RUNS};
+use super::entry::{read_entry, read_entry_into, runs, Entry, Put, KIND_ACK_RUNS};
 #[cfg(test)]
 use super::entry::KIND_ACK_IDS;
 
@@ -506,9 +506,16 @@ impl SpoolLog {
     /// The next record not yet handed to the sending path, and its place, advancing the cursor
     /// past it.
     pub fn next_unsent(&mut self) -> std::io::Result<Option<(SpooledRecord, Pos)>> {
+        let mut r = SpooledRecord::default();
+        Ok(self.next_unsent_into(&mut r)?.map(|pos| (r, pos)))
+    }
+
+    /// As [`SpoolLog::next_unsent`], the record read into `r` (reusing its allocations).
+    pub fn next_unsent_into(&mut self, r: &mut SpooledRecord) -> std::io::Result<Option<Pos>> {
         if let Some((_, pos)) = self.requeued.pop_first() {
             self.unread -= 1;
-            return self.read_at(pos).map(|r| Some((r, pos)));
+            *r = self.read_at(pos)?;
+            return Ok(Some(pos));
         }
         while self.unread > 0 {
             let (first, off) = self.cursor;
@@ -522,7 +529,7 @@ impl SpoolLog {
                     None => return Err(std::io::Error::other("spool: the send cursor ran past the last segment")),
                 }
             };
-            match read_entry(&seg.map.bytes()[..seg.len as usize], off).map_err(std::io::Error::other)? {
+            match read_entry_into(&seg.map.bytes()[..seg.len as usize], off, r).map_err(std::io::Error::other)? {
                 None => {
                     let next = self.segments.range(first + 1..).next().map(|(f, _)| *f);
                     match next {
@@ -530,14 +537,15 @@ impl SpoolLog {
                         None => return Err(std::io::Error::other("spool: records counted unread but none is left to read")),
                     }
                 }
-                Some((Entry::Acks(_), end)) => self.cursor = (first, end),
-                Some((Entry::Record(r), end)) => {
+                // An ack marker.
+                Some((false, end)) => self.cursor = (first, end),
+                Some((true, end)) => {
                     self.cursor = (first, end);
                     if self.skip.remove(&r.id) {
                         continue;
                     }
                     self.unread -= 1;
-                    return Ok(Some((r, Pos { segment: first, offset: off })));
+                    return Ok(Some(Pos { segment: first, offset: off }));
                 }
             }
         }

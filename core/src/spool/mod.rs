@@ -108,6 +108,8 @@ enum Wait {
 #[derive(Default)]
 pub(crate) struct Hand {
     recs: VecDeque<InHand>,
+    /// Records queued already, read into again (their strings and vectors reused).
+    free: Vec<SpooledRecord>,
 }
 
 /// A record in the drainer's hand.
@@ -125,7 +127,11 @@ impl Hand {
 
     /// The oldest record is queued or failed.
     pub fn pop(&mut self) {
-        self.recs.pop_front();
+        if let Some(h) = self.recs.pop_front() {
+            if self.free.len() < HAND {
+                self.free.push(h.rec);
+            }
+        }
     }
 
     /// Drops what is left (the producer closes: the records stay in the spool's files).
@@ -359,8 +365,9 @@ impl Spool {
             let mut g = lock(&self.state);
             let (mut taken, mut failed) = (0, false);
             while taken < HAND && g.log.unread() > 0 {
-                let (r, pos) = match g.log.next_unsent() {
-                    Ok(Some(v)) => v,
+                let mut r = hand.free.pop().unwrap_or_default();
+                let pos = match g.log.next_unsent_into(&mut r) {
+                    Ok(Some(pos)) => pos,
                     Ok(None) => break,
                     Err(e) => {
                         ::log::error!("spool.dir {}: cannot read the spool back: {e}; the records left in it stay there", self.dir.display());
