@@ -109,7 +109,8 @@ impl<'a> Cur<'a> {
     fn u64(&mut self) -> Option<u64> {
         self.take(8).map(|b| u64::from_le_bytes(b.try_into().unwrap()))
     }
-    /// As [`Cur::opt`], into `dst`, keeping its vector's allocation.
+    /// A nullable byte string (`i32` length, -1: null) into `dst`, keeping its vector's
+    /// allocation.
     fn opt_into(&mut self, dst: &mut Option<Vec<u8>>) -> Option<()> {
         let n = self.u32()? as i32;
         if n < 0 {
@@ -122,13 +123,6 @@ impl<'a> Cur<'a> {
         v.extend_from_slice(b);
         *dst = Some(v);
         Some(())
-    }
-    fn opt(&mut self) -> Option<Option<Vec<u8>>> {
-        let n = self.u32()? as i32;
-        if n < 0 {
-            return Some(None);
-        }
-        Some(Some(self.take(n as usize)?.to_vec()))
     }
 }
 
@@ -169,24 +163,8 @@ pub(super) fn decode(payload: &[u8]) -> Option<Entry> {
     let mut c = Cur(payload);
     match c.take(1)?[0] {
         KIND_RECORD => {
-            let id = c.u64()?;
-            let timestamp = c.u64()? as i64;
-            let partition = c.u32()? as i32;
-            let tn = c.u16()? as usize;
-            let topic = String::from_utf8(c.take(tn)?.to_vec()).ok()?;
-            let key = c.opt()?;
-            let value = c.opt()?;
-            let n = c.u32()? as usize;
-            let mut headers = Vec::with_capacity(n.min(1024));
-            for _ in 0..n {
-                let kn = c.u32()? as usize;
-                let k = String::from_utf8(c.take(kn)?.to_vec()).ok()?;
-                headers.push((k, c.opt()?));
-            }
-            if !c.0.is_empty() {
-                return None;
-            }
-            Some(Entry::Record(SpooledRecord { id, topic, partition: (partition >= 0).then_some(partition), key, value, headers, timestamp }))
+            let mut r = SpooledRecord::default();
+            decode_record_into(payload, &mut r)?.then_some(Entry::Record(r))
         }
         KIND_ACK_IDS if c.0.len() % 8 == 0 && !c.0.is_empty() => {
             let mut runs = Vec::with_capacity(c.0.len() / 8);

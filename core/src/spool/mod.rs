@@ -30,6 +30,7 @@
 
 mod entry;
 pub mod log;
+mod map;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
