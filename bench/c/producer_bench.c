@@ -4,6 +4,7 @@
  * usage: producer_bench --bootstrap B --topic T --records N --size S [--threads T] [--keys K]
  *                       [--warmup W] [--set key=value]...
  *                       [--transaction-duration-ms D] [--transaction-records R] [--hold-ms H]
+ *                       [--throughput R] [--iov P]
  *
  * Payloads (and keys "key-<i % K>", K=0 for none) are made before timing. W warm-up records are
  * sent and flushed first; then T threads send N records between them, serving delivery reports
@@ -18,8 +19,18 @@
  * --transaction-duration-ms. One thread only; warm-up records go in a transaction of their own.
  * "transactions" counts the commits, "committed" the records in committed transactions.
  *
+ * --throughput R: send at most R records/s in all (each of T threads R/T), as Kafka's
+ * ProducerPerformance does: a thread ahead of its schedule by 1 ms or more serves reports with
+ * poll() until it is due, so records leave in bursts of under 1 ms. Latency is then the harness's
+ * own: the clock at produce() (passed as the record's opaque) to the delivery callback, the same
+ * measure for both libraries and for bench/java/ProducerBench.java.
+ *
  * --hold-ms H: after printing, wait H ms before closing the producer (so bench/idle_partitions.py
  * can read the process's memory while it still holds its state).
+ *
+ * --iov P (rafka only): the value goes to rafka_produce_iov() as P pieces of the payload (the last
+ * takes the remainder), 1 <= P <= 16; 0, the default, is rafka_produce(). librdkafka has no such
+ * call: its build prints {"unavailable": ...} for --iov (bench/large_records.py).
  *
  * Prints one JSON line. A setting the library rejects prints {"unavailable": ...} and exits 3. */
 #define _POSIX_C_SOURCE 200809L
@@ -54,10 +65,29 @@ static handle_t *h;
 static const char *topic;
 static long records_per_thread, size, nkeys;
 static char *payload;
+static long iov_pieces; /* --iov: 0, or the value in this many pieces through rafka_produce_iov() */
+#define MAX_IOV 16
 static char (*keys)[24];
 static long txn_ms, txn_records; /* 0: not transactional */
 static long commits, committed;
 static long hold_ms;
+static double rate_per_thread; /* records/s; 0: as fast as possible */
+
+static int64_t now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* With --throughput: the record's produce() time, carried as its opaque; else NULL. */
+static void *send_stamp(void) {
+    return rate_per_thread > 0 ? (void *)(intptr_t)now_us() : NULL;
+}
+
+/* Send-to-callback latency: the harness's clock when the record carries a stamp, else the library's. */
+static int64_t latency_of(void *stamp, int64_t library_us) {
+    return stamp ? now_us() - (int64_t)(intptr_t)stamp : library_us;
+}
 
 static double now_s(void) {
     struct timespec ts;
@@ -111,14 +141,14 @@ static void report(int err, const char *errstr, int64_t latency_us) {
 static void dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
     (void)opaque;
-    report(m->err, m->err ? rd_kafka_err2str(m->err) : NULL, rd_kafka_message_latency(m));
+    report(m->err, m->err ? rd_kafka_err2str(m->err) : NULL, latency_of(m->_private, rd_kafka_message_latency(m)));
 }
 static int produce_one(long i) {
     const char *k = nkeys ? keys[i % nkeys] : NULL;
     rd_kafka_resp_err_t e;
     while ((e = rd_kafka_producev(h, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(payload, (size_t)size),
                                   RD_KAFKA_V_KEY(k, k ? strlen(k) : 0), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                  RD_KAFKA_V_OPAQUE(send_stamp()), RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rd_kafka_poll(h, 10);
     return e;
 }
@@ -139,13 +169,26 @@ static const char *txn_result(rd_kafka_error_t *e) {
 static void dr(rafka_producer_t *p, const rafka_delivery_report_t *r, void *opaque) {
     (void)p;
     (void)opaque;
-    report(r->err, r->errstr, r->latency_us);
+    report(r->err, r->errstr, latency_of(r->msg_opaque, (int64_t)r->latency_us));
 }
 static int produce_one(long i) {
     const char *k = nkeys ? keys[i % nkeys] : NULL;
     rafka_resp_err_t e;
+    if (iov_pieces) {
+        rafka_iovec_t v[MAX_IOV];
+        size_t piece = (size_t)size / (size_t)iov_pieces;
+        long j;
+        for (j = 0; j < iov_pieces; j++) {
+            v[j].base = payload + (size_t)j * piece;
+            v[j].len = j + 1 < iov_pieces ? piece : (size_t)size - (size_t)j * piece;
+        }
+        while ((e = rafka_produce_iov(h, topic, RAFKA_PARTITION_UA, RAFKA_MSG_F_COPY, k, k ? strlen(k) : 0, v,
+                                      (size_t)iov_pieces, NULL, 0, 0, send_stamp())) == RAFKA_RESP_ERR__QUEUE_FULL)
+            rafka_poll(h, 10);
+        return e;
+    }
     while ((e = rafka_produce(h, topic, RAFKA_PARTITION_UA, RAFKA_MSG_F_COPY, k, k ? strlen(k) : 0, payload,
-                              (size_t)size, NULL, 0, 0, NULL)) == RAFKA_RESP_ERR__QUEUE_FULL)
+                              (size_t)size, NULL, 0, 0, send_stamp())) == RAFKA_RESP_ERR__QUEUE_FULL)
         rafka_poll(h, 10);
     return e;
 }
@@ -198,9 +241,18 @@ static void send_in_transactions(long n) {
     }
 }
 
+/* With --throughput: serves reports until record i of this thread is due (when 1 ms or more ahead). */
+static void pace(double start, long i) {
+    double ahead;
+    if (rate_per_thread <= 0) return;
+    while ((ahead = start + (double)i / rate_per_thread - now_s()) >= 0.001) POLL((int)(ahead * 1000.0));
+}
+
 static void *sender(void *arg) {
     long base = (long)(intptr_t)arg, i;
+    double start = now_s();
     for (i = 0; i < records_per_thread; i++) {
+        pace(start, i);
         if (produce_one(base + i)) report(1, "produce() failed", 0);
         if ((i & 1023) == 0) POLL(0);
     }
@@ -217,6 +269,7 @@ static void unavailable(const char *why) {
 int main(int argc, char **argv) {
     const char *bootstrap = NULL, *set[MAX_SETTINGS];
     long records = 0, threads = 1, warmup = 0, i;
+    double throughput = 0;
     int nset = 0, a;
     char err[512];
     double t0, wall;
@@ -234,15 +287,26 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[a], "--transaction-duration-ms")) txn_ms = atol(argv[a + 1]);
         else if (!strcmp(argv[a], "--transaction-records")) txn_records = atol(argv[a + 1]);
         else if (!strcmp(argv[a], "--hold-ms")) hold_ms = atol(argv[a + 1]);
+        else if (!strcmp(argv[a], "--throughput")) throughput = atof(argv[a + 1]);
+        else if (!strcmp(argv[a], "--iov")) iov_pieces = atol(argv[a + 1]);
         else break;
     }
     if (a != argc || !bootstrap || !topic || records <= 0 || threads < 1 || threads > 64 || txn_ms < 0 ||
-        txn_records < 0 || ((txn_ms || txn_records) && threads != 1)) {
+        txn_records < 0 || ((txn_ms || txn_records) && threads != 1) || throughput < 0 ||
+        (throughput > 0 && (txn_ms || txn_records))) {
         fprintf(stderr, "usage: %s --bootstrap B --topic T --records N --size S [--threads T] [--keys K] "
                         "[--warmup W] [--set key=value]... [--transaction-duration-ms D] "
-                        "[--transaction-records R] [--hold-ms H] (transactions: one thread)\n", argv[0]);
+                        "[--transaction-records R] [--hold-ms H] [--throughput R] [--iov P] (transactions: one "
+                        "thread, no --throughput)\n", argv[0]);
         return 2;
     }
+    if (iov_pieces < 0 || iov_pieces > MAX_IOV) {
+        fprintf(stderr, "--iov takes the number of pieces, 1 to %d (0: rafka_produce, the default)\n", MAX_IOV);
+        return 2;
+    }
+#ifdef USE_RDKAFKA
+    if (iov_pieces) unavailable("--iov: librdkafka has no produce call that takes the value in pieces");
+#endif
     payload = malloc((size_t)size + 1);
     for (i = 0; i < size; i++) payload[i] = (char)('A' + i % 26);
     if (nkeys) {
@@ -296,6 +360,7 @@ int main(int argc, char **argv) {
     for (i = 0; i < BUCKETS; i++) atomic_store(&hist[i], 0);
 
     records_per_thread = records / threads;
+    rate_per_thread = throughput / (double)threads; /* the warm-up above went unpaced */
     t0 = now_s();
     if (txn_ms || txn_records) {
         send_in_transactions(records_per_thread);

@@ -4,11 +4,14 @@
 //
 // usage: java -cp KAFKA_CLASSPATH[:RAFKA_JAR] ProducerBench.java --producer-class C
 //            --bootstrap B --topic T --records N --size S [--threads T] [--keys K] [--warmup W]
-//            [--set key=value]...
+//            [--set key=value]... [--throughput R]
 //
 // Payload and keys are made before timing; W warm-up records are sent and flushed first; then T
 // threads send N records between them, and the clock stops after flush(). Only acknowledged
 // records count. Latency: System.nanoTime() at send() to the callback, in a log-linear histogram.
+// --throughput R: at most R records/s in all (R/T per thread); a thread 1 ms or more ahead of its
+// schedule sleeps until due, as bench/c/producer_bench.c does (which polls instead: here the
+// callbacks run on the producer's I/O thread).
 // Prints one JSON line; a setting the producer rejects prints {"unavailable": ...} and exits 3.
 
 import java.nio.charset.StandardCharsets;
@@ -61,6 +64,7 @@ public class ProducerBench {
     public static void main(String[] args) throws Exception {
         String cls = null, bootstrap = null, topic = null;
         long records = 0, warmup = 0;
+        double throughput = 0;
         int size = 100, threads = 1, nkeys = 0;
         Properties props = new Properties();
         for (int a = 0; a + 1 < args.length; a += 2) {
@@ -74,10 +78,12 @@ public class ProducerBench {
                 case "--threads": threads = Integer.parseInt(v); break;
                 case "--keys": nkeys = Integer.parseInt(v); break;
                 case "--warmup": warmup = Long.parseLong(v); break;
+                case "--throughput": throughput = Double.parseDouble(v); break;
                 case "--set": { int eq = v.indexOf('='); props.put(v.substring(0, eq), v.substring(eq + 1)); break; }
                 default: throw new IllegalArgumentException("unknown argument " + args[a]);
             }
         }
+        if (throughput < 0 || Double.isNaN(throughput)) throw new IllegalArgumentException("--throughput must be >= 0, not " + throughput);
         props.put("bootstrap.servers", bootstrap);
         props.put("key.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer");
         props.put("value.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer");
@@ -99,7 +105,7 @@ public class ProducerBench {
         final String t = topic;
         final Producer<byte[], byte[]> prod = producer;
         if (warmup > 0) {
-            send(prod, t, keys, value, 0, warmup);
+            send(prod, t, keys, value, 0, warmup, 0);
             prod.flush();
         }
         acked.set(0);
@@ -107,10 +113,11 @@ public class ProducerBench {
         for (int b = 0; b < hist.length(); b++) hist.set(b, 0);
 
         long perThread = records / threads;
+        final double perThreadRate = throughput / threads;
         List<Thread> workers = new ArrayList<>();
         for (int i = 0; i < threads; i++) {
             long base = i * perThread;
-            workers.add(new Thread(() -> send(prod, t, keys, value, base, perThread)));
+            workers.add(new Thread(() -> send(prod, t, keys, value, base, perThread, perThreadRate)));
         }
         long t0 = System.nanoTime();
         for (Thread w : workers) w.start();
@@ -126,8 +133,15 @@ public class ProducerBench {
         System.exit(failed.get() > 0 ? 1 : 0);
     }
 
-    static void send(Producer<byte[], byte[]> p, String topic, byte[][] keys, byte[] value, long base, long n) {
+    /** Sends records base..base+n; with rate > 0 (records/s) sleeps while 1 ms or more ahead. */
+    static void send(Producer<byte[], byte[]> p, String topic, byte[][] keys, byte[] value, long base, long n, double rate) {
+        long start = System.nanoTime();
         for (long i = base; i < base + n; i++) {
+            if (rate > 0) {
+                long ahead;
+                while ((ahead = start + (long) ((i - base) * 1e9 / rate) - System.nanoTime()) >= 1_000_000L)
+                    java.util.concurrent.locks.LockSupport.parkNanos(ahead);
+            }
             long sent = System.nanoTime();
             p.send(new ProducerRecord<>(topic, keys[(int) (i % keys.length)], value), (md, e) -> {
                 if (e == null) {

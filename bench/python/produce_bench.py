@@ -2,6 +2,7 @@
 
 usage: produce_bench.py --client rafka|confluent-kafka|kafka-python --bootstrap B --topic T
                         --records N --size S [--threads T] [--keys K] [--warmup W] [--set key=value]...
+                        [--value-type bytes|bytearray|memoryview]
 
 Settings are given in the Java/librdkafka spelling (acks, linger.ms, ...); kafka-python gets them
 translated to its keyword arguments. Payload and keys are made before timing; W warm-up records
@@ -9,9 +10,14 @@ are sent and flushed first; then T threads send N records between them, and the 
 flush(). Only acknowledged records count. Latency: Message.latency() for the confluent-kafka API
 (rafka implements it too), send-to-callback time for kafka-python. Prints one JSON line; a setting
 the client rejects prints {"unavailable": ...} and exits 3.
+
+--value-type: the one value every record carries, made before timing: `bytes` (the default), a
+`bytearray` (a writable buffer), or a read-only `memoryview` of a bytes object (a buffer export). A
+client whose produce() refuses that type (TypeError) is "unavailable" for it.
 """
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -56,7 +62,7 @@ def unavailable(client, why):
     sys.exit(3)
 
 
-def confluent_style(module, conf, tally):
+def confluent_style(client, module, conf, tally):
     """rafka and confluent-kafka: the same API."""
     p = module.Producer(conf)
 
@@ -73,6 +79,9 @@ def confluent_style(module, conf, tally):
                 return
             except BufferError:
                 p.poll(0.01)
+            except TypeError as e:  # a value type this client does not take (--value-type)
+                print(json.dumps({"client": client, "unavailable": f"value of type {type(value).__name__}: {e}"}), flush=True)
+                os._exit(3)  # maybe on a sending thread, where sys.exit() would end only that thread
 
     return send, lambda: p.poll(0), lambda: p.flush(300)
 
@@ -126,6 +135,7 @@ def main():
     ap.add_argument("--keys", type=int, default=0)
     ap.add_argument("--warmup", type=int, default=0)
     ap.add_argument("--set", action="append", default=[])
+    ap.add_argument("--value-type", choices=["bytes", "bytearray", "memoryview"], default="bytes")
     a = ap.parse_args()
 
     conf = {"bootstrap.servers": a.bootstrap}
@@ -136,11 +146,15 @@ def main():
     else:
         module = __import__("rafka" if a.client == "rafka" else "confluent_kafka")
         try:
-            send, poll, flush = confluent_style(module, conf, tally)
+            send, poll, flush = confluent_style(a.client, module, conf, tally)
         except Exception as e:  # KafkaException / ValueError for a rejected setting
             unavailable(a.client, e)
 
     value = b"A" * a.size
+    if a.value_type == "bytearray":
+        value = bytearray(value)
+    elif a.value_type == "memoryview":
+        value = memoryview(value)
     keys = [f"key-{i}".encode() for i in range(a.keys)] or [None]
 
     def loop(base, n):
