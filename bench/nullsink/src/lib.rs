@@ -54,6 +54,8 @@ pub struct Stats {
     pub records: u64,
     /// Bytes of record batches received.
     pub batch_bytes: u64,
+    /// Record batches in acknowledged requests: records / batches is how full clients fill them.
+    pub batches: u64,
 }
 
 #[derive(Default)]
@@ -62,6 +64,7 @@ struct Counters {
     produce_requests: AtomicU64,
     records: AtomicU64,
     batch_bytes: AtomicU64,
+    batches: AtomicU64,
 }
 
 struct Shared {
@@ -125,6 +128,7 @@ impl NullSink {
             produce_requests: c.produce_requests.load(Ordering::Relaxed),
             records: c.records.load(Ordering::Relaxed),
             batch_bytes: c.batch_bytes.load(Ordering::Relaxed),
+            batches: c.batches.load(Ordering::Relaxed),
         }
     }
 }
@@ -334,10 +338,10 @@ fn fault_check(state: &mut FaultState, records: &[u8], count: i64) -> i16 {
     0
 }
 
-/// Record count of each batch in `records` (one or more RecordBatch v2), as offsets count them:
-/// `lastOffsetDelta + 1`.
-fn count_records(mut records: &[u8]) -> Result<i64, DecodeError> {
-    let mut n = 0i64;
+/// Records in `records` (one or more RecordBatch v2), as offsets count them (`lastOffsetDelta + 1`
+/// per batch), and how many batches hold them.
+fn count_records(mut records: &[u8]) -> Result<(i64, u64), DecodeError> {
+    let (mut n, mut batches) = (0i64, 0u64);
     while !records.is_empty() {
         let mut d = Decoder::new(records);
         d.skip(8, "batch.base_offset")?;
@@ -355,9 +359,10 @@ fn count_records(mut records: &[u8]) -> Result<i64, DecodeError> {
         }
         let mut d = Decoder::new(&records[BATCH_LAST_OFFSET_DELTA_END - 4..]);
         n += i64::from(d.i32("batch.last_offset_delta")?) + 1;
+        batches += 1;
         records = &records[total..];
     }
-    Ok(n)
+    Ok((n, batches))
 }
 
 /// Reads a Produce request body without copying its records, assigns offsets, and builds the
@@ -371,7 +376,7 @@ fn produce_response(shared: &Shared, d: &mut Decoder<'_>, v: i16) -> Result<(i16
     // Per topic: (partition, record count, error code).
     type Parts = Vec<(String, Vec<(i32, i64, i16)>)>;
     let mut parts: Parts = Vec::with_capacity(nt);
-    let (mut records, mut bytes) = (0u64, 0u64);
+    let (mut records, mut bytes, mut batches) = (0u64, 0u64, 0u64);
     for _ in 0..nt {
         let name = d.string_flex("topic_data.name", flexible)?;
         let np = d.array_len_flex("partition_data", 5, flexible)?;
@@ -380,7 +385,7 @@ fn produce_response(shared: &Shared, d: &mut Decoder<'_>, v: i16) -> Result<(i16
             let index = d.i32("partition_data.index")?;
             let data = d.nullable_bytes_flex("partition_data.records", flexible)?.unwrap_or_default();
             d.skip_tagged_fields_flex(flexible)?;
-            let n = count_records(data)?;
+            let (n, nb) = count_records(data)?;
             let error = if name.contains(FAULT_NOT_LEADER_FIRST) {
                 let mut faults = shared.faults.lock().unwrap_or_else(|e| e.into_inner());
                 fault_check(faults.entry((name.clone(), index)).or_default(), data, n)
@@ -390,6 +395,7 @@ fn produce_response(shared: &Shared, d: &mut Decoder<'_>, v: i16) -> Result<(i16
             if error == 0 {
                 records += n as u64;
                 bytes += data.len() as u64;
+                batches += nb;
             }
             ps.push((index, n, error));
         }
@@ -402,6 +408,7 @@ fn produce_response(shared: &Shared, d: &mut Decoder<'_>, v: i16) -> Result<(i16
     c.produce_requests.fetch_add(1, Ordering::Relaxed);
     c.records.fetch_add(records, Ordering::Relaxed);
     c.batch_bytes.fetch_add(bytes, Ordering::Relaxed);
+    c.batches.fetch_add(batches, Ordering::Relaxed);
 
     let mut offsets = shared.offsets.lock().unwrap_or_else(|e| e.into_inner());
     let topics = parts
@@ -452,7 +459,7 @@ mod tests {
         batch[16] = 2;
         batch[23..27].copy_from_slice(&9i32.to_be_bytes());
         let two: Vec<u8> = batch.iter().chain(batch.iter()).copied().collect();
-        assert_eq!(count_records(&two).unwrap(), 20);
+        assert_eq!(count_records(&two).unwrap(), (20, 2));
         assert!(count_records(&two[..70]).is_err());
         batch[16] = 1;
         assert!(count_records(&batch).is_err(), "an old MessageSet is refused");

@@ -33,8 +33,8 @@ fn main() {
         Ok(_) if !is_null_or_tty() => {
             let s = sink.stats();
             println!(
-                "{{\"connections\": {}, \"produce_requests\": {}, \"records\": {}, \"batch_bytes\": {}}}",
-                s.connections, s.produce_requests, s.records, s.batch_bytes
+                "{{\"connections\": {}, \"produce_requests\": {}, \"records\": {}, \"batch_bytes\": {}, \"batches\": {}}}",
+                s.connections, s.produce_requests, s.records, s.batch_bytes, s.batches
             );
         }
         _ => loop {
