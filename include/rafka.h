@@ -835,9 +835,11 @@ rafka_resp_err_t rafka_produce_timeout(struct rafka_producer_t *producer,
                                        void *msg_opaque);
 
 /*
- Like `rafka_produce()`, with the value given as `iovcnt` pieces that the library gathers into
- the record itself, so the caller need not join them first. `iov` may be NULL when `iovcnt` is 0
- (an empty value). RAFKA_MSG_F_FREE is not accepted here (the pieces stay the caller's).
+ Like `rafka_produce()`, with the value given as `iovcnt` pieces, so the caller need not join
+ them first. The library joins two or more pieces in a per-thread buffer before encoding the
+ record: one copy of the value more than `rafka_produce()` makes (none more for one piece).
+ `iov` may be NULL when `iovcnt` is 0 (an empty value). RAFKA_MSG_F_FREE is not accepted here
+ (the pieces stay the caller's).
 
  # Safety
  As `rafka_produce()`; `iov` NULL or `iovcnt` entries each valid for `len` bytes.

@@ -45,7 +45,9 @@ thread_local! {
     static GATHER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Joins the `iovcnt` pieces at `iov` in this thread's scratch buffer and calls `send` with them.
+/// Calls `send` with the `iovcnt` pieces at `iov` as one value: a single piece as it is, more
+/// joined in this thread's scratch buffer (the engine encodes a record from one contiguous value:
+/// partitioners, interceptors and the spool see it whole).
 ///
 /// # Safety
 /// `iov` NULL or `iovcnt` entries each valid for `len` bytes.
@@ -55,6 +57,13 @@ pub(crate) unsafe fn gathered(
     send: impl FnOnce(&[u8]) -> Result<rafka_resp_err_t, rafka_resp_err_t>,
 ) -> Result<rafka_resp_err_t, rafka_resp_err_t> {
     let pieces = try_slice(iov, iovcnt, "iov")?;
+    if let [one] = pieces {
+        return match as_bytes(one.base, one.len) {
+            Some(b) => send(b),
+            None if one.len == 0 => send(&[]),
+            None => Err(invalid("an iovec entry has a NULL base")),
+        };
+    }
     let mut buf = GATHER.with(|g| std::mem::take(&mut *g.borrow_mut()));
     buf.clear();
     for p in pieces {

@@ -282,6 +282,7 @@ static void test_produce_roundtrip_read_back_by_kafka_consumer(void) {
     rafka_producer_t *p = new_producer(base_conf(), &st);
     rafka_header_t hdrs[2] = {{"trace", "abc", 3}, {"null-header", NULL, 0}};
     rafka_iovec_t iov[3] = {{"v100", 4}, {"-gathered", 9}, {"-value", 6}};
+    rafka_iovec_t one_piece = {"v101-one-piece", 14}; /* encoded without the join buffer */
     char *owned = malloc(16);
     char *out;
     long long want_opaque = 0;
@@ -302,10 +303,12 @@ static void test_produce_roundtrip_read_back_by_kafka_consumer(void) {
              RAFKA_RESP_ERR_NO_ERROR);
     CHECK_EQ(rafka_produce_iov(p, topic, 2, 0, "k100", 4, iov, 3, NULL, 0, 0, (void *)(intptr_t)100),
              RAFKA_RESP_ERR_NO_ERROR);
-    want_opaque += 121;
+    CHECK_EQ(rafka_produce_iov(p, topic, 1, 0, "k101", 4, &one_piece, 1, NULL, 0, 0, (void *)(intptr_t)101),
+             RAFKA_RESP_ERR_NO_ERROR);
+    want_opaque += 222;
     CHECK_EQ(rafka_flush(p, 30000), RAFKA_RESP_ERR_NO_ERROR);
-    CHECK_EQ(st.count, 22);
-    CHECK_EQ(st.ok, 22);
+    CHECK_EQ(st.count, 23);
+    CHECK_EQ(st.ok, 23);
     CHECK_EQ(st.seen_opaque_sum, want_opaque);
     CHECK(st.key_value_ok);
     CHECK_EQ(rafka_outq_len(p), 0);
@@ -313,11 +316,12 @@ static void test_produce_roundtrip_read_back_by_kafka_consumer(void) {
     rafka_producer_free(p);
     pthread_mutex_destroy(&st.lock);
 
-    out = consume(topic, 22);
-    CHECK_EQ(count_lines(out), 22);
+    out = consume(topic, 23);
+    CHECK_EQ(count_lines(out), 23);
     CHECK(strstr(out, "\"v7-value\"") != NULL);
     CHECK(strstr(out, "\"v21-owned\"") != NULL);
     CHECK(strstr(out, "\"v100-gathered-value\"") != NULL);
+    CHECK(strstr(out, "\"v101-one-piece\"") != NULL);
     CHECK(strstr(out, "1700000000000") != NULL);
     CHECK(strstr(out, "trace") != NULL && strstr(out, "abc") != NULL);
     CHECK(strstr(out, "null-header") != NULL);
