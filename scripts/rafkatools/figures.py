@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 import sys
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
@@ -227,7 +228,54 @@ def python(res: Results) -> List[str]:
             *table(["client", "acknowledged records/s", "CPU per record", "vs confluent `produce()`: records/s / CPU"], rows)]
 
 
+def tuning_latency(res: Results) -> List[str]:
+    """bench/latency_rate.py: p50 / p99 at 25% and 50% of the broker's maximum, medians of the runs."""
+    d = res.json("latency-rate.json")
+    meta = d["meta"]
+    clients = [("rafka C API", "rafka"), ("librdkafka", "librdkafka"), ("java", "Java producer")]
+    by: Dict[tuple, List[dict]] = {}
+    for p in d["points"]:
+        by.setdefault((p["size"], p["linger_ms"], p["fraction"], p["client"]), []).append(p)
+
+    def cell(size: int, linger: int, f: float, c: str) -> str:
+        pts = by.get((size, linger, f, c))
+        if not pts:
+            return "-"
+        return f"{statistics.median(x['p50_ms'] for x in pts):.2f} / {statistics.median(x['p99_ms'] for x in pts):.0f} ms"
+
+    rows = []
+    for size in meta["sizes"]:
+        for linger in meta["lingers"]:
+            for f in (x for x in meta["fractions"] if 0.2 <= x <= 0.5):
+                rate = d["maximum"][str(size)] * f
+                rows.append([f"{size} B", str(linger), f"{rate_short(rate)}/s ({f:.0%})", *(cell(size, linger, f, c) for c, _ in clients)])
+    spread_p99 = max((max(x["p99_ms"] for x in v) / max(min(x["p99_ms"] for x in v), 1e-3) for v in by.values()), default=1.0)
+    return [f"`bench/latency_rate.py --runs {meta['runs']}` on {meta['date'][:16]}, {meta['cores']} cores, one broker; send-to-ack "
+            f"p50 / p99, median of {meta['runs']} runs per point (between runs, one point's p99 moved by up to {spread_p99:.0f}x):", "",
+            *table(["record", "linger.ms", "steady rate (share of max)", *(n for _, n in clients)], rows)]
+
+
+def tuning_partitions(res: Results) -> List[str]:
+    """bench/scale.py: CPU per record and records per batch by partition count, medians of the runs."""
+    d = res.json("scale.json")
+    meta = d["meta"]
+    clients = [("rafka C API", "rafka (C API)"), ("librdkafka", "librdkafka")]
+    rows = []
+    for p in meta["partitions"]:
+        row = [f"{p:,}"]
+        for c, _ in clients:
+            rs = [r for r in d["runs"] if r["partitions"] == p and r["client"] == c]
+            row.append("-" if not rs else f"{statistics.median(r['cpu_us_per_record'] for r in rs):.2f} us, "
+                       f"{statistics.median(r['records_per_batch'] for r in rs):.1f} per batch")
+        rows.append(row)
+    return [f"`bench/scale.py` on {meta['date'][:16]}: {meta['keys']:,} keys, {meta['record_size']} B records into the null sink, "
+            f"client CPU per record and records per batch, median of {meta['runs']} runs:", "",
+            *table(["partitions", *(n for _, n in clients)], rows)]
+
+
 GENERATORS: Dict[str, Callable[[Results], List[str]]] = {
+    "tuning-latency": tuning_latency,
+    "tuning-partitions": tuning_partitions,
     "headline": headline,
     "tuning-buffer": tuning_buffer,
     "tuning-batch": tuning_batch,
