@@ -184,6 +184,21 @@ impl PendingRecord {
         unsafe { std::mem::replace(&mut (*self.0.as_ptr()).completion, Completion::Opaque(0)) }
     }
 
+    /// Asks the CPU to load the record's bookkeeping and the start of its body into the cache:
+    /// a thread about to walk many records that waited long (spread over many partitions, they
+    /// are no longer cached) overlaps those loads instead of waiting for each in turn.
+    #[inline]
+    pub fn prefetch(&self) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: prefetching is a hint; it never faults, whatever the address.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let p = self.0.as_ptr() as *const i8;
+            _mm_prefetch::<_MM_HINT_T0>(p);
+            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
+        }
+    }
+
     /// Bytes accounted against `buffer.memory` for this record.
     #[inline]
     pub fn mem_size(&self) -> usize {

@@ -242,6 +242,9 @@ impl Deliverer {
         let now = clock::mono_ns();
         let mut released = 0;
         let n = job.records.len();
+        for r in &job.records {
+            r.prefetch();
+        }
         for (i, mut rec) in job.records.into_iter().enumerate() {
             let (offset, timestamp, log_append_time, error) = match &job.outcome {
                 Outcome::Ok { base_offset, log_append_time } => {
