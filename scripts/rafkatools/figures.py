@@ -273,7 +273,30 @@ def tuning_partitions(res: Results) -> List[str]:
             *table(["partitions", *(n for _, n in clients)], rows)]
 
 
+def tuning_large(res: Results) -> List[str]:
+    """bench/large_records.py: records/s on both sinks, CPU per record and copies of the value."""
+    d = res.json("large-records.json")
+    meta, summary = d["meta"], d["summary"]
+    clients = [("rafka-c", "rafka (C API)"), ("librdkafka", "librdkafka"), ("rafka-py", "rafka (Python, bytes)"),
+               ("confluent-kafka", "confluent-kafka")]
+    rows = []
+    for size in meta["sizes"]:
+        for c, name in clients:
+            null, broker = (summary.get(sink, {}).get(str(size), {}).get(c) for sink in ("null", "broker"))
+            copies = d.get("copies", {}).get(str(size), {}).get(c, {}).get("copies")
+            if not null:
+                continue
+            rows.append([f"{size >> 20} MiB" if size >= 1 << 20 else f"{size >> 10} KiB", name, f"{null['records_per_s']['median']:,.0f}",
+                         "-" if not broker else f"{broker['records_per_s']['median']:,.0f}",
+                         f"{null['cpu_us_per_record']['median']:.0f} us", "-" if not copies else f"{copies['median']:.1f}"])
+    return [f"`{meta['command']}` on {meta['date'][:16]}, {meta['cores']} cores: records/s into the null sink "
+            "and one broker, client CPU per record (null sink) and copies of the value the client makes in memory (callgrind; "
+            "the kernel's copy into the socket not counted), medians:", "",
+            *table(["value", "client", "records/s, null sink", "records/s, broker", "CPU per record", "copies"], rows)]
+
+
 GENERATORS: Dict[str, Callable[[Results], List[str]]] = {
+    "tuning-large": tuning_large,
     "tuning-latency": tuning_latency,
     "tuning-partitions": tuning_partitions,
     "headline": headline,
