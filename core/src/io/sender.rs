@@ -390,15 +390,11 @@ impl IoThread {
                 log::debug!("delivery channel closed; throttle report dropped");
             }
         }
+        // The batches are in the request's order (send_produce sorted them), which the answer keeps.
+        let mut cursor = produce::ResponseCursor::default();
         for b in batches {
             self.parts.get_mut(b.pq.id).inflight -= 1;
-            let p = resp
-                .topics
-                .iter()
-                .filter(|t| *t.name == *b.pq.topic)
-                .flat_map(|t| t.partitions.iter())
-                .find(|p| p.index == b.pq.partition);
-            let Some(p) = p else {
+            let Some(p) = resp.find_partition(&mut cursor, &b.pq.topic, b.pq.partition) else {
                 let err = Error::kafka(KafkaCode::UNKNOWN_SERVER_ERROR, "the Produce response left out this partition");
                 self.retry_or_fail(b, &err, true);
                 continue;

@@ -215,6 +215,41 @@ pub struct ProduceResponse {
     pub node_endpoints: Vec<NodeEndpoint>,
 }
 
+/// Where [`ProduceResponse::find_partition`] looks first: just after the entry it found last.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ResponseCursor {
+    topic: usize,
+    partition: usize,
+}
+
+impl ProduceResponse {
+    /// The answer for `topic`-`partition`. Asked for the partitions in the order the request
+    /// listed them, and answered in that order (as brokers do), each lookup is one comparison at
+    /// the cursor; any other order falls back to a search of the whole response, so a request of
+    /// thousands of partitions costs linear time, not quadratic, and any order is still found.
+    pub fn find_partition(&self, at: &mut ResponseCursor, topic: &str, partition: i32) -> Option<&ProducePartitionResponse> {
+        let (mut t, mut p) = (at.topic, at.partition);
+        if t < self.topics.len() && p >= self.topics[t].partitions.len() {
+            (t, p) = (t + 1, 0);
+        }
+        if let Some(tr) = self.topics.get(t) {
+            if let Some(pr) = tr.partitions.get(p) {
+                if pr.index == partition && tr.name == topic {
+                    *at = ResponseCursor { topic: t, partition: p + 1 };
+                    return Some(pr);
+                }
+            }
+        }
+        for (t, tr) in self.topics.iter().enumerate().filter(|(_, tr)| tr.name == topic) {
+            if let Some(p) = tr.partitions.iter().position(|pr| pr.index == partition) {
+                *at = ResponseCursor { topic: t, partition: p + 1 };
+                return Some(&tr.partitions[p]);
+            }
+        }
+        None
+    }
+}
+
 fn decode_current_leader(data: &[u8]) -> Result<(i32, i32), DecodeError> {
     let mut d = Decoder::new(data);
     let leader_id = d.i32("current_leader.leader_id")?;
@@ -383,5 +418,60 @@ fn put_tagged(buf: &mut Vec<u8>, fields: &[(u32, &[u8])]) {
         buf.put_uvarint(*tag);
         buf.put_uvarint(data.len() as u32);
         buf.extend_from_slice(data);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(index: i32, base_offset: i64) -> ProducePartitionResponse {
+        ProducePartitionResponse {
+            index,
+            error_code: 0,
+            base_offset,
+            log_append_time_ms: -1,
+            log_start_offset: -1,
+            record_errors: Vec::new(),
+            error_message: None,
+            current_leader: None,
+        }
+    }
+
+    fn response(topics: &[(&str, &[i32])]) -> ProduceResponse {
+        ProduceResponse {
+            topics: topics
+                .iter()
+                .map(|(name, ps)| ProduceTopicResponse { name: name.to_string(), partitions: ps.iter().map(|&p| part(p, 100 + p as i64)).collect() })
+                .collect(),
+            throttle_time_ms: 0,
+            node_endpoints: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn find_partition_answers_each_partition_asked_for_in_request_order() {
+        let r = response(&[("a", &[0, 3, 7]), ("b", &[1, 2])]);
+        let mut at = ResponseCursor::default();
+        for (t, p) in [("a", 0), ("a", 3), ("a", 7), ("b", 1), ("b", 2)] {
+            assert_eq!(r.find_partition(&mut at, t, p).map(|x| (x.index, x.base_offset)), Some((p, 100 + p as i64)), "{t}-{p}");
+        }
+    }
+
+    #[test]
+    fn find_partition_finds_partitions_answered_out_of_order_and_none_for_those_left_out() {
+        // A broker may list topics and partitions in another order than the request; the same
+        // partition number under another topic must not be taken for it.
+        let r = response(&[("b", &[2, 1]), ("a", &[7, 0, 3])]);
+        let mut at = ResponseCursor::default();
+        for (t, p) in [("a", 0), ("a", 3), ("a", 7), ("b", 1), ("b", 2), ("a", 0)] {
+            assert_eq!(r.find_partition(&mut at, t, p).map(|x| x.index), Some(p), "{t}-{p}");
+        }
+        assert!(r.find_partition(&mut at, "a", 5).is_none(), "a partition the response left out");
+        assert!(r.find_partition(&mut at, "c", 1).is_none(), "a topic the response left out");
+        let same_numbers = response(&[("x", &[1]), ("y", &[1])]);
+        let mut at = ResponseCursor::default();
+        assert!(std::ptr::eq(same_numbers.find_partition(&mut at, "y", 1).unwrap(), &same_numbers.topics[1].partitions[0]));
+        assert!(std::ptr::eq(same_numbers.find_partition(&mut at, "x", 1).unwrap(), &same_numbers.topics[0].partitions[0]));
     }
 }
