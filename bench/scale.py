@@ -15,12 +15,17 @@ metadata of N partitions), then --runs timed runs, the client order rotated run 
 record is the child's user+system time (wait4) less its start-up's, over the records sent; peak RSS
 is the child's, set beside the buffer bound.
 
-Usage: bench/scale.py [--records N] [--runs K] [--keys K] [--partitions 10,1000,10000] [--report-only]
+With --before LIB (an earlier build's librafka.so) the same harness runs on it too, as a third
+client: a before/after of a change in one run.
+
+Usage: bench/scale.py [--records N] [--runs K] [--keys K] [--partitions 10,1000,10000]
+                      [--before LIB] [--report-only]
 Needs `cargo build --release -p rafka -p rafka-nullsink`, a C compiler and librdkafka-dev.
 """
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -33,6 +38,7 @@ from suite import ACKS_ALL, COMMON, librdkafka_settings, start_nullsink, stop_nu
 OUT = ROOT / "bench" / "results" / "scale"
 NOTES = "## Notes (by hand)"
 CLIENTS = ["rafka C API", "librdkafka"]
+BEFORE = "rafka C API (before)"  # with --before: the same harness on an earlier librafka.so
 SINK_CPUS, CLIENT_CPUS = ("0", "1") if (os.cpu_count() or 1) >= 2 else (None, None)
 
 
@@ -40,6 +46,7 @@ def main():
     ap = parser(__doc__, records=2_000_000, runs=3, record_size=100)
     ap.add_argument("--keys", type=int, default=100_000)
     ap.add_argument("--partitions", default="10,1000,10000")
+    ap.add_argument("--before", help="an earlier build's librafka.so, run as a third client (a before/after)")
     ap.add_argument("--report-only", action="store_true", help="redo scale.md from scale.json; run nothing")
     a = ap.parse_args()
     if a.report_only:
@@ -52,6 +59,15 @@ def main():
         raise SystemExit("--records, --runs, --keys, --record-size and every partition count must be at least 1")
     target = Path(os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target")))
     cbins = build_producer_bench(target, "scale_bench")
+    clients = list(CLIENTS)
+    before_dir = None
+    if a.before:
+        lib = Path(a.before).resolve()
+        if not lib.is_file():
+            sys.exit(f"--before: {lib} is not a file (give an earlier build's librafka.so)")
+        before_dir = Path(tempfile.mkdtemp(prefix="rafka-scale-before-"))
+        (before_dir / "librafka.so.0").symlink_to(lib)  # the soname the harness links against
+        clients.insert(1, BEFORE)
     nullsink = target / "release" / "rafka-nullsink"
     if not nullsink.exists():
         sys.exit(f"{nullsink} not found: run `cargo build --release -p rafka-nullsink` first")
@@ -72,7 +88,9 @@ def main():
 
     def run_into(client: str, n: int, p: int, warmup: int, bootstrap: str) -> dict:
         s = librdkafka_settings(settings) if client == "librdkafka" else settings
-        cmd = [cbins["rafka" if client == "rafka C API" else "librdkafka"], "--bootstrap", bootstrap, "--topic",
+        # The harness's runpath finds librafka.so.0 in its build directory; LD_LIBRARY_PATH comes first.
+        head = ["env", f"LD_LIBRARY_PATH={before_dir}"] if client == BEFORE else []
+        cmd = [*head, cbins["librdkafka" if client == "librdkafka" else "rafka"], "--bootstrap", bootstrap, "--topic",
                f"scale-p{p}", "--records", str(n), "--size", str(a.record_size), "--keys", str(a.keys), "--warmup", str(warmup)]
         for k, v in s.items():
             cmd += ["--set", f"{k}={v}"]
@@ -88,16 +106,16 @@ def main():
 
     startup, runs = {}, []
     for p in parts:
-        startup[p] = {c: run(c, 1, p, 0)["cpu_s"] for c in CLIENTS}
+        startup[p] = {c: run(c, 1, p, 0)["cpu_s"] for c in clients}
         for i in range(a.runs):
-            k = (parts.index(p) + i) % len(CLIENTS)
-            for c in CLIENTS[k:] + CLIENTS[:k]:
+            k = (parts.index(p) + i) % len(clients)
+            for c in clients[k:] + clients[:k]:
                 r = run(c, a.records, p, a.records // 10)
                 r.update(client=c, partitions=p, run=i, cpu_us_per_record=(r["cpu_s"] - startup[p][c]) * 1e6 / r["records"])
                 runs.append(r)
                 print(f"{p} partitions {c}: {r['records_per_s']:,.0f} rec/s, {r['cpu_us_per_record']:.3f} us/record, "
                       f"{r['records_per_batch']:.1f} records/batch, RSS {r['peak_rss_mib']:.0f} MiB", flush=True)
-    meta = machine_meta(commit=git_describe(), records=a.records, runs=a.runs, keys=a.keys, record_size=a.record_size,
+    meta = machine_meta(commit=git_describe(), clients=clients, before=str(Path(a.before).resolve()) if a.before else None, records=a.records, runs=a.runs, keys=a.keys, record_size=a.record_size,
                         partitions=parts, settings=settings, startup_cpu_s={str(p): v for p, v in startup.items()},
                         loadavg_before=load_before, loadavg_after=os.getloadavg())
     doc = {"meta": meta, "runs": runs}
@@ -121,15 +139,17 @@ def report(doc: dict) -> None:
              "user+system time less that of a one-record run with the same topic (its start-up), over the records. "
              f"Commit {meta['commit']}, {meta['cpu']}, {meta['cores']} cores, {meta['date']}. Command: "
              f"`bench/scale.py --records {meta['records']} --runs {meta['runs']} --keys {meta['keys']} "
-             f"--partitions {','.join(map(str, meta['partitions']))}`.", "",
+             f"--partitions {','.join(map(str, meta['partitions']))}" + (f" --before {meta['before']}" if meta.get("before") else "") + "`"
+             + (f"; \"{BEFORE}\" is the same harness on that earlier build's librafka.so" if meta.get("before") else "") + ".", "",
              f"Load average {before[0]:.2f} / {before[1]:.2f} / {before[2]:.2f} before, {after[0]:.2f} / {after[1]:.2f} / "
              f"{after[2]:.2f} after: compare the clients within this run only.", "",
              "| partitions | client | records/s | CPU us/record | x at the fewest partitions | records per batch | "
              f"records per request | peak RSS MiB (buffer {buffer_mib:.0f}) | p50 / p99 ms |", "|---|---|---|---|---|---|---|---|---|"]
-    base = {c: spread(r["cpu_us_per_record"] for r in by[(meta["partitions"][0], c)])["median"] for c in CLIENTS
+    clients = meta.get("clients", CLIENTS)
+    base = {c: spread(r["cpu_us_per_record"] for r in by[(meta["partitions"][0], c)])["median"] for c in clients
             if (meta["partitions"][0], c) in by}
     for p in meta["partitions"]:
-        for c in CLIENTS:
+        for c in clients:
             rs = by.get((p, c))
             if not rs:
                 continue
@@ -142,7 +162,7 @@ def report(doc: dict) -> None:
         f"{p} partitions " + ", ".join(f"{c} {s:.3f} s" for c, s in v.items()) for p, v in meta["startup_cpu_s"].items()) + ".",
         "", "## The goal (issue 24, goal 3): CPU per record at 1,000 and 10,000 partitions at most 1.3x that at 10", ""]
     for p in meta["partitions"][1:]:
-        for c in CLIENTS:
+        for c in clients:
             if (p, c) in by and c in base:
                 x = spread(r["cpu_us_per_record"] for r in by[(p, c)])["median"] / base[c]
                 lines.append(f"- {p:,} partitions, {c}: {x:.2f}x" + (" (holds)" if x <= 1.3 else " (does not hold)"))
