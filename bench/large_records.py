@@ -74,11 +74,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from rafkatools.bench import (ROOT, build_producer_bench, git_describe, machine_meta, perf_summaries, rafka_binary,  # noqa: E402
-                              run_measured, sh_out, spread, write_json, write_markdown)
+                              run_measured, sh_out, spread, write_json, write_markdown_keeping_notes)
 from rafkatools.cluster import KafkaError, LocalKafka  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "large-records"
-NOTES = "## Notes (by hand)"
 MIB = 1 << 20
 BROKER_STATE = "/tmp/rafka-kafka-largebench"
 BROKER_LOG_DIR = "/dev/shm/rafka-largebench-log"
@@ -761,10 +760,7 @@ def report(doc: dict) -> None:
                              f"{cpu:.2f}x the CPU per record{copies_text}: **{verdict}**.")
     lines += ["", f"## Where the copies happen (read from the code at commit {meta['commit']})", "", *CODE_PATH_NOTES]
     # A hand-written section (what the figures mean for this commit) survives a rewrite.
-    old = OUT.with_suffix(".md").read_text() if OUT.with_suffix(".md").exists() else ""
-    if NOTES in old:
-        lines += ["", old[old.index(NOTES):].rstrip("\n")]
-    write_markdown(OUT.with_suffix(".md"), lines, echo=True)
+    write_markdown_keeping_notes(OUT.with_suffix(".md"), lines)
 
 
 if __name__ == "__main__":

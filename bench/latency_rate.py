@@ -33,12 +33,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rafkatools.bench import (ROOT, build_producer_bench, git_describe, java_version, kafka_classpath, machine_meta,  # noqa: E402
-                              parser, run_measured, spread, write_json, write_markdown)
+from rafkatools.bench import (ROOT, build_producer_bench, git_describe, harness_result, java_version, kafka_classpath, machine_meta,  # noqa: E402
+                              parser, run_measured, spread, write_json, write_markdown_keeping_notes)
 from suite import ACKS_ALL, COMMON, broker_jit_cpu_s, broker_topic, librdkafka_settings, start_broker, stop_broker  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "latency-rate"
-NOTES = "## Notes (by hand)"
 CLIENTS = ["rafka C API", "librdkafka", "java"]
 TOPIC = "latency-rate"
 BROKER_CPUS, CLIENT_CPUS = ("0", "1") if (os.cpu_count() or 1) >= 2 else (None, None)
@@ -98,12 +97,7 @@ def main():
         warmup = min(20_000, max(n // 10, 100))
         m = run_measured(command(client, size, n, warmup, linger, rate), cpus=CLIENT_CPUS,
                          timeout=120 + (n / rate if rate else 0) * 10)
-        lines = m.out.strip().splitlines()
-        if m.code != 0 or not lines:
-            raise RuntimeError(f"{client} failed ({m.code}):\n{m.out[-2000:]}\n{m.err[-2000:]}")
-        r = json.loads(lines[-1])
-        if r.get("failed") or r.get("acked") != r.get("records"):
-            raise RuntimeError(f"{client}: not every record was acknowledged: {r}")
+        r = harness_result(m, client)
         return {"records": r["records"], "records_per_s": r["acked"] / r["seconds"], "p50_ms": r["p50_ms"],
                 "p99_ms": r["p99_ms"], "cpu_s": m.cpu_s, "wall_s": m.wall_s}
 
@@ -214,11 +208,8 @@ def report(doc: dict) -> None:
                 lines.append(f"- {size} B, linger.ms={linger}, {half:.0%}: rafka p50 {r['p50_ms']['median']:.2f} / p99 "
                              f"{r['p99_ms']['median']:.2f} ms, {other} {o['p50_ms']['median']:.2f} / {o['p99_ms']['median']:.2f} ms: "
                              + ("**holds**" if not worse else f"**does not hold** ({', '.join(q[:3] for q in worse)} higher)"))
-    lines += ["", f"Chart: [latency-rate.png](latency-rate.png) (p50 solid, p99 dashed, log scale)."]
-    old = OUT.with_suffix(".md").read_text() if OUT.with_suffix(".md").exists() else ""
-    if NOTES in old:
-        lines += ["", old[old.index(NOTES):].rstrip("\n")]
-    write_markdown(OUT.with_suffix(".md"), lines, echo=True)
+    lines += ["", "Chart: [latency-rate.png](latency-rate.png) (p50 solid, p99 dashed, log scale)."]
+    write_markdown_keeping_notes(OUT.with_suffix(".md"), lines)
     chart(meta, summary)
 
 

@@ -31,12 +31,11 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rafkatools.bench import (ROOT, build_producer_bench, git_describe, machine_meta, parser, run_measured, spread,  # noqa: E402
-                              write_json, write_markdown)
+from rafkatools.bench import (ROOT, build_producer_bench, git_describe, harness_result, machine_meta, parser, run_measured, spread,  # noqa: E402
+                              write_json, write_markdown_keeping_notes)
 from suite import ACKS_ALL, COMMON, librdkafka_settings, start_nullsink, stop_nullsink  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "scale"
-NOTES = "## Notes (by hand)"
 CLIENTS = ["rafka C API", "librdkafka"]
 BEFORE = "rafka C API (before)"  # with --before: the same harness on an earlier librafka.so
 SINK_CPUS, CLIENT_CPUS = ("0", "1") if (os.cpu_count() or 1) >= 2 else (None, None)
@@ -95,12 +94,7 @@ def main():
         for k, v in s.items():
             cmd += ["--set", f"{k}={v}"]
         m = run_measured(cmd, cpus=CLIENT_CPUS, timeout=600)
-        lines = m.out.strip().splitlines()
-        if m.code != 0 or not lines:
-            raise RuntimeError(f"{client} failed ({m.code}):\n{m.out[-2000:]}\n{m.err[-2000:]}")
-        r = json.loads(lines[-1])
-        if r.get("failed") or r.get("acked") != r.get("records"):
-            raise RuntimeError(f"{client}: not every record was acknowledged: {r}")
+        r = harness_result(m, client)
         return {"records": r["records"], "records_per_s": r["acked"] / r["seconds"], "cpu_s": m.cpu_s,
                 "peak_rss_mib": m.peak_rss_kib / 1024, "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"]}
 
@@ -166,10 +160,7 @@ def report(doc: dict) -> None:
             if (p, c) in by and c in base:
                 x = spread(r["cpu_us_per_record"] for r in by[(p, c)])["median"] / base[c]
                 lines.append(f"- {p:,} partitions, {c}: {x:.2f}x" + (" (holds)" if x <= 1.3 else " (does not hold)"))
-    old = OUT.with_suffix(".md").read_text() if OUT.with_suffix(".md").exists() else ""
-    if NOTES in old:
-        lines += ["", old[old.index(NOTES):].rstrip("\n")]
-    write_markdown(OUT.with_suffix(".md"), lines, echo=True)
+    write_markdown_keeping_notes(OUT.with_suffix(".md"), lines)
 
 
 if __name__ == "__main__":

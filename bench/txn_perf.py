@@ -23,17 +23,15 @@ rdkafka) and a JDK; starts and stops its own broker (state /tmp/rafka-kafka-txnb
 import json
 import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from rafkatools.bench import (ROOT, build_producer_bench, git_describe, kafka_classpath, machine_meta, parse_summary, parser, rafka_binary,  # noqa: E402
-                              run_child, spread, write_json, write_markdown)
+                              run_child, spread, write_json, write_markdown_keeping_notes)
 from rafkatools.cluster import KafkaError, LocalKafka  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "txn-perf"
-NOTES = "## Notes (by hand)"
 CLIENTS = ["rafka", "rafka C API", "java", "librdkafka"]
 PERF_TOOLS = {"rafka", "java"}  # the ones that only end a transaction by time
 
@@ -184,10 +182,7 @@ def report(doc: dict) -> None:
                 lines.append(f"- {w}, {c} vs {other}: {ratio:.2f}x the committed records/s (goal {need}x), {cpu:.2f}x the CPU "
                              f"per record ({cpu_net:.2f}x net of start-up; goal <= 0.5x): **{verdict}**.")
     # A hand-written section (what the figures mean for this commit) survives a rewrite.
-    old = OUT.with_suffix(".md").read_text() if OUT.with_suffix(".md").exists() else ""
-    if NOTES in old:
-        lines += ["", old[old.index(NOTES):].rstrip("\n")]
-    write_markdown(OUT.with_suffix(".md"), lines, echo=True)
+    write_markdown_keeping_notes(OUT.with_suffix(".md"), lines)
 
 
 if __name__ == "__main__":

@@ -217,6 +217,31 @@ def write_markdown(path: Path | str, lines: Sequence[str], echo: bool = False) -
         print("\n".join(lines))
 
 
+NOTES = "## Notes (by hand)"
+
+
+def write_markdown_keeping_notes(path: Path | str, lines: Sequence[str]) -> None:
+    """write_markdown(echo=True), carrying over the hand-written section (NOTES to the end) of the
+    file it replaces: what a person wrote about a run survives a --report-only rewrite."""
+    path = Path(path)
+    old = path.read_text() if path.exists() else ""
+    if NOTES in old:
+        lines = [*lines, "", old[old.index(NOTES):].rstrip("\n")]
+    write_markdown(path, lines, echo=True)
+
+
+def harness_result(m: Measured, client: str) -> dict:
+    """The JSON line a bench harness (bench/c, bench/java, bench/python) printed last, from a run
+    that must have succeeded with every record acknowledged: RuntimeError otherwise."""
+    lines = m.out.strip().splitlines()
+    if m.code != 0 or not lines:
+        raise RuntimeError(f"{client} failed ({m.code}):\n{m.out[-2000:]}\n{m.err[-2000:]}")
+    r = json.loads(lines[-1])
+    if r.get("failed") or r.get("acked") != r.get("records"):
+        raise RuntimeError(f"{client}: not every record was acknowledged: {r}")
+    return r
+
+
 def write_report(out: str, meta: dict, results: list, md_lines: Sequence[str]) -> None:
     """Writes OUT.json (meta and every run) and OUT.md (the table), and prints the table."""
     write_json(out + ".json", {"meta": meta, "results": results}, newline=False)
