@@ -365,7 +365,7 @@ impl IoThread {
 
     /// A Produce response from broker `node`.
     pub(super) fn on_produce(&mut self, node: i32, version: i16, body: &[u8], batches: Vec<ProducerBatch>) {
-        let resp = match produce::ProduceResponse::decode(&mut Decoder::new(body), version) {
+        let mut resp = match produce::ProduceResponse::decode(&mut Decoder::new(body), version) {
             Ok(r) => r,
             Err(e) => {
                 self.stats.produce_undecodable(node);
@@ -390,7 +390,9 @@ impl IoThread {
                 log::debug!("delivery channel closed; throttle report dropped");
             }
         }
-        // The batches are in the request's order (send_produce sorted them), which the answer keeps.
+        // The batches are in the request's order (send_produce sorted them by topic and partition);
+        // sorted alike, the answer is walked in step with them.
+        resp.sort();
         let mut cursor = produce::ResponseCursor::default();
         for b in batches {
             self.parts.get_mut(b.pq.id).inflight -= 1;

@@ -223,9 +223,20 @@ pub struct ResponseCursor {
 }
 
 impl ProduceResponse {
-    /// The answer for `topic`-`partition`. Asked for the partitions in the order the request
-    /// listed them, and answered in that order (as brokers do), each lookup is one comparison at
-    /// the cursor; any other order falls back to a search of the whole response, so a request of
+    /// Puts the answers in order: topics by name, each topic's partitions by index. Brokers list
+    /// them in an order of their own (Kafka's follows a hash map), while a request lists its
+    /// batches in this order (the sender sorts them so), and [`Self::find_partition`] walks a
+    /// response in step with its request only when both agree.
+    pub fn sort(&mut self) {
+        self.topics.sort_by(|a, b| a.name.cmp(&b.name));
+        for t in &mut self.topics {
+            t.partitions.sort_by_key(|p| p.index);
+        }
+    }
+
+    /// The answer for `topic`-`partition`. Asked for the partitions in the order the response
+    /// lists them (after [`Self::sort`], the request's), each lookup is one comparison at the
+    /// cursor; any other order falls back to a search of the whole response, so a request of
     /// thousands of partitions costs linear time, not quadratic, and any order is still found.
     pub fn find_partition(&self, at: &mut ResponseCursor, topic: &str, partition: i32) -> Option<&ProducePartitionResponse> {
         let (mut t, mut p) = (at.topic, at.partition);
@@ -456,6 +467,21 @@ mod tests {
         for (t, p) in [("a", 0), ("a", 3), ("a", 7), ("b", 1), ("b", 2)] {
             assert_eq!(r.find_partition(&mut at, t, p).map(|x| (x.index, x.base_offset)), Some((p, 100 + p as i64)), "{t}-{p}");
         }
+    }
+
+    #[test]
+    fn sort_puts_an_answer_in_a_broker_order_into_request_order() {
+        // Kafka lists a response's partitions in its hash map's order, not the request's.
+        let mut r = response(&[("b", &[9, 1]), ("a", &[7, 0, 3]), ("c", &[])]);
+        r.sort();
+        let order: Vec<(String, Vec<i32>)> = r.topics.iter().map(|t| (t.name.clone(), t.partitions.iter().map(|p| p.index).collect())).collect();
+        assert_eq!(order, vec![("a".into(), vec![0, 3, 7]), ("b".into(), vec![1, 9]), ("c".into(), vec![])]);
+        let mut at = ResponseCursor::default();
+        for (t, p) in [("a", 0), ("a", 3), ("a", 7), ("b", 1), ("b", 9)] {
+            assert_eq!(r.find_partition(&mut at, t, p).map(|x| (x.index, x.base_offset)), Some((p, 100 + p as i64)), "{t}-{p}");
+            assert!(r.find_partition(&mut at.clone(), "c", p).is_none(), "an empty topic answers nothing");
+        }
+        assert!(r.find_partition(&mut at, "b", 9).is_some(), "asked again with the cursor past the end");
     }
 
     #[test]
