@@ -22,8 +22,11 @@ Usage: bench/scale.py [--records N] [--runs K] [--keys K] [--partitions 10,1000,
                       [--before LIB] [--report-only]
 Needs `cargo build --release -p rafka -p rafka-nullsink`, a C compiler and librdkafka-dev.
 """
+import atexit
 import json
 import os
+import re
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -31,14 +34,27 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rafkatools.bench import (ROOT, build_producer_bench, git_describe, harness_result, machine_meta, parser, run_measured, spread,  # noqa: E402
-                              write_json, write_markdown_keeping_notes)
+from rafkatools.bench import (ROOT, build_producer_bench, git_describe, harness_result, machine_meta, parser, run_measured, sh,  # noqa: E402
+                              spread, write_json, write_markdown_keeping_notes)
 from suite import ACKS_ALL, COMMON, librdkafka_settings, start_nullsink, stop_nullsink  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "scale"
 CLIENTS = ["rafka C API", "librdkafka"]
 BEFORE = "rafka C API (before)"  # with --before: the same harness on an earlier librafka.so
 SINK_CPUS, CLIENT_CPUS = ("0", "1") if (os.cpu_count() or 1) >= 2 else (None, None)
+
+
+def use_earlier_library(harness: str, lib: Path, directory: Path) -> None:
+    """Links `lib` into `directory` under its soname, and checks that the harness run with
+    LD_LIBRARY_PATH=directory loads it (it would not with a DT_RPATH, searched first, or a soname
+    the harness does not need): a before/after that measured one library twice would say nothing."""
+    soname = re.search(r"\(SONAME\)\s+Library soname: \[([^\]]+)\]", sh("readelf", "-d", str(lib)))
+    if not soname:
+        sys.exit(f"--before: {lib} has no soname (readelf -d)")
+    (directory / soname.group(1)).symlink_to(lib)
+    ldd = sh("env", f"LD_LIBRARY_PATH={directory}", "ldd", harness)
+    if f"{directory}/{soname.group(1)}" not in ldd:
+        sys.exit(f"--before: {harness} does not load {soname.group(1)} from {directory} with LD_LIBRARY_PATH:\n{ldd}")
 
 
 def main():
@@ -65,7 +81,8 @@ def main():
         if not lib.is_file():
             sys.exit(f"--before: {lib} is not a file (give an earlier build's librafka.so)")
         before_dir = Path(tempfile.mkdtemp(prefix="rafka-scale-before-"))
-        (before_dir / "librafka.so.0").symlink_to(lib)  # the soname the harness links against
+        atexit.register(shutil.rmtree, before_dir, True)
+        use_earlier_library(cbins["rafka"], lib, before_dir)
         clients.insert(1, BEFORE)
     nullsink = target / "release" / "rafka-nullsink"
     if not nullsink.exists():

@@ -19,9 +19,9 @@
  * --transaction-duration-ms. One thread only; warm-up records go in a transaction of their own.
  * "transactions" counts the commits, "committed" the records in committed transactions.
  *
- * --throughput R: send at most R records/s in all (each of T threads R/T), as Kafka's
- * ProducerPerformance does: a thread ahead of its schedule by 1 ms or more serves reports with
- * poll() until it is due, so records leave in bursts of under 1 ms. Latency is then the harness's
+ * --throughput R: send at most R records/s in all (each of T threads R/T), paced like Kafka's
+ * ProducerPerformance (which sleeps once 2 ms ahead): a thread ahead of its schedule by 1 ms or
+ * more serves reports with poll() until it is due, so records leave in bursts of under 1 ms. Latency is then the harness's
  * own: the clock at produce() (passed as the record's opaque) to the delivery callback, the same
  * measure for both libraries and for bench/java/ProducerBench.java.
  *
@@ -245,7 +245,8 @@ static void send_in_transactions(long n) {
 static void pace(double start, long i) {
     double ahead;
     if (rate_per_thread <= 0) return;
-    while ((ahead = start + (double)i / rate_per_thread - now_s()) >= 0.001) POLL((int)(ahead * 1000.0));
+    while ((ahead = start + (double)i / rate_per_thread - now_s()) >= 0.001)
+        POLL(ahead < 1.0 ? (int)(ahead * 1000.0) : 1000); /* at most 1 s a call, whatever the rate */
 }
 
 static void *sender(void *arg) {
@@ -287,7 +288,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[a], "--transaction-duration-ms")) txn_ms = atol(argv[a + 1]);
         else if (!strcmp(argv[a], "--transaction-records")) txn_records = atol(argv[a + 1]);
         else if (!strcmp(argv[a], "--hold-ms")) hold_ms = atol(argv[a + 1]);
-        else if (!strcmp(argv[a], "--throughput")) throughput = atof(argv[a + 1]);
+        else if (!strcmp(argv[a], "--throughput")) {
+            char *end;
+            throughput = strtod(argv[a + 1], &end);
+            if (end == argv[a + 1] || *end) throughput = -1; /* not a number: the usage message */
+        }
         else if (!strcmp(argv[a], "--iov")) iov_pieces = atol(argv[a + 1]);
         else break;
     }

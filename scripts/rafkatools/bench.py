@@ -264,8 +264,10 @@ def build_producer_bench(target: Path, name: str) -> dict:
         link.unlink()
     link.symlink_to(so)
     rafka_c, rdkafka = build / f"{name}_rafka", build / f"{name}_rdkafka"
+    # A RUNPATH (new dtags), not an RPATH: LD_LIBRARY_PATH then comes first, so bench/scale.py --before
+    # can run the same harness on an earlier librafka.
     subprocess.run(["cc", *flags, f"-I{ROOT / 'include'}", "-o", str(rafka_c), src, f"-L{target / 'release'}",
-                    f"-Wl,-rpath,{build}", "-lrafka"], check=True)
+                    f"-Wl,-rpath,{build}", "-Wl,--enable-new-dtags", "-lrafka"], check=True)
     rd = subprocess.run(["pkg-config", "--cflags", "--libs", "rdkafka"], check=True, capture_output=True,
                         text=True).stdout.split()
     subprocess.run(["cc", *flags, "-DUSE_RDKAFKA", "-o", str(rdkafka), src, *rd], check=True)

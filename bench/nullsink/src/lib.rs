@@ -54,7 +54,8 @@ pub struct Stats {
     pub records: u64,
     /// Bytes of record batches received.
     pub batch_bytes: u64,
-    /// Record batches in acknowledged requests: records / batches is how full clients fill them.
+    /// Record batches accepted (acks=0 requests included, as for `records`): records / batches is
+    /// how full clients fill them.
     pub batches: u64,
 }
 
