@@ -72,6 +72,10 @@ def ms(v: Optional[float]) -> str:
     return f"{v:.1f} ms" if v < 10 else f"{v:.0f} ms"
 
 
+def us(v: float) -> str:
+    return f"{v:.1f} us" if v < 10 else f"{v:.0f} us"
+
+
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
 
@@ -243,13 +247,14 @@ def tuning_latency(res: Results) -> List[str]:
             return "-"
         return f"{statistics.median(x['p50_ms'] for x in pts):.2f} / {statistics.median(x['p99_ms'] for x in pts):.0f} ms"
 
-    rows = []
+    rows, shown = [], []
     for size in meta["sizes"]:
         for linger in meta["lingers"]:
             for f in (x for x in meta["fractions"] if 0.2 <= x <= 0.5):
                 rate = d["maximum"][str(size)] * f
                 rows.append([f"{size} B", str(linger), f"{rate_short(rate)}/s ({f:.0%})", *(cell(size, linger, f, c) for c, _ in clients)])
-    spread_p99 = max((max(x["p99_ms"] for x in v) / max(min(x["p99_ms"] for x in v), 1e-3) for v in by.values()), default=1.0)
+                shown += [v for c, _ in clients if (v := by.get((size, linger, f, c)))]
+    spread_p99 = max((max(x["p99_ms"] for x in v) / max(min(x["p99_ms"] for x in v), 1e-3) for v in shown), default=1.0)
     return [f"`bench/latency_rate.py --runs {meta['runs']}` on {meta['date'][:16]}, {meta['cores']} cores, one broker; send-to-ack "
             f"p50 / p99, median of {meta['runs']} runs per point (between runs, one point's p99 moved by up to {spread_p99:.0f}x):", "",
             *table(["record", "linger.ms", "steady rate (share of max)", *(n for _, n in clients)], rows)]
@@ -288,7 +293,7 @@ def tuning_large(res: Results) -> List[str]:
                 continue
             rows.append([f"{size >> 20} MiB" if size >= 1 << 20 else f"{size >> 10} KiB", name, f"{null['records_per_s']['median']:,.0f}",
                          "-" if not broker else f"{broker['records_per_s']['median']:,.0f}",
-                         f"{null['cpu_us_per_record']['median']:.0f} us", "-" if not copies else f"{copies['median']:.1f}"])
+                         us(null['cpu_us_per_record']['median']), "-" if not copies else f"{copies['median']:.1f}"])
     return [f"`{meta['command']}` on {meta['date'][:16]}, {meta['cores']} cores: records/s into the null sink "
             "and one broker, client CPU per record (null sink) and copies of the value the client makes in memory (callgrind; "
             "the kernel's copy into the socket not counted), medians:", "",
