@@ -35,6 +35,9 @@ pub(super) struct PartState {
     /// Batches to send again, in sequence order.
     pub retry: VecDeque<ProducerBatch>,
     pub backoff_until_ns: u64,
+    /// The leader when `backoff_until_ns` was last set: a backoff is waived once the partition
+    /// has another leader (what failed was the old one; Java's producer skips it alike, KIP-951).
+    pub backoff_leader: i32,
     pub inflight: usize,
     pub next_seq: i32,
     /// The sequence after the last acknowledged batch (idempotence).
@@ -89,6 +92,7 @@ impl PartState {
             held_bytes: 0,
             retry: VecDeque::new(),
             backoff_until_ns: 0,
+            backoff_leader: -1,
             inflight: 0,
             next_seq: 0,
             acked_next: 0,

@@ -100,7 +100,9 @@ impl IoThread {
                 if ps.inflight > 0 {
                     continue; // wait for every answer before re-sending in order
                 }
-                if ps.backoff_until_ns > now_ns {
+                // A backoff is for the broker that failed: once metadata or a refusal names
+                // another leader, the retry goes there at once.
+                if ps.backoff_until_ns > now_ns && ps.leader == ps.backoff_leader {
                     *next = (*next).min(clock::instant_of(ps.backoff_until_ns));
                     continue;
                 }
@@ -573,6 +575,7 @@ impl IoThread {
         let ps = self.parts.get_mut(b.pq.id);
         let backoff = backoff(cfg.retry_backoff, cfg.retry_backoff_max, b.attempts);
         ps.backoff_until_ns = ps.backoff_until_ns.max(now_ns + backoff.as_nanos() as u64);
+        ps.backoff_leader = ps.leader;
         log::debug!("retrying batch for {}-{} (attempt {}) in {backoff:?}: {err}", b.pq.topic, b.pq.partition, b.attempts + 1);
         ps.sent.retried += b.records.len() as u64;
         let pos = ps.retry_position(&b);
