@@ -73,9 +73,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rafkatools.bench import (ROOT, build_producer_bench, git_describe, machine_meta, perf_summaries, rafka_binary,  # noqa: E402
                               run_measured, sh_out, spread, write_json, write_markdown_keeping_notes)
 from rafkatools.cluster import KafkaError, LocalKafka  # noqa: E402
+from suite import broker_jit_cpu_s  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "large-records"
 MIB = 1 << 20
@@ -293,21 +295,6 @@ def broker_topic(kafka: LocalKafka, size: int) -> None:
         configs["max.message.bytes"] = str(limit)
     kafka.create_topic(topic_for(size), PARTITIONS, configs=configs)
     time.sleep(3)  # CreateTopics answers before every partition has its leader
-
-
-def broker_jit_cpu_s(kafka: LocalKafka) -> float:
-    """CPU seconds the broker JVM's JIT compiler threads have used (bench/suite.py's warm-up measure)."""
-    ticks = 0
-    for pid in kafka.pids():
-        for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
-            try:
-                s = stat.read_text()
-            except OSError:
-                continue
-            if "CompilerThre" in s[s.index("(") + 1:s.rindex(")")]:
-                f = s[s.rindex(")") + 2:].split()
-                ticks += int(f[11]) + int(f[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -408,10 +408,11 @@ def start_broker(cpus):
     return bootstrap
 
 
-def broker_jit_cpu_s():
-    """CPU seconds the broker JVMs' JIT compiler threads ("C2 CompilerThre", "C1 ...") have used."""
+def broker_jit_cpu_s(kafka=None):
+    """CPU seconds the broker JVMs' JIT compiler threads ("C2 CompilerThre", "C1 ...") have used:
+    those of `kafka` (a LocalKafka), by default this suite's broker."""
     ticks = 0
-    for pid in BROKER.pids():
+    for pid in (kafka or BROKER).pids():
         for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
             try:
                 s = stat.read_text()
