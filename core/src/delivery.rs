@@ -28,6 +28,107 @@ const PREFETCH_AHEAD: usize = 8;
 /// A producer-wide report handler: gets every record sent with an opaque (`send_with_opaque`).
 pub type DeliveryHandler = Arc<dyn Fn(&Delivery<'_>, usize) + Send + Sync>;
 
+/// A producer-wide report handler that keeps its reports past the call (see
+/// [`ProducerBuilder::owned_delivery_handler`](crate::ProducerBuilder::owned_delivery_handler)).
+pub type OwnedDeliveryHandler = Arc<dyn Fn(OwnedDelivery, usize) + Send + Sync>;
+
+/// Who gets the reports of records sent with an opaque.
+pub(crate) enum ReportHandler {
+    /// Borrows each report for the call.
+    Borrowed(DeliveryHandler),
+    /// Is given each report, the record's own memory with it where the report is its last use.
+    Owned(OwnedDeliveryHandler),
+}
+
+/// One delivery report that owns its parts, to keep after the handler returns (a binding that
+/// queues reports for another thread).
+#[derive(Clone, Debug)]
+pub struct OwnedDelivery {
+    pub topic: Arc<str>,
+    /// The partition the record was assigned to (-1 if it failed before one was chosen).
+    pub partition: i32,
+    /// The record's offset; -1 with `acks=0` or on failure.
+    pub offset: i64,
+    pub timestamp: i64,
+    /// `timestamp` is the broker's append time (see [`Delivery::log_append_time`]).
+    pub log_append_time: bool,
+    pub error: Option<Error>,
+    /// Microseconds from `send()` to this report.
+    pub latency_us: u64,
+    /// The record's key, value and headers.
+    pub record: OwnedRecord,
+}
+
+/// A record's key, value and headers kept after its delivery report: the engine's own record
+/// when the report handed it over, else a copy of its body; parsed when asked.
+pub struct OwnedRecord(Kept);
+
+enum Kept {
+    Copy(Box<[u8]>),
+    /// The record as `send()` encoded it, moved out of the engine (no copy).
+    Record(PendingRecord),
+}
+
+impl OwnedRecord {
+    fn body(&self) -> &[u8] {
+        match &self.0 {
+            Kept::Copy(b) => b,
+            Kept::Record(r) => r.body(),
+        }
+    }
+
+    pub fn key(&self) -> Option<&[u8]> {
+        crate::record::body_key_value(self.body()).0
+    }
+
+    pub fn value(&self) -> Option<&[u8]> {
+        crate::record::body_key_value(self.body()).1
+    }
+
+    /// Key and value in one pass over the record.
+    pub fn key_value(&self) -> (Option<&[u8]>, Option<&[u8]>) {
+        crate::record::body_key_value(self.body())
+    }
+
+    pub fn headers(&self) -> Vec<(&str, Option<&[u8]>)> {
+        crate::record::body_headers(self.body())
+    }
+}
+
+impl Clone for OwnedRecord {
+    fn clone(&self) -> Self {
+        OwnedRecord(Kept::Copy(self.body().into()))
+    }
+}
+
+impl std::fmt::Debug for OwnedRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (key, value) = self.key_value();
+        f.debug_struct("OwnedRecord").field("key", &key).field("value", &value).field("headers", &self.headers()).finish()
+    }
+}
+
+impl Delivery<'_> {
+    /// Key, value and headers copied out in one allocation, to keep past the callback.
+    pub fn to_owned_record(&self) -> OwnedRecord {
+        OwnedRecord(Kept::Copy(self.body.into()))
+    }
+
+    /// The whole report, its record copied, to keep past the callback.
+    pub fn to_owned_delivery(&self) -> OwnedDelivery {
+        OwnedDelivery {
+            topic: self.topic.clone(),
+            partition: self.partition,
+            offset: self.offset,
+            timestamp: self.timestamp,
+            log_append_time: self.log_append_time,
+            error: self.error.cloned(),
+            latency_us: self.latency_us,
+            record: self.to_owned_record(),
+        }
+    }
+}
+
 /// With `delivery.report.only.error`: called with the opaque of each successful record whose
 /// report is withheld, so that a binding can free what the opaque owns.
 pub type SuppressedHandler = Arc<dyn Fn(usize) + Send + Sync>;
@@ -117,7 +218,7 @@ pub(crate) struct Deliverer {
     memory: Arc<MemoryPool>,
     /// `queue.buffering.max.messages`: one unit per record not yet reported; None: no limit.
     pub records: Option<MemoryPool>,
-    handler: Option<DeliveryHandler>,
+    handler: Option<ReportHandler>,
     /// [`ProducerBuilder::on_acknowledgement`](crate::ProducerBuilder::on_acknowledgement): sees
     /// every record's report first, whatever its completion and `delivery.report.only.error`.
     on_ack: Option<DeliveryHandler>,
@@ -140,7 +241,7 @@ impl Deliverer {
     pub fn new(
         memory: Arc<MemoryPool>,
         records: Option<MemoryPool>,
-        handler: Option<DeliveryHandler>,
+        handler: Option<ReportHandler>,
         on_ack: Option<DeliveryHandler>,
         handlers: ClientHandlers,
         only_error: Option<Option<SuppressedHandler>>,
@@ -269,6 +370,16 @@ impl Deliverer {
                 Outcome::Err(e) => (-1, rec.timestamp(), false, Some(&**e)),
             };
             let completion = rec.take_completion();
+            released += rec.mem_size();
+            let latency_us = now.saturating_sub(rec.enqueued_ns()) / 1000;
+            // An owned handler's report is the record's last use: it takes the record itself.
+            let rec = match &completion {
+                &Completion::Opaque(o) => match self.hand_over(rec, o, &job.pq, offset, timestamp, log_append_time, error, latency_us) {
+                    Ok(()) => continue,
+                    Err(rec) => rec,
+                },
+                _ => rec,
+            };
             let d = Delivery {
                 topic: &job.pq.topic,
                 topic_c: &job.pq.topic_c,
@@ -277,10 +388,9 @@ impl Deliverer {
                 timestamp,
                 log_append_time,
                 error,
-                latency_us: now.saturating_sub(rec.enqueued_ns()) / 1000,
+                latency_us,
                 body: rec.body(),
             };
-            released += rec.mem_size();
             let completion = match completion {
                 Completion::Spooled(id) => match self.unspool(&d, id) {
                     Some(c) => c,
@@ -298,6 +408,32 @@ impl Deliverer {
         job.pq.completed.fetch_add(n as u64, Ordering::AcqRel);
         let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         self.progress.notify_all();
+    }
+
+    /// Gives an opaque record's report, its record with it, to an owned handler, when nothing
+    /// else is to see it (no on_acknowledgement hook; not a success withheld by
+    /// `delivery.report.only.error`). Otherwise hands the record back for `complete`.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn hand_over(&self, rec: PendingRecord, opaque: usize, pq: &PartitionQueue, offset: i64, timestamp: i64, log_append_time: bool, error: Option<&Error>, latency_us: u64) -> Result<(), PendingRecord> {
+        let Some(ReportHandler::Owned(h)) = &self.handler else { return Err(rec) };
+        if self.on_ack.is_some() || (self.only_error && error.is_none()) {
+            return Err(rec);
+        }
+        let report = OwnedDelivery {
+            topic: pq.topic.clone(),
+            partition: pq.partition,
+            offset,
+            timestamp,
+            log_append_time,
+            error: error.cloned(),
+            latency_us,
+            record: OwnedRecord(Kept::Record(rec)),
+        };
+        if catch_unwind(AssertUnwindSafe(|| h(report, opaque))).is_err() {
+            log::error!("a delivery callback panicked (record to {}-{}); the producer goes on", pq.topic, pq.partition);
+        }
+        Ok(())
     }
 
     /// A spooled record's report: acknowledged in the spool, and its own completion, unless it
@@ -353,7 +489,10 @@ impl Deliverer {
             let r = catch_unwind(AssertUnwindSafe(|| match completion {
                 Completion::Opaque(o) => {
                     if let Some(h) = &self.handler {
-                        h(d, o)
+                        match h {
+                            ReportHandler::Borrowed(h) => h(d, o),
+                            ReportHandler::Owned(h) => h(d.to_owned_delivery(), o),
+                        }
                     } else if let Some(e) = d.error {
                         log::warn!("record to {}-{} failed (no delivery handler): {e}", d.topic, d.partition);
                     }

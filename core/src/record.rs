@@ -131,11 +131,6 @@ impl<'a> Delivery<'a> {
         body_key_value(self.body)
     }
 
-    /// Key, value and headers copied out in one allocation, to keep past the callback.
-    pub fn to_owned_record(&self) -> OwnedRecord {
-        OwnedRecord { body: self.body.into() }
-    }
-
     pub fn to_result(&self) -> DeliveryResult {
         match self.error {
             Some(e) => Err(e.clone()),
@@ -154,35 +149,14 @@ impl<'a> Delivery<'a> {
     }
 }
 
-/// A record's key, value and headers kept after its delivery report (see
-/// [`Delivery::to_owned_record`]): one buffer, parsed when asked.
-#[derive(Clone, Debug)]
-pub struct OwnedRecord {
-    body: Box<[u8]>,
-}
-
-impl OwnedRecord {
-    pub fn key(&self) -> Option<&[u8]> {
-        body_key_value(&self.body).0
-    }
-
-    pub fn value(&self) -> Option<&[u8]> {
-        body_key_value(&self.body).1
-    }
-
-    pub fn headers(&self) -> Vec<(&str, Option<&[u8]>)> {
-        body_headers(&self.body)
-    }
-}
-
-fn body_key_value(body: &[u8]) -> (Option<&[u8]>, Option<&[u8]>) {
+pub(crate) fn body_key_value(body: &[u8]) -> (Option<&[u8]>, Option<&[u8]>) {
     let mut d = Decoder::new(body);
     let key = varint_bytes(&mut d).ok().flatten();
     let value = varint_bytes(&mut d).ok().flatten();
     (key, value)
 }
 
-fn body_headers(body: &[u8]) -> Vec<(&str, Option<&[u8]>)> {
+pub(crate) fn body_headers(body: &[u8]) -> Vec<(&str, Option<&[u8]>)> {
     let mut d = Decoder::new(body);
     let mut out = Vec::new();
     let (Ok(_), Ok(_)) = (varint_bytes(&mut d), varint_bytes(&mut d)) else { return out };

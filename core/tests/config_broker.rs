@@ -401,3 +401,98 @@ fn topic_metadata_refresh_interval_ms_minus_one_stops_periodic_refreshes() {
     assert!(periodic < 1500, "refreshed every 300 ms: {periodic} ms old");
     assert!(never >= 2500, "-1: not refreshed after the first fetch: {never} ms old");
 }
+
+/// The reports an owned handler kept, each checked against the record sent with its opaque
+/// (`i` for record i: key `k{i}`, value `value {i}`, one header `h` = `{i}`), after the producer
+/// that made them is gone.
+fn check_kept_reports(kept: &[(usize, rafka_core::OwnedDelivery)], topic: &str, opaques: &[usize]) {
+    let got: Vec<usize> = kept.iter().map(|(o, _)| *o).collect();
+    assert_eq!(got, opaques, "one report per record, in send order");
+    let base = kept[0].1.offset;
+    for (o, d) in kept {
+        let i = *o;
+        assert_eq!(&*d.topic, topic);
+        assert_eq!(d.record.key(), Some(format!("k{i}").as_bytes()), "record {i}");
+        if i == 99 {
+            assert_eq!(d.record.value().map(<[u8]>::len), Some(5000));
+            let e = d.error.as_ref().expect("the oversized record failed");
+            assert!(e.to_string().contains("MESSAGE_TOO_LARGE") || e.to_string().contains("too large"), "{e}");
+            assert_eq!(d.offset, -1);
+        } else {
+            assert_eq!(d.record.value(), Some(format!("value {i}").as_bytes()), "record {i}");
+            assert!(d.error.is_none(), "record {i}: {:?}", d.error);
+            assert_eq!(d.offset, base + i as i64 - 1, "record {i}: consecutive offsets");
+            assert_eq!(d.partition, 0);
+        }
+        assert_eq!(d.record.headers(), vec![("h", Some(i.to_string().as_bytes()))], "record {i}");
+    }
+}
+
+/// Sends records 1..=20 with opaques 1..=20 and then the oversized record 99, flushes and drops
+/// the producer.
+fn send_kept(p: Producer, topic: &str) {
+    for i in 1..=20usize {
+        let (key, value, h) = (format!("k{i}"), format!("value {i}"), i.to_string());
+        p.send_with_opaque(&ProducerRecord::new(topic).key(key.as_bytes()).value(value.as_bytes()).header("h", Some(h.as_bytes())), i, true).unwrap();
+    }
+    // Larger than the topic's max.message.bytes: refused by the broker.
+    p.send_with_opaque(&ProducerRecord::new(topic).key(b"k99").value(&[7u8; 5000]).header("h", Some(b"99")), 99, true).unwrap();
+    p.flush(Duration::from_secs(30)).unwrap();
+    p.close(Duration::from_secs(10)).unwrap();
+    drop(p);
+}
+
+#[test]
+fn an_owned_delivery_handler_keeps_each_records_key_value_and_headers_after_the_producer_is_gone() {
+    let topic = unique_topic("owned");
+    kafka(&["topic", "create", &topic, "--partitions", "1", "--config", "max.message.bytes=2000"]);
+    await_topic(&bootstrap(), &topic);
+    let all: Vec<usize> = (1..=20).chain([99]).collect();
+    // The report is the record's last use: the handler is given the record itself.
+    let kept = Arc::new(Mutex::new(Vec::new()));
+    let k2 = kept.clone();
+    let p = Producer::builder(config(&[("linger.ms", "5"), ("retries", "0"), ("enable.idempotence", "false")]))
+        .owned_delivery_handler(move |d, o| k2.lock().unwrap().push((o, d)))
+        .build()
+        .unwrap();
+    send_kept(p, &topic);
+    check_kept_reports(&kept.lock().unwrap(), &topic, &all);
+
+    // An on_acknowledgement hook sees the report first: the handler gets a copy, just as whole.
+    let kept = Arc::new(Mutex::new(Vec::new()));
+    let acked = Arc::new(AtomicUsize::new(0));
+    let (k2, a2) = (kept.clone(), acked.clone());
+    let p = Producer::builder(config(&[("linger.ms", "5"), ("retries", "0"), ("enable.idempotence", "false")]))
+        .owned_delivery_handler(move |d, o| k2.lock().unwrap().push((o, d)))
+        .on_acknowledgement(move |d, _| {
+            assert!(d.key().is_some());
+            a2.fetch_add(1, Ordering::SeqCst);
+        })
+        .build()
+        .unwrap();
+    send_kept(p, &topic);
+    assert_eq!(acked.load(Ordering::SeqCst), 21);
+    check_kept_reports(&kept.lock().unwrap(), &topic, &all);
+
+    // delivery.report.only.error: only the failure is handed over; the successes are announced.
+    let kept = Arc::new(Mutex::new(Vec::new()));
+    let suppressed = Arc::new(Mutex::new(Vec::new()));
+    let (k2, s2) = (kept.clone(), suppressed.clone());
+    let p = Producer::builder(config(&[("linger.ms", "5"), ("retries", "0"), ("enable.idempotence", "false"), ("delivery.report.only.error", "true")]))
+        .owned_delivery_handler(move |d, o| k2.lock().unwrap().push((o, d)))
+        .on_report_suppressed(move |o| s2.lock().unwrap().push(o))
+        .build()
+        .unwrap();
+    send_kept(p, &topic);
+    check_kept_reports(&kept.lock().unwrap(), &topic, &[99]);
+    assert_eq!(*suppressed.lock().unwrap(), (1..=20).collect::<Vec<usize>>());
+
+    // Stored once per good record, as reported (Kafka's own consumer).
+    let stored = consume(&topic, 60);
+    assert_eq!(stored.len(), 60);
+    for (n, c) in stored.iter().enumerate() {
+        let i = n % 20 + 1;
+        assert_eq!(c.key.as_deref(), Some(format!("k{i}").as_bytes()));
+        assert_eq!(c.value.as_deref(), Some(format!("value {i}").as_bytes()));
+    }
+}

@@ -126,6 +126,40 @@ def test_callback_exception_propagates_from_flush_and_producer_keeps_working():
     p.close()
 
 
+def test_reports_after_a_raising_callback_stay_queued_in_order_and_kept_messages_stay_whole():
+    # 10,000 reports queue up in one flush (more than one of the binding's chunks of 4,096);
+    # the callback raises at record 5,000: flush raises, and the reports after it run on the
+    # next call, in order, each exactly once. Messages a callback keeps keep their own record.
+    topic = new_topic()
+    p = rafka.Producer({"bootstrap.servers": bootstrap(), "linger.ms": 50})
+    n = 10000
+    seen = []
+    kept = []
+
+    def cb(err, msg):
+        assert err is None, err
+        i = int(msg.value())
+        seen.append(i)
+        if i % 1000 == 0:
+            kept.append(msg)
+        if i == 5000 and seen.count(5000) == 1:
+            raise ValueError("at 5000")
+
+    for i in range(n):
+        p.produce(topic, str(i).encode(), key=b"k%d" % i, headers=[("h", b"%d" % i)], on_delivery=cb)
+    with pytest.raises(ValueError, match="at 5000"):
+        p.flush(60)
+    assert seen == list(range(5001))
+    assert p.flush(60) == 0
+    p.close()
+    assert seen == list(range(n))
+    assert [int(m.value()) for m in kept] == list(range(0, n, 1000))
+    for m in kept:
+        i = int(m.value())
+        assert (m.key(), m.headers(), m.topic(), m.partition()) == (b"k%d" % i, [("h", b"%d" % i)], topic, 0)
+        assert m.offset() == i
+
+
 def thread_names():
     """Names of this process's threads (Linux: /proc/self/task)."""
     names = []

@@ -29,10 +29,10 @@ use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::intern;
 use pyo3::types::{PyDict, PyList, PyTuple};
-use rafka_core::{Delivery, DeliveryMode, LocalCode, TrySend};
+use rafka_core::{DeliveryMode, LocalCode, TrySend};
 
 use crate::buffers;
-use crate::delivery::{lock, message_data};
+use crate::delivery::lock;
 use crate::errors::{kafka_error, to_py_err};
 use crate::gil_cell::GilCell;
 use crate::logbridge;
@@ -97,13 +97,13 @@ struct PyState {
 
 /// The delivery handler: queues the report for `Wake`. Delivery thread (or a thread in
 /// `close`), never the I/O thread; takes no GIL.
-fn queue_report(shared: &AioShared, d: &Delivery<'_>, opaque: usize) {
+fn queue_report(shared: &AioShared, d: MessageData, opaque: usize) {
     if opaque == 0 {
         return;
     }
     // SAFETY: made by Box::into_raw in `send`; the engine reports each accepted record once.
     let future = *unsafe { Box::from_raw(opaque as *mut PyObject) };
-    lock(&shared.ready).push(Report { future, msg: Some(message_data(d)) });
+    lock(&shared.ready).push(Report { future, msg: Some(d) });
 }
 
 /// `delivery.report.only.error`: a success without a report resolves its future with None.
@@ -410,7 +410,7 @@ impl AioProducer {
         });
         let (s1, s2, s3) = (shared.clone(), shared.clone(), shared.clone());
         builder = builder
-            .delivery_handler(move |d, opaque| queue_report(&s1, d, opaque))
+            .owned_delivery_handler(move |d, opaque| queue_report(&s1, d, opaque))
             .on_report_suppressed(move |opaque| queue_withheld(&s2, opaque))
             .on_reports_served(move || wake(&s3));
         if let Some(cb) = error_cb {
@@ -420,7 +420,7 @@ impl AioProducer {
         }
         if let Some(cb) = spool_recovered_cb {
             let s5 = shared.clone();
-            builder = builder.spool_recovered_handler(move |d| lock(&s5.recovered).push(message_data(d)));
+            builder = builder.spool_recovered_handler(move |d| lock(&s5.recovered).push(d.to_owned_delivery()));
             shared.py.update(py, |st| st.spool_recovered_cb = Some(cb));
         }
         logbridge::register(logger.bind(py), id)?;

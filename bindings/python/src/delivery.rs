@@ -97,37 +97,22 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The engine's delivery handler. It never touches Python: it runs wherever the engine reports
 /// (inside `poll`/`flush`/`close` with the GIL released, or on a thread that raced `close`), so it
 /// only queues the report; `Shared::serve` runs the callbacks on the Python thread, GIL held,
-/// without a GIL hand-off per record. `opaque` is the callback, boxed by `enqueue` (0: none,
-/// `DEFAULT_CB`: the producer's).
-pub(crate) fn deliver(shared: &Shared, d: &Delivery<'_>, opaque: usize) {
+/// without a GIL hand-off per record. The report comes owned (the engine's record itself, not a
+/// copy). `opaque` is the callback, boxed by `enqueue` (0: none, `DEFAULT_CB`: the producer's).
+pub(crate) fn deliver(shared: &Shared, d: MessageData, opaque: usize) {
     let callback = match opaque {
         0 => return,
         DEFAULT_CB => Callback::Default,
         // SAFETY: made by Box::into_raw in `enqueue`; the engine reports each accepted record once.
         _ => Callback::Own(unsafe { Box::from_raw(opaque as *mut PyObject) }),
     };
-    let report = Report { callback, msg: message_data(d) };
-    lock(&shared.ready).push(report);
+    lock(&shared.ready).push(Report { callback, msg: d });
 }
 
 /// The engine's handler for records an earlier producer left in `spool.dir` (given only with a
 /// `spool_recovered_cb`): queued like a delivery report, in the same order, for `Shared::serve`.
 pub(crate) fn deliver_recovered(shared: &Shared, d: &Delivery<'_>) {
-    lock(&shared.ready).push(Report { callback: Callback::Recovered, msg: message_data(d) });
-}
-
-/// A report's Python-side data, copied out of the engine's.
-pub(crate) fn message_data(d: &Delivery<'_>) -> MessageData {
-    MessageData {
-        topic: d.topic.clone(),
-        partition: d.partition,
-        offset: d.offset,
-        timestamp: d.timestamp,
-        log_append_time: d.log_append_time,
-        record: d.to_owned_record(),
-        error: d.error.cloned(),
-        latency: d.latency_us as f64 / 1e6,
-    }
+    lock(&shared.ready).push(Report { callback: Callback::Recovered, msg: d.to_owned_delivery() });
 }
 
 /// With `delivery.report.only.error`: a successful record's report is withheld by the engine;

@@ -1,13 +1,11 @@
 //! `Message`: confluent-kafka's shape of one delivery report, as callbacks receive it.
 
-use std::sync::Arc;
-
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use crate::errors::{kafka_error, KafkaError};
 
-/// confluent-kafka's `Message` shape: a copy of one delivery report. Python objects for its
+/// confluent-kafka's `Message` shape: one delivery report, holding its record. Python objects for its
 /// parts are made when asked for (most callbacks look at the error only).
 ///
 /// `serve` reuses one `Message` object for report after report while no one but `serve` holds
@@ -24,18 +22,8 @@ pub(crate) struct Message {
 // ABI (abi3), where the GIL serialises all of this.
 unsafe impl Sync for Message {}
 
-pub(crate) struct MessageData {
-    pub(crate) topic: Arc<str>,
-    pub(crate) partition: i32,
-    pub(crate) offset: i64,
-    pub(crate) timestamp: i64,
-    /// The broker's append time (`TIMESTAMP_LOG_APPEND_TIME`), not the create time.
-    pub(crate) log_append_time: bool,
-    /// Key, value and headers in one buffer, copied once from the report.
-    pub(crate) record: rafka_core::OwnedRecord,
-    pub(crate) error: Option<rafka_core::Error>,
-    pub(crate) latency: f64,
-}
+/// A report as the engine hands it over: the record's own memory, kept while the message is.
+pub(crate) type MessageData = rafka_core::OwnedDelivery;
 
 impl Message {
     fn d(&self) -> &MessageData {
@@ -95,7 +83,7 @@ impl Message {
     }
     /// Seconds from produce() to the report.
     fn latency(&self) -> f64 {
-        self.d().latency
+        self.d().latency_us as f64 / 1e6
     }
     fn __len__(&self) -> usize {
         self.d().record.value().map_or(0, |v| v.len())

@@ -396,7 +396,7 @@ impl Producer {
         let mut builder = rafka_core::Producer::builder(config)
             .delivery_mode(DeliveryMode::Poll)
             .queue_until_metadata(true)
-            .delivery_handler(move |d, opaque| deliver(&s2, d, opaque))
+            .owned_delivery_handler(move |d, opaque| deliver(&s2, d, opaque))
             .on_report_suppressed(release_withheld);
         if let Some(o) = &oauth {
             builder = builder.oauthbearer_token_provider(o.provider());

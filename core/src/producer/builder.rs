@@ -9,7 +9,7 @@ use crossbeam_queue::SegQueue;
 
 use super::{Producer, CURRENT_PRODUCER, NEXT_PRODUCER_ID};
 use crate::config::Config;
-use crate::delivery::{ClientHandlers, Deliverer, DeliveryHandler, DeliveryMode, Job};
+use crate::delivery::{ClientHandlers, Deliverer, DeliveryHandler, DeliveryMode, Job, OwnedDelivery, ReportHandler};
 use crate::error::{Error, LocalCode, Result};
 use crate::io::IoThread;
 use crate::memory::MemoryPool;
@@ -22,7 +22,7 @@ use crate::shared::{Inner, MetaWait, TopicTable};
 /// partitioner, the delivery mode.
 pub struct ProducerBuilder {
     config: Config,
-    handler: Option<DeliveryHandler>,
+    handler: Option<ReportHandler>,
     on_ack: Option<DeliveryHandler>,
     handlers: ClientHandlers,
     partitioner: Option<Arc<dyn Partitioner>>,
@@ -63,8 +63,20 @@ impl ProducerBuilder {
     }
 
     /// A handler for every record sent with `send_with_opaque` (or with no per-record completion).
+    /// Replaces an [`owned_delivery_handler`](Self::owned_delivery_handler).
     pub fn delivery_handler(mut self, h: impl Fn(&Delivery<'_>, usize) + Send + Sync + 'static) -> Self {
-        self.handler = Some(Arc::new(h));
+        self.handler = Some(ReportHandler::Borrowed(Arc::new(h)));
+        self
+    }
+
+    /// As [`delivery_handler`](Self::delivery_handler), for a handler that keeps its reports
+    /// past the call (a binding that queues them for another thread): each report comes owned,
+    /// with the record's own memory where nothing else is to see the report (no
+    /// [`on_acknowledgement`](Self::on_acknowledgement) hook), a copy otherwise. Saves a copy of
+    /// every record against `to_owned_record` in a borrowing handler. Replaces a
+    /// `delivery_handler`.
+    pub fn owned_delivery_handler(mut self, h: impl Fn(OwnedDelivery, usize) + Send + Sync + 'static) -> Self {
+        self.handler = Some(ReportHandler::Owned(Arc::new(h)));
         self
     }
 
