@@ -34,10 +34,10 @@ pub(crate) const DEFAULT_CB: usize = 1;
 #[derive(Default)]
 pub(crate) struct Shared {
     /// Reports whose callbacks have yet to run, in delivery order.
-    ready: Mutex<Vec<Report>>,
-    /// The vector `serve` swaps in for `ready`, kept with its capacity: growing a fresh one for
-    /// every poll cost page faults on the produce thread.
-    spare: Mutex<Vec<Report>>,
+    ready: Mutex<Reports>,
+    /// Emptied chunks kept with their room for `ready` (at most `SPARE_CHUNKS`): allocating
+    /// fresh ones for every poll cost page faults on the produce thread.
+    spare: Mutex<Vec<Vec<Report>>>,
     /// The Message object `serve` last handed to a callback (see `Message`).
     reuse: Mutex<Option<Py<Message>>>,
     /// Statistics documents for `stats_cb`, in order: queued by the engine's stats handler
@@ -49,7 +49,49 @@ pub(crate) struct Shared {
     pub(crate) errors: Mutex<std::collections::VecDeque<rafka_core::Error>>,
 }
 
+/// Queued reports in chunks of at most `CHUNK`: a backlog (a flush of many records) is pushed
+/// without moving the reports already queued, as growing one vector would, every doubling.
+#[derive(Default)]
+struct Reports {
+    /// Chunks before `last`, oldest first.
+    full: std::collections::VecDeque<Vec<Report>>,
+    /// The chunk reports are pushed to.
+    last: Vec<Report>,
+}
+
+impl Reports {
+    fn is_empty(&self) -> bool {
+        self.full.is_empty() && self.last.is_empty()
+    }
+}
+
+/// Reports per chunk (about 130 bytes each).
+const CHUNK: usize = 4096;
+
+/// Emptied chunks kept for reuse.
+const SPARE_CHUNKS: usize = 4;
+
 impl Shared {
+    /// Queues a report after those already queued. Any thread.
+    fn push(&self, r: Report) {
+        let mut ready = lock(&self.ready);
+        if ready.last.len() >= CHUNK {
+            let next = lock(&self.spare).pop().unwrap_or_else(|| Vec::with_capacity(CHUNK));
+            let full = std::mem::replace(&mut ready.last, next);
+            ready.full.push_back(full);
+        }
+        ready.last.push(r);
+    }
+
+    /// Keeps an emptied chunk for reuse, up to `SPARE_CHUNKS` of them.
+    fn recycle(&self, chunk: Vec<Report>) {
+        debug_assert!(chunk.is_empty());
+        let mut spare = lock(&self.spare);
+        if spare.len() < SPARE_CHUNKS && chunk.capacity() <= CHUNK {
+            spare.push(chunk);
+        }
+    }
+
     /// Runs the callbacks of queued reports on this thread, the GIL held; `callbacks` gives the
     /// producer's `on_delivery` and `spool_recovered_cb` (asked again for each batch, as a
     /// callback may end in the garbage collector clearing them). The first exception a callback raises stops it and is
@@ -57,38 +99,41 @@ impl Shared {
     /// for the next call.
     pub(crate) fn serve(&self, py: Python<'_>, callbacks: impl Fn() -> (Option<PyObject>, Option<PyObject>)) -> PyResult<()> {
         loop {
-            let mut batch = std::mem::take(&mut *lock(&self.spare));
-            {
+            let fresh = lock(&self.spare).pop().unwrap_or_default();
+            let batch = {
                 let mut ready = lock(&self.ready);
                 if ready.is_empty() {
                     drop(ready);
-                    *lock(&self.spare) = batch;
+                    self.recycle(fresh);
                     return Ok(());
                 }
-                std::mem::swap(&mut *ready, &mut batch);
-            }
+                std::mem::replace(&mut *ready, Reports { full: Default::default(), last: fresh })
+            };
             let mut reuse = lock(&self.reuse).take().map(|m| m.into_bound(py));
             // Our own reference: a callback may end in the collector clearing `refs`.
             let (default, recovered) = callbacks();
-            let mut it = batch.drain(..);
-            while let Some(r) = it.next() {
-                if let Err(e) = run_callback(py, r, default.as_ref(), recovered.as_ref(), &mut reuse) {
-                    lock(&self.ready).splice(0..0, it);
-                    return Err(e);
+            let mut chunks = batch.full.into_iter().chain(std::iter::once(batch.last));
+            while let Some(mut chunk) = chunks.next() {
+                let mut it = chunk.drain(..);
+                while let Some(r) = it.next() {
+                    if let Err(e) = run_callback(py, r, default.as_ref(), recovered.as_ref(), &mut reuse) {
+                        // The rest go back in front of what was queued meanwhile, in order.
+                        let mut back: Vec<Vec<Report>> = vec![it.collect()];
+                        back.extend(chunks);
+                        let mut ready = lock(&self.ready);
+                        for c in back.into_iter().rev().filter(|c| !c.is_empty()) {
+                            ready.full.push_front(c);
+                        }
+                        return Err(e);
+                    }
                 }
-            }
-            drop(it);
-            // Kept for the next poll unless a long flush made it huge (bounded memory).
-            if batch.capacity() <= SPARE_MAX_REPORTS {
-                *lock(&self.spare) = batch;
+                drop(it);
+                self.recycle(chunk);
             }
             *lock(&self.reuse) = reuse.map(Bound::unbind);
         }
     }
 }
-
-/// The most reports whose room `spare` keeps (about 120 bytes each).
-const SPARE_MAX_REPORTS: usize = 16 * 1024;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -106,13 +151,13 @@ pub(crate) fn deliver(shared: &Shared, d: MessageData, opaque: usize) {
         // SAFETY: made by Box::into_raw in `enqueue`; the engine reports each accepted record once.
         _ => Callback::Own(unsafe { Box::from_raw(opaque as *mut PyObject) }),
     };
-    lock(&shared.ready).push(Report { callback, msg: d });
+    shared.push(Report { callback, msg: d });
 }
 
 /// The engine's handler for records an earlier producer left in `spool.dir` (given only with a
 /// `spool_recovered_cb`): queued like a delivery report, in the same order, for `Shared::serve`.
 pub(crate) fn deliver_recovered(shared: &Shared, d: &Delivery<'_>) {
-    lock(&shared.ready).push(Report { callback: Callback::Recovered, msg: d.to_owned_delivery() });
+    shared.push(Report { callback: Callback::Recovered, msg: d.to_owned_delivery() });
 }
 
 /// With `delivery.report.only.error`: a successful record's report is withheld by the engine;
