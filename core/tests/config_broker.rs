@@ -4,8 +4,9 @@
 //! `partitioner.ignore.keys`, `compression.level`, the socket settings (`socket.send.buffer.bytes`,
 //! `socket.receive.buffer.bytes`, `socket.keepalive.enable`, `socket.nagle.disable`),
 //! `batch.num.messages`,
-//! `queue.buffering.max.kbytes`, `topic.metadata.refresh.interval.ms`; and the builder's
-//! `on_acknowledgement` hook (interceptors), which sees reports `delivery.report.only.error` withholds.
+//! `queue.buffering.max.kbytes`, `topic.metadata.refresh.interval.ms`; the builder's
+//! `on_acknowledgement` hook (interceptors), which sees reports `delivery.report.only.error` withholds;
+//! and its `owned_delivery_handler`, whose reports outlive the producer.
 
 mod common;
 
