@@ -69,6 +69,16 @@ enum Kept {
     Record(PendingRecord),
 }
 
+// SAFETY: through `&OwnedRecord` only the record's body is read, bytes that nothing writes after
+// `send()` encoded them; its completion (the one part that is not Sync) was taken before the
+// record was handed over and is never touched through a shared reference. (Send comes from
+// PendingRecord's.) As a `Box<[u8]>` before, OwnedRecord was Sync; it stays so.
+unsafe impl Sync for OwnedRecord {}
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<OwnedDelivery>();
+};
+
 impl OwnedRecord {
     fn body(&self) -> &[u8] {
         match &self.0 {

@@ -83,11 +83,12 @@ impl Shared {
         ready.last.push(r);
     }
 
-    /// Keeps an emptied chunk for reuse, up to `SPARE_CHUNKS` of them.
+    /// Keeps an emptied chunk of full size for reuse, up to `SPARE_CHUNKS` of them (a smaller
+    /// one, the rest put back after an exception, would grow and move its reports again).
     fn recycle(&self, chunk: Vec<Report>) {
         debug_assert!(chunk.is_empty());
         let mut spare = lock(&self.spare);
-        if spare.len() < SPARE_CHUNKS && chunk.capacity() <= CHUNK {
+        if spare.len() < SPARE_CHUNKS && chunk.capacity() == CHUNK {
             spare.push(chunk);
         }
     }

@@ -71,8 +71,9 @@ impl ProducerBuilder {
 
     /// As [`delivery_handler`](Self::delivery_handler), for a handler that keeps its reports
     /// past the call (a binding that queues them for another thread): each report comes owned,
-    /// with the record's own memory where nothing else is to see the report (no
-    /// [`on_acknowledgement`](Self::on_acknowledgement) hook), a copy otherwise. Saves a copy of
+    /// with the record's own memory where the report is the record's last use, a copy where
+    /// something else sees it too (an [`on_acknowledgement`](Self::on_acknowledgement) hook, the
+    /// spool of `spool.dir`) or the record never reached a partition queue. Saves a copy of
     /// every record against `to_owned_record` in a borrowing handler. Replaces a
     /// `delivery_handler`.
     pub fn owned_delivery_handler(mut self, h: impl Fn(OwnedDelivery, usize) + Send + Sync + 'static) -> Self {
