@@ -24,7 +24,6 @@ Usage: bench/python/batch_vs_c.py [--records N] [--runs K]
 Needs `cargo build --release -p rafka -p rafka-nullsink`, a C compiler, librdkafka-dev (the C
 harness is built for both libraries) and rafka installed for this Python.
 """
-import json
 import os
 import sys
 from pathlib import Path
@@ -75,13 +74,7 @@ def main():
         worker = "rafka-batch" if client == "rafka produce_batch" else "rafka"
         cmd = [sys.executable, str(COMPARE), "--worker", worker, "--bootstrap", bootstrap, "--topic", "batch-vs-c",
                "--records", str(a.records)]
-        m = run_measured(cmd, cpus=CLIENT_CPUS, timeout=600)
-        lines = m.out.strip().splitlines()
-        if m.code != 0 or not lines:
-            raise RuntimeError(f"{client} failed ({m.code}):\n{m.out[-2000:]}\n{m.err[-2000:]}")
-        r = json.loads(lines[-1])
-        if r["acked"] != a.records or r.get("unflushed"):
-            raise RuntimeError(f"{client}: not every record was acknowledged: {r}")
+        r = harness_result(run_measured(cmd, cpus=CLIENT_CPUS, timeout=600), client)
         return {"records": r["records"], "records_per_s": r["acked"] / r["total_s"], "cpu_s": r["cpu_s"]}
 
     runs = []

@@ -358,6 +358,13 @@ impl Deliverer {
         let now = clock::mono_ns();
         let mut released = 0;
         let n = job.records.len();
+        // An owned handler is given the record itself where nothing else is to see the report: no
+        // on_acknowledgement hook (known once per job), not a success withheld by
+        // delivery.report.only.error (per record, below).
+        let owned = match &self.handler {
+            Some(ReportHandler::Owned(h)) if self.on_ack.is_none() => Some(h),
+            _ => None,
+        };
         // Records of a job that waited long are out of the caches (many partitions, a backlog):
         // loading them a few ahead overlaps the misses instead of taking them one by one.
         let mut records = job.records.into_iter();
@@ -382,14 +389,25 @@ impl Deliverer {
             let completion = rec.take_completion();
             released += rec.mem_size();
             let latency_us = now.saturating_sub(rec.enqueued_ns()) / 1000;
-            // An owned handler's report is the record's last use: it takes the record itself.
-            let rec = match &completion {
-                &Completion::Opaque(o) => match self.hand_over(rec, o, &job.pq, offset, timestamp, log_append_time, error, latency_us) {
-                    Ok(()) => continue,
-                    Err(rec) => rec,
-                },
-                _ => rec,
-            };
+            if let (Some(h), &Completion::Opaque(o)) = (owned, &completion) {
+                if error.is_some() || !self.only_error {
+                    let pq = &job.pq;
+                    let report = OwnedDelivery {
+                        topic: pq.topic.clone(),
+                        partition: pq.partition,
+                        offset,
+                        timestamp,
+                        log_append_time,
+                        error: error.cloned(),
+                        latency_us,
+                        record: OwnedRecord(Kept::Record(rec)),
+                    };
+                    if catch_unwind(AssertUnwindSafe(|| h(report, o))).is_err() {
+                        log::error!("a delivery callback panicked (record to {}-{}); the producer goes on", pq.topic, pq.partition);
+                    }
+                    continue;
+                }
+            }
             let d = Delivery {
                 topic: &job.pq.topic,
                 topic_c: &job.pq.topic_c,
@@ -418,32 +436,6 @@ impl Deliverer {
         job.pq.completed.fetch_add(n as u64, Ordering::AcqRel);
         let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         self.progress.notify_all();
-    }
-
-    /// Gives an opaque record's report, its record with it, to an owned handler, when nothing
-    /// else is to see it (no on_acknowledgement hook; not a success withheld by
-    /// `delivery.report.only.error`). Otherwise hands the record back for `complete`.
-    #[inline]
-    #[allow(clippy::too_many_arguments)]
-    fn hand_over(&self, rec: PendingRecord, opaque: usize, pq: &PartitionQueue, offset: i64, timestamp: i64, log_append_time: bool, error: Option<&Error>, latency_us: u64) -> Result<(), PendingRecord> {
-        let Some(ReportHandler::Owned(h)) = &self.handler else { return Err(rec) };
-        if self.on_ack.is_some() || (self.only_error && error.is_none()) {
-            return Err(rec);
-        }
-        let report = OwnedDelivery {
-            topic: pq.topic.clone(),
-            partition: pq.partition,
-            offset,
-            timestamp,
-            log_append_time,
-            error: error.cloned(),
-            latency_us,
-            record: OwnedRecord(Kept::Record(rec)),
-        };
-        if catch_unwind(AssertUnwindSafe(|| h(report, opaque))).is_err() {
-            log::error!("a delivery callback panicked (record to {}-{}); the producer goes on", pq.topic, pq.partition);
-        }
-        Ok(())
     }
 
     /// A spooled record's report: acknowledged in the spool, and its own completion, unless it
